@@ -1,0 +1,196 @@
+// Engine throughput and latency (npm run bench:engine [-- --duration 8 --concurrency 512 --model DIR]).
+// Baseline, measured in the same run: what a typical project ships, a transformers.js pipeline called once
+// per message on the main thread, awaited in sequence. Against it, the SentimentEngine (Piscina threads +
+// micro-batching) at several thread counts and batch settings, driven with many messages in flight,
+// because sequential awaits would never let a batch form.
+import { parseArgs } from 'node:util';
+import { env, pipeline } from '@huggingface/transformers';
+import { SentimentEngine, type EngineConfig } from '../src/sentiment/engine.js';
+import { readModelInfo } from '../src/sentiment/model.js';
+import { loadCorpus, uniqueText } from './corpus.js';
+import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, resolveModelDir, writeResults } from './machine.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    concurrency: { type: 'string' },
+    model: { type: 'string' },
+  },
+});
+const durationS = positive('duration', flags.duration, 8);
+const concurrency = Math.round(positive('concurrency', flags.concurrency, 512));
+// JIT, thread start and ORT's first runs are not what a long-running server sees: untimed warm-up first.
+const warmS = Math.min(1, durationS / 4);
+const modelDir = resolveModelDir(flags.model);
+const corpus = loadCorpus();
+const info = readModelInfo(modelDir, 128);
+const host = machine();
+
+/** Every measured text is unique across the whole run (see uniqueText). */
+let counter = 0;
+const nextUnique = (): string => uniqueText(corpus, counter++);
+let cycle = 0;
+const nextRepeated = (): string => corpus.texts[cycle++ % corpus.texts.length] as string;
+
+interface Load {
+  msgsPerS: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  completed: number;
+}
+
+/**
+ * Closed loop: `clients` independent senders each keep one message in flight, so `clients` messages are
+ * outstanding at all times. Throughput counts completions inside the measured window; latency (submit to
+ * result) is taken for every message submitted inside it. `onWindow` marks the window's start and end.
+ */
+async function drive(
+  classify: (text: string) => Promise<unknown>,
+  nextText: () => string,
+  clients: number,
+  onWindow: (edge: 'start' | 'end') => void = () => {},
+): Promise<Load> {
+  const start = performance.now();
+  const windowStart = start + warmS * 1000;
+  const windowEnd = windowStart + durationS * 1000;
+  const startTimer = setTimeout(() => onWindow('start'), warmS * 1000);
+  const latencies: number[] = [];
+  let completed = 0;
+  const client = async () => {
+    for (;;) {
+      const sent = performance.now();
+      if (sent >= windowEnd) return;
+      await classify(nextText());
+      const done = performance.now();
+      if (sent >= windowStart) latencies.push(done - sent);
+      if (done >= windowStart && done < windowEnd) completed++;
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, client));
+  clearTimeout(startTimer);
+  onWindow('end');
+  latencies.sort((a, b) => a - b);
+  return {
+    msgsPerS: completed / durationS,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    completed,
+  };
+}
+
+interface Row extends Load {
+  name: string;
+  threads: number | null;
+  batchMaxItems: number | null;
+  batchMaxWaitMs: number | null;
+  cacheSize: number | null;
+  concurrency: number;
+  avgBatch: number | null;
+  ratio: number;
+}
+
+// (a) the naive baseline. It loads the same ONNX file the engine picks (int8 when the folder has one).
+async function baseline(): Promise<Row> {
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  progress(`baseline: transformers.js pipeline, one message at a time, ${durationS}s`);
+  const pipe = await pipeline('sentiment-analysis', modelDir, { local_files_only: true, dtype: info.quantized ? 'q8' : 'fp32' });
+  const load = await drive((text) => pipe(text), nextUnique, 1);
+  await pipe.dispose();
+  progress(`  ${fmt(load.msgsPerS, 0)} msgs/s, p50 ${fmt(load.p50, 2)} ms, p99 ${fmt(load.p99, 2)} ms`);
+  return { name: 'baseline: pipeline() per message, sequential', threads: null, batchMaxItems: null, batchMaxWaitMs: null, cacheSize: null, concurrency: 1, avgBatch: 1, ratio: 1, ...load };
+}
+
+interface Setting {
+  threads: number;
+  batchMaxItems: number;
+  batchMaxWaitMs: number;
+}
+
+// (b) batchMaxItems 1 is "threads, no batching"; the others show what batching adds and what waiting buys.
+const SETTINGS: Setting[] = [
+  { threads: 1, batchMaxItems: 1, batchMaxWaitMs: 0 },
+  { threads: 1, batchMaxItems: 16, batchMaxWaitMs: 2 },
+  { threads: 1, batchMaxItems: 64, batchMaxWaitMs: 2 },
+  { threads: 2, batchMaxItems: 1, batchMaxWaitMs: 0 },
+  { threads: 2, batchMaxItems: 16, batchMaxWaitMs: 2 },
+  { threads: 2, batchMaxItems: 64, batchMaxWaitMs: 0 },
+  { threads: 2, batchMaxItems: 64, batchMaxWaitMs: 2 },
+  { threads: 2, batchMaxItems: 64, batchMaxWaitMs: 5 },
+];
+
+async function engineRow(name: string, s: Setting, cacheSize: number, clients: number, nextText: () => string, base: number): Promise<Row> {
+  const config: EngineConfig = {
+    modelDir,
+    maxLength: 128,
+    threads: s.threads,
+    intraOpNumThreads: 1,
+    batchMaxItems: s.batchMaxItems,
+    batchMaxTokens: 8192,
+    batchMaxWaitMs: s.batchMaxWaitMs,
+    queueMax: Math.max(8192, clients * 2),
+    cacheSize,
+  };
+  progress(`${name}: threads ${s.threads}, batchMaxItems ${s.batchMaxItems}, batchMaxWaitMs ${s.batchMaxWaitMs}, cache ${cacheSize}, ${clients} in flight`);
+  const engine = await SentimentEngine.start(config);
+  // Batch counters over the measured window only.
+  let atStart = engine.stats();
+  let atEnd = atStart;
+  const load = await drive((text) => engine.classify(text), nextText, clients, (edge) => {
+    if (edge === 'start') atStart = engine.stats();
+    else atEnd = engine.stats();
+  });
+  await engine.close();
+  const batches = atEnd.batches - atStart.batches;
+  const avgBatch = batches === 0 ? null : (atEnd.items - atStart.items) / batches;
+  const ratio = load.msgsPerS / base;
+  progress(`  ${fmt(load.msgsPerS, 0)} msgs/s (${fmt(ratio, 1)}x), p50 ${fmt(load.p50, 2)} ms, p99 ${fmt(load.p99, 2)} ms, avg batch ${fmt(avgBatch ?? NaN, 1)}`);
+  return { name, ...s, cacheSize, concurrency: clients, avgBatch, ratio, ...load };
+}
+
+progress(`machine: ${machineLine(host)}`);
+progress(`model: ${modelDir} (${info.quantized ? 'int8' : 'fp32'}); corpus: ${corpus.source}`);
+const base = await baseline();
+const rows: Row[] = [base];
+for (const s of SETTINGS) rows.push(await engineRow('engine', s, 0, concurrency, nextUnique, base.msgsPerS));
+const best = rows.slice(1).reduce((a, b) => (b.msgsPerS > a.msgsPerS ? b : a));
+const bestSetting: Setting = { threads: best.threads ?? 1, batchMaxItems: best.batchMaxItems ?? 1, batchMaxWaitMs: best.batchMaxWaitMs ?? 0 };
+// One message at a time: what a lone chat message pays, including any batch wait it sits out alone.
+rows.push(await engineRow('engine, light load (best config)', bestSetting, 0, 1, nextUnique, base.msgsPerS));
+// Repeated texts with the cache on: the path popular emote spam takes.
+rows.push(await engineRow('engine, cache hits (best config)', bestSetting, 50_000, concurrency, nextRepeated, base.msgsPerS));
+
+const bestRatio = best.ratio;
+const target = { engineThroughputVsBaseline: { target: '>= 5x', measured: Number(bestRatio.toFixed(2)), met: bestRatio >= 5 } };
+const table = markdownTable(
+  ['run', 'threads', 'batch items', 'wait ms', 'in flight', 'msgs/s', 'p50 ms', 'p95 ms', 'p99 ms', 'avg batch', 'x baseline'],
+  rows.map((r) => [
+    r.name,
+    r.threads === null ? '-' : String(r.threads),
+    r.batchMaxItems === null ? '-' : String(r.batchMaxItems),
+    r.batchMaxWaitMs === null ? '-' : String(r.batchMaxWaitMs),
+    String(r.concurrency),
+    fmt(r.msgsPerS, 0),
+    fmt(r.p50, 2),
+    fmt(r.p95, 2),
+    fmt(r.p99, 2),
+    r.avgBatch === null ? '-' : fmt(r.avgBatch, 1),
+    `${fmt(r.ratio, 2)}x`,
+  ]),
+);
+const markdown = [
+  '# Engine benchmark',
+  '',
+  `Machine: ${machineLine(host)}`,
+  `Model: \`${info.name}\` (${info.quantized ? 'int8' : 'fp32'}), corpus: ${corpus.source}, ${durationS}s per row after ${warmS}s warm-up.`,
+  'Every text is unique (counter suffix) and the cache is off except in the cache-hits row; latency is per message, submit to result.',
+  '',
+  table,
+  '',
+  `Target: best engine throughput >= 5x baseline: ${fmt(bestRatio, 2)}x, ${target.engineThroughputVsBaseline.met ? 'met' : 'NOT met'}.`,
+].join('\n');
+const files = writeResults('engine', { name: 'engine', machine: host, model: { dir: modelDir, name: info.name, quantized: info.quantized }, corpus: corpus.source, durationS, warmS, concurrency, rows, target }, markdown);
+console.log('\n' + markdown + '\n');
+progress(`wrote ${files.join(', ')}`);

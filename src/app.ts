@@ -1,0 +1,130 @@
+// The composition root: the one place that turns Config into drivers, services and a listening gateway.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  AuthService,
+  MemoryApiKeyStore,
+  MemoryRevocationStore,
+  MemoryUserStore,
+  TokenIssuer,
+} from './auth/index.js';
+import { ConfigError, type Config } from './config.js';
+import { MemoryRateLimiter } from './limits/index.js';
+import { adminRoutes } from './gateway/routes/admin.js';
+import { authRoutes } from './gateway/routes/auth.js';
+import { opsRoutes } from './gateway/routes/ops.js';
+import { sentimentRoutes } from './gateway/routes/sentiment.js';
+import { Router } from './gateway/router.js';
+import { nativeUws, type us_listen_socket } from './gateway/uws.js';
+import type { Logger } from './observability/log.js';
+import { SentimentEngine } from './sentiment/engine.js';
+
+export interface ChatPulse {
+  readonly port: number;
+  readonly engine: SentimentEngine;
+  readonly auth: AuthService;
+  /** Graceful stop: not ready, stop listening, finish in-flight requests (bounded), release the model. */
+  stop(): Promise<void>;
+}
+
+export async function startChatPulse(config: Config, log: Logger): Promise<ChatPulse> {
+  const uws = nativeUws();
+  if (config.redisUrl !== undefined || config.mongodbUrl !== undefined) {
+    throw new ConfigError('REDIS_URL and MONGODB_URL are not supported by this build yet: unset them to run on in-memory state');
+  }
+  if (config.modelDir === undefined) {
+    throw new ConfigError('MODEL_DIR is not set: point it at a Hugging Face-layout model folder (config.json, tokenizer.json, onnx/model.onnx)');
+  }
+
+  const engine = await SentimentEngine.start({
+    modelDir: config.modelDir,
+    maxLength: config.maxLength,
+    threads: config.inferenceThreads,
+    intraOpNumThreads: config.intraOpThreads,
+    batchMaxItems: config.batchMaxItems,
+    batchMaxTokens: config.batchMaxTokens,
+    batchMaxWaitMs: config.batchMaxWaitMs,
+    queueMax: config.queueMax,
+    cacheSize: config.cacheSize,
+  });
+
+  let jwtSecret = config.jwtSecret;
+  if (jwtSecret === undefined) {
+    jwtSecret = randomBytes(48).toString('base64');
+    log.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts');
+  }
+  const revocations = new MemoryRevocationStore();
+  const auth = new AuthService({
+    users: new MemoryUserStore(),
+    apiKeys: new MemoryApiKeyStore(),
+    revocations,
+    tokens: new TokenIssuer({ secret: jwtSecret, accessTtlS: config.accessTtlS, refreshTtlS: config.refreshTtlS }),
+  });
+  if (config.adminUsername !== undefined && config.adminPassword !== undefined) {
+    await auth.ensureAdmin(config.adminUsername, config.adminPassword);
+    log.info({ username: config.adminUsername }, 'admin account ensured');
+  }
+
+  let draining = false;
+  let inflight = 0;
+  let idle: (() => void) | null = null;
+  const limits = { maxTextLength: config.maxTextLength, maxBatchTexts: config.maxBatchTexts };
+  const router = new Router({
+    auth,
+    apiLimiter: new MemoryRateLimiter(config.apiRatePerMin, 60, 'api'),
+    authLimiter: new MemoryRateLimiter(config.authRatePerMin, 60, 'auth'),
+    maxBodyBytes: config.maxBodyBytes,
+    baseHeaders: { 'X-Instance': `${hostname()}:${process.pid}` },
+    corsOrigins: config.corsOrigins,
+    onError: (err, req) => log.error({ err, method: req.method, url: req.url }, 'request failed'),
+    inflight: {
+      begin: () => void inflight++,
+      end: () => {
+        if (--inflight === 0 && idle) idle();
+      },
+    },
+  });
+  router.add(
+    ...opsRoutes({
+      notReadyReason: () => (draining ? 'draining' : engine.ready ? null : 'model not loaded'),
+    }),
+    ...authRoutes(auth),
+    ...sentimentRoutes(engine, limits),
+    ...adminRoutes(auth, engine),
+  );
+
+  const app = uws.App();
+  router.mount(app);
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (socket) =>
+      socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.host}:${config.port}`)),
+    );
+  });
+  const port = uws.us_socket_local_port(listenSocket);
+  log.info({ port, host: config.host, model: engine.info.name, threads: config.inferenceThreads }, 'chatpulse listening');
+
+  return {
+    port,
+    engine,
+    auth,
+    async stop() {
+      if (draining) return;
+      draining = true;
+      uws.us_listen_socket_close(listenSocket);
+      if (inflight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, config.drainTimeoutMs);
+          idle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      await engine.close();
+      revocations.close();
+      // Keep-alive connections would hold the loop open after the listen socket is gone.
+      (app as typeof app & { close(): void }).close(); // in the native build, missing from its typings
+      log.info('chatpulse stopped');
+    },
+  };
+}

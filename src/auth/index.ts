@@ -1,0 +1,28 @@
+// Authentication: scrypt passwords, HS256 access/refresh JWTs, hashed API keys, and the
+// AuthService over async store interfaces (in-memory drivers now, Redis/Mongo later).
+
+export { hashPassword, verifyPassword } from './passwords.js';
+export { TokenIssuer, TOKEN_ISSUER } from './tokens.js';
+export type { TokenClaims, TokenIssuerOptions, TokenPair, TokenSubject, TokenType } from './tokens.js';
+export { API_KEY_PREFIX, generateApiKey, hashApiKey, looksLikeApiKey } from './api-keys.js';
+export type { GeneratedApiKey } from './api-keys.js';
+export type {
+  ApiKeyRecord,
+  ApiKeyStore,
+  RevocationStore,
+  Role,
+  UserPatch,
+  UserRecord,
+  UserStore,
+} from './stores.js';
+export { MemoryApiKeyStore, MemoryRevocationStore, MemoryUserStore } from './memory.js';
+export type { MemoryRevocationStoreOptions } from './memory.js';
+export { AuthService, MAX_API_KEYS_PER_USER, requireRole } from './service.js';
+export type {
+  ApiKeyInfo,
+  AuthServiceDeps,
+  CreatedApiKey,
+  Credentials,
+  Principal,
+  PublicUser,
+} from './service.js';

@@ -1,0 +1,106 @@
+// Configuration from the environment: the only module that reads process.env (through loadConfig's
+// argument), so every setting, its default and its check live in one place.
+import { availableParallelism } from 'node:os';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Undefined: a random per-process secret is generated (tokens die with the process). */
+  jwtSecret: string | undefined;
+  accessTtlS: number;
+  refreshTtlS: number;
+  modelDir: string | undefined;
+  maxLength: number;
+  inferenceThreads: number;
+  intraOpThreads: number;
+  batchMaxItems: number;
+  batchMaxTokens: number;
+  batchMaxWaitMs: number;
+  queueMax: number;
+  cacheSize: number;
+  maxTextLength: number;
+  maxBatchTexts: number;
+  /** Request bodies larger than this are refused with 413 before they are parsed. */
+  maxBodyBytes: number;
+  /** Requests per principal per minute on the sentiment routes. */
+  apiRatePerMin: number;
+  /** Register/login/refresh attempts per client IP per minute. */
+  authRatePerMin: number;
+  adminUsername: string | undefined;
+  adminPassword: string | undefined;
+  /** Origins allowed by CORS; empty: no CORS headers at all (same-origin only). "*" allows any. */
+  corsOrigins: string[];
+  redisUrl: string | undefined;
+  mongodbUrl: string | undefined;
+  workers: number;
+  drainTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function int(env: Env, key: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${key} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function str(env: Env, key: string): string | undefined {
+  const raw = env[key]?.trim();
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+export function loadConfig(env: Env): Config {
+  const maxTextLength = int(env, 'MAX_TEXT_LENGTH', 2000, 1, 100_000);
+  const maxBatchTexts = int(env, 'MAX_BATCH_TEXTS', 256, 1, 10_000);
+  const jwtSecret = str(env, 'JWT_SECRET');
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
+    throw new ConfigError('JWT_SECRET must be at least 32 bytes (e.g. `openssl rand -base64 48`)');
+  }
+  const adminUsername = str(env, 'ADMIN_USERNAME');
+  const adminPassword = env.ADMIN_PASSWORD;
+  if ((adminUsername === undefined) !== (adminPassword === undefined || adminPassword === '')) {
+    throw new ConfigError('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
+  }
+  const cores = availableParallelism();
+  const config: Config = {
+    port: int(env, 'PORT', 8080, 0, 65535),
+    host: str(env, 'HOST') ?? '0.0.0.0',
+    jwtSecret,
+    accessTtlS: int(env, 'ACCESS_TOKEN_TTL_S', 900, 10),
+    refreshTtlS: int(env, 'REFRESH_TOKEN_TTL_S', 7 * 24 * 3600, 60),
+    modelDir: str(env, 'MODEL_DIR'),
+    maxLength: int(env, 'MAX_LENGTH', 128, 8, 4096),
+    inferenceThreads: int(env, 'INFERENCE_THREADS', cores, 1, 256),
+    intraOpThreads: int(env, 'ORT_INTRA_OP_THREADS', 1, 1, 64),
+    batchMaxItems: int(env, 'BATCH_MAX_ITEMS', 64, 1, 4096),
+    batchMaxTokens: int(env, 'BATCH_MAX_TOKENS', 8192, 16),
+    batchMaxWaitMs: int(env, 'BATCH_MAX_WAIT_MS', 2, 0, 1000),
+    queueMax: int(env, 'QUEUE_MAX', 8192, 1),
+    cacheSize: int(env, 'CACHE_SIZE', 50_000, 0),
+    maxTextLength,
+    maxBatchTexts,
+    // Worst case: every character a 4-byte UTF-8 sequence escaped in JSON, plus framing.
+    maxBodyBytes: int(env, 'MAX_BODY_BYTES', maxBatchTexts * maxTextLength * 4 + 64 * 1024, 1024),
+    apiRatePerMin: int(env, 'API_RATE_PER_MIN', 6000, 1),
+    authRatePerMin: int(env, 'AUTH_RATE_PER_MIN', 30, 1),
+    adminUsername,
+    adminPassword: adminUsername === undefined ? undefined : adminPassword,
+    corsOrigins: (str(env, 'CORS_ORIGINS') ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    redisUrl: str(env, 'REDIS_URL'),
+    mongodbUrl: str(env, 'MONGODB_URL'),
+    workers: int(env, 'WORKERS', 1, 1, 256),
+    drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0),
+  };
+  if (config.workers > 1 && config.redisUrl === undefined) {
+    throw new ConfigError('WORKERS > 1 needs REDIS_URL: processes share rooms, presence and limits through Redis');
+  }
+  return config;
+}

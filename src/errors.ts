@@ -1,0 +1,28 @@
+// Typed errors with a stable `code`: the gateway turns them into the contract's error body.
+
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Extra response headers, e.g. Retry-After on 429/503. */
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const badRequest = (message: string, code = 'bad_request') => new AppError(400, code, message);
+export const unauthorized = (message = 'missing or invalid credentials') => new AppError(401, 'unauthorized', message);
+export const forbidden = (message = 'not allowed for this role') => new AppError(403, 'forbidden', message);
+export const notFound = (message = 'not found') => new AppError(404, 'not_found', message);
+export const conflict = (message: string) => new AppError(409, 'conflict', message);
+export const payloadTooLarge = (message: string) => new AppError(413, 'payload_too_large', message);
+export const rateLimited = (retryAfterS: number) =>
+  new AppError(429, 'rate_limited', 'too many requests', { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterS))) });
+export const overloaded = (retryAfterS: number) =>
+  new AppError(503, 'overloaded', 'the sentiment engine is at capacity; retry shortly', {
+    'Retry-After': String(Math.max(1, Math.ceil(retryAfterS))),
+  });
+export const unavailable = (message: string) => new AppError(503, 'unavailable', message);

@@ -1,0 +1,118 @@
+// HTTP plumbing over uWS: the request snapshot a handler may keep after the synchronous part, body
+// reading with a size cap, and corked JSON responses in the contract's error shape.
+import type { HttpRequest, HttpResponse } from './uws.js';
+import { AppError, payloadTooLarge } from '../errors.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK', 201: '201 Created', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
+  403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 409: '409 Conflict',
+  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 429: '429 Too Many Requests',
+  500: '500 Internal Server Error', 503: '503 Service Unavailable',
+};
+
+export function statusLine(status: number): string {
+  return STATUS_TEXT[status] ?? `${status} Status`;
+}
+
+/** What a handler may read after the synchronous part of the uWS callback (HttpRequest dies with it). */
+export interface RequestSnapshot {
+  method: string;
+  url: string;
+  query: string;
+  authorization: string;
+  apiKey: string;
+  origin: string;
+  contentLength: string;
+  ip: string;
+  params: string[];
+}
+
+export function snapshot(res: HttpResponse, req: HttpRequest, paramCount: number): RequestSnapshot {
+  const params: string[] = [];
+  for (let i = 0; i < paramCount; i++) params.push(decodeURIComponent(req.getParameter(i)));
+  return {
+    method: req.getMethod(),
+    url: req.getUrl(),
+    query: req.getQuery() ?? '',
+    authorization: req.getHeader('authorization'),
+    apiKey: req.getHeader('x-api-key'),
+    origin: req.getHeader('origin'),
+    contentLength: req.getHeader('content-length'),
+    ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    params,
+  };
+}
+
+/** Tracks whether the client went away, so nothing writes to a dead response. */
+export class ResponseState {
+  aborted = false;
+  done = false;
+  constructor(res: HttpResponse) {
+    res.onAborted(() => {
+      this.aborted = true;
+    });
+  }
+  get open(): boolean {
+    return !this.aborted && !this.done;
+  }
+}
+
+/**
+ * Reads the whole body, refusing with 413 as soon as it passes maxBytes (from Content-Length when the
+ * client declares it, else while streaming), so an oversized body is never buffered.
+ */
+export function readBody(res: HttpResponse, state: ResponseState, declaredLength: string, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = declaredLength === '' ? NaN : Number(declaredLength);
+    if (declared > maxBytes) {
+      reject(payloadTooLarge(`request body is larger than ${maxBytes} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    res.onData((chunk, isLast) => {
+      if (failed || state.aborted) return;
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        failed = true;
+        reject(payloadTooLarge(`request body is larger than ${maxBytes} bytes`));
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback returns: copy it.
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    });
+  });
+}
+
+export function parseJson(body: Buffer): unknown {
+  if (body.length === 0) throw new AppError(400, 'invalid_json', 'request body must be a JSON document');
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch (err) {
+    throw new AppError(400, 'invalid_json', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+export function writeJson(
+  res: HttpResponse,
+  state: ResponseState,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>>,
+): void {
+  if (!state.open) return;
+  state.done = true;
+  const payload = status === 204 ? '' : JSON.stringify(body);
+  res.cork(() => {
+    res.writeStatus(statusLine(status));
+    for (const key in headers) res.writeHeader(key, headers[key] as string);
+    if (status !== 204) res.writeHeader('Content-Type', 'application/json');
+    res.end(payload);
+  });
+}
+
+export function errorBody(err: AppError): { error: { code: string; message: string } } {
+  return { error: { code: err.code, message: err.message } };
+}

@@ -1,0 +1,221 @@
+// The route table and the request pipeline. Routes are registered with uWS's own (native) router; the
+// table is kept so 405s, CORS preflights and the OpenAPI document all come from one list.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { AuthService, Principal } from '../auth/index.js';
+import { AppError, forbidden, payloadTooLarge, rateLimited, unauthorized } from '../errors.js';
+import type { RateLimiter } from '../limits/index.js';
+import { errorBody, parseJson, readBody, ResponseState, snapshot, writeJson, type RequestSnapshot } from './http.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
+
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
+export type AuthLevel = 'public' | 'user' | 'admin';
+
+export interface RouteContext<B> {
+  body: B;
+  params: Readonly<Record<string, string>>;
+  query: URLSearchParams;
+  /** Null only on public routes. */
+  principal: Principal | null;
+  ip: string;
+}
+
+export interface Reply {
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+type BodyOf<S> = S extends TSchema ? Static<S> : undefined;
+
+export interface RouteSpec<S extends TSchema | undefined> {
+  method: Method;
+  /** uWS pattern: `/api/v1/api-keys/:id`. */
+  path: string;
+  auth: AuthLevel;
+  summary: string;
+  tag: string;
+  body?: S;
+  response?: TSchema;
+  /** Which limiter guards the route: per principal ('api') or per client IP ('auth'). */
+  rateLimit?: 'api' | 'auth';
+  handler: (ctx: RouteContext<BodyOf<S>>) => Reply | Promise<Reply>;
+}
+
+export type Route = RouteSpec<TSchema | undefined>;
+
+/** Keeps the body type of each route tied to its schema. */
+export function route<S extends TSchema | undefined = undefined>(spec: RouteSpec<S>): Route {
+  return spec as unknown as Route;
+}
+
+export interface GatewayDeps {
+  auth: AuthService;
+  apiLimiter: RateLimiter;
+  authLimiter: RateLimiter;
+  maxBodyBytes: number;
+  /** Headers every response carries (X-Instance). */
+  baseHeaders: Readonly<Record<string, string>>;
+  corsOrigins: readonly string[];
+  onError: (err: unknown, req: RequestSnapshot) => void;
+  /** Called around every request so a drain can wait for in-flight work. */
+  inflight: { begin(): void; end(): void };
+}
+
+const UPPER: Record<Method, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' };
+
+export class Router {
+  private readonly ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false });
+  readonly routes: Route[] = [];
+
+  constructor(private readonly deps: GatewayDeps) {}
+
+  add(...routes: Route[]): this {
+    this.routes.push(...routes);
+    return this;
+  }
+
+  mount(app: TemplatedApp): void {
+    for (const r of this.routes) {
+      const validate = r.body ? this.ajv.compile(r.body) : null;
+      const paramNames = [...r.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1] as string);
+      app[r.method](r.path, (res, req) => this.handle(r, validate, paramNames, res, req));
+    }
+    app.options('/*', (res, req) => this.preflight(res, req));
+    app.any('/*', (res, req) => this.fallback(res, req));
+  }
+
+  private corsHeaders(origin: string): Record<string, string> {
+    const { corsOrigins, baseHeaders } = this.deps;
+    if (origin === '' || corsOrigins.length === 0) return { ...baseHeaders };
+    if (!corsOrigins.includes('*') && !corsOrigins.includes(origin)) return { ...baseHeaders };
+    return {
+      ...baseHeaders,
+      'Access-Control-Allow-Origin': origin,
+      Vary: 'Origin',
+      'Access-Control-Expose-Headers': 'X-Instance, Retry-After',
+    };
+  }
+
+  private handle(r: Route, validate: ValidateFunction | null, paramNames: string[], res: HttpResponse, req: HttpRequest): void {
+    const snap = snapshot(res, req, paramNames.length);
+    const state = new ResponseState(res);
+    const headers = this.corsHeaders(snap.origin);
+    const params: Record<string, string> = {};
+    paramNames.forEach((name, i) => (params[name] = snap.params[i] as string));
+
+    // Fast path (health, ready, model): public, bodiless and synchronous, answered while still corked.
+    if (r.auth === 'public' && !validate && !r.rateLimit) {
+      try {
+        const reply = r.handler({ body: undefined, params, query: new URLSearchParams(snap.query), principal: null, ip: snap.ip });
+        if (!(reply instanceof Promise)) {
+          writeJson(res, state, reply.status ?? 200, reply.body, reply.headers ? { ...headers, ...reply.headers } : headers);
+          return;
+        }
+        this.deps.inflight.begin();
+        reply.then(
+          (rep) => writeJson(res, state, rep.status ?? 200, rep.body, { ...headers, ...rep.headers }),
+          (err: unknown) => this.fail(res, state, headers, err, snap),
+        ).finally(() => this.deps.inflight.end());
+      } catch (err) {
+        this.fail(res, state, headers, err, snap);
+      }
+      return;
+    }
+
+    // uWS delivers the body only to a handler attached now, in the synchronous part.
+    const body = validate ? readBody(res, state, snap.contentLength, this.deps.maxBodyBytes) : null;
+    body?.catch(() => undefined); // an early 401 may leave it unread; its error is reported below if awaited
+    this.deps.inflight.begin();
+    this.run(r, validate, params, snap, body)
+      .then(
+        (rep) => writeJson(res, state, rep.status ?? 200, rep.body, { ...headers, ...rep.headers }),
+        (err: unknown) => this.fail(res, state, headers, err, snap),
+      )
+      .finally(() => this.deps.inflight.end());
+  }
+
+  private async run(
+    r: Route,
+    validate: ValidateFunction | null,
+    params: Record<string, string>,
+    snap: RequestSnapshot,
+    body: Promise<Buffer> | null,
+  ): Promise<Reply> {
+    let principal: Principal | null = null;
+    if (r.auth !== 'public') {
+      principal = await this.deps.auth.authenticate(credentials(snap));
+      if (r.auth === 'admin' && principal.role !== 'admin') throw forbidden();
+    }
+    if (r.rateLimit) {
+      const limiter = r.rateLimit === 'api' ? this.deps.apiLimiter : this.deps.authLimiter;
+      const key = r.rateLimit === 'api' && principal ? `u:${principal.userId}` : `ip:${snap.ip}`;
+      const decision = await limiter.consume(key);
+      if (!decision.allowed) throw rateLimited(decision.retryAfterMs / 1000);
+    }
+    let parsed: unknown;
+    if (validate && body) {
+      parsed = parseJson(await body);
+      if (!validate(parsed)) throw validationError(validate.errors ?? []);
+    }
+    return r.handler({ body: parsed as never, params, query: new URLSearchParams(snap.query), principal, ip: snap.ip });
+  }
+
+  private fail(res: HttpResponse, state: ResponseState, headers: Record<string, string>, err: unknown, snap: RequestSnapshot): void {
+    const appErr = err instanceof AppError ? err : new AppError(500, 'internal', 'internal server error');
+    if (!(err instanceof AppError) || appErr.status >= 500) this.deps.onError(err, snap);
+    writeJson(res, state, appErr.status, errorBody(appErr), { ...headers, ...appErr.headers });
+  }
+
+  private preflight(res: HttpResponse, req: HttpRequest): void {
+    const origin = req.getHeader('origin');
+    const headers = this.corsHeaders(origin);
+    if ('Access-Control-Allow-Origin' in headers) {
+      headers['Access-Control-Allow-Methods'] = 'GET, POST, PUT, PATCH, DELETE, OPTIONS';
+      headers['Access-Control-Allow-Headers'] = 'Authorization, Content-Type, X-API-Key, X-Request-Id';
+      headers['Access-Control-Max-Age'] = '600';
+    }
+    writeJson(res, new ResponseState(res), 204, undefined, headers);
+  }
+
+  private fallback(res: HttpResponse, req: HttpRequest): void {
+    const url = req.getUrl();
+    const headers = this.corsHeaders(req.getHeader('origin'));
+    const state = new ResponseState(res);
+    const allowed = this.routes.filter((r) => patternMatches(r.path, url)).map((r) => UPPER[r.method]);
+    if (allowed.length > 0) {
+      const err = new AppError(405, 'method_not_allowed', `${req.getMethod().toUpperCase()} is not allowed on ${url}`);
+      writeJson(res, state, 405, errorBody(err), { ...headers, Allow: allowed.join(', ') });
+      return;
+    }
+    writeJson(res, state, 404, errorBody(new AppError(404, 'not_found', `no route for ${url}`)), headers);
+  }
+}
+
+function patternMatches(pattern: string, url: string): boolean {
+  const a = pattern.split('/');
+  const b = url.split('/');
+  return a.length === b.length && a.every((seg, i) => seg.startsWith(':') || seg === b[i]);
+}
+
+export function credentials(snap: { authorization: string; apiKey: string }): { bearer?: string; apiKey?: string } {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(snap.authorization);
+  if (match) return { bearer: match[1] as string };
+  if (snap.apiKey !== '') return { apiKey: snap.apiKey };
+  if (snap.authorization !== '') throw unauthorized('Authorization must be "Bearer <access token>"');
+  return {};
+}
+
+/** Size limits are 413 per the contract; every other schema failure is 400 with the field named. */
+function validationError(errors: ErrorObject[]): AppError {
+  const first = errors[0];
+  if (!first) return new AppError(400, 'validation_failed', 'invalid request body');
+  const where = first.instancePath === '' ? 'body' : `body${first.instancePath.replace(/\//g, '.')}`;
+  const message = `${where} ${first.message ?? 'is invalid'}`;
+  if (first.keyword === 'maxLength' || first.keyword === 'maxItems') return payloadTooLarge(message);
+  if (first.keyword === 'additionalProperties') {
+    const extra = (first.params as { additionalProperty?: string }).additionalProperty;
+    return new AppError(400, 'validation_failed', `${where} has an unknown field "${extra ?? ''}"`);
+  }
+  return new AppError(400, 'validation_failed', message);
+}

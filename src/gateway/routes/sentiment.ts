@@ -1,0 +1,50 @@
+// Sentiment over REST (contract "Sentiment"): single, batch, and the model's description.
+import type { SentimentEngine, SentimentResult } from '../../sentiment/engine.js';
+import { route, type Route } from '../router.js';
+import { batchBody, BatchReply, sentimentBody, SentimentReply, type Limits } from '../schemas.js';
+
+export function sentimentRoutes(engine: SentimentEngine, limits: Limits): Route[] {
+  const model = engine.info.name;
+  const shape = (r: SentimentResult) => ({ label: r.label, score: r.score, scores: r.scores, model });
+  return [
+    route({
+      method: 'post', path: '/api/v1/sentiment', auth: 'user', rateLimit: 'api', tag: 'sentiment', summary: 'Classify one text',
+      body: sentimentBody(limits), response: SentimentReply,
+      handler: async ({ body }) => ({ body: shape(await engine.classify(body.text)) }),
+    }),
+    route({
+      method: 'post', path: '/api/v1/sentiment/batch', auth: 'user', rateLimit: 'api', tag: 'sentiment', summary: 'Classify up to the batch limit of texts, in order',
+      body: batchBody(limits), response: BatchReply,
+      handler: async ({ body }) => {
+        const results = await engine.classifyMany(body.texts);
+        return { body: { results: results.map(shape), model, count: results.length } };
+      },
+    }),
+    route({
+      method: 'get', path: '/api/v1/model', auth: 'user', tag: 'sentiment', summary: 'The served model and engine counters',
+      handler: () => {
+        const { info } = engine;
+        const stats = engine.stats();
+        return {
+          body: {
+            name: info.name,
+            labels: info.labels,
+            max_length: info.maxLength,
+            quantized: info.quantized,
+            model_type: info.modelType,
+            limits: { max_text_length: limits.maxTextLength, max_batch_texts: limits.maxBatchTexts },
+            engine: {
+              threads: stats.threads,
+              batches: stats.batches,
+              items: stats.items,
+              queued: stats.queued,
+              cache_hit_ratio: stats.cacheHitRatio,
+              dedup_hits: stats.dedupHits,
+              shed: stats.shed,
+            },
+          },
+        };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,227 @@
+// The dynamic micro-batcher: collects texts until a batch is full (items or padded tokens) or the oldest
+// has waited maxWaitMs, classifies identical texts once, answers repeats from an LRU cache, and refuses
+// work past a bounded queue instead of growing without limit.
+import { LRUCache } from 'lru-cache';
+import { overloaded } from '../errors.js';
+
+export interface BatcherOptions {
+  /** Most texts in one batch. */
+  maxItems: number;
+  /** Most padded tokens in one batch (items x longest item): bounds one inference call's cost. */
+  maxTokens: number;
+  /** Longest a queued text waits for company before its batch goes anyway. */
+  maxWaitMs: number;
+  /** Most unique texts waiting; past it submit() rejects with 503 overloaded. */
+  maxQueue: number;
+  /** Batches running at once (the pool's threads: more would only queue inside Piscina). */
+  maxInFlight: number;
+  /** Result cache entries (0 disables the cache). */
+  cacheSize: number;
+  /** Token count estimate for a text, used for the token budget and for grouping by length. */
+  estimateTokens: (text: string) => number;
+}
+
+/** Classifies a batch; the result array is aligned with the input. */
+export type BatchRunner<R> = (texts: string[]) => Promise<R[]>;
+
+export interface BatcherStats {
+  queued: number;
+  inFlightBatches: number;
+  batches: number;
+  items: number;
+  cacheHits: number;
+  cacheMisses: number;
+  cacheHitRatio: number;
+  dedupHits: number;
+  shed: number;
+  lastBatchSize: number;
+}
+
+interface Pending<R> {
+  text: string;
+  tokens: number;
+  enqueuedAt: number;
+  waiters: Array<{ resolve: (r: R) => void; reject: (e: unknown) => void }>;
+}
+
+export class MicroBatcher<R extends object> {
+  private readonly queue: Pending<R>[] = [];
+  /** Texts queued or running, so a repeat joins the existing work instead of adding more. */
+  private readonly inflight = new Map<string, Pending<R>>();
+  private readonly cache: LRUCache<string, R> | null;
+  private running = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private counters = { batches: 0, items: 0, cacheHits: 0, cacheMisses: 0, dedupHits: 0, shed: 0, lastBatchSize: 0 };
+
+  constructor(
+    private readonly run: BatchRunner<R>,
+    private readonly options: BatcherOptions,
+  ) {
+    this.cache = options.cacheSize > 0 ? new LRUCache<string, R>({ max: options.cacheSize }) : null;
+  }
+
+  /**
+   * Classifies texts (already normalized: they are the cache keys). All or nothing: if the new work does
+   * not fit the queue, nothing is enqueued and the promise rejects with 503 overloaded.
+   */
+  submit(texts: readonly string[]): Promise<R[]> {
+    const results = new Array<R | undefined>(texts.length);
+    const joins: Array<[index: number, pending: Pending<R>]> = [];
+    const fresh = new Map<string, Pending<R>>();
+    let hits = 0;
+    for (let i = 0; i < texts.length; i++) {
+      const text = texts[i] as string;
+      const cached = this.cache?.get(text);
+      if (cached !== undefined) {
+        results[i] = cached;
+        hits++;
+        continue;
+      }
+      let pending = this.inflight.get(text) ?? fresh.get(text);
+      if (pending) this.counters.dedupHits++;
+      else {
+        pending = { text, tokens: this.options.estimateTokens(text), enqueuedAt: 0, waiters: [] };
+        fresh.set(text, pending);
+      }
+      joins.push([i, pending]);
+    }
+    if (this.queue.length + fresh.size > this.options.maxQueue) {
+      this.counters.shed += texts.length;
+      // A batch takes milliseconds, so one second is a safe, honest retry hint.
+      return Promise.reject(overloaded(1));
+    }
+    this.counters.cacheHits += hits;
+    this.counters.cacheMisses += texts.length - hits;
+    if (joins.length === 0) return Promise.resolve(results as R[]);
+
+    const now = performance.now();
+    for (const pending of fresh.values()) {
+      pending.enqueuedAt = now;
+      this.queue.push(pending);
+      this.inflight.set(pending.text, pending);
+    }
+    const done = Promise.all(
+      joins.map(
+        ([index, pending]) =>
+          new Promise<void>((resolve, reject) => {
+            pending.waiters.push({
+              resolve: (r) => {
+                results[index] = r;
+                resolve();
+              },
+              reject,
+            });
+          }),
+      ),
+    ).then(() => results as R[]);
+    this.pump();
+    return done;
+  }
+
+  stats(): BatcherStats {
+    const lookups = this.counters.cacheHits + this.counters.cacheMisses;
+    return {
+      ...this.counters,
+      queued: this.queue.length,
+      inFlightBatches: this.running,
+      cacheHitRatio: lookups === 0 ? 0 : this.counters.cacheHits / lookups,
+    };
+  }
+
+  /** Dispatches every batch that is due while a runner slot is free; otherwise arms a timer for the oldest. */
+  private pump(): void {
+    while (this.running < this.options.maxInFlight && this.queue.length > 0 && this.isDue()) {
+      this.dispatch(this.takeBatch());
+    }
+    this.arm();
+  }
+
+  private isDue(): boolean {
+    const { maxItems, maxTokens, maxWaitMs } = this.options;
+    if (this.queue.length >= maxItems) return true;
+    let longest = 0;
+    for (const p of this.queue) longest = Math.max(longest, p.tokens);
+    if (this.queue.length * longest >= maxTokens) return true;
+    const oldest = this.queue[0] as Pending<R>;
+    return performance.now() - oldest.enqueuedAt >= maxWaitMs;
+  }
+
+  private arm(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    // A full pool re-pumps when a batch finishes; a timer is only needed while a slot is free.
+    if (this.queue.length === 0 || this.running >= this.options.maxInFlight) return;
+    const oldest = this.queue[0] as Pending<R>;
+    const delay = Math.max(0, this.options.maxWaitMs - (performance.now() - oldest.enqueuedAt));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.pump();
+    }, delay);
+  }
+
+  /**
+   * The oldest queued text always goes (nothing starves); the rest of the batch is the queued texts closest
+   * to it in length, so padding to the batch's longest item wastes little. Only a bounded window of the
+   * queue is scanned to keep this O(maxItems).
+   */
+  private takeBatch(): Pending<R>[] {
+    const { maxItems, maxTokens } = this.options;
+    if (this.queue.length <= maxItems && this.fitsTokens(this.queue)) return this.queue.splice(0, this.queue.length);
+    const anchor = this.queue[0] as Pending<R>;
+    const window = this.queue.slice(1, 1 + maxItems * 8);
+    window.sort((a, b) => Math.abs(a.tokens - anchor.tokens) - Math.abs(b.tokens - anchor.tokens));
+    const batch = [anchor];
+    let longest = anchor.tokens;
+    for (const candidate of window) {
+      if (batch.length >= maxItems) break;
+      const nextLongest = Math.max(longest, candidate.tokens);
+      if ((batch.length + 1) * nextLongest > maxTokens) continue;
+      batch.push(candidate);
+      longest = nextLongest;
+    }
+    const taken = new Set(batch);
+    let w = 0;
+    for (const p of this.queue) if (!taken.has(p)) this.queue[w++] = p;
+    this.queue.length = w;
+    return batch;
+  }
+
+  private fitsTokens(items: readonly Pending<R>[]): boolean {
+    let longest = 0;
+    for (const p of items) longest = Math.max(longest, p.tokens);
+    return items.length * longest <= this.options.maxTokens;
+  }
+
+  private dispatch(batch: Pending<R>[]): void {
+    this.running++;
+    this.counters.batches++;
+    this.counters.items += batch.length;
+    this.counters.lastBatchSize = batch.length;
+    const settle = () => {
+      this.running--;
+      for (const p of batch) this.inflight.delete(p.text);
+      this.pump();
+    };
+    this.run(batch.map((p) => p.text)).then(
+      (results) => {
+        batch.forEach((p, i) => {
+          const result = results[i] as R;
+          this.cache?.set(p.text, result);
+          for (const w of p.waiters) w.resolve(result);
+        });
+        settle();
+      },
+      (err: unknown) => {
+        for (const p of batch) for (const w of p.waiters) w.reject(err);
+        settle();
+      },
+    );
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

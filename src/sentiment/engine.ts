@@ -1,0 +1,119 @@
+// The sentiment engine: normalizes texts, micro-batches them onto the inference pool and maps
+// probabilities to labelled results.
+import { MicroBatcher, type BatcherStats } from './batcher.js';
+import { readModelInfo, type ModelInfo } from './model.js';
+import { InferencePool } from './pool.js';
+
+export interface SentimentResult {
+  readonly label: string;
+  readonly score: number;
+  readonly scores: Readonly<Record<string, number>>;
+}
+
+export interface EngineConfig {
+  modelDir: string;
+  maxLength: number;
+  threads: number;
+  intraOpNumThreads: number;
+  batchMaxItems: number;
+  batchMaxTokens: number;
+  batchMaxWaitMs: number;
+  queueMax: number;
+  cacheSize: number;
+}
+
+export interface EngineStats extends BatcherStats {
+  threads: number;
+}
+
+/** Whitespace runs collapse and Unicode is NFC: "gg  wp" and "gg wp" are one cache entry and one inference. */
+export function normalizeText(text: string): string {
+  return text.normalize('NFC').trim().replace(/\s+/gu, ' ');
+}
+
+/**
+ * Tokens for batching decisions without running the tokenizer on the event loop: subword tokenizers give
+ * roughly one token per word piece of about four characters, plus the two special tokens.
+ */
+export function estimateTokens(text: string, maxLength: number): number {
+  return Math.min(maxLength, 2 + Math.ceil(text.length / 4));
+}
+
+export class SentimentEngine {
+  private readonly batcher: MicroBatcher<SentimentResult>;
+  private loaded = false;
+
+  private constructor(
+    readonly info: ModelInfo,
+    private readonly pool: InferencePool,
+    config: EngineConfig,
+  ) {
+    this.batcher = new MicroBatcher((texts) => this.infer(texts), {
+      maxItems: config.batchMaxItems,
+      maxTokens: config.batchMaxTokens,
+      maxWaitMs: config.batchMaxWaitMs,
+      maxQueue: config.queueMax,
+      maxInFlight: config.threads,
+      cacheSize: config.cacheSize,
+      estimateTokens: (t) => estimateTokens(t, info.maxLength),
+    });
+  }
+
+  /** Validates the model folder on this thread (clear errors early), starts the pool and loads every thread. */
+  static async start(config: EngineConfig): Promise<SentimentEngine> {
+    const info = readModelInfo(config.modelDir, config.maxLength);
+    const pool = new InferencePool({ info, threads: config.threads, intraOpNumThreads: config.intraOpNumThreads });
+    const engine = new SentimentEngine(info, pool, config);
+    try {
+      await pool.warmUp();
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    engine.loaded = true;
+    return engine;
+  }
+
+  get ready(): boolean {
+    return this.loaded;
+  }
+
+  classify(text: string): Promise<SentimentResult> {
+    return this.batcher.submit([normalizeText(text)]).then((r) => r[0] as SentimentResult);
+  }
+
+  classifyMany(texts: readonly string[]): Promise<SentimentResult[]> {
+    return this.batcher.submit(texts.map(normalizeText));
+  }
+
+  stats(): EngineStats {
+    return { ...this.batcher.stats(), threads: this.pool.threads };
+  }
+
+  private async infer(texts: string[]): Promise<SentimentResult[]> {
+    const probs = await this.pool.run(texts);
+    return toResults(probs, this.info.labels, texts.length);
+  }
+
+  async close(): Promise<void> {
+    this.loaded = false;
+    this.batcher.close();
+    await this.pool.close();
+  }
+}
+
+export function toResults(probs: Float32Array, labels: readonly string[], rows: number): SentimentResult[] {
+  const width = labels.length;
+  const out: SentimentResult[] = new Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const scores: Record<string, number> = {};
+    let best = 0;
+    for (let i = 0; i < width; i++) {
+      const p = probs[r * width + i] as number;
+      scores[labels[i] as string] = p;
+      if (p > (probs[r * width + best] as number)) best = i;
+    }
+    out[r] = Object.freeze({ label: labels[best] as string, score: probs[r * width + best] as number, scores: Object.freeze(scores) });
+  }
+  return out;
+}

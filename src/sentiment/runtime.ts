@@ -1,0 +1,119 @@
+// One model instance: a transformers.js tokenizer plus an onnxruntime-node session. Piscina workers hold
+// one each; tests and the baseline benchmark use it directly.
+import * as ort from 'onnxruntime-node';
+import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { ModelError, type ModelInfo } from './model.js';
+
+// Models are read from local folders only; the registry (not the tokenizer) owns downloads.
+env.allowRemoteModels = false;
+
+export interface RuntimeOptions {
+  /** ORT intra-op threads for this session; kept explicit so processes x threads never exceed the cores. */
+  intraOpNumThreads: number;
+}
+
+interface Int64Tensor {
+  data: BigInt64Array;
+  dims: number[];
+}
+
+const SUPPORTED_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
+
+export class ModelRuntime {
+  private constructor(
+    readonly info: ModelInfo,
+    private readonly tokenizer: PreTrainedTokenizer,
+    private readonly session: ort.InferenceSession,
+    private readonly outputName: string,
+  ) {}
+
+  static async load(info: ModelInfo, options: RuntimeOptions): Promise<ModelRuntime> {
+    const tokenizer = await AutoTokenizer.from_pretrained(info.dir, { local_files_only: true }).catch((err: Error) => {
+      throw new ModelError(`cannot load the tokenizer of ${info.dir}: ${err.message}`);
+    });
+    const session = await ort.InferenceSession.create(info.onnxFile, {
+      intraOpNumThreads: options.intraOpNumThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    }).catch((err: Error) => {
+      throw new ModelError(`cannot load ${info.onnxFile}: ${err.message}`);
+    });
+    const unknown = session.inputNames.filter((name) => !SUPPORTED_INPUTS.has(name));
+    if (unknown.length > 0) throw new ModelError(`${info.onnxFile} declares inputs this runtime cannot feed: ${unknown.join(', ')}`);
+    const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
+    if (outputName === undefined) throw new ModelError(`${info.onnxFile} has no outputs`);
+    return new ModelRuntime(info, tokenizer, session, outputName);
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  /** Tokenizes a batch padded to its own longest item, truncated to maxLength: exactly the graph's inputs. */
+  encode(texts: readonly string[]): Record<string, ort.Tensor> {
+    const encoded = this.tokenizer([...texts], {
+      padding: true,
+      truncation: true,
+      max_length: this.info.maxLength,
+    }) as unknown as Record<string, Int64Tensor | undefined>;
+    const ids = encoded.input_ids;
+    const mask = encoded.attention_mask;
+    if (!ids || !mask) throw new ModelError('the tokenizer returned no input_ids/attention_mask');
+    const dims = ids.dims;
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of this.session.inputNames) {
+      if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', ids.data, dims);
+      else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', mask.data, dims);
+      else if (name === 'token_type_ids') {
+        const types = encoded.token_type_ids;
+        feeds[name] = new ort.Tensor('int64', types ? types.data : new BigInt64Array(ids.data.length), dims);
+      } else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', positionIds(dims), dims);
+    }
+    return feeds;
+  }
+
+  async logits(feeds: Record<string, ort.Tensor>): Promise<{ data: Float32Array; rows: number }> {
+    const out = await this.session.run(feeds);
+    const tensor = out[this.outputName];
+    if (!tensor || tensor.type !== 'float32') throw new ModelError(`output ${this.outputName} is not float32`);
+    const width = this.info.labels.length;
+    const data = tensor.data as Float32Array;
+    if (tensor.dims.length !== 2 || tensor.dims[1] !== width) {
+      throw new ModelError(`output ${this.outputName} has shape [${tensor.dims.join(', ')}], expected [batch, ${width}]`);
+    }
+    return { data, rows: Number(tensor.dims[0]) };
+  }
+
+  /** Probabilities, row-major [texts.length x labels]. */
+  async classify(texts: readonly string[]): Promise<Float32Array> {
+    if (texts.length === 0) return new Float32Array(0);
+    const { data, rows } = await this.logits(this.encode(texts));
+    return softmaxRows(data, rows, this.info.labels.length);
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function positionIds(dims: readonly number[]): BigInt64Array {
+  const [rows = 0, cols = 0] = dims;
+  const out = new BigInt64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = BigInt(c);
+  return out;
+}
+
+/** Numerically stable softmax per row, accumulated in float64. */
+export function softmaxRows(logits: Float32Array, rows: number, width: number): Float32Array {
+  const out = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) {
+    const base = r * width;
+    let max = -Infinity;
+    for (let i = 0; i < width; i++) max = Math.max(max, logits[base + i] as number);
+    let sum = 0;
+    for (let i = 0; i < width; i++) sum += Math.exp((logits[base + i] as number) - max);
+    for (let i = 0; i < width; i++) out[base + i] = Math.exp((logits[base + i] as number) - max) / sum;
+  }
+  return out;
+}

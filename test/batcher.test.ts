@@ -1,0 +1,156 @@
+// The micro-batcher's policy, driven with fake timers and a runner that records every batch it is given.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MicroBatcher, type BatcherOptions } from '../src/sentiment/batcher.js';
+import { AppError } from '../src/errors.js';
+
+interface Echo {
+  text: string;
+}
+
+function harness(overrides: Partial<BatcherOptions> = {}) {
+  const batches: string[][] = [];
+  const gates: Array<() => void> = [];
+  let hold = false;
+  const runner = (texts: string[]) => {
+    batches.push(texts);
+    const answer = texts.map((text) => ({ text }));
+    if (!hold) return Promise.resolve(answer);
+    return new Promise<Echo[]>((resolve) => gates.push(() => resolve(answer)));
+  };
+  const batcher = new MicroBatcher<Echo>(runner, {
+    maxItems: 4,
+    maxTokens: 1000,
+    maxWaitMs: 10,
+    maxQueue: 8,
+    maxInFlight: 1,
+    cacheSize: 100,
+    estimateTokens: (t) => t.length,
+    ...overrides,
+  });
+  return {
+    batcher,
+    batches,
+    holdRunner: () => void (hold = true),
+    release: async () => {
+      hold = false;
+      while (gates.length) gates.shift()!();
+      await vi.advanceTimersByTimeAsync(0);
+    },
+  };
+}
+
+describe('MicroBatcher', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }));
+  afterEach(() => vi.useRealTimers());
+
+  it('flushes as soon as a batch reaches max items, without waiting', async () => {
+    const { batcher, batches } = harness();
+    const out = batcher.submit(['a', 'b', 'c', 'd']);
+    expect(batches).toEqual([['a', 'b', 'c', 'd']]);
+    expect((await out).map((r) => r.text)).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('flushes when the padded token budget is reached', async () => {
+    const { batcher, batches } = harness({ maxTokens: 20 });
+    void batcher.submit(['x'.repeat(10)]);
+    expect(batches).toHaveLength(0); // 1 x 10 tokens: under budget, waits
+    void batcher.submit(['y'.repeat(10)]);
+    expect(batches).toEqual([['x'.repeat(10), 'y'.repeat(10)]]); // 2 x 10 = 20: due now
+  });
+
+  it('splits by token budget: a batch never exceeds it', async () => {
+    const { batcher, batches } = harness({ maxTokens: 20, maxItems: 10 });
+    await Promise.all([batcher.submit(['a'.repeat(8), 'b'.repeat(8), 'c'.repeat(8)]), vi.advanceTimersByTimeAsync(50)]);
+    for (const b of batches) expect(b.length * Math.max(...b.map((t) => t.length))).toBeLessThanOrEqual(20);
+    expect(batches.flat().sort()).toEqual(['a'.repeat(8), 'b'.repeat(8), 'c'.repeat(8)]);
+  });
+
+  it('flushes a partial batch once the oldest item has waited max_wait_ms', async () => {
+    const { batcher, batches } = harness();
+    const out = batcher.submit(['a']);
+    await vi.advanceTimersByTimeAsync(5);
+    void batcher.submit(['b']);
+    await vi.advanceTimersByTimeAsync(4);
+    expect(batches).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1); // 10 ms after 'a'
+    expect(batches).toEqual([['a', 'b']]);
+    expect((await out)[0]!.text).toBe('a');
+  });
+
+  it('classifies identical texts in flight once and gives every caller its result', async () => {
+    const { batcher, batches } = harness({ cacheSize: 0 });
+    const first = batcher.submit(['same', 'other']);
+    const second = batcher.submit(['same']);
+    const third = batcher.submit(['other', 'same', 'same']);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(batches).toEqual([['same', 'other']]);
+    expect((await first).map((r) => r.text)).toEqual(['same', 'other']);
+    expect((await second).map((r) => r.text)).toEqual(['same']);
+    expect((await third).map((r) => r.text)).toEqual(['other', 'same', 'same']);
+    expect(batcher.stats().dedupHits).toBe(4);
+  });
+
+  it('answers repeats from the cache and reports the hit ratio', async () => {
+    const { batcher, batches } = harness();
+    await Promise.all([batcher.submit(['gg', 'wp']), vi.advanceTimersByTimeAsync(10)]);
+    const again = await batcher.submit(['gg', 'wp', 'gg']);
+    expect(again.map((r) => r.text)).toEqual(['gg', 'wp', 'gg']);
+    expect(batches).toHaveLength(1);
+    expect(batcher.stats().cacheHitRatio).toBeCloseTo(3 / 5);
+  });
+
+  it('orders results across many concurrent callers with a larger queue', async () => {
+    const { batcher, batches } = harness({ maxItems: 3, maxQueue: 1000 });
+    const inputs = Array.from({ length: 20 }, (_, c) => Array.from({ length: 5 }, (_, i) => `c${c}-${i}${'!'.repeat((c + i) % 4)}`));
+    const outs = inputs.map((texts) => batcher.submit(texts));
+    await vi.advanceTimersByTimeAsync(500);
+    const results = await Promise.all(outs);
+    results.forEach((r, c) => expect(r.map((e) => e.text)).toEqual(inputs[c]));
+    expect(batches.every((b) => b.length <= 3)).toBe(true);
+  });
+
+  it('sheds load at the queue bound with 503 overloaded and Retry-After, enqueuing nothing of the refused call', async () => {
+    const { batcher, batches, holdRunner, release } = harness({ maxQueue: 8 });
+    holdRunner();
+    const running = batcher.submit(['r1', 'r2', 'r3', 'r4']); // dispatched, occupies the only slot
+    const queued = batcher.submit(['q1', 'q2', 'q3', 'q4', 'q5', 'q6']); // 6 of 8 queue places
+    const refused = batcher.submit(['n1', 'n2', 'n3']); // 6 + 3 > 8: refused whole
+    await expect(refused).rejects.toBeInstanceOf(AppError);
+    await refused.catch((err: AppError) => {
+      expect(err.status).toBe(503);
+      expect(err.code).toBe('overloaded');
+      expect(err.headers['Retry-After']).toBe('1');
+    });
+    expect(batcher.stats().shed).toBe(3);
+    // A repeat of queued work joins it instead of needing queue room.
+    const joined = batcher.submit(['q1']);
+    await release();
+    await vi.advanceTimersByTimeAsync(20);
+    await release();
+    expect((await running).length).toBe(4);
+    expect((await queued).map((r) => r.text)).toEqual(['q1', 'q2', 'q3', 'q4', 'q5', 'q6']);
+    expect((await joined)[0]!.text).toBe('q1');
+    expect(batches.flat()).not.toContain('n1');
+    // With the queue drained, new work is accepted again.
+    const later = batcher.submit(['n1']);
+    await vi.advanceTimersByTimeAsync(20);
+    await release();
+    expect((await later)[0]!.text).toBe('n1');
+  });
+
+  it('fails only the callers of a failed batch, and does not cache failures', async () => {
+    let fail = true;
+    const batcher = new MicroBatcher<Echo>(
+      async (texts) => {
+        if (fail) throw new Error('inference failed');
+        return texts.map((text) => ({ text }));
+      },
+      { maxItems: 2, maxTokens: 1000, maxWaitMs: 1, maxQueue: 10, maxInFlight: 1, cacheSize: 10, estimateTokens: () => 1 },
+    );
+    await expect(batcher.submit(['a', 'b'])).rejects.toThrow('inference failed');
+    fail = false;
+    const ok = batcher.submit(['a']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await ok)[0]!.text).toBe('a');
+  });
+});
