@@ -1,18 +1,22 @@
 // Shared bench plumbing: where things are, what machine ran it, percentiles, and the results files.
 // Benchmarks are programs (npm run bench:*), never tests: their figures depend on the machine.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { DEFAULT_MODEL } from '../src/config.js';
+import { BUNDLED_MODELS_DIR, REPO_ROOT } from '../src/paths.js';
 
-/** The repository root: this file runs as dist/bench/machine.js, two levels below it. */
-export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const repoRoot = REPO_ROOT;
 
+const BUNDLED_MODEL = join(BUNDLED_MODELS_DIR, DEFAULT_MODEL);
 const FIXTURE_MODEL = '../shared/models/fixtures/tiny-random-roberta-3class';
 
-/** `--model DIR`, else MODEL_DIR, else the tiny random fixture beside the checkout. Relative paths are from the repo root. */
+/**
+ * `--model DIR`, else MODEL_DIR, else the bundled model (what `npm start` serves), else the tiny random
+ * fixture beside the checkout. Relative paths are from the repo root.
+ */
 export function resolveModelDir(flag: string | undefined): string {
-  const dir = flag ?? process.env.MODEL_DIR ?? FIXTURE_MODEL;
+  const dir = flag ?? process.env.MODEL_DIR ?? (existsSync(join(BUNDLED_MODEL, 'config.json')) ? BUNDLED_MODEL : FIXTURE_MODEL);
   return isAbsolute(dir) ? dir : resolve(repoRoot, dir);
 }
 
@@ -22,6 +26,8 @@ export interface Machine {
   node: string;
   platform: string;
   memoryGiB: number;
+  /** 1-minute load average when the run began: above 0 means neighbours shared the cores. */
+  loadAvgStart: number;
   date: string;
 }
 
@@ -32,12 +38,13 @@ export function machine(): Machine {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
+    loadAvgStart: Number(loadavg()[0]?.toFixed(2)),
     date: new Date().toISOString(),
   };
 }
 
 export function machineLine(m: Machine): string {
-  return `${m.cores} cores, ${m.cpu}, Node ${m.node}, ${m.platform}, ${m.memoryGiB} GiB, ${m.date}`;
+  return `${m.cores} cores, ${m.cpu}, Node ${m.node}, ${m.platform}, ${m.memoryGiB} GiB, load avg ${m.loadAvgStart} at start, ${m.date}`;
 }
 
 /** Nearest-rank percentile of an ascending-sorted array (0 when empty). */

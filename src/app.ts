@@ -10,6 +10,8 @@ import {
 } from './auth/index.js';
 import { ConfigError, type Config } from './config.js';
 import { MemoryRateLimiter } from './limits/index.js';
+import { BUNDLED_MODELS_DIR } from './paths.js';
+import { defaultCacheDir, resolveModel } from './registry/index.js';
 import { adminRoutes } from './gateway/routes/admin.js';
 import { authRoutes } from './gateway/routes/auth.js';
 import { opsRoutes } from './gateway/routes/ops.js';
@@ -32,12 +34,15 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   if (config.redisUrl !== undefined || config.mongodbUrl !== undefined) {
     throw new ConfigError('REDIS_URL and MONGODB_URL are not supported by this build yet: unset them to run on in-memory state');
   }
-  if (config.modelDir === undefined) {
-    throw new ConfigError('MODEL_DIR is not set: point it at a Hugging Face-layout model folder (config.json, tokenizer.json, onnx/model.onnx)');
-  }
-
+  const modelDir = await resolveModel(config.model, {
+    bundledDir: BUNDLED_MODELS_DIR,
+    cacheDir: config.modelCacheDir ?? defaultCacheDir(),
+    endpoint: config.hfEndpoint,
+    revision: config.modelRevision,
+    ...(config.hfToken === undefined ? {} : { token: config.hfToken }),
+  });
   const engine = await SentimentEngine.start({
-    modelDir: config.modelDir,
+    modelDir,
     maxLength: config.maxLength,
     threads: config.inferenceThreads,
     intraOpNumThreads: config.intraOpThreads,

@@ -9,7 +9,13 @@ export interface Config {
   jwtSecret: string | undefined;
   accessTtlS: number;
   refreshTtlS: number;
-  modelDir: string | undefined;
+  /** MODEL_DIR, else MODEL: a local folder, a bundled model name or a Hugging Face id. */
+  model: string;
+  modelRevision: string;
+  /** Undefined: the registry's default (~/.cache/chatpulse/models). */
+  modelCacheDir: string | undefined;
+  hfEndpoint: string;
+  hfToken: string | undefined;
   maxLength: number;
   inferenceThreads: number;
   intraOpThreads: number;
@@ -35,6 +41,9 @@ export interface Config {
   workers: number;
   drainTimeoutMs: number;
 }
+
+/** The model bundled in models/ and served when neither MODEL_DIR nor MODEL is set. */
+export const DEFAULT_MODEL = 'chatpulse-mini';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -76,7 +85,11 @@ export function loadConfig(env: Env): Config {
     jwtSecret,
     accessTtlS: int(env, 'ACCESS_TOKEN_TTL_S', 900, 10),
     refreshTtlS: int(env, 'REFRESH_TOKEN_TTL_S', 7 * 24 * 3600, 60),
-    modelDir: str(env, 'MODEL_DIR'),
+    model: str(env, 'MODEL_DIR') ?? str(env, 'MODEL') ?? DEFAULT_MODEL,
+    modelRevision: str(env, 'MODEL_REVISION') ?? 'main',
+    modelCacheDir: str(env, 'MODEL_CACHE_DIR'),
+    hfEndpoint: str(env, 'HF_ENDPOINT') ?? 'https://huggingface.co',
+    hfToken: str(env, 'HF_TOKEN'),
     maxLength: int(env, 'MAX_LENGTH', 128, 8, 4096),
     inferenceThreads: int(env, 'INFERENCE_THREADS', cores, 1, 256),
     intraOpThreads: int(env, 'ORT_INTRA_OP_THREADS', 1, 1, 64),

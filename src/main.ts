@@ -25,7 +25,7 @@ try {
   process.on('SIGINT', () => drain('SIGINT'));
 } catch (err) {
   // Configuration and model problems are the operator's to fix: say what, without a stack trace.
-  const known = err instanceof ConfigError || (err instanceof Error && ['ModelError', 'NativeUwsMissingError'].includes(err.name));
+  const known = err instanceof ConfigError || (err instanceof Error && ['ModelError', 'NativeUwsMissingError', 'RegistryError'].includes(err.name));
   log.fatal(known ? { reason: (err as Error).message } : { err }, 'chatpulse cannot start');
   process.exitCode = 1;
 }

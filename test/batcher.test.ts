@@ -11,7 +11,13 @@ function harness(overrides: Partial<BatcherOptions> = {}) {
   const batches: string[][] = [];
   const gates: Array<() => void> = [];
   let hold = false;
+  let freeBusy: (() => void) | null = null;
   const runner = (texts: string[]) => {
+    if (texts[0] === 'busy') {
+      // Occupies one runner slot until released, so the batching rules (which only wait while work is
+      // running) come into play.
+      return new Promise<Echo[]>((resolve) => (freeBusy = () => resolve(texts.map((text) => ({ text })))));
+    }
     batches.push(texts);
     const answer = texts.map((text) => ({ text }));
     if (!hold) return Promise.resolve(answer);
@@ -30,6 +36,8 @@ function harness(overrides: Partial<BatcherOptions> = {}) {
   return {
     batcher,
     batches,
+    occupy: () => void batcher.submit(['busy']),
+    free: () => freeBusy?.(),
     holdRunner: () => void (hold = true),
     release: async () => {
       hold = false;
@@ -43,15 +51,26 @@ describe('MicroBatcher', () => {
   beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }));
   afterEach(() => vi.useRealTimers());
 
-  it('flushes as soon as a batch reaches max items, without waiting', async () => {
+  it('dispatches at once when no batch is running: waiting would only add latency', async () => {
     const { batcher, batches } = harness();
-    const out = batcher.submit(['a', 'b', 'c', 'd']);
+    const out = batcher.submit(['lonely']);
+    expect(batches).toEqual([['lonely']]);
+    expect((await out)[0]!.text).toBe('lonely');
+  });
+
+  it('flushes as soon as a batch reaches max items, without waiting', async () => {
+    const { batcher, batches, occupy } = harness({ maxInFlight: 2 });
+    occupy();
+    void batcher.submit(['a', 'b', 'c']);
+    expect(batches).toHaveLength(0); // a batch is running and this one is not full: it waits for company
+    const out = batcher.submit(['d']);
     expect(batches).toEqual([['a', 'b', 'c', 'd']]);
-    expect((await out).map((r) => r.text)).toEqual(['a', 'b', 'c', 'd']);
+    expect((await out).map((r) => r.text)).toEqual(['d']);
   });
 
   it('flushes when the padded token budget is reached', async () => {
-    const { batcher, batches } = harness({ maxTokens: 20 });
+    const { batcher, batches, occupy } = harness({ maxTokens: 20, maxInFlight: 2 });
+    occupy();
     void batcher.submit(['x'.repeat(10)]);
     expect(batches).toHaveLength(0); // 1 x 10 tokens: under budget, waits
     void batcher.submit(['y'.repeat(10)]);
@@ -59,14 +78,17 @@ describe('MicroBatcher', () => {
   });
 
   it('splits by token budget: a batch never exceeds it', async () => {
-    const { batcher, batches } = harness({ maxTokens: 20, maxItems: 10 });
+    const { batcher, batches, occupy } = harness({ maxTokens: 20, maxItems: 10, maxInFlight: 2 });
+    occupy();
     await Promise.all([batcher.submit(['a'.repeat(8), 'b'.repeat(8), 'c'.repeat(8)]), vi.advanceTimersByTimeAsync(50)]);
     for (const b of batches) expect(b.length * Math.max(...b.map((t) => t.length))).toBeLessThanOrEqual(20);
     expect(batches.flat().sort()).toEqual(['a'.repeat(8), 'b'.repeat(8), 'c'.repeat(8)]);
+    expect(batches.length).toBeGreaterThan(1);
   });
 
   it('flushes a partial batch once the oldest item has waited max_wait_ms', async () => {
-    const { batcher, batches } = harness();
+    const { batcher, batches, occupy } = harness({ maxInFlight: 2 });
+    occupy();
     const out = batcher.submit(['a']);
     await vi.advanceTimersByTimeAsync(5);
     void batcher.submit(['b']);
@@ -75,6 +97,18 @@ describe('MicroBatcher', () => {
     await vi.advanceTimersByTimeAsync(1); // 10 ms after 'a'
     expect(batches).toEqual([['a', 'b']]);
     expect((await out)[0]!.text).toBe('a');
+  });
+
+  it('waits for a free runner: batches grow while the pool is busy', async () => {
+    const { batcher, batches, occupy, free } = harness({ maxInFlight: 1, maxItems: 100 });
+    occupy();
+    const outs = ['a', 'b', 'c'].map((t) => batcher.submit([t]));
+    await vi.advanceTimersByTimeAsync(50); // well past max_wait_ms, but no slot is free
+    expect(batches).toHaveLength(0);
+    free();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([['a', 'b', 'c']]);
+    expect((await Promise.all(outs)).map((r) => r[0]!.text)).toEqual(['a', 'b', 'c']);
   });
 
   it('classifies identical texts in flight once and gives every caller its result', async () => {

@@ -30,10 +30,17 @@ function runMain(env: Record<string, string>, untilListening = false): Promise<R
 }
 
 describe('npm start', () => {
-  it('refuses to start without MODEL_DIR (until a model is bundled) and says so', async () => {
-    const run = await runMain({});
+  it('refuses a MODEL that names nothing, saying what it tried', async () => {
+    const run = await runMain({ MODEL: 'no-such-model' });
     expect(run.code).toBe(1);
-    expect(run.output).toContain('MODEL_DIR');
+    expect(run.output).toContain('no-such-model');
+    expect(run.output).toContain('bundled: chatpulse-mini');
+  });
+
+  it('serves the bundled model with no MODEL or MODEL_DIR set', async () => {
+    const run = await runMain({}, true);
+    expect(run.output).toMatch(/"model":"chatpulse-mini".*chatpulse listening/);
+    expect(run.code).toBe(0);
   });
 
   it('refuses the slow JavaScript uWS fallback', async () => {

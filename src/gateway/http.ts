@@ -113,6 +113,21 @@ export function writeJson(
   });
 }
 
+/** Writes a reply from inside the synchronous part of a uWS handler, where uWS has already corked the socket. */
+export function writeNow(
+  res: HttpResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>>,
+  extra: Readonly<Record<string, string>> | undefined,
+): void {
+  res.writeStatus(statusLine(status));
+  for (const key in headers) res.writeHeader(key, headers[key] as string);
+  if (extra) for (const key in extra) res.writeHeader(key, extra[key] as string);
+  if (status === 204) res.endWithoutBody();
+  else res.writeHeader('Content-Type', 'application/json').end(JSON.stringify(body));
+}
+
 export function errorBody(err: AppError): { error: { code: string; message: string } } {
   return { error: { code: err.code, message: err.message } };
 }

@@ -1,6 +1,7 @@
 // The dynamic micro-batcher: collects texts until a batch is full (items or padded tokens) or the oldest
 // has waited maxWaitMs, classifies identical texts once, answers repeats from an LRU cache, and refuses
-// work past a bounded queue instead of growing without limit.
+// work past a bounded queue instead of growing without limit. When no batch is running at all, waiting
+// gains nothing (there is no work in progress for company to arrive during), so the queue goes at once.
 import { LRUCache } from 'lru-cache';
 import { overloaded } from '../errors.js';
 
@@ -138,7 +139,7 @@ export class MicroBatcher<R extends object> {
 
   private isDue(): boolean {
     const { maxItems, maxTokens, maxWaitMs } = this.options;
-    if (this.queue.length >= maxItems) return true;
+    if (this.running === 0 || this.queue.length >= maxItems) return true;
     let longest = 0;
     for (const p of this.queue) longest = Math.max(longest, p.tokens);
     if (this.queue.length * longest >= maxTokens) return true;

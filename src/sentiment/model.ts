@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { AppError } from '../errors.js';
+import { parseFeaturizerSpec, type FeaturizerSpec } from './featurizer.js';
 
 export interface ModelInfo {
   /** Display name: `_name_or_path` from config.json, else the folder name. */
@@ -14,6 +15,8 @@ export interface ModelInfo {
   readonly onnxFile: string;
   readonly quantized: boolean;
   readonly modelType: string | null;
+  /** Present when the folder has featurizer.json: the graph then also takes hashed n-gram inputs. */
+  readonly featurizer: FeaturizerSpec | null;
 }
 
 export class ModelError extends AppError {
@@ -64,7 +67,18 @@ export function readModelInfo(dirIn: string, maxLength: number): ModelInfo {
     onnxFile: quantized ? quantizedFile : plainFile,
     quantized,
     modelType: typeof config.model_type === 'string' ? config.model_type : null,
+    featurizer: readFeaturizer(dir),
   };
+}
+
+function readFeaturizer(dir: string): FeaturizerSpec | null {
+  const path = join(dir, 'featurizer.json');
+  if (!existsSync(path)) return null;
+  try {
+    return parseFeaturizerSpec(JSON.parse(readFileSync(path, 'utf8')), path);
+  } catch (err) {
+    throw new ModelError(`${path} is invalid: ${(err as Error).message}`);
+  }
 }
 
 function labelsFrom(id2label: Record<string, unknown> | undefined, where: string): string[] {

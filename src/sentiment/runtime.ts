@@ -2,6 +2,7 @@
 // one each; tests and the baseline benchmark use it directly.
 import * as ort from 'onnxruntime-node';
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { featurize } from './featurizer.js';
 import { ModelError, type ModelInfo } from './model.js';
 
 // Models are read from local folders only; the registry (not the tokenizer) owns downloads.
@@ -17,7 +18,7 @@ interface Int64Tensor {
   dims: number[];
 }
 
-const SUPPORTED_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
+const SUPPORTED_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids', 'ngram_ids', 'ngram_weights']);
 
 export class ModelRuntime {
   private constructor(
@@ -41,6 +42,8 @@ export class ModelRuntime {
     });
     const unknown = session.inputNames.filter((name) => !SUPPORTED_INPUTS.has(name));
     if (unknown.length > 0) throw new ModelError(`${info.onnxFile} declares inputs this runtime cannot feed: ${unknown.join(', ')}`);
+    const wantsNgrams = session.inputNames.includes('ngram_ids');
+    if (wantsNgrams && !info.featurizer) throw new ModelError(`${info.onnxFile} takes ngram_ids but ${info.dir} has no featurizer.json`);
     const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
     if (outputName === undefined) throw new ModelError(`${info.onnxFile} has no outputs`);
     return new ModelRuntime(info, tokenizer, session, outputName);
@@ -62,6 +65,11 @@ export class ModelRuntime {
     if (!ids || !mask) throw new ModelError('the tokenizer returned no input_ids/attention_mask');
     const dims = ids.dims;
     const feeds: Record<string, ort.Tensor> = {};
+    if (this.info.featurizer && this.session.inputNames.includes('ngram_ids')) {
+      const ngrams = featurize(texts, this.info.featurizer);
+      feeds.ngram_ids = new ort.Tensor('int64', ngrams.ids, [ngrams.rows, ngrams.width]);
+      feeds.ngram_weights = new ort.Tensor('float32', ngrams.weights, [ngrams.rows, ngrams.width]);
+    }
     for (const name of this.session.inputNames) {
       if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', ids.data, dims);
       else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', mask.data, dims);

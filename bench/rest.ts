@@ -1,0 +1,334 @@
+// REST throughput and latency (npm run bench:rest [-- --duration 10 --connections 100 --threads N --model DIR]).
+// autocannon against ChatPulse and, as the ceiling measured in the same run, a bare uWebSockets.js server.
+//
+// Both servers run as child processes (`node dist/src/main.js`, `node dist/bench/bare-uws.js`): autocannon
+// is JavaScript too, and in-process it would share the server's event loop, so every figure would measure
+// the load generator as much as the server. On 2 cores the processes still share CPU time (autocannon
+// takes roughly one core), which caps both servers alike; the ratio to the bare server is the fair figure.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Agent, request as httpRequest } from 'node:http';
+import { loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { loadCorpus, uniqueText } from './corpus.js';
+import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, repoRoot, resolveModelDir, writeResults } from './machine.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    threads: { type: 'string' },
+    model: { type: 'string' },
+  },
+});
+const durationS = Math.round(positive('duration', flags.duration, 10));
+const connections = Math.round(positive('connections', flags.connections, 100));
+const threads = flags.threads === undefined ? undefined : String(Math.round(positive('threads', flags.threads, 1)));
+const BATCH_TEXTS = 32;
+const HEALTH_ROUNDS = 2;
+const modelDir = resolveModelDir(flags.model);
+const corpus = loadCorpus();
+const host = machine();
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+}
+
+/** Starts a server script and resolves once it prints a JSON line with its port (ChatPulse's listening log). */
+function startServer(script: string, env: Record<string, string>): Promise<Server> {
+  const child = spawn(process.execPath, [script], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${script} did not report a port within 60s`));
+    }, 60_000);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before listening`)));
+    // Keep draining stdout after the port line, or a chatty child would block on a full pipe.
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      try {
+        const port = (JSON.parse(line) as { port?: unknown }).port;
+        if (typeof port === 'number') {
+          clearTimeout(timer);
+          resolve({ url: `http://127.0.0.1:${port}`, child });
+        }
+      } catch {
+        // not a JSON line: ignore
+      }
+    });
+  });
+}
+
+async function stopServer(server: Server): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await exited;
+}
+
+async function postJson(url: string, body: unknown, token?: string): Promise<unknown> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+interface EngineCounters {
+  batches: number;
+  items: number;
+}
+
+async function engineCounters(base: string, token: string): Promise<EngineCounters> {
+  const res = await fetch(`${base}/api/v1/model`, { headers: { authorization: `Bearer ${token}` } });
+  const body = (await res.json()) as { engine?: EngineCounters };
+  return { batches: body.engine?.batches ?? 0, items: body.engine?.items ?? 0 };
+}
+
+interface Row {
+  scenario: string;
+  server: 'bare uWS' | 'ChatPulse';
+  connections: number;
+  /** Open-loop rows: the offered req/s (connections are then whatever the client needed). */
+  offeredRate: number | null;
+  reqPerS: number;
+  textsPerS: number | null;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  non2xx: number;
+  avgBatch: number | null;
+  vsBare: number;
+}
+
+interface Scenario {
+  scenario: string;
+  server: Server;
+  serverName: Row['server'];
+  request: autocannon.Request;
+  connections: number;
+  textsPerRequest?: number;
+  /** For the engine's batch counters over the run (sentiment scenarios only). */
+  token?: string;
+}
+
+let bareReqPerS = NaN;
+
+/** Average texts per inference batch over `run`, from the server's own counters (GET /api/v1/model). */
+async function withBatchSize<T>(s: Pick<Scenario, 'server' | 'token'>, run: () => Promise<T>): Promise<[T, number | null]> {
+  if (s.token === undefined) return [await run(), null];
+  const before = await engineCounters(s.server.url, s.token);
+  const result = await run();
+  const after = await engineCounters(s.server.url, s.token);
+  const batches = after.batches - before.batches;
+  return [result, batches > 0 ? (after.items - before.items) / batches : null];
+}
+
+/** Closed loop: autocannon keeps `connections` requests outstanding. */
+async function measure(s: Scenario): Promise<Row> {
+  const options: autocannon.Options = { url: s.server.url, connections: s.connections, requests: [s.request] };
+  progress(`${s.scenario} (${s.serverName}): ${s.connections} connections, 1s warm-up + ${durationS}s`);
+  // Untimed warm-up: JIT and connection setup are not what a long-running server sees.
+  await autocannon({ ...options, duration: 1 });
+  const [r, avgBatch] = await withBatchSize(s, () => autocannon({ ...options, duration: durationS }));
+  // Completed responses over the run: autocannon's per-second average drops the last partial second.
+  const reqPerS = (r['2xx'] + r.non2xx) / r.duration;
+  const row: Row = {
+    scenario: s.scenario,
+    server: s.serverName,
+    connections: s.connections,
+    offeredRate: null,
+    reqPerS,
+    textsPerS: s.textsPerRequest === undefined ? null : (r['2xx'] * s.textsPerRequest) / r.duration,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    avgBatch,
+    vsBare: reqPerS / bareReqPerS,
+  };
+  progress(`  ${fmt(reqPerS, 0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}`);
+  return row;
+}
+
+interface PacedResult {
+  /** Responses that arrived within the run's seconds (not during the drain after it). */
+  done: number;
+  latencies: number[];
+  errors: number;
+  non2xx: number;
+}
+
+/**
+ * Open loop at a fixed offered rate, requests evenly spaced. Not autocannon's overallRate: that one lets
+ * each connection fire its quota back to back at the start of every second (a burst, not half load) and
+ * corrects for coordinated omission with a 1 ms interval. Latency runs from each request's scheduled
+ * send time, so a server that falls behind is charged for the wait.
+ */
+async function paced(base: string, path: string, headers: Record<string, string>, body: () => string, rate: number, seconds: number): Promise<PacedResult> {
+  const url = new URL(base);
+  const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  const result: PacedResult = { done: 0, latencies: [], errors: 0, non2xx: 0 };
+  const pending: Promise<void>[] = [];
+  const start = performance.now();
+  const fire = (scheduled: number) =>
+    new Promise<void>((resolve) => {
+      const req = httpRequest({ agent, host: url.hostname, port: url.port, path, method: 'POST', headers }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (performance.now() - start <= seconds * 1000) result.done++;
+          if ((res.statusCode ?? 0) >= 300) result.non2xx++;
+          result.latencies.push(performance.now() - scheduled);
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        result.errors++;
+        resolve();
+      });
+      req.end(body());
+    });
+  const total = Math.floor(rate * seconds);
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+    for (; sent < due; sent++) pending.push(fire(start + (sent / rate) * 1000));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  result.latencies.sort((a, b) => a - b);
+  return result;
+}
+
+async function measurePaced(scenario: string, server: Server, token: string, body: () => string, rate: number): Promise<Row> {
+  progress(`${scenario} (ChatPulse): ${rate} req/s offered, evenly spaced, 1s warm-up + ${durationS}s`);
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  await paced(server.url, '/api/v1/sentiment', headers, body, rate, 1);
+  const [r, avgBatch] = await withBatchSize({ server, token }, () => paced(server.url, '/api/v1/sentiment', headers, body, rate, durationS));
+  const p50 = percentile(r.latencies, 50);
+  const p99 = percentile(r.latencies, 99);
+  const reqPerS = r.done / durationS;
+  progress(`  ${fmt(reqPerS, 0)} req/s, p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms, errors ${r.errors}, non-2xx ${r.non2xx}`);
+  return {
+    scenario, server: 'ChatPulse', connections: 0, offeredRate: rate, reqPerS, textsPerS: null,
+    p50Ms: Number(p50.toFixed(2)), p99Ms: Number(p99.toFixed(2)), errors: r.errors, non2xx: r.non2xx, avgBatch, vsBare: reqPerS / bareReqPerS,
+  };
+}
+
+progress(`machine: ${machineLine(host)}`);
+progress(`model: ${modelDir}; corpus: ${corpus.source}`);
+const rows: Row[] = [];
+const health: autocannon.Request = { method: 'GET', path: '/health' };
+
+const serverEnv: Record<string, string> = {
+  PORT: '0',
+  HOST: '127.0.0.1',
+  MODEL_DIR: modelDir,
+  LOG_LEVEL: 'info', // its "chatpulse listening" line carries the port
+  JWT_SECRET: randomBytes(48).toString('base64'),
+  ACCESS_TOKEN_TTL_S: '3600',
+  // The bench measures the server, not the per-user quota.
+  API_RATE_PER_MIN: '100000000',
+};
+if (threads !== undefined) serverEnv.INFERENCE_THREADS = threads;
+const started: Server[] = [];
+try {
+  progress('starting bare uWS server (node dist/bench/bare-uws.js) and ChatPulse (node dist/src/main.js)');
+  const bare = await startServer('dist/bench/bare-uws.js', {});
+  started.push(bare);
+  const chatpulse = await startServer('dist/src/main.js', serverEnv);
+  started.push(chatpulse);
+  // GET /health on both servers, alternated and best of HEALTH_ROUNDS each: the ratio is the headline
+  // figure, and a shared 2-core box has transient neighbours that one run alone would charge to one side.
+  const best = (a: Row | null, b: Row) => (a === null || b.reqPerS > a.reqPerS ? b : a);
+  let bareBest: Row | null = null;
+  let cpBest: Row | null = null;
+  for (let round = 1; round <= HEALTH_ROUNDS; round++) {
+    bareBest = best(bareBest, await measure({ scenario: 'GET /health', server: bare, serverName: 'bare uWS', request: health, connections }));
+    cpBest = best(cpBest, await measure({ scenario: 'GET /health', server: chatpulse, serverName: 'ChatPulse', request: health, connections }));
+  }
+  // Stopped now so the ceiling takes no CPU from ChatPulse for the rest.
+  await stopServer(bare);
+  bareReqPerS = (bareBest as Row).reqPerS;
+  for (const r of [bareBest as Row, cpBest as Row]) {
+    r.scenario = `GET /health (best of ${HEALTH_ROUNDS})`;
+    r.vsBare = r.reqPerS / bareReqPerS;
+    rows.push(r);
+  }
+
+  const credentials = { username: 'bench', password: 'bench-password-1' };
+  await postJson(`${chatpulse.url}/api/v1/auth/register`, credentials);
+  const { access_token: token } = (await postJson(`${chatpulse.url}/api/v1/auth/login`, credentials)) as { access_token: string };
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  let counter = 0;
+  const hit: autocannon.Request = { method: 'POST', path: '/api/v1/sentiment', headers, body: JSON.stringify({ text: 'gg wp LUL that was insane PogChamp' }) };
+  // A fresh unique text per request: every request is real inference work.
+  const miss: autocannon.Request = {
+    method: 'POST', path: '/api/v1/sentiment', headers,
+    setupRequest: (req) => ({ ...req, body: JSON.stringify({ text: uniqueText(corpus, counter++) }) }),
+  };
+  const batch: autocannon.Request = {
+    method: 'POST', path: '/api/v1/sentiment/batch', headers,
+    setupRequest: (req) => ({ ...req, body: JSON.stringify({ texts: Array.from({ length: BATCH_TEXTS }, () => uniqueText(corpus, counter++)) }) }),
+  };
+  const cp = { server: chatpulse, serverName: 'ChatPulse' as const };
+
+  rows.push(await measure({ ...cp, scenario: 'POST /sentiment, cache hit', request: hit, connections, token }));
+  const peak = await measure({ ...cp, scenario: 'POST /sentiment, cache miss (peak)', request: miss, connections, token });
+  rows.push(peak);
+  rows.push(await measure({ ...cp, scenario: `POST /sentiment/batch, ${BATCH_TEXTS} unique texts`, request: batch, connections, textsPerRequest: BATCH_TEXTS, token }));
+  // Latency a single request sees with the server at half its measured cache-miss peak (offered open-loop rate).
+  const halfRate = Math.max(1, Math.round(peak.reqPerS / 2));
+  const half = await measurePaced('POST /sentiment, cache miss at half peak', chatpulse, token, () => JSON.stringify({ text: uniqueText(corpus, counter++) }), halfRate);
+  rows.push(half);
+  const light = await measure({ ...cp, scenario: 'POST /sentiment, cache miss, light load', request: miss, connections: 1, token });
+  rows.push(light);
+
+  const healthRatio = (rows[1] as Row).vsBare;
+  const loadAvgEnd = Number(loadavg()[0]?.toFixed(2));
+  const targets = {
+    healthVsBareUws: { target: '>= 0.70', measured: Number(healthRatio.toFixed(3)), met: healthRatio >= 0.7 },
+    p99AtHalfPeakMs: { target: '<= 20', measured: half.p99Ms, met: half.p99Ms <= 20 },
+    p99LightLoadMs: { target: '<= 20', measured: light.p99Ms, met: light.p99Ms <= 20 },
+    p99LightVsPeak: { measured: Number((light.p99Ms / peak.p99Ms).toFixed(3)) },
+  };
+  const table = markdownTable(
+    ['scenario', 'server', 'conns', 'req/s', 'texts/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'avg batch', 'vs bare uWS'],
+    rows.map((r) => [
+      r.scenario + (r.offeredRate === null ? '' : ` (${r.offeredRate} req/s offered)`),
+      r.server,
+      r.offeredRate === null ? String(r.connections) : 'open loop',
+      fmt(r.reqPerS, 0),
+      r.textsPerS === null ? '-' : fmt(r.textsPerS, 0),
+      String(r.p50Ms),
+      String(r.p99Ms),
+      String(r.errors),
+      String(r.non2xx),
+      r.avgBatch === null ? '-' : fmt(r.avgBatch, 1),
+      `${fmt(r.vsBare * 100, 1)}%`,
+    ]),
+  );
+  const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  const markdown = [
+    '# REST benchmark',
+    '',
+    `Machine: ${machineLine(host)}`,
+    `Model: \`${modelDir}\`, corpus: ${corpus.source}; ${durationS}s per row after a 1s warm-up. Closed-loop rows: autocannon, pipelining 1; the half-peak row: an open-loop client sending evenly spaced requests, latency from each one's scheduled send time.`,
+    `Servers run as child processes (autocannon in this process would otherwise share their event loop); ChatPulse with ${threads ?? 'default (= cores)'} inference threads, cache on (default size), unique texts defeat it in the miss rows.`,
+    '',
+    table,
+    '',
+    `- GET /health vs bare uWS: ${fmt(healthRatio * 100, 1)}% (target >= 70%: ${met(targets.healthVsBareUws.met)})`,
+    `- cache-miss p99 at half peak (${halfRate} req/s offered): ${half.p99Ms} ms (target <= 20 ms: ${met(targets.p99AtHalfPeakMs.met)})`,
+    `- cache-miss p99 light load (1 connection): ${light.p99Ms} ms vs ${peak.p99Ms} ms at peak (${connections} connections)`,
+    `- load avg at end: ${loadAvgEnd}`,
+  ].join('\n');
+  const files = writeResults('rest', { name: 'rest', machine: host, loadAvgEnd, model: modelDir, corpus: corpus.source, durationS, connections, inferenceThreads: threads ?? 'default', rows, targets }, markdown);
+  console.log('\n' + markdown + '\n');
+  progress(`wrote ${files.join(', ')}`);
+} finally {
+  for (const server of started) await stopServer(server);
+}

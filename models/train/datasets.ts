@@ -1,0 +1,124 @@
+// Reads the public labelled sets in ../shared/datasets and maps each to negative/neutral/positive.
+// Which sets train the shipped weights is decided here (licenses: see MODEL_CARD.md).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+
+export const LABELS = ['negative', 'neutral', 'positive'] as const;
+export type Label = 0 | 1 | 2;
+
+export type Split = 'train' | 'dev' | 'twitch' | 'unlabelled';
+
+export interface Example {
+  text: string;
+  /** -1 for unlabelled text (language-model pretraining only). */
+  label: Label | -1;
+  source: string;
+  split: Split;
+}
+
+const LABEL_BY_NAME: Record<string, Label> = { negative: 0, neutral: 1, positive: 2 };
+
+function lines(path: string): string[] {
+  return readFileSync(path, 'utf8').split('\n');
+}
+
+/** SemEval's TSVs carry literal \uXXXX escapes and HTML entities. */
+function cleanTweet(text: string): string {
+  return text
+    .replace(/\\u([0-9a-fA-F]{4})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+    .replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'")
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+const SEMEVAL_FILES = [
+  'twitter-2013dev-A.tsv', 'twitter-2013test-A.tsv', 'twitter-2013train-A.tsv', 'twitter-2014sarcasm-A.tsv',
+  'twitter-2014test-A.tsv', 'twitter-2015test-A.tsv', 'twitter-2015train-A.tsv', 'twitter-2016dev-A.tsv',
+  'twitter-2016devtest-A.tsv', 'twitter-2016test-A.tsv', 'twitter-2016train-A.tsv',
+];
+
+export function semeval(root: string): Example[] {
+  const dir = join(root, 'semeval2017-task4a');
+  // TweetEval validation tweets are the dev set: every copy of them stays out of training.
+  const heldOut = new Set(lines(join(dir, 'ids_overlapping_tweeteval_val.tsv')).slice(1).map((l) => l.split('\t')[1]?.trim()));
+  const out: Example[] = [];
+  for (const file of SEMEVAL_FILES) {
+    for (const line of lines(join(dir, file))) {
+      const [id, label, text] = line.split('\t');
+      if (!id || !label || text === undefined || heldOut.has(id.trim())) continue;
+      const l = LABEL_BY_NAME[label.trim()];
+      if (l === undefined) continue;
+      out.push({ text: cleanTweet(text), label: l, source: 'semeval2017', split: 'train' });
+    }
+  }
+  return out;
+}
+
+export function tweetevalVal(root: string): Example[] {
+  const dir = join(root, 'tweeteval-sentiment-val');
+  const texts = lines(join(dir, 'val_text.txt'));
+  const labels = lines(join(dir, 'val_labels.txt'));
+  const out: Example[] = [];
+  labels.forEach((l, i) => {
+    if (l.trim() === '') return;
+    out.push({ text: (texts[i] ?? '').trim(), label: Number(l) as Label, source: 'tweeteval-val', split: 'dev' });
+  });
+  return out;
+}
+
+export function tweetSentimentExtraction(root: string): Example[] {
+  const dir = join(root, 'tweet-sentiment-extraction');
+  const out: Example[] = [];
+  for (const file of ['train_10fold.csv', 'test.csv']) {
+    const rows = parse(readFileSync(join(dir, file)), { columns: true, skip_empty_lines: true }) as Array<Record<string, string>>;
+    for (const row of rows) {
+      const l = LABEL_BY_NAME[(row.sentiment ?? '').trim()];
+      const text = (row.text ?? '').replace(/`/g, "'").trim();
+      if (l !== undefined && text !== '') out.push({ text, label: l, source: 'tweet-sentiment-extraction', split: 'train' });
+    }
+  }
+  return out;
+}
+
+/** GoEmotions' sentiment grouping; ambiguous and multi-label comments are skipped. */
+export function goEmotions(root: string): Example[] {
+  const dir = join(root, 'goemotions', 'group');
+  const names = lines(join(dir, 'labels.txt')).map((l) => l.trim());
+  const out: Example[] = [];
+  for (const file of ['train.tsv', 'dev.tsv', 'test.tsv']) {
+    for (const line of lines(join(dir, file))) {
+      const [text, ids] = line.split('\t');
+      if (!text || !ids || ids.includes(',')) continue;
+      const l = LABEL_BY_NAME[names[Number(ids)] ?? ''];
+      if (l !== undefined) out.push({ text: text.trim(), label: l, source: 'goemotions', split: 'train' });
+    }
+  }
+  return out;
+}
+
+/** Student-labelled Twitch chat: no license, so evaluation only (never trains the shipped weights). */
+export function twitchJasonMates(root: string): Example[] {
+  const rows = parse(readFileSync(join(root, 'twitch-jasonmates', 'Twitch_Sentiment_Labels.csv')), {
+    columns: true,
+    skip_empty_lines: true,
+  }) as Array<Record<string, string>>;
+  const out: Example[] = [];
+  for (const row of rows) {
+    const l = LABEL_BY_NAME[(row.sentiment ?? '').trim().toLowerCase()];
+    const text = (row.message ?? '').trim();
+    if (l !== undefined && text !== '') out.push({ text, label: l, source: 'twitch-jasonmates', split: 'twitch' });
+  }
+  return out;
+}
+
+/** Sentiment140's emoticon-labelled tweets, used as unlabelled text for masked-language pretraining. */
+export function sentiment140(root: string): Example[] {
+  const dir = join(root, 'sentiment140-100k');
+  return ['positive.txt', 'negative.txt'].flatMap((file) =>
+    lines(join(dir, file))
+      .map((t) => t.trim())
+      .filter((t) => t !== '')
+      .map((text): Example => ({ text, label: -1, source: 'sentiment140', split: 'unlabelled' })),
+  );
+}
