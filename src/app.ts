@@ -8,6 +8,14 @@ import {
   MemoryUserStore,
   TokenIssuer,
 } from './auth/index.js';
+import {
+  ChannelHub,
+  MemoryChannelBus,
+  MemoryLikeStore,
+  MemoryPresenceStore,
+  MemoryRoomStore,
+  RoomService,
+} from './channels/index.js';
 import { ConfigError, type Config } from './config.js';
 import { MemoryRateLimiter } from './limits/index.js';
 import { BUNDLED_MODELS_DIR } from './paths.js';
@@ -15,9 +23,11 @@ import { defaultCacheDir, resolveModel } from './registry/index.js';
 import { adminRoutes } from './gateway/routes/admin.js';
 import { authRoutes } from './gateway/routes/auth.js';
 import { opsRoutes } from './gateway/routes/ops.js';
+import { MAX_TIMEOUT_S, roomRoutes } from './gateway/routes/rooms.js';
 import { sentimentRoutes } from './gateway/routes/sentiment.js';
 import { Router } from './gateway/router.js';
 import { nativeUws, type us_listen_socket } from './gateway/uws.js';
+import { WsGateway } from './gateway/ws.js';
 import type { Logger } from './observability/log.js';
 import { SentimentEngine } from './sentiment/engine.js';
 
@@ -25,6 +35,8 @@ export interface ChatPulse {
   readonly port: number;
   readonly engine: SentimentEngine;
   readonly auth: AuthService;
+  readonly hub: ChannelHub;
+  readonly ws: WsGateway;
   /** Graceful stop: not ready, stop listening, finish in-flight requests (bounded), release the model. */
   stop(): Promise<void>;
 }
@@ -59,8 +71,10 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     log.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts');
   }
   const revocations = new MemoryRevocationStore();
+
+  const users = new MemoryUserStore();
   const auth = new AuthService({
-    users: new MemoryUserStore(),
+    users,
     apiKeys: new MemoryApiKeyStore(),
     revocations,
     tokens: new TokenIssuer({ secret: jwtSecret, accessTtlS: config.accessTtlS, refreshTtlS: config.refreshTtlS }),
@@ -69,6 +83,34 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     await auth.ensureAdmin(config.adminUsername, config.adminPassword);
     log.info({ username: config.adminUsername }, 'admin account ensured');
   }
+
+  const bus = new MemoryChannelBus();
+  const rooms = new RoomService(new MemoryRoomStore(), bus, { autoCreate: config.roomsAutoCreate, maxRooms: config.maxRooms, maxTimeoutS: MAX_TIMEOUT_S }, (username) =>
+    users.findByUsername(username),
+  );
+  const hub = new ChannelHub(
+    { engine, bus, presence: new MemoryPresenceStore(), likes: new MemoryLikeStore(), rooms, chatLimiter: new MemoryRateLimiter(config.chatRatePer30s, 30, 'chat') },
+    {
+      replaySize: config.replaySize,
+      moodWindowS: config.moodWindowS,
+      moodLongWindowS: config.moodLongWindowS,
+      moodTickMs: config.moodTickMs,
+      batchTickMs: config.batchTickMs,
+      controlTickMs: 250,
+    },
+  );
+  const baseHeaders = { 'X-Instance': `${hostname()}:${process.pid}` };
+  const ws = new WsGateway(
+    {
+      auth,
+      hub,
+      connectLimiter: new MemoryRateLimiter(config.ws.connectRatePerMin, 60, 'ws-connect'),
+      frameLimiter: new MemoryRateLimiter(config.ws.frameRatePer10s, 10, 'ws-frames'),
+      baseHeaders,
+      log,
+    },
+    { ...config.ws, maxTextLength: config.maxTextLength },
+  );
 
   let draining = false;
   let inflight = 0;
@@ -79,7 +121,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     apiLimiter: new MemoryRateLimiter(config.apiRatePerMin, 60, 'api'),
     authLimiter: new MemoryRateLimiter(config.authRatePerMin, 60, 'auth'),
     maxBodyBytes: config.maxBodyBytes,
-    baseHeaders: { 'X-Instance': `${hostname()}:${process.pid}` },
+    baseHeaders,
     corsOrigins: config.corsOrigins,
     onError: (err, req) => log.error({ err, method: req.method, url: req.url }, 'request failed'),
     inflight: {
@@ -91,14 +133,16 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   });
   router.add(
     ...opsRoutes({
-      notReadyReason: () => (draining ? 'draining' : engine.ready ? null : 'model not loaded'),
+      notReadyReason: () => (draining ? 'draining' : !engine.ready ? 'model not loaded' : ws.atCapacity ? 'at the WebSocket connection limit' : null),
     }),
     ...authRoutes(auth),
     ...sentimentRoutes(engine, limits),
-    ...adminRoutes(auth, engine),
+    ...roomRoutes(rooms),
+    ...adminRoutes(auth, engine, ws, hub),
   );
 
   const app = uws.App();
+  hub.attach(ws.mount(app));
   router.mount(app);
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) =>
@@ -112,10 +156,13 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     port,
     engine,
     auth,
+    hub,
+    ws,
     async stop() {
       if (draining) return;
       draining = true;
       uws.us_listen_socket_close(listenSocket);
+      ws.closeAll();
       if (inflight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, config.drainTimeoutMs);
@@ -125,6 +172,8 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
           };
         });
       }
+      hub.close();
+      await bus.close();
       await engine.close();
       revocations.close();
       // Keep-alive connections would hold the loop open after the listen socket is gone.

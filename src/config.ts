@@ -40,6 +40,24 @@ export interface Config {
   mongodbUrl: string | undefined;
   workers: number;
   drainTimeoutMs: number;
+  ws: {
+    maxConnections: number;
+    maxSubscriptions: number;
+    maxFrameBytes: number;
+    idleTimeoutS: number;
+    maxBackpressure: number;
+    connectRatePerMin: number;
+    frameRatePer10s: number;
+    abuseStrikes: number;
+  };
+  chatRatePer30s: number;
+  roomsAutoCreate: boolean;
+  maxRooms: number;
+  replaySize: number;
+  moodWindowS: number;
+  moodLongWindowS: number;
+  moodTickMs: number;
+  batchTickMs: number;
 }
 
 /** The model bundled in models/ and served when neither MODEL_DIR nor MODEL is set. */
@@ -59,6 +77,14 @@ function int(env: Env, key: string, fallback: number, min: number, max = Number.
     throw new ConfigError(`${key} must be an integer between ${min} and ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function bool(env: Env, key: string, fallback: boolean): boolean {
+  const raw = env[key]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${key} must be true or false, got "${env[key] ?? ''}"`);
 }
 
 function str(env: Env, key: string): string | undefined {
@@ -111,7 +137,30 @@ export function loadConfig(env: Env): Config {
     mongodbUrl: str(env, 'MONGODB_URL'),
     workers: int(env, 'WORKERS', 1, 1, 256),
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0),
+    ws: {
+      maxConnections: int(env, 'WS_MAX_CONNECTIONS', 50_000, 1),
+      maxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 50, 1, 10_000),
+      maxFrameBytes: int(env, 'WS_MAX_FRAME_BYTES', 8192, 256, 16 * 1024 * 1024),
+      // uWS wants 0 (off) or at least 8 seconds.
+      idleTimeoutS: int(env, 'WS_IDLE_TIMEOUT_S', 120, 8, 960),
+      maxBackpressure: int(env, 'WS_MAX_BACKPRESSURE', 1024 * 1024, 1024),
+      connectRatePerMin: int(env, 'WS_CONNECT_RATE_PER_MIN', 60, 1),
+      frameRatePer10s: int(env, 'WS_FRAME_RATE_PER_10S', 100, 1),
+      abuseStrikes: int(env, 'WS_ABUSE_STRIKES', 20, 1),
+    },
+    chatRatePer30s: int(env, 'CHAT_RATE_PER_30S', 20, 1),
+    roomsAutoCreate: bool(env, 'ROOMS_AUTO_CREATE', true),
+    maxRooms: int(env, 'MAX_ROOMS', 10_000, 1),
+    replaySize: int(env, 'REPLAY_SIZE', 50, 0, 1000),
+    moodWindowS: int(env, 'MOOD_WINDOW_S', 10, 1, 3600),
+    moodLongWindowS: int(env, 'MOOD_LONG_WINDOW_S', 60, 1, 3600),
+    moodTickMs: int(env, 'MOOD_TICK_MS', 1000, 50, 60_000),
+    // The contract allows at most 25 ms between a message and its batched delivery.
+    batchTickMs: int(env, 'WS_BATCH_TICK_MS', 20, 1, 25),
   };
+  if (config.moodLongWindowS < config.moodWindowS) {
+    throw new ConfigError('MOOD_LONG_WINDOW_S must be at least MOOD_WINDOW_S');
+  }
   if (config.workers > 1 && config.redisUrl === undefined) {
     throw new ConfigError('WORKERS > 1 needs REDIS_URL: processes share rooms, presence and limits through Redis');
   }

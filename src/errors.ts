@@ -7,6 +7,8 @@ export class AppError extends Error {
     message: string,
     /** Extra response headers, e.g. Retry-After on 429/503. */
     readonly headers: Readonly<Record<string, string>> = {},
+    /** For refusals that a client may retry: how long to wait (WebSocket error frames carry it as is). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'AppError';
@@ -19,10 +21,14 @@ export const forbidden = (message = 'not allowed for this role') => new AppError
 export const notFound = (message = 'not found') => new AppError(404, 'not_found', message);
 export const conflict = (message: string) => new AppError(409, 'conflict', message);
 export const payloadTooLarge = (message: string) => new AppError(413, 'payload_too_large', message);
-export const rateLimited = (retryAfterS: number) =>
-  new AppError(429, 'rate_limited', 'too many requests', { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterS))) });
+export const rateLimited = (retryAfterS: number, message = 'too many requests') =>
+  new AppError(429, 'rate_limited', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterS))) }, Math.ceil(retryAfterS * 1000));
 export const overloaded = (retryAfterS: number) =>
-  new AppError(503, 'overloaded', 'the sentiment engine is at capacity; retry shortly', {
-    'Retry-After': String(Math.max(1, Math.ceil(retryAfterS))),
-  });
+  new AppError(
+    503,
+    'overloaded',
+    'the sentiment engine is at capacity; retry shortly',
+    { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterS))) },
+    Math.ceil(retryAfterS * 1000),
+  );
 export const unavailable = (message: string) => new AppError(503, 'unavailable', message);

@@ -2,7 +2,7 @@
 // switches to when its native binary does not load (the fallback has no SSLApp).
 import uws from 'uWebSockets.js';
 
-export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 
 export class NativeUwsMissingError extends Error {
   override name = 'NativeUwsMissingError';

@@ -28,33 +28,46 @@ export function tokenize(text: string): string[] {
   return normalizeForFeatures(text).match(TOKEN_RE) ?? [];
 }
 
-/** FNV-1a over UTF-16 code units: tiny, fast with Math.imul, and stable across runs and machines. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
+const FNV_OFFSET = 0x811c9dc5;
+
+/** FNV-1a over UTF-16 code units: tiny, fast with Math.imul, stable across runs and machines, and it can be
+ * continued from a prefix's state, which lets n-grams be hashed without building their strings. */
+function fnv(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
 }
 
-/** Bucket -> count of the text's n-grams (namespaced so a word and a character gram never share a key). */
+/**
+ * Bucket -> count of the text's n-grams. Keys are namespaced ("w1:gg", "w2:gg wp", "c: gg") so a word and
+ * a character gram never share a key; each key's hash equals FNV-1a of that string (test/featurizer.test.ts
+ * checks this against a plain string-building reference).
+ */
 export function ngramCounts(text: string, spec: FeaturizerSpec): Map<number, number> {
   const counts = new Map<number, number>();
-  const add = (key: string) => {
-    const bucket = fnv1a(key) % spec.buckets;
+  const add = (hash: number) => {
+    const bucket = (hash >>> 0) % spec.buckets;
     counts.set(bucket, (counts.get(bucket) ?? 0) + 1);
   };
   const tokens = tokenize(text);
   const [wMin, wMax] = spec.wordNgrams;
   for (let n = wMin; n <= wMax; n++) {
-    for (let i = 0; i + n <= tokens.length; i++) add(`w${n}:${tokens.slice(i, i + n).join(' ')}`);
+    const prefix = fnv(FNV_OFFSET, `w${n}:`);
+    for (let i = 0; i + n <= tokens.length; i++) {
+      let h = fnv(prefix, tokens[i] as string);
+      for (let j = 1; j < n; j++) h = fnv(Math.imul(h ^ 0x20, 0x01000193), tokens[i + j] as string);
+      add(h);
+    }
   }
   const [cMin, cMax] = spec.charNgrams;
+  const charPrefix = fnv(FNV_OFFSET, 'c:');
   for (const token of tokens) {
     const chars = Array.from(` ${token} `);
-    for (let n = cMin; n <= cMax; n++) {
-      for (let i = 0; i + n <= chars.length; i++) add(`c:${chars.slice(i, i + n).join('')}`);
+    for (let i = 0; i + cMin <= chars.length; i++) {
+      let h = charPrefix;
+      for (let n = 1; n <= cMax && i + n <= chars.length; n++) {
+        h = fnv(h, chars[i + n - 1] as string);
+        if (n >= cMin) add(h);
+      }
     }
   }
   return counts;

@@ -1,0 +1,46 @@
+// The channel bus: how an event on a channel reaches every process that serves its subscribers. The
+// memory driver delivers in-process (one gateway process); a Redis driver (clustering) carries the same
+// events between processes and hosts. Events are plain JSON so any transport can carry them.
+
+export interface MessageEvent {
+  kind: 'message';
+  channel: string;
+  id: string;
+  /** The serialized `message` frame, built once by the publisher and sent byte-for-byte to every subscriber. */
+  frame: string;
+  label: string;
+  /** P(positive) - P(negative), what the mood score averages. */
+  polarity: number;
+  /** Epoch milliseconds. */
+  ts: number;
+}
+
+export type BusEvent =
+  | MessageEvent
+  | { kind: 'delete'; channel: string; messageId: string }
+  | { kind: 'closed'; channel: string }
+  | { kind: 'likes'; channel: string; total: number; messageId?: string; messageLikes?: number }
+  | { kind: 'presence'; channel: string; viewers: number };
+
+export interface ChannelBus {
+  /** Delivers to every process's handler, this one's included; per channel, in publish order. */
+  publish(event: BusEvent): void;
+  onEvent(handler: (event: BusEvent) => void): void;
+  close(): Promise<void>;
+}
+
+export class MemoryChannelBus implements ChannelBus {
+  private readonly handlers: Array<(event: BusEvent) => void> = [];
+
+  publish(event: BusEvent): void {
+    for (const handler of this.handlers) handler(event);
+  }
+
+  onEvent(handler: (event: BusEvent) => void): void {
+    this.handlers.push(handler);
+  }
+
+  async close(): Promise<void> {
+    this.handlers.length = 0;
+  }
+}

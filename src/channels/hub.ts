@@ -1,0 +1,316 @@
+// The channel hub: what a chat message, a like or a (un)subscribe does, independent of sockets. It
+// publishes events on the ChannelBus and turns the bus's events into frames on this process's local
+// topics (uWS pub/sub): `c:<channel>` for per-message subscribers, `b:<channel>` for batched ones.
+// Periodic work runs on ticks, never per message: batch frames (<= batchTickMs), presence and likes
+// (coalesced, controlTickMs) and mood (moodTickMs).
+import { monotonicFactory } from 'ulid';
+import type { Principal } from '../auth/index.js';
+import { AppError, forbidden, rateLimited } from '../errors.js';
+import type { RateLimiter } from '../limits/index.js';
+import type { SentimentEngine } from '../sentiment/engine.js';
+import type { BusEvent, ChannelBus, MessageEvent } from './bus.js';
+import type { LikeStore } from './likes.js';
+import { MoodWindow, polarityOf } from './mood.js';
+import { parseChannel, type ChannelName } from './names.js';
+import type { PresenceStore } from './presence.js';
+import type { RoomService } from './rooms.js';
+
+/** This process's sockets, as the hub sees them: uWS topics. */
+export interface Fanout {
+  publish(topic: string, frame: string): void;
+  subscribers(topic: string): number;
+}
+
+export interface HubOptions {
+  /** Messages of a native room replayed to a new subscriber. */
+  replaySize: number;
+  moodWindowS: number;
+  moodLongWindowS: number;
+  moodTickMs: number;
+  batchTickMs: number;
+  controlTickMs: number;
+}
+
+export interface HubDeps {
+  engine: SentimentEngine;
+  bus: ChannelBus;
+  presence: PresenceStore;
+  likes: LikeStore;
+  rooms: RoomService;
+  /** Chat messages per user. */
+  chatLimiter: RateLimiter;
+}
+
+export interface HubCounters {
+  messages: number;
+  batchFrames: number;
+  moodFrames: number;
+  presenceFrames: number;
+  likesFrames: number;
+}
+
+export const topicOf = (channel: string, batch: boolean) => (batch ? `b:${channel}` : `c:${channel}`);
+
+interface Replayed {
+  id: string;
+  frame: string;
+}
+
+interface MoodState {
+  window: MoodWindow;
+  /** A last frame was sent after traffic stopped: nothing more until new traffic. */
+  settled: boolean;
+}
+
+export class ChannelHub {
+  private fanout: Fanout | null = null;
+  private readonly nextId = monotonicFactory();
+  private readonly replay = new Map<string, Replayed[]>();
+  private readonly moods = new Map<string, MoodState>();
+  /** Unflushed message frames per channel for batched subscribers. */
+  private readonly pending = new Map<string, string[]>();
+  private batchTimer: NodeJS.Timeout | null = null;
+  private readonly dirtyPresence = new Map<string, number>();
+  private readonly dirtyLikes = new Map<string, string>();
+  /** Per channel: the last publish in line, so messages publish in arrival order whatever order inference finishes in. */
+  private readonly tails = new Map<string, Promise<void>>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  readonly counters: HubCounters = { messages: 0, batchFrames: 0, moodFrames: 0, presenceFrames: 0, likesFrames: 0 };
+
+  constructor(
+    private readonly deps: HubDeps,
+    private readonly options: HubOptions,
+  ) {
+    deps.bus.onEvent((e) => this.deliver(e));
+  }
+
+  /** Starts delivering to this process's sockets and the periodic ticks. */
+  attach(fanout: Fanout): void {
+    this.fanout = fanout;
+    this.timers.push(
+      setInterval(() => this.moodTick(Date.now()), this.options.moodTickMs),
+      setInterval(() => this.controlTick(), this.options.controlTickMs),
+    );
+  }
+
+  close(): void {
+    for (const t of this.timers) clearInterval(t);
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.flushBatches();
+  }
+
+  /** Checks that `principal` may watch `raw` and returns the parsed name. */
+  async checkSubscribe(raw: string, principal: Principal | null): Promise<ChannelName> {
+    const channel = parseChannel(raw);
+    if (channel.kind === 'room') await this.deps.rooms.resolve(channel.id, principal);
+    return channel;
+  }
+
+  async join(channel: string, connectionId: string): Promise<number> {
+    const viewers = await this.deps.presence.join(channel, connectionId);
+    this.deps.bus.publish({ kind: 'presence', channel, viewers });
+    return viewers;
+  }
+
+  async leave(channel: string, connectionId: string): Promise<void> {
+    const viewers = await this.deps.presence.leave(channel, connectionId);
+    this.deps.bus.publish({ kind: 'presence', channel, viewers });
+  }
+
+  /** What a new subscriber gets right after `subscribed`: the room's recent messages, then the current mood. */
+  welcome(channel: string, batch: boolean, now = Date.now()): string[] {
+    const frames: string[] = [];
+    const recent = this.replay.get(channel);
+    if (recent && recent.length > 0) {
+      if (batch) frames.push(messagesFrame(channel, recent.map((r) => r.frame)));
+      else for (const r of recent) frames.push(r.frame);
+    }
+    const mood = this.moods.get(channel);
+    if (mood && mood.window.lastTs > 0) frames.push(this.moodFrame(channel, mood.window, now));
+    return frames;
+  }
+
+  /**
+   * Classifies and publishes one chat message; resolves with it once published. Per channel, messages
+   * publish in the order chat() was called. Rejects with an AppError (stable code) when refused.
+   */
+  async chat(principal: Principal | null, raw: string, text: string): Promise<MessageEvent> {
+    if (principal === null) throw new AppError(401, 'unauthorized', 'sign in (token or api_key) to chat');
+    const channel = parseChannel(raw);
+    if (channel.kind !== 'room') throw forbidden(`${channel.kind} channels are read-only: their messages come from ${channel.kind}`);
+    const room = await this.deps.rooms.resolve(channel.id, principal);
+    const refusal = this.deps.rooms.postRefusal(room, principal, Date.now());
+    if (refusal) throw refusal;
+    const decision = await this.deps.chatLimiter.consume(`u:${principal.userId}`);
+    if (!decision.allowed) throw rateLimited(decision.retryAfterMs / 1000, 'chat rate limit: slow down');
+    const badges = this.deps.rooms.badges(room, principal);
+    const sentiment = this.deps.engine.classify(text);
+    sentiment.catch(() => undefined); // awaited below, in line; a failure is the sender's error
+    const prev = this.tails.get(channel.name) ?? Promise.resolve();
+    const published = prev.then(async () => {
+      const result = await sentiment;
+      const ts = Date.now();
+      const id = this.nextId(ts);
+      const frame = JSON.stringify({
+        type: 'message',
+        channel: channel.name,
+        id,
+        user: { id: principal.userId, name: principal.username, badges },
+        text,
+        sentiment: { label: result.label, score: result.score },
+        ts,
+      });
+      const event: MessageEvent = { kind: 'message', channel: channel.name, id, frame, label: result.label, polarity: polarityOf(result.scores), ts };
+      this.deps.bus.publish(event);
+      return event;
+    });
+    const tail = published.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(channel.name, tail);
+    void tail.then(() => {
+      if (this.tails.get(channel.name) === tail) this.tails.delete(channel.name);
+    });
+    return published;
+  }
+
+  async like(principal: Principal | null, raw: string, messageId: string | undefined): Promise<void> {
+    if (principal === null) throw new AppError(401, 'unauthorized', 'sign in (token or api_key) to like');
+    const channel = await this.checkSubscribe(raw, principal);
+    if (messageId === undefined) {
+      const { total } = await this.deps.likes.likeChannel(channel.name);
+      this.deps.bus.publish({ kind: 'likes', channel: channel.name, total });
+      return;
+    }
+    const totals = await this.deps.likes.likeMessage(channel.name, messageId, principal.userId);
+    if (totals === null) throw new AppError(409, 'already_liked', 'you already liked this message');
+    this.deps.bus.publish({ kind: 'likes', channel: channel.name, total: totals.total, messageId, messageLikes: totals.messageLikes as number });
+  }
+
+  // ------------------------------------------------------------ delivery (every process)
+
+  private deliver(e: BusEvent): void {
+    const out = this.fanout;
+    switch (e.kind) {
+      case 'message': {
+        this.counters.messages++;
+        out?.publish(topicOf(e.channel, false), e.frame);
+        if (out && out.subscribers(topicOf(e.channel, true)) > 0) this.queueBatched(e.channel, e.frame);
+        if (e.channel.startsWith('room:')) this.remember(e.channel, e.id, e.frame);
+        this.moodOf(e.channel).window.add(e.label, e.polarity, e.ts);
+        return;
+      }
+      case 'delete': {
+        const recent = this.replay.get(e.channel);
+        if (recent) this.replay.set(e.channel, recent.filter((r) => r.id !== e.messageId));
+        this.toAll(e.channel, JSON.stringify({ type: 'delete', channel: e.channel, message_id: e.messageId }));
+        return;
+      }
+      case 'closed':
+        this.toAll(e.channel, JSON.stringify({ type: 'closed', channel: e.channel }));
+        return;
+      case 'presence':
+        this.dirtyPresence.set(e.channel, e.viewers);
+        return;
+      case 'likes': {
+        const frame = JSON.stringify(
+          e.messageId === undefined
+            ? { type: 'likes', channel: e.channel, total: e.total }
+            : { type: 'likes', channel: e.channel, total: e.total, message_id: e.messageId, message_likes: e.messageLikes },
+        );
+        // Coalesced: within one control tick only the newest totals per channel and message go out.
+        this.dirtyLikes.set(`${e.channel}\n${e.messageId ?? ''}`, frame);
+        return;
+      }
+    }
+  }
+
+  /** Frames that are not chat go to both kinds of subscriber at once (after any batch still pending, to keep order). */
+  private toAll(channel: string, frame: string): void {
+    this.flushBatch(channel);
+    this.fanout?.publish(topicOf(channel, false), frame);
+    this.fanout?.publish(topicOf(channel, true), frame);
+  }
+
+  private remember(channel: string, id: string, frame: string): void {
+    if (this.options.replaySize === 0) return;
+    let recent = this.replay.get(channel);
+    if (!recent) this.replay.set(channel, (recent = []));
+    recent.push({ id, frame });
+    if (recent.length > this.options.replaySize) recent.shift();
+  }
+
+  private queueBatched(channel: string, frame: string): void {
+    let items = this.pending.get(channel);
+    if (!items) this.pending.set(channel, (items = []));
+    items.push(frame);
+    // One timer for all channels, armed by the first pending frame: a frame waits at most one tick.
+    this.batchTimer ??= setTimeout(() => {
+      this.batchTimer = null;
+      this.flushBatches();
+    }, this.options.batchTickMs);
+  }
+
+  private flushBatches(): void {
+    for (const channel of this.pending.keys()) this.flushBatch(channel);
+  }
+
+  private flushBatch(channel: string): void {
+    const items = this.pending.get(channel);
+    if (!items) return;
+    this.pending.delete(channel);
+    this.counters.batchFrames++;
+    this.fanout?.publish(topicOf(channel, true), messagesFrame(channel, items));
+  }
+
+  private moodOf(channel: string): MoodState {
+    let mood = this.moods.get(channel);
+    if (!mood) this.moods.set(channel, (mood = { window: new MoodWindow(this.deps.engine.info.labels, this.options.moodLongWindowS), settled: false }));
+    mood.settled = false;
+    return mood;
+  }
+
+  private moodFrame(channel: string, window: MoodWindow, now: number): string {
+    const short = window.summary(now, this.options.moodWindowS);
+    const long = window.summary(now, this.options.moodLongWindowS);
+    return JSON.stringify({ type: 'mood', channel, ...short, ts: now, long });
+  }
+
+  /** Pushes mood while a channel has traffic in its short window, once more when it falls quiet, then stops. */
+  private moodTick(now: number): void {
+    for (const [channel, mood] of this.moods) {
+      const quietMs = now - mood.window.lastTs;
+      if (mood.settled) {
+        if (quietMs > this.options.moodLongWindowS * 1000) this.moods.delete(channel);
+        continue;
+      }
+      if (quietMs > this.options.moodWindowS * 1000) mood.settled = true;
+      if (!this.fanout) continue;
+      const watched = this.fanout.subscribers(topicOf(channel, false)) + this.fanout.subscribers(topicOf(channel, true));
+      if (watched === 0) continue;
+      this.counters.moodFrames++;
+      const frame = this.moodFrame(channel, mood.window, now);
+      this.fanout.publish(topicOf(channel, false), frame);
+      this.fanout.publish(topicOf(channel, true), frame);
+    }
+  }
+
+  private controlTick(): void {
+    for (const [channel, viewers] of this.dirtyPresence) {
+      this.counters.presenceFrames++;
+      this.toAll(channel, JSON.stringify({ type: 'presence', channel, viewers }));
+    }
+    this.dirtyPresence.clear();
+    for (const [key, frame] of this.dirtyLikes) {
+      this.counters.likesFrames++;
+      this.toAll(key.slice(0, key.indexOf('\n')), frame);
+    }
+    this.dirtyLikes.clear();
+  }
+}
+
+/** Pre-serialized message frames joined into one `messages` frame: no re-encoding per batch. */
+export function messagesFrame(channel: string, items: readonly string[]): string {
+  return `{"type":"messages","channel":${JSON.stringify(channel)},"items":[${items.join(',')}]}`;
+}

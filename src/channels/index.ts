@@ -1,0 +1,9 @@
+// Real-time channels: names, the bus between processes, presence, likes, mood windows, rooms, and the
+// hub that turns chat, likes and subscriptions into frames. Ports with memory drivers; Redis comes with clustering.
+export { MemoryChannelBus, type BusEvent, type ChannelBus, type MessageEvent } from './bus.js';
+export { ChannelHub, messagesFrame, topicOf, type Fanout, type HubCounters, type HubOptions } from './hub.js';
+export { MemoryLikeStore, type LikeStore, type LikeTotals } from './likes.js';
+export { MoodWindow, polarityOf, type MoodSummary } from './mood.js';
+export { parseChannel, roomChannel, ROOM_ID_PATTERN, type ChannelKind, type ChannelName } from './names.js';
+export { MemoryPresenceStore, type PresenceStore } from './presence.js';
+export { MemoryRoomStore, RoomService, roomView, type RoomRecord, type RoomStore, type RoomView } from './rooms.js';

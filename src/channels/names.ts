@@ -1,0 +1,39 @@
+// Channel names: `room:<id>` (native chat), `twitch:<login>` and `tiktok:<user>` (ingested, read-only for
+// clients). Names are checked here once, at the edge, so everything behind can trust them.
+import { AppError } from '../errors.js';
+
+export type ChannelKind = 'room' | 'twitch' | 'tiktok';
+
+export interface ChannelName {
+  kind: ChannelKind;
+  /** The part after the colon. */
+  id: string;
+  /** `<kind>:<id>`, the canonical spelling. */
+  name: string;
+}
+
+export const ROOM_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
+const ROOM_ID = new RegExp(ROOM_ID_PATTERN);
+// Twitch logins are 4-25 of [a-z0-9_] (we accept 1-25: old accounts exist); TikTok unique ids 2-24 of
+// letters, digits, "_" and ".".
+const IDS: Record<ChannelKind, RegExp> = {
+  room: ROOM_ID,
+  twitch: /^[a-z0-9_]{1,25}$/,
+  tiktok: /^[A-Za-z0-9_.]{1,24}$/,
+};
+
+export const MAX_CHANNEL_LENGTH = 72;
+
+export const invalidChannel = (message: string) => new AppError(400, 'invalid_channel', message);
+
+export function parseChannel(raw: string): ChannelName {
+  if (raw.length > MAX_CHANNEL_LENGTH) throw invalidChannel(`channel names are at most ${MAX_CHANNEL_LENGTH} characters`);
+  const colon = raw.indexOf(':');
+  const kind = raw.slice(0, colon);
+  const id = raw.slice(colon + 1);
+  if (colon < 0 || !(kind in IDS)) throw invalidChannel('channel must be room:<id>, twitch:<login> or tiktok:<user>');
+  if (!IDS[kind as ChannelKind].test(id)) throw invalidChannel(`"${id}" is not a valid ${kind} name`);
+  return { kind: kind as ChannelKind, id, name: raw };
+}
+
+export const roomChannel = (roomId: string) => `room:${roomId}`;

@@ -1,0 +1,283 @@
+// The WebSocket endpoint (`GET /ws`): credentials checked during the upgrade (a bad one never gets a
+// socket), per-IP connection and frame limits, a per-process connection cap, and the dispatch of client
+// frames to the channel hub. uWS enforces the frame size (maxPayloadLength), idle timeouts with
+// automatic pings, and backpressure (slow readers are skipped by publish, then closed).
+import { randomBytes } from 'node:crypto';
+import type { AuthService, Principal } from '../auth/index.js';
+import { topicOf, type ChannelHub, type Fanout } from '../channels/index.js';
+import { AppError, rateLimited, unavailable } from '../errors.js';
+import type { RateLimiter } from '../limits/index.js';
+import type { Logger } from '../observability/log.js';
+import { errorBody, ResponseState, writeJson } from './http.js';
+import { credentials } from './router.js';
+import type { TemplatedApp, WebSocket } from './uws.js';
+import { errorFrame, FrameParser, type ClientFrame } from './ws-protocol.js';
+
+export interface WsOptions {
+  maxConnections: number;
+  maxSubscriptions: number;
+  maxFrameBytes: number;
+  idleTimeoutS: number;
+  maxBackpressure: number;
+  maxTextLength: number;
+  /** Rate-limit refusals per socket within 10 s after which the socket is closed with 1008. */
+  abuseStrikes: number;
+}
+
+export interface WsDeps {
+  auth: AuthService;
+  hub: ChannelHub;
+  /** Upgrades per client IP. */
+  connectLimiter: RateLimiter;
+  /** Frames per client IP. */
+  frameLimiter: RateLimiter;
+  baseHeaders: Readonly<Record<string, string>>;
+  log: Logger;
+}
+
+interface SocketData {
+  id: string;
+  principal: Principal | null;
+  ip: string;
+  /** channel -> batched? Holds reservations too, so a racing second subscribe sees the first. */
+  subs: Map<string, boolean>;
+  closed: boolean;
+  strikes: number[];
+}
+
+export interface WsCounters {
+  opened: number;
+  refusedCapacity: number;
+  refusedRate: number;
+  refusedAuth: number;
+  frames: number;
+  errorFrames: number;
+  closedAbuse: number;
+  /** Frames over maxFrameBytes (1009). */
+  closedTooBig: number;
+  /** 1006: slow consumers dropped at maxBackpressure, and connections lost without a close frame. */
+  closedAbnormal: number;
+}
+
+type Socket = WebSocket<SocketData>;
+
+const ABUSE_WINDOW_MS = 10_000;
+
+export class WsGateway {
+  private readonly sockets = new Set<Socket>();
+  private readonly parser: FrameParser;
+  private upgrading = 0;
+  private connSeq = 0;
+  private readonly instance = randomBytes(4).toString('hex');
+  readonly counters: WsCounters = { opened: 0, refusedCapacity: 0, refusedRate: 0, refusedAuth: 0, frames: 0, errorFrames: 0, closedAbuse: 0, closedAbnormal: 0, closedTooBig: 0 };
+
+  constructor(
+    private readonly deps: WsDeps,
+    private readonly options: WsOptions,
+  ) {
+    this.parser = new FrameParser(options.maxTextLength);
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  get atCapacity(): boolean {
+    return this.sockets.size + this.upgrading >= this.options.maxConnections;
+  }
+
+  mount(app: TemplatedApp): Fanout {
+    app.ws<SocketData>('/ws', {
+      // uWS drops frames over its limit with no close frame; ours answers 1009 up to twice the limit,
+      // past which uWS cuts the connection before buffering more.
+      maxPayloadLength: this.options.maxFrameBytes * 2,
+      idleTimeout: this.options.idleTimeoutS,
+      sendPingsAutomatically: true,
+      maxBackpressure: this.options.maxBackpressure,
+      closeOnBackpressureLimit: 1,
+      upgrade: (res, req, context) => {
+        // HttpRequest dies with this callback: copy everything now.
+        const key = req.getHeader('sec-websocket-key');
+        const protocol = req.getHeader('sec-websocket-protocol');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        const query = new URLSearchParams(req.getQuery() ?? '');
+        const header = { authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key') };
+        const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
+        const state = new ResponseState(res);
+        const refuse = (err: AppError) => writeJson(res, state, err.status, errorBody(err), { ...this.deps.baseHeaders, ...err.headers });
+        if (this.atCapacity) {
+          this.counters.refusedCapacity++;
+          refuse(unavailable('this server is at its connection limit; try another instance or retry shortly'));
+          return;
+        }
+        this.upgrading++;
+        this.authorize(ip, query, header)
+          .then(
+            (principal) => {
+              if (!state.open) return;
+              state.done = true;
+              const data: SocketData = { id: `${this.instance}-${++this.connSeq}`, principal, ip, subs: new Map(), closed: false, strikes: [] };
+              res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+            },
+            (err: unknown) => {
+              if (!(err instanceof AppError)) this.deps.log.error({ err }, 'websocket upgrade failed');
+              refuse(err instanceof AppError ? err : new AppError(500, 'internal', 'internal server error'));
+            },
+          )
+          .finally(() => this.upgrading--);
+      },
+      open: (ws) => {
+        this.sockets.add(ws);
+        this.counters.opened++;
+      },
+      message: (ws, message, isBinary) => {
+        this.counters.frames++;
+        if (message.byteLength > this.options.maxFrameBytes) {
+          this.counters.closedTooBig++;
+          ws.end(1009, `frames are limited to ${this.options.maxFrameBytes} bytes`);
+          return;
+        }
+        // The ArrayBuffer is only valid during this callback: decode (copy) now.
+        const data = isBinary ? null : Buffer.from(message).toString('utf8');
+        void this.onFrame(ws, data);
+      },
+      close: (ws, code) => {
+        const d = ws.getUserData();
+        d.closed = true;
+        this.sockets.delete(ws);
+        // uWS drops a consumer whose buffered output passed maxBackpressure without a close frame (1006), as
+        // a vanished client looks; the closed socket can no longer be asked which it was.
+        if (code === 1006) this.counters.closedAbnormal++;
+        for (const channel of d.subs.keys()) void this.deps.hub.leave(channel, d.id).catch((err: unknown) => this.deps.log.warn({ err }, 'presence leave failed'));
+      },
+    });
+    return {
+      publish: (topic, frame) => void app.publish(topic, frame),
+      subscribers: (topic) => app.numSubscribers(topic),
+    };
+  }
+
+  /** Sends 1001 to every socket (drain). */
+  closeAll(): void {
+    for (const ws of [...this.sockets]) ws.end(1001, 'server shutting down');
+  }
+
+  private async authorize(ip: string, query: URLSearchParams, header: { authorization: string; apiKey: string }): Promise<Principal | null> {
+    const decision = await this.deps.connectLimiter.consume(`ip:${ip}`);
+    if (!decision.allowed) {
+      this.counters.refusedRate++;
+      throw rateLimited(decision.retryAfterMs / 1000, 'too many connections from this address');
+    }
+    const token = query.get('token') ?? undefined;
+    const apiKey = query.get('api_key') ?? undefined;
+    let creds = token !== undefined ? { bearer: token } : apiKey !== undefined ? { apiKey } : credentials(header);
+    if (creds.bearer === '' || creds.apiKey === '') creds = { bearer: '' };
+    if (creds.bearer === undefined && creds.apiKey === undefined) return null; // anonymous: may watch, not post
+    try {
+      return await this.deps.auth.authenticate(creds);
+    } catch (err) {
+      this.counters.refusedAuth++;
+      throw err;
+    }
+  }
+
+  private send(ws: Socket, frame: string): void {
+    if (ws.getUserData().closed) return;
+    ws.cork(() => ws.send(frame));
+  }
+
+  private refuse(ws: Socket, err: AppError, channel?: string): void {
+    const d = ws.getUserData();
+    if (d.closed) return;
+    this.counters.errorFrames++;
+    this.send(ws, errorFrame(err, channel));
+    if (err.code !== 'rate_limited') return;
+    const now = Date.now();
+    d.strikes = d.strikes.filter((t) => now - t < ABUSE_WINDOW_MS);
+    d.strikes.push(now);
+    if (d.strikes.length > this.options.abuseStrikes) {
+      this.counters.closedAbuse++;
+      ws.end(1008, 'rate limits exceeded repeatedly');
+    }
+  }
+
+  private async onFrame(ws: Socket, data: string | null): Promise<void> {
+    const d = ws.getUserData();
+    let channel: string | undefined;
+    try {
+      const decision = await this.deps.frameLimiter.consume(`ip:${d.ip}`);
+      if (!decision.allowed) throw rateLimited(decision.retryAfterMs / 1000, 'too many frames from this address');
+      if (data === null) throw new AppError(400, 'unsupported', 'binary frames are not supported: send JSON text frames');
+      const frame = this.parser.parse(data);
+      if ('channel' in frame) channel = frame.channel;
+      await this.dispatch(ws, d, frame);
+    } catch (err) {
+      if (err instanceof AppError) this.refuse(ws, err, channel);
+      else {
+        this.deps.log.error({ err }, 'websocket frame failed');
+        this.refuse(ws, new AppError(500, 'internal', 'internal server error'), channel);
+      }
+    }
+  }
+
+  private async dispatch(ws: Socket, d: SocketData, frame: ClientFrame): Promise<void> {
+    switch (frame.type) {
+      case 'ping':
+        this.send(ws, '{"type":"pong"}');
+        return;
+      case 'subscribe':
+        return this.subscribe(ws, d, frame.channel, frame.batch === true);
+      case 'unsubscribe': {
+        const batch = d.subs.get(frame.channel);
+        if (batch === undefined) throw new AppError(400, 'not_subscribed', `not subscribed to ${frame.channel}`);
+        d.subs.delete(frame.channel);
+        if (!d.closed) ws.unsubscribe(topicOf(frame.channel, batch));
+        await this.deps.hub.leave(frame.channel, d.id);
+        this.send(ws, JSON.stringify({ type: 'unsubscribed', channel: frame.channel }));
+        return;
+      }
+      case 'chat': {
+        const event = await this.deps.hub.chat(d.principal, frame.channel, frame.text);
+        // The sender always sees its own message: through its subscription, else directly.
+        if (!d.subs.has(frame.channel)) this.send(ws, event.frame);
+        return;
+      }
+      case 'like':
+        return this.deps.hub.like(d.principal, frame.channel, frame.message_id);
+    }
+  }
+
+  private async subscribe(ws: Socket, d: SocketData, channel: string, batch: boolean): Promise<void> {
+    const current = d.subs.get(channel);
+    if (current !== undefined) {
+      // Already subscribed: switching between batched and per-message delivery is allowed.
+      if (current !== batch && !d.closed) {
+        ws.unsubscribe(topicOf(channel, current));
+        ws.subscribe(topicOf(channel, batch));
+        d.subs.set(channel, batch);
+      }
+      return;
+    }
+    if (d.subs.size >= this.options.maxSubscriptions) {
+      throw new AppError(400, 'too_many_subscriptions', `a connection may hold at most ${this.options.maxSubscriptions} subscriptions`);
+    }
+    d.subs.set(channel, batch);
+    try {
+      await this.deps.hub.checkSubscribe(channel, d.principal);
+    } catch (err) {
+      d.subs.delete(channel);
+      throw err;
+    }
+    const viewers = await this.deps.hub.join(channel, d.id);
+    if (d.closed) {
+      await this.deps.hub.leave(channel, d.id); // closed while joining: the close handler may have run first
+      return;
+    }
+    // Subscribe, confirm and replay in one synchronous, corked block: no live message can slip in between.
+    ws.cork(() => {
+      ws.subscribe(topicOf(channel, batch));
+      ws.send(JSON.stringify({ type: 'subscribed', channel, viewers }));
+      for (const frame of this.deps.hub.welcome(channel, batch)) ws.send(frame);
+    });
+  }
+}

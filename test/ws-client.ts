@@ -1,0 +1,107 @@
+// A real WebSocket client for tests: records every frame and waits for the ones a test expects.
+import WebSocket from 'ws';
+import { call } from './helpers.js';
+
+export interface Frame {
+  type: string;
+  [key: string]: unknown;
+}
+
+export class WsClient {
+  readonly frames: Frame[] = [];
+  closeCode: number | null = null;
+  private waiters: Array<() => void> = [];
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      this.frames.push(JSON.parse(data.toString()) as Frame);
+      this.wake();
+    });
+    socket.on('close', (code) => {
+      this.closeCode = code;
+      this.wake();
+    });
+  }
+
+  /** Opens `/ws` with `query` (e.g. `token=...`); rejects with the HTTP status when the upgrade is refused. */
+  static open(baseUrl: string, query = ''): Promise<WsClient> {
+    const socket = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws${query === '' ? '' : `?${query}`}`);
+    return new Promise((resolve, reject) => {
+      socket.once('open', () => resolve(new WsClient(socket)));
+      socket.once('unexpected-response', (_req, res) => reject(new UpgradeRefused(res.statusCode ?? 0)));
+      socket.once('error', reject);
+    });
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  send(frame: unknown): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** Frames of a type (optionally for a channel), in arrival order. */
+  of(type: string, channel?: string): Frame[] {
+    return this.frames.filter((f) => f.type === type && (channel === undefined || f.channel === channel));
+  }
+
+  /** Resolves once `predicate` holds over the frames received so far. */
+  async until<T>(predicate: (frames: Frame[]) => T | undefined | false, timeoutMs = 5000, what = 'frames'): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = predicate(this.frames);
+      if (value !== undefined && value !== false) return value;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.frames.slice(-5))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** The next frame of `type` after the first `skip` of them. */
+  nth(type: string, n: number, timeoutMs = 5000, channel?: string): Promise<Frame> {
+    return this.until((fs) => fs.filter((f) => f.type === type && (channel === undefined || f.channel === channel))[n], timeoutMs, `${type} #${n + 1}`);
+  }
+
+  async subscribe(channel: string, batch = false): Promise<Frame> {
+    const before = this.of('subscribed', channel).length;
+    this.send({ type: 'subscribe', channel, batch });
+    return this.until((fs) => fs.filter((f) => f.type === 'subscribed' && f.channel === channel)[before] ?? fs.find((f) => f.type === 'error' && f.channel === channel), 5000, `subscribed ${channel}`);
+  }
+
+  closed(timeoutMs = 5000): Promise<number> {
+    return this.until(() => this.closeCode ?? undefined, timeoutMs, 'close');
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+export class UpgradeRefused extends Error {
+  constructor(readonly status: number) {
+    super(`upgrade refused with ${status}`);
+  }
+}
+
+export interface Account {
+  id: string;
+  name: string;
+  token: string;
+}
+
+export async function account(url: string, username: string, password = 'password123'): Promise<Account> {
+  const reg = await call(url, 'POST', '/api/v1/auth/register', { body: { username, password } });
+  const login = await call(url, 'POST', '/api/v1/auth/login', { body: { username, password } });
+  const token = (login.body as { access_token: string }).access_token;
+  const id = reg.status === 201 ? (reg.body as { id: string }).id : ((await call(url, 'GET', '/api/v1/auth/me', { token })).body as { id: string }).id;
+  return { id, name: username, token };
+}
