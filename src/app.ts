@@ -162,7 +162,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
       if (draining) return;
       draining = true;
       uws.us_listen_socket_close(listenSocket);
-      ws.closeAll();
+      await ws.closeAll(Math.min(1000, config.drainTimeoutMs / 2));
       if (inflight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, config.drainTimeoutMs);

@@ -1,12 +1,31 @@
-// Process entry: read the environment, start ChatPulse, drain on SIGTERM/SIGINT.
+// Process entry: read the environment; with WORKERS > 1 become the cluster primary, else (or in a worker)
+// start ChatPulse and drain on SIGTERM/SIGINT.
+import cluster from 'node:cluster';
 import { startChatPulse } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { runPrimary } from './cluster/primary.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './observability/log.js';
 
 const log = createLogger(process.env.LOG_LEVEL ?? 'info');
 
 try {
   const config = loadConfig(process.env);
+  if (config.workers > 1 && cluster.isPrimary) {
+    await runPrimary(
+      { workers: config.workers, host: config.host, port: config.port, drainTimeoutMs: config.drainTimeoutMs, maxCrashes: 5, crashWindowMs: 30_000 },
+      log,
+    );
+  } else {
+    await serve(config);
+  }
+} catch (err) {
+  // Configuration and model problems are the operator's to fix: say what, without a stack trace.
+  const known = err instanceof ConfigError || (err instanceof Error && ['ModelError', 'NativeUwsMissingError', 'RegistryError'].includes(err.name));
+  log.fatal(known ? { reason: (err as Error).message } : { err }, 'chatpulse cannot start');
+  process.exitCode = 1;
+}
+
+async function serve(config: Config): Promise<void> {
   const server = await startChatPulse(config, log);
   let stopping = false;
   const drain = (signal: string) => {
@@ -23,9 +42,4 @@ try {
   };
   process.on('SIGTERM', () => drain('SIGTERM'));
   process.on('SIGINT', () => drain('SIGINT'));
-} catch (err) {
-  // Configuration and model problems are the operator's to fix: say what, without a stack trace.
-  const known = err instanceof ConfigError || (err instanceof Error && ['ModelError', 'NativeUwsMissingError', 'RegistryError'].includes(err.name));
-  log.fatal(known ? { reason: (err as Error).message } : { err }, 'chatpulse cannot start');
-  process.exitCode = 1;
 }

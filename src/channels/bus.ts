@@ -23,9 +23,16 @@ export type BusEvent =
   | { kind: 'presence'; channel: string; viewers: number };
 
 export interface ChannelBus {
-  /** Delivers to every process's handler, this one's included; per channel, in publish order. */
+  /** Delivers to the handler of every process watching the channel, this one's included; per channel, in publish order. */
   publish(event: BusEvent): void;
   onEvent(handler: (event: BusEvent) => void): void;
+  /**
+   * This process has local subscribers of the channel (called on the first) / no longer has any (on the
+   * last): a cluster driver receives a channel's events only while it is watched. The memory driver,
+   * the only process there is, delivers every event regardless.
+   */
+  watch(channel: string): void;
+  unwatch(channel: string): void;
   close(): Promise<void>;
 }
 
@@ -39,6 +46,10 @@ export class MemoryChannelBus implements ChannelBus {
   onEvent(handler: (event: BusEvent) => void): void {
     this.handlers.push(handler);
   }
+
+  watch(): void {}
+
+  unwatch(): void {}
 
   async close(): Promise<void> {
     this.handlers.length = 0;

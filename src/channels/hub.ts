@@ -75,6 +75,8 @@ export class ChannelHub {
   /** Per channel: the last publish in line, so messages publish in arrival order whatever order inference finishes in. */
   private readonly tails = new Map<string, Promise<void>>();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** This process's subscriptions per channel: the bus watches a channel while it has any. */
+  private readonly local = new Map<string, number>();
   readonly counters: HubCounters = { messages: 0, batchFrames: 0, moodFrames: 0, presenceFrames: 0, likesFrames: 0 };
 
   constructor(
@@ -107,12 +109,32 @@ export class ChannelHub {
   }
 
   async join(channel: string, connectionId: string): Promise<number> {
-    const viewers = await this.deps.presence.join(channel, connectionId);
+    const local = (this.local.get(channel) ?? 0) + 1;
+    this.local.set(channel, local);
+    if (local === 1) this.deps.bus.watch(channel);
+    let viewers: number;
+    try {
+      viewers = await this.deps.presence.join(channel, connectionId);
+    } catch (err) {
+      this.forget(channel);
+      throw err;
+    }
     this.deps.bus.publish({ kind: 'presence', channel, viewers });
     return viewers;
   }
 
+  private forget(channel: string): void {
+    const local = (this.local.get(channel) ?? 1) - 1;
+    if (local > 0) this.local.set(channel, local);
+    else {
+      this.local.delete(channel);
+      this.deps.bus.unwatch(channel);
+    }
+  }
+
+  /** Call once per successful join. */
   async leave(channel: string, connectionId: string): Promise<void> {
+    this.forget(channel);
     const viewers = await this.deps.presence.leave(channel, connectionId);
     this.deps.bus.publish({ kind: 'presence', channel, viewers });
   }

@@ -39,8 +39,10 @@ interface SocketData {
   id: string;
   principal: Principal | null;
   ip: string;
-  /** channel -> batched? Holds reservations too, so a racing second subscribe sees the first. */
+  /** Joined channels -> batched? */
   subs: Map<string, boolean>;
+  /** Subscriptions being checked and joined, so a racing second subscribe sees the first. */
+  joining: Set<string>;
   closed: boolean;
   strikes: number[];
 }
@@ -116,7 +118,7 @@ export class WsGateway {
             (principal) => {
               if (!state.open) return;
               state.done = true;
-              const data: SocketData = { id: `${this.instance}-${++this.connSeq}`, principal, ip, subs: new Map(), closed: false, strikes: [] };
+              const data: SocketData = { id: `${this.instance}-${++this.connSeq}`, principal, ip, subs: new Map(), joining: new Set(), closed: false, strikes: [] };
               res.cork(() => res.upgrade(data, key, protocol, extensions, context));
             },
             (err: unknown) => {
@@ -157,9 +159,18 @@ export class WsGateway {
     };
   }
 
-  /** Sends 1001 to every socket (drain). */
-  closeAll(): void {
-    for (const ws of [...this.sockets]) ws.end(1001, 'server shutting down');
+  /**
+   * Sends 1001 to every socket (drain), spread over `spreadMs` in ten waves so that thousands of clients
+   * do not all reconnect to the other instances in the same instant.
+   */
+  async closeAll(spreadMs: number): Promise<void> {
+    const all = [...this.sockets];
+    const waves = 10;
+    const per = Math.ceil(all.length / waves);
+    for (let i = 0; i < all.length; i += per) {
+      for (const ws of all.slice(i, i + per)) if (!ws.getUserData().closed) ws.end(1001, 'server shutting down');
+      if (i + per < all.length) await new Promise((r) => setTimeout(r, spreadMs / waves));
+    }
   }
 
   private async authorize(ip: string, query: URLSearchParams, header: { authorization: string; apiKey: string }): Promise<Principal | null> {
@@ -251,28 +262,30 @@ export class WsGateway {
     const current = d.subs.get(channel);
     if (current !== undefined) {
       // Already subscribed: switching between batched and per-message delivery is allowed.
-      if (current !== batch && !d.closed) {
+      if (current !== batch) {
         ws.unsubscribe(topicOf(channel, current));
         ws.subscribe(topicOf(channel, batch));
         d.subs.set(channel, batch);
       }
       return;
     }
-    if (d.subs.size >= this.options.maxSubscriptions) {
+    if (d.joining.has(channel)) return;
+    if (d.subs.size + d.joining.size >= this.options.maxSubscriptions) {
       throw new AppError(400, 'too_many_subscriptions', `a connection may hold at most ${this.options.maxSubscriptions} subscriptions`);
     }
-    d.subs.set(channel, batch);
+    d.joining.add(channel);
+    let viewers: number;
     try {
       await this.deps.hub.checkSubscribe(channel, d.principal);
-    } catch (err) {
-      d.subs.delete(channel);
-      throw err;
+      viewers = await this.deps.hub.join(channel, d.id);
+    } finally {
+      d.joining.delete(channel);
     }
-    const viewers = await this.deps.hub.join(channel, d.id);
     if (d.closed) {
-      await this.deps.hub.leave(channel, d.id); // closed while joining: the close handler may have run first
+      await this.deps.hub.leave(channel, d.id); // closed while joining: the close handler did not know of it
       return;
     }
+    d.subs.set(channel, batch);
     // Subscribe, confirm and replay in one synchronous, corked block: no live message can slip in between.
     ws.cork(() => {
       ws.subscribe(topicOf(channel, batch));

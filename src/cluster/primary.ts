@@ -1,0 +1,87 @@
+// The node:cluster primary: forks WORKERS gateway processes that all listen on one port (uWS sets
+// SO_REUSEPORT, so the kernel spreads connections), restarts a crashed one with backoff, gives up loudly on
+// a crash loop, and turns SIGTERM/SIGINT into a graceful drain of every worker.
+import cluster, { type Worker } from 'node:cluster';
+import { createServer } from 'node:net';
+import type { Logger } from '../observability/log.js';
+
+export interface PrimaryOptions {
+  workers: number;
+  host: string;
+  port: number;
+  /** How long a drain may take before the stragglers are killed. */
+  drainTimeoutMs: number;
+  /** More than this many crashes within crashWindowMs is a crash loop: stop everything. */
+  maxCrashes: number;
+  crashWindowMs: number;
+}
+
+/** A port the workers can share when PORT=0: picked once here so they all listen on the same one. */
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function runPrimary(options: PrimaryOptions, log: Logger): Promise<void> {
+  const port = options.port === 0 ? await freePort(options.host) : options.port;
+  const crashes: number[] = [];
+  let stopping = false;
+  const slots = new Map<Worker, number>();
+
+  const fork = (slot: number) => {
+    const worker = cluster.fork({ PORT: String(port), CHATPULSE_WORKER_SLOT: String(slot) });
+    slots.set(worker, slot);
+    log.info({ slot, pid: worker.process.pid, port }, 'worker started');
+  };
+
+  cluster.on('exit', (worker, code, signal) => {
+    const slot = slots.get(worker) ?? 0;
+    slots.delete(worker);
+    if (stopping) {
+      log.info({ slot, pid: worker.process.pid, code }, 'worker drained');
+      if (slots.size === 0) {
+        log.info('all workers stopped');
+        process.exit(0);
+      }
+      return;
+    }
+    const now = Date.now();
+    crashes.push(now);
+    while (crashes.length > 0 && now - (crashes[0] as number) > options.crashWindowMs) crashes.shift();
+    if (crashes.length > options.maxCrashes) {
+      log.fatal({ crashes: crashes.length, windowMs: options.crashWindowMs }, 'workers are crash-looping: giving up');
+      stopping = true;
+      for (const w of slots.keys()) w.process.kill('SIGTERM');
+      process.exitCode = 1;
+      if (slots.size === 0) process.exit(1);
+      return;
+    }
+    // Backoff grows with recent crashes: 0.1 s, 0.2 s, 0.4 s ... capped at 5 s.
+    const delay = Math.min(5000, 100 * 2 ** (crashes.length - 1));
+    log.error({ slot, pid: worker.process.pid, code, signal, restartInMs: delay }, 'worker died: restarting');
+    setTimeout(() => !stopping && fork(slot), delay);
+  });
+
+  const drain = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, workers: slots.size }, 'draining workers');
+    for (const w of slots.keys()) w.process.kill('SIGTERM');
+    setTimeout(() => {
+      for (const w of slots.keys()) w.process.kill('SIGKILL');
+      log.error('drain deadline passed: killed the remaining workers');
+      process.exit(1);
+    }, options.drainTimeoutMs + 5000).unref();
+    if (slots.size === 0) process.exit(0);
+  };
+  process.on('SIGTERM', () => drain('SIGTERM'));
+  process.on('SIGINT', () => drain('SIGINT'));
+
+  for (let slot = 0; slot < options.workers; slot++) fork(slot);
+}
