@@ -1,13 +1,18 @@
 // The composition root: the one place that turns Config into drivers, services and a listening gateway.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
 import {
   AuthService,
   MemoryApiKeyStore,
   MemoryRevocationStore,
   MemoryUserStore,
   TokenIssuer,
+  type ApiKeyStore,
+  type RevocationStore,
+  type UserStore,
 } from './auth/index.js';
+import { RedisApiKeyStore, RedisRevocationStore, RedisUserStore } from './auth/redis.js';
 import {
   ChannelHub,
   MemoryChannelBus,
@@ -15,9 +20,20 @@ import {
   MemoryPresenceStore,
   MemoryRoomStore,
   RoomService,
+  type ChannelBus,
+  type LikeStore,
+  type PresenceStore,
+  type RoomStore,
 } from './channels/index.js';
+import { RedisChannelBus } from './channels/redis-bus.js';
+import { RedisLikeStore } from './channels/redis-likes.js';
+import { RedisPresenceStore } from './channels/redis-presence.js';
+import { RedisRoomStore } from './channels/redis-rooms.js';
 import { ConfigError, type Config } from './config.js';
-import { MemoryRateLimiter } from './limits/index.js';
+import { AppError } from './errors.js';
+import { MemoryRateLimiter, type RateLimiter } from './limits/index.js';
+import { RedisRateLimiter } from './limits/redis.js';
+import { closeRedis, connectRedis, createSubscriber, isReady, isRedisUnavailable } from './redis/connection.js';
 import { BUNDLED_MODELS_DIR } from './paths.js';
 import { defaultCacheDir, resolveModel } from './registry/index.js';
 import { adminRoutes } from './gateway/routes/admin.js';
@@ -41,10 +57,66 @@ export interface ChatPulse {
   stop(): Promise<void>;
 }
 
+/** Shared state: in this process (one process) or in Redis (a cluster), behind the same ports. */
+interface SharedState {
+  users: UserStore;
+  apiKeys: ApiKeyStore;
+  revocations: RevocationStore;
+  bus: ChannelBus;
+  presence: PresenceStore;
+  likes: LikeStore;
+  rooms: RoomStore;
+  limiter(points: number, windowS: number, name: string): RateLimiter;
+  /** Null while every backend answers, else why not (readiness). */
+  problem(): string | null;
+  close(): Promise<void>;
+}
+
+function memoryState(): SharedState {
+  const revocations = new MemoryRevocationStore();
+  return {
+    users: new MemoryUserStore(),
+    apiKeys: new MemoryApiKeyStore(),
+    revocations,
+    bus: new MemoryChannelBus(),
+    presence: new MemoryPresenceStore(),
+    likes: new MemoryLikeStore(),
+    rooms: new MemoryRoomStore(),
+    limiter: (points, windowS, name) => new MemoryRateLimiter(points, windowS, name),
+    problem: () => null,
+    async close() {
+      revocations.close();
+    },
+  };
+}
+
+async function redisState(url: string, presenceTtlMs: number, log: Logger): Promise<SharedState> {
+  const redis: Redis = await connectRedis(url, log);
+  const subscriber = createSubscriber(url, log);
+  const presence = new RedisPresenceStore(redis, { log, ttlMs: presenceTtlMs, heartbeatMs: Math.floor(presenceTtlMs / 3) });
+  const bus = new RedisChannelBus(redis, subscriber, { log });
+  return {
+    users: new RedisUserStore(redis),
+    apiKeys: new RedisApiKeyStore(redis),
+    revocations: new RedisRevocationStore(redis),
+    bus,
+    presence,
+    likes: new RedisLikeStore(redis),
+    rooms: new RedisRoomStore(redis),
+    limiter: (points, windowS, name) => new RedisRateLimiter(redis, points, windowS, name),
+    problem: () => (isReady(redis) && isReady(subscriber) ? null : 'redis is unreachable'),
+    async close() {
+      await presence.close();
+      await bus.close();
+      await closeRedis(redis);
+    },
+  };
+}
+
 export async function startChatPulse(config: Config, log: Logger): Promise<ChatPulse> {
   const uws = nativeUws();
-  if (config.redisUrl !== undefined || config.mongodbUrl !== undefined) {
-    throw new ConfigError('REDIS_URL and MONGODB_URL are not supported by this build yet: unset them to run on in-memory state');
+  if (config.mongodbUrl !== undefined) {
+    throw new ConfigError('MONGODB_URL is not supported by this build yet: unset it to keep messages in memory');
   }
   const modelDir = await resolveModel(config.model, {
     bundledDir: BUNDLED_MODELS_DIR,
@@ -70,13 +142,12 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     jwtSecret = randomBytes(48).toString('base64');
     log.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts');
   }
-  const revocations = new MemoryRevocationStore();
-
-  const users = new MemoryUserStore();
+  const state = config.redisUrl === undefined ? memoryState() : await redisState(config.redisUrl, config.presenceTtlMs, log);
+  const { users, bus } = state;
   const auth = new AuthService({
     users,
-    apiKeys: new MemoryApiKeyStore(),
-    revocations,
+    apiKeys: state.apiKeys,
+    revocations: state.revocations,
     tokens: new TokenIssuer({ secret: jwtSecret, accessTtlS: config.accessTtlS, refreshTtlS: config.refreshTtlS }),
   });
   if (config.adminUsername !== undefined && config.adminPassword !== undefined) {
@@ -84,12 +155,11 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     log.info({ username: config.adminUsername }, 'admin account ensured');
   }
 
-  const bus = new MemoryChannelBus();
-  const rooms = new RoomService(new MemoryRoomStore(), bus, { autoCreate: config.roomsAutoCreate, maxRooms: config.maxRooms, maxTimeoutS: MAX_TIMEOUT_S }, (username) =>
+  const rooms = new RoomService(state.rooms, bus, { autoCreate: config.roomsAutoCreate, maxRooms: config.maxRooms, maxTimeoutS: MAX_TIMEOUT_S }, (username) =>
     users.findByUsername(username),
   );
   const hub = new ChannelHub(
-    { engine, bus, presence: new MemoryPresenceStore(), likes: new MemoryLikeStore(), rooms, chatLimiter: new MemoryRateLimiter(config.chatRatePer30s, 30, 'chat') },
+    { engine, bus, presence: state.presence, likes: state.likes, rooms, chatLimiter: state.limiter(config.chatRatePer30s, 30, 'chat') },
     {
       replaySize: config.replaySize,
       moodWindowS: config.moodWindowS,
@@ -97,17 +167,21 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
       moodTickMs: config.moodTickMs,
       batchTickMs: config.batchTickMs,
       controlTickMs: 250,
+      presenceRefreshMs: config.redisUrl === undefined ? 0 : Math.max(500, Math.floor(config.presenceTtlMs / 3)),
     },
   );
   const baseHeaders = { 'X-Instance': `${hostname()}:${process.pid}` };
+  const mapError = (err: unknown) =>
+    isRedisUnavailable(err) ? new AppError(503, 'unavailable', 'shared state (Redis) is unreachable; retry shortly', { 'Retry-After': '1' }, 1000) : null;
   const ws = new WsGateway(
     {
       auth,
       hub,
-      connectLimiter: new MemoryRateLimiter(config.ws.connectRatePerMin, 60, 'ws-connect'),
-      frameLimiter: new MemoryRateLimiter(config.ws.frameRatePer10s, 10, 'ws-frames'),
+      connectLimiter: state.limiter(config.ws.connectRatePerMin, 60, 'ws-connect'),
+      frameLimiter: state.limiter(config.ws.frameRatePer10s, 10, 'ws-frames'),
       baseHeaders,
       log,
+      mapError,
     },
     { ...config.ws, maxTextLength: config.maxTextLength },
   );
@@ -118,10 +192,11 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   const limits = { maxTextLength: config.maxTextLength, maxBatchTexts: config.maxBatchTexts };
   const router = new Router({
     auth,
-    apiLimiter: new MemoryRateLimiter(config.apiRatePerMin, 60, 'api'),
-    authLimiter: new MemoryRateLimiter(config.authRatePerMin, 60, 'auth'),
+    apiLimiter: state.limiter(config.apiRatePerMin, 60, 'api'),
+    authLimiter: state.limiter(config.authRatePerMin, 60, 'auth'),
     maxBodyBytes: config.maxBodyBytes,
     baseHeaders,
+    mapError,
     corsOrigins: config.corsOrigins,
     onError: (err, req) => log.error({ err, method: req.method, url: req.url }, 'request failed'),
     inflight: {
@@ -133,7 +208,8 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   });
   router.add(
     ...opsRoutes({
-      notReadyReason: () => (draining ? 'draining' : !engine.ready ? 'model not loaded' : ws.atCapacity ? 'at the WebSocket connection limit' : null),
+      notReadyReason: () =>
+        draining ? 'draining' : !engine.ready ? 'model not loaded' : (state.problem() ?? (ws.atCapacity ? 'at the WebSocket connection limit' : null)),
     }),
     ...authRoutes(auth),
     ...sentimentRoutes(engine, limits),
@@ -173,9 +249,8 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
         });
       }
       hub.close();
-      await bus.close();
       await engine.close();
-      revocations.close();
+      await state.close();
       // Keep-alive connections would hold the loop open after the listen socket is gone.
       (app as typeof app & { close(): void }).close(); // in the native build, missing from its typings
       log.info('chatpulse stopped');

@@ -58,6 +58,8 @@ export interface Config {
   moodLongWindowS: number;
   moodTickMs: number;
   batchTickMs: number;
+  /** Cluster presence: how long a silent process's viewers still count (its heartbeat renews at a third of it). */
+  presenceTtlMs: number;
 }
 
 /** The model bundled in models/ and served when neither MODEL_DIR nor MODEL is set. */
@@ -157,12 +159,16 @@ export function loadConfig(env: Env): Config {
     moodTickMs: int(env, 'MOOD_TICK_MS', 1000, 50, 60_000),
     // The contract allows at most 25 ms between a message and its batched delivery.
     batchTickMs: int(env, 'WS_BATCH_TICK_MS', 20, 1, 25),
+    presenceTtlMs: int(env, 'PRESENCE_TTL_MS', 6000, 1000, 600_000),
   };
   if (config.moodLongWindowS < config.moodWindowS) {
     throw new ConfigError('MOOD_LONG_WINDOW_S must be at least MOOD_WINDOW_S');
   }
   if (config.workers > 1 && config.redisUrl === undefined) {
     throw new ConfigError('WORKERS > 1 needs REDIS_URL: processes share rooms, presence and limits through Redis');
+  }
+  if (config.redisUrl !== undefined && config.jwtSecret === undefined) {
+    throw new ConfigError('REDIS_URL needs JWT_SECRET: every process of a cluster must sign and verify tokens with the same secret');
   }
   return config;
 }

@@ -29,6 +29,12 @@ export interface HubOptions {
   moodTickMs: number;
   batchTickMs: number;
   controlTickMs: number;
+  /**
+   * How often the viewer counts of watched channels are re-read (0: never). In a cluster a process can
+   * die without saying goodbye; its viewers leave the shared count when its heartbeat expires, and this
+   * is how the survivors notice.
+   */
+  presenceRefreshMs: number;
 }
 
 export interface HubDeps {
@@ -77,6 +83,8 @@ export class ChannelHub {
   private readonly timers: NodeJS.Timeout[] = [];
   /** This process's subscriptions per channel: the bus watches a channel while it has any. */
   private readonly local = new Map<string, number>();
+  /** The last viewer count announced per watched channel. */
+  private readonly viewers = new Map<string, number>();
   readonly counters: HubCounters = { messages: 0, batchFrames: 0, moodFrames: 0, presenceFrames: 0, likesFrames: 0 };
 
   constructor(
@@ -93,6 +101,7 @@ export class ChannelHub {
       setInterval(() => this.moodTick(Date.now()), this.options.moodTickMs),
       setInterval(() => this.controlTick(), this.options.controlTickMs),
     );
+    if (this.options.presenceRefreshMs > 0) this.timers.push(setInterval(() => void this.refreshPresence(), this.options.presenceRefreshMs));
   }
 
   close(): void {
@@ -128,7 +137,22 @@ export class ChannelHub {
     if (local > 0) this.local.set(channel, local);
     else {
       this.local.delete(channel);
+      this.viewers.delete(channel);
       this.deps.bus.unwatch(channel);
+    }
+  }
+
+  private async refreshPresence(): Promise<void> {
+    for (const channel of [...this.local.keys()]) {
+      try {
+        const count = await this.deps.presence.count(channel);
+        if (this.local.has(channel) && count !== this.viewers.get(channel)) {
+          this.viewers.set(channel, count);
+          this.dirtyPresence.set(channel, count);
+        }
+      } catch {
+        return; // the store is unreachable: readiness reports it; try again next time
+      }
     }
   }
 
@@ -234,6 +258,7 @@ export class ChannelHub {
         return;
       case 'presence':
         this.dirtyPresence.set(e.channel, e.viewers);
+        this.viewers.set(e.channel, e.viewers);
         return;
       case 'likes': {
         const frame = JSON.stringify(

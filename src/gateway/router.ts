@@ -60,6 +60,8 @@ export interface GatewayDeps {
   onError: (err: unknown, req: RequestSnapshot) => void;
   /** Called around every request so a drain can wait for in-flight work. */
   inflight: { begin(): void; end(): void };
+  /** Turns an infrastructure failure (e.g. Redis unreachable) into its AppError (503); null: a bug (500). */
+  mapError?: (err: unknown) => AppError | null;
 }
 
 const UPPER: Record<Method, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' };
@@ -188,8 +190,8 @@ export class Router {
   }
 
   private fail(res: HttpResponse, state: ResponseState, headers: Record<string, string>, err: unknown, snap: RequestSnapshot): void {
-    const appErr = err instanceof AppError ? err : new AppError(500, 'internal', 'internal server error');
-    if (!(err instanceof AppError) || appErr.status >= 500) this.deps.onError(err, snap);
+    const appErr = err instanceof AppError ? err : (this.deps.mapError?.(err) ?? new AppError(500, 'internal', 'internal server error'));
+    if (appErr.status === 500) this.deps.onError(err, snap);
     writeJson(res, state, appErr.status, errorBody(appErr), { ...headers, ...appErr.headers });
   }
 

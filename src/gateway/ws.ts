@@ -33,6 +33,8 @@ export interface WsDeps {
   frameLimiter: RateLimiter;
   baseHeaders: Readonly<Record<string, string>>;
   log: Logger;
+  /** As the router's: infrastructure failures become their AppError (503) instead of 500. */
+  mapError?: (err: unknown) => AppError | null;
 }
 
 interface SocketData {
@@ -122,8 +124,9 @@ export class WsGateway {
               res.cork(() => res.upgrade(data, key, protocol, extensions, context));
             },
             (err: unknown) => {
-              if (!(err instanceof AppError)) this.deps.log.error({ err }, 'websocket upgrade failed');
-              refuse(err instanceof AppError ? err : new AppError(500, 'internal', 'internal server error'));
+              const appErr = this.toAppError(err);
+              if (appErr.status === 500) this.deps.log.error({ err }, 'websocket upgrade failed');
+              refuse(appErr);
             },
           )
           .finally(() => this.upgrading--);
@@ -223,12 +226,15 @@ export class WsGateway {
       if ('channel' in frame) channel = frame.channel;
       await this.dispatch(ws, d, frame);
     } catch (err) {
-      if (err instanceof AppError) this.refuse(ws, err, channel);
-      else {
-        this.deps.log.error({ err }, 'websocket frame failed');
-        this.refuse(ws, new AppError(500, 'internal', 'internal server error'), channel);
-      }
+      const appErr = this.toAppError(err);
+      if (appErr.status === 500) this.deps.log.error({ err }, 'websocket frame failed');
+      this.refuse(ws, appErr, channel);
     }
+  }
+
+  private toAppError(err: unknown): AppError {
+    if (err instanceof AppError) return err;
+    return this.deps.mapError?.(err) ?? new AppError(500, 'internal', 'internal server error');
   }
 
   private async dispatch(ws: Socket, d: SocketData, frame: ClientFrame): Promise<void> {

@@ -1,0 +1,49 @@
+// A rate limit shared by every process: rate-limiter-flexible's RateLimiterRedis keeps one counter per key
+// in Redis (`cp:rl:<keyPrefix>:<key>`, a script that increments and sets the window's expiry at once),
+// so N gateway processes together grant `points` per window, not N x `points`.
+//
+// Redis down: neither fail open (no limits at all during an outage, exactly when a flood hurts most) nor
+// fail closed (every request refused because a cache is away). With `rejectIfRedisNotReady` the limiter
+// does not even try Redis while the client is not ready and, like on any Redis error, asks its
+// `insuranceLimiter` instead: an in-memory limiter with the same budget, so each process still enforces
+// the limit on its own (the cluster-wide allowance becomes up to N x `points` until Redis is back).
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { KEY_PREFIX } from '../redis/connection.js';
+import type { RateDecision, RateLimiter } from './rate-limiter.js';
+
+export interface RedisRateLimiterOptions {
+  /** Redis key prefix before the limiter's own, `cp:` by default. */
+  prefix?: string;
+  /** Per-process budget while Redis is unreachable; `points` by default. */
+  insurancePoints?: number;
+}
+
+export class RedisRateLimiter implements RateLimiter {
+  private readonly limiter: RateLimiterRedis;
+
+  constructor(client: Redis, points: number, windowS: number, keyPrefix: string, options: RedisRateLimiterOptions = {}) {
+    this.limiter = new RateLimiterRedis({
+      storeClient: client,
+      // ioredis, not node-redis: the library then calls ioredis's API (and defines its script on the client).
+      useRedisPackage: false,
+      rejectIfRedisNotReady: true,
+      points,
+      duration: windowS,
+      keyPrefix: `${options.prefix ?? KEY_PREFIX}rl:${keyPrefix}`,
+      insuranceLimiter: new RateLimiterMemory({ points: options.insurancePoints ?? points, duration: windowS, keyPrefix }),
+    });
+  }
+
+  async consume(key: string, points = 1): Promise<RateDecision> {
+    try {
+      const res = await this.limiter.consume(key, points);
+      return { allowed: true, retryAfterMs: 0, remaining: res.remainingPoints };
+    } catch (err) {
+      // Rejected with a RateLimiterRes when the budget is spent; with an Error only if the insurance
+      // limiter itself failed, which does not happen for an in-memory one.
+      if (err instanceof RateLimiterRes) return { allowed: false, retryAfterMs: err.msBeforeNext, remaining: 0 };
+      throw err;
+    }
+  }
+}

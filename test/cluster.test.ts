@@ -1,0 +1,190 @@
+// Two "hosts" sharing one real redis-server: host A is `node dist/src/main.js` with WORKERS=2 (a
+// node:cluster primary and two gateway processes on one port), host B a second server in this process.
+// Cross-process delivery, cluster-wide viewers, shared limits and revocations, a worker killed with -9,
+// and Redis going away and coming back.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, ROBERTA, ROOT, startServer, type TestServer } from './helpers.js';
+import { startRedisServer, type RedisServer } from './redis-server.js';
+import { account, WsClient, type Account } from './ws-client.js';
+
+const SECRET = 'cluster-secret-cluster-secret-cluster-secret-0123';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface HostA {
+  child: ChildProcess;
+  url: string;
+  log: string[];
+  workerPids(): number[];
+}
+
+function startHostA(redisUrl: string): Promise<HostA> {
+  const child = spawn(process.execPath, ['dist/src/main.js'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', WORKERS: '2', INFERENCE_THREADS: '1', MODEL_DIR: ROBERTA,
+      REDIS_URL: redisUrl, JWT_SECRET: SECRET, CHAT_RATE_PER_30S: '5', PRESENCE_TTL_MS: '1500', LOG_LEVEL: 'info',
+    },
+  });
+  const log: string[] = [];
+  let buffer = '';
+  return new Promise((resolve, reject) => {
+    let listening = 0;
+    let port = 0;
+    const timer = setTimeout(() => reject(new Error(`host A did not start:\n${log.join('\n')}`)), 30_000);
+    child.stdout.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) {
+        log.push(line);
+        const entry = JSON.parse(line) as { msg?: string; port?: number };
+        if (entry.msg === 'chatpulse listening') {
+          port = entry.port ?? 0;
+          if (++listening === 2) {
+            clearTimeout(timer);
+            resolve({
+              child,
+              url: `http://127.0.0.1:${port}`,
+              log,
+              workerPids: () => {
+                const started = log.map((l) => JSON.parse(l) as { msg?: string; pid?: number }).filter((e) => e.msg === 'chatpulse listening').map((e) => e.pid as number);
+                const drained = new Set(log.map((l) => JSON.parse(l) as { msg?: string; pid?: number }).filter((e) => e.msg === 'worker died: restarting').map((e) => e.pid as number));
+                return started.filter((p) => !drained.has(p));
+              },
+            });
+          }
+        }
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => log.push(d.toString()));
+  });
+}
+
+describe('cluster over redis', () => {
+  let redis: RedisServer;
+  let a: HostA;
+  let b: TestServer;
+  let alice: Account;
+  let bob: Account;
+  const clients: WsClient[] = [];
+  const open = async (url: string, who?: Account) => {
+    const c = await WsClient.open(url, who ? `token=${who.token}` : '');
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    a = await startHostA(redis.url);
+    b = await startServer({ REDIS_URL: redis.url, JWT_SECRET: SECRET, CHAT_RATE_PER_30S: '5', PRESENCE_TTL_MS: '1500' });
+    alice = await account(a.url, 'alice');
+    bob = await account(b.url, 'bob'); // registered on B, used on A: users live in Redis
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await b?.app.stop();
+    if (a) {
+      const exited = new Promise((r) => a.child.once('exit', r));
+      a.child.kill('SIGTERM');
+      await exited;
+    }
+    await redis?.stop();
+  });
+
+  it('spreads host A over two processes on one port', async () => {
+    const instances = new Set<string>();
+    for (let i = 0; i < 40 && instances.size < 2; i++) {
+      const res = await fetch(`${a.url}/health`, { headers: { connection: 'close' } });
+      instances.add(res.headers.get('x-instance') ?? '');
+    }
+    expect(instances.size).toBe(2);
+    expect(a.workerPids()).toHaveLength(2);
+  });
+
+  it('delivers a message posted on any process to subscribers on every process and host, and counts viewers cluster-wide', async () => {
+    const subsA = await Promise.all(Array.from({ length: 6 }, () => open(a.url)));
+    const subB = await open(b.url);
+    const viewers: number[] = [];
+    for (const c of [...subsA, subB]) viewers.push((await c.subscribe('room:cross')).viewers as number);
+    expect(viewers).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    await sleep(300); // sharded subscriptions settle
+    const fromB = await open(b.url, bob);
+    fromB.send({ type: 'chat', channel: 'room:cross', text: 'hello from host B' });
+    const fromA = await open(a.url, alice);
+    await sleep(100);
+    fromA.send({ type: 'chat', channel: 'room:cross', text: 'hello from host A' });
+    for (const c of [...subsA, subB]) {
+      await c.until((fs) => fs.filter((f) => f.type === 'message').length === 2, 10_000);
+      expect(c.of('message').map((f) => f.text).sort()).toEqual(['hello from host A', 'hello from host B']);
+    }
+    await subB.until((fs) => fs.some((f) => f.type === 'presence' && f.viewers === 7));
+  });
+
+  it('holds a user rate limit across hosts and a logout everywhere', async () => {
+    const onA = await open(a.url, alice);
+    const onB = await open(b.url, alice);
+    for (let i = 0; i < 3; i++) onA.send({ type: 'chat', channel: 'room:limit', text: `a${i}` });
+    await onA.until((fs) => fs.filter((f) => f.type === 'message').length === 3, 10_000);
+    for (let i = 0; i < 3; i++) onB.send({ type: 'chat', channel: 'room:limit', text: `b${i}` });
+    const refused = await onB.until((fs) => fs.find((f) => f.type === 'error'), 10_000);
+    expect(refused).toMatchObject({ code: 'rate_limited' });
+
+    const session = await account(b.url, 'carol');
+    expect((await call(a.url, 'GET', '/api/v1/auth/me', { token: session.token })).status).toBe(200);
+    expect((await call(b.url, 'POST', '/api/v1/auth/logout', { token: session.token, body: {} })).status).toBe(204);
+    for (let i = 0; i < 4; i++) expect((await call(a.url, 'GET', '/api/v1/auth/me', { token: session.token })).status).toBe(401);
+  });
+
+  it('restarts a worker killed with -9; its viewers expire and reconnecting clients are served', async () => {
+    const watcher = await open(b.url);
+    await watcher.subscribe('room:crash');
+    const onA = await Promise.all(Array.from({ length: 6 }, () => open(a.url)));
+    for (const c of onA) await c.subscribe('room:crash');
+    await watcher.until((fs) => fs.some((f) => f.type === 'presence' && f.viewers === 7), 5000);
+    const [victim] = a.workerPids();
+    process.kill(victim as number, 'SIGKILL');
+    const lost = await Promise.all(onA.map((c) => c.closed(5000).then(() => 1, () => 0)));
+    const dropped = lost.reduce<number>((x, y) => x + y, 0);
+    expect(dropped).toBeGreaterThan(0);
+    // The dead process's viewers vanish from the cluster count within the presence TTL (1.5 s here).
+    await watcher.until((fs) => fs.some((f) => f.type === 'presence' && f.viewers === 7 - dropped), 8000);
+    const deadline = Date.now() + 15_000;
+    while (a.workerPids().length < 2 && Date.now() < deadline) await sleep(200);
+    expect(a.log.some((l) => l.includes('worker died: restarting'))).toBe(true);
+    expect(a.workerPids()).toHaveLength(2);
+    const again = await open(a.url);
+    expect(await again.subscribe('room:crash')).toMatchObject({ type: 'subscribed' });
+    const poster = await open(b.url, bob);
+    poster.send({ type: 'chat', channel: 'room:crash', text: 'still here' });
+    await again.until((fs) => fs.some((f) => f.type === 'message' && f.text === 'still here'), 10_000);
+  });
+
+  it('survives Redis going away: not ready but alive, then ready again with cross-host delivery', async () => {
+    await redis.stop();
+    const deadline = Date.now() + 10_000;
+    while ((await call(b.url, 'GET', '/ready')).status !== 503 && Date.now() < deadline) await sleep(100);
+    expect((await call(b.url, 'GET', '/ready')).status).toBe(503);
+    expect((await call(b.url, 'GET', '/health')).status).toBe(200);
+    expect((await call(a.url, 'GET', '/health')).status).toBe(200);
+    // What needs shared state answers 503 with Retry-After, not 500; what does not still works.
+    const me = await call(b.url, 'GET', '/api/v1/auth/me', { token: alice.token });
+    expect(me.status).toBe(503);
+    expect(me.headers.get('retry-after')).toBe('1');
+    const watcher = await open(b.url);
+    expect(await watcher.subscribe('twitch:outage')).toMatchObject({ type: 'subscribed' });
+    await redis.restart();
+    const back = Date.now() + 15_000;
+    while (((await call(b.url, 'GET', '/ready')).status !== 200 || (await call(a.url, 'GET', '/ready')).status !== 200) && Date.now() < back) await sleep(200);
+    expect((await call(b.url, 'GET', '/ready')).status).toBe(200);
+    // Redis restarted empty: accounts are gone with it (persistence is MongoDB's job), so sign up again.
+    const dave = await account(a.url, 'dave');
+    const sub = await open(a.url);
+    await sub.subscribe('room:after');
+    await sleep(300);
+    const pub = await open(b.url, { ...dave, token: dave.token });
+    pub.send({ type: 'chat', channel: 'room:after', text: 'redis is back' });
+    await sub.until((fs) => fs.some((f) => f.type === 'message' && f.text === 'redis is back'), 10_000);
+  });
+});

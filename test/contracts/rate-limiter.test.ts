@@ -1,0 +1,58 @@
+// RateLimiter contract, memory and Redis; and the Redis limiter's budget being one for all processes.
+import { describe, expect, it } from 'vitest';
+import { MemoryRateLimiter } from '../../src/limits/memory.js';
+import type { RateLimiter } from '../../src/limits/rate-limiter.js';
+import { RedisRateLimiter } from '../../src/limits/redis.js';
+import { useRedis } from './redis-fixture.js';
+
+const redis = useRedis();
+
+type Make = (points: number, windowS: number, prefix: string) => Promise<RateLimiter>;
+
+describe.each([
+  ['memory', (async (points, windowS, prefix) => new MemoryRateLimiter(points, windowS, prefix)) as Make],
+  ['redis', (async (points, windowS, prefix) => new RedisRateLimiter(redis.client, points, windowS, prefix)) as Make],
+] as const)('RateLimiter contract: %s', (_name, make) => {
+  it('grants `points` per key per window, then refuses with a retry delay', async () => {
+    const limiter = await make(3, 30, 'chat');
+    expect(await limiter.consume('u1')).toEqual({ allowed: true, retryAfterMs: 0, remaining: 2 });
+    expect(await limiter.consume('u1')).toEqual({ allowed: true, retryAfterMs: 0, remaining: 1 });
+    expect(await limiter.consume('u1')).toEqual({ allowed: true, retryAfterMs: 0, remaining: 0 });
+    const refused = await limiter.consume('u1');
+    expect(refused.allowed).toBe(false);
+    expect(refused.remaining).toBe(0);
+    expect(refused.retryAfterMs).toBeGreaterThan(25_000);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(30_000);
+    // Other keys have their own budget.
+    expect((await limiter.consume('u2')).allowed).toBe(true);
+  });
+
+  it('consumes several points at once and keeps limiters with different prefixes apart', async () => {
+    const a = await make(5, 10, 'api');
+    const b = await make(5, 10, 'auth');
+    expect((await a.consume('ip', 4)).remaining).toBe(1);
+    expect((await a.consume('ip', 2)).allowed).toBe(false);
+    expect((await b.consume('ip', 5)).remaining).toBe(0);
+  });
+
+  it('starts a fresh window once the old one is over', async () => {
+    const limiter = await make(1, 1, 'short');
+    expect((await limiter.consume('k')).allowed).toBe(true);
+    const refused = await limiter.consume('k');
+    expect(refused.allowed).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, refused.retryAfterMs + 50));
+    expect((await limiter.consume('k')).allowed).toBe(true);
+  });
+});
+
+describe('RateLimiter, Redis across processes', () => {
+  it('shares one budget between processes', async () => {
+    const a = new RedisRateLimiter(redis.client, 3, 30, 'chat');
+    const b = new RedisRateLimiter(await redis.connect(), 3, 30, 'chat');
+    expect((await a.consume('u1')).remaining).toBe(2);
+    expect((await b.consume('u1')).remaining).toBe(1);
+    expect((await a.consume('u1')).remaining).toBe(0);
+    expect((await b.consume('u1')).allowed).toBe(false);
+    expect((await a.consume('u1')).allowed).toBe(false);
+  });
+});

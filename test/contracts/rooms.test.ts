@@ -1,0 +1,117 @@
+// RoomStore contract, memory and Redis.
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors.js';
+import { MemoryRoomStore, type RoomRecord, type RoomStore } from '../../src/channels/rooms.js';
+import { RedisRoomStore } from '../../src/channels/redis-rooms.js';
+import { useRedis } from './redis-fixture.js';
+
+const redis = useRedis();
+
+const room = (id: string, over: Partial<RoomRecord> = {}): RoomRecord => ({
+  id,
+  title: `Room ${id}`,
+  ownerId: 'u1',
+  moderators: [],
+  opensAt: null,
+  closesAt: null,
+  closedAt: null,
+  createdAt: 1_700_000_000_000,
+  timeouts: {},
+  ...over,
+});
+
+async function conflictOf(p: Promise<unknown>): Promise<AppError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AppError);
+  return err as AppError;
+}
+
+describe.each([
+  ['memory', async (): Promise<RoomStore> => new MemoryRoomStore()],
+  ['redis', async (): Promise<RoomStore> => new RedisRoomStore(redis.client)],
+] as const)('RoomStore contract: %s', (_name, make) => {
+  it('stores and returns copies of rooms, nulls and empty collections included', async () => {
+    const rooms = await make();
+    const r = room('lobby', { moderators: ['u2'], opensAt: 5, timeouts: { u3: 99 } });
+    await rooms.create(r);
+    expect(await rooms.get('lobby')).toEqual(r);
+    expect(await rooms.get('missing')).toBeNull();
+    await rooms.create(room('empty'));
+    expect(await rooms.get('empty')).toEqual(room('empty'));
+    // Neither the record passed in nor one handed out is the stored state.
+    r.moderators.push('mutated');
+    const got = (await rooms.get('lobby')) as RoomRecord;
+    got.timeouts.x = 1;
+    expect(await rooms.get('lobby')).toEqual(room('lobby', { moderators: ['u2'], opensAt: 5, timeouts: { u3: 99 } }));
+  });
+
+  it('refuses an id that exists with a conflict, even when two creates race', async () => {
+    const rooms = await make();
+    await rooms.create(room('a'));
+    const err = await conflictOf(rooms.create(room('a', { title: 'other' })));
+    expect(err.status).toBe(409);
+    expect(err.code).toBe('conflict');
+    expect(err.message).toBe('room "a" already exists');
+    expect((await rooms.get('a'))?.title).toBe('Room a');
+
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => rooms.create(room('race', { title: `t${i}` }))));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(await rooms.count()).toBe(2);
+  });
+
+  it('lists oldest first (creation order, not id order) and pages with `after`', async () => {
+    const rooms = await make();
+    const ids = ['zeta', 'alpha', 'mid', 'beta', 'omega'];
+    for (const id of ids) await rooms.create(room(id));
+    expect((await rooms.list(10)).map((r) => r.id)).toEqual(ids);
+    expect((await rooms.list(2)).map((r) => r.id)).toEqual(['zeta', 'alpha']);
+    expect((await rooms.list(2, 'alpha')).map((r) => r.id)).toEqual(['mid', 'beta']);
+    expect((await rooms.list(10, 'beta')).map((r) => r.id)).toEqual(['omega']);
+    expect(await rooms.list(10, 'omega')).toEqual([]);
+    expect(await rooms.list(10, 'unknown')).toEqual([]);
+    expect((await rooms.list(1))[0]).toEqual(room('zeta'));
+    expect(await rooms.count()).toBe(5);
+  });
+
+  it('updates by merging a patch, keeping id and createdAt, and returns the result', async () => {
+    const rooms = await make();
+    await rooms.create(room('a'));
+    const updated = await rooms.update('a', { title: 'New', moderators: ['u9'], closedAt: 42, timeouts: { u5: 7 } });
+    const expected = room('a', { title: 'New', moderators: ['u9'], closedAt: 42, timeouts: { u5: 7 } });
+    expect(updated).toEqual(expected);
+    expect(await rooms.get('a')).toEqual(expected);
+    expect(await rooms.update('a', { moderators: [] })).toEqual({ ...expected, moderators: [] });
+    expect(await rooms.update('missing', { title: 'x' })).toBeNull();
+    expect(await rooms.count()).toBe(1);
+  });
+
+  it('loses no field when different fields are updated at the same time', async () => {
+    const rooms = await make();
+    await rooms.create(room('a'));
+    await Promise.all([
+      rooms.update('a', { title: 'T' }),
+      rooms.update('a', { closedAt: 1 }),
+      rooms.update('a', { opensAt: 2 }),
+      rooms.update('a', { moderators: ['m'] }),
+      rooms.update('a', { timeouts: { u: 3 } }),
+    ]);
+    expect(await rooms.get('a')).toEqual(room('a', { title: 'T', closedAt: 1, opensAt: 2, moderators: ['m'], timeouts: { u: 3 } }));
+  });
+});
+
+describe('RoomStore, Redis across processes', () => {
+  it('shares rooms, their order and their count between processes', async () => {
+    const a = new RedisRoomStore(redis.client);
+    const b = new RedisRoomStore(await redis.connect());
+    await a.create(room('one'));
+    await b.create(room('two'));
+    await conflictOf(b.create(room('one')));
+    expect((await b.list(10)).map((r) => r.id)).toEqual(['one', 'two']);
+    await b.update('one', { closedAt: 9 });
+    expect((await a.get('one'))?.closedAt).toBe(9);
+    expect(await a.count()).toBe(2);
+  });
+});
