@@ -12,6 +12,7 @@ import {
   type RevocationStore,
   type UserStore,
 } from './auth/index.js';
+import { CachedApiKeyStore, CachedUserStore, type Invalidations } from './auth/cache.js';
 import { RedisApiKeyStore, RedisRevocationStore, RedisUserStore } from './auth/redis.js';
 import {
   ChannelHub,
@@ -20,6 +21,7 @@ import {
   MemoryPresenceStore,
   MemoryRoomStore,
   RoomService,
+  SYSTEM_CHANNEL,
   type ChannelBus,
   type LikeStore,
   type PresenceStore,
@@ -95,9 +97,15 @@ async function redisState(url: string, presenceTtlMs: number, log: Logger): Prom
   const subscriber = createSubscriber(url, log);
   const presence = new RedisPresenceStore(redis, { log, ttlMs: presenceTtlMs, heartbeatMs: Math.floor(presenceTtlMs / 3) });
   const bus = new RedisChannelBus(redis, subscriber, { log });
+  bus.watch(SYSTEM_CHANNEL);
+  const invalidations: Invalidations = {
+    publish: (key) => bus.publish({ kind: 'invalidate', channel: SYSTEM_CHANNEL, key }),
+    onInvalidate: (handler) => bus.onEvent((e) => e.kind === 'invalidate' && handler(e.key)),
+  };
+  const cache = { ttlMs: 5000, max: 10_000 };
   return {
-    users: new RedisUserStore(redis),
-    apiKeys: new RedisApiKeyStore(redis),
+    users: new CachedUserStore(new RedisUserStore(redis), invalidations, cache),
+    apiKeys: new CachedApiKeyStore(new RedisApiKeyStore(redis), invalidations, cache),
     revocations: new RedisRevocationStore(redis),
     bus,
     presence,

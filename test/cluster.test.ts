@@ -137,6 +137,20 @@ describe('cluster over redis', () => {
     for (let i = 0; i < 4; i++) expect((await call(a.url, 'GET', '/api/v1/auth/me', { token: session.token })).status).toBe(401);
   });
 
+  it('forgets a deleted API key on every process at once, although lookups are cached', async () => {
+    const created = await call(a.url, 'POST', '/api/v1/api-keys', { token: alice.token, body: { name: 'bot' } });
+    const { id, key } = created.body as { id: string; key: string };
+    expect((await call(b.url, 'GET', '/api/v1/auth/me', { apiKey: key })).status).toBe(200); // now cached on B
+    expect((await call(a.url, 'DELETE', `/api/v1/api-keys/${id}`, { token: alice.token })).status).toBe(204);
+    // Well inside the 5 s cache TTL: only the invalidation can make B refuse it.
+    let status = 0;
+    for (let i = 0; i < 20 && status !== 401; i++) {
+      status = (await call(b.url, 'GET', '/api/v1/auth/me', { apiKey: key })).status;
+      if (status !== 401) await sleep(50);
+    }
+    expect(status).toBe(401);
+  });
+
   it('restarts a worker killed with -9; its viewers expire and reconnecting clients are served', async () => {
     const watcher = await open(b.url);
     await watcher.subscribe('room:crash');

@@ -20,7 +20,12 @@ export type BusEvent =
   | { kind: 'delete'; channel: string; messageId: string }
   | { kind: 'closed'; channel: string }
   | { kind: 'likes'; channel: string; total: number; messageId?: string; messageLikes?: number }
-  | { kind: 'presence'; channel: string; viewers: number };
+  | { kind: 'presence'; channel: string; viewers: number }
+  /** On SYSTEM_CHANNEL: every process forgets a cached entry (auth caches). */
+  | { kind: 'invalidate'; channel: string; key: string };
+
+/** A bus channel no client can name (clients only reach room:, twitch: and tiktok:), watched by every process. */
+export const SYSTEM_CHANNEL = 'sys:cluster';
 
 export interface ChannelBus {
   /** Delivers to the handler of every process watching the channel, this one's included; per channel, in publish order. */

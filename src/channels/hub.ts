@@ -260,6 +260,8 @@ export class ChannelHub {
         this.dirtyPresence.set(e.channel, e.viewers);
         this.viewers.set(e.channel, e.viewers);
         return;
+      case 'invalidate':
+        return; // for the auth caches, not for sockets
       case 'likes': {
         const frame = JSON.stringify(
           e.messageId === undefined

@@ -1,6 +1,6 @@
 // Real-time channels: names, the bus between processes, presence, likes, mood windows, rooms, and the
 // hub that turns chat, likes and subscriptions into frames. Ports with memory drivers; Redis comes with clustering.
-export { MemoryChannelBus, type BusEvent, type ChannelBus, type MessageEvent } from './bus.js';
+export { MemoryChannelBus, SYSTEM_CHANNEL, type BusEvent, type ChannelBus, type MessageEvent } from './bus.js';
 export { ChannelHub, messagesFrame, topicOf, type Fanout, type HubCounters, type HubOptions } from './hub.js';
 export { MemoryLikeStore, type LikeStore, type LikeTotals } from './likes.js';
 export { MoodWindow, polarityOf, type MoodSummary } from './mood.js';
