@@ -1,6 +1,7 @@
-// Chat-like texts for the benchmarks: the TweetEval sentiment validation tweets when ../shared has them,
-// else generated Twitch-style chat lines, so the bench runs anywhere.
+// Chat-like texts for the benchmarks: real Twitch chat lines or the TweetEval sentiment validation tweets
+// when ../shared has them, else generated Twitch-style chat lines, so the bench runs anywhere.
 import { existsSync, readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
 import { resolve } from 'node:path';
 import { repoRoot } from './machine.js';
 
@@ -10,10 +11,19 @@ export interface Corpus {
 }
 
 const TWEETEVAL = '../shared/datasets/tweeteval-sentiment-val/val_text.txt';
+const TWITCH = '../shared/datasets/twitch-jasonmates/Twitch_Sentiment_Labels.csv';
 
-export function loadCorpus(): Corpus {
+export type CorpusKind = 'twitch' | 'tweets' | 'generated';
+
+export function loadCorpus(kind: CorpusKind = 'tweets'): Corpus {
+  const twitchFile = resolve(repoRoot, TWITCH);
+  if (kind === 'twitch' && existsSync(twitchFile)) {
+    const rows = parse(readFileSync(twitchFile), { columns: true, skip_empty_lines: true }) as Array<{ message?: string }>;
+    const texts = [...new Set(rows.map((r) => (r.message ?? '').trim()).filter((t) => t !== ''))];
+    if (texts.length > 0) return { source: `Twitch chat lines (${texts.length}, twitch-jasonmates)`, texts };
+  }
   const file = resolve(repoRoot, TWEETEVAL);
-  if (existsSync(file)) {
+  if (kind !== 'generated' && existsSync(file)) {
     // One tweet per line (PROVENANCE.md); some lines end in a space, which the engine normalizes anyway.
     const texts = readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '');
     if (texts.length > 0) return { source: `TweetEval sentiment val (${texts.length} tweets)`, texts };

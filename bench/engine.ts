@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { env, pipeline } from '@huggingface/transformers';
 import { SentimentEngine, type EngineConfig } from '../src/sentiment/engine.js';
 import { readModelInfo } from '../src/sentiment/model.js';
-import { loadCorpus, uniqueText } from './corpus.js';
+import { loadCorpus, uniqueText, type CorpusKind } from './corpus.js';
 import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, resolveModelDir, writeResults } from './machine.js';
 
 const { values: flags } = parseArgs({
@@ -16,14 +16,17 @@ const { values: flags } = parseArgs({
     duration: { type: 'string' },
     concurrency: { type: 'string' },
     model: { type: 'string' },
+    corpus: { type: 'string' },
   },
 });
+const corpusKind = flags.corpus ?? 'tweets';
+if (!['twitch', 'tweets', 'generated'].includes(corpusKind)) throw new Error('--corpus must be twitch, tweets or generated');
 const durationS = positive('duration', flags.duration, 8);
 const concurrency = Math.round(positive('concurrency', flags.concurrency, 512));
 // JIT, thread start and ORT's first runs are not what a long-running server sees: untimed warm-up first.
 const warmS = Math.min(1, durationS / 4);
 const modelDir = resolveModelDir(flags.model);
-const corpus = loadCorpus();
+const corpus = loadCorpus(corpusKind as CorpusKind);
 const info = readModelInfo(modelDir, 128);
 const host = machine();
 
@@ -173,7 +176,11 @@ for (const r of rows) r.ratio = r.msgsPerS / base.msgsPerS;
 const loadAvgEnd = Number(loadavg()[0]?.toFixed(2));
 
 const bestRatio = best.ratio;
-const target = { engineThroughputVsBaseline: { target: '>= 5x', measured: Number(bestRatio.toFixed(2)), met: bestRatio >= 5 } };
+const target = {
+  engineThroughputVsBaseline: { target: '>= 5x', measured: Number(bestRatio.toFixed(2)), met: bestRatio >= 5 },
+  // The bundled model's own target (issue: at least 3,000 chat messages/s on a 2-core machine).
+  engineMessagesPerS: { target: '>= 3000', measured: Math.round(best.msgsPerS), met: best.msgsPerS >= 3000 },
+};
 const table = markdownTable(
   ['run', 'threads', 'batch items', 'wait ms', 'in flight', 'msgs/s', 'p50 ms', 'p95 ms', 'p99 ms', 'avg batch', 'x baseline'],
   rows.map((r) => [
@@ -200,8 +207,9 @@ const markdown = [
   table,
   '',
   `Target: best engine throughput >= 5x baseline: ${fmt(bestRatio, 2)}x, ${target.engineThroughputVsBaseline.met ? 'met' : 'NOT met'}.`,
+  `Best engine throughput: ${fmt(best.msgsPerS, 0)} msgs/s (bundled-model target on 2 cores: >= 3,000 chat messages/s: ${target.engineMessagesPerS.met ? 'met' : 'NOT met'}).`,
   `Baseline runs: ${fmt(firstBase.msgsPerS, 0)} and ${fmt(lastBase.msgsPerS, 0)} msgs/s (the faster is the 1.00x row); load avg at end ${loadAvgEnd}.`,
 ].join('\n');
-const files = writeResults('engine', { name: 'engine', machine: host, loadAvgEnd, baselines: [firstBase.msgsPerS, lastBase.msgsPerS], model: { dir: modelDir, name: info.name, quantized: info.quantized }, corpus: corpus.source, durationS, warmS, concurrency, rows, target }, markdown);
+const files = writeResults(corpusKind === 'tweets' ? 'engine' : `engine-${corpusKind}`, { name: 'engine', machine: host, loadAvgEnd, baselines: [firstBase.msgsPerS, lastBase.msgsPerS], model: { dir: modelDir, name: info.name, quantized: info.quantized }, corpus: corpus.source, durationS, warmS, concurrency, rows, target }, markdown);
 console.log('\n' + markdown + '\n');
 progress(`wrote ${files.join(', ')}`);
