@@ -1,5 +1,5 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import type { RateDecision, RateLimiter } from './rate-limiter.js';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { decide, type RateDecision, type RateLimiter } from './rate-limiter.js';
 
 export class MemoryRateLimiter implements RateLimiter {
   private readonly limiter: RateLimiterMemory;
@@ -8,14 +8,7 @@ export class MemoryRateLimiter implements RateLimiter {
     this.limiter = new RateLimiterMemory({ points, duration: windowS, keyPrefix });
   }
 
-  async consume(key: string, points = 1): Promise<RateDecision> {
-    try {
-      const res = await this.limiter.consume(key, points);
-      return { allowed: true, retryAfterMs: 0, remaining: res.remainingPoints };
-    } catch (err) {
-      // The library rejects with a RateLimiterRes when the budget is spent, and with an Error otherwise.
-      if (err instanceof RateLimiterRes) return { allowed: false, retryAfterMs: err.msBeforeNext, remaining: 0 };
-      throw err;
-    }
+  consume(key: string, points = 1): Promise<RateDecision> {
+    return decide(this.limiter, key, points);
   }
 }

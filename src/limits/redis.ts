@@ -8,9 +8,9 @@
 // `insuranceLimiter` instead: an in-memory limiter with the same budget, so each process still enforces
 // the limit on its own (the cluster-wide allowance becomes up to N x `points` until Redis is back).
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { KEY_PREFIX } from '../redis/connection.js';
-import type { RateDecision, RateLimiter } from './rate-limiter.js';
+import { decide, type RateDecision, type RateLimiter } from './rate-limiter.js';
 
 export interface RedisRateLimiterOptions {
   /** Redis key prefix before the limiter's own, `cp:` by default. */
@@ -35,15 +35,7 @@ export class RedisRateLimiter implements RateLimiter {
     });
   }
 
-  async consume(key: string, points = 1): Promise<RateDecision> {
-    try {
-      const res = await this.limiter.consume(key, points);
-      return { allowed: true, retryAfterMs: 0, remaining: res.remainingPoints };
-    } catch (err) {
-      // Rejected with a RateLimiterRes when the budget is spent; with an Error only if the insurance
-      // limiter itself failed, which does not happen for an in-memory one.
-      if (err instanceof RateLimiterRes) return { allowed: false, retryAfterMs: err.msBeforeNext, remaining: 0 };
-      throw err;
-    }
+  consume(key: string, points = 1): Promise<RateDecision> {
+    return decide(this.limiter, key, points);
   }
 }
