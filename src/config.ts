@@ -107,6 +107,7 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
   }
   const cores = availableParallelism();
+  const workers = int(env, 'WORKERS', 1, 1, 256);
   const config: Config = {
     port: int(env, 'PORT', 8080, 0, 65535),
     host: str(env, 'HOST') ?? '0.0.0.0',
@@ -119,7 +120,8 @@ export function loadConfig(env: Env): Config {
     hfEndpoint: str(env, 'HF_ENDPOINT') ?? 'https://huggingface.co',
     hfToken: str(env, 'HF_TOKEN'),
     maxLength: int(env, 'MAX_LENGTH', 128, 8, 4096),
-    inferenceThreads: int(env, 'INFERENCE_THREADS', cores, 1, 256),
+    // Processes x threads = cores: more inference threads than cores only makes them take turns.
+    inferenceThreads: int(env, 'INFERENCE_THREADS', Math.max(1, Math.floor(cores / workers)), 1, 256),
     intraOpThreads: int(env, 'ORT_INTRA_OP_THREADS', 1, 1, 64),
     batchMaxItems: int(env, 'BATCH_MAX_ITEMS', 64, 1, 4096),
     batchMaxTokens: int(env, 'BATCH_MAX_TOKENS', 8192, 16),
@@ -137,7 +139,7 @@ export function loadConfig(env: Env): Config {
     corsOrigins: (str(env, 'CORS_ORIGINS') ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
     redisUrl: str(env, 'REDIS_URL'),
     mongodbUrl: str(env, 'MONGODB_URL'),
-    workers: int(env, 'WORKERS', 1, 1, 256),
+    workers,
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0),
     ws: {
       maxConnections: int(env, 'WS_MAX_CONNECTIONS', 50_000, 1),
