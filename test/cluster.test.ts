@@ -85,9 +85,9 @@ describe('cluster over redis', () => {
   afterAll(async () => {
     for (const c of clients) c.close();
     await b?.app.stop();
-    if (a) {
+    if (a && a.child.exitCode === null) {
       const exited = new Promise((r) => a.child.once('exit', r));
-      a.child.kill('SIGTERM');
+      a.child.kill('SIGKILL');
       await exited;
     }
     await redis?.stop();
@@ -200,5 +200,15 @@ describe('cluster over redis', () => {
     const pub = await open(b.url, { ...dave, token: dave.token });
     pub.send({ type: 'chat', channel: 'room:after', text: 'redis is back' });
     await sub.until((fs) => fs.some((f) => f.type === 'message' && f.text === 'redis is back'), 10_000);
+  });
+
+  it('drains every worker on SIGTERM: sockets get 1001, the primary exits 0', async () => {
+    const watcher = await open(a.url);
+    await watcher.subscribe('room:drain');
+    const exited = new Promise<number | null>((r) => a.child.once('exit', (code) => r(code)));
+    a.child.kill('SIGTERM');
+    expect(await watcher.closed(10_000)).toBe(1001);
+    expect(await exited).toBe(0);
+    expect(a.log.filter((l) => l.includes('worker drained'))).toHaveLength(2);
   });
 });
