@@ -15,3 +15,4 @@ node dist/models/train/prepare.js
 /usr/bin/python3 models/train/train.py "$@"
 /usr/bin/python3 models/train/quantize.py
 node dist/models/train/evaluate.js
+node dist/models/train/card.js

@@ -19,6 +19,9 @@ except ImportError as err:  # the npm script runs this with /usr/bin/python3; sa
     sys.exit(f"model:train needs Debian's python3-torch and python3-numpy (apt-get install -y python3-torch python3-onnx python3-numpy python3-sklearn): {err}")
 
 LABELS = ["negative", "neutral", "positive"]
+# The labelled sets the classifier trains on. GoEmotions (Reddit comments) is left to masked-language
+# pretraining: as classifier data it lowered TweetEval validation macro-recall (see MODEL_CARD.md).
+TRAIN_SOURCES = "semeval2017,tweet-sentiment-extraction"
 
 
 def log(msg):
@@ -163,23 +166,34 @@ def class_weights(labels):
     return torch.from_numpy(counts.sum() / (3 * counts))
 
 
-def train_linear(model, data, train_rows, dev_rows, args, rng):
-    opt = torch.optim.Adam([model.lin_w.weight, model.lin_b], lr=args.linear_lr)
+def ngram_matrix(data, rows, buckets):
+    """The linear branch's input as a sparse matrix: sublinear tf x idf, L2-normalized per row, exactly as
+    the exported graph computes it (each text's buckets are unique, so a row holds no duplicates)."""
+    from scipy.sparse import csr_matrix
+    off = data["ng_off"]
+    starts, ends = off[rows], off[rows + 1]
+    idx = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+    ids = data["ng_ids"][idx]
+    vals = data["ng_tf"][idx] * data["idf"][ids]
+    row_of = np.repeat(np.arange(len(rows)), ends - starts)
+    x = csr_matrix((vals.astype(np.float64), (row_of, ids)), shape=(len(rows), buckets))
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel()) + 1e-12
+    return csr_matrix(x.multiply(1.0 / norms[:, None]))
+
+
+def train_linear(model, data, train_rows, dev_rows, args):
+    """Fits the linear branch to convergence as a class-balanced multinomial logistic regression (L-BFGS)
+    on the graph's own hashed features, then copies the weights into the n-gram table."""
+    from sklearn.linear_model import LogisticRegression
+    buckets = model.lin_w.num_embeddings
+    clf = LogisticRegression(C=args.linear_c, max_iter=args.linear_iter, class_weight="balanced")
+    clf.fit(ngram_matrix(data, train_rows, buckets), data["labels"][train_rows])
+    model.lin_w.weight.data.copy_(torch.from_numpy(clf.coef_.T.astype(np.float32)))
+    model.lin_b.data.copy_(torch.from_numpy(clf.intercept_.astype(np.float32)))
     fn = lambda b: model.linear_logits(b["ngram_ids"], b["ngram_weights"])
-    best = (-1.0, None)
-    for epoch in range(args.linear_epochs):
-        for rows in length_buckets(data, train_rows, 256, rng):
-            b = batch(data, rows, args.max_len)
-            loss = F.cross_entropy(fn(b), torch.from_numpy(data["labels"][rows]), weight=args.class_weights)
-            # L2 on the rows this batch touched (sparse-friendly weight decay)
-            loss = loss + args.linear_l2 * (model.lin_w(b["ngram_ids"]) ** 2).sum() / len(rows)
-            opt.zero_grad(); loss.backward(); opt.step()
-        mr = macro_recall(predict(model, data, dev_rows, fn, args.max_len), data["labels"][dev_rows])
-        log(f"linear epoch {epoch + 1}: dev macro-recall {mr:.4f}")
-        if mr > best[0]:
-            best = (mr, {k: v.clone() for k, v in [("w", model.lin_w.weight.data), ("b", model.lin_b.data)]})
-    model.lin_w.weight.data.copy_(best[1]["w"]); model.lin_b.data.copy_(best[1]["b"])
-    return best[0]
+    mr = macro_recall(predict(model, data, dev_rows, fn, args.max_len), data["labels"][dev_rows])
+    log(f"linear branch (logistic regression, C={args.linear_c}): dev macro-recall {mr:.4f}")
+    return mr
 
 
 def pretrain_mlm(model, data, rows, args, rng):
@@ -284,9 +298,10 @@ def main():
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--ffn", type=int, default=512)
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--linear-epochs", type=int, default=3)
-    ap.add_argument("--linear-lr", type=float, default=0.01)
-    ap.add_argument("--linear-l2", type=float, default=1e-5)
+    ap.add_argument("--linear-c", type=float, default=1.0)
+    ap.add_argument("--linear-iter", type=int, default=400)
+    ap.add_argument("--train-sources", default=TRAIN_SOURCES,
+                    help="labelled sets the classifier trains on (every text still serves masked-language pretraining)")
     ap.add_argument("--mlm-epochs", type=int, default=1)
     ap.add_argument("--mlm-lr", type=float, default=1e-3)
     ap.add_argument("--ft-epochs", type=int, default=3)
@@ -300,12 +315,15 @@ def main():
     splits = data["splits"]
     train_rows, dev_rows, twitch_rows = (np.nonzero(splits == s)[0] for s in (0, 1, 2))
     pretrain_rows = np.nonzero((splits == 0) | (splits == 3))[0]
+    sources = np.fromfile(os.path.join(args.work, "sources.i8"), dtype=np.int8)
+    wanted = [meta["sources"].index(name) for name in args.train_sources.split(",")]
+    train_rows = train_rows[np.isin(sources[train_rows], wanted)]
     log(f"train {len(train_rows)}, dev {len(dev_rows)}, twitch {len(twitch_rows)}, pretraining texts {len(pretrain_rows)}")
     args.class_weights = class_weights(data["labels"][train_rows])
     report = {"args": {k: v for k, v in vars(args).items() if k != "class_weights"}, "data": meta}
 
     model = Hybrid(meta["vocabSize"], meta["buckets"], data["idf"], args.emb, args.hidden, args.layers, args.heads, args.ffn, args.max_len + 2)
-    train_linear(model, data, train_rows, dev_rows, args, rng)
+    train_linear(model, data, train_rows, dev_rows, args)
     lin_fn = lambda b: model.linear_logits(b["ngram_ids"], b["ngram_weights"])
     if args.mlm_epochs > 0:
         pretrain_mlm(model, data, pretrain_rows, args, rng)
