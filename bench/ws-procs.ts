@@ -4,7 +4,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { repoRoot } from './machine.js';
+import type { FromClient, ToClient } from './ws-protocol.js';
 
 const live = new Set<ChildProcess>();
 // Synchronous kill on any exit path (error, Ctrl-C, watchdog): thousands of sockets must not outlive us.
@@ -136,4 +138,48 @@ export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<vo
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+// ------------------------------------------------------------------------------- subscriber processes
+
+/** A forked bench/ws-clients.ts process and its one-reply-per-command IPC (the protocol of ws-protocol.ts). */
+export class ClientProc {
+  readonly child: ChildProcess;
+  private readonly waiters: Array<{ resolve: (m: FromClient) => void; reject: (e: Error) => void }> = [];
+
+  constructor() {
+    this.child = spawnNode([fileURLToPath(new URL('./ws-clients.js', import.meta.url))], {}, true);
+    this.child.on('message', (m) => this.waiters.shift()?.resolve(m as FromClient));
+    this.child.once('exit', (code, signal) => {
+      for (const w of this.waiters.splice(0)) w.reject(new Error(`subscriber process exited (${signal ?? code})`));
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  request<E extends FromClient['ev']>(msg: ToClient, ev: E, timeoutMs: number): Promise<Extract<FromClient, { ev: E }>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`subscriber process ${this.pid}: no "${ev}" reply within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        resolve: (m) => {
+          clearTimeout(timer);
+          if (m.ev === ev) resolve(m as Extract<FromClient, { ev: E }>);
+          else reject(new Error(`subscriber process ${this.pid}: expected "${ev}", got "${m.ev}"`));
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.child.send(msg);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    if (this.child.connected) this.child.send({ cmd: 'close' } satisfies ToClient);
+    await stopChild(this.child, 3000);
+  }
 }

@@ -6,7 +6,6 @@
 // shares the server's event loop. On 2 cores they still share the CPU, so the headline figure is not
 // deliveries per second (which the client generator caps) but deliveries per server CPU-second, read from
 // /proc/<pid>/stat, with the bare uWebSockets.js ceiling and socket.io measured in the same run.
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +13,9 @@ import { parseArgs } from 'node:util';
 import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, resolveModelDir, writeResults } from './machine.js';
 import {
   BASELINE_COALESCE_MS, channelName, monoMs, SERVERS,
-  type ClientStats, type FromClient, type Schedule, type ServerKind, type ServerSpec, type SubPlan, type ToClient,
+  type ClientStats, type Schedule, type ServerKind, type ServerSpec, type SubPlan,
 } from './ws-protocol.js';
-import { cpuSeconds, cpuTime, freePort, openFilesLimit, rssBytes, ServerUnavailable, spawnNode, startServer, stopChild, type StartedServer } from './ws-procs.js';
+import { ClientProc, cpuSeconds, cpuTime, freePort, openFilesLimit, rssBytes, ServerUnavailable, startServer, stopChild, type StartedServer } from './ws-procs.js';
 import { ConnectError, connectPublisher, publish, warmCache, type Publisher, type WarmResult } from './ws-publishers.js';
 
 const { values: flags } = parseArgs({
@@ -71,46 +70,6 @@ const round = (x: number, digits: number) => Number(x.toFixed(digits));
 const script = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 
 /** A forked subscriber process and its one-reply-per-command IPC. */
-class ClientProc {
-  readonly child: ChildProcess;
-  private readonly waiters: Array<{ resolve: (m: FromClient) => void; reject: (e: Error) => void }> = [];
-
-  constructor() {
-    this.child = spawnNode([script('./ws-clients.js')], {}, true);
-    this.child.on('message', (m) => this.waiters.shift()?.resolve(m as FromClient));
-    this.child.once('exit', (code, signal) => {
-      for (const w of this.waiters.splice(0)) w.reject(new Error(`subscriber process exited (${signal ?? code})`));
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid as number;
-  }
-
-  request<E extends FromClient['ev']>(msg: ToClient, ev: E, timeoutMs: number): Promise<Extract<FromClient, { ev: E }>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`subscriber process ${this.pid}: no "${ev}" reply within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({
-        resolve: (m) => {
-          clearTimeout(timer);
-          if (m.ev === ev) resolve(m as Extract<FromClient, { ev: E }>);
-          else reject(new Error(`subscriber process ${this.pid}: expected "${ev}", got "${m.ev}"`));
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      this.child.send(msg);
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    if (this.child.connected) this.child.send({ cmd: 'close' } satisfies ToClient);
-    await stopChild(this.child, 3000);
-  }
-}
 
 interface PhaseRow {
   server: string;

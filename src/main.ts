@@ -23,6 +23,9 @@ try {
   const known = err instanceof ConfigError || (err instanceof Error && ['ModelError', 'NativeUwsMissingError', 'RegistryError'].includes(err.name));
   log.fatal(known ? { reason: (err as Error).message } : { err }, 'chatpulse cannot start');
   process.exitCode = 1;
+  // A cluster worker's IPC channel (and any half-open client) would keep it alive: exit, so the primary
+  // sees the failure and counts it towards a crash loop.
+  if (cluster.isWorker) process.exit(1);
 }
 
 async function serve(config: Config): Promise<void> {
