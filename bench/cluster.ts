@@ -17,7 +17,7 @@ import { accountToken, cpuOf, cpuSum, deadPids, machineBusyS, rssOf, startChatPu
 import { loadCorpus, uniqueText } from './corpus.js';
 import { ClientProc } from './ws-procs.js';
 import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, resolveModelDir, writeResults } from './machine.js';
-import { channelName, monoMs, type ClientStats, type Schedule, type SubPlan } from './ws-protocol.js';
+import { channelName, mergeStats, monoMs, type ClientStats, type Schedule, type SubPlan } from './ws-protocol.js';
 import { cpuSeconds, freePort, ServerUnavailable, type CpuTime } from './ws-procs.js';
 import { ConnectError, connectPublisher, publish, warmCache, type Publisher, type WarmResult } from './ws-publishers.js';
 
@@ -194,20 +194,6 @@ interface FanoutRun {
   redis: Redis;
 }
 
-function mergeStats(all: readonly ClientStats[]): ClientStats {
-  const merged: ClientStats = { deliveries: 0, inWindow: 0, closed: 0, errors: 0, errorSamples: [], mismatches: 0, unpaired: 0, latencies: [] };
-  for (const s of all) {
-    merged.deliveries += s.deliveries;
-    merged.inWindow += s.inWindow;
-    merged.closed += s.closed;
-    merged.errors += s.errors;
-    merged.mismatches += s.mismatches;
-    merged.unpaired += s.unpaired;
-    merged.errorSamples.push(...s.errorSamples.slice(0, 5 - merged.errorSamples.length));
-    if (s.latencies !== undefined) for (const l of s.latencies) (merged.latencies as number[]).push(l);
-  }
-  return merged;
-}
 
 const statsOf = (clients: readonly Client[], samples: boolean): Promise<ClientStats[]> =>
   Promise.all(clients.map((c) => c.proc.request({ cmd: 'stats', samples }, 'stats', 30_000)));

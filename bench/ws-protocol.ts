@@ -156,3 +156,19 @@ export type FromClient =
   | { ev: 'connected'; held: number; failed: number; failures: string[] }
   | { ev: 'phase-ready'; perChannel: Record<string, number> }
   | ({ ev: 'stats' } & ClientStats);
+
+/** Sums what the subscriber processes report (the first five error samples kept). */
+export function mergeStats(all: readonly ClientStats[]): ClientStats {
+  const merged: ClientStats = { deliveries: 0, inWindow: 0, closed: 0, errors: 0, errorSamples: [], mismatches: 0, unpaired: 0, latencies: [] };
+  for (const s of all) {
+    merged.deliveries += s.deliveries;
+    merged.inWindow += s.inWindow;
+    merged.closed += s.closed;
+    merged.errors += s.errors;
+    merged.mismatches += s.mismatches;
+    merged.unpaired += s.unpaired;
+    merged.errorSamples.push(...s.errorSamples.slice(0, 5 - merged.errorSamples.length));
+    if (s.latencies !== undefined) for (const l of s.latencies) (merged.latencies as number[]).push(l);
+  }
+  return merged;
+}

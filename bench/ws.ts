@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, resolveModelDir, writeResults } from './machine.js';
 import {
-  BASELINE_COALESCE_MS, channelName, monoMs, SERVERS,
+  BASELINE_COALESCE_MS, channelName, mergeStats, monoMs, SERVERS,
   type ClientStats, type Schedule, type ServerKind, type ServerSpec, type SubPlan,
 } from './ws-protocol.js';
 import { ClientProc, cpuSeconds, cpuTime, freePort, openFilesLimit, rssBytes, ServerUnavailable, startServer, stopChild, type StartedServer } from './ws-procs.js';
@@ -134,20 +134,6 @@ interface ServerResult {
   phases: PhaseRow[];
 }
 
-function mergeStats(all: readonly ClientStats[]): ClientStats {
-  const merged: ClientStats = { deliveries: 0, inWindow: 0, closed: 0, errors: 0, errorSamples: [], mismatches: 0, unpaired: 0, latencies: [] };
-  for (const s of all) {
-    merged.deliveries += s.deliveries;
-    merged.inWindow += s.inWindow;
-    merged.closed += s.closed;
-    merged.errors += s.errors;
-    merged.mismatches += s.mismatches;
-    merged.unpaired += s.unpaired;
-    merged.errorSamples.push(...s.errorSamples.slice(0, 5 - merged.errorSamples.length));
-    if (s.latencies !== undefined) for (const l of s.latencies) (merged.latencies as number[]).push(l);
-  }
-  return merged;
-}
 
 const collect = async (clients: readonly ClientProc[], samples: boolean): Promise<ClientStats> =>
   mergeStats(await Promise.all(clients.map((c) => c.request({ cmd: 'stats', samples }, 'stats', 30_000))));
