@@ -190,9 +190,8 @@ export async function startChatPulse(label: string, env: Record<string, string>,
   const listening = new Set<number>();
   const started = await startServer(label, ['dist/src/main.js'], { ...env, WORKERS: String(workers) }, (line) => {
     if (line.msg === 'chatpulse cannot start' && workers > 1 && typeof line.pid === 'number') {
-      // A cluster worker that failed to start logs this but does not exit (its IPC channel and Redis
-      // connection keep it alive), so neither the primary's restart nor its crash-loop check fires and the
-      // start would hang until the timeout: fail now. Killing the primary (the worker's parent, our child)
+      // A cluster worker that cannot start exits, and the primary would restart it until its crash-loop
+      // check gives up: fail at the first one instead. Killing the primary (the worker's parent, our child)
       // makes startServer reject with the logged reason; the worker is killed too.
       const parent = ppidOf(line.pid);
       if (parent !== null && ppidOf(parent) === process.pid) kill(parent);

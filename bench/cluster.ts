@@ -39,6 +39,7 @@ const { values: flags } = parseArgs({
     splits: { type: 'string' },
     concurrency: { type: 'string' },
     'batch-texts': { type: 'string' },
+    hold: { type: 'string' },
   },
 });
 const int = (name: string, raw: string | undefined, fallback: number) => Math.round(positive(name, raw, fallback));
@@ -46,8 +47,12 @@ const connections = int('connections', flags.connections, 2000);
 const rates = (flags.rate ?? '500').split(',').map((r) => positive('rate', r.trim(), 1));
 const durationS = positive('duration', flags.duration, 10);
 const modelDir = resolveModelDir(flags.model);
-const parts = (flags.parts ?? 'fanout,engine').split(',').map((p) => p.trim());
-for (const p of parts) if (p !== 'fanout' && p !== 'engine') throw new Error(`--parts: unknown "${p}" (known: fanout, engine)`);
+const parts = (flags.parts ?? 'fanout,engine,hold').split(',').map((p) => p.trim());
+for (const p of parts) if (!['fanout', 'engine', 'hold'].includes(p)) throw new Error(`--parts: unknown "${p}" (known: fanout, engine, hold)`);
+// One process cannot hold 20,000 sockets where the open-files hard limit is 20,000 (as here): the hold part
+// uses WORKERS=2 on one port, which is how a host serves that many.
+const holdTarget = int('hold', flags.hold, 20_000);
+const HOLD_WORKERS = 2;
 const channels = int('channels', flags.channels, 10);
 const publisherCount = int('publishers', flags.publishers, channels);
 const pool = int('pool', flags.pool, 500);
@@ -603,6 +608,86 @@ interface Recommendation {
  * fewer processes is within TIE of it (noise on a shared machine; every extra process costs a model copy and
  * a cache, and needs Redis). Caveats are appended, never a different answer.
  */
+// ============================================================================ 3. holding idle connections
+
+interface HoldResult {
+  requested: number;
+  workers: number;
+  held: number;
+  failed: number;
+  failureSamples: string[];
+  connectS: number;
+  rssBeforeMiB: number;
+  rssIdleMiB: number;
+  /** Server RSS growth over the held connections, all gateway processes and the primary together. */
+  perIdleConnKiB: number | null;
+  reason: string | null;
+}
+
+async function runHold(redis: Redis): Promise<HoldResult> {
+  const result: HoldResult = { requested: holdTarget, workers: HOLD_WORKERS, held: 0, failed: 0, failureSamples: [], connectS: 0, rssBeforeMiB: 0, rssIdleMiB: 0, perIdleConnKiB: null, reason: null };
+  const procs: ClientProc[] = [];
+  let d: Deployment | null = null;
+  try {
+    progress(`hold: ${holdTarget} idle subscribers on WORKERS=${HOLD_WORKERS} (one port, Redis)`);
+    d = await startChatPulse(`ChatPulse WORKERS=${HOLD_WORKERS}`, serverEnv(await freePort(), redis.url, 1), HOLD_WORKERS, START_TIMEOUT_MS);
+    await sleep(1000);
+    const before = rssOf(d.pids);
+    // Each subscriber process stays well under the open-files limit.
+    const count = Math.max(clientProcs, Math.ceil(holdTarget / 9000));
+    for (let k = 0; k < count; k++) procs.push(new ClientProc());
+    const perProc: SubPlan[][] = procs.map(() => []);
+    for (let k = 0; k < holdTarget; k++) (perProc[k % count] as SubPlan[]).push({ channel: channelName(k % channels), batch: false, track: false });
+    const waveEach = Math.max(1, Math.ceil(wave / count));
+    const waves = Math.ceil(holdTarget / count / waveEach) + 1;
+    const started = monoMs();
+    const port = d.port;
+    const replies = await Promise.all(
+      procs.map((c, k) =>
+        c.request({ cmd: 'connect', wire: 'chatpulse', port, subs: perProc[k] as SubPlan[], wave: waveEach, timeoutMs: CONNECT_TIMEOUT_MS }, 'connected', waves * (CONNECT_TIMEOUT_MS + 5000) + 30_000),
+      ),
+    );
+    result.connectS = round((monoMs() - started) / 1000, 2);
+    for (const r of replies) {
+      result.held += r.held;
+      result.failed += r.failed;
+      result.failureSamples.push(...r.failures.slice(0, 5 - result.failureSamples.length));
+    }
+    await sleep(2000); // settle: handshakes, presence writes
+    const idle = rssOf(d.pids);
+    result.rssBeforeMiB = round(before / 2 ** 20, 1);
+    result.rssIdleMiB = round(idle / 2 ** 20, 1);
+    result.perIdleConnKiB = result.held > 0 ? round((idle - before) / result.held / 1024, 2) : null;
+    progress(`  held ${result.held}, failed ${result.failed} in ${result.connectS}s; RSS ${result.rssBeforeMiB} -> ${result.rssIdleMiB} MiB (${result.perIdleConnKiB ?? 'n/a'} KiB per idle connection)`);
+  } catch (err) {
+    result.reason = err instanceof Error ? err.message : String(err);
+    progress(`  hold not measured: ${result.reason}`);
+  } finally {
+    await Promise.all(procs.map((c) => c.close()));
+    if (d) await stopDeployment(d);
+  }
+  return result;
+}
+
+function holdReport(h: HoldResult): string[] {
+  const met = h.held >= 20_000 && h.held === h.requested;
+  return [
+    '',
+    `## 3. Holding idle connections (WORKERS=${h.workers}, one port)`,
+    '',
+    `${h.requested} anonymous subscribers over ${channels} channels, opened in waves, then left idle; server RSS summed over the primary and its gateway processes.`,
+    '',
+    markdownTable(
+      ['requested', 'held', 'failed', 'connect s', 'RSS before MiB', 'RSS idle MiB', 'per idle connection'],
+      [[String(h.requested), String(h.held), String(h.failed), fmt(h.connectS, 2), fmt(h.rssBeforeMiB, 1), fmt(h.rssIdleMiB, 1), h.perIdleConnKiB === null ? 'n/a' : `${fmt(h.perIdleConnKiB, 2)} KiB`]],
+    ),
+    '',
+    h.reason !== null
+      ? `Not measured: ${h.reason}`
+      : `Target: 20,000 concurrent connections held: ${h.held} of ${h.requested}, ${met ? 'met' : 'NOT met'}${h.failureSamples.length > 0 ? ` (e.g. ${h.failureSamples[0]})` : ''}.`,
+  ];
+}
+
 function recommend(results: readonly EngineResult[], loadAvgEnd: number): Recommendation | null {
   const measured = results.filter((r) => r.best !== null && r.best.msgsPerS > 0);
   if (measured.length === 0) return null;
@@ -779,7 +864,8 @@ function report(fanout: readonly FanoutResult[], comparisons: readonly Compariso
 // Every step is bounded on its own; this is the backstop should one hang anyway.
 const fanoutBoundS = 2 * (START_TIMEOUT_MS / 1000 + 200 + Math.ceil(connections / wave) * (CONNECT_TIMEOUT_MS / 1000 + 5) + rates.length * (rounds + 1) * (durationS + drainS + 40));
 const engineBoundS = splits.length * (START_TIMEOUT_MS / 1000 + 30 + rounds * (durationS + WARM_PHASE_S + 70));
-const boundS = 60 + (parts.includes('fanout') ? fanoutBoundS : 0) + (parts.includes('engine') ? engineBoundS : 0);
+const holdBoundS = START_TIMEOUT_MS / 1000 + 60 + Math.ceil(holdTarget / wave) * (CONNECT_TIMEOUT_MS / 1000 + 5);
+const boundS = 60 + (parts.includes('fanout') ? fanoutBoundS : 0) + (parts.includes('engine') ? engineBoundS : 0) + (parts.includes('hold') ? holdBoundS : 0);
 const watchdog = setTimeout(() => {
   console.error(`bench:cluster: still running after ${boundS}s: giving up`);
   process.exit(2);
@@ -795,19 +881,21 @@ const redis = await startRedis();
 progress(`redis-server on 127.0.0.1:${redis.port} (pid ${redis.pid}), no persistence`);
 const fanout: FanoutResult[] = [];
 let engine: EngineResult[] = [];
+let hold: HoldResult | null = null;
 try {
   if (parts.includes('fanout')) {
     fanout.push(await runFanout('one', redis));
     fanout.push(await runFanout('two', redis));
   }
   if (parts.includes('engine')) engine = await runEngine(redis);
+  if (parts.includes('hold')) hold = await runHold(redis);
 } finally {
   await redis.stop();
 }
 const comparisons = compare(fanout);
 const loadAvgEnd = round(loadavg()[0] ?? NaN, 2);
 const rec = parts.includes('engine') ? recommend(engine, loadAvgEnd) : null;
-const markdown = report(fanout, comparisons, engine, rec, loadAvgEnd);
+const markdown = [report(fanout, comparisons, engine, rec, loadAvgEnd), ...(hold ? holdReport(hold) : [])].join('\n');
 const files = writeResults(
   'cluster',
   {
@@ -816,7 +904,7 @@ const files = writeResults(
       connections, channels, publishers: publisherCount, rates, durationS, rounds, warmPhaseS: WARM_PHASE_S, drainS, pool, clientProcs, wave, trackPerChannel,
       splits: splits.map(splitName), concurrency, batchTexts, corpus: corpus.source,
     },
-    fanout, comparisons, engine,
+    fanout, comparisons, engine, hold,
     recommendation: rec,
   },
   markdown,
