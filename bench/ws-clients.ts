@@ -84,27 +84,36 @@ function recordError(frame: string): void {
 const asBuffer = (data: WebSocket.RawData): Buffer =>
   Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 
+/**
+ * The one-shot outcome of opening a subscriber: resolves once, true when subscribed; a failure (or the
+ * timeout) records a sample reason and tears the connection down.
+ */
+function settler(resolve: (ok: boolean) => void, teardown: () => void, timeoutMs: number, failures: string[]): (ok: boolean, reason?: string) => void {
+  let settled = false;
+  const settle = (ok: boolean, reason?: string) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    if (!ok) {
+      if (reason !== undefined && failures.length < MAX_FAILURE_SAMPLES) failures.push(reason);
+      teardown();
+    }
+    resolve(ok);
+  };
+  const timer = setTimeout(() => settle(false, `not subscribed within ${timeoutMs} ms`), timeoutMs);
+  return settle;
+}
+
 /** A raw WebSocket subscriber (ChatPulse or the bare uWS baseline). Resolves true once subscribed. */
 function openRaw(plan: SubPlan, url: string, wire: Wire, timeoutMs: number, failures: string[]): Promise<boolean> {
   const marker = deliveryMarker(wire);
   return new Promise((resolve) => {
     let held = false;
-    let settled = false;
     // Untracked connections only count markers: UTF-8 validation of every frame would be client CPU spent
     // on nothing the bench reads.
     const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs, skipUTF8Validation: !plan.track });
     const sub: Sub = { channel: plan.channel, alive: false, track: plan.track, last: new Map(), close: () => ws.terminate() };
-    const settle = (ok: boolean, reason?: string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (!ok) {
-        if (reason !== undefined && failures.length < MAX_FAILURE_SAMPLES) failures.push(reason);
-        ws.terminate();
-      }
-      resolve(ok);
-    };
-    const timer = setTimeout(() => settle(false, `not subscribed within ${timeoutMs} ms`), timeoutMs);
+    const settle = settler(resolve, () => ws.terminate(), timeoutMs, failures);
     ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', channel: plan.channel, batch: plan.batch })));
     ws.on('error', (err) => settle(false, err.message));
     ws.on('close', (code) => {
@@ -147,22 +156,11 @@ function openRaw(plan: SubPlan, url: string, wire: Wire, timeoutMs: number, fail
 function openSocketIo(plan: SubPlan, port: number, timeoutMs: number, failures: string[]): Promise<boolean> {
   return new Promise((resolve) => {
     let held = false;
-    let settled = false;
     // forceNew: one connection each (io() would otherwise multiplex every client over one Manager);
     // websocket only, as the raw clients use, and no reconnection so a failure is counted, not retried.
     const socket: Socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: timeoutMs });
     const sub: Sub = { channel: plan.channel, alive: false, track: plan.track, last: new Map(), close: () => socket.disconnect() };
-    const settle = (ok: boolean, reason?: string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (!ok) {
-        if (reason !== undefined && failures.length < MAX_FAILURE_SAMPLES) failures.push(reason);
-        socket.disconnect();
-      }
-      resolve(ok);
-    };
-    const timer = setTimeout(() => settle(false, `not subscribed within ${timeoutMs} ms`), timeoutMs);
+    const settle = settler(resolve, () => socket.disconnect(), timeoutMs, failures);
     const onItems = (items: unknown[]) => {
       const now = monoMs();
       deliver(items.length, now);

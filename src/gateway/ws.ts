@@ -268,7 +268,7 @@ export class WsGateway {
     const current = d.subs.get(channel);
     if (current !== undefined) {
       // Already subscribed: switching between batched and per-message delivery is allowed.
-      if (current !== batch) {
+      if (current !== batch && !d.closed) {
         ws.unsubscribe(topicOf(channel, current));
         ws.subscribe(topicOf(channel, batch));
         d.subs.set(channel, batch);
