@@ -1,6 +1,8 @@
 // The composition root: the one place that turns Config into drivers, services and a listening gateway.
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import {
   AuthService,
@@ -31,19 +33,38 @@ import { RedisChannelBus } from './channels/redis-bus.js';
 import { RedisLikeStore } from './channels/redis-likes.js';
 import { RedisPresenceStore } from './channels/redis-presence.js';
 import { RedisRoomStore } from './channels/redis-rooms.js';
-import { ConfigError, type Config } from './config.js';
+import type { Config } from './config.js';
 import { AppError } from './errors.js';
 import { MemoryRateLimiter, type RateLimiter } from './limits/index.js';
 import { RedisRateLimiter } from './limits/redis.js';
 import { closeRedis, connectRedis, createSubscriber, isReady, isRedisUnavailable } from './redis/connection.js';
 import { BUNDLED_MODELS_DIR } from './paths.js';
 import { defaultCacheDir, resolveModel } from './registry/index.js';
+import { IngestManager, MemoryIngestBoard, MemoryLeaseManager, type IngestBoard, type IngestConnector, type IngestSourceName, type LeaseManager } from './ingest/index.js';
+import { RedisIngestBoard } from './ingest/redis-board.js';
+import { RedisLeaseManager } from './ingest/redis-lease.js';
+import { RedisIngestStore } from './ingest/redis-store.js';
+import { TikTokConnector } from './ingest/tiktok.js';
+import { TwitchConnector } from './ingest/twitch.js';
+import { HistoryService } from './store/history.js';
+import { MemoryBucketStore, MemoryIngestStore, MemoryMessageStore, MemoryReportStore } from './store/memory.js';
+import { connectMongo, isMongoUnavailable, mongoStores } from './store/mongo/index.js';
+import type { BucketStore, IngestStore, MessageStore, ReportStore } from './store/ports.js';
+import { DiskSpool } from './store/spool.js';
+import { StoreWriter } from './store/writer.js';
+import { openApiDocument } from './gateway/openapi.js';
+import { accountRoutes } from './gateway/routes/account.js';
+import { docsRoutes } from './gateway/routes/docs.js';
 import { adminRoutes } from './gateway/routes/admin.js';
+import { historyRoutes } from './gateway/routes/history.js';
+import { ingestRoutes } from './gateway/routes/ingest.js';
+import { reportRoutes } from './gateway/routes/reports.js';
 import { authRoutes } from './gateway/routes/auth.js';
 import { opsRoutes } from './gateway/routes/ops.js';
 import { MAX_TIMEOUT_S, roomRoutes } from './gateway/routes/rooms.js';
 import { sentimentRoutes } from './gateway/routes/sentiment.js';
 import { Router } from './gateway/router.js';
+import { mountStatic } from './gateway/static.js';
 import { nativeUws, type us_listen_socket } from './gateway/uws.js';
 import { WsGateway } from './gateway/ws.js';
 import type { Logger } from './observability/log.js';
@@ -55,6 +76,8 @@ export interface ChatPulse {
   readonly auth: AuthService;
   readonly hub: ChannelHub;
   readonly ws: WsGateway;
+  readonly ingest: IngestManager;
+  readonly writer: StoreWriter;
   /** Graceful stop: not ready, stop listening, finish in-flight requests (bounded), release the model. */
   stop(): Promise<void>;
 }
@@ -68,6 +91,9 @@ interface SharedState {
   presence: PresenceStore;
   likes: LikeStore;
   rooms: RoomStore;
+  ingest: IngestStore;
+  leases: LeaseManager;
+  board: IngestBoard;
   limiter(points: number, windowS: number, name: string): RateLimiter;
   /** Null while every backend answers, else why not (readiness). */
   problem(): string | null;
@@ -84,6 +110,9 @@ function memoryState(): SharedState {
     presence: new MemoryPresenceStore(),
     likes: new MemoryLikeStore(),
     rooms: new MemoryRoomStore(),
+    ingest: new MemoryIngestStore(),
+    leases: new MemoryLeaseManager(),
+    board: new MemoryIngestBoard(),
     limiter: (points, windowS, name) => new MemoryRateLimiter(points, windowS, name),
     problem: () => null,
     async close() {
@@ -111,6 +140,9 @@ async function redisState(url: string, presenceTtlMs: number, log: Logger): Prom
     presence,
     likes: new RedisLikeStore(redis),
     rooms: new RedisRoomStore(redis),
+    ingest: new RedisIngestStore(redis),
+    leases: new RedisLeaseManager(redis),
+    board: new RedisIngestBoard(redis),
     limiter: (points, windowS, name) => new RedisRateLimiter(redis, points, windowS, name),
     problem: () => (isReady(redis) && isReady(subscriber) ? null : 'redis is unreachable'),
     async close() {
@@ -121,11 +153,74 @@ async function redisState(url: string, presenceTtlMs: number, log: Logger): Prom
   };
 }
 
+/** What outlives a process: messages, buckets and reports always; users, keys, rooms and ingest definitions with MongoDB. */
+interface PersistentState {
+  messages: MessageStore;
+  buckets: BucketStore;
+  reports: ReportStore;
+  /** Only with MongoDB: otherwise these stay with the shared state (Redis or memory). */
+  accounts: { users: UserStore; apiKeys: ApiKeyStore; rooms: RoomStore; ingest: IngestStore } | null;
+  spoolDir: string;
+  problem(): string | null;
+  close(): Promise<void>;
+}
+
+async function persistentState(config: Config, log: Logger): Promise<PersistentState> {
+  if (config.mongodbUrl === undefined) {
+    // The memory store cannot fail, so its spool is never written: a private temporary folder keeps test
+    // servers and fresh machines from sharing (or littering) a folder.
+    const spoolDir = await mkdtemp(join(tmpdir(), 'chatpulse-spool-'));
+    return {
+      messages: new MemoryMessageStore({ maxPerChannel: config.store.memoryMessagesPerChannel }),
+      buckets: new MemoryBucketStore(),
+      reports: new MemoryReportStore(),
+      accounts: null,
+      spoolDir,
+      problem: () => null,
+      close: () => rm(spoolDir, { recursive: true, force: true }),
+    };
+  }
+  const mongo = await connectMongo(config.mongodbUrl, { appName: `chatpulse-${hostname()}-${process.pid}` });
+  await mongo.ensureIndexes(config.store.messageRetentionDays === undefined ? {} : { messageRetentionDays: config.store.messageRetentionDays });
+  const stores = mongoStores(mongo);
+  let healthy = true;
+  // Readiness must not wait on a round trip per probe: a background ping keeps the answer fresh.
+  const pinger = setInterval(() => {
+    void mongo.ping().then((ok) => {
+      if (ok !== healthy) log[ok ? 'info' : 'warn'](ok ? 'mongodb answers again' : 'mongodb is unreachable');
+      healthy = ok;
+    });
+  }, 2000);
+  pinger.unref();
+  log.info('mongodb store connected');
+  return {
+    messages: stores.messages,
+    buckets: stores.buckets,
+    reports: stores.reports,
+    accounts: { users: stores.users, apiKeys: stores.apiKeys, rooms: stores.rooms, ingest: stores.ingest },
+    spoolDir: join(config.store.spoolDir, `w${config.workerSlot}`),
+    problem: () => (healthy ? null : 'mongodb is unreachable'),
+    async close() {
+      clearInterval(pinger);
+      await mongo.close();
+    },
+  };
+}
+
+/** With MongoDB, accounts, rooms and ingest definitions move there from the shared state. */
+function withAccounts(shared: SharedState, persistent: PersistentState): SharedState {
+  const a = persistent.accounts;
+  return a === null ? shared : { ...shared, users: a.users, apiKeys: a.apiKeys, rooms: a.rooms, ingest: a.ingest };
+}
+
+/** Readiness: the spool is full and messages are being dropped. */
+function storeProblem(writer: StoreWriter): string | null {
+  const s = writer.state();
+  return s.overflow ? `the write spool is full (${s.dropped} messages dropped): the store has been unreachable too long` : null;
+}
+
 export async function startChatPulse(config: Config, log: Logger): Promise<ChatPulse> {
   const uws = nativeUws();
-  if (config.mongodbUrl !== undefined) {
-    throw new ConfigError('MONGODB_URL is not supported by this build yet: unset it to keep messages in memory');
-  }
   const modelDir = await resolveModel(config.model, {
     bundledDir: BUNDLED_MODELS_DIR,
     cacheDir: config.modelCacheDir ?? defaultCacheDir(),
@@ -150,8 +245,19 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     jwtSecret = randomBytes(48).toString('base64');
     log.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts');
   }
-  const state = config.redisUrl === undefined ? memoryState() : await redisState(config.redisUrl, config.presenceTtlMs, log);
+  const shared = config.redisUrl === undefined ? memoryState() : await redisState(config.redisUrl, config.presenceTtlMs, log);
+  const persistent = await persistentState(config, log);
+  const state = withAccounts(shared, persistent);
   const { users, bus } = state;
+  const spool = await DiskSpool.open(persistent.spoolDir, { maxBytes: config.store.spoolMaxBytes, log });
+  const writer = new StoreWriter({
+    messages: persistent.messages,
+    buckets: persistent.buckets,
+    spool,
+    flushMs: config.store.flushMs,
+    maxDocs: config.store.flushMaxDocs,
+    log,
+  });
   const auth = new AuthService({
     users,
     apiKeys: state.apiKeys,
@@ -163,11 +269,14 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     log.info({ username: config.adminUsername }, 'admin account ensured');
   }
 
-  const rooms = new RoomService(state.rooms, bus, { autoCreate: config.roomsAutoCreate, maxRooms: config.maxRooms, maxTimeoutS: MAX_TIMEOUT_S }, (username) =>
-    users.findByUsername(username),
+  const rooms = new RoomService(
+    state.rooms,
+    bus,
+    { autoCreate: config.roomsAutoCreate, maxRooms: config.maxRooms, maxTimeoutS: MAX_TIMEOUT_S, onRemove: (channel, ids) => writer.remove(channel, ids) },
+    (username) => users.findByUsername(username),
   );
   const hub = new ChannelHub(
-    { engine, bus, presence: state.presence, likes: state.likes, rooms, chatLimiter: state.limiter(config.chatRatePer30s, 30, 'chat') },
+    { engine, bus, presence: state.presence, likes: state.likes, rooms, chatLimiter: state.limiter(config.chatRatePer30s, 30, 'chat'), recorder: writer },
     {
       replaySize: config.replaySize,
       moodWindowS: config.moodWindowS,
@@ -178,9 +287,32 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
       presenceRefreshMs: config.redisUrl === undefined ? 0 : Math.max(500, Math.floor(config.presenceTtlMs / 3)),
     },
   );
-  const baseHeaders = { 'X-Instance': `${hostname()}:${process.pid}` };
+  const instance = `${hostname()}:${process.pid}`;
+  const baseHeaders = { 'X-Instance': instance };
   const mapError = (err: unknown) =>
-    isRedisUnavailable(err) ? new AppError(503, 'unavailable', 'shared state (Redis) is unreachable; retry shortly', { 'Retry-After': '1' }, 1000) : null;
+    isRedisUnavailable(err)
+      ? new AppError(503, 'unavailable', 'shared state (Redis) is unreachable; retry shortly', { 'Retry-After': '1' }, 1000)
+      : isMongoUnavailable(err)
+        ? new AppError(503, 'unavailable', 'the store (MongoDB) is unreachable; retry shortly', { 'Retry-After': '1' }, 1000)
+        : null;
+  const { ingest: ic } = config;
+  const connectors = new Map<IngestSourceName, IngestConnector>([
+    ['twitch', new TwitchConnector({ ircUrl: ic.twitchIrcUrl, log, ...(ic.twitchUsername === undefined || ic.twitchOauthToken === undefined ? {} : { username: ic.twitchUsername, oauthToken: ic.twitchOauthToken }) })],
+    [
+      'tiktok',
+      new TikTokConnector({
+        log,
+        ...(ic.tiktokSignApiKey === undefined ? {} : { signApiKey: ic.tiktokSignApiKey }),
+        ...(ic.tiktokSignServerUrl === undefined ? {} : { signServerUrl: ic.tiktokSignServerUrl }),
+        ...(ic.tiktokSessionId === undefined ? {} : { sessionId: ic.tiktokSessionId }),
+      }),
+    ],
+  ]);
+  const ingest = new IngestManager(
+    { store: state.ingest, leases: state.leases, board: state.board, connectors, hub, ownerId: instance, log },
+    { leaseTtlMs: ic.leaseTtlMs, scanMs: ic.scanMs, maxOwned: ic.maxStreams, maxStreams: ic.maxStreams },
+  );
+  const history = new HistoryService(persistent.messages, persistent.buckets, engine.info.labels);
   const ws = new WsGateway(
     {
       auth,
@@ -217,16 +349,26 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   router.add(
     ...opsRoutes({
       notReadyReason: () =>
-        draining ? 'draining' : !engine.ready ? 'model not loaded' : (state.problem() ?? (ws.atCapacity ? 'at the WebSocket connection limit' : null)),
+        draining
+          ? 'draining'
+          : !engine.ready
+            ? 'model not loaded'
+            : (state.problem() ?? persistent.problem() ?? storeProblem(writer) ?? (ws.atCapacity ? 'at the WebSocket connection limit' : null)),
     }),
     ...authRoutes(auth),
     ...sentimentRoutes(engine, limits),
     ...roomRoutes(rooms),
-    ...adminRoutes(auth, engine, ws, hub),
+    ...ingestRoutes(ingest),
+    ...historyRoutes({ hub, messages: persistent.messages, buckets: persistent.buckets, history }),
+    ...reportRoutes(persistent.reports, history),
+    ...accountRoutes(auth, persistent.reports),
+    ...adminRoutes(auth, engine, ws, hub, { messages: persistent.messages, buckets: persistent.buckets }),
+    ...docsRoutes(() => openApiDocument(router.routes, { title: 'ChatPulse API', version: '1.0.0', description: 'Real-time sentiment for live-stream chat.' })),
   );
 
   const app = uws.App();
   hub.attach(ws.mount(app));
+  mountStatic(app, { baseHeaders }); // the dashboard at / (exact routes; the router's /* fallback stays for the rest)
   router.mount(app);
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) =>
@@ -235,6 +377,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   });
   const port = uws.us_socket_local_port(listenSocket);
   log.info({ port, host: config.host, model: engine.info.name, threads: config.inferenceThreads }, 'chatpulse listening');
+  ingest.start();
 
   return {
     port,
@@ -242,6 +385,8 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     auth,
     hub,
     ws,
+    ingest,
+    writer,
     async stop() {
       if (draining) return;
       draining = true;
@@ -256,9 +401,12 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
           };
         });
       }
+      await ingest.close(); // leases released: another process takes the streams over at once
       hub.close();
       await engine.close();
+      await writer.close(); // pending writes flushed, or spooled to disk
       await state.close();
+      await persistent.close();
       // Keep-alive connections would hold the loop open after the listen socket is gone.
       (app as typeof app & { close(): void }).close(); // in the native build, missing from its typings
       log.info('chatpulse stopped');

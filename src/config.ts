@@ -60,6 +60,34 @@ export interface Config {
   batchTickMs: number;
   /** Cluster presence: how long a silent process's viewers still count (its heartbeat renews at a third of it). */
   presenceTtlMs: number;
+  ingest: {
+    twitchIrcUrl: string;
+    /** A bot account; both unset: anonymous read-only (`justinfan…`). */
+    twitchUsername: string | undefined;
+    twitchOauthToken: string | undefined;
+    tiktokSignApiKey: string | undefined;
+    tiktokSignServerUrl: string | undefined;
+    tiktokSessionId: string | undefined;
+    /** An owner that stops renewing loses its streams after this; another process takes them over within it plus scanMs. */
+    leaseTtlMs: number;
+    /** How often each process looks for streams without an owner (and for deleted ones it owns). */
+    scanMs: number;
+    maxStreams: number;
+  };
+  store: {
+    /** Where batches wait while MongoDB is unreachable. */
+    spoolDir: string;
+    spoolMaxBytes: number;
+    flushMs: number;
+    flushMaxDocs: number;
+    /** Undefined: messages are kept forever (MongoDB) or up to memoryMessagesPerChannel (memory). */
+    messageRetentionDays: number | undefined;
+    memoryMessagesPerChannel: number;
+  };
+  /** pino level. */
+  logLevel: string;
+  /** This gateway's slot on its host (0..WORKERS-1), kept by its replacement after a crash (the spool is per slot). */
+  workerSlot: number;
 }
 
 /** The model bundled in models/ and served when neither MODEL_DIR nor MODEL is set. */
@@ -162,7 +190,34 @@ export function loadConfig(env: Env): Config {
     // The contract allows at most 25 ms between a message and its batched delivery.
     batchTickMs: int(env, 'WS_BATCH_TICK_MS', 20, 1, 25),
     presenceTtlMs: int(env, 'PRESENCE_TTL_MS', 6000, 1000, 600_000),
+    ingest: {
+      twitchIrcUrl: str(env, 'TWITCH_IRC_URL') ?? 'wss://irc-ws.chat.twitch.tv:443',
+      twitchUsername: str(env, 'TWITCH_USERNAME'),
+      twitchOauthToken: str(env, 'TWITCH_OAUTH_TOKEN'),
+      tiktokSignApiKey: str(env, 'TIKTOK_SIGN_API_KEY'),
+      tiktokSignServerUrl: str(env, 'TIKTOK_SIGN_SERVER_URL'),
+      tiktokSessionId: str(env, 'TIKTOK_SESSION_ID'),
+      leaseTtlMs: int(env, 'INGEST_LEASE_TTL_MS', 10_000, 1000, 600_000),
+      scanMs: int(env, 'INGEST_SCAN_MS', 1000, 100, 60_000),
+      maxStreams: int(env, 'INGEST_MAX_STREAMS', 100, 1, 100_000),
+    },
+    store: {
+      spoolDir: str(env, 'SPOOL_DIR') ?? 'var/spool',
+      spoolMaxBytes: int(env, 'SPOOL_MAX_BYTES', 256 * 1024 * 1024, 1024),
+      flushMs: int(env, 'STORE_FLUSH_MS', 250, 1, 60_000),
+      flushMaxDocs: int(env, 'STORE_FLUSH_MAX_DOCS', 500, 1, 100_000),
+      messageRetentionDays: str(env, 'MESSAGE_RETENTION_DAYS') === undefined ? undefined : int(env, 'MESSAGE_RETENTION_DAYS', 30, 1, 36_500),
+      memoryMessagesPerChannel: int(env, 'MEMORY_MESSAGES_PER_CHANNEL', 10_000, 1, 10_000_000),
+    },
+    logLevel: str(env, 'LOG_LEVEL') ?? 'info',
+    workerSlot: int(env, 'CHATPULSE_WORKER_SLOT', 0, 0, 255),
   };
+  if ((config.ingest.twitchUsername === undefined) !== (config.ingest.twitchOauthToken === undefined)) {
+    throw new ConfigError('TWITCH_USERNAME and TWITCH_OAUTH_TOKEN must be set together (both unset: anonymous read-only)');
+  }
+  if (config.ingest.scanMs * 2 > config.ingest.leaseTtlMs) {
+    throw new ConfigError('INGEST_SCAN_MS must be at most half of INGEST_LEASE_TTL_MS: owners renew on each scan');
+  }
   if (config.moodLongWindowS < config.moodWindowS) {
     throw new ConfigError('MOOD_LONG_WINDOW_S must be at least MOOD_WINDOW_S');
   }

@@ -57,6 +57,17 @@ export class CachedUserStore implements UserStore {
   countByRole(): Promise<Record<Role, number>> {
     return this.inner.countByRole();
   }
+
+  list(limit: number, after?: string): Promise<UserRecord[]> {
+    return this.inner.list(limit, after);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const removed = await this.inner.delete(id);
+    this.byId.delete(id);
+    this.invalidations.publish(`user:${id}`);
+    return removed;
+  }
 }
 
 /** Last-use times are written at most once a minute per key: a write per request would double Redis's load. */
@@ -109,5 +120,19 @@ export class CachedApiKeyStore implements ApiKeyStore {
     if (last !== undefined && at - last < TOUCH_EVERY_MS) return;
     this.touched.set(id, at);
     await this.inner.touch(id, at);
+  }
+
+  async deleteByUser(userId: string): Promise<number> {
+    const keys = await this.inner.listByUser(userId);
+    const removed = await this.inner.deleteByUser(userId);
+    for (const k of keys) {
+      this.forget(k.id);
+      this.invalidations.publish(`apikey:${k.id}`);
+    }
+    return removed;
+  }
+
+  usage(since: number): Promise<{ keys: number; usedSince: number }> {
+    return this.inner.usage(since);
   }
 }

@@ -56,6 +56,19 @@ export class MemoryUserStore implements UserStore {
     this.#byId.set(id, next);
     return { ...next };
   }
+
+  async list(limit: number, after?: string): Promise<UserRecord[]> {
+    const ids = [...this.#byId.keys()].filter((id) => after === undefined || id > after).sort();
+    return ids.slice(0, limit).map((id) => ({ ...(this.#byId.get(id) as UserRecord) }));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const user = this.#byId.get(id);
+    if (!user) return false;
+    this.#byId.delete(id);
+    this.#idByName.delete(usernameKey(user.username));
+    return true;
+  }
 }
 
 export class MemoryApiKeyStore implements ApiKeyStore {
@@ -92,6 +105,18 @@ export class MemoryApiKeyStore implements ApiKeyStore {
   async touch(id: string, at: number): Promise<void> {
     const rec = this.#byId.get(id);
     if (rec) rec.lastUsedAt = at;
+  }
+
+  async deleteByUser(userId: string): Promise<number> {
+    let removed = 0;
+    for (const rec of [...this.#byId.values()]) if (rec.userId === userId && (await this.delete(rec.id))) removed++;
+    return removed;
+  }
+
+  async usage(since: number): Promise<{ keys: number; usedSince: number }> {
+    let usedSince = 0;
+    for (const rec of this.#byId.values()) if (rec.lastUsedAt !== null && rec.lastUsedAt >= since) usedSince++;
+    return { keys: this.#byId.size, usedSince };
   }
 }
 

@@ -2,10 +2,12 @@
 //
 // users     `cp:users:id:<id>` JSON record; `cp:users:name:<lowercased username>` -> id (usernames are unique
 //           case-insensitively); `cp:users:roles` hash role -> count, kept by the same scripts that write
-//           users, so countByRole is one read however many users there are.
+//           users, so countByRole is one read however many users there are; `cp:users:all` sorted set of ids
+//           (all scores 0: lexicographic, which is creation order for ULIDs) for paged listing.
 // api keys  `cp:keys:id:<id>` hash { rec: JSON record, used: lastUsedAt or '' } (touch rewrites one field,
 //           not the record); `cp:keys:hash:<sha256>` -> id; `cp:keys:user:<userId>` sorted set of ids by
-//           createdAt, ties by id, which is the memory driver's listing order.
+//           createdAt, ties by id, which is the memory driver's listing order; `cp:keys:all` sorted set of
+//           ids by lastUsedAt (0 until first use) for the admin usage figures.
 // revoked   `cp:revoked:<jti>` with an absolute expiry (SET NX PXAT): the first revoke wins, and Redis forgets
 //           the entry when the token would have expired anyway.
 //
@@ -24,7 +26,7 @@ const usernameKey = (name: string) => name.toLowerCase();
 /** Gives up a compare-and-set update after this many lost races (only under a storm of writes to one record). */
 const MAX_UPDATE_ATTEMPTS = 20;
 
-// KEYS[1] id key, KEYS[2] name key, KEYS[3] role counts. ARGV[1] JSON, ARGV[2] id, ARGV[3] role.
+// KEYS[1] id key, KEYS[2] name key, KEYS[3] role counts, KEYS[4] all ids. ARGV[1] JSON, ARGV[2] id, ARGV[3] role.
 // Checks the name before the id, as the memory driver does, so the same error wins.
 const CREATE_USER = new LuaScript(`
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'name' end
@@ -32,7 +34,19 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 'id' end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+redis.call('ZADD', KEYS[4], 0, ARGV[2])
 return 'ok'
+`);
+
+// KEYS[1] id key, KEYS[2] role counts, KEYS[3] all ids. ARGV[1] name key prefix, ARGV[2] id. 1 when removed.
+const DELETE_USER = new LuaScript(`
+local json = redis.call('GET', KEYS[1])
+if not json then return 0 end
+local user = cjson.decode(json)
+redis.call('DEL', KEYS[1], ARGV[1] .. string.lower(user.username))
+redis.call('HINCRBY', KEYS[2], user.role, -1)
+redis.call('ZREM', KEYS[3], ARGV[2])
+return 1
 `);
 
 // KEYS[1] id key, KEYS[2] old name key, KEYS[3] new name key, KEYS[4] role counts.
@@ -65,6 +79,7 @@ export class RedisUserStore implements UserStore {
   private readonly idPrefix: string;
   private readonly namePrefix: string;
   private readonly rolesKey: string;
+  private readonly allKey: string;
 
   constructor(
     private readonly client: Redis,
@@ -74,10 +89,11 @@ export class RedisUserStore implements UserStore {
     this.idPrefix = `${prefix}users:id:`;
     this.namePrefix = `${prefix}users:name:`;
     this.rolesKey = `${prefix}users:roles`;
+    this.allKey = `${prefix}users:all`;
   }
 
   async create(user: UserRecord): Promise<void> {
-    const keys = [this.idPrefix + user.id, this.namePrefix + usernameKey(user.username), this.rolesKey];
+    const keys = [this.idPrefix + user.id, this.namePrefix + usernameKey(user.username), this.rolesKey, this.allKey];
     const res = await CREATE_USER.run(this.client, keys, [JSON.stringify(user), user.id, user.role]);
     if (res === 'name') throw conflict('username taken');
     if (res === 'id') throw conflict('user id taken');
@@ -113,15 +129,28 @@ export class RedisUserStore implements UserStore {
     const counts = await this.client.hgetall(this.rolesKey);
     return { user: Number(counts.user ?? 0), admin: Number(counts.admin ?? 0) };
   }
+
+  async list(limit: number, after?: string): Promise<UserRecord[]> {
+    const ids = await this.client.zrangebylex(this.allKey, after === undefined ? '-' : `(${after}`, '+', 'LIMIT', 0, limit);
+    if (ids.length === 0) return [];
+    const rows = await this.client.mget(ids.map((id) => this.idPrefix + id));
+    return rows.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as UserRecord);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    // usernameKey() lower-cases like Lua's string.lower for the ASCII usernames registration allows.
+    return Number(await DELETE_USER.run(this.client, [this.idPrefix + id, this.rolesKey, this.allKey], [this.namePrefix, id])) === 1;
+  }
 }
 
-// KEYS[1] id key, KEYS[2] hash key, KEYS[3] the user's key set. ARGV[1] JSON, ARGV[2] lastUsedAt or '',
-// ARGV[3] id, ARGV[4] createdAt. 0 when the id or hash exists.
+// KEYS[1] id key, KEYS[2] hash key, KEYS[3] the user's key set, KEYS[4] all keys by last use. ARGV[1] JSON,
+// ARGV[2] lastUsedAt or '', ARGV[3] id, ARGV[4] createdAt. 0 when the id or hash exists.
 const CREATE_KEY = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'used', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+redis.call('ZADD', KEYS[4], tonumber(ARGV[2]) or 0, ARGV[3])
 return 1
 `);
 
@@ -148,19 +177,24 @@ end
 return out
 `);
 
-// KEYS[1] id key. ARGV[1] hash key prefix, ARGV[2] user set prefix, ARGV[3] id. 1 when removed.
+// KEYS[1] id key, KEYS[2] all keys. ARGV[1] hash key prefix, ARGV[2] user set prefix, ARGV[3] id. 1 when removed.
 const DELETE_KEY = new LuaScript(`
 local rec = redis.call('HGET', KEYS[1], 'rec')
 if not rec then return 0 end
 local parsed = cjson.decode(rec)
 redis.call('DEL', KEYS[1], ARGV[1] .. parsed.hash)
 redis.call('ZREM', ARGV[2] .. parsed.userId, ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[3])
 return 1
 `);
 
-// KEYS[1] id key. ARGV[1] lastUsedAt. Only an existing key is touched (never recreated half-empty).
+// KEYS[1] id key, KEYS[2] all keys. ARGV[1] lastUsedAt, ARGV[2] id. Only an existing key is touched (never
+// recreated half-empty).
 const TOUCH_KEY = new LuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'used', ARGV[1]) end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'used', ARGV[1])
+  redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+end
 return 0
 `);
 
@@ -174,6 +208,7 @@ export class RedisApiKeyStore implements ApiKeyStore {
   private readonly idPrefix: string;
   private readonly hashPrefix: string;
   private readonly userPrefix: string;
+  private readonly allKey: string;
 
   constructor(
     private readonly client: Redis,
@@ -183,10 +218,11 @@ export class RedisApiKeyStore implements ApiKeyStore {
     this.idPrefix = `${prefix}keys:id:`;
     this.hashPrefix = `${prefix}keys:hash:`;
     this.userPrefix = `${prefix}keys:user:`;
+    this.allKey = `${prefix}keys:all`;
   }
 
   async create(rec: ApiKeyRecord): Promise<void> {
-    const keys = [this.idPrefix + rec.id, this.hashPrefix + rec.hash, this.userPrefix + rec.userId];
+    const keys = [this.idPrefix + rec.id, this.hashPrefix + rec.hash, this.userPrefix + rec.userId, this.allKey];
     const args = [JSON.stringify(rec), rec.lastUsedAt === null ? '' : rec.lastUsedAt, rec.id, rec.createdAt];
     if (Number(await CREATE_KEY.run(this.client, keys, args)) !== 1) throw conflict('api key already exists');
   }
@@ -204,11 +240,23 @@ export class RedisApiKeyStore implements ApiKeyStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    return Number(await DELETE_KEY.run(this.client, [this.idPrefix + id], [this.hashPrefix, this.userPrefix, id])) === 1;
+    return Number(await DELETE_KEY.run(this.client, [this.idPrefix + id, this.allKey], [this.hashPrefix, this.userPrefix, id])) === 1;
   }
 
   async touch(id: string, at: number): Promise<void> {
-    await TOUCH_KEY.run(this.client, [this.idPrefix + id], [at]);
+    await TOUCH_KEY.run(this.client, [this.idPrefix + id, this.allKey], [at, id]);
+  }
+
+  async deleteByUser(userId: string): Promise<number> {
+    let removed = 0;
+    for (const id of await this.client.zrange(this.userPrefix + userId, 0, -1)) if (await this.delete(id)) removed++;
+    return removed;
+  }
+
+  async usage(since: number): Promise<{ keys: number; usedSince: number }> {
+    // Never-used keys score 0, so the lower bound is at least 1.
+    const [keys, usedSince] = await Promise.all([this.client.zcard(this.allKey), this.client.zcount(this.allKey, Math.max(1, since), '+inf')]);
+    return { keys, usedSince };
   }
 }
 

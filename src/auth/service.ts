@@ -18,6 +18,9 @@ export interface PublicUser {
   username: string;
   role: Role;
   created_at: string;
+  display_name?: string;
+  avatar_url?: string;
+  disabled?: boolean;
 }
 
 export interface Principal {
@@ -84,7 +87,19 @@ function validatePassword(password: unknown): asserts password is string {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function toPublicUser(u: UserRecord): PublicUser {
-  return { id: u.id, username: u.username, role: u.role, created_at: iso(u.createdAt) };
+  return {
+    id: u.id,
+    username: u.username,
+    role: u.role,
+    created_at: iso(u.createdAt),
+    ...(u.displayName == null ? {} : { display_name: u.displayName }),
+    ...(u.avatarUrl == null ? {} : { avatar_url: u.avatarUrl }),
+  };
+}
+
+/** For admins: includes whether the account is disabled. */
+export function toAdminUser(u: UserRecord): PublicUser {
+  return { ...toPublicUser(u), disabled: u.disabled };
 }
 
 export class AuthService {
@@ -138,6 +153,7 @@ export class AuthService {
   async refresh(refreshToken: string): Promise<TokenPair> {
     const claims = this.#tokens.verify(refreshToken, 'refresh');
     const user = await this.#activeUser(claims.sub);
+    if (claims.gen !== (user.tokenGen ?? 0)) throw unauthorized('token revoked');
     // revoke() doubles as an atomic claim: of two concurrent refreshes with the same token
     // only one gets `true`, so a refresh token can be redeemed exactly once.
     if (!(await this.#revocations.revoke(claims.jti, claims.exp * 1000))) throw unauthorized('token revoked');
@@ -150,6 +166,7 @@ export class AuthService {
       const claims = this.#tokens.verify(creds.bearer, 'access');
       if (await this.#revocations.isRevoked(claims.jti)) throw unauthorized('token revoked');
       const user = await this.#activeUser(claims.sub);
+      if (claims.gen !== (user.tokenGen ?? 0)) throw unauthorized('token revoked');
       return {
         userId: user.id,
         username: user.username,
@@ -195,6 +212,60 @@ export class AuthService {
     const user = await this.#users.findById(principal.userId);
     if (!user) throw unauthorized();
     return toPublicUser(user);
+  }
+
+  async updateProfile(principal: Principal, patch: { displayName?: string | null; avatarUrl?: string | null }): Promise<PublicUser> {
+    const current = await this.#activeUser(principal.userId);
+    const next: UserRecord = { ...current };
+    if (patch.displayName !== undefined) {
+      if (patch.displayName === null) delete next.displayName;
+      else next.displayName = patch.displayName;
+    }
+    if (patch.avatarUrl !== undefined) {
+      if (patch.avatarUrl === null) delete next.avatarUrl;
+      else next.avatarUrl = patch.avatarUrl;
+    }
+    // Replace the whole record's optional fields: a patch cannot express "remove this field".
+    const updated = await this.#users.update(current.id, { displayName: next.displayName as string, avatarUrl: next.avatarUrl as string });
+    if (!updated) throw unauthorized();
+    return toPublicUser(updated);
+  }
+
+  /**
+   * Checks the current password, stores the new one and moves the token generation on, so every token
+   * issued before (other sessions' refresh tokens included) stops working; returns a fresh pair for this session.
+   */
+  async changePassword(principal: Principal, currentPassword: string, newPassword: string): Promise<TokenPair> {
+    validatePassword(newPassword);
+    const user = await this.#activeUser(principal.userId);
+    if (!(await verifyPassword(currentPassword, user.passwordHash))) throw new AppError(403, 'wrong_password', 'the current password is wrong');
+    const updated = await this.#users.update(user.id, { passwordHash: await hashPassword(newPassword), tokenGen: (user.tokenGen ?? 0) + 1 });
+    if (!updated) throw unauthorized();
+    return this.#tokens.issuePair(updated);
+  }
+
+  /** Deletes the account and its API keys (the caller removes what other services keep, e.g. reports). */
+  async deleteAccount(principal: Principal): Promise<void> {
+    await this.#apiKeys.deleteByUser(principal.userId);
+    await this.#users.delete(principal.userId);
+  }
+
+  async listUsers(limit: number, after?: string): Promise<PublicUser[]> {
+    return (await this.#users.list(limit, after)).map(toAdminUser);
+  }
+
+  /** Admin: role and disabled flag. An admin cannot demote or disable themselves (no lock-out by accident). */
+  async adminUpdate(principal: Principal, id: string, patch: { role?: Role; disabled?: boolean }): Promise<PublicUser> {
+    if (id === principal.userId && (patch.role === 'user' || patch.disabled === true)) {
+      throw new AppError(409, 'conflict', 'admins cannot demote or disable themselves');
+    }
+    const updated = await this.#users.update(id, patch);
+    if (!updated) throw notFound('user not found');
+    return toAdminUser(updated);
+  }
+
+  apiKeyUsage(since: number): Promise<{ keys: number; usedSince: number }> {
+    return this.#apiKeys.usage(since);
   }
 
   /** Accounts by role (admin overview). */

@@ -11,6 +11,11 @@ export interface UserRecord {
   /** Epoch milliseconds. */
   createdAt: number;
   disabled: boolean;
+  /** Shown instead of the username where set (account settings). */
+  displayName?: string;
+  avatarUrl?: string;
+  /** Bumped by a password change: tokens carry it, and tokens of an older generation are refused. */
+  tokenGen?: number;
 }
 
 export type UserPatch = Partial<Omit<UserRecord, 'id' | 'createdAt'>>;
@@ -25,6 +30,10 @@ export interface UserStore {
   update(id: string, patch: UserPatch): Promise<UserRecord | null>;
   /** Accounts by role, for the admin overview. */
   countByRole(): Promise<Record<Role, number>>;
+  /** Ordered by id (ULIDs: creation order), ids after `after`. */
+  list(limit: number, after?: string): Promise<UserRecord[]>;
+  /** True when a user was removed. */
+  delete(id: string): Promise<boolean>;
 }
 
 export interface ApiKeyRecord {
@@ -48,6 +57,10 @@ export interface ApiKeyStore {
   delete(id: string): Promise<boolean>;
   /** Records last use; a missing id is ignored (the key may have been deleted concurrently). */
   touch(id: string, at: number): Promise<void>;
+  /** Removes every key of a user; returns how many. */
+  deleteByUser(userId: string): Promise<number>;
+  /** For the admin overview: keys in total, and keys used at or after `since` (epoch ms). */
+  usage(since: number): Promise<{ keys: number; usedSince: number }>;
 }
 
 export interface RevocationStore {

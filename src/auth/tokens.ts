@@ -20,6 +20,8 @@ export interface TokenClaims {
   jti: string;
   /** Epoch seconds. */
   exp: number;
+  /** The user's token generation when issued: a password change moves it on and every older token fails. */
+  gen: number;
 }
 
 export interface TokenPair {
@@ -39,6 +41,7 @@ export interface TokenIssuerOptions {
 export interface TokenSubject {
   id: string;
   role: Role;
+  tokenGen?: number;
 }
 
 const misconfigured = (message: string) => new AppError(500, 'misconfigured', message);
@@ -92,17 +95,18 @@ export class TokenIssuer {
     if (typeof payload !== 'object' || payload === null) throw unauthorized('invalid token');
     const p = payload as Record<string, unknown>;
     const { sub, role, typ, jti, exp } = p;
+    const gen = typeof p.gen === 'number' ? p.gen : 0;
     // exp is required: jsonwebtoken only enforces expiry when the claim is present.
     if (typeof sub !== 'string' || !isRole(role) || typeof jti !== 'string' || typeof exp !== 'number') {
       throw unauthorized('invalid token');
     }
     // Without this a long-lived refresh token would work as an access token.
     if (typ !== expectedTyp) throw unauthorized(`expected a${expectedTyp === 'access' ? 'n' : ''} ${expectedTyp} token`);
-    return { sub, role, typ: expectedTyp, jti, exp };
+    return { sub, role, typ: expectedTyp, jti, exp, gen };
   }
 
   #sign(user: TokenSubject, typ: TokenType, ttlS: number): string {
-    return jwt.sign({ role: user.role, typ }, this.#secret, {
+    return jwt.sign({ role: user.role, typ, gen: user.tokenGen ?? 0 }, this.#secret, {
       algorithm: ALGORITHM,
       expiresIn: ttlS,
       issuer: TOKEN_ISSUER,

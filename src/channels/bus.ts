@@ -21,6 +21,10 @@ export type BusEvent =
   | { kind: 'closed'; channel: string }
   | { kind: 'likes'; channel: string; total: number; messageId?: string; messageLikes?: number }
   | { kind: 'presence'; channel: string; viewers: number }
+  /** The platform's own viewer count of an ingested stream (e.g. TikTok's), shown beside ours. */
+  | { kind: 'external'; channel: string; viewers: number }
+  /** A ready-made frame for every subscriber of the channel (e.g. an ingested `gift`). */
+  | { kind: 'frame'; channel: string; frame: string }
   /** On SYSTEM_CHANNEL: every process forgets a cached entry (auth caches). */
   | { kind: 'invalidate'; channel: string; key: string };
 

@@ -7,7 +7,9 @@ import { monotonicFactory } from 'ulid';
 import type { Principal } from '../auth/index.js';
 import { AppError, forbidden, rateLimited } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
+import type { IngestedChat, IngestSourceName } from '../ingest/source.js';
 import type { SentimentEngine } from '../sentiment/engine.js';
+import type { StoredMessage } from '../store/ports.js';
 import type { BusEvent, ChannelBus, MessageEvent } from './bus.js';
 import type { LikeStore } from './likes.js';
 import { MoodWindow, polarityOf } from './mood.js';
@@ -45,6 +47,13 @@ export interface HubDeps {
   rooms: RoomService;
   /** Chat messages per user. */
   chatLimiter: RateLimiter;
+  /** Persists what this process publishes (each message is recorded once, by its publisher). */
+  recorder?: MessageRecorder;
+}
+
+export interface MessageRecorder {
+  record(message: StoredMessage): void;
+  remove(channel: string, ids: readonly string[]): void;
 }
 
 export interface HubCounters {
@@ -85,6 +94,8 @@ export class ChannelHub {
   private readonly local = new Map<string, number>();
   /** The last viewer count announced per watched channel. */
   private readonly viewers = new Map<string, number>();
+  /** The platform's viewer count per ingested channel that reports one. */
+  private readonly external = new Map<string, number>();
   readonly counters: HubCounters = { messages: 0, batchFrames: 0, moodFrames: 0, presenceFrames: 0, likesFrames: 0 };
 
   constructor(
@@ -138,6 +149,7 @@ export class ChannelHub {
     else {
       this.local.delete(channel);
       this.viewers.delete(channel);
+      this.external.delete(channel);
       this.deps.bus.unwatch(channel);
     }
   }
@@ -190,33 +202,70 @@ export class ChannelHub {
     const decision = await this.deps.chatLimiter.consume(`u:${principal.userId}`);
     if (!decision.allowed) throw rateLimited(decision.retryAfterMs / 1000, 'chat rate limit: slow down');
     const badges = this.deps.rooms.badges(room, principal);
-    const sentiment = this.deps.engine.classify(text);
+    const user = { id: principal.userId, name: principal.username, badges };
+    return this.publishInOrder(channel.name, this.deps.engine.classify(text), (result, id, ts) => ({
+      frame: { type: 'message', channel: channel.name, id, user, text, sentiment: { label: result.label, score: result.score }, ts },
+      stored: { id, channel: channel.name, source: 'native', user, text, label: result.label, score: result.score, polarity: polarityOf(result.scores), ts },
+    }));
+  }
+
+  /**
+   * Publishes a message of an ingested stream (`twitch:<login>`, `tiktok:<user>`) with its platform's
+   * identity and badges; same ordering and failure rules as chat(). Only the stream's owner calls it.
+   */
+  ingest(source: IngestSourceName, channel: string, chat: IngestedChat): Promise<MessageEvent> {
+    const user = chat.user.color === undefined ? { id: chat.user.id, name: chat.user.name, badges: chat.user.badges } : { ...chat.user };
+    return this.publishInOrder(channel, this.deps.engine.classify(chat.text), (result, id, ts) => ({
+      frame: {
+        type: 'message', channel, id, user, text: chat.text, sentiment: { label: result.label, score: result.score }, ts,
+        source, source_id: chat.sourceId, sent_ts: chat.sentAt, emotes: chat.emotes,
+      },
+      stored: {
+        id, channel, source, user: { id: user.id, name: user.name, badges: user.badges }, text: chat.text,
+        label: result.label, score: result.score, polarity: polarityOf(result.scores), ts, sourceId: chat.sourceId,
+      },
+    }));
+  }
+
+  /** Removes messages from every subscriber's view, the replay and the store. */
+  remove(channel: string, ids: readonly string[]): void {
+    for (const messageId of ids) this.deps.bus.publish({ kind: 'delete', channel, messageId });
+    if (ids.length > 0) this.deps.recorder?.remove(channel, ids);
+  }
+
+  /** Announces an ingested stream's own figures (like totals, the platform's viewer count) or a ready frame. */
+  announce(event: Extract<BusEvent, { kind: 'likes' | 'external' | 'frame' }>): void {
+    this.deps.bus.publish(event);
+  }
+
+  /**
+   * Classification runs concurrently, publishing in line: per channel, messages publish in the order this
+   * was called, whatever order inference finishes in.
+   */
+  private publishInOrder(
+    channel: string,
+    sentiment: ReturnType<SentimentEngine['classify']>,
+    build: (result: Awaited<ReturnType<SentimentEngine['classify']>>, id: string, ts: number) => { frame: object; stored: StoredMessage },
+  ): Promise<MessageEvent> {
     sentiment.catch(() => undefined); // awaited below, in line; a failure is the sender's error
-    const prev = this.tails.get(channel.name) ?? Promise.resolve();
+    const prev = this.tails.get(channel) ?? Promise.resolve();
     const published = prev.then(async () => {
       const result = await sentiment;
       const ts = Date.now();
       const id = this.nextId(ts);
-      const frame = JSON.stringify({
-        type: 'message',
-        channel: channel.name,
-        id,
-        user: { id: principal.userId, name: principal.username, badges },
-        text,
-        sentiment: { label: result.label, score: result.score },
-        ts,
-      });
-      const event: MessageEvent = { kind: 'message', channel: channel.name, id, frame, label: result.label, polarity: polarityOf(result.scores), ts };
+      const { frame, stored } = build(result, id, ts);
+      const event: MessageEvent = { kind: 'message', channel, id, frame: JSON.stringify(frame), label: stored.label, polarity: stored.polarity, ts };
       this.deps.bus.publish(event);
+      this.deps.recorder?.record(stored);
       return event;
     });
     const tail = published.then(
       () => undefined,
       () => undefined,
     );
-    this.tails.set(channel.name, tail);
+    this.tails.set(channel, tail);
     void tail.then(() => {
-      if (this.tails.get(channel.name) === tail) this.tails.delete(channel.name);
+      if (this.tails.get(channel) === tail) this.tails.delete(channel);
     });
     return published;
   }
@@ -259,6 +308,13 @@ export class ChannelHub {
       case 'presence':
         this.dirtyPresence.set(e.channel, e.viewers);
         this.viewers.set(e.channel, e.viewers);
+        return;
+      case 'external':
+        this.external.set(e.channel, e.viewers);
+        this.dirtyPresence.set(e.channel, this.viewers.get(e.channel) ?? 0);
+        return;
+      case 'frame':
+        this.toAll(e.channel, e.frame);
         return;
       case 'invalidate':
         return; // for the auth caches, not for sockets
@@ -326,6 +382,22 @@ export class ChannelHub {
     return JSON.stringify({ type: 'mood', channel, ...short, ts: now, long });
   }
 
+  /** Channels with traffic in the long mood window as this process sees them, busiest first. */
+  liveChannels(now = Date.now()): Array<{ channel: string; viewers: number | null; external_viewers?: number; mood: ReturnType<MoodWindow['summary']> }> {
+    const out = [];
+    for (const [channel, mood] of this.moods) {
+      if (now - mood.window.lastTs > this.options.moodLongWindowS * 1000) continue;
+      const external = this.external.get(channel);
+      out.push({
+        channel,
+        viewers: this.viewers.get(channel) ?? null,
+        ...(external === undefined ? {} : { external_viewers: external }),
+        mood: mood.window.summary(now, this.options.moodWindowS),
+      });
+    }
+    return out.sort((a, b) => b.mood.rate - a.mood.rate);
+  }
+
   /** Pushes mood while a channel has traffic in its short window, once more when it falls quiet, then stops. */
   private moodTick(now: number): void {
     for (const [channel, mood] of this.moods) {
@@ -348,7 +420,8 @@ export class ChannelHub {
   private controlTick(): void {
     for (const [channel, viewers] of this.dirtyPresence) {
       this.counters.presenceFrames++;
-      this.toAll(channel, JSON.stringify({ type: 'presence', channel, viewers }));
+      const external = this.external.get(channel);
+      this.toAll(channel, JSON.stringify(external === undefined ? { type: 'presence', channel, viewers } : { type: 'presence', channel, viewers, external_viewers: external }));
     }
     this.dirtyPresence.clear();
     for (const [key, frame] of this.dirtyLikes) {

@@ -96,6 +96,8 @@ export interface RoomServiceOptions {
   maxRooms: number;
   /** Longest timeout a moderator may give. */
   maxTimeoutS: number;
+  /** Told of every deleted message, so the store forgets it too. */
+  onRemove?: (channel: string, ids: readonly string[]) => void;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -239,6 +241,7 @@ export class RoomService {
     const room = await this.get(id);
     if (!this.canModerate(room, principal)) throw forbidden('only the room host, its moderators or an admin may delete messages');
     this.bus.publish({ kind: 'delete', channel: roomChannel(id), messageId });
+    this.options.onRemove?.(roomChannel(id), [messageId]);
   }
 
   async timeout(principal: Principal, id: string, userId: string, durationS: number): Promise<number> {

@@ -1,11 +1,11 @@
 // The route table and the request pipeline. Routes are registered with uWS's own (native) router; the
 // table is kept so 405s, CORS preflights and the OpenAPI document all come from one list.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { Static, TSchema } from '@sinclair/typebox';
+import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../auth/index.js';
 import { AppError, forbidden, payloadTooLarge, rateLimited, unauthorized } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
-import { errorBody, parseJson, readBody, ResponseState, snapshot, writeJson, writeNow, type RequestSnapshot } from './http.js';
+import { errorBody, parseJson, readBody, ResponseState, snapshot, statusLine, writeJson, writeNow, type RequestSnapshot } from './http.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
@@ -24,6 +24,8 @@ export interface Reply {
   status?: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** A non-JSON reply (HTML, CSS, scripts, images): written as is with its content type; `body` is then ignored. */
+  raw?: { contentType: string; body: string | Buffer };
 }
 
 type BodyOf<S> = S extends TSchema ? Static<S> : undefined;
@@ -36,7 +38,19 @@ export interface RouteSpec<S extends TSchema | undefined> {
   summary: string;
   tag: string;
   body?: S;
+  /**
+   * Query parameters, validated before the handler (a failure is 400 `validation_failed`). Query values
+   * are strings, so the properties are string schemas (patterns, lengths); handlers still parse `ctx.query`.
+   */
+  query?: TObject;
+  /** The 2xx reply's body, for the OpenAPI document. */
   response?: TSchema;
+  /** Longer prose for the OpenAPI document (CommonMark). */
+  description?: string;
+  /** Further documented statuses: a body schema, or a description (error statuses then use the error body). */
+  responses?: Record<number, TSchema | string>;
+  /** Served but left out of the OpenAPI document (e.g. Swagger UI's static assets). */
+  hidden?: boolean;
   /** Which limiter guards the route: per principal ('api') or per client IP ('auth'). */
   rateLimit?: 'api' | 'auth';
   handler: (ctx: RouteContext<BodyOf<S>>) => Reply | Promise<Reply>;
@@ -80,8 +94,9 @@ export class Router {
   mount(app: TemplatedApp): void {
     for (const r of this.routes) {
       const validate = r.body ? this.ajv.compile(r.body) : null;
+      const validateQuery = r.query ? this.ajv.compile(r.query) : null;
       const paramNames = [...r.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1] as string);
-      app[r.method](r.path, (res, req) => this.handle(r, validate, paramNames, res, req));
+      app[r.method](r.path, (res, req) => this.handle(r, validate, validateQuery, paramNames, res, req));
     }
     app.options('/*', (res, req) => this.preflight(res, req));
     app.any('/*', (res, req) => this.fallback(res, req));
@@ -99,8 +114,15 @@ export class Router {
     };
   }
 
-  private handle(r: Route, validate: ValidateFunction | null, paramNames: string[], res: HttpResponse, req: HttpRequest): void {
-    if (r.auth === 'public' && !validate && !r.rateLimit) {
+  private handle(
+    r: Route,
+    validate: ValidateFunction | null,
+    validateQuery: ValidateFunction | null,
+    paramNames: string[],
+    res: HttpResponse,
+    req: HttpRequest,
+  ): void {
+    if (r.auth === 'public' && !validate && !validateQuery && !r.rateLimit) {
       this.handleLight(r, paramNames, res, req);
       return;
     }
@@ -112,9 +134,9 @@ export class Router {
     const body = validate ? readBody(res, state, snap.contentLength, this.deps.maxBodyBytes) : null;
     body?.catch(() => undefined); // an early 401 may leave it unread; its error is reported below if awaited
     this.deps.inflight.begin();
-    this.run(r, validate, params, snap, body)
+    this.run(r, validate, validateQuery, params, snap, body)
       .then(
-        (rep) => writeJson(res, state, rep.status ?? 200, rep.body, { ...headers, ...rep.headers }),
+        (rep) => writeReply(res, state, rep, headers),
         (err: unknown) => this.fail(res, state, headers, err, snap),
       )
       .finally(() => this.deps.inflight.end());
@@ -149,7 +171,8 @@ export class Router {
       return;
     }
     if (!(reply instanceof Promise)) {
-      writeNow(res, reply.status ?? 200, reply.body, headers, reply.headers);
+      if (reply.raw) writeRawNow(res, reply.status ?? 200, reply.raw, headers, reply.headers);
+      else writeNow(res, reply.status ?? 200, reply.body, headers, reply.headers);
       return;
     }
     const state = new ResponseState(res);
@@ -157,7 +180,7 @@ export class Router {
     this.deps.inflight.begin();
     reply
       .then(
-        (rep) => writeJson(res, state, rep.status ?? 200, rep.body, { ...headers, ...rep.headers }),
+        (rep) => writeReply(res, state, rep, headers),
         (err: unknown) => this.fail(res, state, { ...headers }, err, snap),
       )
       .finally(() => this.deps.inflight.end());
@@ -166,6 +189,7 @@ export class Router {
   private async run(
     r: Route,
     validate: ValidateFunction | null,
+    validateQuery: ValidateFunction | null,
     params: Record<string, string>,
     snap: RequestSnapshot,
     body: Promise<Buffer> | null,
@@ -181,12 +205,14 @@ export class Router {
       const decision = await limiter.consume(key);
       if (!decision.allowed) throw rateLimited(decision.retryAfterMs / 1000);
     }
+    const query = new URLSearchParams(snap.query);
+    if (validateQuery && !validateQuery(queryObject(query))) throw validationError(validateQuery.errors ?? [], 'query');
     let parsed: unknown;
     if (validate && body) {
       parsed = parseJson(await body);
       if (!validate(parsed)) throw validationError(validate.errors ?? []);
     }
-    return r.handler({ body: parsed as never, params, query: new URLSearchParams(snap.query), principal, ip: snap.ip });
+    return r.handler({ body: parsed as never, params, query, principal, ip: snap.ip });
   }
 
   private fail(res: HttpResponse, state: ResponseState, headers: Record<string, string>, err: unknown, snap: RequestSnapshot): void {
@@ -220,6 +246,46 @@ export class Router {
   }
 }
 
+/** Writes a handler's reply from a callback outside uWS's synchronous part: JSON, or `raw` as is. */
+function writeReply(res: HttpResponse, state: ResponseState, rep: Reply, headers: Readonly<Record<string, string>>): void {
+  const status = rep.status ?? 200;
+  const all = { ...headers, ...rep.headers };
+  const raw = rep.raw;
+  if (!raw) {
+    writeJson(res, state, status, rep.body, all);
+    return;
+  }
+  if (!state.open) return;
+  state.done = true;
+  res.cork(() => writeRawNow(res, status, raw, all, undefined));
+}
+
+/** A raw (non-JSON) reply, written where uWS has the socket corked. */
+function writeRawNow(
+  res: HttpResponse,
+  status: number,
+  raw: NonNullable<Reply['raw']>,
+  headers: Readonly<Record<string, string>>,
+  extra: Readonly<Record<string, string>> | undefined,
+): void {
+  res.writeStatus(statusLine(status));
+  for (const key in headers) res.writeHeader(key, headers[key] as string);
+  if (extra) for (const key in extra) res.writeHeader(key, extra[key] as string);
+  if (status === 204 || status === 304) {
+    res.endWithoutBody();
+    return;
+  }
+  res.writeHeader('Content-Type', raw.contentType);
+  res.end(raw.body);
+}
+
+/** The query string as the object its schema validates: each name's first value, as the raw string. */
+function queryObject(query: URLSearchParams): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of query) if (!(key in out)) out[key] = value;
+  return out;
+}
+
 function namedParams(names: readonly string[], values: readonly string[]): Record<string, string> {
   const params: Record<string, string> = {};
   names.forEach((name, i) => (params[name] = values[i] as string));
@@ -244,13 +310,16 @@ export function credentials(snap: { authorization: string; apiKey: string }): { 
   return {};
 }
 
-/** Size limits are 413 per the contract; every other schema failure is 400 with the field named. */
-function validationError(errors: ErrorObject[]): AppError {
+/**
+ * Size limits on a body are 413 per the contract; every other schema failure (and every query failure)
+ * is 400 with the field named.
+ */
+function validationError(errors: ErrorObject[], part: 'body' | 'query' = 'body'): AppError {
   const first = errors[0];
-  if (!first) return new AppError(400, 'validation_failed', 'invalid request body');
-  const where = first.instancePath === '' ? 'body' : `body${first.instancePath.replace(/\//g, '.')}`;
+  if (!first) return new AppError(400, 'validation_failed', `invalid request ${part}`);
+  const where = first.instancePath === '' ? part : `${part}${first.instancePath.replace(/\//g, '.')}`;
   const message = `${where} ${first.message ?? 'is invalid'}`;
-  if (first.keyword === 'maxLength' || first.keyword === 'maxItems') return payloadTooLarge(message);
+  if (part === 'body' && (first.keyword === 'maxLength' || first.keyword === 'maxItems')) return payloadTooLarge(message);
   if (first.keyword === 'additionalProperties') {
     const extra = (first.params as { additionalProperty?: string }).additionalProperty;
     return new AppError(400, 'validation_failed', `${where} has an unknown field "${extra ?? ''}"`);

@@ -1,20 +1,53 @@
-// Admin-only overview of this process: accounts, the sentiment engine's and the WebSocket gateway's counters.
-import type { AuthService } from '../../auth/index.js';
+// Admin only: the overview (accounts, stored messages per source and label, API-key usage, and this
+// process's engine and WebSocket counters) and user management.
+import { Type } from '@sinclair/typebox';
+import type { AuthService, Principal } from '../../auth/index.js';
+import type { BucketStore, MessageStore } from '../../store/ports.js';
+import { cursorParam, intParam, QueryCursor, QueryInt } from '../query.js';
 import type { ChannelHub } from '../../channels/index.js';
 import type { SentimentEngine } from '../../sentiment/engine.js';
 import { route, type Route } from '../router.js';
 import type { WsGateway } from '../ws.js';
 
-export function adminRoutes(auth: AuthService, engine: SentimentEngine, ws: WsGateway, hub: ChannelHub): Route[] {
+const UserPatchBody = Type.Object(
+  { role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('admin')])), disabled: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+const DAY_MS = 86_400_000;
+const SOURCES = ['room', 'twitch', 'tiktok'] as const;
+
+/** Message totals per source and per label, from the stored per-channel buckets. */
+async function messageTotals(buckets: BucketStore) {
+  const bySource: Record<string, number> = Object.fromEntries(SOURCES.map((s) => [s === 'room' ? 'native' : s, 0]));
+  const byLabel: Record<string, number> = {};
+  let total = 0;
+  for (const c of await buckets.channels(100_000)) {
+    const source = c.channel.startsWith('room:') ? 'native' : c.channel.slice(0, c.channel.indexOf(':'));
+    bySource[source] = (bySource[source] ?? 0) + c.messages;
+    total += c.messages;
+    for (const [label, n] of Object.entries(c.counts)) byLabel[label] = (byLabel[label] ?? 0) + (n as number);
+  }
+  return { total, by_source: bySource, by_label: byLabel };
+}
+
+export function adminRoutes(auth: AuthService, engine: SentimentEngine, ws: WsGateway, hub: ChannelHub, store: { messages: MessageStore; buckets: BucketStore }): Route[] {
   return [
     route({
       method: 'get', path: '/api/v1/admin/stats', auth: 'admin', tag: 'admin', summary: 'Accounts, engine and WebSocket counters',
       handler: async () => {
-        const users = await auth.userCounts();
+        const [users, keys, messages, stored] = await Promise.all([
+          auth.userCounts(),
+          auth.apiKeyUsage(Date.now() - DAY_MS),
+          messageTotals(store.buckets),
+          store.messages.count(),
+        ]);
         const e = engine.stats();
         return {
           body: {
             users: { total: users.user + users.admin, by_role: users },
+            messages: { ...messages, stored },
+            api_keys: { total: keys.keys, used_last_24h: keys.usedSince },
             engine: {
               model: engine.info.name,
               threads: e.threads,
@@ -45,6 +78,25 @@ export function adminRoutes(auth: AuthService, engine: SentimentEngine, ws: WsGa
           },
         };
       },
+    }),
+    route({
+      method: 'get', path: '/api/v1/admin/users', auth: 'admin', tag: 'admin', summary: 'Accounts in creation order (`limit`, `after`: the previous page\'s `next`)',
+      query: Type.Object({ limit: QueryInt('1-200, default 50'), after: QueryCursor('the previous page\'s `next`') }),
+      handler: async ({ query }) => {
+        const limit = intParam(query, 'limit', 50, 1, 200);
+        const items = await auth.listUsers(limit, cursorParam(query, 'after'));
+        return { body: items.length === limit ? { items, next: items[items.length - 1]?.id } : { items } };
+      },
+    }),
+    route({
+      method: 'patch', path: '/api/v1/admin/users/:id', auth: 'admin', rateLimit: 'api', tag: 'admin', summary: 'Change an account\'s role or disable it (its tokens and keys stop working at once)',
+      body: UserPatchBody,
+      handler: async ({ body, params, principal }) => ({
+        body: await auth.adminUpdate(principal as Principal, params.id as string, {
+          ...(body.role === undefined ? {} : { role: body.role }),
+          ...(body.disabled === undefined ? {} : { disabled: body.disabled }),
+        }),
+      }),
     }),
   ];
 }

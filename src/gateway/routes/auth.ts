@@ -1,30 +1,54 @@
 // Accounts, tokens and API keys (contract "Auth").
 import type { AuthService } from '../../auth/index.js';
 import { unauthorized } from '../../errors.js';
+import { Type } from '@sinclair/typebox';
 import { route, type Route } from '../router.js';
 import { ApiKeyBody, Credentials, LogoutBody, RefreshBody, TokenPairReply, UserReply } from '../schemas.js';
+
+const ApiKeyInfoReply = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    prefix: Type.String({ description: 'The first characters of the key, to tell keys apart' }),
+    created_at: Type.String(),
+    last_used_at: Type.Union([Type.String(), Type.Null()]),
+  },
+  { title: 'ApiKey' },
+);
+const CreatedApiKeyReply = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    key: Type.String({ description: 'The key itself: shown only in this reply (the server keeps its hash)' }),
+    prefix: Type.String(),
+    created_at: Type.String(),
+  },
+  { title: 'CreatedApiKey' },
+);
+const ApiKeyListReply = Type.Object({ items: Type.Array(ApiKeyInfoReply) }, { title: 'ApiKeyList' });
 
 export function authRoutes(auth: AuthService): Route[] {
   const base = '/api/v1/auth';
   return [
     route({
       method: 'post', path: `${base}/register`, auth: 'public', rateLimit: 'auth', tag: 'auth', summary: 'Create an account',
-      body: Credentials, response: UserReply,
+      body: Credentials, response: UserReply, responses: { 201: 'The new account', 409: 'The username is taken (`conflict`)' },
       handler: async ({ body }) => ({ status: 201, body: await auth.register(body.username, body.password) }),
     }),
     route({
       method: 'post', path: `${base}/login`, auth: 'public', rateLimit: 'auth', tag: 'auth', summary: 'Exchange a password for tokens',
-      body: Credentials, response: TokenPairReply,
+      body: Credentials, response: TokenPairReply, responses: { 401: 'Wrong username or password (`unauthorized`)' },
       handler: async ({ body }) => ({ body: await auth.login(body.username, body.password) }),
     }),
     route({
       method: 'post', path: `${base}/refresh`, auth: 'public', rateLimit: 'auth', tag: 'auth', summary: 'Rotate a refresh token',
-      body: RefreshBody, response: TokenPairReply,
+      description: 'The presented refresh token is spent: use the new pair from here on.',
+      body: RefreshBody, response: TokenPairReply, responses: { 401: 'The refresh token is invalid, expired or already used (`unauthorized`)' },
       handler: async ({ body }) => ({ body: await auth.refresh(body.refresh_token) }),
     }),
     route({
       method: 'post', path: `${base}/logout`, auth: 'user', tag: 'auth', summary: 'Revoke the presented access token (and a refresh token if given)',
-      body: LogoutBody,
+      body: LogoutBody, responses: { 204: 'Revoked: the token fails from now on, on every process' },
       handler: async ({ body, principal }) => {
         if (!principal) throw unauthorized();
         await auth.logout(principal, body.refresh_token);
@@ -40,14 +64,14 @@ export function authRoutes(auth: AuthService): Route[] {
     }),
     route({
       method: 'post', path: '/api/v1/api-keys', auth: 'user', tag: 'auth', summary: 'Create an API key (shown once)',
-      body: ApiKeyBody,
+      body: ApiKeyBody, response: CreatedApiKeyReply, responses: { 201: 'The key, shown this once' },
       handler: async ({ body, principal }) => {
         if (!principal) throw unauthorized();
         return { status: 201, body: await auth.createApiKey(principal, body.name) };
       },
     }),
     route({
-      method: 'get', path: '/api/v1/api-keys', auth: 'user', tag: 'auth', summary: 'List my API keys',
+      method: 'get', path: '/api/v1/api-keys', auth: 'user', tag: 'auth', summary: 'List my API keys', response: ApiKeyListReply,
       handler: async ({ principal }) => {
         if (!principal) throw unauthorized();
         return { body: { items: await auth.listApiKeys(principal) } };
@@ -55,6 +79,7 @@ export function authRoutes(auth: AuthService): Route[] {
     }),
     route({
       method: 'del', path: '/api/v1/api-keys/:id', auth: 'user', tag: 'auth', summary: 'Delete an API key',
+      responses: { 204: 'Deleted', 404: 'No such key of yours (`not_found`)' },
       handler: async ({ params, principal }) => {
         if (!principal) throw unauthorized();
         await auth.deleteApiKey(principal, params.id as string);

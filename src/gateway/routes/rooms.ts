@@ -24,12 +24,47 @@ const timeoutBody = (maxS: number) =>
 
 export const MAX_TIMEOUT_S = 7 * 24 * 3600;
 
+const IsoTime = Type.Union([Type.String(), Type.Null()]);
+const RoomReply = Type.Object(
+  {
+    id: Type.String(),
+    channel: Type.String({ description: 'The WebSocket channel of its chat: `room:<id>`' }),
+    title: Type.String(),
+    owner_id: Type.Union([Type.String(), Type.Null()], { description: 'Null for rooms auto-created by a first post' }),
+    moderators: Type.Array(Type.String(), { description: 'User ids' }),
+    opens_at: IsoTime,
+    closes_at: IsoTime,
+    closed_at: IsoTime,
+    created_at: Type.String(),
+    status: Type.Union([Type.Literal('scheduled'), Type.Literal('open'), Type.Literal('ended'), Type.Literal('closed')]),
+  },
+  { title: 'Room' },
+);
+const RoomListReply = Type.Object(
+  { items: Type.Array(RoomReply), next: Type.Optional(Type.String({ description: 'Pass as `after` for the next page; absent on the last' })) },
+  { title: 'RoomList' },
+);
+const RoomListQuery = Type.Object({
+  limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$', description: 'Page size, an integer from 1 to 100 (default 50)' })),
+  after: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Continue after this room id (the previous page\'s `next`)' })),
+});
+const TimeoutReply = Type.Object({
+  room_id: Type.String(),
+  user_id: Type.String(),
+  until: Type.String({ description: 'When the user may post again (ISO 8601)' }),
+});
+
 export function roomRoutes(rooms: RoomService): Route[] {
   const who = (p: Principal | null) => p as Principal; // non-null on authenticated routes
   return [
     route({
       method: 'post', path: '/api/v1/rooms', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Create a room (the caller hosts it)',
-      body: CreateRoomBody,
+      description: '`opens_at` / `closes_at` are ISO 8601 or epoch milliseconds; chat is refused outside that window.',
+      body: CreateRoomBody, response: RoomReply, responses: {
+        201: 'The room',
+        409: 'The id is taken (`conflict`)',
+        503: 'The server holds its maximum of rooms (`room_limit`), or shared state is unreachable (`unavailable`)',
+      },
       handler: async ({ body, principal }) => {
         const room = await rooms.create(who(principal), {
           id: body.id ?? ulid().toLowerCase(),
@@ -42,6 +77,7 @@ export function roomRoutes(rooms: RoomService): Route[] {
     }),
     route({
       method: 'get', path: '/api/v1/rooms', auth: 'user', tag: 'rooms', summary: 'Rooms, oldest first (`limit`, `after`)',
+      query: RoomListQuery, response: RoomListReply,
       handler: async ({ query }) => {
         const raw = query.get('limit');
         const limit = raw === null ? 50 : Number(raw);
@@ -52,24 +88,27 @@ export function roomRoutes(rooms: RoomService): Route[] {
       },
     }),
     route({
-      method: 'get', path: '/api/v1/rooms/:id', auth: 'user', tag: 'rooms', summary: 'One room',
+      method: 'get', path: '/api/v1/rooms/:id', auth: 'user', tag: 'rooms', summary: 'One room', response: RoomReply,
       handler: async ({ params }) => ({ body: roomView(await rooms.get(params.id as string)) }),
     }),
     route({
       method: 'post', path: '/api/v1/rooms/:id/close', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Close a room for good (host or admin); subscribers get a `closed` frame',
+      response: RoomReply, responses: { 403: 'Not the host or an admin' },
       handler: async ({ params, principal }) => ({ body: roomView(await rooms.close(who(principal), params.id as string)) }),
     }),
     route({
       method: 'post', path: '/api/v1/rooms/:id/moderators', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Appoint a moderator (host or admin)',
-      body: ModeratorBody,
+      body: ModeratorBody, response: RoomReply, responses: { 403: 'Not the host or an admin' },
       handler: async ({ params, principal, body }) => ({ body: roomView(await rooms.addModerator(who(principal), params.id as string, body.username)) }),
     }),
     route({
       method: 'del', path: '/api/v1/rooms/:id/moderators/:userId', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Remove a moderator (host or admin)',
+      response: RoomReply, responses: { 403: 'Not the host or an admin' },
       handler: async ({ params, principal }) => ({ body: roomView(await rooms.removeModerator(who(principal), params.id as string, params.userId as string)) }),
     }),
     route({
       method: 'del', path: '/api/v1/rooms/:id/messages/:messageId', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Delete a message (host, moderator or admin); subscribers get a `delete` frame',
+      responses: { 204: 'Deleted', 403: 'Not the host, a moderator or an admin' },
       handler: async ({ params, principal }) => {
         await rooms.deleteMessage(who(principal), params.id as string, params.messageId as string);
         return { status: 204 };
@@ -77,7 +116,7 @@ export function roomRoutes(rooms: RoomService): Route[] {
     }),
     route({
       method: 'post', path: '/api/v1/rooms/:id/timeouts', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Stop a user posting for a while (host, moderator or admin)',
-      body: timeoutBody(MAX_TIMEOUT_S),
+      body: timeoutBody(MAX_TIMEOUT_S), response: TimeoutReply, responses: { 403: 'Not the host, a moderator or an admin' },
       handler: async ({ params, principal, body }) => {
         const until = await rooms.timeout(who(principal), params.id as string, body.user_id, body.duration_s);
         return { body: { room_id: params.id, user_id: body.user_id, until: new Date(until).toISOString() } };

@@ -1,7 +1,29 @@
 // Sentiment over REST (contract "Sentiment"): single, batch, and the model's description.
+import { Type } from '@sinclair/typebox';
 import type { SentimentEngine, SentimentResult } from '../../sentiment/engine.js';
 import { route, type Route } from '../router.js';
 import { batchBody, BatchReply, sentimentBody, SentimentReply, type Limits } from '../schemas.js';
+
+const ModelReply = Type.Object(
+  {
+    name: Type.String(),
+    labels: Type.Array(Type.String(), { description: 'In the order of the model\'s outputs' }),
+    max_length: Type.Integer({ description: 'Tokens per text; longer texts are truncated' }),
+    quantized: Type.Boolean(),
+    model_type: Type.Union([Type.String(), Type.Null()]),
+    limits: Type.Object({ max_text_length: Type.Integer(), max_batch_texts: Type.Integer() }),
+    engine: Type.Object({
+      threads: Type.Integer(),
+      batches: Type.Integer(),
+      items: Type.Integer(),
+      queued: Type.Integer(),
+      cache_hit_ratio: Type.Number(),
+      dedup_hits: Type.Integer(),
+      shed: Type.Integer(),
+    }),
+  },
+  { title: 'Model' },
+);
 
 export function sentimentRoutes(engine: SentimentEngine, limits: Limits): Route[] {
   const model = engine.info.name;
@@ -9,11 +31,13 @@ export function sentimentRoutes(engine: SentimentEngine, limits: Limits): Route[
   return [
     route({
       method: 'post', path: '/api/v1/sentiment', auth: 'user', rateLimit: 'api', tag: 'sentiment', summary: 'Classify one text',
+      description: `At most ${limits.maxTextLength} characters, not only whitespace. \`scores\` sum to 1; \`label\` is their argmax.`,
       body: sentimentBody(limits), response: SentimentReply,
       handler: async ({ body }) => ({ body: shape(await engine.classify(body.text)) }),
     }),
     route({
       method: 'post', path: '/api/v1/sentiment/batch', auth: 'user', rateLimit: 'api', tag: 'sentiment', summary: 'Classify up to the batch limit of texts, in order',
+      description: `1 to ${limits.maxBatchTexts} texts of at most ${limits.maxTextLength} characters each; \`results\` keep their order.`,
       body: batchBody(limits), response: BatchReply,
       handler: async ({ body }) => {
         const results = await engine.classifyMany(body.texts);
@@ -21,7 +45,7 @@ export function sentimentRoutes(engine: SentimentEngine, limits: Limits): Route[
       },
     }),
     route({
-      method: 'get', path: '/api/v1/model', auth: 'user', tag: 'sentiment', summary: 'The served model and engine counters',
+      method: 'get', path: '/api/v1/model', auth: 'user', tag: 'sentiment', summary: 'The served model and engine counters', response: ModelReply,
       handler: () => {
         const { info } = engine;
         const stats = engine.stats();

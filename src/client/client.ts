@@ -1,0 +1,334 @@
+// The REST side of the SDK: one method per contract route, typed answers, typed errors, and token
+// handling (login stores the pair; a 401 on a bearer request refreshes the access token once and retries).
+import { ChatPulseError, errorFromResponse } from './errors.js';
+import { LiveConnection, type LiveOptions } from './live.js';
+import type {
+  ApiKeyCreated,
+  ApiKeyInfo,
+  BatchSentiment,
+  ChannelSummary,
+  Ingest,
+  IngestSource,
+  List,
+  MessageFrame,
+  ModelInfo,
+  Report,
+  Room,
+  Sentiment,
+  TimeInput,
+  Timeline,
+  TokenPair,
+  User,
+} from './types.js';
+
+export interface ClientOptions {
+  /** `http(s)://host:port` (no trailing path); in a page served by ChatPulse: `location.origin`. */
+  baseUrl: string;
+  /** An access token to start with (e.g. one kept from an earlier login). */
+  token?: string;
+  /** Lets the client refresh `token` when it expires. */
+  refreshToken?: string;
+  /** Sent as `X-API-Key` when there is no access token. */
+  apiKey?: string;
+  /** Default: the global fetch. */
+  fetch?: typeof fetch;
+  /** Passed on to live(): needed in Node 20 (`(await import('ws')).WebSocket`). */
+  WebSocket?: LiveOptions['WebSocket'];
+  /** Called whenever the tokens change (login, refresh, logout: null), e.g. to keep them in storage. */
+  onTokens?: (tokens: { access: string; refresh?: string } | null) => void;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** false: send no credentials (register, login, refresh). */
+  auth?: boolean;
+}
+
+export interface RoomInput {
+  id?: string;
+  title?: string;
+  opens_at?: TimeInput;
+  closes_at?: TimeInput;
+}
+
+export interface ReportInput {
+  channel: string;
+  from: TimeInput;
+  to: TimeInput;
+  title?: string;
+}
+
+export class ChatPulseClient {
+  readonly baseUrl: string;
+  private access: string | undefined;
+  private refreshTok: string | undefined;
+  private key: string | undefined;
+  private refreshing: Promise<boolean> | null = null;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly options: ClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.access = options.token;
+    this.refreshTok = options.refreshToken;
+    this.key = options.apiKey;
+    this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  get accessToken(): string | undefined {
+    return this.access;
+  }
+
+  get refreshToken(): string | undefined {
+    return this.refreshTok;
+  }
+
+  get apiKey(): string | undefined {
+    return this.key;
+  }
+
+  /** True when requests carry credentials (a token or an API key). */
+  get signedIn(): boolean {
+    return this.access !== undefined || this.key !== undefined;
+  }
+
+  setTokens(access: string | undefined, refresh?: string): void {
+    this.access = access;
+    this.refreshTok = access === undefined ? undefined : refresh;
+    this.options.onTokens?.(access === undefined ? null : { access, ...(refresh === undefined ? {} : { refresh }) });
+  }
+
+  setApiKey(key: string | undefined): void {
+    this.key = key;
+  }
+
+  // ------------------------------------------------------------------------------------------ auth
+
+  register(username: string, password: string): Promise<User> {
+    return this.request('POST', '/api/v1/auth/register', { body: { username, password }, auth: false });
+  }
+
+  /** Signs in and keeps the token pair for every later call (and for live()). */
+  async login(username: string, password: string): Promise<TokenPair> {
+    const pair = await this.request<TokenPair>('POST', '/api/v1/auth/login', { body: { username, password }, auth: false });
+    this.setTokens(pair.access_token, pair.refresh_token);
+    return pair;
+  }
+
+  /** Rotates the token pair with the refresh token. */
+  async refresh(): Promise<TokenPair> {
+    if (this.refreshTok === undefined) throw new ChatPulseError(401, 'unauthorized', 'no refresh token: sign in again');
+    const pair = await this.request<TokenPair>('POST', '/api/v1/auth/refresh', { body: { refresh_token: this.refreshTok }, auth: false });
+    this.setTokens(pair.access_token, pair.refresh_token);
+    return pair;
+  }
+
+  /** Revokes the access token (and the refresh token) on the server and forgets both. */
+  async logout(): Promise<void> {
+    if (this.access === undefined) return;
+    const body = this.refreshTok === undefined ? {} : { refresh_token: this.refreshTok };
+    try {
+      // No refresh-and-retry here: an access token the server refuses is as good as logged out.
+      const res = await this.send('POST', '/api/v1/auth/logout', { body }, true);
+      if (res.status !== 401) await parse<void>(res);
+    } finally {
+      this.setTokens(undefined);
+    }
+  }
+
+  me(): Promise<User> {
+    return this.request('GET', '/api/v1/auth/me');
+  }
+
+  createApiKey(name: string): Promise<ApiKeyCreated> {
+    return this.request('POST', '/api/v1/api-keys', { body: { name } });
+  }
+
+  apiKeys(): Promise<List<ApiKeyInfo>> {
+    return this.request('GET', '/api/v1/api-keys');
+  }
+
+  deleteApiKey(id: string): Promise<void> {
+    return this.request('DELETE', `/api/v1/api-keys/${encodeURIComponent(id)}`);
+  }
+
+  // ------------------------------------------------------------------------------------- sentiment
+
+  predict(text: string): Promise<Sentiment> {
+    return this.request('POST', '/api/v1/sentiment', { body: { text } });
+  }
+
+  predictBatch(texts: string[]): Promise<BatchSentiment> {
+    return this.request('POST', '/api/v1/sentiment/batch', { body: { texts } });
+  }
+
+  model(): Promise<ModelInfo> {
+    return this.request('GET', '/api/v1/model');
+  }
+
+  // --------------------------------------------------------------------------------------- history
+
+  channels(): Promise<List<ChannelSummary>> {
+    return this.request('GET', '/api/v1/channels');
+  }
+
+  /** Newest first; pass the answer's `next` as `before` for the previous page. */
+  messages(channel: string, query: { limit?: number; before?: string } = {}): Promise<List<MessageFrame>> {
+    return this.request('GET', `/api/v1/channels/${encodeURIComponent(channel)}/messages`, { query: { limit: query.limit, before: query.before } });
+  }
+
+  /** Sentiment counts per bucket (`bucket` in seconds) between `from` and `to`. */
+  timeline(channel: string, query: { from?: TimeInput; to?: TimeInput; bucket?: number } = {}): Promise<Timeline> {
+    return this.request('GET', `/api/v1/channels/${encodeURIComponent(channel)}/timeline`, {
+      query: { from: timeParam(query.from), to: timeParam(query.to), bucket: query.bucket },
+    });
+  }
+
+  createReport(input: ReportInput): Promise<Report> {
+    const body = { channel: input.channel, from: timeBody(input.from), to: timeBody(input.to), ...(input.title === undefined ? {} : { title: input.title }) };
+    return this.request('POST', '/api/v1/reports', { body });
+  }
+
+  reports(query: { limit?: number; before?: string } = {}): Promise<List<Report>> {
+    return this.request('GET', '/api/v1/reports', { query: { limit: query.limit, before: query.before } });
+  }
+
+  report(id: string): Promise<Report> {
+    return this.request('GET', `/api/v1/reports/${encodeURIComponent(id)}`);
+  }
+
+  deleteReport(id: string): Promise<void> {
+    return this.request('DELETE', `/api/v1/reports/${encodeURIComponent(id)}`);
+  }
+
+  // ------------------------------------------------------------------------------ ingest and rooms
+
+  readonly ingest = {
+    /** Starts ingesting a Twitch or TikTok chat; its messages appear on `<source>:<channel>`. */
+    start: (input: { source: IngestSource; channel: string }): Promise<Ingest> => this.request('POST', '/api/v1/ingest', { body: input }),
+    list: (): Promise<List<Ingest>> => this.request('GET', '/api/v1/ingest'),
+    stop: (id: string): Promise<void> => this.request('DELETE', `/api/v1/ingest/${encodeURIComponent(id)}`),
+  };
+
+  readonly rooms = {
+    create: (input: RoomInput = {}): Promise<Room> => {
+      const body: Record<string, unknown> = {};
+      if (input.id !== undefined) body.id = input.id;
+      if (input.title !== undefined) body.title = input.title;
+      if (input.opens_at !== undefined) body.opens_at = timeBody(input.opens_at);
+      if (input.closes_at !== undefined) body.closes_at = timeBody(input.closes_at);
+      return this.request('POST', '/api/v1/rooms', { body });
+    },
+    list: (query: { limit?: number; after?: string } = {}): Promise<List<Room>> =>
+      this.request('GET', '/api/v1/rooms', { query: { limit: query.limit, after: query.after } }),
+    get: (id: string): Promise<Room> => this.request('GET', `/api/v1/rooms/${encodeURIComponent(id)}`),
+  };
+
+  // ------------------------------------------------------------------------------------- real time
+
+  /**
+   * A live connection to `/ws` with this client's credentials: the current access token (refreshed first
+   * when it has expired) or API key on every (re)connect.
+   */
+  live(options: Omit<LiveOptions, 'url' | 'credentials'> = {}): LiveConnection {
+    const WebSocket = options.WebSocket ?? this.options.WebSocket;
+    return new LiveConnection({
+      ...options,
+      ...(WebSocket === undefined ? {} : { WebSocket }),
+      url: this.baseUrl,
+      credentials: async () => {
+        if (this.access !== undefined && this.refreshTok !== undefined && expiresWithin(this.access, 5)) await this.tryRefresh();
+        if (this.access !== undefined) return { token: this.access };
+        return this.key === undefined ? {} : { apiKey: this.key };
+      },
+    });
+  }
+
+  // ------------------------------------------------------------------------------------- transport
+
+  /** Any route: resolves with the parsed JSON body (undefined for 204); rejects with ChatPulseError. */
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const auth = options.auth !== false;
+    const usedToken = auth ? this.access : undefined;
+    let res = await this.send(method, path, options, auth);
+    if (res.status === 401 && usedToken !== undefined && this.refreshTok !== undefined) {
+      // Another call may have refreshed already; else refresh once, then retry once.
+      const fresh = this.access !== usedToken || (await this.tryRefresh());
+      if (fresh) res = await this.send(method, path, options, auth);
+    }
+    return parse<T>(res);
+  }
+
+  private tryRefresh(): Promise<boolean> {
+    this.refreshing ??= this.refresh()
+      .then(
+        () => true,
+        (err: unknown) => {
+          // A refresh token the server refuses is useless: forget the pair (network trouble keeps it).
+          if (err instanceof ChatPulseError && (err.status === 401 || err.status === 400)) this.setTokens(undefined);
+          return false;
+        },
+      )
+      .finally(() => {
+        this.refreshing = null;
+      });
+    return this.refreshing;
+  }
+
+  private async send(method: string, path: string, options: RequestOptions, auth: boolean): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (auth && this.access !== undefined) headers.authorization = `Bearer ${this.access}`;
+    else if (auth && this.key !== undefined) headers['x-api-key'] = this.key;
+    const init: RequestInit = { method, headers };
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(options.body);
+    }
+    let url = this.baseUrl + path;
+    if (options.query) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(options.query)) if (v !== undefined) params.set(k, String(v));
+      const qs = params.toString();
+      if (qs !== '') url += `?${qs}`;
+    }
+    try {
+      return await this.fetchImpl(url, init);
+    } catch (err) {
+      throw new ChatPulseError(0, 'network_error', `${method} ${path} failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+async function parse<T>(res: Response): Promise<T> {
+  if (!res.ok) throw await errorFromResponse(res);
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  if (text === '') return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ChatPulseError(res.status, 'invalid_response', 'the server answered with a body that is not JSON');
+  }
+}
+
+function timeParam(t: TimeInput | undefined): string | undefined {
+  if (t === undefined) return undefined;
+  return t instanceof Date ? String(t.getTime()) : String(t);
+}
+
+function timeBody(t: TimeInput): number | string {
+  return t instanceof Date ? t.getTime() : t;
+}
+
+/** True when a JWT's `exp` is within `seconds` from now (false when it cannot be read). */
+function expiresWithin(jwt: string, seconds: number): boolean {
+  const part = jwt.split('.')[1];
+  if (part === undefined) return false;
+  try {
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
+    return typeof exp === 'number' && exp * 1000 - Date.now() < seconds * 1000;
+  } catch {
+    return false;
+  }
+}

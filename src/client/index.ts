@@ -1,0 +1,18 @@
+// ChatPulse's client SDK: REST (ChatPulseClient) and real time (LiveConnection), for Node 20+ and browsers,
+// with no dependencies. In Node 20, pass a WebSocket constructor: `{ WebSocket: (await import('ws')).WebSocket }`.
+export { ChatPulseClient, type ClientOptions, type ReportInput, type RequestOptions, type RoomInput } from './client.js';
+export { ChatPulseError, LiveError } from './errors.js';
+export {
+  LiveConnection,
+  type ChannelOptions,
+  type HeartbeatOptions,
+  type LiveCredentials,
+  type LiveEvent,
+  type LiveEvents,
+  type LiveOptions,
+  type LiveState,
+  type ReconnectOptions,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './live.js';
+export * from './types.js';

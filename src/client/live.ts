@@ -1,0 +1,507 @@
+// The real-time side of the SDK: one WebSocket to `/ws` with typed frames and events, automatic reconnect
+// (jittered exponential backoff) that resubscribes every channel, and a heartbeat that notices a dead
+// connection (no frame within a timeout after a ping) and replaces it. Works with the browser's WebSocket
+// or any constructor of the same shape (in Node: `ws`).
+import { LiveError } from './errors.js';
+import {
+  parseServerFrame,
+  type ClientFrame,
+  type ClosedFrame,
+  type DeleteFrame,
+  type ErrorFrame,
+  type LikesFrame,
+  type MessageFrame,
+  type MessagesFrame,
+  type MoodFrame,
+  type PongFrame,
+  type PresenceFrame,
+  type ServerFrame,
+  type SubscribedFrame,
+  type UnsubscribedFrame,
+} from './types.js';
+
+/** Parameters are checked bivariantly, so both the DOM's WebSocket and `ws` fit the shape below. */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
+
+/** The part of a WebSocket the SDK uses (the browser's global, or `ws` in Node). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: Handler<unknown> | null;
+  onmessage: Handler<{ data: unknown }> | null;
+  onclose: Handler<{ code: number; reason: string }> | null;
+  onerror: Handler<unknown> | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  /** `ws` only: drops the TCP connection without a closing handshake (a dead peer never answers one). */
+  terminate?(): void;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface LiveCredentials {
+  token?: string;
+  apiKey?: string;
+}
+
+export interface ChannelOptions {
+  /** Receive `messages` frames (every message of one short tick together) instead of `message`. */
+  batch?: boolean;
+}
+
+export interface ReconnectOptions {
+  /** First delay; default 500 ms. */
+  minDelayMs?: number;
+  /** Cap; default 30 s. */
+  maxDelayMs?: number;
+  /** Growth per failed attempt; default 2. */
+  factor?: number;
+  /** Fraction of each delay that is random (0: none, 1: anywhere from 0 to the delay); default 0.5. */
+  jitter?: number;
+}
+
+export interface HeartbeatOptions {
+  /** How often to send `ping`; default 15 s. */
+  intervalMs?: number;
+  /** How long to wait for any frame after a ping before the connection counts as dead; default 10 s. */
+  timeoutMs?: number;
+}
+
+export interface LiveOptions {
+  /** The server: `http(s)://host:port` or `ws(s)://host:port`, optionally ending in `/ws`. */
+  url: string;
+  /** Default: the global WebSocket (browsers, Node 22+). In Node 20: `(await import('ws')).WebSocket`. */
+  WebSocket?: WebSocketConstructor;
+  /** Static credentials, or a function asked before every (re)connect for the current ones. */
+  credentials?: LiveCredentials | (() => LiveCredentials | Promise<LiveCredentials>);
+  /** Channels to subscribe once connected (and after every reconnect). */
+  channels?: Array<string | ({ channel: string } & ChannelOptions)>;
+  /** Default delivery for `channels` and `subscribe()`. */
+  batch?: boolean;
+  /** `false` disables reconnecting. */
+  reconnect?: ReconnectOptions | false;
+  /** `false` disables the heartbeat. */
+  heartbeat?: HeartbeatOptions | false;
+  /** Message ids remembered per channel to drop replays seen before a reconnect; 0 disables; default 500. */
+  dedupe?: number;
+  /** Connect now (default) or on the first `connect()`. */
+  autoConnect?: boolean;
+}
+
+export type LiveState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface LiveEvents {
+  open: { reconnected: boolean };
+  close: { code: number; reason: string; willReconnect: boolean };
+  reconnecting: { attempt: number; delayMs: number; reason: string };
+  /** A server `error` frame, or a transport problem (`code: 'socket_error'`). */
+  error: ErrorFrame;
+  frame: ServerFrame;
+  subscribed: SubscribedFrame;
+  unsubscribed: UnsubscribedFrame;
+  message: MessageFrame;
+  messages: MessagesFrame;
+  mood: MoodFrame;
+  presence: PresenceFrame;
+  likes: LikesFrame;
+  delete: DeleteFrame;
+  closed: ClosedFrame;
+  pong: PongFrame;
+}
+
+export type LiveEvent = keyof LiveEvents;
+
+const OPEN = 1;
+/** Refusals of a subscribe frame (the others with a channel come from chat and like). */
+const SUBSCRIBE_ERRORS = new Set(['invalid_channel', 'not_found', 'too_many_subscriptions', 'invalid_frame', 'internal', 'unavailable']);
+/** Subscribe refusals that will not get better by retrying: the channel is dropped. */
+const PERMANENT = new Set(['invalid_channel', 'not_found', 'too_many_subscriptions', 'invalid_frame']);
+
+interface Pending {
+  resolve: (frame: SubscribedFrame) => void;
+  reject: (err: LiveError) => void;
+}
+
+export class LiveConnection {
+  private readonly subs = new Map<string, boolean>();
+  private readonly pending = new Map<string, Pending[]>();
+  private readonly handlers = new Map<LiveEvent, Set<(event: never) => void>>();
+  private readonly seen = new Map<string, { ids: Set<string>; order: string[] }>();
+  private readonly confirmed = new Map<string, SubscribedFrame>();
+  private readonly Ctor: WebSocketConstructor;
+  private readonly reconnectOpts: Required<ReconnectOptions> | null;
+  private readonly heartbeatOpts: Required<HeartbeatOptions> | null;
+  private readonly dedupe: number;
+  private socket: WebSocketLike | null = null;
+  private generation = 0;
+  private attempt = 0;
+  private everOpened = false;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private pingTimer: ReturnType<typeof setInterval> | null = null;
+  private deadTimer: ReturnType<typeof setTimeout> | null = null;
+  private _state: LiveState = 'idle';
+
+  constructor(private readonly options: LiveOptions) {
+    const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket;
+    if (typeof Ctor !== 'function') {
+      throw new LiveError('no_websocket', 'no WebSocket implementation: pass one as `WebSocket` (in Node 20: the `ws` package)');
+    }
+    this.Ctor = Ctor as WebSocketConstructor;
+    this.reconnectOpts =
+      options.reconnect === false ? null : { minDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.5, ...options.reconnect };
+    this.heartbeatOpts = options.heartbeat === false ? null : { intervalMs: 15_000, timeoutMs: 10_000, ...options.heartbeat };
+    this.dedupe = options.dedupe ?? 500;
+    for (const c of options.channels ?? []) {
+      const spec = typeof c === 'string' ? { channel: c } : c;
+      this.subs.set(spec.channel, spec.batch ?? options.batch ?? false);
+    }
+    if (options.autoConnect !== false) this.connect();
+  }
+
+  get state(): LiveState {
+    return this._state;
+  }
+
+  get isOpen(): boolean {
+    return this._state === 'open';
+  }
+
+  /** Subscribed channels (and those to subscribe on connect) with their delivery mode. */
+  get channels(): ReadonlyMap<string, boolean> {
+    return this.subs;
+  }
+
+  /** Adds a handler; returns the function that removes it. */
+  on<K extends LiveEvent>(event: K, handler: (e: LiveEvents[K]) => void): () => void {
+    let set = this.handlers.get(event);
+    if (!set) this.handlers.set(event, (set = new Set()));
+    set.add(handler as (event: never) => void);
+    return () => void set.delete(handler as (event: never) => void);
+  }
+
+  /** Resolves with the next event of a kind that passes `filter`; rejects after `timeoutMs`. */
+  next<K extends LiveEvent>(event: K, filter: (e: LiveEvents[K]) => boolean = () => true, timeoutMs = 10_000): Promise<LiveEvents[K]> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new LiveError('timeout', `no ${event} event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.on(event, (e) => {
+        if (!filter(e)) return;
+        clearTimeout(timer);
+        off();
+        resolve(e);
+      });
+    });
+  }
+
+  /** Opens the connection (a no-op while one is open or being opened). */
+  connect(): void {
+    if (this._state === 'closed') throw new LiveError('closed', 'this connection was closed for good; create a new one');
+    if (this._state === 'connecting' || this._state === 'open') return;
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+    void this.open();
+  }
+
+  /**
+   * Subscribes (now if connected, else on connect), and again after every reconnect. Resolves with the
+   * `subscribed` frame; rejects with a LiveError when the server refuses (e.g. `invalid_channel`).
+   */
+  subscribe(channel: string, options: ChannelOptions = {}): Promise<SubscribedFrame> {
+    const batch = options.batch ?? this.options.batch ?? false;
+    const previous = this.subs.get(channel);
+    this.subs.set(channel, batch);
+    const last = this.confirmed.get(channel);
+    if (this.isOpen && last && !this.pending.has(channel)) {
+      // Already subscribed: the server switches delivery silently (no second `subscribed`).
+      if (previous !== batch) this.send({ type: 'subscribe', channel, batch });
+      return Promise.resolve(last);
+    }
+    const inFlight = this.pending.has(channel);
+    const result = new Promise<SubscribedFrame>((resolve, reject) => {
+      const list = this.pending.get(channel) ?? [];
+      list.push({ resolve, reject });
+      this.pending.set(channel, list);
+    });
+    if (this.isOpen && !inFlight) this.send({ type: 'subscribe', channel, batch });
+    return result;
+  }
+
+  /** Stops receiving a channel (and forgets it for reconnects). */
+  unsubscribe(channel: string): void {
+    if (!this.subs.delete(channel)) return;
+    this.seen.delete(channel);
+    this.confirmed.delete(channel);
+    this.rejectPending(channel, new LiveError('unsubscribed', `unsubscribed from ${channel}`, channel));
+    if (this.isOpen) this.send({ type: 'unsubscribe', channel });
+  }
+
+  /** Posts into a native room (`room:<id>`); needs credentials. The message comes back as a `message` event. */
+  chat(channel: string, text: string): void {
+    this.sendOrThrow({ type: 'chat', channel, text });
+  }
+
+  /** A like for the channel, or for one message of it. */
+  like(channel: string, messageId?: string): void {
+    this.sendOrThrow(messageId === undefined ? { type: 'like', channel } : { type: 'like', channel, message_id: messageId });
+  }
+
+  ping(): void {
+    this.sendOrThrow({ type: 'ping' });
+  }
+
+  /** Ends the connection for good: no reconnect; pending subscribes reject. */
+  close(code = 1000, reason = 'client closed'): void {
+    if (this._state === 'closed') return;
+    const wasOpen = this.isOpen;
+    this._state = 'closed';
+    this.stopTimers();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const socket = this.detach();
+    if (socket) {
+      try {
+        socket.close(code, reason);
+      } catch {
+        socket.terminate?.();
+      }
+    }
+    for (const channel of [...this.pending.keys()]) this.rejectPending(channel, new LiveError('closed', 'the connection was closed', channel));
+    if (wasOpen) this.emit('close', { code, reason, willReconnect: false });
+  }
+
+  // ------------------------------------------------------------------------------------- internals
+
+  private async open(): Promise<void> {
+    const generation = ++this.generation;
+    this._state = 'connecting';
+    let url: string;
+    try {
+      url = this.urlWith(await this.currentCredentials());
+    } catch (err) {
+      if (this.stale(generation)) return;
+      this.emit('error', { type: 'error', code: 'credentials_failed', message: messageOf(err) });
+      this.lost(1006, `credentials: ${messageOf(err)}`);
+      return;
+    }
+    if (this.stale(generation)) return;
+    let socket: WebSocketLike;
+    try {
+      socket = new this.Ctor(url);
+    } catch (err) {
+      this.emit('error', { type: 'error', code: 'socket_error', message: messageOf(err) });
+      this.lost(1006, messageOf(err));
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      this._state = 'open';
+      this.attempt = 0;
+      const reconnected = this.everOpened;
+      this.everOpened = true;
+      this.startHeartbeat();
+      for (const [channel, batch] of this.subs) this.send({ type: 'subscribe', channel, batch });
+      this.emit('open', { reconnected });
+    };
+    socket.onmessage = (ev) => {
+      if (this.socket !== socket) return;
+      this.alive();
+      const data = typeof ev.data === 'string' ? ev.data : String(ev.data);
+      const frame = parseServerFrame(data);
+      if (frame) this.dispatch(frame);
+    };
+    socket.onerror = (ev) => {
+      if (this.socket !== socket) return;
+      const message = ev instanceof Error ? ev.message : isErrorEvent(ev) ? ev.message : 'WebSocket error';
+      this.emit('error', { type: 'error', code: 'socket_error', message });
+    };
+    socket.onclose = (ev) => {
+      if (this.socket !== socket) return;
+      this.detach();
+      this.lost(ev.code, ev.reason);
+    };
+  }
+
+  /** A newer attempt started, or close() was called, while this one awaited its credentials. */
+  private stale(generation: number): boolean {
+    return generation !== this.generation || this._state !== 'connecting';
+  }
+
+  private urlWith(creds: LiveCredentials): string {
+    let base = this.options.url.replace(/^http(s?):/i, 'ws$1:').replace(/\/+$/, '');
+    if (!/\/ws$/.test(base)) base += '/ws';
+    const query = creds.token ? `token=${encodeURIComponent(creds.token)}` : creds.apiKey ? `api_key=${encodeURIComponent(creds.apiKey)}` : '';
+    return query === '' ? base : `${base}${base.includes('?') ? '&' : '?'}${query}`;
+  }
+
+  private async currentCredentials(): Promise<LiveCredentials> {
+    const c = this.options.credentials;
+    return typeof c === 'function' ? c() : (c ?? {});
+  }
+
+  /** The socket went away (or never opened): tell listeners and schedule the next attempt. */
+  private lost(code: number, reason: string): void {
+    const wasOpen = this._state === 'open';
+    this.stopTimers();
+    this.confirmed.clear();
+    if (this._state === 'closed') return;
+    const willReconnect = this.reconnectOpts !== null;
+    if (wasOpen) this.emit('close', { code, reason, willReconnect });
+    if (!willReconnect) {
+      this._state = 'closed';
+      for (const channel of [...this.pending.keys()]) this.rejectPending(channel, new LiveError('closed', 'the connection closed', channel));
+      return;
+    }
+    this._state = 'reconnecting';
+    const delayMs = this.backoff(++this.attempt);
+    this.emit('reconnecting', { attempt: this.attempt, delayMs, reason: reason === '' ? `closed (${code})` : reason });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this._state === 'reconnecting') void this.open();
+    }, delayMs);
+  }
+
+  private backoff(attempt: number): number {
+    const o = this.reconnectOpts as Required<ReconnectOptions>;
+    const base = Math.min(o.maxDelayMs, o.minDelayMs * o.factor ** (attempt - 1));
+    const jitter = Math.min(1, Math.max(0, o.jitter));
+    return Math.round(base * (1 - jitter * Math.random()));
+  }
+
+  private detach(): WebSocketLike | null {
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) {
+      socket.onopen = null;
+      socket.onmessage = null;
+      socket.onclose = null;
+      socket.onerror = null;
+    }
+    return socket;
+  }
+
+  private startHeartbeat(): void {
+    const hb = this.heartbeatOpts;
+    if (!hb) return;
+    this.pingTimer = setInterval(() => {
+      if (!this.isOpen || this.deadTimer) return;
+      this.send({ type: 'ping' });
+      this.deadTimer = setTimeout(() => this.dead(hb.timeoutMs), hb.timeoutMs);
+    }, hb.intervalMs);
+  }
+
+  /** Any frame proves the connection alive. */
+  private alive(): void {
+    if (this.deadTimer) clearTimeout(this.deadTimer);
+    this.deadTimer = null;
+  }
+
+  private dead(timeoutMs: number): void {
+    this.deadTimer = null;
+    const socket = this.detach();
+    if (!socket) return;
+    // A dead peer never completes a closing handshake: drop the connection outright where possible.
+    if (socket.terminate) socket.terminate();
+    else {
+      try {
+        socket.close(4000, 'heartbeat timeout');
+      } catch {
+        // already closing
+      }
+    }
+    this.lost(4000, `heartbeat timeout: no answer within ${timeoutMs} ms`);
+  }
+
+  private stopTimers(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.deadTimer) clearTimeout(this.deadTimer);
+    this.pingTimer = null;
+    this.deadTimer = null;
+  }
+
+  private send(frame: ClientFrame): void {
+    this.socket?.send(JSON.stringify(frame));
+  }
+
+  private sendOrThrow(frame: ClientFrame): void {
+    if (!this.socket || !this.isOpen || this.socket.readyState !== OPEN) {
+      throw new LiveError('not_connected', `cannot send ${frame.type}: the connection is ${this._state}`);
+    }
+    this.send(frame);
+  }
+
+  private rejectPending(channel: string, err: LiveError): void {
+    const list = this.pending.get(channel);
+    this.pending.delete(channel);
+    for (const p of list ?? []) p.reject(err);
+  }
+
+  private dispatch(frame: ServerFrame): void {
+    switch (frame.type) {
+      case 'subscribed': {
+        this.confirmed.set(frame.channel, frame);
+        const list = this.pending.get(frame.channel);
+        this.pending.delete(frame.channel);
+        for (const p of list ?? []) p.resolve(frame);
+        break;
+      }
+      case 'error':
+        if (frame.channel !== undefined && SUBSCRIBE_ERRORS.has(frame.code) && this.pending.has(frame.channel)) {
+          if (PERMANENT.has(frame.code)) this.subs.delete(frame.channel);
+          this.rejectPending(frame.channel, new LiveError(frame.code, frame.message, frame.channel, frame.retry_after_ms));
+        }
+        break;
+      case 'message':
+        if (!this.fresh(frame)) return;
+        break;
+      case 'messages': {
+        const items = frame.items.filter((m) => this.fresh(m));
+        if (items.length === 0) return;
+        frame = items.length === frame.items.length ? frame : { ...frame, items };
+        break;
+      }
+      default:
+        break;
+    }
+    this.emit('frame', frame);
+    this.emit(frame.type, frame as never);
+  }
+
+  /** False for a message seen before (a room's replay after a reconnect). */
+  private fresh(m: MessageFrame): boolean {
+    if (this.dedupe <= 0) return true;
+    let seen = this.seen.get(m.channel);
+    if (!seen) this.seen.set(m.channel, (seen = { ids: new Set(), order: [] }));
+    if (seen.ids.has(m.id)) return false;
+    seen.ids.add(m.id);
+    seen.order.push(m.id);
+    if (seen.order.length > this.dedupe) seen.ids.delete(seen.order.shift() as string);
+    return true;
+  }
+
+  private emit<K extends LiveEvent>(event: K, payload: LiveEvents[K]): void {
+    const set = this.handlers.get(event);
+    if (!set) return;
+    for (const handler of [...set]) {
+      try {
+        (handler as (e: LiveEvents[K]) => void)(payload);
+      } catch (err) {
+        // A listener's bug must not break the connection; surface it asynchronously.
+        setTimeout(() => {
+          throw err;
+        }, 0);
+      }
+    }
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isErrorEvent(ev: unknown): ev is { message: string } {
+  return typeof ev === 'object' && ev !== null && typeof (ev as { message?: unknown }).message === 'string';
+}

@@ -1,0 +1,249 @@
+// The contract's shapes as the SDK sees them: REST bodies and every WebSocket frame, both ways.
+// Fields the contract does not fix are optional; servers may add more.
+
+// ------------------------------------------------------------------------------------------ REST
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'bearer';
+  /** Seconds until the access token expires. */
+  expires_in: number;
+}
+
+export interface User {
+  id: string;
+  username: string;
+  role: string;
+  created_at?: string;
+}
+
+export interface Sentiment {
+  label: string;
+  score: number;
+  /** Probability per label; they sum to 1. */
+  scores: Record<string, number>;
+  model: string;
+}
+
+export interface BatchSentiment {
+  results: Sentiment[];
+  model: string;
+  count: number;
+}
+
+export interface ModelInfo {
+  name: string;
+  labels: string[];
+  max_length: number;
+  quantized: boolean;
+  [extra: string]: unknown;
+}
+
+export interface ApiKeyCreated {
+  id: string;
+  name: string;
+  /** Shown once. */
+  key: string;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  [extra: string]: unknown;
+}
+
+/** Every list answers `{"items":[...],"next"?}`; pass `next` back as the cursor for the next page. */
+export interface List<T> {
+  items: T[];
+  next?: string;
+}
+
+export interface MoodSummary {
+  counts: Record<string, number>;
+  score: number | null;
+  rate: number;
+  window_s: number;
+}
+
+export interface ChannelSummary {
+  channel: string;
+  viewers?: number | null;
+  mood?: MoodSummary;
+  [extra: string]: unknown;
+}
+
+export interface TimelineBucket {
+  /** Bucket start: epoch ms (or ISO 8601, as the server writes it). */
+  ts: number | string;
+  counts: Record<string, number>;
+  score: number | null;
+}
+
+export interface Timeline {
+  buckets: TimelineBucket[];
+  [extra: string]: unknown;
+}
+
+export interface Report {
+  id: string;
+  channel: string;
+  title?: string;
+  from: number | string;
+  to: number | string;
+  [extra: string]: unknown;
+}
+
+export type IngestSource = 'twitch' | 'tiktok';
+
+export interface Ingest {
+  id: string;
+  source: IngestSource;
+  channel: string;
+  status: string;
+  owner: string | null;
+  [extra: string]: unknown;
+}
+
+export type RoomStatus = 'scheduled' | 'open' | 'ended' | 'closed';
+
+export interface Room {
+  id: string;
+  channel: string;
+  title: string | null;
+  owner_id: string | null;
+  moderators: string[];
+  opens_at: string | null;
+  closes_at: string | null;
+  closed_at: string | null;
+  created_at: string;
+  status: RoomStatus;
+}
+
+/** Times: epoch ms, ISO 8601 text or a Date (sent as epoch ms). */
+export type TimeInput = number | string | Date;
+
+// ------------------------------------------------------------------------------- WebSocket frames
+
+export interface ChatUser {
+  id: string;
+  name: string;
+  badges: string[];
+  color?: string;
+}
+
+export interface MessageFrame {
+  type: 'message';
+  channel: string;
+  /** A ULID: sortable by publish time. */
+  id: string;
+  user: ChatUser;
+  text: string;
+  sentiment: { label: string; score: number };
+  /** Epoch ms (server time). */
+  ts: number;
+  /** Ingested streams: the platform, its message id and send time. */
+  source?: string;
+  source_id?: string;
+  sent_ts?: number;
+}
+
+export interface MessagesFrame {
+  type: 'messages';
+  channel: string;
+  items: MessageFrame[];
+}
+
+export interface MoodFrame extends MoodSummary {
+  type: 'mood';
+  channel: string;
+  /** Epoch ms. */
+  ts: number;
+  long?: MoodSummary;
+}
+
+export interface SubscribedFrame {
+  type: 'subscribed';
+  channel: string;
+  viewers: number;
+}
+
+export interface UnsubscribedFrame {
+  type: 'unsubscribed';
+  channel: string;
+}
+
+export interface PresenceFrame {
+  type: 'presence';
+  channel: string;
+  viewers: number;
+  external_viewers?: number;
+}
+
+export interface LikesFrame {
+  type: 'likes';
+  channel: string;
+  total: number;
+  message_id?: string;
+  message_likes?: number;
+}
+
+export interface DeleteFrame {
+  type: 'delete';
+  channel: string;
+  message_id: string;
+}
+
+export interface ClosedFrame {
+  type: 'closed';
+  channel: string;
+}
+
+export interface PongFrame {
+  type: 'pong';
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  code: string;
+  message: string;
+  channel?: string;
+  retry_after_ms?: number;
+}
+
+export type ServerFrame =
+  | SubscribedFrame
+  | UnsubscribedFrame
+  | MessageFrame
+  | MessagesFrame
+  | MoodFrame
+  | PresenceFrame
+  | LikesFrame
+  | DeleteFrame
+  | ClosedFrame
+  | PongFrame
+  | ErrorFrame;
+
+export type ClientFrame =
+  | { type: 'subscribe'; channel: string; batch?: boolean }
+  | { type: 'unsubscribe'; channel: string }
+  | { type: 'chat'; channel: string; text: string }
+  | { type: 'like'; channel: string; message_id?: string }
+  | { type: 'ping' };
+
+const SERVER_TYPES: ReadonlySet<string> = new Set<ServerFrame['type']>([
+  'subscribed', 'unsubscribed', 'message', 'messages', 'mood', 'presence', 'likes', 'delete', 'closed', 'pong', 'error',
+]);
+
+/** Parses one text frame; null when it is not a JSON object of a known server frame type. */
+export function parseServerFrame(data: string): ServerFrame | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(data) as unknown;
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const type = (value as { type?: unknown }).type;
+  return typeof type === 'string' && SERVER_TYPES.has(type) ? (value as ServerFrame) : null;
+}

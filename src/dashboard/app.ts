@@ -1,0 +1,472 @@
+// The ChatPulse dashboard: sign in (password or API key), watch a channel live (chat tinted by sentiment,
+// mood chart, rate, viewers, likes), post into rooms, start and stop ingests, and look at a past period's
+// timeline and save it as a report. Built on the SDK, served from the same origin as the API.
+import {
+  ChatPulseClient,
+  ChatPulseError,
+  LiveError,
+  type Ingest,
+  type LiveConnection,
+  type MessageFrame,
+  type MoodFrame,
+  type Report,
+} from '../client/index.js';
+import { SentimentChart } from './chart.js';
+
+const LIVE_WINDOW_MS = 5 * 60_000;
+const MAX_MESSAGES = 300;
+const STORE = sessionStorage;
+
+/** What the page shows, for people and for tests (`window.__chatpulse`). */
+interface DashboardState {
+  connection: string;
+  channel: string | null;
+  messages: number;
+  moodFrames: number;
+  chartPoints: number;
+  lastLabel: string | null;
+  timelinePoints: number;
+}
+
+declare global {
+  interface Window {
+    __chatpulse: DashboardState;
+  }
+}
+
+const state: DashboardState = { connection: 'idle', channel: null, messages: 0, moodFrames: 0, chartPoints: 0, lastLabel: null, timelinePoints: 0 };
+window.__chatpulse = state;
+
+function el<T extends HTMLElement = HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`#${id} is missing from the page`);
+  return found as T;
+}
+
+function make<K extends keyof HTMLElementTagNameMap>(tag: K, props: { className?: string; text?: string } = {}): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (props.className) node.className = props.className;
+  if (props.text !== undefined) node.textContent = props.text;
+  return node;
+}
+
+function field(form: HTMLFormElement, name: string): string {
+  const value = new FormData(form).get(name);
+  return typeof value === 'string' ? value.trim() : '';
+}
+
+// ------------------------------------------------------------------------------------------ notices
+
+function notify(message: string, kind: 'error' | 'info' = 'error'): void {
+  const box = el('notice');
+  el('notice-text').textContent = message;
+  box.dataset.kind = kind;
+  box.hidden = false;
+}
+
+el('notice-close').addEventListener('click', () => (el('notice').hidden = true));
+
+/** A human sentence for a failed call; a 404 on a whole feature says the server does not offer it. */
+function explain(what: string, err: unknown): string {
+  if (err instanceof ChatPulseError) {
+    if (err.status === 404 && err.message.startsWith('no route')) return `${what}: this server does not offer this yet (404).`;
+    if (err.status === 404) return `${what}: not found (${err.message}).`;
+    if (err.status === 0) return `${what}: the server cannot be reached (${err.message}).`;
+    const retry = err.retryAfterS === undefined ? '' : ` Try again in ${err.retryAfterS} s.`;
+    return `${what}: ${err.message} (${err.status} ${err.code}).${retry}`;
+  }
+  if (err instanceof LiveError) return `${what}: ${err.message} (${err.code}).`;
+  return `${what}: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+async function attempt<T>(what: string, work: () => Promise<T>, show: (msg: string) => void = notify): Promise<T | undefined> {
+  try {
+    return await work();
+  } catch (err) {
+    show(explain(what, err));
+    return undefined;
+  }
+}
+
+// ------------------------------------------------------------------------------------------ client
+
+function storedTokens(): { access?: string; refresh?: string } {
+  try {
+    return JSON.parse(STORE.getItem('chatpulse.tokens') ?? '{}') as { access?: string; refresh?: string };
+  } catch {
+    return {};
+  }
+}
+
+const saved = storedTokens();
+const savedKey = STORE.getItem('chatpulse.apiKey') ?? undefined;
+const client = new ChatPulseClient({
+  baseUrl: location.origin,
+  ...(saved.access === undefined ? {} : { token: saved.access }),
+  ...(saved.refresh === undefined ? {} : { refreshToken: saved.refresh }),
+  ...(savedKey === undefined ? {} : { apiKey: savedKey }),
+  onTokens: (tokens) => (tokens ? STORE.setItem('chatpulse.tokens', JSON.stringify(tokens)) : STORE.removeItem('chatpulse.tokens')),
+});
+
+let live: LiveConnection | null = null;
+const moodChart = new SentimentChart(el('mood-chart'), LIVE_WINDOW_MS);
+let timelineChart: SentimentChart | null = null;
+
+// -------------------------------------------------------------------------------------------- auth
+
+el<HTMLFormElement>('login-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget as HTMLFormElement;
+  void attempt('Sign-in failed', async () => {
+    client.setApiKey(undefined);
+    STORE.removeItem('chatpulse.apiKey');
+    await client.login(field(form, 'username'), field(form, 'password'));
+    form.reset();
+    await enter();
+  });
+});
+
+el<HTMLFormElement>('key-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget as HTMLFormElement;
+  void attempt('The API key was refused', async () => {
+    client.setTokens(undefined);
+    client.setApiKey(field(form, 'key'));
+    await client.me(); // check it before keeping it
+    STORE.setItem('chatpulse.apiKey', field(form, 'key'));
+    form.reset();
+    await enter();
+  });
+});
+
+el('signout').addEventListener('click', () => {
+  void (async () => {
+    live?.close();
+    live = null;
+    if (client.accessToken !== undefined) await attempt('Sign-out failed', () => client.logout());
+    client.setApiKey(undefined);
+    STORE.removeItem('chatpulse.apiKey');
+    leave();
+  })();
+});
+
+function leave(): void {
+  el('app').hidden = true;
+  el('auth').hidden = false;
+  el('signout').hidden = true;
+  el('whoami').textContent = '';
+  setConnection('idle', 'offline');
+  setChannel(null);
+}
+
+async function enter(): Promise<void> {
+  const me = await client.me();
+  el('whoami').textContent = `${me.username}${me.role === 'admin' ? ' (admin)' : ''}${client.accessToken === undefined ? ' · API key' : ''}`;
+  el('auth').hidden = true;
+  el('app').hidden = false;
+  el('signout').hidden = false;
+  connect();
+  const remembered = STORE.getItem('chatpulse.channel');
+  if (remembered) {
+    el<HTMLInputElement>('channel-input').value = remembered;
+    void watch(remembered);
+  }
+  void loadChannels();
+  void loadIngests();
+  void loadReports();
+  defaultPeriod();
+}
+
+// -------------------------------------------------------------------------------------------- live
+
+function setConnection(s: string, text: string): void {
+  state.connection = s;
+  const pill = el('conn');
+  pill.dataset.state = s;
+  pill.textContent = text;
+}
+
+function connect(): void {
+  live?.close();
+  const conn = client.live({ heartbeat: { intervalMs: 20_000, timeoutMs: 10_000 }, reconnect: { minDelayMs: 500, maxDelayMs: 15_000 } });
+  live = conn;
+  setConnection('connecting', 'connecting…');
+  conn.on('open', ({ reconnected }) => setConnection('open', reconnected ? 'live (reconnected)' : 'live'));
+  conn.on('reconnecting', ({ delayMs }) => setConnection('reconnecting', `reconnecting in ${Math.ceil(delayMs / 1000)} s…`));
+  conn.on('message', (m) => m.channel === state.channel && addMessage(m));
+  conn.on('messages', (f) => f.channel === state.channel && f.items.forEach(addMessage));
+  conn.on('mood', (m) => m.channel === state.channel && onMood(m));
+  conn.on('presence', (p) => p.channel === state.channel && (el('stat-viewers').textContent = String(p.viewers)));
+  conn.on('subscribed', (s) => s.channel === state.channel && (el('stat-viewers').textContent = String(s.viewers)));
+  conn.on('likes', (l) => {
+    if (l.channel !== state.channel) return;
+    el('stat-likes').textContent = String(l.total);
+    if (l.message_id !== undefined && l.message_likes !== undefined) {
+      const button = document.querySelector<HTMLButtonElement>(`#chat li[data-id="${CSS.escape(l.message_id)}"] .like`);
+      if (button) button.textContent = `♥ ${l.message_likes}`;
+    }
+  });
+  conn.on('delete', (d) => {
+    if (d.channel === state.channel) document.querySelector(`#chat li[data-id="${CSS.escape(d.message_id)}"]`)?.remove();
+  });
+  conn.on('closed', (c) => c.channel === state.channel && notify(`${c.channel} was closed by its host: posting is over.`, 'info'));
+  conn.on('error', (e) => {
+    if (e.code === 'socket_error') return; // the reconnecting status says it
+    notify(`${e.channel ?? 'Live'}: ${e.message} (${e.code})`);
+  });
+}
+
+function setChannel(channel: string | null): void {
+  state.channel = channel;
+  state.messages = 0;
+  state.moodFrames = 0;
+  state.chartPoints = 0;
+  state.lastLabel = null;
+  el('chat').replaceChildren();
+  moodChart.clear();
+  for (const id of ['stat-viewers', 'stat-rate', 'stat-score', 'stat-likes']) el(id).textContent = '–';
+  const room = channel?.startsWith('room:') === true;
+  el<HTMLInputElement>('chat-text').disabled = !room;
+  el<HTMLButtonElement>('chat-send').disabled = !room;
+  el<HTMLButtonElement>('like-button').disabled = channel === null;
+  el('channel-status').textContent = channel === null ? 'Not watching a channel.' : `Joining ${channel}…`;
+}
+
+async function watch(channel: string): Promise<void> {
+  if (!live) return;
+  if (state.channel !== null && state.channel !== channel) live.unsubscribe(state.channel);
+  setChannel(channel);
+  STORE.setItem('chatpulse.channel', channel);
+  const ok = await attempt(`Cannot watch ${channel}`, () => (live as LiveConnection).subscribe(channel));
+  if (ok && state.channel === channel) {
+    el('channel-status').textContent = channel.startsWith('room:') ? `Watching ${channel}. Messages you send appear below.` : `Watching ${channel} (read-only).`;
+  } else if (state.channel === channel) {
+    el('channel-status').textContent = `Not watching ${channel}.`;
+  }
+}
+
+el<HTMLFormElement>('channel-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const channel = field(ev.currentTarget as HTMLFormElement, 'channel');
+  if (channel !== '') void watch(channel);
+});
+
+function addMessage(m: MessageFrame): void {
+  const list = el('chat');
+  const stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 30;
+  const item = make('li');
+  item.dataset.id = m.id;
+  item.dataset.label = m.sentiment.label;
+  const user = make('span', { className: 'user', text: m.user.name });
+  for (const badge of m.user.badges) user.append(make('span', { className: 'badge', text: badge }));
+  const label = make('span', { className: 'label', text: `${m.sentiment.label} ${m.sentiment.score.toFixed(2)}` });
+  const text = make('span', { className: 'text', text: m.text });
+  const like = make('button', { className: 'like secondary', text: '♥' });
+  like.type = 'button';
+  like.setAttribute('aria-label', `Like this message by ${m.user.name}`);
+  like.addEventListener('click', () => sendLike(m.id));
+  const time = make('time', { className: 'sr-only', text: new Date(m.ts).toLocaleTimeString() });
+  time.dateTime = new Date(m.ts).toISOString();
+  item.append(user, label, text, like, time);
+  list.append(item);
+  while (list.childElementCount > MAX_MESSAGES) list.firstElementChild?.remove();
+  if (stick) list.scrollTop = list.scrollHeight;
+  state.messages++;
+  state.lastLabel = m.sentiment.label;
+}
+
+function onMood(m: MoodFrame): void {
+  moodChart.push({ ts: m.ts, counts: m.counts, score: m.score });
+  state.moodFrames++;
+  state.chartPoints = moodChart.length;
+  el('stat-rate').textContent = m.rate.toFixed(1);
+  el('stat-score').textContent = m.score === null ? '–' : `${m.score > 0 ? '+' : ''}${m.score.toFixed(2)}`;
+}
+
+el<HTMLFormElement>('chat-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget as HTMLFormElement;
+  const text = field(form, 'text');
+  if (text === '' || state.channel === null || !live) return;
+  try {
+    live.chat(state.channel, text);
+    form.reset();
+  } catch (err) {
+    notify(explain('Not sent', err));
+  }
+});
+
+function sendLike(messageId?: string): void {
+  if (state.channel === null || !live) return;
+  try {
+    live.like(state.channel, messageId);
+  } catch (err) {
+    notify(explain('Like not sent', err));
+  }
+}
+
+el('like-button').addEventListener('click', () => sendLike());
+
+// ---------------------------------------------------------------------------------------- channels
+
+async function loadChannels(): Promise<void> {
+  const options = new Set<string>();
+  const found = await attempt('Recent channels', () => client.channels(), () => undefined);
+  for (const c of found?.items ?? []) options.add(c.channel);
+  const rooms = await attempt('Rooms', () => client.rooms.list({ limit: 50 }), () => undefined);
+  for (const r of rooms?.items ?? []) if (r.status !== 'closed') options.add(r.channel);
+  el('channel-list').replaceChildren(
+    ...[...options].map((value) => {
+      const option = make('option');
+      option.value = value;
+      return option;
+    }),
+  );
+}
+
+// ------------------------------------------------------------------------------------------ ingest
+
+function renderIngests(items: Ingest[]): void {
+  el('ingest-list').replaceChildren(
+    ...items.map((i) => {
+      const li = make('li');
+      const channel = `${i.source}:${i.channel}`;
+      const name = make('span', { text: `${channel} · ${i.status}` });
+      const watchButton = make('button', { className: 'secondary', text: 'Watch' });
+      watchButton.type = 'button';
+      watchButton.addEventListener('click', () => {
+        el<HTMLInputElement>('channel-input').value = channel;
+        void watch(channel);
+      });
+      const stop = make('button', { className: 'secondary', text: 'Stop' });
+      stop.type = 'button';
+      stop.setAttribute('aria-label', `Stop ingesting ${channel}`);
+      stop.addEventListener('click', () => void attempt(`Cannot stop ${channel}`, async () => {
+        await client.ingest.stop(i.id);
+        await loadIngests();
+      }));
+      const actions = make('span');
+      actions.append(watchButton, ' ', stop);
+      li.append(name, actions);
+      return li;
+    }),
+  );
+}
+
+async function loadIngests(): Promise<void> {
+  const list = await attempt('Ingest list', () => client.ingest.list(), (msg) => {
+    el('ingest-list').replaceChildren(make('li', { className: 'muted', text: msg }));
+  });
+  if (list) renderIngests(list.items);
+}
+
+el<HTMLFormElement>('ingest-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget as HTMLFormElement;
+  const source = field(form, 'source') === 'tiktok' ? 'tiktok' : 'twitch';
+  const channel = field(form, 'channel');
+  void attempt(`Cannot start ingesting ${source}:${channel}`, async () => {
+    const started = await client.ingest.start({ source, channel });
+    notify(`Ingesting ${started.source}:${started.channel} (${started.status}).`, 'info');
+    form.reset();
+    await loadIngests();
+  });
+});
+
+// ----------------------------------------------------------------------------------------- history
+
+function localInput(ms: number): string {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 16);
+}
+
+function defaultPeriod(): void {
+  const form = el<HTMLFormElement>('history-form');
+  const now = Date.now();
+  (form.elements.namedItem('from') as HTMLInputElement).value = localInput(now - 3600_000);
+  (form.elements.namedItem('to') as HTMLInputElement).value = localInput(now + 60_000);
+}
+
+function period(): { from: number; to: number; bucket: number } | null {
+  const form = el<HTMLFormElement>('history-form');
+  const from = new Date(field(form, 'from')).getTime();
+  const to = new Date(field(form, 'to')).getTime();
+  if (!Number.isFinite(from) || !Number.isFinite(to) || from >= to) {
+    notify('Pick a period whose start comes before its end.');
+    return null;
+  }
+  return { from, to, bucket: Number(field(form, 'bucket')) || 300 };
+}
+
+function historyStatus(text: string): void {
+  el('history-status').textContent = text;
+}
+
+el<HTMLFormElement>('history-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const channel = state.channel;
+  const p = period();
+  if (channel === null) return historyStatus('Watch a channel first: the timeline is for that channel.');
+  if (!p) return;
+  historyStatus(`Loading ${channel}…`);
+  void attempt(`Timeline of ${channel}`, async () => {
+    const timeline = await client.timeline(channel, p);
+    const points = timeline.buckets.map((b) => ({ ts: typeof b.ts === 'number' ? b.ts : Date.parse(b.ts), counts: b.counts, score: b.score }));
+    timelineChart ??= new SentimentChart(el('timeline-chart'));
+    timelineChart.setPoints(points);
+    state.timelinePoints = points.length;
+    const total = points.reduce((n, b) => n + Object.values(b.counts).reduce((a, c) => a + c, 0), 0);
+    historyStatus(`${channel}: ${total} messages in ${points.length} buckets.`);
+  }, historyStatus);
+});
+
+el<HTMLFormElement>('report-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget as HTMLFormElement;
+  const channel = state.channel;
+  const p = period();
+  if (channel === null) return historyStatus('Watch a channel first: a report is about one channel.');
+  if (!p) return;
+  const title = field(form, 'title');
+  void attempt('Cannot save the report', async () => {
+    const report = await client.createReport({ channel, from: p.from, to: p.to, ...(title === '' ? {} : { title }) });
+    historyStatus(`Saved report ${report.title ?? report.id}.`);
+    form.reset();
+    await loadReports();
+  }, historyStatus);
+});
+
+function renderReports(items: Report[]): void {
+  el('report-list').replaceChildren(
+    ...items.map((r) => {
+      const li = make('li');
+      li.append(make('span', { text: `${r.title ?? r.id} · ${r.channel}` }));
+      const del = make('button', { className: 'secondary', text: 'Delete' });
+      del.type = 'button';
+      del.setAttribute('aria-label', `Delete report ${r.title ?? r.id}`);
+      del.addEventListener('click', () => void attempt('Cannot delete the report', async () => {
+        await client.deleteReport(r.id);
+        await loadReports();
+      }));
+      li.append(del);
+      return li;
+    }),
+  );
+}
+
+async function loadReports(): Promise<void> {
+  const list = await attempt('Reports', () => client.reports(), (msg) => {
+    el('report-list').replaceChildren(make('li', { className: 'muted', text: msg }));
+  });
+  if (list) renderReports(list.items);
+}
+
+// ------------------------------------------------------------------------------------------- start
+
+if (client.signedIn) {
+  void attempt('Your session has ended; sign in again', enter).then(() => {
+    if (el('app').hidden) leave();
+  });
+} else {
+  leave();
+}

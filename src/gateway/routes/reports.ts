@@ -1,0 +1,82 @@
+// Reports: a channel's sentiment over a time range, computed once at creation and saved. Owner or admin only.
+import { Type } from '@sinclair/typebox';
+import { ulid } from 'ulid';
+import type { Principal } from '../../auth/index.js';
+import { parseChannel } from '../../channels/index.js';
+import { badRequest, notFound } from '../../errors.js';
+import type { HistoryService } from '../../store/history.js';
+import type { ReportRecord, ReportStore } from '../../store/ports.js';
+import { cursorParam, intParam, QueryCursor, QueryInt } from '../query.js';
+import { route, type Route } from '../router.js';
+import { parseTime } from '../time.js';
+
+const Time = Type.Union([Type.String({ minLength: 1, maxLength: 40 }), Type.Integer({ minimum: 0 })]);
+const CreateReportBody = Type.Object(
+  {
+    channel: Type.String({ minLength: 3, maxLength: 72 }),
+    from: Time,
+    to: Time,
+    title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+const MAX_RANGE_MS = 31 * 24 * 3_600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export const reportView = (r: ReportRecord) => ({
+  id: r.id, owner_id: r.ownerId, channel: r.channel, title: r.title, from: iso(r.from), to: iso(r.to), created_at: iso(r.createdAt), summary: r.summary,
+});
+
+export function reportRoutes(reports: ReportStore, history: HistoryService): Route[] {
+  const who = (p: Principal | null) => p as Principal; // non-null on authenticated routes
+  const owned = async (principal: Principal, id: string) => {
+    const report = await reports.get(id);
+    // Someone else's report reads as missing: ids are not a way to learn what others analyse.
+    if (!report || (report.ownerId !== principal.userId && principal.role !== 'admin')) throw notFound(`no report "${id}"`);
+    return report;
+  };
+  return [
+    route({
+      method: 'post', path: '/api/v1/reports', auth: 'user', rateLimit: 'api', tag: 'reports', summary: 'Analyse a channel over [from, to) and save the result (at most 31 days)',
+      body: CreateReportBody,
+      handler: async ({ body, principal }) => {
+        const channel = parseChannel(body.channel).name;
+        const from = parseTime(body.from, 'from');
+        const to = parseTime(body.to, 'to');
+        if (!(to > from)) throw badRequest('`to` must be after `from`', 'validation_failed');
+        if (to - from > MAX_RANGE_MS) throw badRequest('a report covers at most 31 days', 'validation_failed');
+        const report: ReportRecord = {
+          id: ulid(), ownerId: who(principal).userId, channel, from, to, createdAt: Date.now(),
+          title: body.title ?? `${channel} ${iso(from)} – ${iso(to)}`,
+          summary: await history.summarize(channel, from, to),
+        };
+        await reports.create(report);
+        return { status: 201, body: reportView(report) };
+      },
+    }),
+    route({
+      method: 'get', path: '/api/v1/reports', auth: 'user', tag: 'reports', summary: 'Your reports, newest first (`limit`, `before`)',
+      query: Type.Object({ limit: QueryInt('1-100, default 50'), before: QueryCursor('the previous page\'s `next`') }),
+      handler: async ({ principal, query }) => {
+        const limit = intParam(query, 'limit', 50, 1, 100);
+        const before = cursorParam(query, 'before');
+        const page = await reports.listByOwner(who(principal).userId, limit, before);
+        const items = page.map(reportView);
+        return { body: page.length === limit ? { items, next: page[page.length - 1]?.id } : { items } };
+      },
+    }),
+    route({
+      method: 'get', path: '/api/v1/reports/:id', auth: 'user', tag: 'reports', summary: 'One report (owner or admin)',
+      handler: async ({ params, principal }) => ({ body: reportView(await owned(who(principal), params.id as string)) }),
+    }),
+    route({
+      method: 'del', path: '/api/v1/reports/:id', auth: 'user', rateLimit: 'api', tag: 'reports', summary: 'Delete a report (owner or admin)',
+      handler: async ({ params, principal }) => {
+        const report = await owned(who(principal), params.id as string);
+        if (!(await reports.delete(report.id))) throw notFound(`no report "${report.id}"`);
+        return { status: 204 };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,265 @@
+// Memory drivers of the store ports: the default when no MONGODB_URL is set. They keep what a single
+// process needs and forget it on restart. Records are copied in and out so callers cannot mutate stored
+// state by reference, matching what a networked driver does.
+import { conflict } from '../errors.js';
+import type { IngestSourceName } from '../ingest/source.js';
+import type {
+  Bucket,
+  BucketCounts,
+  BucketIncrement,
+  BucketStore,
+  ChannelTotals,
+  IngestRecord,
+  IngestStore,
+  MessageQuery,
+  MessageStore,
+  ReportRecord,
+  ReportStore,
+  StoredMessage,
+} from './ports.js';
+
+const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Index of the first element whose id is >= `id` in an array sorted by id. */
+function lowerBound(sorted: readonly { id: string }[], id: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as { id: string }).id < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export interface MemoryMessageStoreOptions {
+  /** Messages kept per channel; the oldest (smallest id) go first. */
+  maxPerChannel?: number;
+}
+
+export class MemoryMessageStore implements MessageStore {
+  readonly #max: number;
+  /** Per channel, sorted by id (ULIDs: by time) so pages are slices and trimming drops from the front. */
+  readonly #byChannel = new Map<string, StoredMessage[]>();
+  /** Every stored id and its channel: what makes replays idempotent. */
+  readonly #channelOf = new Map<string, string>();
+
+  constructor(options: MemoryMessageStoreOptions = {}) {
+    this.#max = Math.max(1, options.maxPerChannel ?? 10_000);
+  }
+
+  async insertMany(messages: readonly StoredMessage[]): Promise<void> {
+    const touched = new Set<StoredMessage[]>();
+    for (const msg of messages) {
+      if (this.#channelOf.has(msg.id)) continue;
+      let list = this.#byChannel.get(msg.channel);
+      if (!list) this.#byChannel.set(msg.channel, (list = []));
+      const copy = structuredClone(msg);
+      // Live traffic arrives in id order, so the append is the common case.
+      const last = list[list.length - 1];
+      if (!last || last.id < msg.id) list.push(copy);
+      else list.splice(lowerBound(list, msg.id), 0, copy);
+      this.#channelOf.set(msg.id, msg.channel);
+      touched.add(list);
+    }
+    // Trimmed once per call rather than per message: one splice instead of a shift each.
+    for (const list of touched) {
+      const excess = list.length - this.#max;
+      if (excess > 0) for (const dropped of list.splice(0, excess)) this.#channelOf.delete(dropped.id);
+    }
+  }
+
+  async list(channel: string, query: MessageQuery): Promise<StoredMessage[]> {
+    const list = this.#byChannel.get(channel);
+    if (!list) return [];
+    const out: StoredMessage[] = [];
+    const start = query.before === undefined ? list.length : lowerBound(list, query.before);
+    for (let i = start - 1; i >= 0 && out.length < query.limit; i--) {
+      const msg = list[i] as StoredMessage;
+      if (query.from !== undefined && msg.ts < query.from) continue;
+      if (query.to !== undefined && msg.ts >= query.to) continue;
+      out.push(structuredClone(msg));
+    }
+    return out;
+  }
+
+  async remove(channel: string, ids: readonly string[]): Promise<void> {
+    const list = this.#byChannel.get(channel);
+    if (!list) return;
+    for (const id of ids) {
+      if (this.#channelOf.get(id) !== channel) continue;
+      const i = lowerBound(list, id);
+      if (list[i]?.id === id) list.splice(i, 1);
+      this.#channelOf.delete(id);
+    }
+    if (list.length === 0) this.#byChannel.delete(channel);
+  }
+
+  async count(): Promise<number> {
+    return this.#channelOf.size;
+  }
+}
+
+export interface MemoryBucketStoreOptions {
+  /** How many (batch, channel, bucket) keys are remembered for idempotence; replays come soon after. */
+  maxAppliedKeys?: number;
+}
+
+interface ChannelState {
+  buckets: Map<number, BucketCounts>;
+  totals: { messages: number; counts: Record<string, number>; lastTs: number };
+}
+
+const sumCounts = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+function addCounts(into: Record<string, number>, counts: Record<string, number>): void {
+  for (const [label, n] of Object.entries(counts)) into[label] = (into[label] ?? 0) + n;
+}
+
+/** Sums increments that hit the same bucket, so a batch is applied to each bucket once, as a whole. */
+export function mergeIncrements(increments: readonly BucketIncrement[]): BucketIncrement[] {
+  const merged = new Map<string, BucketIncrement>();
+  for (const inc of increments) {
+    const key = `${inc.channel}|${inc.start}`;
+    const into = merged.get(key);
+    if (!into) merged.set(key, { channel: inc.channel, start: inc.start, counts: { ...inc.counts }, polaritySum: inc.polaritySum });
+    else {
+      addCounts(into.counts, inc.counts);
+      into.polaritySum += inc.polaritySum;
+    }
+  }
+  return [...merged.values()];
+}
+
+export class MemoryBucketStore implements BucketStore {
+  readonly #maxApplied: number;
+  readonly #channels = new Map<string, ChannelState>();
+  /** Insertion-ordered, so the oldest keys are the first to forget. */
+  readonly #applied = new Set<string>();
+
+  constructor(options: MemoryBucketStoreOptions = {}) {
+    this.#maxApplied = Math.max(1, options.maxAppliedKeys ?? 100_000);
+  }
+
+  async apply(batchId: string, increments: readonly BucketIncrement[]): Promise<void> {
+    for (const inc of mergeIncrements(increments)) {
+      const key = `${batchId}|${inc.channel}|${inc.start}`;
+      if (this.#applied.has(key)) continue;
+      this.#applied.add(key);
+      if (this.#applied.size > this.#maxApplied) {
+        const oldest = this.#applied.values().next();
+        if (!oldest.done) this.#applied.delete(oldest.value);
+      }
+
+      let state = this.#channels.get(inc.channel);
+      if (!state) {
+        state = { buckets: new Map(), totals: { messages: 0, counts: {}, lastTs: inc.start } };
+        this.#channels.set(inc.channel, state);
+      }
+      let bucket = state.buckets.get(inc.start);
+      if (!bucket) state.buckets.set(inc.start, (bucket = { counts: {}, polaritySum: 0 }));
+      addCounts(bucket.counts, inc.counts);
+      bucket.polaritySum += inc.polaritySum;
+      addCounts(state.totals.counts, inc.counts);
+      state.totals.messages += sumCounts(inc.counts);
+      state.totals.lastTs = Math.max(state.totals.lastTs, inc.start);
+    }
+  }
+
+  async range(channel: string, from: number, to: number): Promise<Bucket[]> {
+    const state = this.#channels.get(channel);
+    if (!state) return [];
+    const out: Bucket[] = [];
+    for (const [start, b] of state.buckets) {
+      if (start >= from && start < to) out.push({ start, counts: { ...b.counts }, polaritySum: b.polaritySum });
+    }
+    return out.sort((a, b) => a.start - b.start);
+  }
+
+  async channels(limit: number): Promise<ChannelTotals[]> {
+    const all: ChannelTotals[] = [];
+    for (const [channel, { totals }] of this.#channels) {
+      all.push({ channel, messages: totals.messages, counts: { ...totals.counts }, lastTs: totals.lastTs });
+    }
+    // Ties by name, as the Mongo driver, so both give one order.
+    all.sort((a, b) => b.lastTs - a.lastTs || (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+    return all.slice(0, Math.max(0, limit));
+  }
+}
+
+export class MemoryReportStore implements ReportStore {
+  readonly #reports = new Map<string, ReportRecord>();
+
+  async create(report: ReportRecord): Promise<void> {
+    if (this.#reports.has(report.id)) throw conflict(`report "${report.id}" already exists`);
+    this.#reports.set(report.id, structuredClone(report));
+  }
+
+  async get(id: string): Promise<ReportRecord | null> {
+    const r = this.#reports.get(id);
+    return r ? structuredClone(r) : null;
+  }
+
+  async listByOwner(ownerId: string, limit: number, before?: string): Promise<ReportRecord[]> {
+    const mine = [...this.#reports.values()].filter((r) => r.ownerId === ownerId && (before === undefined || r.id < before));
+    return mine
+      .sort((a, b) => byId(b, a))
+      .slice(0, Math.max(0, limit))
+      .map((r) => structuredClone(r));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.#reports.delete(id);
+  }
+
+  async deleteByOwner(ownerId: string): Promise<number> {
+    let n = 0;
+    for (const [id, r] of this.#reports) {
+      if (r.ownerId === ownerId) {
+        this.#reports.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+}
+
+export const ingestConflict = (source: IngestSourceName, channel: string) =>
+  conflict(`${source} channel "${channel}" is already ingested`);
+
+export class MemoryIngestStore implements IngestStore {
+  readonly #byId = new Map<string, IngestRecord>();
+  readonly #idByKey = new Map<string, string>();
+
+  async create(rec: IngestRecord): Promise<void> {
+    const key = `${rec.source}|${rec.channel}`;
+    if (this.#idByKey.has(key)) throw ingestConflict(rec.source, rec.channel);
+    if (this.#byId.has(rec.id)) throw conflict(`ingest "${rec.id}" already exists`);
+    this.#byId.set(rec.id, structuredClone(rec));
+    this.#idByKey.set(key, rec.id);
+  }
+
+  async get(id: string): Promise<IngestRecord | null> {
+    const rec = this.#byId.get(id);
+    return rec ? structuredClone(rec) : null;
+  }
+
+  async find(source: IngestSourceName, channel: string): Promise<IngestRecord | null> {
+    const id = this.#idByKey.get(`${source}|${channel}`);
+    return id === undefined ? null : this.get(id);
+  }
+
+  async list(): Promise<IngestRecord[]> {
+    return [...this.#byId.values()]
+      .sort((a, b) => a.createdAt - b.createdAt || byId(a, b))
+      .map((r) => structuredClone(r));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const rec = this.#byId.get(id);
+    if (!rec) return false;
+    this.#byId.delete(id);
+    this.#idByKey.delete(`${rec.source}|${rec.channel}`);
+    return true;
+  }
+}

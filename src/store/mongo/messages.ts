@@ -1,0 +1,98 @@
+// Messages in MongoDB: one document per message, the ULID as `_id` so that a replayed insert hits the
+// primary key (and is skipped) and paging newest-first is a walk down the { channel, _id } index.
+import type { Collection, Db, Filter } from 'mongodb';
+import type { MessageQuery, MessageSource, MessageStore, StoredMessage } from '../ports.js';
+import { COLLECTIONS, duplicateKeyOps } from './connection.js';
+
+export interface MessageDoc {
+  _id: string;
+  channel: string;
+  source: MessageSource;
+  user: { id: string; name: string; badges: string[] };
+  text: string;
+  label: string;
+  score: number;
+  polarity: number;
+  ts: number;
+  /** `ts` as a Date: what the retention TTL index reads (TTL ignores numbers). */
+  at: Date;
+  sourceId?: string;
+}
+
+function toDoc(m: StoredMessage): MessageDoc {
+  const doc: MessageDoc = {
+    _id: m.id,
+    channel: m.channel,
+    source: m.source,
+    user: { id: m.user.id, name: m.user.name, badges: [...m.user.badges] },
+    text: m.text,
+    label: m.label,
+    score: m.score,
+    polarity: m.polarity,
+    ts: m.ts,
+    at: new Date(m.ts),
+  };
+  if (m.sourceId !== undefined) doc.sourceId = m.sourceId;
+  return doc;
+}
+
+function fromDoc(d: MessageDoc): StoredMessage {
+  const m: StoredMessage = {
+    id: d._id,
+    channel: d.channel,
+    source: d.source,
+    user: { id: d.user.id, name: d.user.name, badges: d.user.badges },
+    text: d.text,
+    label: d.label,
+    score: d.score,
+    polarity: d.polarity,
+    ts: d.ts,
+  };
+  if (d.sourceId !== undefined) m.sourceId = d.sourceId;
+  return m;
+}
+
+export class MongoMessageStore implements MessageStore {
+  private readonly messages: Collection<MessageDoc>;
+
+  constructor(db: Db) {
+    this.messages = db.collection<MessageDoc>(COLLECTIONS.messages);
+  }
+
+  async insertMany(messages: readonly StoredMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    try {
+      // Unordered: a duplicate (a replay) must not stop the messages after it.
+      await this.messages.bulkWrite(
+        messages.map((m) => ({ insertOne: { document: toDoc(m) } })),
+        { ordered: false },
+      );
+    } catch (err) {
+      if (duplicateKeyOps(err) === null) throw err;
+    }
+  }
+
+  async list(channel: string, query: MessageQuery): Promise<StoredMessage[]> {
+    if (query.limit <= 0) return [];
+    const filter: Filter<MessageDoc> = { channel };
+    if (query.before !== undefined) filter._id = { $lt: query.before };
+    if (query.from !== undefined || query.to !== undefined) {
+      filter.ts = {
+        ...(query.from !== undefined && { $gte: query.from }),
+        ...(query.to !== undefined && { $lt: query.to }),
+      };
+    }
+    const docs = await this.messages.find(filter).sort({ _id: -1 }).limit(query.limit).toArray();
+    return docs.map(fromDoc);
+  }
+
+  async remove(channel: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.messages.deleteMany({ channel, _id: { $in: [...ids] } });
+  }
+
+  async count(): Promise<number> {
+    // From collection metadata rather than a scan: this feeds overviews and metrics, not decisions.
+    return this.messages.estimatedDocumentCount();
+  }
+}

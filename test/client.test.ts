@@ -1,0 +1,252 @@
+// The SDK against a real server: REST calls and typed errors, token refresh, and the live connection:
+// its own chat message with sentiment, server refusals, reconnect + resubscribe after a server restart on
+// the same port, and a heartbeat that notices a connection that went silent.
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { ChatPulseClient, ChatPulseError, LiveConnection, LiveError, type LiveEvents, type MessageFrame } from '../src/client/index.js';
+import { startServer, type TestServer } from './helpers.js';
+
+const LABELS = ['negative', 'neutral', 'positive'];
+const LIMITS = { CHAT_RATE_PER_30S: '10000', WS_FRAME_RATE_PER_10S: '10000', WS_CONNECT_RATE_PER_MIN: '10000', AUTH_RATE_PER_MIN: '10000', MOOD_TICK_MS: '200' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Records every event of a live connection, for assertions after the fact. */
+function record(conn: LiveConnection): { events: Array<{ kind: keyof LiveEvents; e: unknown }>; count: (kind: keyof LiveEvents) => number } {
+  const events: Array<{ kind: keyof LiveEvents; e: unknown }> = [];
+  for (const kind of ['open', 'close', 'reconnecting', 'error', 'subscribed', 'message'] as const) conn.on(kind, (e) => events.push({ kind, e }));
+  return { events, count: (kind) => events.filter((x) => x.kind === kind).length };
+}
+
+describe('client SDK', () => {
+  let s: TestServer;
+  let admin: ChatPulseClient;
+  const conns: LiveConnection[] = [];
+  const track = (c: LiveConnection) => (conns.push(c), c);
+
+  beforeAll(async () => {
+    s = await startServer(LIMITS);
+    admin = new ChatPulseClient({ baseUrl: s.url, WebSocket });
+    await admin.login('admin', 'admin-password');
+  });
+  afterAll(async () => {
+    for (const c of conns) c.close();
+    await s?.app.stop();
+  });
+
+  it('registers, signs in and calls the sentiment API', async () => {
+    const c = new ChatPulseClient({ baseUrl: s.url });
+    const user = await c.register('sdk_user', 'password123');
+    expect(user).toMatchObject({ username: 'sdk_user', role: 'user' });
+    const pair = await c.login('sdk_user', 'password123');
+    expect(pair.token_type).toBe('bearer');
+    expect(c.accessToken).toBe(pair.access_token);
+    expect((await c.me()).id).toBe(user.id);
+
+    const one = await c.predict('what a great play, love it');
+    expect(LABELS).toContain(one.label);
+    expect(Object.values(one.scores).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    const batch = await c.predictBatch(['good', 'bad', 'ok']);
+    expect(batch.count).toBe(3);
+    expect(batch.results).toHaveLength(3);
+    const model = await c.model();
+    expect(model.labels).toEqual(expect.arrayContaining(LABELS));
+
+    const key = await c.createApiKey('sdk');
+    const viaKey = new ChatPulseClient({ baseUrl: s.url, apiKey: key.key });
+    expect((await viaKey.me()).username).toBe('sdk_user');
+    const room = await c.rooms.create({ id: 'sdk-room', title: 'SDK' });
+    expect(room).toMatchObject({ id: 'sdk-room', channel: 'room:sdk-room', status: 'open' });
+    expect((await c.rooms.get('sdk-room')).title).toBe('SDK');
+    expect((await c.rooms.list()).items.map((r) => r.id)).toContain('sdk-room');
+  });
+
+  it('turns error bodies into typed ChatPulseErrors (401, 400, 404, 413)', async () => {
+    const anon = new ChatPulseClient({ baseUrl: s.url });
+    const failure = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (err: unknown) => err as ChatPulseError);
+
+    const noCreds = await failure(anon.me());
+    expect(noCreds).toBeInstanceOf(ChatPulseError);
+    expect(noCreds).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect((await failure(anon.login('admin', 'wrong-password'))).status).toBe(401);
+
+    const empty = await failure(admin.predict('   '));
+    expect(empty).toMatchObject({ status: 400, code: 'validation_failed' });
+    expect(empty.message).toMatch(/text/);
+    expect(await failure(admin.predict('x'.repeat(5000)))).toMatchObject({ status: 413 });
+    expect(await failure(admin.rooms.get('no-such-room'))).toMatchObject({ status: 404, code: 'not_found' });
+
+    const down = new ChatPulseClient({ baseUrl: 'http://127.0.0.1:1' });
+    expect(await failure(down.model())).toMatchObject({ status: 0, code: 'network_error' });
+  });
+
+  it('refreshes the access token once on a 401, then signs out for good', async () => {
+    const seed = new ChatPulseClient({ baseUrl: s.url });
+    await seed.register('refresher', 'password123');
+    const pair = await seed.login('refresher', 'password123');
+    const calls: string[] = [];
+    const c = new ChatPulseClient({
+      baseUrl: s.url,
+      token: 'not-a-valid-token',
+      refreshToken: pair.refresh_token,
+      fetch: (input, init) => (calls.push(`${init?.method ?? 'GET'} ${String(input).replace(s.url, '')}`), fetch(input, init)),
+    });
+    expect((await c.me()).username).toBe('refresher');
+    expect(calls).toEqual(['GET /api/v1/auth/me', 'POST /api/v1/auth/refresh', 'GET /api/v1/auth/me']);
+    expect(c.accessToken).not.toBe('not-a-valid-token');
+
+    const token = c.accessToken as string;
+    await c.logout();
+    expect(c.accessToken).toBeUndefined();
+    const revoked = new ChatPulseClient({ baseUrl: s.url, token });
+    await expect(revoked.me()).rejects.toMatchObject({ status: 401 });
+    // A refresh token the server refuses: the original 401 comes back and the tokens are forgotten.
+    const stale = new ChatPulseClient({ baseUrl: s.url, token: 'nope', refreshToken: 'also-nope' });
+    await expect(stale.me()).rejects.toMatchObject({ status: 401 });
+    expect(stale.refreshToken).toBeUndefined();
+  });
+
+  it('receives its own chat message with sentiment, and typed server refusals', async () => {
+    const conn = track(admin.live({ channels: ['room:sdk-live'] }));
+    await conn.next('subscribed', (f) => f.channel === 'room:sdk-live');
+    expect(conn.isOpen).toBe(true);
+    const got = conn.next('message', (m) => m.text === 'this stream is amazing, love it');
+    conn.chat('room:sdk-live', 'this stream is amazing, love it');
+    const own = await got;
+    expect(own).toMatchObject({ type: 'message', channel: 'room:sdk-live', user: { name: 'admin' } });
+    expect(LABELS).toContain(own.sentiment.label);
+    expect(own.sentiment.score).toBeGreaterThan(0);
+    expect(typeof own.ts).toBe('number');
+
+    const mood = await conn.next('mood', (m) => m.channel === 'room:sdk-live');
+    expect(Object.values(mood.counts).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
+
+    const likes = conn.next('likes', (l) => l.message_id === own.id);
+    conn.like('room:sdk-live', own.id);
+    expect(await likes).toMatchObject({ message_likes: 1 });
+
+    await expect(conn.subscribe('nonsense')).rejects.toMatchObject({ name: 'LiveError', code: 'invalid_channel' });
+    expect(conn.channels.has('nonsense')).toBe(false);
+    const refused = conn.next('error', (e) => e.channel === 'twitch:somestreamer');
+    conn.chat('twitch:somestreamer', 'hi');
+    expect(await refused).toMatchObject({ code: 'forbidden' });
+
+    // Batched delivery.
+    await conn.subscribe('room:sdk-batch', { batch: true });
+    const batch = conn.next('messages', (f) => f.channel === 'room:sdk-batch');
+    conn.chat('room:sdk-batch', 'one');
+    conn.chat('room:sdk-batch', 'two');
+    expect((await batch).items[0]).toMatchObject({ type: 'message', text: 'one' });
+
+    // Anonymous: may watch, may not post.
+    const anon = track(new LiveConnection({ url: s.url, WebSocket, channels: ['room:sdk-live'] }));
+    await anon.next('subscribed');
+    const denied = anon.next('error');
+    anon.chat('room:sdk-live', 'hello?');
+    expect(await denied).toMatchObject({ code: 'unauthorized' });
+    conn.close();
+    expect(conn.state).toBe('closed');
+    expect(() => conn.chat('room:sdk-live', 'after close')).toThrow(LiveError);
+  });
+
+  it('reconnects with backoff and resubscribes after the server restarts on the same port', async () => {
+    // An explicit port: uWS sets SO_REUSEADDR only then, and without it the first server's TIME_WAIT
+    // connections would keep the port from being bound again for a minute.
+    const port = await freePort();
+    const first = await startServer({ ...LIMITS, PORT: String(port) });
+    const c = new ChatPulseClient({ baseUrl: first.url, WebSocket });
+    await c.login('admin', 'admin-password');
+    const conn = track(c.live({ channels: ['room:restart', 'room:restart-2'], reconnect: { minDelayMs: 100, maxDelayMs: 400 }, heartbeat: false }));
+    const log = record(conn);
+    await conn.next('subscribed', (f) => f.channel === 'room:restart-2');
+    const before = conn.next('message', (m) => m.text === 'before the restart');
+    conn.chat('room:restart', 'before the restart');
+    await before;
+
+    await first.app.stop();
+    await conn.next('reconnecting');
+    expect(conn.state).not.toBe('open');
+    await sleep(500); // a few refused attempts while nothing listens
+    const second = await startServer({ ...LIMITS, PORT: String(port) });
+    try {
+      expect(second.app.port).toBe(port);
+      // The new process has its own users: sign in there, and the next attempt uses the new token.
+      await c.login('admin', 'admin-password');
+      await conn.next('open', (o) => o.reconnected, 15_000);
+      await conn.next('subscribed', (f) => f.channel === 'room:restart-2');
+      expect([...conn.channels.keys()]).toEqual(['room:restart', 'room:restart-2']);
+
+      const attempts = log.events.filter((x) => x.kind === 'reconnecting').map((x) => (x.e as LiveEvents['reconnecting']).delayMs);
+      expect(attempts.length).toBeGreaterThanOrEqual(2);
+      for (const d of attempts) expect(d).toBeLessThanOrEqual(400);
+      expect(log.events.find((x) => x.kind === 'close')?.e).toMatchObject({ code: 1001, willReconnect: true });
+
+      const after = conn.next('message', (m) => m.text === 'after the restart');
+      conn.chat('room:restart', 'after the restart'); // posting needs the (new) token: the reconnect used it
+      expect((await after).channel).toBe('room:restart');
+    } finally {
+      conn.close();
+      await second.app.stop();
+    }
+  });
+
+  it('notices a dead connection with its heartbeat and replaces it', async () => {
+    // A TCP proxy that can go silent: the old connection stays up but nothing crosses it any more.
+    const pairs: Array<[Socket, Socket]> = [];
+    const target = new URL(s.url);
+    const proxy: Server = createServer((down) => {
+      const up = connect(Number(target.port), target.hostname);
+      down.pipe(up);
+      up.pipe(down);
+      down.on('error', () => undefined);
+      up.on('error', () => undefined);
+      pairs.push([down, up]);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxyPort = (proxy.address() as { port: number }).port;
+    const conn = track(
+      new LiveConnection({
+        url: `http://127.0.0.1:${proxyPort}`,
+        WebSocket,
+        credentials: { token: admin.accessToken as string },
+        channels: ['room:heartbeat'],
+        heartbeat: { intervalMs: 200, timeoutMs: 300 },
+        reconnect: { minDelayMs: 50, maxDelayMs: 200 },
+      }),
+    );
+    try {
+      await conn.next('subscribed');
+      await sleep(700); // pings answered: still the first connection
+      expect(pairs).toHaveLength(1);
+      const [down, up] = pairs[0] as [Socket, Socket];
+      down.unpipe(up);
+      up.unpipe(down);
+      down.pause();
+      up.pause();
+      const t0 = Date.now();
+      const why = await conn.next('reconnecting', () => true, 5000);
+      expect(why.reason).toMatch(/heartbeat/);
+      expect(Date.now() - t0).toBeLessThan(2000);
+      await conn.next('subscribed', (f) => f.channel === 'room:heartbeat', 5000);
+      expect(pairs.length).toBe(2);
+      const got = conn.next('message', (m: MessageFrame) => m.text === 'still here');
+      conn.chat('room:heartbeat', 'still here');
+      await got;
+    } finally {
+      conn.close();
+      for (const [a, b] of pairs) (a.destroy(), b.destroy());
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+});

@@ -1,0 +1,155 @@
+// The dashboard in a real browser (headless Chromium through playwright-core) against a real server:
+// static files, sign-in, a live room with sentiment-tinted messages, the mood chart, posting from the
+// page, and a clear message where a history endpoint is missing. Saves test-output/dashboard.png.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { ChatPulseClient, type LiveConnection, type MessageFrame } from '../src/client/index.js';
+import { ROOT, startServer, type TestServer } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const OUT = join(ROOT, 'test-output');
+const hasBrowser = existsSync(CHROMIUM);
+const builtDashboard = existsSync(join(ROOT, 'dist', 'src', 'dashboard', 'app.js'));
+
+interface PageState {
+  connection: string;
+  channel: string | null;
+  messages: number;
+  moodFrames: number;
+  chartPoints: number;
+  lastLabel: string | null;
+}
+
+if (!hasBrowser) console.warn(`dashboard.test.ts: skipping the browser test: ${CHROMIUM} is not installed (apt-get install chromium)`);
+
+describe('static files', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer();
+  });
+  afterAll(async () => {
+    await s?.app.stop();
+  });
+
+  it('serves the dashboard, its scripts and uPlot with types, caching headers and X-Instance', async () => {
+    expect(builtDashboard, 'run `npm run build` first: the dashboard is served from dist/src/dashboard').toBe(true);
+    const index = await fetch(`${s.url}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(index.headers.get('cache-control')).toBe('no-cache');
+    expect(index.headers.get('x-instance')).toMatch(/:\d+$/);
+    expect(index.headers.get('content-security-policy')).toMatch(/script-src 'self' 'sha256-/);
+    expect(await index.text()).toContain('<script type="module" src="/assets/app/app.js">');
+
+    for (const [path, type] of [
+      ['/assets/app/app.js', 'text/javascript; charset=utf-8'],
+      ['/assets/app/styles.css', 'text/css; charset=utf-8'],
+      ['/assets/client/index.js', 'text/javascript; charset=utf-8'],
+      ['/assets/vendor/uPlot.esm.js', 'text/javascript; charset=utf-8'],
+      ['/assets/vendor/uPlot.min.css', 'text/css; charset=utf-8'],
+    ] as const) {
+      const res = await fetch(s.url + path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type'), path).toBe(type);
+      const etag = res.headers.get('etag') as string;
+      expect(etag, path).toMatch(/^".+"$/);
+      const again = await fetch(s.url + path, { headers: { 'if-none-match': etag } });
+      expect(again.status, path).toBe(304);
+    }
+    expect((await fetch(`${s.url}/assets/vendor/uPlot.esm.js`)).headers.get('cache-control')).toBe('public, max-age=86400');
+    // Only the allow-list: anything else falls through to the API's JSON 404.
+    for (const path of ['/assets/app/../../package.json', '/assets/client/%2e%2e/%2e%2e/package.json', '/src/app.ts', '/assets/app/app.ts', '/index.html']) {
+      const res = await fetch(s.url + path);
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get('content-type'), path).toBe('application/json');
+    }
+    expect((await fetch(`${s.url}/health`)).status).toBe(200);
+  });
+});
+
+describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
+  let s: TestServer;
+  let browser: Browser;
+  let page: Page;
+  let poster: LiveConnection;
+  const pageErrors: string[] = [];
+  const state = () => page.evaluate('window.__chatpulse') as Promise<PageState>;
+
+  beforeAll(async () => {
+    s = await startServer({ CHAT_RATE_PER_30S: '1000', WS_FRAME_RATE_PER_10S: '1000', MOOD_TICK_MS: '250', MOOD_WINDOW_S: '5' });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (msg) => msg.type() === 'error' && pageErrors.push(msg.text()));
+    const sdk = new ChatPulseClient({ baseUrl: s.url, WebSocket });
+    await sdk.register('streamer', 'password123');
+    await sdk.login('streamer', 'password123');
+    poster = sdk.live({ channels: ['room:dash'] });
+    await poster.next('subscribed');
+  });
+  afterAll(async () => {
+    poster?.close();
+    await browser?.close();
+    await s?.app.stop();
+  });
+
+  it('signs in, watches a room, tints messages by sentiment and charts the mood', async () => {
+    await page.goto(`${s.url}/`);
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill('admin-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#app').waitFor({ state: 'visible' });
+    await expect.poll(async () => (await state()).connection).toBe('open');
+    expect(await page.locator('#whoami').textContent()).toContain('admin');
+
+    await page.getByLabel('Channel', { exact: true }).fill('room:dash');
+    await page.getByRole('button', { name: 'Watch' }).click();
+    await expect.poll(() => page.locator('#channel-status').textContent()).toContain('Watching room:dash');
+
+    // A message sent through the SDK shows up with its label as data-label (and the matching tint).
+    const sent = poster.next('message', (m: MessageFrame) => m.text === 'this is the best stream ever, love it');
+    poster.chat('room:dash', 'this is the best stream ever, love it');
+    const frame = await sent;
+    const item = page.locator(`#chat li[data-id="${frame.id}"]`);
+    await item.waitFor();
+    expect(await item.getAttribute('data-label')).toBe(frame.sentiment.label);
+    expect(await item.textContent()).toContain('this is the best stream ever, love it');
+    const colours = await item.evaluate('getComputedStyle(this).borderLeftColor'.replace('this', 'document.querySelector(`#chat li[data-id="' + frame.id + '"]`)'));
+    expect(colours).toMatch(/^rgb/);
+
+    // The chart gets points from mood frames; more traffic, more points.
+    await expect.poll(async () => (await state()).chartPoints, { timeout: 5000 }).toBeGreaterThan(0);
+    const before = (await state()).chartPoints;
+    poster.chat('room:dash', 'this is awful, worst game');
+    await expect.poll(async () => (await state()).chartPoints, { timeout: 5000 }).toBeGreaterThan(before);
+    expect(Number(await page.locator('#mood-chart').getAttribute('data-points'))).toBeGreaterThan(before);
+    await page.locator('#mood-chart canvas').waitFor();
+    await expect.poll(() => page.locator('#stat-viewers').textContent()).toBe('2');
+
+    // Posting from the page: the message comes back tinted, from admin.
+    await page.getByLabel('Message').fill('hello from the dashboard, great match');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const own = page.locator('#chat li', { hasText: 'hello from the dashboard, great match' });
+    await own.waitFor();
+    expect(await own.getAttribute('data-label')).toMatch(/^(negative|neutral|positive)$/);
+    expect(await own.locator('.user').textContent()).toContain('admin');
+    await expect.poll(async () => (await state()).messages).toBeGreaterThanOrEqual(3);
+
+    // History: either a timeline or a clear message (the history API may not be there yet).
+    await page.getByRole('button', { name: 'Load timeline' }).click();
+    await expect.poll(() => page.locator('#history-status').textContent(), { timeout: 5000 }).toMatch(/buckets|does not offer|failed|:/);
+    const history = (await page.locator('#history-status').textContent()) ?? '';
+    expect(history).not.toBe('Loading room:dash…');
+
+    mkdirSync(OUT, { recursive: true });
+    await page.screenshot({ path: join(OUT, 'dashboard.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(OUT, 'dashboard-phone.png'), fullPage: true });
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(pageErrors).toEqual([]);
+  });
+});
