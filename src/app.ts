@@ -68,6 +68,8 @@ import { mountStatic } from './gateway/static.js';
 import { nativeUws, type us_listen_socket } from './gateway/uws.js';
 import { WsGateway } from './gateway/ws.js';
 import type { Logger } from './observability/log.js';
+import { Metrics } from './observability/metrics.js';
+import { metricsRoutes } from './gateway/routes/metrics.js';
 import { SentimentEngine } from './sentiment/engine.js';
 
 export interface ChatPulse {
@@ -97,6 +99,8 @@ interface SharedState {
   limiter(points: number, windowS: number, name: string): RateLimiter;
   /** Null while every backend answers, else why not (readiness). */
   problem(): string | null;
+  /** Reports the backend's errors and latency to the metrics. */
+  instrument?(metrics: Metrics): void;
   close(): Promise<void>;
 }
 
@@ -132,6 +136,7 @@ async function redisState(url: string, presenceTtlMs: number, log: Logger): Prom
     onInvalidate: (handler) => bus.onEvent((e) => e.kind === 'invalidate' && handler(e.key)),
   };
   const cache = { ttlMs: 5000, max: 10_000 };
+  let pinger: NodeJS.Timeout | null = null;
   return {
     users: new CachedUserStore(new RedisUserStore(redis), invalidations, cache),
     apiKeys: new CachedApiKeyStore(new RedisApiKeyStore(redis), invalidations, cache),
@@ -145,7 +150,18 @@ async function redisState(url: string, presenceTtlMs: number, log: Logger): Prom
     board: new RedisIngestBoard(redis),
     limiter: (points, windowS, name) => new RedisRateLimiter(redis, points, windowS, name),
     problem: () => (isReady(redis) && isReady(subscriber) ? null : 'redis is unreachable'),
+    instrument(metrics) {
+      redis.on('error', () => metrics.redisErrors.inc({ connection: 'commands' }));
+      subscriber.on('error', () => metrics.redisErrors.inc({ connection: 'subscriber' }));
+      pinger = setInterval(() => {
+        if (!isReady(redis)) return;
+        const end = metrics.redisLatency.startTimer();
+        redis.ping().then(() => end(), () => undefined);
+      }, 5000);
+      pinger.unref();
+    },
     async close() {
+      if (pinger) clearInterval(pinger);
       await presence.close();
       await bus.close();
       await closeRedis(redis);
@@ -162,6 +178,7 @@ interface PersistentState {
   accounts: { users: UserStore; apiKeys: ApiKeyStore; rooms: RoomStore; ingest: IngestStore } | null;
   spoolDir: string;
   problem(): string | null;
+  instrument?(metrics: Metrics): void;
   close(): Promise<void>;
 }
 
@@ -200,6 +217,11 @@ async function persistentState(config: Config, log: Logger): Promise<PersistentS
     accounts: { users: stores.users, apiKeys: stores.apiKeys, rooms: stores.rooms, ingest: stores.ingest },
     spoolDir: join(config.store.spoolDir, `w${config.workerSlot}`),
     problem: () => (healthy ? null : 'mongodb is unreachable'),
+    instrument(metrics) {
+      const { client } = mongo;
+      client.on('commandSucceeded', (e) => metrics.mongoCommands.observe({ command: e.commandName, outcome: 'ok' }, e.duration / 1000));
+      client.on('commandFailed', (e) => metrics.mongoCommands.observe({ command: e.commandName, outcome: 'error' }, e.duration / 1000));
+    },
     async close() {
       clearInterval(pinger);
       await mongo.close();
@@ -228,7 +250,9 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     revision: config.modelRevision,
     ...(config.hfToken === undefined ? {} : { token: config.hfToken }),
   });
+  let onBatch: (size: number, waitMs: number, runMs: number) => void = () => undefined;
   const engine = await SentimentEngine.start({
+    onBatch: (size, waitMs, runMs) => onBatch(size, waitMs, runMs),
     modelDir,
     maxLength: config.maxLength,
     threads: config.inferenceThreads,
@@ -313,6 +337,32 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     { leaseTtlMs: ic.leaseTtlMs, scanMs: ic.scanMs, maxOwned: ic.maxStreams, maxStreams: ic.maxStreams },
   );
   const history = new HistoryService(persistent.messages, persistent.buckets, engine.info.labels);
+  const metrics = new Metrics(config.workerSlot, {
+    engine: () => engine.stats(),
+    ws: () => ({
+      connections: ws.connections,
+      subscriptions: ws.subscriptions,
+      framesIn: ws.counters.frames,
+      drops: {
+        refused_capacity: ws.counters.refusedCapacity,
+        refused_rate: ws.counters.refusedRate,
+        refused_auth: ws.counters.refusedAuth,
+        error_frame: ws.counters.errorFrames,
+        closed_abuse: ws.counters.closedAbuse,
+        closed_too_big: ws.counters.closedTooBig,
+        closed_abnormal: ws.counters.closedAbnormal,
+      },
+    }),
+    writer: () => ({ ...writer.state(), written: writer.written }),
+    ingest: () => ingest.statusCounts(),
+  });
+  onBatch = (size, waitMs, runMs) => {
+    metrics.batchSize.observe(size);
+    metrics.batchWait.observe(waitMs / 1000);
+    metrics.inference.observe(runMs / 1000);
+  };
+  shared.instrument?.(metrics);
+  persistent.instrument?.(metrics);
   const ws = new WsGateway(
     {
       auth,
@@ -338,7 +388,13 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     baseHeaders,
     mapError,
     corsOrigins: config.corsOrigins,
-    onError: (err, req) => log.error({ err, method: req.method, url: req.url }, 'request failed'),
+    onError: (err, req) => log.error({ err, method: req.method, url: req.url, req_id: req.requestId }, 'request failed'),
+    observe: (e) => {
+      metrics.httpRequests.inc({ method: e.method, route: e.route, status: e.status });
+      metrics.httpDuration.observe({ method: e.method, route: e.route }, e.ms / 1000);
+      // Probes (the light path, no request id) are counted, not logged: they would drown the log.
+      if (e.requestId !== undefined) log.info({ req_id: e.requestId, method: e.method, route: e.route, path: e.path, status: e.status, ms: Math.round(e.ms * 10) / 10, ip: e.ip }, 'request');
+    },
     inflight: {
       begin: () => void inflight++,
       end: () => {
@@ -363,11 +419,21 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     ...reportRoutes(persistent.reports, history),
     ...accountRoutes(auth, persistent.reports),
     ...adminRoutes(auth, engine, ws, hub, { messages: persistent.messages, buckets: persistent.buckets }),
+    ...metricsRoutes(metrics),
     ...docsRoutes(() => openApiDocument(router.routes, { title: 'ChatPulse API', version: '1.0.0', description: 'Real-time sentiment for live-stream chat.' })),
   );
 
   const app = uws.App();
-  hub.attach(ws.mount(app));
+  const fanout = ws.mount(app);
+  hub.attach({
+    // Frames out, by type: one count per subscriber reached (the type is the frame's first field).
+    publish(topic, frame) {
+      const n = fanout.subscribers(topic);
+      if (n > 0) metrics.wsFramesOut.inc({ type: frame.slice(9, frame.indexOf('"', 9)) }, n);
+      fanout.publish(topic, frame);
+    },
+    subscribers: (topic) => fanout.subscribers(topic),
+  });
   mountStatic(app, { baseHeaders }); // the dashboard at / (exact routes; the router's /* fallback stays for the rest)
   router.mount(app);
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {

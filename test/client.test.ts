@@ -155,6 +155,14 @@ describe('client SDK', () => {
     const denied = anon.next('error');
     anon.chat('room:sdk-live', 'hello?');
     expect(await denied).toMatchObject({ code: 'unauthorized' });
+    // Closed while still connecting: nothing is left behind and nothing throws later.
+    const early = new LiveConnection({ url: s.url, WebSocket, channels: ['room:sdk-live'] });
+    const pendingSub = early.subscribe('room:other');
+    early.close();
+    await expect(pendingSub).rejects.toMatchObject({ code: 'closed' });
+    await sleep(100);
+    expect(early.state).toBe('closed');
+
     conn.close();
     expect(conn.state).toBe('closed');
     expect(() => conn.chat('room:sdk-live', 'after close')).toThrow(LiveError);

@@ -103,6 +103,14 @@ describe('cluster over redis', () => {
     expect(a.workerPids()).toHaveLength(2);
   });
 
+  it('shows the whole host in one /metrics scrape: both gateways, labelled by slot', async () => {
+    for (let i = 0; i < 6; i++) await fetch(`${a.url}/api/v1/model`, { headers: { connection: 'close' } });
+    const text = await (await fetch(`${a.url}/metrics`)).text();
+    for (const slot of ['0', '1']) expect(text).toMatch(new RegExp(`chatpulse_ws_connections\\{slot="${slot}"\\} \\d+`));
+    const counted = [...text.matchAll(/chatpulse_http_requests_total\{method="GET",route="\/api\/v1\/model",status="401",slot="\d"\} (\d+)/g)];
+    expect(counted.reduce((n, m) => n + Number(m[1]), 0)).toBe(6);
+  });
+
   it('delivers a message posted on any process to subscribers on every process and host, and counts viewers cluster-wide', async () => {
     const subsA = await Promise.all(Array.from({ length: 6 }, () => open(a.url)));
     const subB = await open(b.url);

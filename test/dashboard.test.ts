@@ -83,7 +83,11 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
-    page.on('console', (msg) => msg.type() === 'error' && pageErrors.push(msg.text()));
+    // A failed request logs a console error too: the API's answers are checked through the UI instead.
+    page.on('console', (msg) => msg.type() === 'error' && !msg.text().startsWith('Failed to load resource') && pageErrors.push(msg.text()));
+    page.on('response', (res) => {
+      if (res.status() >= 400 && !new URL(res.url()).pathname.startsWith('/api/')) pageErrors.push(`${res.status()} ${res.url()}`);
+    });
     const sdk = new ChatPulseClient({ baseUrl: s.url, WebSocket });
     await sdk.register('streamer', 'password123');
     await sdk.login('streamer', 'password123');
@@ -100,13 +104,13 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
     await page.goto(`${s.url}/`);
     await page.getByLabel('Username').fill('admin');
     await page.getByLabel('Password').fill('admin-password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.locator('#app').waitFor({ state: 'visible' });
     await expect.poll(async () => (await state()).connection).toBe('open');
     expect(await page.locator('#whoami').textContent()).toContain('admin');
 
-    await page.getByLabel('Channel', { exact: true }).fill('room:dash');
-    await page.getByRole('button', { name: 'Watch' }).click();
+    await page.getByRole('combobox', { name: 'Channel' }).fill('room:dash');
+    await page.getByRole('button', { name: 'Watch', exact: true }).click();
     await expect.poll(() => page.locator('#channel-status').textContent()).toContain('Watching room:dash');
 
     // A message sent through the SDK shows up with its label as data-label (and the matching tint).
@@ -117,8 +121,15 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
     await item.waitFor();
     expect(await item.getAttribute('data-label')).toBe(frame.sentiment.label);
     expect(await item.textContent()).toContain('this is the best stream ever, love it');
-    const colours = await item.evaluate('getComputedStyle(this).borderLeftColor'.replace('this', 'document.querySelector(`#chat li[data-id="' + frame.id + '"]`)'));
-    expect(colours).toMatch(/^rgb/);
+    const tint = await page.evaluate(`(() => {
+      const probe = document.createElement('span');
+      probe.style.color = 'var(--${frame.sentiment.label})';
+      document.body.append(probe);
+      const want = getComputedStyle(probe).color;
+      probe.remove();
+      return { want, got: getComputedStyle(document.querySelector('#chat li[data-id="${frame.id}"]')).borderLeftColor };
+    })()`);
+    expect((tint as { got: string }).got).toBe((tint as { want: string }).want);
 
     // The chart gets points from mood frames; more traffic, more points.
     await expect.poll(async () => (await state()).chartPoints, { timeout: 5000 }).toBeGreaterThan(0);
@@ -130,8 +141,8 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
     await expect.poll(() => page.locator('#stat-viewers').textContent()).toBe('2');
 
     // Posting from the page: the message comes back tinted, from admin.
-    await page.getByLabel('Message').fill('hello from the dashboard, great match');
-    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByRole('textbox', { name: 'Message', exact: true }).fill('hello from the dashboard, great match');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
     const own = page.locator('#chat li', { hasText: 'hello from the dashboard, great match' });
     await own.waitFor();
     expect(await own.getAttribute('data-label')).toMatch(/^(negative|neutral|positive)$/);
@@ -140,9 +151,20 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
 
     // History: either a timeline or a clear message (the history API may not be there yet).
     await page.getByRole('button', { name: 'Load timeline' }).click();
-    await expect.poll(() => page.locator('#history-status').textContent(), { timeout: 5000 }).toMatch(/buckets|does not offer|failed|:/);
-    const history = (await page.locator('#history-status').textContent()) ?? '';
-    expect(history).not.toBe('Loading room:dash…');
+    await expect.poll(() => page.locator('#history-status').textContent(), { timeout: 5000 }).toMatch(/messages in \d+ buckets|does not offer this yet \(404\)/);
+
+    // Saving the period as a report; and, where an endpoint answers 404, a clear message in the page.
+    await page.getByLabel('Report title').fill('dashboard test');
+    await page.getByRole('button', { name: 'Save as report', exact: true }).click();
+    await expect.poll(() => page.locator('#history-status').textContent(), { timeout: 5000 }).toMatch(/Saved report dashboard test|does not offer this yet \(404\)/);
+    await page.route('**/api/v1/channels/*/timeline*', (route) =>
+      route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'not_found', message: 'no route for /api/v1/channels/room:dash/timeline' } }) }),
+    );
+    await page.getByRole('button', { name: 'Load timeline' }).click();
+    await expect.poll(() => page.locator('#history-status').textContent()).toBe('Timeline of room:dash: this server does not offer this yet (404).');
+    await page.unroute('**/api/v1/channels/*/timeline*');
+    await page.getByRole('button', { name: 'Load timeline' }).click();
+    await expect.poll(() => page.locator('#history-status').textContent()).toMatch(/messages in \d+ buckets|does not offer this yet/);
 
     mkdirSync(OUT, { recursive: true });
     await page.screenshot({ path: join(OUT, 'dashboard.png'), fullPage: true });

@@ -378,7 +378,9 @@ export class LiveConnection {
       socket.onopen = null;
       socket.onmessage = null;
       socket.onclose = null;
-      socket.onerror = null;
+      // Not null: `ws` reports closing a socket that is still connecting as an error, and an error
+      // event without a listener would be thrown.
+      socket.onerror = () => undefined;
     }
     return socket;
   }

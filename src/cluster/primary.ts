@@ -4,6 +4,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:net';
 import type { Logger } from '../observability/log.js';
+import { serveClusterMetrics } from '../observability/metrics.js';
 
 export interface PrimaryOptions {
   workers: number;
@@ -30,6 +31,7 @@ async function freePort(host: string): Promise<number> {
 
 export async function runPrimary(options: PrimaryOptions, log: Logger): Promise<void> {
   const port = options.port === 0 ? await freePort(options.host) : options.port;
+  serveClusterMetrics();
   const crashes: number[] = [];
   let stopping = false;
   const slots = new Map<Worker, number>();

@@ -267,7 +267,7 @@ function addMessage(m: MessageFrame): void {
   like.addEventListener('click', () => sendLike(m.id));
   const time = make('time', { className: 'sr-only', text: new Date(m.ts).toLocaleTimeString() });
   time.dateTime = new Date(m.ts).toISOString();
-  item.append(user, label, text, like, time);
+  item.append(user, label, like, text, time);
   list.append(item);
   while (list.childElementCount > MAX_MESSAGES) list.firstElementChild?.remove();
   if (stick) list.scrollTop = list.scrollHeight;

@@ -25,6 +25,8 @@ export interface RequestSnapshot {
   contentLength: string;
   ip: string;
   params: string[];
+  /** The client's X-Request-Id, '' when absent. */
+  requestId: string;
 }
 
 export function snapshot(res: HttpResponse, req: HttpRequest, paramCount: number): RequestSnapshot {
@@ -40,6 +42,7 @@ export function snapshot(res: HttpResponse, req: HttpRequest, paramCount: number
     contentLength: req.getHeader('content-length'),
     ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
     params,
+    requestId: req.getHeader('x-request-id'),
   };
 }
 

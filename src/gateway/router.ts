@@ -1,5 +1,6 @@
 // The route table and the request pipeline. Routes are registered with uWS's own (native) router; the
 // table is kept so 405s, CORS preflights and the OpenAPI document all come from one list.
+import { ulid } from 'ulid';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../auth/index.js';
@@ -76,7 +77,25 @@ export interface GatewayDeps {
   inflight: { begin(): void; end(): void };
   /** Turns an infrastructure failure (e.g. Redis unreachable) into its AppError (503); null: a bug (500). */
   mapError?: (err: unknown) => AppError | null;
+  /** Told of every answered request (metrics, the request log). */
+  observe?: (e: RequestEvent) => void;
 }
+
+export interface RequestEvent {
+  method: string;
+  /** The route's pattern (bounded cardinality), or 'unmatched'. */
+  route: string;
+  /** The path, without the query string (which is never logged). */
+  path: string;
+  status: number;
+  ms: number;
+  /** Absent on the light path (health and readiness probes), which is not logged per request. */
+  requestId?: string;
+  ip?: string;
+}
+
+/** A client's request id is kept when it is short and plain; anything else is replaced by a fresh ULID. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const UPPER: Record<Method, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' };
 
@@ -110,7 +129,7 @@ export class Router {
       ...baseHeaders,
       'Access-Control-Allow-Origin': origin,
       Vary: 'Origin',
-      'Access-Control-Expose-Headers': 'X-Instance, Retry-After',
+      'Access-Control-Expose-Headers': 'X-Instance, X-Request-Id, Retry-After',
     };
   }
 
@@ -126,9 +145,14 @@ export class Router {
       this.handleLight(r, paramNames, res, req);
       return;
     }
+    const started = performance.now();
     const snap = snapshot(res, req, paramNames.length);
     const state = new ResponseState(res);
     const headers = this.corsHeaders(snap.origin);
+    const requestId = REQUEST_ID.test(snap.requestId) ? snap.requestId : ulid();
+    headers['X-Request-Id'] = requestId;
+    const done = (status: number) =>
+      this.deps.observe?.({ method: UPPER[r.method], route: r.path, path: snap.url, status, ms: performance.now() - started, requestId, ip: snap.ip });
     const params = namedParams(paramNames, snap.params);
     // uWS delivers the body only to a handler attached now, in the synchronous part.
     const body = validate ? readBody(res, state, snap.contentLength, this.deps.maxBodyBytes) : null;
@@ -136,8 +160,11 @@ export class Router {
     this.deps.inflight.begin();
     this.run(r, validate, validateQuery, params, snap, body)
       .then(
-        (rep) => writeReply(res, state, rep, headers),
-        (err: unknown) => this.fail(res, state, headers, err, snap),
+        (rep) => {
+          writeReply(res, state, rep, headers);
+          done(rep.status ?? 200);
+        },
+        (err: unknown) => done(this.fail(res, state, headers, err, snap)),
       )
       .finally(() => this.deps.inflight.end());
   }
@@ -148,6 +175,9 @@ export class Router {
    * corked. This is the path the /health vs bare-uWS benchmark measures.
    */
   private handleLight(r: Route, paramNames: string[], res: HttpResponse, req: HttpRequest): void {
+    const started = performance.now();
+    const path = req.getUrl();
+    const done = (status: number) => this.deps.observe?.({ method: UPPER[r.method], route: r.path, path, status, ms: performance.now() - started });
     const headers = this.deps.corsOrigins.length === 0 ? this.deps.baseHeaders : this.corsHeaders(req.getHeader('origin'));
     const params = namedParams(paramNames, Array.from(paramNames, (_, i) => decodeURIComponent(req.getParameter(i))));
     const query = req.getQuery() ?? '';
@@ -167,12 +197,13 @@ export class Router {
     try {
       reply = r.handler(ctx as RouteContext<never>);
     } catch (err) {
-      this.fail(res, new ResponseState(res), { ...headers }, err, lightSnapshot(req));
+      done(this.fail(res, new ResponseState(res), { ...headers }, err, lightSnapshot(req)));
       return;
     }
     if (!(reply instanceof Promise)) {
       if (reply.raw) writeRawNow(res, reply.status ?? 200, reply.raw, headers, reply.headers);
       else writeNow(res, reply.status ?? 200, reply.body, headers, reply.headers);
+      done(reply.status ?? 200);
       return;
     }
     const state = new ResponseState(res);
@@ -180,8 +211,11 @@ export class Router {
     this.deps.inflight.begin();
     reply
       .then(
-        (rep) => writeReply(res, state, rep, headers),
-        (err: unknown) => this.fail(res, state, { ...headers }, err, snap),
+        (rep) => {
+          writeReply(res, state, rep, headers);
+          done(rep.status ?? 200);
+        },
+        (err: unknown) => done(this.fail(res, state, { ...headers }, err, snap)),
       )
       .finally(() => this.deps.inflight.end());
   }
@@ -215,10 +249,12 @@ export class Router {
     return r.handler({ body: parsed as never, params, query, principal, ip: snap.ip });
   }
 
-  private fail(res: HttpResponse, state: ResponseState, headers: Record<string, string>, err: unknown, snap: RequestSnapshot): void {
+  /** Answers with the error's status (returned). */
+  private fail(res: HttpResponse, state: ResponseState, headers: Record<string, string>, err: unknown, snap: RequestSnapshot): number {
     const appErr = err instanceof AppError ? err : (this.deps.mapError?.(err) ?? new AppError(500, 'internal', 'internal server error'));
     if (appErr.status === 500) this.deps.onError(err, snap);
     writeJson(res, state, appErr.status, errorBody(appErr), { ...headers, ...appErr.headers });
+    return appErr.status;
   }
 
   private preflight(res: HttpResponse, req: HttpRequest): void {
@@ -237,12 +273,16 @@ export class Router {
     const headers = this.corsHeaders(req.getHeader('origin'));
     const state = new ResponseState(res);
     const allowed = this.routes.filter((r) => patternMatches(r.path, url)).map((r) => UPPER[r.method]);
+    const method = req.getMethod().toUpperCase();
+    const observe = (status: number) => this.deps.observe?.({ method, route: 'unmatched', path: url, status, ms: 0 });
     if (allowed.length > 0) {
-      const err = new AppError(405, 'method_not_allowed', `${req.getMethod().toUpperCase()} is not allowed on ${url}`);
+      const err = new AppError(405, 'method_not_allowed', `${method} is not allowed on ${url}`);
       writeJson(res, state, 405, errorBody(err), { ...headers, Allow: allowed.join(', ') });
+      observe(405);
       return;
     }
     writeJson(res, state, 404, errorBody(new AppError(404, 'not_found', `no route for ${url}`)), headers);
+    observe(404);
   }
 }
 
@@ -293,7 +333,7 @@ function namedParams(names: readonly string[], values: readonly string[]): Recor
 }
 
 function lightSnapshot(req: HttpRequest): RequestSnapshot {
-  return { method: req.getMethod(), url: req.getUrl(), query: '', authorization: '', apiKey: '', origin: '', contentLength: '', ip: '', params: [] };
+  return { method: req.getMethod(), url: req.getUrl(), query: '', authorization: '', apiKey: '', origin: '', contentLength: '', ip: '', params: [], requestId: '' };
 }
 
 function patternMatches(pattern: string, url: string): boolean {

@@ -86,6 +86,13 @@ export class WsGateway {
     return this.sockets.size;
   }
 
+  /** Subscriptions held by open connections (read at scrape time: a walk over the sockets). */
+  get subscriptions(): number {
+    let n = 0;
+    for (const ws of this.sockets) n += ws.getUserData().subs.size;
+    return n;
+  }
+
   get atCapacity(): boolean {
     return this.sockets.size + this.upgrading >= this.options.maxConnections;
   }

@@ -88,6 +88,13 @@ export class IngestManager {
     void this.scan();
   }
 
+  /** Owned streams by status (metrics). */
+  statusCounts(): Record<string, number> {
+    const out: Record<string, number> = { connecting: 0, live: 0, reconnecting: 0, ended: 0, error: 0 };
+    for (const o of this.owned.values()) out[o.state.status] = (out[o.state.status] ?? 0) + 1;
+    return out;
+  }
+
   /** How many streams this process owns now (metrics, tests). */
   get ownedCount(): number {
     return this.owned.size;

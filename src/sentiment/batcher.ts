@@ -20,6 +20,8 @@ export interface BatcherOptions {
   cacheSize: number;
   /** Token count estimate for a text, used for the token budget and for grouping by length. */
   estimateTokens: (text: string) => number;
+  /** Told of every finished batch: its size, how long its oldest text waited, how long it ran (metrics). */
+  onBatch?: (size: number, waitMs: number, runMs: number) => void;
 }
 
 /** Classifies a batch; the result array is aligned with the input. */
@@ -200,7 +202,11 @@ export class MicroBatcher<R extends object> {
     this.counters.batches++;
     this.counters.items += batch.length;
     this.counters.lastBatchSize = batch.length;
+    const started = performance.now();
+    let oldest = Infinity;
+    for (const p of batch) oldest = Math.min(oldest, p.enqueuedAt);
     const settle = () => {
+      this.options.onBatch?.(batch.length, Math.max(0, started - oldest), performance.now() - started);
       this.running--;
       for (const p of batch) this.inflight.delete(p.text);
       this.pump();

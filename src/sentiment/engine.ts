@@ -20,6 +20,8 @@ export interface EngineConfig {
   batchMaxWaitMs: number;
   queueMax: number;
   cacheSize: number;
+  /** See BatcherOptions.onBatch. */
+  onBatch?: (size: number, waitMs: number, runMs: number) => void;
 }
 
 export interface EngineStats extends BatcherStats {
@@ -56,6 +58,7 @@ export class SentimentEngine {
       maxInFlight: config.threads,
       cacheSize: config.cacheSize,
       estimateTokens: (t) => estimateTokens(t, info.maxLength),
+      ...(config.onBatch === undefined ? {} : { onBatch: config.onBatch }),
     });
   }
 

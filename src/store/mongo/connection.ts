@@ -84,6 +84,8 @@ export async function connectMongo(url: string, options: MongoConnectOptions = {
     const client = new MongoClient(url, {
       appName: options.appName ?? 'chatpulse',
       serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 5_000,
+      // Command events feed the latency metrics (chatpulse_mongo_command_seconds).
+      monitorCommands: true,
     });
     entry = { client, connected: client.connect(), handles: 0 };
     shared.set(key, entry);

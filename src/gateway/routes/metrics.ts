@@ -1,0 +1,16 @@
+// GET /metrics: Prometheus text format. Public like /health, as scrapers expect; keep the port off the
+// internet or put the route behind the ingress's own rules (docs/operations.md).
+import { Type } from '@sinclair/typebox';
+import type { Metrics } from '../../observability/metrics.js';
+import { route, type Route } from '../router.js';
+
+export function metricsRoutes(metrics: Metrics): Route[] {
+  return [
+    route({
+      method: 'get', path: '/metrics', auth: 'public', tag: 'ops',
+      summary: 'Prometheus metrics; with WORKERS>1, every gateway process of the host (label `slot`)',
+      responses: { 200: Type.String({ description: 'Prometheus text exposition format' }) },
+      handler: async () => ({ raw: { contentType: metrics.contentType, body: await metrics.text() } }),
+    }),
+  ];
+}

@@ -1,0 +1,127 @@
+// Prometheus metrics (prom-client). Hot paths only increment counters or observe histograms; figures the
+// owners already keep (engine, WebSocket, writer, ingest counters) are read at scrape time instead of
+// being mirrored on every event. With WORKERS>1 every gateway registers its registry with prom-client's
+// cluster support, and whichever gateway is scraped asks the primary, which gathers all of them: one scrape
+// of the port shows the whole host, each series labelled with the gateway's `slot`.
+import cluster from 'node:cluster';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** What the scrape reads from the rest of the process. */
+export interface MetricSources {
+  engine: () => { queued: number; cacheHits: number; cacheMisses: number; cacheHitRatio: number; shed: number; batches: number; items: number };
+  ws: () => { connections: number; subscriptions: number; framesIn: number; drops: Record<string, number> };
+  writer: () => { pending: number; spooledBatches: number; spooledBytes: number; dropped: number; written: number };
+  ingest: () => Record<string, number>;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({ name: 'chatpulse_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'] as const, registers: [this.registry] });
+  readonly httpDuration = new Histogram({ name: 'chatpulse_http_request_duration_seconds', help: 'HTTP request latency by route', labelNames: ['method', 'route'] as const, buckets: SECONDS, registers: [this.registry] });
+  readonly wsFramesOut = new Counter({ name: 'chatpulse_ws_frames_out_total', help: 'Frames sent to WebSocket subscribers, by frame type', labelNames: ['type'] as const, registers: [this.registry] });
+  readonly batchSize = new Histogram({ name: 'chatpulse_engine_batch_size', help: 'Texts per inference batch', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [this.registry] });
+  readonly batchWait = new Histogram({ name: 'chatpulse_engine_batch_wait_seconds', help: 'How long the oldest text of a batch waited before it ran', buckets: SECONDS, registers: [this.registry] });
+  readonly inference = new Histogram({ name: 'chatpulse_engine_inference_seconds', help: 'Inference time per batch (pool round trip)', buckets: SECONDS, registers: [this.registry] });
+  readonly redisErrors = new Counter({ name: 'chatpulse_redis_errors_total', help: 'Redis connection errors', labelNames: ['connection'] as const, registers: [this.registry] });
+  readonly redisLatency = new Histogram({ name: 'chatpulse_redis_ping_seconds', help: 'Redis round trip, measured by a PING every 5 s', buckets: SECONDS, registers: [this.registry] });
+  readonly mongoCommands = new Histogram({ name: 'chatpulse_mongo_command_seconds', help: 'MongoDB command latency by command and outcome', labelNames: ['command', 'outcome'] as const, buckets: SECONDS, registers: [this.registry] });
+
+  constructor(slot: number, sources: MetricSources) {
+    this.registry.setDefaultLabels({ slot: String(slot) });
+    collectDefaultMetrics({ register: this.registry, prefix: 'chatpulse_' });
+    const reg = [this.registry];
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name, help, registers: reg, collect() { this.set(read()); } });
+    // Monotonic figures kept elsewhere, exposed as counters: reset-then-inc sets the running total.
+    const total = (name: string, help: string, read: () => number) =>
+      new Counter({ name, help, registers: reg, collect() { this.reset(); this.inc(read()); } });
+    gauge('chatpulse_ws_connections', 'Open WebSocket connections', () => sources.ws().connections);
+    gauge('chatpulse_ws_subscriptions', 'Channel subscriptions held by open connections', () => sources.ws().subscriptions);
+    total('chatpulse_ws_frames_in_total', 'Frames received from clients', () => sources.ws().framesIn);
+    new Counter({
+      name: 'chatpulse_ws_drops_total', help: 'Connections refused or closed, and frames refused, by reason', labelNames: ['reason'] as const, registers: reg,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(sources.ws().drops)) this.inc({ reason }, n);
+      },
+    });
+    gauge('chatpulse_engine_queue_depth', 'Texts waiting for a batch', () => sources.engine().queued);
+    gauge('chatpulse_engine_cache_hit_ratio', 'Result cache hits over lookups since start', () => sources.engine().cacheHitRatio);
+    total('chatpulse_engine_cache_hits_total', 'Result cache hits', () => sources.engine().cacheHits);
+    total('chatpulse_engine_cache_misses_total', 'Result cache misses', () => sources.engine().cacheMisses);
+    total('chatpulse_engine_shed_total', 'Texts refused because the queue was full (503 overloaded)', () => sources.engine().shed);
+    gauge('chatpulse_store_pending_documents', 'Messages recorded and not yet written', () => sources.writer().pending);
+    gauge('chatpulse_store_spool_batches', 'Write batches waiting in the disk spool', () => sources.writer().spooledBatches);
+    gauge('chatpulse_store_spool_bytes', 'Bytes in the disk spool', () => sources.writer().spooledBytes);
+    total('chatpulse_store_dropped_total', 'Messages dropped because the spool was full', () => sources.writer().dropped);
+    total('chatpulse_store_written_total', 'Messages written to the store', () => sources.writer().written);
+    new Gauge({
+      name: 'chatpulse_ingest_streams', help: 'Ingested streams owned by this process, by status', labelNames: ['status'] as const, registers: reg,
+      collect() {
+        this.reset();
+        for (const [status, n] of Object.entries(sources.ingest())) this.set({ status }, n);
+      },
+    });
+    if (cluster.isWorker) {
+      // prom-client installs the worker's answer to the primary's request when an AggregatorRegistry is made.
+      void new AggregatorRegistry();
+      AggregatorRegistry.setRegistries([this.registry]);
+    }
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** This process's metrics, or with WORKERS>1 the whole host's (asked of the primary). */
+  async text(): Promise<string> {
+    if (!cluster.isWorker || !process.send) return this.registry.metrics();
+    return askPrimary();
+  }
+}
+
+const REQUEST = 'chatpulse:metrics-req';
+const RESPONSE = 'chatpulse:metrics-res';
+let seq = 0;
+
+interface MetricsReply {
+  type: typeof RESPONSE;
+  id: number;
+  text?: string;
+  error?: string;
+}
+
+function askPrimary(): Promise<string> {
+  const id = ++seq;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error('the primary did not answer the metrics request')), 6000);
+    const onMessage = (m: unknown) => {
+      const reply = m as MetricsReply;
+      if (reply?.type !== RESPONSE || reply.id !== id) return;
+      done(reply.error === undefined ? null : new Error(reply.error), reply.text);
+    };
+    function done(err: Error | null, text?: string) {
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      if (err) reject(err);
+      else resolve(text ?? '');
+    }
+    process.on('message', onMessage);
+    process.send?.({ type: REQUEST, id });
+  });
+}
+
+/** In the primary: answers the gateways' requests for the host's metrics. */
+export function serveClusterMetrics(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker, m: unknown) => {
+    const req = m as { type?: string; id?: number };
+    if (req?.type !== REQUEST) return;
+    aggregator.clusterMetrics().then(
+      (text) => worker.send({ type: RESPONSE, id: req.id, text }),
+      (err: unknown) => worker.send({ type: RESPONSE, id: req.id, error: String(err) }),
+    );
+  });
+}

@@ -1,0 +1,91 @@
+// Metrics, request ids and the request log on a real server; and that no credential ever reaches the log.
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startChatPulse, type ChatPulse } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { call, ROBERTA } from './helpers.js';
+import { WsClient } from './ws-client.js';
+
+describe('observability', () => {
+  let app: ChatPulse;
+  let url: string;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
+        cb();
+      },
+    });
+    const config = loadConfig({
+      PORT: '0', HOST: '127.0.0.1', MODEL_DIR: ROBERTA, INFERENCE_THREADS: '1',
+      JWT_SECRET: 'observability-secret-observability-secret-0123', ADMIN_USERNAME: 'admin', ADMIN_PASSWORD: 'admin-password',
+    });
+    app = await startChatPulse(config, pino({ level: 'info' }, sink));
+    url = `http://127.0.0.1:${app.port}`;
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('echoes a client request id, makes one otherwise, and logs one line per request', async () => {
+    const given = await call(url, 'GET', '/api/v1/model', { headers: { 'x-request-id': 'trace-abc.123' } });
+    expect(given.headers.get('x-request-id')).toBe('trace-abc.123');
+    const made = await call(url, 'GET', '/api/v1/model');
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9A-Z]{26}$/);
+    const odd = await call(url, 'GET', '/api/v1/model', { headers: { 'x-request-id': 'has spaces and {json}' } });
+    expect(odd.headers.get('x-request-id')).toMatch(/^[0-9A-Z]{26}$/);
+    const entry = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.msg === 'request' && e.req_id === 'trace-abc.123');
+    expect(entry).toMatchObject({ method: 'GET', route: '/api/v1/model', path: '/api/v1/model', status: 401 });
+    expect(typeof entry?.ms).toBe('number');
+  });
+
+  it('never logs passwords, tokens or API keys', async () => {
+    const password = 'SuperSecretPassw0rd!';
+    await call(url, 'POST', '/api/v1/auth/register', { body: { username: 'carol', password } });
+    await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'carol', password: 'wrong-password-attempt' } });
+    const pair = (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'carol', password } })).body as { access_token: string; refresh_token: string };
+    const key = ((await call(url, 'POST', '/api/v1/api-keys', { token: pair.access_token, body: { name: 'bot' } })).body as { key: string }).key;
+    await call(url, 'POST', '/api/v1/sentiment', { apiKey: key, body: { text: 'what a game' } });
+    await call(url, 'POST', '/api/v1/sentiment', { apiKey: `${key}x`, body: { text: 'bad key' } });
+    await call(url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: pair.refresh_token } });
+    const ws = await WsClient.open(url, `token=${pair.access_token}`);
+    ws.close();
+    await call(url, 'POST', '/api/v1/users/me/password', { token: pair.access_token, body: { current_password: password, new_password: 'AnotherSecret99' } });
+    await new Promise((r) => setTimeout(r, 100));
+    const all = lines.join('\n');
+    expect(lines.filter((l) => l.includes('"msg":"request"')).length).toBeGreaterThan(5);
+    for (const secret of [password, 'wrong-password-attempt', 'AnotherSecret99', pair.access_token, pair.refresh_token, key, key.slice(8)]) {
+      expect(all).not.toContain(secret);
+    }
+  });
+
+  it('exposes Prometheus metrics for HTTP, WebSockets, the engine, the store and ingestion', async () => {
+    const admin = (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as { access_token: string };
+    await call(url, 'POST', '/api/v1/sentiment/batch', { token: admin.access_token, body: { texts: ['one', 'two', 'three'] } });
+    const ws = await WsClient.open(url, `token=${admin.access_token}`);
+    await ws.subscribe('room:metrics');
+    ws.send({ type: 'chat', channel: 'room:metrics', text: 'hello metrics' });
+    await ws.until((f) => f.some((x) => x.type === 'message'));
+    const res = await fetch(`${url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toMatch(/chatpulse_http_requests_total\{method="POST",route="\/api\/v1\/sentiment\/batch",status="200",slot="0"\} 1/);
+    expect(text).toMatch(/chatpulse_http_request_duration_seconds_bucket\{[^}]*route="\/api\/v1\/sentiment\/batch"[^}]*\} 1/);
+    expect(text).toMatch(/chatpulse_ws_connections\{slot="0"\} 1/);
+    expect(text).toMatch(/chatpulse_ws_subscriptions\{slot="0"\} 1/);
+    expect(text).toMatch(/chatpulse_ws_frames_out_total\{type="message",slot="0"\} [1-9]/);
+    expect(text).toMatch(/chatpulse_engine_batch_size_count\{slot="0"\} [1-9]/);
+    expect(text).toMatch(/chatpulse_engine_inference_seconds_count\{slot="0"\} [1-9]/);
+    expect(text).toMatch(/chatpulse_engine_queue_depth\{slot="0"\} 0/);
+    expect(text).toMatch(/chatpulse_store_spool_batches\{slot="0"\} 0/);
+    expect(text).toMatch(/chatpulse_ingest_streams\{status="live",slot="0"\} 0/);
+    expect(text).toMatch(/chatpulse_ws_drops_total\{reason="closed_abuse",slot="0"\} 0/);
+    expect(text).toContain('chatpulse_process_resident_memory_bytes');
+    ws.close();
+  });
+});
