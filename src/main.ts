@@ -29,12 +29,16 @@ try {
 }
 
 async function serve(config: Config): Promise<void> {
-  const server = await startChatPulse(config, log);
+  // Handlers go in before the start: a signal that arrives while starting (or right after "listening")
+  // drains as soon as the server exists instead of killing the process mid-write.
+  let server: Awaited<ReturnType<typeof startChatPulse>> | null = null;
+  let requested: string | null = null;
   let stopping = false;
   const drain = (signal: string) => {
-    if (stopping) return;
+    requested ??= signal;
+    if (stopping || server === null) return;
     stopping = true;
-    log.info({ signal }, 'draining');
+    log.info({ signal: requested }, 'draining');
     server.stop().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -45,4 +49,6 @@ async function serve(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => drain('SIGTERM'));
   process.on('SIGINT', () => drain('SIGINT'));
+  server = await startChatPulse(config, log);
+  if (requested !== null) drain(requested);
 }

@@ -231,7 +231,8 @@ function includesLabels(selector: Record<string, string> | undefined, labels: Re
 /**
  * The variables src/config.ts reads. It reads `env` (process.env, passed in by main.ts) through helpers
  * whose first arguments are the env and the name (`int(env, 'PORT', ...)`, `str(env, 'JWT_SECRET')`), and
- * directly (`env.ADMIN_PASSWORD`); main.ts itself reads LOG_LEVEL before the config exists.
+ * directly (`env.ADMIN_PASSWORD`); main.ts's own `process.env.X` reads count too (LOG_LEVEL, for the
+ * logger that reports configuration errors).
  */
 function envNamesRead(): Set<string> {
   const names = new Set<string>();
@@ -247,12 +248,7 @@ function envNamesRead(): Set<string> {
   return names;
 }
 const ENV_READ = envNamesRead();
-/**
- * Set by the manifests ahead of the code: the MongoDB persistence slice (in progress) reads SPOOL_DIR for
- * its on-disk write spool. Remove a name from here once src/config.ts reads it.
- */
-const PENDING_ENV = new Set(['SPOOL_DIR']);
-const knownEnv = (name: string) => ENV_READ.has(name) || PENDING_ENV.has(name);
+const knownEnv = (name: string) => ENV_READ.has(name);
 
 /** A setting as the gateway container sees it: explicit env, else a ConfigMap it imports, else undefined. */
 function gatewayEnv(name: string): string | undefined {
@@ -271,6 +267,14 @@ function configDefault(name: string): number {
   const match = new RegExp(`int\\(env, '${name}', ([\\d_]+)`).exec(read(join(ROOT, 'src', 'config.ts')));
   if (match === null) throw new Error(`no integer default for ${name} in src/config.ts`);
   return Number((match[1] as string).replaceAll('_', ''));
+}
+
+/** A Kubernetes quantity in bytes ("1Gi", "512Mi", "2G", "1024"). */
+function quantityBytes(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity);
+  if (match === null) throw new Error(`not a quantity: ${quantity}`);
+  const units: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+  return Number(match[1]) * (match[2] === undefined ? 1 : (units[match[2]] as number));
 }
 
 function preStopSleepSeconds(container: IContainer): number {
@@ -405,7 +409,7 @@ describe('Kubernetes manifests: cross-references', () => {
     expect(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout']).toBe('3600');
     expect(annotations['nginx.ingress.kubernetes.io/proxy-send-timeout']).toBe('3600');
     const paths = (ingress.spec?.rules ?? []).flatMap((r) => r.http?.paths ?? []);
-    expect(paths.map((p) => p.path)).toEqual(expect.arrayContaining(['/api', '/ws']));
+    expect(paths.map((p) => p.path)).toEqual(expect.arrayContaining(['/', '/assets', '/api', '/ws']));
     expect(paths.map((p) => p.path)).not.toContain('/metrics');
     for (const p of paths) {
       expect(p.backend.service?.name).toBe(service.metadata?.name);
@@ -415,6 +419,7 @@ describe('Kubernetes manifests: cross-references', () => {
 
   it('every ConfigMap and Secret key referenced exists; Secret URLs name the in-cluster Services', () => {
     const secretKeys = new Set(Object.keys({ ...secret.stringData, ...secret.data }));
+    const secretText = read(join(K8S, 'secret.example.yaml'));
     for (const workload of [deployment, redis, mongodb]) {
       for (const c of podSpec(workload).containers) {
         for (const from of c.envFrom ?? []) {
@@ -430,7 +435,9 @@ describe('Kubernetes manifests: cross-references', () => {
           const sk = e.valueFrom?.secretKeyRef;
           if (sk !== undefined) {
             expect(sk.name).toBe(secret.metadata?.name);
-            expect([...secretKeys], `${c.name}: ${e.name}`).toContain(sk.key);
+            // Required keys are in the example; optional ones at least documented there (as comments).
+            if (sk.optional === true) expect(secretText, `${c.name}: ${e.name}`).toMatch(new RegExp(`^\\s*#?\\s*${sk.key}:`, 'm'));
+            else expect([...secretKeys], `${c.name}: ${e.name}`).toContain(sk.key);
           }
         }
       }
@@ -464,6 +471,12 @@ describe('Kubernetes manifests: cross-references', () => {
       expect(mount?.readOnly, dir).not.toBe(true);
       expect(volumes.get(mount?.name ?? '')?.emptyDir, dir).toBeDefined();
     }
+    // The kubelet evicts a pod whose emptyDir passes its sizeLimit: ChatPulse's own spool bound (per worker
+    // slot) must be reached first.
+    const spool = volumes.get(gateway.volumeMounts?.find((m) => m.mountPath === gatewayEnv('SPOOL_DIR'))?.name ?? '');
+    const spoolBytes = Number(gatewayEnv('SPOOL_MAX_BYTES')) * Number(gatewayEnv('WORKERS') ?? 1);
+    expect(spoolBytes).toBeGreaterThan(0);
+    expect(quantityBytes(String(spool?.emptyDir?.sizeLimit))).toBeGreaterThan(spoolBytes);
     expect(gateway.resources?.requests).toMatchObject({ cpu: expect.anything(), memory: expect.anything() });
     expect(gateway.resources?.limits).toMatchObject({ cpu: expect.anything(), memory: expect.anything() });
   });
@@ -548,6 +561,17 @@ describe('Dockerfile', () => {
     }
     // The training scratch folder is hundreds of megabytes.
     expect(ignore).toContain('models/train/.work/');
+  });
+
+  it('copies the files the server reads from the source tree at run time (the dashboard page)', () => {
+    const staticTs = read(join(ROOT, 'src', 'gateway', 'static.ts'));
+    const files = [...staticTs.matchAll(/join\(dashboardSrc, '([^']+)'\)/g)].map((m) => `src/dashboard/${m[1] as string}`);
+    expect(files.length).toBeGreaterThan(0);
+    const copied = instr(runtime, 'COPY').filter((l) => !l.includes('--from=')).flatMap((l) => l.split(/\s+/).slice(1, -1));
+    for (const file of files) {
+      expect(copied, file).toContain(file);
+      expect(existsSync(join(ROOT, file)), file).toBe(true);
+    }
   });
 
   it('runs as a non-root user with NODE_ENV=production, a fetch health check and npm start\'s command', () => {
