@@ -33,7 +33,7 @@ import { RedisChannelBus } from './channels/redis-bus.js';
 import { RedisLikeStore } from './channels/redis-likes.js';
 import { RedisPresenceStore } from './channels/redis-presence.js';
 import { RedisRoomStore } from './channels/redis-rooms.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { AppError } from './errors.js';
 import { MemoryRateLimiter, type RateLimiter } from './limits/index.js';
 import { RedisRateLimiter } from './limits/redis.js';
@@ -197,7 +197,13 @@ async function persistentState(config: Config, log: Logger): Promise<PersistentS
       close: () => rm(spoolDir, { recursive: true, force: true }),
     };
   }
-  const mongo = await connectMongo(config.mongodbUrl, { appName: `chatpulse-${hostname()}-${process.pid}` });
+  let mongo: Awaited<ReturnType<typeof connectMongo>>;
+  try {
+    mongo = await connectMongo(config.mongodbUrl, { appName: `chatpulse-${hostname()}-${process.pid}` });
+  } catch (err) {
+    // An operator's problem, said in one line (the driver's message names hosts, never the password).
+    throw new ConfigError(`MONGODB_URL: MongoDB did not answer (${err instanceof Error ? err.message : String(err)})`);
+  }
   await mongo.ensureIndexes(config.store.messageRetentionDays === undefined ? {} : { messageRetentionDays: config.store.messageRetentionDays });
   const stores = mongoStores(mongo);
   let healthy = true;
@@ -229,10 +235,26 @@ async function persistentState(config: Config, log: Logger): Promise<PersistentS
   };
 }
 
-/** With MongoDB, accounts, rooms and ingest definitions move there from the shared state. */
+/**
+ * With MongoDB, accounts, rooms and ingest definitions move there from the shared state. Authentication
+ * reads users and keys on every request, so each process caches them, invalidated over the channel bus
+ * (every process in a cluster, this one alone otherwise), as the Redis drivers are.
+ */
 function withAccounts(shared: SharedState, persistent: PersistentState): SharedState {
   const a = persistent.accounts;
-  return a === null ? shared : { ...shared, users: a.users, apiKeys: a.apiKeys, rooms: a.rooms, ingest: a.ingest };
+  if (a === null) return shared;
+  const invalidations: Invalidations = {
+    publish: (key) => shared.bus.publish({ kind: 'invalidate', channel: SYSTEM_CHANNEL, key }),
+    onInvalidate: (handler) => shared.bus.onEvent((e) => e.kind === 'invalidate' && handler(e.key)),
+  };
+  const cache = { ttlMs: 5000, max: 10_000 };
+  return {
+    ...shared,
+    users: new CachedUserStore(a.users, invalidations, cache),
+    apiKeys: new CachedApiKeyStore(a.apiKeys, invalidations, cache),
+    rooms: a.rooms,
+    ingest: a.ingest,
+  };
 }
 
 /** Readiness: the spool is full and messages are being dropped. */
