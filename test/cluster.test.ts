@@ -2,63 +2,28 @@
 // node:cluster primary and two gateway processes on one port), host B a second server in this process.
 // Cross-process delivery, cluster-wide viewers, shared limits and revocations, a worker killed with -9,
 // and Redis going away and coming back.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, ROBERTA, ROOT, startServer, type TestServer } from './helpers.js';
+import { call, ROBERTA, startServer, type TestServer } from './helpers.js';
+import { spawnServer, type ServerProcess } from './spawn.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { account, WsClient, type Account } from './ws-client.js';
 
 const SECRET = 'cluster-secret-cluster-secret-cluster-secret-0123';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface HostA {
-  child: ChildProcess;
-  url: string;
-  log: string[];
+interface HostA extends ServerProcess {
+  /** Gateways alive now: those that started, less those the primary reported dead. */
   workerPids(): number[];
 }
 
-function startHostA(redisUrl: string): Promise<HostA> {
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', WORKERS: '2', INFERENCE_THREADS: '1', MODEL_DIR: ROBERTA,
-      REDIS_URL: redisUrl, JWT_SECRET: SECRET, CHAT_RATE_PER_30S: '5', PRESENCE_TTL_MS: '1500', LOG_LEVEL: 'info',
-    },
-  });
-  const log: string[] = [];
-  let buffer = '';
-  return new Promise((resolve, reject) => {
-    let listening = 0;
-    let port = 0;
-    const timer = setTimeout(() => reject(new Error(`host A did not start:\n${log.join('\n')}`)), 30_000);
-    child.stdout.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      for (const line of lines) {
-        log.push(line);
-        const entry = JSON.parse(line) as { msg?: string; port?: number };
-        if (entry.msg === 'chatpulse listening') {
-          port = entry.port ?? 0;
-          if (++listening === 2) {
-            clearTimeout(timer);
-            resolve({
-              child,
-              url: `http://127.0.0.1:${port}`,
-              log,
-              workerPids: () => {
-                const started = log.map((l) => JSON.parse(l) as { msg?: string; pid?: number }).filter((e) => e.msg === 'chatpulse listening').map((e) => e.pid as number);
-                const drained = new Set(log.map((l) => JSON.parse(l) as { msg?: string; pid?: number }).filter((e) => e.msg === 'worker died: restarting').map((e) => e.pid as number));
-                return started.filter((p) => !drained.has(p));
-              },
-            });
-          }
-        }
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => log.push(d.toString()));
-  });
+async function startHostA(redisUrl: string): Promise<HostA> {
+  const host = await spawnServer(
+    { WORKERS: '2', INFERENCE_THREADS: '1', MODEL_DIR: ROBERTA, REDIS_URL: redisUrl, JWT_SECRET: SECRET, CHAT_RATE_PER_30S: '5', PRESENCE_TTL_MS: '1500' },
+    2,
+  );
+  const died = () =>
+    new Set(host.log.filter((l) => l.includes('worker died: restarting')).map((l) => (JSON.parse(l) as { pid?: number }).pid));
+  return { ...host, workerPids: () => host.listeningPids().filter((p) => !died().has(p)) };
 }
 
 describe('cluster over redis', () => {

@@ -1,8 +1,8 @@
 // Ingestion end to end: real tmi.js (inside ChatPulse) against a local Twitch-IRC server, real WebSocket
 // subscribers, and ownership across two processes sharing a real redis-server.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, ROBERTA, ROOT, startServer, type TestServer } from './helpers.js';
+import { call, ROBERTA, startServer, type TestServer } from './helpers.js';
+import { spawnServer, type ServerProcess } from './spawn.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { startTwitchIrcServer, type TwitchIrcServer } from './twitch-irc-server.js';
 import { account, WsClient, type Account, type Frame } from './ws-client.js';
@@ -157,46 +157,17 @@ const SECRET = 'ingest-secret-ingest-secret-ingest-secret-012345';
 const TTL_MS = 3000;
 const SCAN_MS = 300;
 
-interface Child {
-  child: ChildProcess;
-  url: string;
-  pid: number;
-}
-
 /** A second process: `node dist/src/main.js` on its own port, sharing Redis. */
-function startChild(redisUrl: string, ircUrl: string): Promise<Child> {
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', INFERENCE_THREADS: '1', MODEL_DIR: ROBERTA, REDIS_URL: redisUrl,
-      JWT_SECRET: SECRET, TWITCH_IRC_URL: ircUrl, INGEST_LEASE_TTL_MS: String(TTL_MS), INGEST_SCAN_MS: String(SCAN_MS), LOG_LEVEL: 'info',
-    },
+const startChild = (redisUrl: string, ircUrl: string): Promise<ServerProcess> =>
+  spawnServer({
+    INFERENCE_THREADS: '1', MODEL_DIR: ROBERTA, REDIS_URL: redisUrl, JWT_SECRET: SECRET, TWITCH_IRC_URL: ircUrl,
+    INGEST_LEASE_TTL_MS: String(TTL_MS), INGEST_SCAN_MS: String(SCAN_MS),
   });
-  const log: string[] = [];
-  let buffer = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the child did not start:\n${log.join('\n')}`)), 30_000);
-    child.stderr.on('data', (d: Buffer) => log.push(d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      for (const line of lines) {
-        log.push(line);
-        const entry = JSON.parse(line) as { msg?: string; port?: number; pid?: number };
-        if (entry.msg === 'chatpulse listening') {
-          clearTimeout(timer);
-          resolve({ child, url: `http://127.0.0.1:${entry.port ?? 0}`, pid: entry.pid ?? 0 });
-        }
-      }
-    });
-  });
-}
 
 describe('one owner per stream across processes (Redis)', () => {
   let redis: RedisServer;
   let irc: TwitchIrcServer;
-  let a: Child;
+  let a: ServerProcess;
   let b: TestServer | null = null;
   let c: TestServer | null = null;
   let alice: Account;
