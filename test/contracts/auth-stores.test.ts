@@ -1,12 +1,18 @@
-// UserStore, ApiKeyStore and RevocationStore contracts, memory and Redis.
-import { describe, expect, it } from 'vitest';
+// UserStore and ApiKeyStore contracts, one suite for every driver: memory always, Redis (a redis-server per
+// file), and MongoDB when MONGODB_URL is set (a fresh database per file; skipped otherwise). The
+// RevocationStore contract runs on memory and Redis, its only drivers. To run the Mongo variants:
+//   MONGODB_URL=mongodb://host:27017 npx vitest run --config test/vitest.config.ts test/contracts/
+import { beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { MemoryApiKeyStore, MemoryRevocationStore, MemoryUserStore } from '../../src/auth/memory.js';
 import { RedisApiKeyStore, RedisRevocationStore, RedisUserStore } from '../../src/auth/redis.js';
 import type { ApiKeyRecord, ApiKeyStore, RevocationStore, UserRecord, UserStore } from '../../src/auth/stores.js';
 import { sleep, useRedis } from './redis-fixture.js';
+import { mongoUrl, useMongo } from './store-mongo-fixture.js';
 
 const redis = useRedis();
+const mongo = useMongo();
+const noMongo = mongoUrl ? undefined : 'MONGODB_URL not set';
 
 const user = (id: string, username: string, over: Partial<UserRecord> = {}): UserRecord => ({
   id,
@@ -18,14 +24,15 @@ const user = (id: string, username: string, over: Partial<UserRecord> = {}): Use
   ...over,
 });
 
-const apiKey = (id: string, userId: string, createdAt: number, hash = `hash-${id}`): ApiKeyRecord => ({
+const apiKey = (id: string, userId: string, createdAt: number, over: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({
   id,
   userId,
   name: `key ${id}`,
   prefix: `cp_${id}`,
-  hash,
+  hash: `hash-${id}`,
   createdAt,
   lastUsedAt: null,
+  ...over,
 });
 
 async function conflictMessage(p: Promise<unknown>): Promise<string> {
@@ -38,13 +45,29 @@ async function conflictMessage(p: Promise<unknown>): Promise<string> {
   return (err as AppError).message;
 }
 
-describe.each([
-  ['memory', async (): Promise<UserStore> => new MemoryUserStore()],
-  ['redis', async (): Promise<UserStore> => new RedisUserStore(redis.client)],
-] as const)('UserStore contract: %s', (_name, make) => {
-  it('finds users by id and by username, case-insensitively, as copies', async () => {
+/** [name, a fresh store, why the driver cannot run here (its tests are then reported as skipped)]. */
+type Driver<S> = [name: string, make: () => Promise<S>, unavailable?: string];
+
+const userDrivers: Array<Driver<UserStore>> = [
+  ['memory', async () => new MemoryUserStore()],
+  ['redis', async () => new RedisUserStore(redis.client)],
+  ['mongo', async () => (await mongo.fresh()).users, noMongo],
+];
+
+const apiKeyDrivers: Array<Driver<ApiKeyStore>> = [
+  ['memory', async () => new MemoryApiKeyStore()],
+  ['redis', async () => new RedisApiKeyStore(redis.client)],
+  ['mongo', async () => (await mongo.fresh()).apiKeys, noMongo],
+];
+
+describe.each(userDrivers)('UserStore contract: %s', (_name, make, unavailable) => {
+  beforeEach((ctx) => {
+    if (unavailable) ctx.skip(unavailable);
+  });
+
+  it('finds users by id and by username, case-insensitively, as copies, optional fields included', async () => {
     const users = await make();
-    const alice = user('u1', 'Alice');
+    const alice = user('u1', 'Alice', { displayName: 'Alice A.', avatarUrl: 'https://example.test/a.png' });
     await users.create(alice);
     expect(await users.findById('u1')).toEqual(alice);
     expect(await users.findByUsername('alice')).toEqual(alice);
@@ -69,10 +92,12 @@ describe.each([
 
   it('updates records, renames (freeing the old name) and keeps id and createdAt', async () => {
     const users = await make();
-    await users.create(user('u1', 'Alice'));
+    await users.create(user('u1', 'Alice', { displayName: 'Alice A.', avatarUrl: 'https://example.test/a.png' }));
     await users.create(user('u2', 'Bob'));
-    const updated = await users.update('u1', { username: 'Alicia', disabled: true });
-    expect(updated).toEqual(user('u1', 'Alicia', { disabled: true }));
+    // An optional field patched to undefined is cleared; the others are kept.
+    const updated = await users.update('u1', { username: 'Alicia', disabled: true, displayName: undefined });
+    expect(updated).toEqual(user('u1', 'Alicia', { disabled: true, avatarUrl: 'https://example.test/a.png' }));
+    expect(await users.findById('u1')).toEqual(updated);
     expect(await users.findByUsername('alice')).toBeNull();
     expect((await users.findByUsername('ALICIA'))?.id).toBe('u1');
     // A new spelling of one's own name is not a conflict.
@@ -82,6 +107,7 @@ describe.each([
     expect((await users.findByUsername('bob'))?.id).toBe('u2');
     expect(await users.update('missing', { disabled: true })).toBeNull();
     await users.create(user('u3', 'alice'));
+    expect(await users.countByRole()).toEqual({ user: 3, admin: 0 });
   });
 
   it('counts accounts by role, following role changes', async () => {
@@ -95,21 +121,80 @@ describe.each([
     await users.update('u2', { disabled: true });
     expect(await users.countByRole()).toEqual({ user: 1, admin: 2 });
   });
+
+  it('lists users in id order, paging with `after` without gaps or repeats', async () => {
+    const users = await make();
+    for (const id of ['01U3', '01U1', '01U5', '01U2', '01U4']) await users.create(user(id, `name-${id}`, { role: id === '01U2' ? 'admin' : 'user' }));
+    const all = ['01U1', '01U2', '01U3', '01U4', '01U5'];
+    expect((await users.list(10)).map((u) => u.id)).toEqual(all);
+    expect((await users.list(2)).map((u) => u.id)).toEqual(['01U1', '01U2']);
+    expect((await users.list(2, '01U2')).map((u) => u.id)).toEqual(['01U3', '01U4']);
+    expect((await users.list(10, '01U4')).map((u) => u.id)).toEqual(['01U5']);
+    // `after` need not be a stored id: a deleted user's id still pages on.
+    expect((await users.list(10, '01U25')).map((u) => u.id)).toEqual(['01U3', '01U4', '01U5']);
+    expect(await users.list(10, '01U5')).toEqual([]);
+    expect(await users.list(0)).toEqual([]);
+    expect((await users.list(1))[0]).toEqual(user('01U1', 'name-01U1'));
+    // Walking every page, each starting after the last id of the one before, visits every user once.
+    for (const size of [1, 2, 3]) {
+      const seen: string[] = [];
+      for (let page = await users.list(size); page.length > 0; page = await users.list(size, page[page.length - 1]?.id)) {
+        expect(page.length).toBeLessThanOrEqual(size);
+        seen.push(...page.map((u) => u.id));
+      }
+      expect(seen).toEqual(all);
+    }
+    // A deleted user drops out of the pages.
+    await users.delete('01U3');
+    expect((await users.list(2, '01U2')).map((u) => u.id)).toEqual(['01U4', '01U5']);
+  });
+
+  it('deletes users, freeing the username, and keeps counts right', async () => {
+    const users = await make();
+    await users.create(user('u1', 'Alice', { role: 'admin' }));
+    await users.create(user('u2', 'Bob'));
+    expect(await users.delete('u1')).toBe(true);
+    expect(await users.delete('u1')).toBe(false);
+    expect(await users.delete('missing')).toBe(false);
+    expect(await users.findById('u1')).toBeNull();
+    expect(await users.findByUsername('alice')).toBeNull();
+    expect(await users.countByRole()).toEqual({ user: 1, admin: 0 });
+    expect((await users.list(10)).map((u) => u.id)).toEqual(['u2']);
+    // The name can be registered again, in any case, by a new account.
+    await users.create(user('u3', 'ALICE'));
+    expect((await users.findByUsername('alice'))?.id).toBe('u3');
+    expect(await users.countByRole()).toEqual({ user: 2, admin: 0 });
+
+    // Deleting after a rename and a role change frees the current name and uncounts the current role.
+    await users.update('u2', { username: 'Robert', role: 'admin' });
+    expect(await users.countByRole()).toEqual({ user: 1, admin: 1 });
+    expect(await users.delete('u2')).toBe(true);
+    expect(await users.findByUsername('robert')).toBeNull();
+    expect(await users.countByRole()).toEqual({ user: 1, admin: 0 });
+    await users.create(user('u4', 'robert'));
+    await users.create(user('u5', 'bob'));
+    expect((await users.list(10)).map((u) => u.id)).toEqual(['u3', 'u4', 'u5']);
+    expect(await users.countByRole()).toEqual({ user: 3, admin: 0 });
+  });
 });
 
-describe.each([
-  ['memory', async (): Promise<ApiKeyStore> => new MemoryApiKeyStore()],
-  ['redis', async (): Promise<ApiKeyStore> => new RedisApiKeyStore(redis.client)],
-] as const)('ApiKeyStore contract: %s', (_name, make) => {
+describe.each(apiKeyDrivers)('ApiKeyStore contract: %s', (_name, make, unavailable) => {
+  beforeEach((ctx) => {
+    if (unavailable) ctx.skip(unavailable);
+  });
+
   it('finds keys by hash and refuses a duplicate id or hash', async () => {
     const keys = await make();
     const k = apiKey('k1', 'u1', 100);
     await keys.create(k);
     expect(await keys.findByHash('hash-k1')).toEqual(k);
     expect(await keys.findByHash('nope')).toBeNull();
-    await conflictMessage(keys.create(apiKey('k1', 'u1', 200, 'other-hash')));
-    await conflictMessage(keys.create(apiKey('k2', 'u1', 200, 'hash-k1')));
+    await conflictMessage(keys.create(apiKey('k1', 'u1', 200, { hash: 'other-hash' })));
+    await conflictMessage(keys.create(apiKey('k1', 'u2', 1, { hash: 'third-hash' })));
+    await conflictMessage(keys.create(apiKey('k2', 'u1', 200, { hash: 'hash-k1' })));
+    expect(await keys.findByHash('other-hash')).toBeNull();
     expect(await keys.listByUser('u1')).toEqual([k]);
+    expect(await keys.listByUser('u2')).toEqual([]);
   });
 
   it("lists a user's keys oldest first, ties by id", async () => {
@@ -146,8 +231,51 @@ describe.each([
     await keys.touch('k1', 5);
     expect(await keys.findByHash('hash-k1')).toBeNull();
     // The hash is free again.
-    await keys.create(apiKey('k3', 'u1', 300, 'hash-k1'));
+    await keys.create(apiKey('k3', 'u1', 300, { hash: 'hash-k1' }));
     expect((await keys.findByHash('hash-k1'))?.id).toBe('k3');
+  });
+
+  it('deletes every key of a user and only theirs, returning how many', async () => {
+    const keys = await make();
+    for (const [id, owner] of [['a1', 'u1'], ['a2', 'u1'], ['a3', 'u1'], ['b1', 'u2']] as const) await keys.create(apiKey(id, owner, 1));
+    expect(await keys.deleteByUser('u1')).toBe(3);
+    expect(await keys.deleteByUser('u1')).toBe(0);
+    expect(await keys.deleteByUser('nobody')).toBe(0);
+    expect(await keys.listByUser('u1')).toEqual([]);
+    for (const id of ['a1', 'a2', 'a3']) expect(await keys.findByHash(`hash-${id}`)).toBeNull();
+    expect((await keys.listByUser('u2')).map((k) => k.id)).toEqual(['b1']);
+    expect((await keys.findByHash('hash-b1'))?.id).toBe('b1');
+    expect(await keys.delete('a2')).toBe(false);
+    // Their ids and hashes are free again.
+    await keys.create(apiKey('a1', 'u3', 2));
+    expect((await keys.findByHash('hash-a1'))?.userId).toBe('u3');
+    expect(await keys.listByUser('u1')).toEqual([]);
+  });
+
+  it('reports keys in total and keys used at or after `since`; never-used keys do not count', async () => {
+    const keys = await make();
+    expect(await keys.usage(0)).toEqual({ keys: 0, usedSince: 0 });
+    await keys.create(apiKey('never', 'u1', 1));
+    await keys.create(apiKey('old', 'u1', 1, { lastUsedAt: 1_000 }));
+    await keys.create(apiKey('edge', 'u2', 1, { lastUsedAt: 5_000 }));
+    await keys.create(apiKey('new', 'u2', 1));
+    expect((await keys.findByHash('hash-old'))?.lastUsedAt).toBe(1_000);
+    expect(await keys.usage(0)).toEqual({ keys: 4, usedSince: 2 });
+    await keys.touch('new', 9_000);
+    expect(await keys.usage(5_000)).toEqual({ keys: 4, usedSince: 2 });
+    expect(await keys.usage(5_001)).toEqual({ keys: 4, usedSince: 1 });
+    expect(await keys.usage(0)).toEqual({ keys: 4, usedSince: 3 });
+    expect(await keys.usage(10_000)).toEqual({ keys: 4, usedSince: 0 });
+    // A later touch moves a key into a later window.
+    await keys.touch('old', 6_000);
+    expect(await keys.usage(5_001)).toEqual({ keys: 4, usedSince: 2 });
+    await keys.deleteByUser('u2');
+    expect(await keys.usage(0)).toEqual({ keys: 2, usedSince: 1 });
+    expect(await keys.delete('old')).toBe(true);
+    expect(await keys.usage(0)).toEqual({ keys: 1, usedSince: 0 });
+    // Touching a deleted key does not bring it back into the figures.
+    await keys.touch('old', 7_000);
+    expect(await keys.usage(0)).toEqual({ keys: 1, usedSince: 0 });
   });
 });
 

@@ -1,11 +1,15 @@
-// RoomStore contract, memory and Redis.
-import { describe, expect, it } from 'vitest';
+// RoomStore contract, one suite for every driver: memory always, Redis (a redis-server per file), and MongoDB
+// when MONGODB_URL is set (a fresh database per file; skipped otherwise). To run the Mongo variants:
+//   MONGODB_URL=mongodb://host:27017 npx vitest run --config test/vitest.config.ts test/contracts/
+import { beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { MemoryRoomStore, type RoomRecord, type RoomStore } from '../../src/channels/rooms.js';
 import { RedisRoomStore } from '../../src/channels/redis-rooms.js';
 import { useRedis } from './redis-fixture.js';
+import { mongoUrl, useMongo } from './store-mongo-fixture.js';
 
 const redis = useRedis();
+const mongo = useMongo();
 
 const room = (id: string, over: Partial<RoomRecord> = {}): RoomRecord => ({
   id,
@@ -29,13 +33,23 @@ async function conflictOf(p: Promise<unknown>): Promise<AppError> {
   return err as AppError;
 }
 
-describe.each([
-  ['memory', async (): Promise<RoomStore> => new MemoryRoomStore()],
-  ['redis', async (): Promise<RoomStore> => new RedisRoomStore(redis.client)],
-] as const)('RoomStore contract: %s', (_name, make) => {
+/** [name, a fresh store, why the driver cannot run here (its tests are then reported as skipped)]. */
+type Driver = [name: string, make: () => Promise<RoomStore>, unavailable?: string];
+
+const drivers: Driver[] = [
+  ['memory', async () => new MemoryRoomStore()],
+  ['redis', async () => new RedisRoomStore(redis.client)],
+  ['mongo', async () => (await mongo.fresh()).rooms, mongoUrl ? undefined : 'MONGODB_URL not set'],
+];
+
+describe.each(drivers)('RoomStore contract: %s', (_name, make, unavailable) => {
+  beforeEach((ctx) => {
+    if (unavailable) ctx.skip(unavailable);
+  });
+
   it('stores and returns copies of rooms, nulls and empty collections included', async () => {
     const rooms = await make();
-    const r = room('lobby', { moderators: ['u2'], opensAt: 5, timeouts: { u3: 99 } });
+    const r = room('lobby', { moderators: ['u2'], opensAt: 5, ownerId: null, timeouts: { u3: 99 } });
     await rooms.create(r);
     expect(await rooms.get('lobby')).toEqual(r);
     expect(await rooms.get('missing')).toBeNull();
@@ -45,16 +59,14 @@ describe.each([
     r.moderators.push('mutated');
     const got = (await rooms.get('lobby')) as RoomRecord;
     got.timeouts.x = 1;
-    expect(await rooms.get('lobby')).toEqual(room('lobby', { moderators: ['u2'], opensAt: 5, timeouts: { u3: 99 } }));
+    expect(await rooms.get('lobby')).toEqual(room('lobby', { moderators: ['u2'], opensAt: 5, ownerId: null, timeouts: { u3: 99 } }));
   });
 
   it('refuses an id that exists with a conflict, even when two creates race', async () => {
     const rooms = await make();
     await rooms.create(room('a'));
     const err = await conflictOf(rooms.create(room('a', { title: 'other' })));
-    expect(err.status).toBe(409);
-    expect(err.code).toBe('conflict');
-    expect(err.message).toBe('room "a" already exists');
+    expect([err.status, err.code, err.message]).toEqual([409, 'conflict', 'room "a" already exists']);
     expect((await rooms.get('a'))?.title).toBe('Room a');
 
     const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => rooms.create(room('race', { title: `t${i}` }))));
@@ -76,13 +88,14 @@ describe.each([
     expect(await rooms.count()).toBe(5);
   });
 
-  it('updates by merging a patch, keeping id and createdAt, and returns the result', async () => {
+  it('updates by merging a patch, null included, keeping id and createdAt, and returns the result', async () => {
     const rooms = await make();
-    await rooms.create(room('a'));
-    const updated = await rooms.update('a', { title: 'New', moderators: ['u9'], closedAt: 42, timeouts: { u5: 7 } });
-    const expected = room('a', { title: 'New', moderators: ['u9'], closedAt: 42, timeouts: { u5: 7 } });
-    expect(updated).toEqual(expected);
+    await rooms.create(room('a', { opensAt: 1 }));
+    const patch = { title: 'New', moderators: ['u9'], closedAt: 42, opensAt: null, timeouts: { u5: 7 } };
+    const expected = room('a', patch);
+    expect(await rooms.update('a', patch)).toEqual(expected);
     expect(await rooms.get('a')).toEqual(expected);
+    expect(await rooms.update('a', {})).toEqual(expected);
     expect(await rooms.update('a', { moderators: [] })).toEqual({ ...expected, moderators: [] });
     expect(await rooms.update('missing', { title: 'x' })).toBeNull();
     expect(await rooms.count()).toBe(1);
@@ -98,7 +111,16 @@ describe.each([
       rooms.update('a', { moderators: ['m'] }),
       rooms.update('a', { timeouts: { u: 3 } }),
     ]);
-    expect(await rooms.get('a')).toEqual(room('a', { title: 'T', closedAt: 1, opensAt: 2, moderators: ['m'], timeouts: { u: 3 } }));
+    const both = room('a', { title: 'T', closedAt: 1, opensAt: 2, moderators: ['m'], timeouts: { u: 3 } });
+    expect(await rooms.get('a')).toEqual(both);
+    // Emptying collections concurrently with other fields loses nothing either.
+    await Promise.all([
+      rooms.update('a', { title: 'T2' }),
+      rooms.update('a', { closesAt: 9 }),
+      rooms.update('a', { moderators: [] }),
+      rooms.update('a', { timeouts: {} }),
+    ]);
+    expect(await rooms.get('a')).toEqual({ ...both, title: 'T2', closesAt: 9, moderators: [], timeouts: {} });
   });
 });
 
