@@ -70,9 +70,19 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-/** Writes bench/results/<name>.json and .md (in the source tree, not dist/) and returns their paths. */
+/**
+ * Where results go: BENCH_RESULTS_DIR (absolute, or relative to the repo root) when set, so quick runs
+ * (`npm run bench`) leave the committed full results alone; else bench/results in the source tree.
+ */
+export function resultsDir(): string {
+  const dir = process.env.BENCH_RESULTS_DIR;
+  if (dir === undefined || dir.trim() === '') return join(repoRoot, 'bench', 'results');
+  return isAbsolute(dir) ? dir : resolve(repoRoot, dir);
+}
+
+/** Writes <resultsDir()>/<name>.json and .md (in the source tree, not dist/) and returns their paths. */
 export function writeResults(name: string, json: unknown, markdown: string): string[] {
-  const dir = join(repoRoot, 'bench', 'results');
+  const dir = resultsDir();
   mkdirSync(dir, { recursive: true });
   const files = [join(dir, `${name}.json`), join(dir, `${name}.md`)];
   writeFileSync(files[0] as string, JSON.stringify(json, null, 2) + '\n');

@@ -36,10 +36,11 @@ export class CachedUserStore implements UserStore {
   }
 
   async findById(id: string): Promise<UserRecord | null> {
+    // Copies out, like every driver: a caller's change must not edit the cache.
     const hit = this.byId.get(id);
-    if (hit) return hit;
+    if (hit) return { ...hit };
     const user = await this.inner.findById(id);
-    if (user) this.byId.set(id, user);
+    if (user) this.byId.set(id, { ...user });
     return user;
   }
 
@@ -98,9 +99,9 @@ export class CachedApiKeyStore implements ApiKeyStore {
 
   async findByHash(hash: string): Promise<ApiKeyRecord | null> {
     const hit = this.byHash.get(hash);
-    if (hit) return hit;
+    if (hit) return { ...hit };
     const rec = await this.inner.findByHash(hash);
-    if (rec) this.byHash.set(hash, rec);
+    if (rec) this.byHash.set(hash, { ...rec });
     return rec;
   }
 
