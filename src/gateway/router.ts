@@ -1,6 +1,6 @@
 // The route table and the request pipeline. Routes are registered with uWS's own (native) router; the
 // table is kept so 405s, CORS preflights and the OpenAPI document all come from one list.
-import { ulid } from 'ulid';
+import { monotonicFactory } from 'ulid';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../auth/index.js';
@@ -96,6 +96,9 @@ export interface RequestEvent {
 
 /** A client's request id is kept when it is short and plain; anything else is replaced by a fresh ULID. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+// A monotonic factory draws its randomness once per millisecond: plain ulid() costs ~45 µs a call here
+// (16 WebCrypto calls), against ~1 µs; request ids need uniqueness, not unpredictability.
+const nextRequestId = monotonicFactory();
 
 const UPPER: Record<Method, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' };
 
@@ -149,7 +152,7 @@ export class Router {
     const snap = snapshot(res, req, paramNames.length);
     const state = new ResponseState(res);
     const headers = this.corsHeaders(snap.origin);
-    const requestId = REQUEST_ID.test(snap.requestId) ? snap.requestId : ulid();
+    const requestId = REQUEST_ID.test(snap.requestId) ? snap.requestId : nextRequestId();
     headers['X-Request-Id'] = requestId;
     const done = (status: number) =>
       this.deps.observe?.({ method: UPPER[r.method], route: r.path, path: snap.url, status, ms: performance.now() - started, requestId, ip: snap.ip });
