@@ -63,6 +63,7 @@ import { authRoutes } from './gateway/routes/auth.js';
 import { opsRoutes } from './gateway/routes/ops.js';
 import { MAX_TIMEOUT_S, roomRoutes } from './gateway/routes/rooms.js';
 import { sentimentRoutes } from './gateway/routes/sentiment.js';
+import { ClientAddress } from './gateway/client-address.js';
 import { Router } from './gateway/router.js';
 import { mountStatic } from './gateway/static.js';
 import { nativeUws, type us_listen_socket } from './gateway/uws.js';
@@ -265,6 +266,7 @@ function storeProblem(writer: StoreWriter): string | null {
 
 export async function startChatPulse(config: Config, log: Logger): Promise<ChatPulse> {
   const uws = nativeUws();
+  const addresses = new ClientAddress(config.trustedProxies); // checks TRUSTED_PROXIES before the slow start
   const modelDir = await resolveModel(config.model, {
     bundledDir: BUNDLED_MODELS_DIR,
     cacheDir: config.modelCacheDir ?? defaultCacheDir(),
@@ -394,6 +396,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
       baseHeaders,
       log,
       mapError,
+      addresses,
     },
     { ...config.ws, maxTextLength: config.maxTextLength },
   );
@@ -410,6 +413,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     baseHeaders,
     mapError,
     corsOrigins: config.corsOrigins,
+    addresses,
     onError: (err, req) => log.error({ err, method: req.method, url: req.url, req_id: req.requestId }, 'request failed'),
     observe: (e) => {
       metrics.httpRequests.inc({ method: e.method, route: e.route, status: e.status });

@@ -36,6 +36,8 @@ export interface Config {
   adminPassword: string | undefined;
   /** Origins allowed by CORS; empty: no CORS headers at all (same-origin only). "*" allows any. */
   corsOrigins: string[];
+  /** Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client; empty: the TCP peer is the client. */
+  trustedProxies: string[];
   redisUrl: string | undefined;
   mongodbUrl: string | undefined;
   workers: number;
@@ -165,6 +167,7 @@ export function loadConfig(env: Env): Config {
     adminUsername,
     adminPassword: adminUsername === undefined ? undefined : adminPassword,
     corsOrigins: (str(env, 'CORS_ORIGINS') ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    trustedProxies: (str(env, 'TRUSTED_PROXIES') ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
     redisUrl: str(env, 'REDIS_URL'),
     mongodbUrl: str(env, 'MONGODB_URL'),
     workers,

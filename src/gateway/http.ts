@@ -1,5 +1,6 @@
 // HTTP plumbing over uWS: the request snapshot a handler may keep after the synchronous part, body
 // reading with a size cap, and corked JSON responses in the contract's error shape.
+import type { ClientAddress } from './client-address.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
 import { AppError, payloadTooLarge } from '../errors.js';
 
@@ -29,7 +30,7 @@ export interface RequestSnapshot {
   requestId: string;
 }
 
-export function snapshot(res: HttpResponse, req: HttpRequest, paramCount: number): RequestSnapshot {
+export function snapshot(res: HttpResponse, req: HttpRequest, paramCount: number, addresses?: ClientAddress): RequestSnapshot {
   const params: string[] = [];
   for (let i = 0; i < paramCount; i++) params.push(decodeURIComponent(req.getParameter(i)));
   return {
@@ -40,10 +41,16 @@ export function snapshot(res: HttpResponse, req: HttpRequest, paramCount: number
     apiKey: req.getHeader('x-api-key'),
     origin: req.getHeader('origin'),
     contentLength: req.getHeader('content-length'),
-    ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    ip: peerAddress(res, req, addresses),
     params,
     requestId: req.getHeader('x-request-id'),
   };
+}
+
+/** The client's address: the TCP peer, or what a trusted proxy says in X-Forwarded-For. Call in the handler's synchronous part. */
+export function peerAddress(res: HttpResponse, req: HttpRequest, addresses?: ClientAddress): string {
+  const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+  return addresses?.enabled ? addresses.resolve(peer, req.getHeader('x-forwarded-for')) : peer;
 }
 
 /** Tracks whether the client went away, so nothing writes to a dead response. */

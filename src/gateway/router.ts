@@ -7,6 +7,7 @@ import type { AuthService, Principal } from '../auth/index.js';
 import { AppError, forbidden, payloadTooLarge, rateLimited, unauthorized } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
 import { errorBody, parseJson, readBody, ResponseState, snapshot, statusLine, writeJson, writeNow, type RequestSnapshot } from './http.js';
+import type { ClientAddress } from './client-address.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
@@ -79,6 +80,8 @@ export interface GatewayDeps {
   mapError?: (err: unknown) => AppError | null;
   /** Told of every answered request (metrics, the request log). */
   observe?: (e: RequestEvent) => void;
+  /** Who the client is behind trusted proxies (per-address limits, logs). */
+  addresses?: ClientAddress;
 }
 
 export interface RequestEvent {
@@ -149,7 +152,7 @@ export class Router {
       return;
     }
     const started = performance.now();
-    const snap = snapshot(res, req, paramNames.length);
+    const snap = snapshot(res, req, paramNames.length, this.deps.addresses);
     const state = new ResponseState(res);
     const headers = this.corsHeaders(snap.origin);
     const requestId = REQUEST_ID.test(snap.requestId) ? snap.requestId : nextRequestId();

@@ -8,7 +8,8 @@ import { topicOf, type ChannelHub, type Fanout } from '../channels/index.js';
 import { AppError, rateLimited, unavailable } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
 import type { Logger } from '../observability/log.js';
-import { errorBody, ResponseState, writeJson } from './http.js';
+import type { ClientAddress } from './client-address.js';
+import { errorBody, peerAddress, ResponseState, writeJson } from './http.js';
 import { credentials } from './router.js';
 import type { TemplatedApp, WebSocket } from './uws.js';
 import { errorFrame, FrameParser, type ClientFrame } from './ws-protocol.js';
@@ -35,6 +36,8 @@ export interface WsDeps {
   log: Logger;
   /** As the router's: infrastructure failures become their AppError (503) instead of 500. */
   mapError?: (err: unknown) => AppError | null;
+  /** Who the client is behind trusted proxies. */
+  addresses?: ClientAddress;
 }
 
 interface SocketData {
@@ -113,7 +116,7 @@ export class WsGateway {
         const extensions = req.getHeader('sec-websocket-extensions');
         const query = new URLSearchParams(req.getQuery() ?? '');
         const header = { authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key') };
-        const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
+        const ip = peerAddress(res, req, this.deps.addresses);
         const state = new ResponseState(res);
         const refuse = (err: AppError) => writeJson(res, state, err.status, errorBody(err), { ...this.deps.baseHeaders, ...err.headers });
         if (this.atCapacity) {
