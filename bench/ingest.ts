@@ -7,8 +7,9 @@
 //   before ChatPulse starts, the baseline: a bare tmi.js client that only receives. Its CPU time
 //   (process.cpuUsage: every thread, the inference workers included) is the server's;
 // - a forked copy of this file (`--role load`) holds the load generator: the local Twitch-IRC server
-//   pushing the chat and the WebSocket subscribers receiving it. Its CPU is read from /proc and reported
-//   apart: on 2 cores it competes with ChatPulse for them, which caps the rates that can be offered.
+//   pushing the chat and the subscribers receiving it (the client SDK's LiveConnection over `ws`, as an
+//   application would). Its CPU is read from /proc and reported apart: on 2 cores it competes with
+//   ChatPulse for them, which caps the rates that can be offered.
 //
 // Every line's IRC message id carries its sequence number and the wall-clock time its frame was written
 // (`b<seq>t<epoch ms>`), and reaches subscribers as `source_id`: latency is IRC send -> WS delivery.
@@ -22,6 +23,8 @@ import tmi from 'tmi.js';
 import type { ChatUserstate } from 'tmi.js';
 import WebSocket from 'ws';
 import type { ChatPulse } from '../src/app.js';
+// The client SDK has no dependencies: the load process imports it without pulling in ChatPulse.
+import { ChatPulseClient, LiveConnection, type MessageFrame } from '../src/client/index.js';
 // A test double imported by a bench, on purpose: it is the only Twitch IRC edge we can drive at a chosen
 // rate without a network or an account, and it is the same double the ingest tests trust to speak enough
 // of Twitch's dialect for the real tmi.js client (the one inside ChatPulse and the baseline's) to work.
@@ -53,8 +56,6 @@ const nowEpoch = (): number => performance.timeOrigin + performance.now();
 const BASE_CHANNEL = 'benchbase';
 const STREAM_CHANNEL = 'benchstream';
 const TICK_MS = 10;
-/** The prefix every line's id starts with, as it appears in ChatPulse's frames. */
-const MARK = '"source_id":"b';
 
 // ------------------------------------------------------------------------------------------------ shared
 
@@ -101,7 +102,7 @@ class Tally {
   }
 }
 
-/** `b<seq>t<epoch>` -> [seq, epoch], or null for an id the bench did not make. */
+/** `b<seq>t<epoch>` (a line's IRC id, a message's `source_id`) -> [seq, epoch], or null for an id the bench did not make. */
 function parseId(id: string): [number, number] | null {
   const t = id.indexOf('t');
   if (id[0] !== 'b' || t < 2) return null;
@@ -138,7 +139,7 @@ interface Collected {
 
 type ToLoad =
   | { cmd: 'irc' }
-  | { cmd: 'connect'; url: string; channel: string; count: number; batch: boolean; track: number }
+  | { cmd: 'connect'; baseUrl: string; channel: string; count: number; batch: boolean; track: number }
   | { cmd: 'joined'; channel: string }
   | { cmd: 'reset'; plan: StepPlan }
   | { cmd: 'send'; plan: StepPlan }
@@ -157,6 +158,13 @@ type FromLoad =
 
 // ------------------------------------------------------------------------------------------ load process
 
+/** `ws` for the SDK, set up as a bench client: no compression offered, no UTF-8 check of text frames. */
+class BenchSocket extends WebSocket {
+  constructor(url: string) {
+    super(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 10_000 });
+  }
+}
+
 async function loadMain(): Promise<void> {
   const send = (msg: FromLoad) => process.send?.(msg);
   const corpus: Corpus = loadCorpus('twitch');
@@ -167,60 +175,57 @@ async function loadMain(): Promise<void> {
   let irc: TwitchIrcServer | null = null;
 
   interface Sub {
-    ws: WebSocket;
+    live: LiveConnection;
     tally: Tally;
-    open: boolean;
     errors: number;
   }
   const subs: Sub[] = [];
   let closedAtReset = 0;
 
-  const onFrame = (sub: Sub, text: string) => {
-    const now = nowEpoch();
-    let i = text.indexOf(MARK);
-    if (i === -1) {
-      if (text.startsWith('{"type":"error"')) sub.errors++;
-      return;
-    }
-    while (i !== -1) {
-      let j = i + MARK.length;
-      let seq = 0;
-      for (let c = text.charCodeAt(j); c >= 48 && c <= 57; c = text.charCodeAt(++j)) seq = seq * 10 + (c - 48);
-      const end = text.indexOf('"', j);
-      sub.tally.add(seq, Number(text.slice(j + 1, end)), now);
-      i = text.indexOf(MARK, end);
-    }
+  /** A delivery, timed when the SDK hands the parsed frame over (as an application would see it). */
+  const record = (sub: Sub, m: MessageFrame, now: number) => {
+    const parsed = m.source_id === undefined ? null : parseId(m.source_id);
+    if (parsed) sub.tally.add(parsed[0], parsed[1], now);
   };
 
-  const connectOne = (url: string, channel: string, batch: boolean, track: boolean): Promise<Sub> =>
-    new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 10_000 });
-      const sub: Sub = { ws, tally: new Tally(track), open: false, errors: 0 };
-      const timer = setTimeout(() => reject(new Error('no "subscribed" within 10 s')), 10_000);
-      ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', channel, batch })));
-      ws.on('message', (data: Buffer) => {
-        const text = data.toString();
-        if (!sub.open) {
-          if (text.includes('"type":"subscribed"')) {
-            sub.open = true;
-            clearTimeout(timer);
-            resolve(sub);
-          } else if (text.includes('"type":"error"')) {
-            clearTimeout(timer);
-            reject(new Error(text.slice(0, 200)));
-          }
-          return;
-        }
-        onFrame(sub, text);
-      });
-      ws.on('close', () => {
-        sub.open = false;
-      });
-      ws.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
+  const connectOne = async (baseUrl: string, channel: string, batch: boolean, track: boolean): Promise<Sub> => {
+    const live = new LiveConnection({
+      url: baseUrl,
+      WebSocket: BenchSocket,
+      // What the server does, unsmoothed: a socket it closes (past WS_MAX_BACKPRESSURE) stays closed and is
+      // counted, not replaced; a line delivered twice is counted, not dropped as a replay; no pings.
+      reconnect: false,
+      heartbeat: false,
+      dedupe: 0,
     });
+    const sub: Sub = { live, tally: new Tally(track), errors: 0 };
+    let socketError: string | null = null;
+    live.on('message', (m) => record(sub, m, nowEpoch()));
+    live.on('messages', (f) => {
+      const now = nowEpoch();
+      for (const m of f.items) record(sub, m, now);
+    });
+    live.on('error', (e) => {
+      // Transport trouble ends in a close (counted as such); error frames from the server are counted here.
+      if (e.code === 'socket_error') socketError = e.message;
+      else sub.errors++;
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        live.subscribe(channel, { batch }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no "subscribed" within 10 s')), 10_000);
+        }),
+      ]);
+      return sub;
+    } catch (err) {
+      live.close();
+      throw new Error(socketError ?? (err instanceof Error ? err.message : String(err)));
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 
   const collect = (latencies: boolean): Collected => {
     const all: number[] = [];
@@ -243,7 +248,7 @@ async function loadMain(): Promise<void> {
     const held = subs.length - closedAtReset;
     return {
       held, unique, inWindow, minUnique: subs.length === 0 ? 0 : minUnique, dups, stray,
-      closed: subs.filter((s) => !s.open).length - closedAtReset, errors,
+      closed: subs.filter((s) => !s.live.isOpen).length - closedAtReset, errors,
       p50: percentile(all, 50), p99: percentile(all, 99), max: all.at(-1) ?? 0, samples: all.length,
     };
   };
@@ -298,7 +303,7 @@ async function loadMain(): Promise<void> {
             // A few at a time: the server's per-IP connect limit is raised by the bench, not its handshake cost.
             for (let k = 0; k < raw.count; k += 10) {
               const batch = await Promise.allSettled(
-                Array.from({ length: Math.min(10, raw.count - k) }, (_, j) => connectOne(raw.url, raw.channel, raw.batch, k + j < raw.track)),
+                Array.from({ length: Math.min(10, raw.count - k) }, (_, j) => connectOne(raw.baseUrl, raw.channel, raw.batch, k + j < raw.track)),
               );
               for (const r of batch) {
                 if (r.status === 'fulfilled') subs.push(r.value);
@@ -315,7 +320,7 @@ async function loadMain(): Promise<void> {
             send({ type: 'joined', n: irc?.joined(raw.channel) ?? 0 });
             return;
           case 'reset':
-            closedAtReset = subs.filter((s) => !s.open).length;
+            closedAtReset = subs.filter((s) => !s.live.isOpen).length;
             for (const s of subs) s.tally.reset(raw.plan.firstSeq, linesOf(raw.plan), raw.plan.startEpoch + raw.plan.seconds * 1000);
             send({ type: 'reset' });
             return;
@@ -326,7 +331,7 @@ async function loadMain(): Promise<void> {
             send({ type: 'collected', stats: collect(raw.latencies) });
             return;
           case 'close':
-            for (const s of subs) s.ws.terminate();
+            for (const s of subs) s.live.close();
             await irc?.close();
             send({ type: 'closed' });
             process.disconnect();
@@ -582,35 +587,25 @@ async function benchMain(): Promise<void> {
   progress(`starting ChatPulse: ${config.inferenceThreads} inference thread(s), batches of up to ${config.batchMaxItems}, queue ${config.queueMax}, cache ${config.cacheSize}`);
   const app: ChatPulse = await startChatPulse(config, createLogger('warn'));
   const base = `http://127.0.0.1:${app.port}`;
-  const api = async (method: string, path: string, token: string | null, body?: unknown): Promise<unknown> => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
-    return text === '' ? null : (JSON.parse(text) as unknown);
-  };
-  const credentials = { username: 'bench_ingest', password: 'bench-password-1' };
-  await api('POST', '/api/v1/auth/register', null, credentials);
-  const { access_token: token } = (await api('POST', '/api/v1/auth/login', null, credentials)) as { access_token: string };
+  const client = new ChatPulseClient({ baseUrl: base });
+  await client.register('bench_ingest', 'bench-password-1');
+  await client.login('bench_ingest', 'bench-password-1');
 
   const wsChannel = `twitch:${STREAM_CHANNEL}`;
-  const connected = await load.request({ cmd: 'connect', url: `ws://127.0.0.1:${app.port}/ws`, channel: wsChannel, count: subscribers, batch, track }, 'connected', 120_000);
+  const connected = await load.request({ cmd: 'connect', baseUrl: base, channel: wsChannel, count: subscribers, batch, track }, 'connected', 120_000);
   progress(`${connected.held} subscribers on ${wsChannel}${connected.failed > 0 ? `, ${connected.failed} failed: ${connected.failure}` : ''}`);
   if (connected.held === 0) throw new Error('no subscriber connected');
-  const stream = (await api('POST', '/api/v1/ingest', token, { source: 'twitch', channel: STREAM_CHANNEL })) as { id: string };
+  const stream = await client.ingest.start({ source: 'twitch', channel: STREAM_CHANNEL });
   const deadline = Date.now() + 30_000;
   for (;;) {
     const { n } = await load.request({ cmd: 'joined', channel: STREAM_CHANNEL }, 'joined', 5000);
-    const view = (await api('GET', `/api/v1/ingest/${stream.id}`, token)) as { status: string };
+    const view = await client.ingest.get(stream.id);
     if (n >= 1 && view.status === 'live') break;
     if (Date.now() > deadline) throw new Error(`ChatPulse did not join #${STREAM_CHANNEL} (status ${view.status})`);
     await sleep(100);
   }
   progress(`ingest ${stream.id} live on #${STREAM_CHANNEL}`);
-  const counters = async () => ((await api('GET', `/api/v1/ingest/${stream.id}`, token)) as { counters: { messages: number; dropped: number } }).counters;
+  const counters = async () => (await client.ingest.get(stream.id)).counters;
   let expectedNow = 0;
   const subsDelivered = async () => {
     const { stats } = await load.request({ cmd: 'collect', latencies: false }, 'collected', 30_000);
@@ -668,7 +663,7 @@ async function benchMain(): Promise<void> {
     );
   }
 
-  await api('DELETE', `/api/v1/ingest/${stream.id}`, token).catch(() => undefined);
+  await client.ingest.stop(stream.id).catch(() => undefined);
   await load.request({ cmd: 'close' }, 'closed', 30_000).catch(() => undefined);
   await app.stop();
   const loadAvgEnd = Number(loadavg()[0]?.toFixed(2));
@@ -716,8 +711,8 @@ async function benchMain(): Promise<void> {
       `texts: ${loadCorpus('twitch').source}, ${textsMode === 'unique' ? 'each made unique by a counter suffix (no cache hit, every line costs inference)' : 'cycled as they are (the sentiment cache hits once a text came round)'}. ` +
       `${seconds}s per step after a ${WARM_S}s warm-up, each step drained (at most ${maxDrainS}s). ` +
       `ChatPulse runs in the bench process (startChatPulse: memory store, model \`${modelDir}\`, ${config.inferenceThreads} inference thread(s), defaults otherwise) ` +
-      `and ingests the channel through its own tmi.js client; ${rows[0]?.receivers ?? subscribers} WebSocket subscribers (\`ws\`, ${batch ? 'batched' : 'per-message'} subscriptions) receive it. ` +
-      `The IRC double and the subscribers live in a forked load-generator process; latency is IRC frame written -> WS frame received, on ${track} subscribers.`,
+      `and ingests the channel through its own tmi.js client; ${rows[0]?.receivers ?? subscribers} WebSocket subscribers (the client SDK's LiveConnection over \`ws\`, ${batch ? 'batched' : 'per-message'} subscriptions) receive it. ` +
+      `The IRC double and the subscribers live in a forked load-generator process; latency is IRC frame written -> WS frame received and parsed by the SDK, on ${track} subscribers.`,
     `CPU: \`process.cpuUsage\` of the bench process over each step and its drain: every thread of ChatPulse (gateway, tmi.js, inference workers) plus the bench's own polling (a few IPC messages per second). ` +
       'The baseline, a bare tmi.js client in the same process before ChatPulse started, is measured the same way. The load generator (from /proc) is not in either figure; it is shown apart, in % of one core. ' +
       'other load: CPU the whole machine spent (/proc/stat) minus the bench\'s two processes, in % of all cores: what neighbours took. Above a few percent, rates and latencies say more about the machine than about ChatPulse; CPU per line holds up better.',

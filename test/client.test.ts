@@ -4,7 +4,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ChatPulseClient, ChatPulseError, LiveConnection, LiveError, type LiveEvents, type MessageFrame } from '../src/client/index.js';
+import { ChatPulseClient, ChatPulseError, LiveConnection, LiveError, type LiveEvents, type MessageFrame, type Room } from '../src/client/index.js';
 import { startServer, type TestServer } from './helpers.js';
 
 const LABELS = ['negative', 'neutral', 'positive'];
@@ -89,6 +89,21 @@ describe('client SDK', () => {
 
     const down = new ChatPulseClient({ baseUrl: 'http://127.0.0.1:1' });
     expect(await failure(down.model())).toMatchObject({ status: 0, code: 'network_error' });
+  });
+
+  it('gives the status and headers of an answer where they say more than its body', async () => {
+    const created = await admin.response<Room>('POST', '/api/v1/rooms', { body: { id: 'sdk-status', title: 'Status' } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ id: 'sdk-status', title: 'Status' });
+    expect(created.headers.get('x-instance')).toMatch(/:\d+$/);
+    const read = await admin.response<Room>('GET', '/api/v1/rooms/sdk-status');
+    expect(read.status).toBe(200);
+    expect(read.body.id).toBe('sdk-status');
+    const key = await admin.createApiKey('status');
+    expect(await admin.response('DELETE', `/api/v1/api-keys/${key.id}`)).toMatchObject({ status: 204, body: undefined });
+    // Refusals reject as from request(), and the methods built on it keep their typed errors.
+    await expect(admin.response('GET', '/api/v1/rooms/nope')).rejects.toMatchObject({ name: 'ChatPulseError', status: 404, code: 'not_found' });
+    await expect(admin.ingest.get('no-such-ingest')).rejects.toMatchObject({ status: 404, code: 'not_found' });
   });
 
   it('refreshes the access token once on a 401, then signs out for good', async () => {

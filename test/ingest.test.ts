@@ -1,23 +1,21 @@
-// Ingestion end to end: real tmi.js (inside ChatPulse) against a local Twitch-IRC server, real WebSocket
-// subscribers, and ownership across two processes sharing a real redis-server.
+// Ingestion end to end through the client SDK: real tmi.js (inside ChatPulse) against a local Twitch-IRC
+// server, real live subscribers, and ownership across two processes sharing a real redis-server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, ROBERTA, startServer, type TestServer } from './helpers.js';
+import type { ChatPulseClient, Ingest } from '../src/client/index.js';
+import { ROBERTA, startServer, type TestServer } from './helpers.js';
 import { spawnServer, type ServerProcess } from './spawn.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
+import { clientOf, refused, signUp, watch, type FrameLog } from './sdk.js';
 import { startTwitchIrcServer, type TwitchIrcServer } from './twitch-irc-server.js';
-import { account, WsClient, type Account, type Frame } from './ws-client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface IngestView {
-  id: string;
-  source: string;
-  channel: string;
-  ws_channel: string;
-  status: string;
-  owner: string | null;
-  counters: { messages: number; deletes: number; reconnects: number };
-}
+/**
+ * POST /api/v1/ingest with the full answer: its status tells a new stream (201) from one already ingested
+ * (200), which `ingest.start()` does not show, and `X-Instance` names the process that answered.
+ */
+const startIngest = (client: ChatPulseClient, channel: string) =>
+  client.response<Ingest>('POST', '/api/v1/ingest', { body: { source: 'twitch', channel } });
 
 async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -29,23 +27,21 @@ async function until<T>(fn: () => Promise<T | undefined | false>, timeoutMs: num
   }
 }
 
-const messages = (c: WsClient, channel: string) => c.frames.filter((f) => f.type === 'message' && f.channel === channel);
-
 describe('ingesting a Twitch chat on one process', () => {
   let irc: TwitchIrcServer;
   let server: TestServer;
-  let alice: Account;
-  let bob: Account;
-  let sub: WsClient;
-  let stream: IngestView;
+  let alice: ChatPulseClient;
+  let bob: ChatPulseClient;
+  let sub: FrameLog;
+  let stream: Ingest;
 
   beforeAll(async () => {
     irc = await startTwitchIrcServer();
     server = await startServer({ TWITCH_IRC_URL: irc.url, INGEST_SCAN_MS: '200', INGEST_LEASE_TTL_MS: '2000', STORE_FLUSH_MS: '20' });
-    alice = await account(server.url, 'alice');
-    bob = await account(server.url, 'bob');
-    sub = await WsClient.open(server.url);
-    await sub.subscribe('twitch:streamer');
+    alice = await signUp(server.url, 'alice');
+    bob = await signUp(server.url, 'bob');
+    sub = watch(clientOf(server.url)); // anonymous: watching needs no account
+    await sub.live.subscribe('twitch:streamer');
   });
 
   afterAll(async () => {
@@ -55,33 +51,29 @@ describe('ingesting a Twitch chat on one process', () => {
   });
 
   it('starts once: anonymous read-only, normalized name, the same stream returned on a second start', async () => {
-    const first = await call(server.url, 'POST', '/api/v1/ingest', { token: alice.token, body: { source: 'twitch', channel: '#StreaMer' } });
+    const first = await startIngest(alice, '#StreaMer');
     expect(first.status).toBe(201);
-    stream = first.body as IngestView;
+    stream = first.body;
     expect(stream).toMatchObject({ source: 'twitch', channel: 'streamer', ws_channel: 'twitch:streamer' });
     expect(stream.owner).toMatch(/:\d+$/);
     await irc.waitFor(() => irc.joined('streamer') === 1, 10_000, 'the join');
     expect(irc.received.some((l) => /^NICK justinfan\d+/.test(l))).toBe(true);
     expect(irc.received.some((l) => l.startsWith('PASS oauth:'))).toBe(false);
 
-    const again = await call(server.url, 'POST', '/api/v1/ingest', { token: bob.token, body: { source: 'twitch', channel: 'streamer' } });
+    const again = await startIngest(bob, 'streamer');
     expect(again.status).toBe(200);
-    expect((again.body as IngestView).id).toBe(stream.id);
+    expect(again.body.id).toBe(stream.id);
     await sleep(300);
     expect(irc.connectionsTotal).toBe(1);
-    const live = await until(async () => {
-      const list = (await call(server.url, 'GET', '/api/v1/ingest', { token: bob.token })).body as { items: IngestView[] };
-      return list.items.find((s) => s.id === stream.id && s.status === 'live');
-    }, 5000, 'status live');
+    const live = await until(async () => (await bob.ingest.list()).items.find((s) => s.id === stream.id && s.status === 'live'), 5000, 'status live');
     expect(live.owner).toBe(stream.owner);
   });
 
   it('refuses bad input with clear errors', async () => {
-    const bad = await call(server.url, 'POST', '/api/v1/ingest', { token: alice.token, body: { source: 'twitch', channel: 'no spaces allowed' } });
-    expect(bad.status).toBe(400);
-    const unknown = await call(server.url, 'POST', '/api/v1/ingest', { token: alice.token, body: { source: 'youtube', channel: 'x' } });
-    expect(unknown.status).toBe(400);
-    expect((await call(server.url, 'POST', '/api/v1/ingest', { body: { source: 'twitch', channel: 'abc' } })).status).toBe(401);
+    await expect(alice.ingest.start({ source: 'twitch', channel: 'no spaces allowed' })).rejects.toMatchObject(refused(400));
+    // Not a source the SDK's types allow, so a plain request.
+    await expect(alice.request('POST', '/api/v1/ingest', { body: { source: 'youtube', channel: 'x' } })).rejects.toMatchObject(refused(400));
+    await expect(clientOf(server.url).ingest.start({ source: 'twitch', channel: 'abc' })).rejects.toMatchObject(refused(401, 'unauthorized'));
   });
 
   it('delivers chat lines to subscribers with sentiment, badges, colour and emotes', async () => {
@@ -89,40 +81,35 @@ describe('ingesting a Twitch chat on one process', () => {
       login: 'modguy', displayName: 'ModGuy', userId: '1001', badges: 'moderator/1,subscriber/12', color: '#1E90FF',
       emotes: '25:11-15', text: 'great play Kappa', sentTs: 1_700_000_000_000,
     });
-    const [m] = (await sub.until((f) => {
-      const got = f.filter((x) => x.type === 'message' && x.channel === 'twitch:streamer');
-      return got.length >= 1 && got;
-    })) as Frame[];
+    const m = await sub.until(() => sub.messages('twitch:streamer')[0]);
     expect(m).toMatchObject({
       channel: 'twitch:streamer', text: 'great play Kappa', source: 'twitch', sent_ts: 1_700_000_000_000,
       user: { id: '1001', name: 'ModGuy', badges: expect.arrayContaining(['moderator', 'subscriber']), color: '#1e90ff' },
       emotes: [{ id: '25', name: 'Kappa', start: 11, end: 15 }],
     });
-    const sentiment = (m as Frame).sentiment as { label: string; score: number };
-    expect(['negative', 'neutral', 'positive', 'LABEL_0', 'LABEL_1', 'LABEL_2']).toContain(sentiment.label);
-    expect(sentiment.score).toBeGreaterThan(0);
+    expect(['negative', 'neutral', 'positive', 'LABEL_0', 'LABEL_1', 'LABEL_2']).toContain(m.sentiment.label);
+    expect(m.sentiment.score).toBeGreaterThan(0);
   });
 
   it('turns CLEARMSG and CLEARCHAT into delete frames and removes the messages from history', async () => {
     const id1 = irc.say('streamer', { login: 'troll', userId: '666', text: 'first bad line' });
     irc.say('streamer', { login: 'troll', userId: '666', text: 'second bad line' });
     irc.say('streamer', { login: 'nice', userId: '7', text: 'hello everyone' });
-    const got = (await sub.until((f) => {
-      const ms = f.filter((x) => x.type === 'message' && x.channel === 'twitch:streamer');
+    const got = await sub.until(() => {
+      const ms = sub.messages('twitch:streamer');
       return ms.length >= 4 && ms;
-    })) as Frame[];
+    });
     const byText = (t: string) => got.find((f) => f.text === t)?.id as string;
     irc.clearMsg('streamer', id1, 'troll');
     await sub.until((f) => f.some((x) => x.type === 'delete' && x.message_id === byText('first bad line')));
     irc.clearChat('streamer', { userId: '666', login: 'troll', durationS: 600 });
     await sub.until((f) => f.some((x) => x.type === 'delete' && x.message_id === byText('second bad line')));
     await sleep(200);
-    const deleted = sub.frames.filter((x) => x.type === 'delete').map((x) => x.message_id);
+    const deleted = sub.frames.flatMap((x) => (x.type === 'delete' ? [x.message_id] : []));
     expect(deleted).not.toContain(byText('hello everyone'));
 
     const history = await until(async () => {
-      const res = await call(server.url, 'GET', `/api/v1/channels/${encodeURIComponent('twitch:streamer')}/messages?limit=50`, { token: alice.token });
-      const items = (res.body as { items: Array<{ text: string }> }).items;
+      const { items } = await alice.messages('twitch:streamer', { limit: 50 });
       return items.some((i) => i.text === 'hello everyone') && items;
     }, 5000, 'history');
     expect(history.map((i) => i.text)).not.toContain('first bad line');
@@ -130,24 +117,23 @@ describe('ingesting a Twitch chat on one process', () => {
   });
 
   it('reconnects after the IRC server drops the connection and resumes delivery', async () => {
-    const before = messages(sub, 'twitch:streamer').length;
+    const before = sub.messages('twitch:streamer').length;
     irc.dropAll();
     await irc.waitFor(() => irc.connectionsTotal === 2 && irc.joined('streamer') === 1, 15_000, 'the rejoin');
     irc.say('streamer', { login: 'back', userId: '8', text: 'we are back' });
-    await sub.until((f) => f.filter((x) => x.type === 'message' && x.channel === 'twitch:streamer').length > before);
-    const view = (await call(server.url, 'GET', `/api/v1/ingest/${stream.id}`, { token: alice.token })).body as IngestView;
+    await sub.until(() => sub.messages('twitch:streamer').length > before);
+    const view = await alice.ingest.get(stream.id);
     expect(view.counters.reconnects).toBeGreaterThanOrEqual(1);
     expect(view.counters.deletes).toBe(2);
   });
 
   it('stops on DELETE by its creator only: the channel is left and the connection closed', async () => {
-    expect((await call(server.url, 'DELETE', `/api/v1/ingest/${stream.id}`, { token: bob.token })).status).toBe(403);
-    expect((await call(server.url, 'DELETE', `/api/v1/ingest/${stream.id}`, { token: alice.token })).status).toBe(204);
+    await expect(bob.ingest.stop(stream.id)).rejects.toMatchObject(refused(403, 'forbidden'));
+    await alice.ingest.stop(stream.id);
     await irc.waitFor(() => irc.connections() === 0, 5000, 'the disconnect');
     expect(irc.received.some((l) => /^PART #streamer/.test(l)) || irc.joined('streamer') === 0).toBe(true);
-    const list = (await call(server.url, 'GET', '/api/v1/ingest', { token: alice.token })).body as { items: IngestView[] };
-    expect(list.items.find((s) => s.id === stream.id)).toBeUndefined();
-    expect((await call(server.url, 'DELETE', `/api/v1/ingest/${stream.id}`, { token: alice.token })).status).toBe(404);
+    expect((await alice.ingest.list()).items.find((s) => s.id === stream.id)).toBeUndefined();
+    await expect(alice.ingest.stop(stream.id)).rejects.toMatchObject(refused(404, 'not_found'));
   });
 });
 
@@ -170,18 +156,20 @@ describe('one owner per stream across processes (Redis)', () => {
   let a: ServerProcess;
   let b: TestServer | null = null;
   let c: TestServer | null = null;
-  let alice: Account;
-  const clients: WsClient[] = [];
+  let alice: ChatPulseClient;
+  /** alice's token on a process other than the one that issued it (they share the JWT secret). */
+  const aliceOn = (url: string) => clientOf(url, { token: alice.accessToken as string });
+  const subs: FrameLog[] = [];
 
   beforeAll(async () => {
     redis = await startRedisServer();
     irc = await startTwitchIrcServer();
     a = await startChild(redis.url, irc.url);
-    alice = await account(a.url, 'alice');
+    alice = await signUp(a.url, 'alice');
   }, 60_000);
 
   afterAll(async () => {
-    for (const cl of clients) cl.close();
+    for (const sub of subs) sub.close();
     await b?.app.stop();
     await c?.app.stop();
     if (a && a.child.exitCode === null) a.child.kill('SIGKILL');
@@ -190,36 +178,37 @@ describe('one owner per stream across processes (Redis)', () => {
   });
 
   it('has exactly one connection while two processes live, and delivers every line once', async () => {
-    const created = await call(a.url, 'POST', '/api/v1/ingest', { token: alice.token, body: { source: 'twitch', channel: 'bigstream' } });
+    const created = await startIngest(alice, 'bigstream');
     expect(created.status).toBe(201);
-    expect((created.body as IngestView).owner).toBe(created.headers.get('x-instance'));
+    expect(created.body.owner).toBe(created.headers.get('x-instance'));
     await irc.waitFor(() => irc.joined('bigstream') === 1, 10_000, 'the join');
 
     const env = { REDIS_URL: redis.url, JWT_SECRET: SECRET, TWITCH_IRC_URL: irc.url, INGEST_LEASE_TTL_MS: String(TTL_MS), INGEST_SCAN_MS: String(SCAN_MS) };
     b = await startServer(env);
-    const subA = await WsClient.open(a.url);
-    const subB = await WsClient.open(b.url);
-    clients.push(subA, subB);
-    await subA.subscribe('twitch:bigstream');
-    await subB.subscribe('twitch:bigstream');
+    // Logging every frame as sent (watch: no dropping of repeats), so a line delivered twice shows.
+    const subA = watch(clientOf(a.url));
+    const subB = watch(clientOf(b.url));
+    subs.push(subA, subB);
+    await subA.live.subscribe('twitch:bigstream');
+    await subB.live.subscribe('twitch:bigstream');
     await sleep(SCAN_MS * 4); // B has scanned several times and found the stream owned
 
     for (let i = 0; i < 30; i++) irc.say('bigstream', { login: `viewer${i}`, userId: String(i), text: `line ${i} pog` });
     for (const s of [subA, subB]) await s.until((f) => f.filter((x) => x.type === 'message').length >= 30, 10_000);
     await sleep(300);
     for (const s of [subA, subB]) {
-      const texts = messages(s, 'twitch:bigstream').map((m) => m.text);
+      const texts = s.messages('twitch:bigstream').map((m) => m.text);
       expect(texts).toEqual(Array.from({ length: 30 }, (_, i) => `line ${i} pog`)); // each once, in order
     }
     expect(irc.connections()).toBe(1);
     expect(irc.connectionsTotal).toBe(1);
-    const list = (await call(b.url, 'GET', '/api/v1/ingest', { token: alice.token })).body as { items: IngestView[] };
+    const list = await aliceOn(b.url).ingest.list();
     expect(list.items[0]).toMatchObject({ channel: 'bigstream', status: 'live', owner: `${created.headers.get('x-instance')}` });
   });
 
   it('lets the other process take over within the lease TTL when the owner is killed with -9', async () => {
     const server = b as TestServer;
-    const subB = clients[1] as WsClient;
+    const subB = subs[1] as FrameLog;
     const exited = new Promise((r) => a.child.once('exit', r));
     const killedAt = Date.now();
     a.child.kill('SIGKILL');
@@ -228,13 +217,14 @@ describe('one owner per stream across processes (Redis)', () => {
     await irc.waitFor(() => irc.connectionsTotal === 2 && irc.joined('bigstream') === 1, TTL_MS + SCAN_MS + 5000, 'the takeover');
     const takeoverMs = Date.now() - killedAt;
     expect(takeoverMs).toBeLessThanOrEqual(TTL_MS + SCAN_MS + 2000);
+    const survivor = aliceOn(server.url);
     const view = await until(async () => {
-      const list = (await call(server.url, 'GET', '/api/v1/ingest', { token: alice.token })).body as { items: IngestView[] };
+      const list = await survivor.ingest.list();
       return list.items[0]?.status === 'live' && list.items[0];
     }, 5000, 'live on the survivor');
-    expect(view.owner).toBe(`${(await fetch(`${server.url}/health`)).headers.get('x-instance')}`);
+    expect(view.owner).toBe(`${(await survivor.response('GET', '/health')).headers.get('x-instance')}`);
 
-    const before = messages(subB, 'twitch:bigstream').length;
+    const before = subB.messages('twitch:bigstream').length;
     irc.say('bigstream', { login: 'after', userId: '99', text: 'still here after the crash' });
     await subB.until((f) => f.filter((x) => x.type === 'message').length > before, 5000);
     expect(irc.connections()).toBe(1);

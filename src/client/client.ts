@@ -59,6 +59,13 @@ export interface ReportInput {
   title?: string;
 }
 
+/** A successful answer in full (see `response()`). */
+export interface ApiResponse<T> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
 export class ChatPulseClient {
   readonly baseUrl: string;
   private access: string | undefined;
@@ -207,6 +214,7 @@ export class ChatPulseClient {
     /** Starts ingesting a Twitch or TikTok chat; its messages appear on `<source>:<channel>`. */
     start: (input: { source: IngestSource; channel: string }): Promise<Ingest> => this.request('POST', '/api/v1/ingest', { body: input }),
     list: (): Promise<List<Ingest>> => this.request('GET', '/api/v1/ingest'),
+    get: (id: string): Promise<Ingest> => this.request('GET', `/api/v1/ingest/${encodeURIComponent(id)}`),
     stop: (id: string): Promise<void> => this.request('DELETE', `/api/v1/ingest/${encodeURIComponent(id)}`),
   };
 
@@ -248,6 +256,14 @@ export class ChatPulseClient {
 
   /** Any route: resolves with the parsed JSON body (undefined for 204); rejects with ChatPulseError. */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    return (await this.response<T>(method, path, options)).body;
+  }
+
+  /**
+   * request() with the answer's status and headers too, for when they say more than the body: 201 (created)
+   * vs 200 (already there), or `X-Instance` (the process that answered).
+   */
+  async response<T>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
     const auth = options.auth !== false;
     const usedToken = auth ? this.access : undefined;
     let res = await this.send(method, path, options, auth);
@@ -256,7 +272,7 @@ export class ChatPulseClient {
       const fresh = this.access !== usedToken || (await this.tryRefresh());
       if (fresh) res = await this.send(method, path, options, auth);
     }
-    return parse<T>(res);
+    return { status: res.status, headers: res.headers, body: await parse<T>(res) };
   }
 
   private tryRefresh(): Promise<boolean> {

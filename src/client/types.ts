@@ -66,11 +66,24 @@ export interface MoodSummary {
   window_s: number;
 }
 
+/** A live channel as `GET /api/v1/channels` reports its current traffic. */
+export interface LiveChannel {
+  channel: string;
+  viewers: number | null;
+  /** Viewers the source reports (TikTok's own count) for ingested channels. */
+  external_viewers?: number;
+  mood: MoodSummary;
+}
+
 export interface ChannelSummary {
   channel: string;
-  viewers?: number | null;
-  mood?: MoodSummary;
-  [extra: string]: unknown;
+  /** Stored messages and counts per label over the channel's whole history. */
+  messages: number;
+  counts: Record<string, number>;
+  /** Last stored activity, epoch ms. */
+  last_ts: number;
+  /** Present while the channel has traffic on the cluster now. */
+  live: LiveChannel | null;
 }
 
 export interface TimelineBucket {
@@ -85,23 +98,51 @@ export interface Timeline {
   [extra: string]: unknown;
 }
 
+export interface ReportSummary {
+  messages: number;
+  counts: Record<string, number>;
+  /** Mean polarity, or null without messages. */
+  score: number | null;
+  bucket_s: number;
+  buckets: Array<{ ts: number; counts: Record<string, number>; score: number | null }>;
+  most_negative: Array<{ id: string; text: string; score: number }>;
+  most_positive: Array<{ id: string; text: string; score: number }>;
+}
+
+/** A saved analysis: its summary is computed once at creation. Times are ISO 8601. */
 export interface Report {
   id: string;
+  owner_id: string;
   channel: string;
-  title?: string;
-  from: number | string;
-  to: number | string;
-  [extra: string]: unknown;
+  title: string;
+  from: string;
+  to: string;
+  created_at: string;
+  summary: ReportSummary;
 }
 
 export type IngestSource = 'twitch' | 'tiktok';
+
+export interface IngestCounters {
+  messages: number;
+  /** Lines the engine refused (its queue was full). */
+  dropped: number;
+  deletes: number;
+  members: number;
+  gifts: number;
+  reconnects: number;
+}
 
 export interface Ingest {
   id: string;
   source: IngestSource;
   channel: string;
+  /** The live channel its messages appear on, e.g. `twitch:somechannel`. */
+  ws_channel: string;
   status: string;
+  /** `<host>:<pid>` of the process that ingests it now. */
   owner: string | null;
+  counters: IngestCounters;
   [extra: string]: unknown;
 }
 
