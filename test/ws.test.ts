@@ -277,8 +277,13 @@ describe('websocket channels', () => {
     const text = 'z'.repeat(990);
     const n = 6000;
     const before = s.app.ws.counters.closedAbnormal;
-    for (let i = 0; i < n; i++) pub.send({ type: 'chat', channel: 'room:slow', text });
-    await fast.until((fs) => fs.filter((f) => f.type === 'message' && f.channel === 'room:slow').length === n, 30_000);
+    // Paced in steps the fast reader keeps up with: this process both sends and reads, and a burst of all
+    // 6,000 at once can starve the fast reader on a busy machine until it too passes maxBackpressure.
+    const received = () => fast.of('message', 'room:slow').length;
+    for (let sent = 0; sent < n; ) {
+      for (const end = sent + 50; sent < end; sent++) pub.send({ type: 'chat', channel: 'room:slow', text });
+      await fast.until(() => received() >= sent || undefined, 30_000, `${sent} messages on the fast reader`);
+    }
     await pub.until(() => s.app.ws.counters.closedAbnormal > before || undefined, 5000, 'slow consumer dropped');
     const ids = fast.of('message', 'room:slow').map((f) => f.id as string);
     expect(new Set(ids).size).toBe(n);
