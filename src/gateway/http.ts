@@ -116,11 +116,22 @@ export function writeJson(
   state.done = true;
   const payload = status === 204 ? '' : JSON.stringify(body);
   res.cork(() => {
-    res.writeStatus(statusLine(status));
-    for (const key in headers) res.writeHeader(key, headers[key] as string);
+    writeHead(res, status, headers, undefined);
     if (status !== 204) res.writeHeader('Content-Type', 'application/json');
     res.end(payload);
   });
+}
+
+/** Status line and headers; the caller then writes its Content-Type and body. */
+export function writeHead(
+  res: HttpResponse,
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  extra: Readonly<Record<string, string>> | undefined,
+): void {
+  res.writeStatus(statusLine(status));
+  for (const key in headers) res.writeHeader(key, headers[key] as string);
+  if (extra) for (const key in extra) res.writeHeader(key, extra[key] as string);
 }
 
 /** Writes a reply from inside the synchronous part of a uWS handler, where uWS has already corked the socket. */
@@ -131,9 +142,7 @@ export function writeNow(
   headers: Readonly<Record<string, string>>,
   extra: Readonly<Record<string, string>> | undefined,
 ): void {
-  res.writeStatus(statusLine(status));
-  for (const key in headers) res.writeHeader(key, headers[key] as string);
-  if (extra) for (const key in extra) res.writeHeader(key, extra[key] as string);
+  writeHead(res, status, headers, extra);
   if (status === 204) res.endWithoutBody();
   else res.writeHeader('Content-Type', 'application/json').end(JSON.stringify(body));
 }

@@ -6,7 +6,7 @@ import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../auth/index.js';
 import { AppError, forbidden, payloadTooLarge, rateLimited, unauthorized } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
-import { errorBody, parseJson, readBody, ResponseState, snapshot, statusLine, writeJson, writeNow, type RequestSnapshot } from './http.js';
+import { errorBody, parseJson, readBody, ResponseState, snapshot, writeHead, writeJson, writeNow, type RequestSnapshot } from './http.js';
 import type { ClientAddress } from './client-address.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -314,9 +314,7 @@ function writeRawNow(
   headers: Readonly<Record<string, string>>,
   extra: Readonly<Record<string, string>> | undefined,
 ): void {
-  res.writeStatus(statusLine(status));
-  for (const key in headers) res.writeHeader(key, headers[key] as string);
-  if (extra) for (const key in extra) res.writeHeader(key, extra[key] as string);
+  writeHead(res, status, headers, extra);
   if (status === 204 || status === 304) {
     res.endWithoutBody();
     return;
