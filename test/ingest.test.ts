@@ -1,7 +1,13 @@
 // Ingestion end to end through the client SDK: real tmi.js (inside ChatPulse) against a local Twitch-IRC
 // server, real live subscribers, and ownership across two processes sharing a real redis-server.
+import { Redis } from 'ioredis';
+import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatPulseClient, Ingest } from '../src/client/index.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { RedisLeaseManager } from '../src/ingest/redis-lease.js';
+import { RedisIngestStore } from '../src/ingest/redis-store.js';
+import type { IngestedChat } from '../src/ingest/source.js';
 import { ROBERTA, startServer, type TestServer } from './helpers.js';
 import { spawnServer, type ServerProcess } from './spawn.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
@@ -127,6 +133,39 @@ describe('ingesting a Twitch chat on one process', () => {
     expect(view.counters.deletes).toBe(2);
   });
 
+  it('applies a CLEARMSG or CLEARCHAT that arrives before its line is published', async () => {
+    const before = sub.messages('twitch:streamer').length;
+    // One frame: tmi.js hands over the deletes while the lines are still being classified.
+    irc.together(() => {
+      const id = irc.say('streamer', { login: 'quick', userId: '31', text: 'deleted at once' });
+      irc.clearMsg('streamer', id, 'quick');
+      irc.say('streamer', { login: 'quicker', userId: '32', text: 'timed out at once' });
+      irc.clearChat('streamer', { userId: '32', login: 'quicker', durationS: 60 });
+    });
+    const got = await sub.until(() => {
+      const ms = sub.messages('twitch:streamer').slice(before);
+      return ms.length >= 2 && ms;
+    });
+    for (const text of ['deleted at once', 'timed out at once']) {
+      const id = got.find((m) => m.text === text)?.id;
+      expect(id).toBeDefined();
+      await sub.until((f) => f.some((x) => x.type === 'delete' && x.message_id === id), 5000, `the delete of "${text}"`);
+    }
+  });
+
+  it('publishes an ingested line only while its owner still holds the stream when the line is ready', async () => {
+    const line = (text: string): IngestedChat => ({
+      kind: 'chat', sourceId: ulid(), user: { id: '40', name: 'fenced', badges: [] }, text, sentAt: Date.now(), emotes: [],
+    });
+    let owner = true;
+    const late = server.app.hub.ingest('twitch', 'twitch:streamer', line('accepted, then the lease lapsed'), () => owner);
+    owner = false; // after the line was accepted, before its classification is done
+    await expect(late).rejects.toMatchObject({ code: 'not_owner' });
+    const kept = await server.app.hub.ingest('twitch', 'twitch:streamer', line('published by the owner'), () => true);
+    await sub.until(() => sub.messages('twitch:streamer').some((m) => m.id === kept.id));
+    expect(sub.messages('twitch:streamer').map((m) => m.text)).not.toContain('accepted, then the lease lapsed');
+  });
+
   it('stops on DELETE by its creator only: the channel is left and the connection closed', async () => {
     await expect(bob.ingest.stop(stream.id)).rejects.toMatchObject(refused(403, 'forbidden'));
     await alice.ingest.stop(stream.id);
@@ -236,5 +275,140 @@ describe('one owner per stream across processes (Redis)', () => {
     await irc.waitFor(() => irc.connections() === 0, 5000, 'the disconnect');
     c = await startServer({ REDIS_URL: redis.url, JWT_SECRET: SECRET, TWITCH_IRC_URL: irc.url, INGEST_LEASE_TTL_MS: String(TTL_MS), INGEST_SCAN_MS: String(SCAN_MS) });
     await irc.waitFor(() => irc.joined('bigstream') === 1, 5000, 'the pickup');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe('settings: a per-process cap (INGEST_MAX_OWNED) and a TikTok session', () => {
+  let irc: TwitchIrcServer;
+  let server: TestServer;
+  let alice: ChatPulseClient;
+
+  beforeAll(async () => {
+    irc = await startTwitchIrcServer();
+    server = await startServer({
+      TWITCH_IRC_URL: irc.url, INGEST_SCAN_MS: '200', INGEST_LEASE_TTL_MS: '2000', INGEST_MAX_OWNED: '1',
+      TIKTOK_SESSION_ID: 'sessionid_test_c0ffee42', TIKTOK_TT_TARGET_IDC: 'useast1a',
+    });
+    alice = await signUp(server.url, 'alice');
+  });
+
+  afterAll(async () => {
+    await server?.app.stop();
+    await irc?.close();
+  });
+
+  it('boots with TIKTOK_SESSION_ID and TIKTOK_TT_TARGET_IDC; refuses either alone at startup, naming both', async () => {
+    expect((await alice.response('GET', '/health')).status).toBe(200);
+    for (const env of [{ TIKTOK_SESSION_ID: 'sessionid_x' }, { TIKTOK_TT_TARGET_IDC: 'useast1a' }]) {
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(/TIKTOK_SESSION_ID.*TIKTOK_TT_TARGET_IDC/);
+    }
+  });
+
+  it('owns at most INGEST_MAX_OWNED streams; another is taken once one is stopped', async () => {
+    const first = (await startIngest(alice, 'capped_one')).body;
+    await irc.waitFor(() => irc.joined('capped_one') === 1, 10_000, 'the first join');
+    const second = (await startIngest(alice, 'capped_two')).body;
+    await sleep(1000); // several scans
+    expect(irc.joined('capped_two')).toBe(0);
+    expect(await alice.ingest.get(second.id)).toMatchObject({ owner: null, status: 'connecting' });
+    await alice.ingest.stop(first.id);
+    await irc.waitFor(() => irc.joined('capped_two') === 1, 10_000, 'the second join');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe('connections that fail, end or hang (one process on Redis)', () => {
+  const TTL = 2000;
+  let redis: RedisServer;
+  let irc: TwitchIrcServer;
+  let server: TestServer;
+  let alice: ChatPulseClient;
+  let sub: FrameLog;
+  /** The process's own Redis drivers, used from outside: what another process (or an old version) could do. */
+  let client: Redis;
+  let store: RedisIngestStore;
+  let leases: RedisLeaseManager;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    irc = await startTwitchIrcServer();
+    server = await startServer({
+      REDIS_URL: redis.url, TWITCH_IRC_URL: irc.url, INGEST_SCAN_MS: '200', INGEST_LEASE_TTL_MS: String(TTL),
+      INGEST_RETRY_ERROR_MS: '300', INGEST_RETRY_ENDED_MS: '300',
+    });
+    alice = await signUp(server.url, 'alice');
+    sub = watch(clientOf(server.url));
+    client = new Redis(redis.url);
+    store = new RedisIngestStore(client);
+    leases = new RedisLeaseManager(client);
+  }, 60_000);
+
+  afterAll(async () => {
+    sub?.close();
+    client?.disconnect();
+    await server?.app.stop();
+    await irc?.close();
+    await redis?.stop();
+  });
+
+  const joins = (channel: string) => irc.received.filter((l) => l === `JOIN #${channel}`).length;
+
+  it('shows a refused join (suspended channel) as error, keeps the lease, retries after a cooldown until it is live', async () => {
+    irc.refuseJoin('suspended_chan', 'msg_channel_suspended');
+    await sub.live.subscribe('twitch:suspended_chan');
+    const { id } = (await startIngest(alice, 'suspended_chan')).body;
+    const failed = await until(async () => {
+      const v = await alice.ingest.get(id);
+      return v.status === 'error' && v;
+    }, 10_000, 'status error');
+    expect(failed.last_error).toMatch(/suspended/);
+    // Tried again after the cooldown, refused again: still `error` (not "connecting"), the lease still this process's.
+    await irc.waitFor(() => joins('suspended_chan') >= 3, 15_000, 'two more attempts');
+    expect(await alice.ingest.get(id)).toMatchObject({ status: 'error', owner: failed.owner, last_error: expect.stringMatching(/suspended/) });
+    expect((await leases.current(`ingest:${id}`))?.owner).toBe(failed.owner);
+
+    irc.refuseJoin('suspended_chan', null); // reinstated
+    await irc.waitFor(() => irc.joined('suspended_chan') === 1, 20_000, 'the join once allowed');
+    await until(async () => (await alice.ingest.get(id)).status === 'live', 5000, 'status live');
+    irc.say('suspended_chan', { login: 'first', userId: '1', text: 'we are back online' });
+    await sub.until(() => sub.messages('twitch:suspended_chan').some((m) => m.text === 'we are back online'));
+    expect(irc.connections()).toBe(1);
+    await alice.ingest.stop(id);
+    await irc.waitFor(() => irc.connections() === 0, 5000, 'the disconnect');
+  });
+
+  it('shows a stored channel the connector refuses as error instead of crashing the process', async () => {
+    const me = await alice.me();
+    const rec = { id: ulid(), source: 'twitch' as const, channel: 'Not A Channel!', createdBy: me.id, createdAt: Date.now() };
+    await store.create(rec); // e.g. written by an older version with looser checks
+    const view = await until(async () => (await alice.ingest.list()).items.find((s) => s.id === rec.id && s.status === 'error'), 10_000, 'status error');
+    expect(view.last_error).toMatch(/3-25 letters/);
+    expect((await leases.current(`ingest:${rec.id}`))?.owner).toBe(view.owner);
+    await alice.ingest.stop(rec.id);
+    await until(async () => (await leases.current(`ingest:${rec.id}`)) === null, 5000, 'the lease released');
+  });
+
+  it('keeps renewing other leases and taking new streams while a stopped connection hangs closing', async () => {
+    const hung = (await startIngest(alice, 'hangs_on_close')).body;
+    const other = (await startIngest(alice, 'keeps_its_lease')).body;
+    await irc.waitFor(() => irc.joined('hangs_on_close') === 1 && irc.joined('keeps_its_lease') === 1, 10_000, 'both joins');
+    const held = await leases.current(`ingest:${other.id}`);
+    expect(held).not.toBeNull();
+    const resume = irc.stall('hangs_on_close'); // its PART and close handshake go unanswered from now on
+    try {
+      await store.delete(hung.id); // deleted behind the owner's back: its next scan stops the connection
+      await sleep(TTL * 1.5); // the hung close outlasts the TTL of every lease
+      expect(await leases.current(`ingest:${other.id}`)).toMatchObject({ owner: held?.owner, token: held?.token });
+      const fresh = await startIngest(alice, 'taken_meanwhile');
+      expect(fresh.status).toBe(201);
+      await irc.waitFor(() => irc.joined('taken_meanwhile') === 1, 5000, 'a new stream taken');
+    } finally {
+      resume();
+    }
+    await irc.waitFor(() => irc.joined('hangs_on_close') === 0, 10_000, 'the hung connection closed');
   });
 });

@@ -97,6 +97,24 @@ describe('login and join', () => {
   });
 });
 
+describe('a refused join', () => {
+  it.each([
+    ['msg_channel_suspended', /suspended/],
+    ['msg_room_not_found', /does not exist/],
+    ['msg_banned', /banned/],
+  ])('gives up with an error on a %s NOTICE: no waiting for a join that never comes, no redial', async (msgid, why) => {
+    server.refuseJoin(CHANNEL, msgid);
+    const { events, statuses } = connect();
+    await server.waitFor(() => statuses().includes('error'), 5_000, 'error status');
+    expect(events.at(-1)).toEqual({ kind: 'status', status: 'error', error: expect.stringMatching(why) });
+    expect(events.at(-1)).toMatchObject({ error: expect.stringContaining(msgid) });
+    await server.waitFor(() => server.connections() === 0, 5_000, 'socket closed');
+    await sleep(400); // > reconnectMaxMs: a retry would have dialed by now
+    expect(server.connectionsTotal).toBe(1);
+    expect(statuses()).toEqual(['connecting', 'error']);
+  });
+});
+
 describe('chat', () => {
   it('maps a tagged PRIVMSG to IngestedChat: user, badges, colour, time, emotes after an emoji', async () => {
     const { chats, statuses } = connect();

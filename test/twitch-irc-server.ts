@@ -52,8 +52,21 @@ export interface TwitchIrcServer {
   clearChat(channel: string, opts?: { userId?: string; login?: string; durationS?: number }): void;
   /** Twitch's "please reconnect" (sent before server maintenance); the server keeps the socket open. */
   reconnect(): void;
-  /** Stops reading from every socket (a hung edge: even close handshakes go unanswered) until the returned function is called. */
-  stall(): () => void;
+  /**
+   * From now on answers a JOIN of `channel` with Twitch's refusal NOTICE of that msg-id (e.g.
+   * `msg_channel_suspended`) instead of joining; `null` lets joins through again.
+   */
+  refuseJoin(channel: string, msgid: string | null): void;
+  /**
+   * Everything `fn` sends to channels goes out as one frame per socket, so tmi.js handles it in one go
+   * (e.g. a line and its CLEARMSG, the delete arriving before the line can have been published).
+   */
+  together(fn: () => void): void;
+  /**
+   * Stops reading from every socket, or only those joined to `channel` (a hung edge: even close handshakes
+   * go unanswered), until the returned function is called.
+   */
+  stall(channel?: string): () => void;
   /** Cuts every socket without a close handshake, like a crashed edge or a lost network. */
   dropAll(): void;
   close(): Promise<void>;
@@ -84,6 +97,9 @@ export async function startTwitchIrcServer(options: TwitchIrcServerOptions = {})
   const peers = new Map<WebSocket, Peer>();
   const received: string[] = [];
   const roomIds = new Map<string, string>();
+  const refusals = new Map<string, string>();
+  /** While together() runs: frames held back per socket. */
+  let held: Map<WebSocket, string[]> | null = null;
   let total = 0;
   let nextId = 0;
 
@@ -91,8 +107,11 @@ export async function startTwitchIrcServer(options: TwitchIrcServerOptions = {})
     if (ws.readyState === ws.OPEN) ws.send(lines.join('\r\n'));
   };
   const toChannel = (channel: string, lines: string[]) => {
-    const frame = lines.join('\r\n');
-    for (const [ws, peer] of peers) if (peer.channels.has(channel) && ws.readyState === ws.OPEN) ws.send(frame);
+    for (const [ws, peer] of peers) {
+      if (!peer.channels.has(channel) || ws.readyState !== ws.OPEN) continue;
+      if (held) held.set(ws, [...(held.get(ws) ?? []), ...lines]);
+      else ws.send(lines.join('\r\n'));
+    }
   };
   const roomId = (channel: string) => {
     if (!roomIds.has(channel)) roomIds.set(channel, String(100_000 + roomIds.size));
@@ -136,6 +155,11 @@ export async function startTwitchIrcServer(options: TwitchIrcServerOptions = {})
       }
       case 'JOIN':
         for (const channel of arg.split(',').map(chan)) {
+          const refusal = refusals.get(channel);
+          if (refusal !== undefined) {
+            send(ws, [`@msg-id=${refusal} :${HOST} NOTICE ${channel} :Twitch refuses this join (${refusal}).`]);
+            continue;
+          }
           peer.channels.add(channel);
           const n = peer.nick;
           // USERSTATE before ROOMSTATE, as Twitch orders them: tmi.js marks a logged-in join on USERSTATE.
@@ -244,8 +268,22 @@ export async function startTwitchIrcServer(options: TwitchIrcServerOptions = {})
     reconnect() {
       for (const ws of peers.keys()) send(ws, [`:${HOST} RECONNECT`]);
     },
-    stall() {
-      const stalled = [...peers.keys()];
+    refuseJoin(channel, msgid) {
+      if (msgid === null) refusals.delete(chan(channel));
+      else refusals.set(chan(channel), msgid);
+    },
+    together(fn) {
+      held = new Map();
+      try {
+        fn();
+      } finally {
+        const frames = held;
+        held = null;
+        for (const [ws, lines] of frames) if (ws.readyState === ws.OPEN) ws.send(lines.join('\r\n'));
+      }
+    },
+    stall(channel) {
+      const stalled = [...peers].filter(([, p]) => channel === undefined || p.channels.has(chan(channel))).map(([ws]) => ws);
       for (const ws of stalled) ws.pause();
       return () => stalled.forEach((ws) => ws.resume());
     },

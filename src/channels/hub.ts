@@ -211,9 +211,11 @@ export class ChannelHub {
 
   /**
    * Publishes a message of an ingested stream (`twitch:<login>`, `tiktok:<user>`) with its platform's
-   * identity and badges; same ordering and failure rules as chat(). Only the stream's owner calls it.
+   * identity and badges; same ordering and failure rules as chat(). Only the stream's owner calls it, with
+   * `stillOwner`, which is asked right before publishing (a line waits for inference and for the lines
+   * before it, so the lease may have lapsed since): when it says no, the line is refused, not published.
    */
-  ingest(source: IngestSourceName, channel: string, chat: IngestedChat): Promise<MessageEvent> {
+  ingest(source: IngestSourceName, channel: string, chat: IngestedChat, stillOwner?: () => boolean): Promise<MessageEvent> {
     const user = chat.user.color === undefined ? { id: chat.user.id, name: chat.user.name, badges: chat.user.badges } : { ...chat.user };
     return this.publishInOrder(channel, this.deps.engine.classify(chat.text), (result, id, ts) => ({
       frame: {
@@ -224,7 +226,7 @@ export class ChannelHub {
         id, channel, source, user: { id: user.id, name: user.name, badges: user.badges }, text: chat.text,
         label: result.label, score: result.score, polarity: polarityOf(result.scores), ts, sourceId: chat.sourceId,
       },
-    }));
+    }), stillOwner);
   }
 
   /** Removes messages from every subscriber's view, the replay and the store. */
@@ -246,11 +248,13 @@ export class ChannelHub {
     channel: string,
     sentiment: ReturnType<SentimentEngine['classify']>,
     build: (result: Awaited<ReturnType<SentimentEngine['classify']>>, id: string, ts: number) => { frame: object; stored: StoredMessage },
+    mayPublish: () => boolean = () => true,
   ): Promise<MessageEvent> {
     sentiment.catch(() => undefined); // awaited below, in line; a failure is the sender's error
     const prev = this.tails.get(channel) ?? Promise.resolve();
     const published = prev.then(async () => {
       const result = await sentiment;
+      if (!mayPublish()) throw new AppError(409, 'not_owner', 'this process no longer owns the ingested stream');
       const ts = Date.now();
       const id = this.nextId(ts);
       const { frame, stored } = build(result, id, ts);

@@ -5,8 +5,14 @@
 // takes the stream over: within INGEST_LEASE_TTL_MS + INGEST_SCAN_MS.
 //
 // A stale owner is fenced locally: no event is published once the lease's expiry has passed by this
-// process's clock (taken before the grant, so it errs early), which is what keeps two owners from
-// delivering the same line while both are alive.
+// process's clock (taken before the grant, so it errs early), checked again for each chat line right before
+// it is published (it waits for inference meanwhile), which is what keeps two owners from delivering the
+// same line while both are alive.
+//
+// A connection that ends (`ended`: e.g. the TikTok user is not live yet) or gives up (`error`) is closed and
+// started again after a cooldown, the lease kept meanwhile; its status and last error stay visible until
+// the new connection is live. Connections are stopped off the scan path with a time bound, so a socket that
+// hangs while closing delays no renewal.
 import { LRUCache } from 'lru-cache';
 import { ulid } from 'ulid';
 import type { Principal } from '../auth/index.js';
@@ -36,6 +42,12 @@ export interface IngestManagerOptions {
   maxOwned: number;
   /** Streams defined cluster-wide at most. */
   maxStreams: number;
+  /** Cooldown before a connection that reported `ended` is started again. */
+  retryEndedMs: number;
+  /** Cooldown after `error`, doubled per consecutive error (jittered; capped at 10 min, or at this if longer). */
+  retryErrorMs: number;
+  /** How long a connection may take to stop before it is abandoned. Default 5000. */
+  stopTimeoutMs?: number;
 }
 
 export interface IngestView {
@@ -60,14 +72,25 @@ interface Owned {
   lease: Lease;
   channel: string;
   conn: IngestConnection | null;
+  /** Bumped per connection started or retired: a retired connection's late events are ignored. */
+  generation: number;
   state: StreamState;
   stopped: boolean;
-  /** Platform message id -> ChatPulse id, for deletes. */
-  ids: LRUCache<string, { id: string; userId: string }>;
+  /** From `ended`/`error` until a new connection is live: that one's connecting/reconnecting is not shown. */
+  down: boolean;
+  /** `error`s since the stream was last live (the restart backoff). */
+  errors: number;
+  restartTimer: NodeJS.Timeout | null;
+  /**
+   * Platform message id -> its ChatPulse id once published (null if it never is). Remembered when the line
+   * arrives, not when it is published: a delete may come while the line is still being classified.
+   */
+  ids: LRUCache<string, { id: Promise<string | null>; userId: string }>;
 }
 
 const LEASE_PREFIX = 'ingest:';
 const REMEMBERED_IDS = 2000;
+const RETRY_ERROR_CAP_MS = 10 * 60_000;
 
 const zero = (): StreamCounters => ({ messages: 0, dropped: 0, deletes: 0, members: 0, gifts: 0, reconnects: 0 });
 
@@ -75,6 +98,8 @@ export class IngestManager {
   private readonly owned = new Map<string, Owned>();
   private timer: NodeJS.Timeout | null = null;
   private scanning: Promise<void> | null = null;
+  /** Connections being stopped (and leases released after them): close() waits for these. */
+  private readonly stopping = new Set<Promise<void>>();
   private closed = false;
   private storeFailing = false;
 
@@ -84,8 +109,13 @@ export class IngestManager {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.scan(), this.options.scanMs);
-    void this.scan();
+    this.timer = setInterval(() => void this.scanLogged(), this.options.scanMs);
+    void this.scanLogged();
+  }
+
+  /** A scan whose failure is logged: a rejection left unhandled would end the process. */
+  private scanLogged(): Promise<void> {
+    return this.scan().catch((err: unknown) => this.deps.log.error({ err: String(err) }, 'ingest scan failed'));
   }
 
   /** Owned streams by status (metrics). */
@@ -118,7 +148,7 @@ export class IngestManager {
       if (raced) return { view: await this.view(raced), created: false };
       throw err;
     }
-    await this.scan(); // take it now rather than on the next tick
+    await this.scanLogged(); // take it now rather than on the next tick (which retries if this one failed)
     return { view: await this.view(rec), created: true };
   }
 
@@ -141,7 +171,7 @@ export class IngestManager {
     if (rec.createdBy !== principal.userId && principal.role !== 'admin') throw forbidden('only the stream\'s creator or an admin may stop it');
     await this.deps.store.delete(id);
     const mine = this.owned.get(id);
-    if (mine) await this.release(mine);
+    if (mine) void this.stop(mine, true); // not awaited: a socket slow to close holds up no request
     await this.deps.board.remove(id);
   }
 
@@ -150,7 +180,8 @@ export class IngestManager {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.scanning;
-    await Promise.all([...this.owned.values()].map((o) => this.release(o)));
+    for (const o of [...this.owned.values()]) void this.stop(o, true);
+    await Promise.all([...this.stopping]);
   }
 
   private async view(rec: IngestRecord): Promise<IngestView> {
@@ -199,23 +230,28 @@ export class IngestManager {
       defs = [...this.owned.values()].map((o) => o.rec);
     }
     const defined = new Set(defs.map((d) => d.id));
+    const renewals: Promise<void>[] = [];
     for (const o of [...this.owned.values()]) {
-      if (!defined.has(o.rec.id)) {
-        await this.release(o);
-        continue;
-      }
-      await this.renew(o);
+      // Deleted elsewhere. Stopped off this path, like a lost lease: a slow close must not let other leases lapse.
+      if (!defined.has(o.rec.id)) void this.stop(o, true);
+      else renewals.push(this.renew(o));
     }
+    await Promise.allSettled(renewals);
     for (const rec of defs) {
       if (this.closed || this.owned.size >= this.options.maxOwned) break;
       if (this.owned.has(rec.id) || !this.deps.connectors.has(rec.source)) continue;
       let lease: Lease | null;
+      let current: IngestRecord | null;
       try {
         lease = await this.deps.leases.acquire(LEASE_PREFIX + rec.id, this.deps.ownerId, this.options.leaseTtlMs);
+        if (!lease) continue;
+        // Deleted since the list was read (and its lease released by then): taking it would revive it for a scan.
+        current = await this.deps.store.get(rec.id).catch(() => null);
       } catch {
         return; // the lease backend is unreachable: nobody can take anything; try next scan
       }
-      if (lease) this.take(rec, lease);
+      if (current && !this.closed) this.take(rec, lease);
+      else await this.deps.leases.release(lease).catch(() => undefined);
     }
   }
 
@@ -228,21 +264,24 @@ export class IngestManager {
     }
     if (!held) {
       this.deps.log.warn({ stream: o.channel, owner: this.deps.ownerId }, 'ingest lease lost; stopping this copy of the stream');
-      await this.stop(o);
+      void this.stop(o, false);
       return;
     }
     this.report(o);
   }
 
   private take(rec: IngestRecord, lease: Lease): void {
-    const connector = this.deps.connectors.get(rec.source) as IngestConnector;
     const channel = `${rec.source}:${rec.channel}`;
     const o: Owned = {
       rec,
       lease,
       channel,
       conn: null,
+      generation: 0,
       stopped: false,
+      down: false,
+      errors: 0,
+      restartTimer: null,
       ids: new LRUCache({ max: REMEMBERED_IDS }),
       state: {
         status: 'connecting', owner: this.deps.ownerId, token: lease.token, since: Date.now(), counters: zero(),
@@ -250,40 +289,89 @@ export class IngestManager {
       },
     };
     this.owned.set(rec.id, o);
-    this.deps.log.info({ stream: channel, token: lease.token }, 'ingest stream taken');
-    o.conn = connector.connect(rec.channel, (e) => this.onEvent(o, e));
+    // Not `token`: the logger redacts fields of that name.
+    this.deps.log.info({ stream: channel, fence: lease.token }, 'ingest stream taken');
+    this.connect(o);
     this.report(o);
   }
 
+  private connect(o: Owned): void {
+    const connector = this.deps.connectors.get(o.rec.source) as IngestConnector;
+    const generation = ++o.generation;
+    let conn: IngestConnection;
+    try {
+      conn = connector.connect(o.rec.channel, (e) => {
+        if (o.generation === generation) this.onEvent(o, e);
+      });
+    } catch (err) {
+      // E.g. a stored channel name this version no longer accepts: shown, and retried like any error.
+      const error = err instanceof Error ? err.message : String(err);
+      this.deps.log.warn({ stream: o.channel, err: error }, 'ingest connection could not start');
+      this.onEvent(o, { kind: 'status', status: 'error', error });
+      return;
+    }
+    // Already ended or given up while starting (the events above), or stopped: this one is nobody's.
+    if (o.generation !== generation || o.stopped) void this.track(this.stopConnection(o.channel, conn));
+    else o.conn = conn;
+  }
+
+  /** After `ended` or `error`: closes the connection now and starts a new one after the cooldown. */
+  private restartLater(o: Owned, status: 'ended' | 'error'): void {
+    if (o.stopped || o.restartTimer) return;
+    this.retire(o);
+    let delayMs = this.options.retryEndedMs;
+    if (status === 'error') {
+      const ceiling = Math.min(Math.max(RETRY_ERROR_CAP_MS, this.options.retryErrorMs), this.options.retryErrorMs * 2 ** o.errors++);
+      delayMs = ceiling / 2 + Math.random() * (ceiling / 2); // streams failed by one outage do not all come back at once
+    }
+    this.deps.log.info({ stream: o.channel, status, delayMs: Math.round(delayMs) }, 'ingest connection closed; starting it again later');
+    o.restartTimer = setTimeout(() => {
+      o.restartTimer = null;
+      if (!o.stopped && !this.closed) this.connect(o);
+    }, delayMs);
+  }
+
+  private retire(o: Owned): void {
+    o.generation++;
+    const conn = o.conn;
+    o.conn = null;
+    if (conn) void this.track(this.stopConnection(o.channel, conn));
+  }
+
+  private holds(o: Owned): boolean {
+    return !o.stopped && Date.now() < o.lease.expiresAt;
+  }
+
   private onEvent(o: Owned, e: IngestEvent): void {
-    if (o.stopped || Date.now() >= o.lease.expiresAt) return; // fenced: a successor may own it by now
+    if (!this.holds(o)) return; // fenced: a successor may own it by now
     const { counters } = o.state;
     switch (e.kind) {
-      case 'chat':
-        this.deps.hub.ingest(o.rec.source, o.channel, e).then(
+      case 'chat': {
+        const published = this.deps.hub.ingest(o.rec.source, o.channel, e, () => this.holds(o)).then(
           (m) => {
             counters.messages++;
-            o.ids.set(e.sourceId, { id: m.id, userId: e.user.id });
+            return m.id;
           },
-          () => void counters.dropped++,
+          () => {
+            counters.dropped++;
+            return null;
+          },
         );
+        o.ids.set(e.sourceId, { id: published, userId: e.user.id });
         return;
+      }
       case 'delete': {
         const known = o.ids.get(e.sourceId);
         if (known) {
           o.ids.delete(e.sourceId);
-          this.removeMessages(o, [known.id]);
+          this.removeWhenPublished(o, [known.id]);
         }
         return;
       }
       case 'clear': {
-        const ids: string[] = [];
-        for (const [sourceId, v] of o.ids.entries()) {
-          if (e.userId !== undefined && v.userId !== e.userId) continue;
-          ids.push(v.id);
-          o.ids.delete(sourceId);
-        }
-        this.removeMessages(o, ids);
+        const matched = [...o.ids.entries()].filter(([, v]) => e.userId === undefined || v.userId === e.userId);
+        for (const [sourceId] of matched) o.ids.delete(sourceId);
+        this.removeWhenPublished(o, matched.map(([, v]) => v.id));
         return;
       }
       case 'likes':
@@ -306,18 +394,30 @@ export class IngestManager {
         });
         return;
       case 'status':
+        if (o.down && (e.status === 'connecting' || e.status === 'reconnecting')) return; // a restart's attempts
         if (e.status === 'reconnecting' && o.state.status !== 'reconnecting') counters.reconnects++;
         o.state.status = e.status;
         if (e.error !== undefined) o.state.lastError = e.error;
+        if (e.status === 'live') {
+          o.down = false;
+          o.errors = 0;
+        } else if (e.status === 'ended' || e.status === 'error') {
+          o.down = true;
+          this.restartLater(o, e.status);
+        }
         this.report(o);
         return;
     }
   }
 
-  private removeMessages(o: Owned, ids: string[]): void {
-    if (ids.length === 0) return;
-    o.state.counters.deletes += ids.length;
-    this.deps.hub.remove(o.channel, ids);
+  private removeWhenPublished(o: Owned, pending: Array<Promise<string | null>>): void {
+    if (pending.length === 0) return;
+    void Promise.all(pending).then((ids) => {
+      const published = ids.filter((id): id is string => id !== null);
+      if (published.length === 0) return;
+      o.state.counters.deletes += published.length;
+      this.deps.hub.remove(o.channel, published);
+    });
   }
 
   private report(o: Owned): void {
@@ -326,19 +426,46 @@ export class IngestManager {
     this.deps.board.put(o.rec.id, o.state, this.options.leaseTtlMs).catch(() => undefined); // readiness reports the backend
   }
 
-  private async stop(o: Owned): Promise<void> {
-    if (o.stopped) return;
+  /**
+   * Drops the stream here at once and stops its connection in the background (tracked for close()), then,
+   * with `release`, gives the lease up: after the connection is closed, so that a successor's never overlaps it.
+   */
+  private stop(o: Owned, release: boolean): Promise<void> {
+    if (o.stopped) return Promise.resolve();
     o.stopped = true;
     this.owned.delete(o.rec.id);
+    if (o.restartTimer) clearTimeout(o.restartTimer);
+    o.restartTimer = null;
+    o.generation++;
+    const conn = o.conn;
+    o.conn = null;
+    return this.track(
+      (async () => {
+        if (conn) await this.stopConnection(o.channel, conn);
+        if (release) await this.deps.leases.release(o.lease).catch(() => undefined); // it lapses by itself otherwise
+      })(),
+    );
+  }
+
+  /** Never rejects, and gives up waiting after stopTimeoutMs (a socket whose close is never answered). */
+  private async stopConnection(stream: string, conn: IngestConnection): Promise<void> {
+    const timeoutMs = this.options.stopTimeoutMs ?? 5_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     try {
-      await o.conn?.stop();
+      const outcome = await Promise.race([conn.stop().then(() => 'stopped' as const), timedOut]);
+      if (outcome === 'timeout') this.deps.log.warn({ stream, timeoutMs }, 'ingest connection did not stop in time; abandoned');
     } catch (err) {
-      this.deps.log.warn({ stream: o.channel, err: String(err) }, 'ingest connection did not stop cleanly');
+      this.deps.log.warn({ stream, err: String(err) }, 'ingest connection did not stop cleanly');
+    } finally {
+      clearTimeout(timer);
     }
   }
 
-  private async release(o: Owned): Promise<void> {
-    await this.stop(o);
-    await this.deps.leases.release(o.lease).catch(() => undefined); // it lapses by itself otherwise
+  private track(p: Promise<void>): Promise<void> {
+    this.stopping.add(p);
+    const done = () => void this.stopping.delete(p);
+    p.then(done, done);
+    return p;
   }
 }

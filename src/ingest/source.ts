@@ -65,7 +65,7 @@ export interface IngestConnector {
   /**
    * Starts receiving `channel` (normalized). Emits `status` connecting → live, `reconnecting` on drops
    * (the connector retries with backoff by itself), `ended` when the stream ends for good, `error` when it
-   * gives up.
+   * gives up. After either it emits nothing more; the ingest manager starts a new connection after a cooldown.
    */
   connect(channel: string, emit: (event: IngestEvent) => void): IngestConnection;
 }

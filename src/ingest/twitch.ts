@@ -31,6 +31,13 @@ const DEFAULT_IRC_URL = 'wss://irc-ws.chat.twitch.tv:443';
 const CHANNEL = /^[a-z0-9_]{3,25}$/;
 // What tmi.js closes the socket with when Twitch refuses the login: retrying cannot help.
 const LOGIN_REFUSED = /Login unsuccessful|Login authentication failed|Error logging in|Improperly formatted auth|Invalid NICK/;
+// NOTICEs (by msg-id) with which Twitch refuses to join a channel: the join never comes, so rather than
+// time out and redial forever this connection gives up with `error` (its owner decides when to try again).
+const JOIN_REFUSED = new Map([
+  ['msg_channel_suspended', 'the channel is suspended'],
+  ['msg_room_not_found', 'the channel does not exist'],
+  ['msg_banned', 'the account is banned from the channel'],
+]);
 
 /**
  * Delay before reconnect attempt `attempt` (0 = first after a drop): uniform between `minMs` and a ceiling
@@ -263,6 +270,14 @@ class TwitchSession implements IngestConnection {
     client.on('timeout', (room: string, _login: string, _reason: string, _duration: number, tags: { 'target-user-id'?: string }) =>
       clearUser(room, tags),
     );
+    client.on('notice', (room: string, msgid: string) => {
+      const why = JOIN_REFUSED.get(msgid);
+      if (!current() || room !== this.room || why === undefined) return;
+      this.retire(client);
+      client.disconnect().catch(() => undefined);
+      this.config.log?.warn({ channel: this.channel, msgid }, 'twitch refused to join the channel; not retrying');
+      this.setStatus('error', `Twitch refused to join #${this.channel}: ${why} (${msgid})`);
+    });
     // Every way a connection ends lands here: a dropped socket, a failed dial, a ping timeout, Twitch's
     // RECONNECT (tmi disconnects by itself) and a refused login.
     client.on('disconnected', (reason: string) => {
