@@ -1,11 +1,24 @@
 // The SDK against a real server: REST calls and typed errors, token refresh, and the live connection:
 // its own chat message with sentiment, server refusals, reconnect + resubscribe after a server restart on
-// the same port, and a heartbeat that notices a connection that went silent.
+// the same port, a heartbeat that notices a connection that went silent, a stop (not endless retries) when
+// the server refuses the credentials, resubscribes after a refusal that passes (Redis away), and a
+// handshake timeout against a TCP server that never answers.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ChatPulseClient, ChatPulseError, LiveConnection, LiveError, type LiveEvents, type MessageFrame, type Room } from '../src/client/index.js';
-import { startServer, type TestServer } from './helpers.js';
+import {
+  ChatPulseClient,
+  ChatPulseError,
+  LiveConnection,
+  LiveError,
+  type LiveEvents,
+  type MessageFrame,
+  type Room,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from '../src/client/index.js';
+import { call, startServer, type TestServer } from './helpers.js';
+import { startRedisServer } from './redis-server.js';
 
 const LABELS = ['negative', 'neutral', 'positive'];
 const LIMITS = { CHAT_RATE_PER_30S: '10000', WS_FRAME_RATE_PER_10S: '10000', WS_CONNECT_RATE_PER_MIN: '10000', AUTH_RATE_PER_MIN: '10000', MOOD_TICK_MS: '200' };
@@ -21,6 +34,38 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * `ws` as a browser shows it: errors are bare events (a refused upgrade is indistinguishable from an outage,
+ * both end in close 1006) and there is no terminate().
+ */
+const BrowserLikeWebSocket: WebSocketConstructor = class implements WebSocketLike {
+  readonly #ws: WebSocket;
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+
+  constructor(url: string) {
+    this.#ws = new WebSocket(url);
+    this.#ws.onopen = () => this.onopen?.({ type: 'open' });
+    this.#ws.onmessage = (e) => this.onmessage?.({ data: e.data });
+    this.#ws.onclose = (e) => this.onclose?.({ code: e.code, reason: e.reason });
+    this.#ws.onerror = () => this.onerror?.({ type: 'error' });
+  }
+
+  get readyState(): number {
+    return this.#ws.readyState;
+  }
+
+  send(data: string): void {
+    this.#ws.send(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.#ws.close(code, reason);
+  }
+};
 
 /** Records every event of a live connection, for assertions after the fact. */
 function record(conn: LiveConnection): { events: Array<{ kind: keyof LiveEvents; e: unknown }>; count: (kind: keyof LiveEvents) => number } {
@@ -270,6 +315,122 @@ describe('client SDK', () => {
       conn.close();
       for (const [a, b] of pairs) (a.destroy(), b.destroy());
       await new Promise((r) => proxy.close(r));
+    }
+  });
+
+  it('stops, with a fatal error, when the server refuses the credentials; refreshes a revoked token once first', async () => {
+    const failsWith = async (conn: LiveConnection, status: number, message?: RegExp) => {
+      const log = record(conn);
+      const pendingSub = conn.subscribe('room:sdk-auth');
+      const fatal = await conn.next('error', (e) => e.fatal === true, 10_000);
+      expect(fatal).toMatchObject({ type: 'error', code: status === 403 ? 'forbidden' : 'unauthorized', status });
+      if (message) expect(fatal.message).toMatch(message);
+      expect(conn.state).toBe('closed');
+      await expect(pendingSub).rejects.toMatchObject({ name: 'LiveError', code: 'unauthorized' });
+      const attempts = log.count('reconnecting');
+      await sleep(600); // several backoff delays: no further attempt
+      expect(log.count('reconnecting')).toBe(attempts);
+      expect(log.count('open')).toBe(0);
+      expect(() => conn.connect()).toThrow(LiveError);
+      return attempts;
+    };
+    const fast = { reconnect: { minDelayMs: 50, maxDelayMs: 100 }, heartbeat: false } as const;
+
+    // A deleted API key, with `ws` (it reports the upgrade's 401): no retry at all.
+    const key = await admin.createApiKey('sdk-revoked');
+    await admin.deleteApiKey(key.id);
+    expect(await failsWith(track(new LiveConnection({ url: s.url, WebSocket, credentials: { apiKey: key.key }, ...fast })), 401)).toBe(0);
+
+    // A revoked token where the socket says nothing (browsers): the SDK asks the REST API, which explains.
+    const user = new ChatPulseClient({ baseUrl: s.url });
+    await user.register('sdk_revoked', 'password123');
+    const pair = await user.login('sdk_revoked', 'password123');
+    expect((await call(s.url, 'POST', '/api/v1/auth/logout', { token: pair.access_token, body: {} })).status).toBe(204);
+    const browser = track(new LiveConnection({ url: s.url, WebSocket: BrowserLikeWebSocket, credentials: { token: pair.access_token }, ...fast }));
+    expect(await failsWith(browser, 401, /revoked/)).toBe(0);
+
+    // Through a client: the revoked access token is refreshed once, and the connection opens with the new one.
+    const refreshing = new ChatPulseClient({ baseUrl: s.url, token: pair.access_token, refreshToken: pair.refresh_token, WebSocket });
+    const live = track(refreshing.live({ channels: ['room:sdk-auth'], ...fast }));
+    await live.next('subscribed', (f) => f.channel === 'room:sdk-auth');
+    expect(refreshing.accessToken).not.toBe(pair.access_token);
+    const mine = live.next('message', (m) => m.text === 'refreshed');
+    live.chat('room:sdk-auth', 'refreshed');
+    expect((await mine).user.name).toBe('sdk_revoked');
+    live.close();
+
+    // ... and when the refresh is refused too, it stops; the same in a browser.
+    for (const ctor of [WebSocket, BrowserLikeWebSocket]) {
+      const stale = new ChatPulseClient({ baseUrl: s.url, token: pair.access_token, refreshToken: 'not-a-refresh-token', WebSocket: ctor });
+      await failsWith(track(stale.live(fast)), 401);
+      expect(stale.accessToken).toBeUndefined();
+    }
+  });
+
+  it('subscribes again after a refusal that passes (Redis away), and drops a channel refused for good', async () => {
+    const redis = await startRedisServer();
+    let srv: TestServer | null = null;
+    try {
+      srv = await startServer({ ...LIMITS, REDIS_URL: redis.url });
+      const conn = track(new LiveConnection({ url: srv.url, WebSocket, heartbeat: false, reconnect: { minDelayMs: 100, maxDelayMs: 500 } }));
+      await conn.next('open');
+      await redis.stop();
+      let settled = false;
+      const sub = conn.subscribe('room:sdk-outage');
+      void sub.then(() => (settled = true), () => (settled = true));
+      // Rooms live in Redis: the server refuses with `unavailable` (and retry_after_ms) while it is away.
+      const refusal = await conn.next('error', (e) => e.channel === 'room:sdk-outage', 15_000);
+      expect(refusal).toMatchObject({ code: 'unavailable' });
+      expect(settled).toBe(false);
+      expect(conn.channels.has('room:sdk-outage')).toBe(true);
+      // Still refused on the retry (the connection itself stays open), then Redis comes back.
+      await conn.next('error', (e) => e.channel === 'room:sdk-outage' && e.code === 'unavailable', 15_000);
+      await redis.restart();
+      expect(await sub).toMatchObject({ type: 'subscribed', channel: 'room:sdk-outage' });
+      expect(conn.isOpen).toBe(true);
+      expect(conn.channels.has('room:sdk-outage')).toBe(true);
+      // A final refusal rejects and forgets the channel, as before.
+      await expect(conn.subscribe('room:not valid')).rejects.toMatchObject({ code: 'invalid_channel' });
+      expect(conn.channels.has('room:not valid')).toBe(false);
+      conn.close();
+    } finally {
+      await srv?.app.stop();
+      await redis.stop();
+    }
+  });
+
+  it('gives up on a handshake that never completes and retries with backoff', async () => {
+    // Accepts TCP connections and never answers the HTTP upgrade.
+    const accepted: Socket[] = [];
+    const ended = new Set<Socket>();
+    const silent: Server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.on('close', () => ended.add(socket));
+      socket.resume(); // read (and ignore) the upgrade request, so that the client's FIN is seen
+      accepted.push(socket);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    try {
+      for (const ctor of [WebSocket, BrowserLikeWebSocket]) {
+        const before = accepted.length;
+        const conn = track(new LiveConnection({ url, WebSocket: ctor, connectTimeoutMs: 300, heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
+        expect(conn.state).toBe('connecting');
+        const why = await conn.next('reconnecting', () => true, 10_000);
+        expect(why).toMatchObject({ attempt: 1 });
+        expect(why.reason).toMatch(/connect timeout/);
+        // The abandoned attempt's TCP connection is closed, and the next attempt follows the backoff.
+        await conn.next('reconnecting', (r) => r.attempt === 2, 10_000);
+        expect(accepted.length - before).toBeGreaterThanOrEqual(2);
+        const first = accepted[before] as Socket;
+        for (let i = 0; i < 100 && !ended.has(first); i++) await sleep(50);
+        expect(ended.has(first)).toBe(true);
+        conn.close();
+        expect(conn.state).toBe('closed');
+      }
+    } finally {
+      for (const socket of accepted) socket.destroy();
+      await new Promise((r) => silent.close(r));
     }
   });
 });

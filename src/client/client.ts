@@ -72,6 +72,7 @@ export class ChatPulseClient {
   private refreshTok: string | undefined;
   private key: string | undefined;
   private refreshing: Promise<boolean> | null = null;
+  private signingIn: Promise<unknown> | null = null;
   private readonly fetchImpl: typeof fetch;
 
   constructor(private readonly options: ClientOptions) {
@@ -117,9 +118,15 @@ export class ChatPulseClient {
 
   /** Signs in and keeps the token pair for every later call (and for live()). */
   async login(username: string, password: string): Promise<TokenPair> {
-    const pair = await this.request<TokenPair>('POST', '/api/v1/auth/login', { body: { username, password }, auth: false });
-    this.setTokens(pair.access_token, pair.refresh_token);
-    return pair;
+    const call = this.request<TokenPair>('POST', '/api/v1/auth/login', { body: { username, password }, auth: false });
+    this.signingIn = call;
+    try {
+      const pair = await call;
+      this.setTokens(pair.access_token, pair.refresh_token);
+      return pair;
+    } finally {
+      if (this.signingIn === call) this.signingIn = null;
+    }
   }
 
   /** Rotates the token pair with the refresh token. */
@@ -236,16 +243,24 @@ export class ChatPulseClient {
 
   /**
    * A live connection to `/ws` with this client's credentials: the current access token (refreshed first
-   * when it has expired) or API key on every (re)connect.
+   * when it has expired) or API key on every (re)connect. When the server refuses them (a revoked token,
+   * a deleted key), the connection takes the tokens of a sign-in under way, else refreshes the token once;
+   * if that does not help, it ends with a fatal `error` event (`unauthorized`) instead of retrying forever.
    */
   live(options: Omit<LiveOptions, 'url' | 'credentials'> = {}): LiveConnection {
     const WebSocket = options.WebSocket ?? this.options.WebSocket;
     return new LiveConnection({
+      fetch: this.fetchImpl,
       ...options,
       ...(WebSocket === undefined ? {} : { WebSocket }),
       url: this.baseUrl,
-      credentials: async () => {
-        if (this.access !== undefined && this.refreshTok !== undefined && expiresWithin(this.access, 5)) await this.tryRefresh();
+      credentials: async ({ rejected }) => {
+        if (rejected !== undefined) {
+          await this.signingIn?.catch(() => undefined);
+          if (rejected.token !== undefined && rejected.token === this.access && this.refreshTok !== undefined) await this.tryRefresh();
+        } else if (this.access !== undefined && this.refreshTok !== undefined && expiresWithin(this.access, 5)) {
+          await this.tryRefresh();
+        }
         if (this.access !== undefined) return { token: this.access };
         return this.key === undefined ? {} : { apiKey: this.key };
       },
@@ -276,12 +291,15 @@ export class ChatPulseClient {
   }
 
   private tryRefresh(): Promise<boolean> {
+    const used = this.refreshTok;
     this.refreshing ??= this.refresh()
       .then(
         () => true,
         (err: unknown) => {
-          // A refresh token the server refuses is useless: forget the pair (network trouble keeps it).
-          if (err instanceof ChatPulseError && (err.status === 401 || err.status === 400)) this.setTokens(undefined);
+          // A refresh token the server refuses is useless: forget the pair (network trouble keeps it), unless
+          // a sign-in replaced it meanwhile.
+          const refused = err instanceof ChatPulseError && (err.status === 401 || err.status === 400);
+          if (refused && this.refreshTok === used) this.setTokens(undefined);
           return false;
         },
       )

@@ -5,8 +5,10 @@ export { ChatPulseError, LiveError } from './errors.js';
 export {
   LiveConnection,
   type ChannelOptions,
+  type CredentialsContext,
   type HeartbeatOptions,
   type LiveCredentials,
+  type LiveErrorEvent,
   type LiveEvent,
   type LiveEvents,
   type LiveOptions,

@@ -1,8 +1,10 @@
 // The real-time side of the SDK: one WebSocket to `/ws` with typed frames and events, automatic reconnect
-// (jittered exponential backoff) that resubscribes every channel, and a heartbeat that notices a dead
-// connection (no frame within a timeout after a ping) and replaces it. Works with the browser's WebSocket
-// or any constructor of the same shape (in Node: `ws`).
-import { LiveError } from './errors.js';
+// (jittered exponential backoff) that resubscribes every channel, a handshake timeout, a heartbeat that
+// notices a dead connection (no frame within a timeout after a ping) and replaces it, retries of
+// subscriptions the server refused for a passing reason, and a stop (no endless retrying) when the server
+// refuses the credentials themselves. Works with the browser's WebSocket or any constructor of the same
+// shape (in Node: `ws`).
+import { errorFromResponse, LiveError } from './errors.js';
 import {
   parseServerFrame,
   type ClientFrame,
@@ -43,6 +45,16 @@ export interface LiveCredentials {
   apiKey?: string;
 }
 
+/** What a credentials function is told when it is asked. */
+export interface CredentialsContext {
+  /**
+   * Set once per run of failed attempts: the credentials of the last attempt, which the server refused
+   * (401/403). Return fresh ones (e.g. after refreshing the token) to try once more; returning the same
+   * ones, or none, ends the connection with a fatal `error` event.
+   */
+  rejected?: LiveCredentials;
+}
+
 export interface ChannelOptions {
   /** Receive `messages` frames (every message of one short tick together) instead of `message`. */
   batch?: boolean;
@@ -71,8 +83,12 @@ export interface LiveOptions {
   url: string;
   /** Default: the global WebSocket (browsers, Node 22+). In Node 20: `(await import('ws')).WebSocket`. */
   WebSocket?: WebSocketConstructor;
-  /** Static credentials, or a function asked before every (re)connect for the current ones. */
-  credentials?: LiveCredentials | (() => LiveCredentials | Promise<LiveCredentials>);
+  /**
+   * Static credentials, or a function asked before every (re)connect for the current ones. A refused
+   * upgrade (401/403) ends the connection (state `closed`, a fatal `error` event) instead of retrying
+   * forever; a function is first asked once more with `{ rejected }`, so that it can refresh a token.
+   */
+  credentials?: LiveCredentials | ((context: CredentialsContext) => LiveCredentials | Promise<LiveCredentials>);
   /** Channels to subscribe once connected (and after every reconnect). */
   channels?: Array<string | ({ channel: string } & ChannelOptions)>;
   /** Default delivery for `channels` and `subscribe()`. */
@@ -81,6 +97,18 @@ export interface LiveOptions {
   reconnect?: ReconnectOptions | false;
   /** `false` disables the heartbeat. */
   heartbeat?: HeartbeatOptions | false;
+  /**
+   * How long one attempt may take to open (TCP + TLS + upgrade) before it is dropped and retried with
+   * the usual backoff; default 10 s; `false` waits for the platform to give up.
+   */
+  connectTimeoutMs?: number | false;
+  /**
+   * Used after an attempt that failed before it opened, where the WebSocket does not say why (browsers
+   * report a refused upgrade as a bare close 1006): `GET /api/v1/auth/me` with the attempt's credentials
+   * tells a refusal (401/403) from an outage. Default: the global fetch. `ws` in Node reports the upgrade's
+   * status itself, so no request is made there.
+   */
+  fetch?: typeof fetch;
   /** Message ids remembered per channel to drop replays seen before a reconnect; 0 disables; default 500. */
   dedupe?: number;
   /** Connect now (default) or on the first `connect()`. */
@@ -93,8 +121,12 @@ export interface LiveEvents {
   open: { reconnected: boolean };
   close: { code: number; reason: string; willReconnect: boolean };
   reconnecting: { attempt: number; delayMs: number; reason: string };
-  /** A server `error` frame, or a transport problem (`code: 'socket_error'`). */
-  error: ErrorFrame;
+  /**
+   * A server `error` frame; a transport problem (`code: 'socket_error'`); or, with `fatal: true`, the
+   * server refused the credentials (`code: 'unauthorized'` or `'forbidden'`, `status` 401/403): the
+   * connection is `closed` and does not reconnect.
+   */
+  error: LiveErrorEvent;
   frame: ServerFrame;
   subscribed: SubscribedFrame;
   unsubscribed: UnsubscribedFrame;
@@ -110,11 +142,25 @@ export interface LiveEvents {
 
 export type LiveEvent = keyof LiveEvents;
 
+/** The payload of an `error` event. */
+export interface LiveErrorEvent extends ErrorFrame {
+  /** The HTTP status of a refused upgrade (fatal events). */
+  status?: number;
+  /** True when the connection ended because of it (state `closed`, no reconnect). */
+  fatal?: boolean;
+}
+
 const OPEN = 1;
-/** Refusals of a subscribe frame (the others with a channel come from chat and like). */
-const SUBSCRIBE_ERRORS = new Set(['invalid_channel', 'not_found', 'too_many_subscriptions', 'invalid_frame', 'internal', 'unavailable']);
-/** Subscribe refusals that will not get better by retrying: the channel is dropped. */
+/**
+ * Subscribe refusals that will not get better by retrying: the channel is dropped and the promise rejects.
+ * (`forbidden` and `unauthorized` are left out: subscribing never answers them, and chat or like frames on
+ * the same channel do, so they would be taken for a refused subscription.)
+ */
 const PERMANENT = new Set(['invalid_channel', 'not_found', 'too_many_subscriptions', 'invalid_frame']);
+/** Subscribe refusals that may pass: the channel stays wanted and is subscribed again later. */
+const RETRYABLE = new Set(['internal', 'unavailable', 'rate_limited', 'overloaded']);
+const DEFAULT_RECONNECT: Required<ReconnectOptions> = { minDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.5 };
+const AUTH_STATUSES = new Set([401, 403]);
 
 interface Pending {
   resolve: (frame: SubscribedFrame) => void;
@@ -127,15 +173,26 @@ export class LiveConnection {
   private readonly handlers = new Map<LiveEvent, Set<(event: never) => void>>();
   private readonly seen = new Map<string, { ids: Set<string>; order: string[] }>();
   private readonly confirmed = new Map<string, SubscribedFrame>();
+  /** Channels with a subscribe frame on the current socket and no answer yet. */
+  private readonly awaiting = new Set<string>();
+  /** Resubscribes scheduled after a passing refusal, and the refusals in a row per channel. */
+  private readonly subRetries = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly subFailures = new Map<string, number>();
   private readonly Ctor: WebSocketConstructor;
   private readonly reconnectOpts: Required<ReconnectOptions> | null;
   private readonly heartbeatOpts: Required<HeartbeatOptions> | null;
+  private readonly connectTimeoutMs: number | null;
   private readonly dedupe: number;
   private socket: WebSocketLike | null = null;
   private generation = 0;
   private attempt = 0;
   private everOpened = false;
+  /** Credentials the server refused (and how), to hand to the credentials function on the next attempt. */
+  private rejected: { creds: LiveCredentials; status: number; message: string } | null = null;
+  /** Whether this run of failed attempts already asked the credentials function for fresh ones. */
+  private askedFresh = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private connectTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private deadTimer: ReturnType<typeof setTimeout> | null = null;
   private _state: LiveState = 'idle';
@@ -146,9 +203,9 @@ export class LiveConnection {
       throw new LiveError('no_websocket', 'no WebSocket implementation: pass one as `WebSocket` (in Node 20: the `ws` package)');
     }
     this.Ctor = Ctor as WebSocketConstructor;
-    this.reconnectOpts =
-      options.reconnect === false ? null : { minDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.5, ...options.reconnect };
+    this.reconnectOpts = options.reconnect === false ? null : { ...DEFAULT_RECONNECT, ...options.reconnect };
     this.heartbeatOpts = options.heartbeat === false ? null : { intervalMs: 15_000, timeoutMs: 10_000, ...options.heartbeat };
+    this.connectTimeoutMs = options.connectTimeoutMs === false ? null : Math.max(1, options.connectTimeoutMs ?? 10_000);
     this.dedupe = options.dedupe ?? 500;
     for (const c of options.channels ?? []) {
       const spec = typeof c === 'string' ? { channel: c } : c;
@@ -206,8 +263,16 @@ export class LiveConnection {
   }
 
   /**
-   * Subscribes (now if connected, else on connect), and again after every reconnect. Resolves with the
-   * `subscribed` frame; rejects with a LiveError when the server refuses (e.g. `invalid_channel`).
+   * Subscribes (now if connected, else on connect), and again after every reconnect.
+   *
+   * Resolves with the `subscribed` frame once the server confirms, however many attempts that takes.
+   * Rejects with a LiveError only when the subscription is over for good: a final refusal (`invalid_channel`,
+   * `not_found`, `too_many_subscriptions`, `invalid_frame`; the channel leaves `channels`), `unsubscribe()`
+   * (`unsubscribed`), or the end of the connection (`closed`, or `unauthorized`/`forbidden` when the server
+   * refused the credentials). A refusal that may pass (`internal`, `unavailable`, `overloaded`,
+   * `rate_limited`) does not settle it: the channel stays in `channels`, the refusal arrives as an `error`
+   * event, and the subscribe is sent again after the server's `retry_after_ms`, else after a jittered
+   * backoff (the `reconnect` delays), for as long as the channel is wanted.
    */
   subscribe(channel: string, options: ChannelOptions = {}): Promise<SubscribedFrame> {
     const batch = options.batch ?? this.options.batch ?? false;
@@ -219,13 +284,13 @@ export class LiveConnection {
       if (previous !== batch) this.send({ type: 'subscribe', channel, batch });
       return Promise.resolve(last);
     }
-    const inFlight = this.pending.has(channel);
+    const inFlight = this.pending.has(channel) || this.awaiting.has(channel) || this.subRetries.has(channel);
     const result = new Promise<SubscribedFrame>((resolve, reject) => {
       const list = this.pending.get(channel) ?? [];
       list.push({ resolve, reject });
       this.pending.set(channel, list);
     });
-    if (this.isOpen && !inFlight) this.send({ type: 'subscribe', channel, batch });
+    if (this.isOpen && !inFlight) this.sendSubscribe(channel, batch);
     return result;
   }
 
@@ -234,6 +299,9 @@ export class LiveConnection {
     if (!this.subs.delete(channel)) return;
     this.seen.delete(channel);
     this.confirmed.delete(channel);
+    this.awaiting.delete(channel);
+    this.cancelSubRetry(channel);
+    this.subFailures.delete(channel);
     this.rejectPending(channel, new LiveError('unsubscribed', `unsubscribed from ${channel}`, channel));
     if (this.isOpen) this.send({ type: 'unsubscribe', channel });
   }
@@ -277,9 +345,11 @@ export class LiveConnection {
   private async open(): Promise<void> {
     const generation = ++this.generation;
     this._state = 'connecting';
-    let url: string;
+    const rejected = this.rejected;
+    this.rejected = null;
+    let creds: LiveCredentials;
     try {
-      url = this.urlWith(await this.currentCredentials());
+      creds = await this.currentCredentials(rejected === null ? {} : { rejected: rejected.creds });
     } catch (err) {
       if (this.stale(generation)) return;
       this.emit('error', { type: 'error', code: 'credentials_failed', message: messageOf(err) });
@@ -287,23 +357,40 @@ export class LiveConnection {
       return;
     }
     if (this.stale(generation)) return;
+    if (rejected !== null && (!hasCredentials(creds) || sameCredentials(creds, rejected.creds))) {
+      this.authFailed(rejected.status, `${rejected.message}, and no fresh credentials came`);
+      return;
+    }
     let socket: WebSocketLike;
     try {
-      socket = new this.Ctor(url);
+      socket = new this.Ctor(this.urlWith(creds));
     } catch (err) {
       this.emit('error', { type: 'error', code: 'socket_error', message: messageOf(err) });
       this.lost(1006, messageOf(err));
       return;
     }
     this.socket = socket;
+    /** The upgrade's HTTP status where the WebSocket reports it (`ws`: "Unexpected server response: 401"). */
+    let upgradeStatus: number | undefined;
+    if (this.connectTimeoutMs !== null) {
+      const timeoutMs = this.connectTimeoutMs;
+      this.connectTimer = setTimeout(() => {
+        this.connectTimer = null;
+        if (this.socket !== socket || this._state !== 'connecting') return;
+        this.drop(socket, 'connect timeout');
+        this.lost(4008, `connect timeout: not open within ${timeoutMs} ms`);
+      }, timeoutMs);
+    }
     socket.onopen = () => {
       if (this.socket !== socket) return;
+      this.clearConnectTimer();
       this._state = 'open';
       this.attempt = 0;
+      this.askedFresh = false;
       const reconnected = this.everOpened;
       this.everOpened = true;
       this.startHeartbeat();
-      for (const [channel, batch] of this.subs) this.send({ type: 'subscribe', channel, batch });
+      for (const [channel, batch] of this.subs) this.sendSubscribe(channel, batch);
       this.emit('open', { reconnected });
     };
     socket.onmessage = (ev) => {
@@ -316,18 +403,83 @@ export class LiveConnection {
     socket.onerror = (ev) => {
       if (this.socket !== socket) return;
       const message = ev instanceof Error ? ev.message : isErrorEvent(ev) ? ev.message : 'WebSocket error';
+      const status = /unexpected server response: (\d{3})/i.exec(message)?.[1];
+      if (status !== undefined) upgradeStatus = Number(status);
       this.emit('error', { type: 'error', code: 'socket_error', message });
     };
     socket.onclose = (ev) => {
       if (this.socket !== socket) return;
+      const opened = this._state === 'open';
       this.detach();
-      this.lost(ev.code, ev.reason);
+      if (opened || !hasCredentials(creds)) this.lost(ev.code, ev.reason);
+      else void this.failedBeforeOpen(generation, creds, upgradeStatus, ev.code, ev.reason);
     };
+  }
+
+  /**
+   * An attempt with credentials closed before it opened: a refused upgrade (401/403) or an outage, which
+   * browsers do not tell apart (both are a bare 1006). Retrying a refusal forever would hide it, so find
+   * out which, and on a refusal ask once for fresh credentials, else end the connection.
+   */
+  private async failedBeforeOpen(generation: number, creds: LiveCredentials, upgradeStatus: number | undefined, code: number, reason: string): Promise<void> {
+    const refusal = upgradeStatus !== undefined ? { status: upgradeStatus, message: `the upgrade was refused with HTTP ${upgradeStatus}` } : await this.checkCredentials(creds);
+    if (generation !== this.generation || this._state !== 'connecting') return; // closed (or reconnected) meanwhile
+    if (refusal === null || !AUTH_STATUSES.has(refusal.status)) {
+      this.lost(code, reason);
+      return;
+    }
+    if (typeof this.options.credentials === 'function' && !this.askedFresh) {
+      this.askedFresh = true;
+      this.rejected = { creds, ...refusal };
+      void this.open();
+      return;
+    }
+    this.authFailed(refusal.status, refusal.message);
+  }
+
+  /** `GET /api/v1/auth/me` with these credentials: the refusal's status and message, or null when not refused. */
+  private async checkCredentials(creds: LiveCredentials): Promise<{ status: number; message: string } | null> {
+    const fetchImpl = this.options.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch;
+    if (typeof fetchImpl !== 'function') return null;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (creds.token) headers.authorization = `Bearer ${creds.token}`;
+    else if (creds.apiKey) headers['x-api-key'] = creds.apiKey;
+    try {
+      const init: RequestInit = { headers };
+      if (this.connectTimeoutMs !== null) init.signal = AbortSignal.timeout(this.connectTimeoutMs);
+      const res = await fetchImpl(`${this.httpBase()}/api/v1/auth/me`, init);
+      if (!AUTH_STATUSES.has(res.status)) {
+        await res.body?.cancel().catch(() => undefined);
+        return null;
+      }
+      const err = await errorFromResponse(res);
+      return { status: res.status, message: err.message };
+    } catch {
+      return null; // unreachable: an outage, not a refusal
+    }
+  }
+
+  /** The server refused the credentials for good: say so once and stop. */
+  private authFailed(status: number, detail: string): void {
+    const code = status === 403 ? 'forbidden' : 'unauthorized';
+    const message = `the server refused this connection's credentials (${status}): ${detail}; not reconnecting`;
+    this._state = 'closed';
+    this.stopTimers();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.emit('error', { type: 'error', code, message, status, fatal: true });
+    for (const channel of [...this.pending.keys()]) this.rejectPending(channel, new LiveError(code, message, channel));
   }
 
   /** A newer attempt started, or close() was called, while this one awaited its credentials. */
   private stale(generation: number): boolean {
     return generation !== this.generation || this._state !== 'connecting';
+  }
+
+  /** The server's `http(s)://host:port`, for REST calls. */
+  private httpBase(): string {
+    const url = new URL(this.options.url.replace(/^ws(s?):/i, 'http$1:'));
+    return `${url.protocol}//${url.host}`;
   }
 
   private urlWith(creds: LiveCredentials): string {
@@ -337,9 +489,9 @@ export class LiveConnection {
     return query === '' ? base : `${base}${base.includes('?') ? '&' : '?'}${query}`;
   }
 
-  private async currentCredentials(): Promise<LiveCredentials> {
+  private async currentCredentials(context: CredentialsContext): Promise<LiveCredentials> {
     const c = this.options.credentials;
-    return typeof c === 'function' ? c() : (c ?? {});
+    return typeof c === 'function' ? c(context) : (c ?? {});
   }
 
   /** The socket went away (or never opened): tell listeners and schedule the next attempt. */
@@ -365,7 +517,7 @@ export class LiveConnection {
   }
 
   private backoff(attempt: number): number {
-    const o = this.reconnectOpts as Required<ReconnectOptions>;
+    const o = this.reconnectOpts ?? DEFAULT_RECONNECT;
     const base = Math.min(o.maxDelayMs, o.minDelayMs * o.factor ** (attempt - 1));
     const jitter = Math.min(1, Math.max(0, o.jitter));
     return Math.round(base * (1 - jitter * Math.random()));
@@ -374,6 +526,7 @@ export class LiveConnection {
   private detach(): WebSocketLike | null {
     const socket = this.socket;
     this.socket = null;
+    this.clearConnectTimer();
     if (socket) {
       socket.onopen = null;
       socket.onmessage = null;
@@ -403,25 +556,72 @@ export class LiveConnection {
 
   private dead(timeoutMs: number): void {
     this.deadTimer = null;
-    const socket = this.detach();
+    const socket = this.socket;
     if (!socket) return;
-    // A dead peer never completes a closing handshake: drop the connection outright where possible.
+    this.drop(socket, 'heartbeat timeout');
+    this.lost(4000, `heartbeat timeout: no answer within ${timeoutMs} ms`);
+  }
+
+  /** Detaches a socket and ends it: a dead or silent peer never completes a closing handshake, so drop it outright where possible. */
+  private drop(socket: WebSocketLike, reason: string): void {
+    if (this.socket === socket) this.detach();
     if (socket.terminate) socket.terminate();
     else {
       try {
-        socket.close(4000, 'heartbeat timeout');
+        socket.close(4000, reason);
       } catch {
         // already closing
       }
     }
-    this.lost(4000, `heartbeat timeout: no answer within ${timeoutMs} ms`);
   }
 
+  private clearConnectTimer(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
+  }
+
+  /** Every timer of the current socket, and the resubscribes it had scheduled. */
   private stopTimers(): void {
     if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.deadTimer) clearTimeout(this.deadTimer);
     this.pingTimer = null;
     this.deadTimer = null;
+    this.clearConnectTimer();
+    for (const timer of this.subRetries.values()) clearTimeout(timer);
+    this.subRetries.clear();
+    this.subFailures.clear();
+    this.awaiting.clear();
+  }
+
+  /** A subscribe frame whose answer (`subscribed` or a refusal) is awaited. */
+  private sendSubscribe(channel: string, batch: boolean): void {
+    this.cancelSubRetry(channel);
+    this.awaiting.add(channel);
+    this.send({ type: 'subscribe', channel, batch });
+  }
+
+  private cancelSubRetry(channel: string): void {
+    const timer = this.subRetries.get(channel);
+    if (timer) clearTimeout(timer);
+    this.subRetries.delete(channel);
+  }
+
+  /** Subscribes again after a refusal that may pass, unless the channel is no longer wanted by then. */
+  private retrySubscribe(channel: string, retryAfterMs: number | undefined): void {
+    this.awaiting.delete(channel);
+    const failures = (this.subFailures.get(channel) ?? 0) + 1;
+    this.subFailures.set(channel, failures);
+    const delayMs = retryAfterMs !== undefined && retryAfterMs > 0 ? retryAfterMs : this.backoff(failures);
+    this.cancelSubRetry(channel);
+    this.subRetries.set(
+      channel,
+      setTimeout(() => {
+        this.subRetries.delete(channel);
+        const batch = this.subs.get(channel);
+        if (batch === undefined || !this.isOpen || this.confirmed.has(channel) || this.awaiting.has(channel)) return;
+        this.sendSubscribe(channel, batch);
+      }, delayMs),
+    );
   }
 
   private send(frame: ClientFrame): void {
@@ -444,18 +644,34 @@ export class LiveConnection {
   private dispatch(frame: ServerFrame): void {
     switch (frame.type) {
       case 'subscribed': {
+        this.awaiting.delete(frame.channel);
+        this.cancelSubRetry(frame.channel);
+        this.subFailures.delete(frame.channel);
         this.confirmed.set(frame.channel, frame);
         const list = this.pending.get(frame.channel);
         this.pending.delete(frame.channel);
         for (const p of list ?? []) p.resolve(frame);
         break;
       }
-      case 'error':
-        if (frame.channel !== undefined && SUBSCRIBE_ERRORS.has(frame.code) && this.pending.has(frame.channel)) {
-          if (PERMANENT.has(frame.code)) this.subs.delete(frame.channel);
-          this.rejectPending(frame.channel, new LiveError(frame.code, frame.message, frame.channel, frame.retry_after_ms));
+      case 'error': {
+        const channel = frame.channel;
+        if (channel !== undefined && this.awaiting.has(channel)) {
+          if (PERMANENT.has(frame.code)) {
+            this.awaiting.delete(channel);
+            this.subs.delete(channel);
+            this.subFailures.delete(channel);
+            this.rejectPending(channel, new LiveError(frame.code, frame.message, channel, frame.retry_after_ms));
+          } else if (RETRYABLE.has(frame.code)) {
+            this.retrySubscribe(channel, frame.retry_after_ms);
+          }
+        } else if (channel === undefined && frame.code === 'rate_limited') {
+          // The per-address frame limit refuses before the frame is read, so the refusal names no channel:
+          // send again every subscribe still unanswered (one that was not refused is answered by then, or
+          // the server ignores the repeat).
+          for (const waiting of [...this.awaiting]) this.retrySubscribe(waiting, frame.retry_after_ms);
         }
         break;
+      }
       case 'message':
         if (!this.fresh(frame)) return;
         break;
@@ -502,6 +718,14 @@ export class LiveConnection {
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+function hasCredentials(c: LiveCredentials): boolean {
+  return Boolean(c.token) || Boolean(c.apiKey);
+}
+
+function sameCredentials(a: LiveCredentials, b: LiveCredentials): boolean {
+  return (a.token || undefined) === (b.token || undefined) && (a.apiKey || undefined) === (b.apiKey || undefined);
 }
 
 function isErrorEvent(ev: unknown): ev is { message: string } {

@@ -212,6 +212,7 @@ function connect(): void {
   conn.on('closed', (c) => c.channel === state.channel && notify(`${c.channel} was closed by its host: posting is over.`, 'info'));
   conn.on('error', (e) => {
     if (e.code === 'socket_error') return; // the reconnecting status says it
+    if (e.fatal === true) setConnection('idle', 'offline: sign in again'); // credentials refused: it stopped
     notify(`${e.channel ?? 'Live'}: ${e.message} (${e.code})`);
   });
 }
