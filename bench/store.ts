@@ -18,7 +18,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/log.js';
 import { MemoryBucketStore, MemoryMessageStore } from '../src/store/memory.js';
 import { COLLECTIONS, connectMongo, mongoStores, type MongoHandle } from '../src/store/mongo/index.js';
-import { BUCKET_MS, type BucketIncrement, type BucketStore, type MessageQuery, type MessageStore, type StoredMessage } from '../src/store/ports.js';
+import { BUCKET_MS, type BucketIncrement, type BucketStore, type MessageQuery, type MessageStore, type SentimentPoint, type StoredMessage } from '../src/store/ports.js';
 import { DiskSpool, type WriteBatch } from '../src/store/spool.js';
 import { StoreWriter, type BatchSizeStats } from '../src/store/writer.js';
 import { loadCorpus } from './corpus.js';
@@ -180,6 +180,14 @@ class CountingMessageStore implements MessageStore {
 
   count(): Promise<number> {
     return this.inner.count();
+  }
+
+  points(channel: string, from: number, to: number, limit: number): Promise<SentimentPoint[]> {
+    return this.inner.points(channel, from, to, limit);
+  }
+
+  extremes(channel: string, from: number, to: number, n: number): ReturnType<MessageStore['extremes']> {
+    return this.inner.extremes(channel, from, to, n);
   }
 }
 

@@ -64,7 +64,7 @@ import { opsRoutes } from './gateway/routes/ops.js';
 import { MAX_TIMEOUT_S, roomRoutes } from './gateway/routes/rooms.js';
 import { sentimentRoutes } from './gateway/routes/sentiment.js';
 import { ClientAddress } from './gateway/client-address.js';
-import { Router } from './gateway/router.js';
+import { Router, type RequestEvent } from './gateway/router.js';
 import { mountStatic } from './gateway/static.js';
 import { nativeUws, type us_listen_socket } from './gateway/uws.js';
 import { WsGateway } from './gateway/ws.js';
@@ -190,7 +190,7 @@ async function persistentState(config: Config, log: Logger): Promise<PersistentS
     const spoolDir = await mkdtemp(join(tmpdir(), 'chatpulse-spool-'));
     return {
       messages: new MemoryMessageStore({ maxPerChannel: config.store.memoryMessagesPerChannel }),
-      buckets: new MemoryBucketStore(),
+      buckets: new MemoryBucketStore({ retentionMs: config.store.memoryBucketRetentionHours * 3_600_000 }),
       reports: new MemoryReportStore(),
       accounts: null,
       spoolDir,
@@ -200,7 +200,7 @@ async function persistentState(config: Config, log: Logger): Promise<PersistentS
   }
   let mongo: Awaited<ReturnType<typeof connectMongo>>;
   try {
-    mongo = await connectMongo(config.mongodbUrl, { appName: `chatpulse-${hostname()}-${process.pid}` });
+    mongo = await connectMongo(config.mongodbUrl, { appName: `chatpulse-${hostname()}-${process.pid}`, commandTimeoutMS: config.store.mongoTimeoutMs });
   } catch (err) {
     // An operator's problem, said in one line (the driver's message names hosts, never the password).
     throw new ConfigError(`MONGODB_URL: MongoDB did not answer (${err instanceof Error ? err.message : String(err)})`);
@@ -258,10 +258,21 @@ function withAccounts(shared: SharedState, persistent: PersistentState): SharedS
   };
 }
 
-/** Readiness: the spool is full and messages are being dropped. */
+/**
+ * Readiness: the spool is full and messages are being dropped. A store outage alone does not fail it: the
+ * spool absorbs it (every pod alike, so taking them out of traffic would only add to it); /ready names it.
+ */
 function storeProblem(writer: StoreWriter): string | null {
   const s = writer.state();
   return s.overflow ? `the write spool is full (${s.dropped} messages dropped): the store has been unreachable too long` : null;
+}
+
+/** Shown in /ready's 200 body: what is failing while the process still serves. */
+function storeDegraded(persistent: PersistentState, writer: StoreWriter): string[] {
+  const problem = persistent.problem();
+  if (problem === null) return [];
+  const s = writer.state();
+  return [`${problem}: writes wait in the disk spool (${s.spooledBatches} batches, ${s.spooledBytes} bytes)`];
 }
 
 export async function startChatPulse(config: Config, log: Logger): Promise<ChatPulse> {
@@ -352,13 +363,13 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
         log,
         ...(ic.tiktokSignApiKey === undefined ? {} : { signApiKey: ic.tiktokSignApiKey }),
         ...(ic.tiktokSignServerUrl === undefined ? {} : { signServerUrl: ic.tiktokSignServerUrl }),
-        ...(ic.tiktokSessionId === undefined ? {} : { sessionId: ic.tiktokSessionId }),
+        ...(ic.tiktokSessionId === undefined ? {} : { sessionId: ic.tiktokSessionId, ttTargetIdc: ic.tiktokTtTargetIdc }),
       }),
     ],
   ]);
   const ingest = new IngestManager(
     { store: state.ingest, leases: state.leases, board: state.board, connectors, hub, ownerId: instance, log },
-    { leaseTtlMs: ic.leaseTtlMs, scanMs: ic.scanMs, maxOwned: ic.maxStreams, maxStreams: ic.maxStreams },
+    { leaseTtlMs: ic.leaseTtlMs, scanMs: ic.scanMs, maxOwned: ic.maxOwned, maxStreams: ic.maxStreams, retryEndedMs: ic.retryEndedMs, retryErrorMs: ic.retryErrorMs },
   );
   const history = new HistoryService(persistent.messages, persistent.buckets, engine.info.labels);
   const metrics = new Metrics(config.workerSlot, {
@@ -405,6 +416,12 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   let inflight = 0;
   let idle: (() => void) | null = null;
   const limits = { maxTextLength: config.maxTextLength, maxBatchTexts: config.maxBatchTexts };
+  const observe = (e: RequestEvent): void => {
+    metrics.httpRequests.inc({ method: e.method, route: e.route, status: e.status });
+    metrics.httpDuration.observe({ method: e.method, route: e.route }, e.ms / 1000);
+    // Probes (the light path, no request id) are counted, not logged: they would drown the log.
+    if (e.requestId !== undefined) log.info({ req_id: e.requestId, method: e.method, route: e.route, path: e.path, status: e.status, ms: Math.round(e.ms * 10) / 10, ip: e.ip }, 'request');
+  };
   const router = new Router({
     auth,
     apiLimiter: state.limiter(config.apiRatePerMin, 60, 'api'),
@@ -415,12 +432,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     corsOrigins: config.corsOrigins,
     addresses,
     onError: (err, req) => log.error({ err, method: req.method, url: req.url, req_id: req.requestId }, 'request failed'),
-    observe: (e) => {
-      metrics.httpRequests.inc({ method: e.method, route: e.route, status: e.status });
-      metrics.httpDuration.observe({ method: e.method, route: e.route }, e.ms / 1000);
-      // Probes (the light path, no request id) are counted, not logged: they would drown the log.
-      if (e.requestId !== undefined) log.info({ req_id: e.requestId, method: e.method, route: e.route, path: e.path, status: e.status, ms: Math.round(e.ms * 10) / 10, ip: e.ip }, 'request');
-    },
+    observe,
     inflight: {
       begin: () => void inflight++,
       end: () => {
@@ -435,7 +447,8 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
           ? 'draining'
           : !engine.ready
             ? 'model not loaded'
-            : (state.problem() ?? persistent.problem() ?? storeProblem(writer) ?? (ws.atCapacity ? 'at the WebSocket connection limit' : null)),
+            : (state.problem() ?? storeProblem(writer) ?? (ws.atCapacity ? 'at the WebSocket connection limit' : null)),
+      degraded: () => storeDegraded(persistent, writer),
     }),
     ...authRoutes(auth),
     ...sentimentRoutes(engine, limits),
@@ -460,7 +473,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     },
     subscribers: (topic) => fanout.subscribers(topic),
   });
-  mountStatic(app, { baseHeaders }); // the dashboard at / (exact routes; the router's /* fallback stays for the rest)
+  mountStatic(app, { baseHeaders, observe, addresses }); // the dashboard at / (exact routes; the router's /* fallback stays for the rest)
   router.mount(app);
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) =>
@@ -493,10 +506,14 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
           };
         });
       }
-      await ingest.close(); // leases released: another process takes the streams over at once
-      hub.close();
-      await engine.close();
-      await writer.close(); // pending writes flushed, or spooled to disk
+      try {
+        await ingest.close(); // leases released: another process takes the streams over at once
+        hub.close();
+        await engine.close(); // classifications under way finish (and are recorded) first
+      } finally {
+        // Whatever threw above: pending writes flushed, or spooled to disk.
+        await writer.close();
+      }
       await state.close();
       await persistent.close();
       // Keep-alive connections would hold the loop open after the listen socket is gone.

@@ -70,11 +70,19 @@ export interface Config {
     tiktokSignApiKey: string | undefined;
     tiktokSignServerUrl: string | undefined;
     tiktokSessionId: string | undefined;
+    /** The session account's `tt-target-idc` cookie; required with tiktokSessionId (TikTok routes the session by it). */
+    tiktokTtTargetIdc: string | undefined;
     /** An owner that stops renewing loses its streams after this; another process takes them over within it plus scanMs. */
     leaseTtlMs: number;
     /** How often each process looks for streams without an owner (and for deleted ones it owns). */
     scanMs: number;
     maxStreams: number;
+    /** Streams one process owns at most; the rest are left to other processes. */
+    maxOwned: number;
+    /** Cooldown before an owned stream whose connection reported `ended` (e.g. not live yet) is tried again. */
+    retryEndedMs: number;
+    /** First cooldown after a connection gave up with `error`; doubles per consecutive error. */
+    retryErrorMs: number;
   };
   store: {
     /** Where batches wait while MongoDB is unreachable. */
@@ -85,6 +93,10 @@ export interface Config {
     /** Undefined: messages are kept forever (MongoDB) or up to memoryMessagesPerChannel (memory). */
     messageRetentionDays: number | undefined;
     memoryMessagesPerChannel: number;
+    /** Without MongoDB: how long minute buckets are kept behind the newest one. */
+    memoryBucketRetentionHours: number;
+    /** How long one MongoDB command may wait on the server (socket and pool) before it fails. */
+    mongoTimeoutMs: number;
   };
   /** pino level. */
   logLevel: string;
@@ -127,6 +139,7 @@ function str(env: Env, key: string): string | undefined {
 export function loadConfig(env: Env): Config {
   const maxTextLength = int(env, 'MAX_TEXT_LENGTH', 2000, 1, 100_000);
   const maxBatchTexts = int(env, 'MAX_BATCH_TEXTS', 256, 1, 10_000);
+  const maxStreams = int(env, 'INGEST_MAX_STREAMS', 100, 1, 100_000);
   const jwtSecret = str(env, 'JWT_SECRET');
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
     throw new ConfigError('JWT_SECRET must be at least 32 bytes (e.g. `openssl rand -base64 48`)');
@@ -200,9 +213,14 @@ export function loadConfig(env: Env): Config {
       tiktokSignApiKey: str(env, 'TIKTOK_SIGN_API_KEY'),
       tiktokSignServerUrl: str(env, 'TIKTOK_SIGN_SERVER_URL'),
       tiktokSessionId: str(env, 'TIKTOK_SESSION_ID'),
+      tiktokTtTargetIdc: str(env, 'TIKTOK_TT_TARGET_IDC'),
       leaseTtlMs: int(env, 'INGEST_LEASE_TTL_MS', 10_000, 1000, 600_000),
       scanMs: int(env, 'INGEST_SCAN_MS', 1000, 100, 60_000),
-      maxStreams: int(env, 'INGEST_MAX_STREAMS', 100, 1, 100_000),
+      maxStreams,
+      // Unset: no per-process cap beyond the cluster-wide one (the first process to scan may take them all).
+      maxOwned: int(env, 'INGEST_MAX_OWNED', maxStreams, 1, 100_000),
+      retryEndedMs: int(env, 'INGEST_RETRY_ENDED_MS', 60_000, 100, 86_400_000),
+      retryErrorMs: int(env, 'INGEST_RETRY_ERROR_MS', 30_000, 100, 86_400_000),
     },
     store: {
       spoolDir: str(env, 'SPOOL_DIR') ?? 'var/spool',
@@ -211,12 +229,18 @@ export function loadConfig(env: Env): Config {
       flushMaxDocs: int(env, 'STORE_FLUSH_MAX_DOCS', 500, 1, 100_000),
       messageRetentionDays: str(env, 'MESSAGE_RETENTION_DAYS') === undefined ? undefined : int(env, 'MESSAGE_RETENTION_DAYS', 30, 1, 36_500),
       memoryMessagesPerChannel: int(env, 'MEMORY_MESSAGES_PER_CHANNEL', 10_000, 1, 10_000_000),
+      memoryBucketRetentionHours: int(env, 'MEMORY_BUCKET_RETENTION_HOURS', 48, 1, 24 * 3650),
+      mongoTimeoutMs: int(env, 'MONGODB_TIMEOUT_MS', 10_000, 100, 600_000),
     },
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
     workerSlot: int(env, 'CHATPULSE_WORKER_SLOT', 0, 0, 255),
   };
   if ((config.ingest.twitchUsername === undefined) !== (config.ingest.twitchOauthToken === undefined)) {
     throw new ConfigError('TWITCH_USERNAME and TWITCH_OAUTH_TOKEN must be set together (both unset: anonymous read-only)');
+  }
+  if ((config.ingest.tiktokSessionId === undefined) !== (config.ingest.tiktokTtTargetIdc === undefined)) {
+    // tiktok-live-connector refuses a session cookie without the account's data-centre cookie.
+    throw new ConfigError('TIKTOK_SESSION_ID and TIKTOK_TT_TARGET_IDC (the account\'s tt-target-idc cookie, e.g. useast1a) must be set together');
   }
   if (config.ingest.scanMs * 2 > config.ingest.leaseTtlMs) {
     throw new ConfigError('INGEST_SCAN_MS must be at most half of INGEST_LEASE_TTL_MS: owners renew on each scan');

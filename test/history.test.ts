@@ -74,6 +74,9 @@ describe('history, reports and accounts', () => {
     await expect(alice.request('GET', '/api/v1/channels/room:hist/messages', { query: { limit: 'abc' } })).rejects.toMatchObject(refused(400));
     await expect(alice.messages('room:hist', { before: 'not-a-cursor' })).rejects.toMatchObject(refused(400));
     await expect(alice.messages('nope:x')).rejects.toMatchObject(refused(400));
+    // A literal `%` reaches the route already decoded (by the router, once): an invalid channel, not a 500.
+    await expect(alice.messages('room:%zz')).rejects.toMatchObject(refused(400, 'invalid_channel'));
+    await expect(alice.timeline('room:%zz')).rejects.toMatchObject(refused(400, 'invalid_channel'));
     await expect(alice.timeline('room:hist', { from: 'yesterday' })).rejects.toMatchObject(refused(400));
     await expect(alice.timeline('room:hist', { from: t1, to: t0 })).rejects.toMatchObject(refused(400));
     await expect(alice.timeline('room:hist', { from: 0, bucket: 1 })).rejects.toMatchObject(refused(400)); // too many buckets
@@ -115,6 +118,12 @@ describe('history, reports and accounts', () => {
     await expect(bob.deleteReport(report.id)).rejects.toMatchObject(refused(404, 'not_found'));
     await expect(alice.createReport({ channel: 'room:hist', from: t1, to: t0 })).rejects.toMatchObject(refused(400));
     await expect(alice.createReport({ channel: 'room:hist', from: 0, to: 40 * 86_400_000 })).rejects.toMatchObject(refused(400));
+    // Times past what a Date holds (±8.64e15 ms) are refused, not a 500 when the report is shown.
+    await expect(alice.createReport({ channel: 'room:hist', from: 9e15, to: 9e15 + 60_000 })).rejects.toMatchObject(refused(400));
+    await expect(alice.createReport({ channel: 'room:hist', from: 8.64e15 - 60_000, to: 8.64e15 + 1 })).rejects.toMatchObject(refused(400));
+    const last = await alice.createReport({ channel: 'room:hist', from: 8.64e15 - 60_000, to: 8.64e15 });
+    expect(last.to).toBe(new Date(8.64e15).toISOString());
+    await alice.deleteReport(last.id);
     await admin.deleteReport(report.id);
     await expect(alice.report(report.id)).rejects.toMatchObject(refused(404, 'not_found'));
   });

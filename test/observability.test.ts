@@ -1,4 +1,5 @@
 // Metrics, request ids and the request log on a real server; and that no credential ever reaches the log.
+import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +44,40 @@ describe('observability', () => {
     expect(typeof entry?.ms).toBe('number');
   });
 
+  it('logs every request but the probes: unknown routes, the dashboard and the docs too, with bounded labels', async () => {
+    const logged = (id: string) => lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.msg === 'request' && e.req_id === id);
+    // node:http, not fetch: fetch refuses methods like TRACE.
+    const seen = async (method: string, path: string, id: string) => {
+      const echoed = await new Promise<string | string[] | undefined>((resolve, reject) => {
+        const req = request(url + path, { method, headers: { 'x-request-id': id } }, (res) => {
+          res.resume().on('end', () => resolve(res.headers['x-request-id']));
+        });
+        req.on('error', reject).end();
+      });
+      expect(echoed).toBe(id);
+      await new Promise((r) => setTimeout(r, 20));
+      return logged(id);
+    };
+    expect(await seen('GET', '/no/such/route', 'probe-404')).toMatchObject({ route: 'unmatched', status: 404, method: 'GET' });
+    expect(await seen('TRACE', '/api/v1/model', 'odd-method')).toMatchObject({ route: 'unmatched', status: 405, method: 'OTHER' });
+    expect(await seen('GET', '/', 'dashboard-page')).toMatchObject({ route: '/', status: 200 });
+    expect(await seen('GET', '/openapi.json', 'the-document')).toMatchObject({ route: '/openapi.json', status: 200 });
+    const probe = await fetch(`${url}/health`, { headers: { 'x-request-id': 'probe-health' } });
+    await probe.text();
+    expect(logged('probe-health')).toBeUndefined();
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toMatch(/chatpulse_http_requests_total\{method="OTHER",route="unmatched",status="405",slot="0"\} 1/);
+    expect(text).toMatch(/chatpulse_http_requests_total\{method="GET",route="\/health",status="200",slot="0"\} [1-9]/);
+    expect(text).not.toContain('TRACE');
+  });
+
+  it('documents /metrics with the media type it answers with', async () => {
+    const doc = (await call(url, 'GET', '/openapi.json')).body as { paths: Record<string, { get: { responses: Record<string, { content?: Record<string, unknown> }> } }> };
+    const res = await fetch(`${url}/metrics`);
+    await res.text();
+    expect(Object.keys(doc.paths['/metrics']?.get.responses['200']?.content ?? {})).toEqual([res.headers.get('content-type')]);
+  });
+
   it('never logs passwords, tokens or API keys', async () => {
     const password = 'SuperSecretPassw0rd!';
     await call(url, 'POST', '/api/v1/auth/register', { body: { username: 'carol', password } });
@@ -83,6 +118,7 @@ describe('observability', () => {
     expect(text).toMatch(/chatpulse_engine_inference_seconds_count\{slot="0"\} [1-9]/);
     expect(text).toMatch(/chatpulse_engine_queue_depth\{slot="0"\} 0/);
     expect(text).toMatch(/chatpulse_store_spool_batches\{slot="0"\} 0/);
+    expect(text).toMatch(/chatpulse_store_dead_lettered_total\{slot="0"\} 0/);
     expect(text).toMatch(/chatpulse_ingest_streams\{status="live",slot="0"\} 0/);
     expect(text).toMatch(/chatpulse_ws_drops_total\{reason="closed_abuse",slot="0"\} 0/);
     expect(text).toContain('chatpulse_process_resident_memory_bytes');

@@ -1,35 +1,59 @@
 // The batched store writer and its disk spool: batching, a store that fails (before or after writing),
 // replay order and idempotence, restarts, the spool bound, and a crash-torn spool file. Real timers and
 // a real temp dir per test: what is under test is the interplay of timers, files and async writes.
-import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monotonicFactory } from 'ulid';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/observability/log.js';
 import { MemoryBucketStore, MemoryMessageStore } from '../src/store/memory.js';
-import { BUCKET_MS, type BucketStore, type MessageStore, type StoredMessage } from '../src/store/ports.js';
-import { DiskSpool, type DiskSpoolOptions, type WriteBatch } from '../src/store/spool.js';
+import { BUCKET_MS, PermanentWriteError, type BucketStore, type MessageStore, type StoredMessage } from '../src/store/ports.js';
+import { DEAD_LETTER_FILE, DiskSpool, type DiskSpoolOptions, type WriteBatch } from '../src/store/spool.js';
 import { StoreWriter, type StoreWriterOptions } from '../src/store/writer.js';
 
-/** 'down': every call throws before touching the store; 'lost': the call lands, then its answer throws. */
-type Mode = 'ok' | 'down' | 'lost';
+/**
+ * 'down': every call throws before touching the store; 'lost': the call lands, then its answer throws;
+ * 'hang': calls wait until release() (a slow or hung server), then follow the mode of that moment.
+ */
+type Mode = 'ok' | 'down' | 'lost' | 'hang';
 
 interface Switch {
   mode: Mode;
   /** Method name and first argument of every call that reached the inner store. */
   calls: Array<{ method: string; args: unknown[] }>;
+  /** Calls it matches are refused for good (PermanentWriteError, as a driver throws for a document the database rejects). */
+  refuse?: (method: string, args: unknown[]) => boolean;
+  /** Calls waiting in 'hang' mode. */
+  hanging: number;
+  release(): void;
 }
 
 /** Wraps any store so that its async methods fail on demand; the inner store stays inspectable. */
 function failing<T extends object>(inner: T): { store: T; ctl: Switch } {
-  const ctl: Switch = { mode: 'ok', calls: [] };
+  let open: () => void = () => undefined;
+  let gate = new Promise<void>((resolve) => (open = resolve));
+  const ctl: Switch = {
+    mode: 'ok',
+    calls: [],
+    hanging: 0,
+    release() {
+      open();
+      gate = new Promise<void>((resolve) => (open = resolve));
+    },
+  };
   const store = new Proxy(inner, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function') return value;
       return async (...args: unknown[]): Promise<unknown> => {
+        if (ctl.mode === 'hang') {
+          ctl.hanging++;
+          await gate;
+          ctl.hanging--;
+        }
         if (ctl.mode === 'down') throw new Error('store unreachable');
+        if (ctl.refuse?.(String(prop), args)) throw new PermanentWriteError('Document failed validation');
         ctl.calls.push({ method: String(prop), args });
         const result: unknown = await (value as (...a: unknown[]) => unknown).apply(target, args);
         if (ctl.mode === 'lost') throw new Error('connection reset after write');
@@ -323,6 +347,121 @@ describe('StoreWriter: a failing store', () => {
   });
 });
 
+describe('StoreWriter: a slow or hung store', () => {
+  /** Records `n` messages as one batch (maxDocs 5) and lets the writer's queue move. */
+  async function batchOf(r: Rig, ms: StoredMessage[]): Promise<void> {
+    for (const m of ms) r.writer.record(m);
+    await sleep(5);
+  }
+
+  it.each(['lands', 'fails'] as const)(
+    'spills queued batches to the spool past maxQueuedDocs, keeping their order, while the write under way %s',
+    async (outcome) => {
+      const r = await rig({ flushMs: 60_000, maxDocs: 5, maxQueuedDocs: 10, retryMs: 50 });
+      r.msgCtl.mode = 'hang';
+      const all = many(40);
+      await batchOf(r, all.slice(0, 5));
+      await until(() => r.msgCtl.hanging === 1); // the first batch's insert is under way, and hangs
+      let maxPending = 0;
+      for (let i = 5; i < 40; i += 5) {
+        await batchOf(r, all.slice(i, i + 5));
+        maxPending = Math.max(maxPending, r.writer.state().pending);
+      }
+      // Memory stays bounded: at most the bound plus one batch ever waits; the rest went to disk, in order,
+      // the batch under way included.
+      expect(maxPending).toBeLessThanOrEqual(15);
+      await until(() => r.writer.state().spooledBatches === 8);
+      expect(r.writer.state().pending).toBe(0);
+      const onDisk = (await Promise.all((await segmentFiles()).sort().map((f) => readFile(join(dir, f), 'utf8')))).join('');
+      const spooledIds = onDisk.trim().split('\n').flatMap((line) => (JSON.parse(line) as WriteBatch).messages.map((m) => m.id));
+      expect(spooledIds).toEqual(all.map((m) => m.id));
+
+      r.msgCtl.mode = outcome === 'lands' ? 'ok' : 'down';
+      r.msgCtl.release();
+      if (outcome === 'fails') {
+        await sleep(120); // a few failed replays
+        r.msgCtl.mode = 'ok';
+      }
+      await until(() => r.writer.state().spooledBatches === 0);
+      // Every batch reached the store once, in record order: a first batch that landed is not replayed.
+      expect(insertedIds(r.msgCtl)).toEqual(all.map((m) => m.id));
+      expect(await allIds(r.messages)).toEqual(all.map((m) => m.id));
+      expect(await totals(r.buckets, 'c1')).toMatchObject({ counts: { positive: 20, negative: 20 }, polaritySum: 0 });
+      expect(r.writer.written).toBe(40);
+      // Back to direct writes.
+      r.writer.record(msg('c1', T0 + BUCKET_MS, 'positive', 1));
+      await r.writer.flush();
+      expect(r.writer.state()).toMatchObject({ spooledBatches: 0, pending: 0, storeHealthy: true });
+    },
+  );
+
+  it('close() does not wait on a hung write past closeWaitMs: it spools it and what is pending, in order', async () => {
+    const messages = new MemoryMessageStore();
+    const buckets = new MemoryBucketStore();
+    const a = await rig({ flushMs: 60_000, maxDocs: 5, closeWaitMs: 100 }, {}, { messages, buckets });
+    a.msgCtl.mode = 'hang';
+    const all = many(8);
+    await batchOf(a, all.slice(0, 5));
+    await until(() => a.msgCtl.hanging === 1);
+    await batchOf(a, all.slice(5));
+    await a.writer.close(); // resolves although the store never answers
+    expect(a.spool.size).toBe(2);
+
+    const b = await rig({ retryMs: 50 }, {}, { messages, buckets });
+    await until(() => b.writer.state().spooledBatches === 0);
+    expect(insertedIds(b.msgCtl)).toEqual(all.map((m) => m.id));
+    expect((await totals(buckets, 'c1')).counts).toEqual({ positive: 4, negative: 4 });
+  });
+});
+
+describe('StoreWriter: batches the store refuses for good', () => {
+  const isBad = (method: string, args: unknown[]) => method === 'insertMany' && (args[0] as StoredMessage[]).some((m) => m.text.startsWith('$bad'));
+  const bad = (ts: number) => ({ ...msg('c1', ts, 'negative', -1), text: '$bad: a document the database refuses' });
+  const deadLetters = async () =>
+    (await readFile(join(dir, DEAD_LETTER_FILE), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { at: string; error: string; batch: WriteBatch });
+
+  it('moves them to the dead-letter file, counted and logged once, and goes on with the batches behind them', async () => {
+    const error = vi.spyOn(log, 'error');
+    const r = await rig({ flushMs: 60_000, retryMs: 50 });
+    r.msgCtl.refuse = isBad;
+
+    // Refused on its first write: set aside at once; the rest of the batch (its counts) is still written.
+    const first = [msg('c1', T0, 'positive', 1), bad(T0 + 1)];
+    for (const m of first) r.writer.record(m);
+    await r.writer.flush();
+    expect(r.writer.state()).toMatchObject({ deadLettered: 1, spooledBatches: 0, storeHealthy: true });
+    expect((await totals(r.buckets, 'c1')).counts).toEqual({ positive: 1, negative: 1 });
+
+    // Refused on replay, in front of a good batch: set aside, and the good one goes through.
+    r.msgCtl.mode = 'down';
+    const second = [bad(T0 + 10)];
+    const third = [msg('c1', T0 + 20, 'positive', 1)];
+    for (const m of second) r.writer.record(m);
+    await r.writer.flush();
+    for (const m of third) r.writer.record(m);
+    await r.writer.flush();
+    expect(r.writer.state().spooledBatches).toBe(2);
+    r.msgCtl.mode = 'ok';
+    await until(() => r.writer.state().spooledBatches === 0);
+    expect(await allIds(r.messages)).toEqual(third.map((m) => m.id));
+    expect(r.writer.state()).toMatchObject({ deadLettered: 2, dropped: 0, storeHealthy: true });
+    const letters = await deadLetters();
+    expect(letters.map((l) => l.batch.messages.map((m) => m.id))).toEqual([first.map((m) => m.id), second.map((m) => m.id)]);
+    expect(letters[0]!.error).toMatch(/validation/);
+    expect(error.mock.calls.filter(([, text]) => typeof text === 'string' && text.includes('dead-letter'))).toHaveLength(2);
+
+    // A restarted spool leaves the dead letters alone.
+    await r.writer.close();
+    const again = await DiskSpool.open(dir);
+    open.push(again);
+    expect(again.size).toBe(0);
+    expect(await deadLetters()).toHaveLength(2);
+  });
+});
+
 describe('DiskSpool', () => {
   const batch = (n: number): WriteBatch => ({ id: nextId(), messages: many(n), increments: [] });
 
@@ -363,6 +502,24 @@ describe('DiskSpool', () => {
     expect(spool.bytes).toBe(bytes);
     const files = await segmentFiles();
     expect((await readFile(join(dir, files[0]!))).length).toBe(bytes);
+  });
+
+  it('starts past a stale offset file when no segment is left, so a second crash replays every new batch', async () => {
+    // What a crash between deleting the acked segments and rewriting the offset file can leave.
+    await writeFile(join(dir, 'spool.offset'), JSON.stringify({ seq: 3, offset: 500 }));
+    const spool = await DiskSpool.open(dir);
+    open.push(spool);
+    const appended = [batch(1), batch(1), batch(1)];
+    for (const b of appended) expect(await spool.append(b)).toBe(true);
+    // Crash: no close, no ack; the next process opens what is on disk.
+    const next = await DiskSpool.open(dir);
+    open.push(next);
+    const replayed: string[] = [];
+    for (let b = await next.peek(); b; b = await next.peek()) {
+      replayed.push(b.id);
+      await next.ack();
+    }
+    expect(replayed).toEqual(appended.map((b) => b.id));
   });
 
   it('skips a torn last line after a crash, with a warning, and appends cleanly after it', async () => {

@@ -49,7 +49,7 @@ export async function runPrimary(options: PrimaryOptions, log: Logger): Promise<
       log.info({ slot, pid: worker.process.pid, code }, 'worker drained');
       if (slots.size === 0) {
         log.info('all workers stopped');
-        process.exit(0);
+        process.exit(process.exitCode ?? 0); // 1 after giving up on a crash loop
       }
       return;
     }

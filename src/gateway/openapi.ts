@@ -219,7 +219,7 @@ function operation(r: Route, components: SchemaComponents, id: string, pathParam
   const withBody = (fallback: string, schema: unknown): JsonObject => {
     const converted = components.use(schema);
     const own = isObject(converted) ? converted.description : undefined;
-    return { description: typeof own === 'string' ? own : fallback, content: { 'application/json': { schema: converted } } };
+    return { description: typeof own === 'string' ? own : fallback, content: { [r.produces ?? 'application/json']: { schema: converted } } };
   };
   if (success.length === 0) responses['200'] = r.response ? withBody('OK', r.response) : { description: 'OK' };
   // Errors every route of this kind may answer; a route's own `responses` may describe them better.

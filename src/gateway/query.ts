@@ -19,9 +19,19 @@ export function intParam(query: URLSearchParams, name: string, fallback: number,
   return value;
 }
 
+/** The range of a JavaScript Date: past it a time cannot be shown (toISOString throws), so it is refused. */
+export const MAX_TIME_MS = 8.64e15;
+
+/** parseTime, bounded to what a Date can hold: a 400, not a 500 further on. */
+export function boundedTime(value: string | number, name: string): number {
+  const ms = parseTime(value, name);
+  if (Math.abs(ms) > MAX_TIME_MS) throw badRequest(`${name} is out of range (at most ${MAX_TIME_MS} ms from 1970)`, 'validation_failed');
+  return ms;
+}
+
 export function timeParam(query: URLSearchParams, name: string, fallback: number): number {
   const raw = query.get(name);
-  return raw === null || raw === '' ? fallback : parseTime(raw, name);
+  return raw === null || raw === '' ? fallback : boundedTime(raw, name);
 }
 
 /** A ULID cursor, as handed out in `next`. */

@@ -6,7 +6,7 @@ import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../auth/index.js';
 import { AppError, forbidden, payloadTooLarge, rateLimited, unauthorized } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
-import { errorBody, parseJson, readBody, ResponseState, snapshot, writeHead, writeJson, writeNow, type RequestSnapshot } from './http.js';
+import { errorBody, parseJson, readBody, ResponseState, peerAddress, snapshot, writeHead, writeJson, writeNow, type RequestSnapshot } from './http.js';
 import type { ClientAddress } from './client-address.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -47,6 +47,8 @@ export interface RouteSpec<S extends TSchema | undefined> {
   query?: TObject;
   /** The 2xx reply's body, for the OpenAPI document. */
   response?: TSchema;
+  /** The 2xx reply's media type when it is not JSON (a `raw` reply), for the OpenAPI document. */
+  produces?: string;
   /** Longer prose for the OpenAPI document (CommonMark). */
   description?: string;
   /** Further documented statuses: a body schema, or a description (error statuses then use the error body). */
@@ -55,6 +57,11 @@ export interface RouteSpec<S extends TSchema | undefined> {
   hidden?: boolean;
   /** Which limiter guards the route: per principal ('api') or per client IP ('auth'). */
   rateLimit?: 'api' | 'auth';
+  /**
+   * A liveness/readiness probe (public, no body, query or limit): answered on the light path, counted in
+   * the metrics but not logged, since probes every few seconds would drown the request log.
+   */
+  probe?: boolean;
   handler: (ctx: RouteContext<BodyOf<S>>) => Reply | Promise<Reply>;
 }
 
@@ -92,7 +99,7 @@ export interface RequestEvent {
   path: string;
   status: number;
   ms: number;
-  /** Absent on the light path (health and readiness probes), which is not logged per request. */
+  /** Absent for probes (the light path), which are not logged per request. */
   requestId?: string;
   ip?: string;
 }
@@ -104,6 +111,19 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const nextRequestId = monotonicFactory();
 
 const UPPER: Record<Method, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' };
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** The client's X-Request-Id when it is short and plain, else a fresh one. */
+export function requestIdOf(req: HttpRequest): string {
+  const given = req.getHeader('x-request-id');
+  return REQUEST_ID.test(given) ? given : nextRequestId();
+}
+
+/** A method name fit for a metric label: uWS hands any token a client sends to the fallback. */
+export function methodLabel(method: string): string {
+  const upper = method.toUpperCase();
+  return KNOWN_METHODS.has(upper) ? upper : 'OTHER';
+}
 
 export class Router {
   private readonly ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false });
@@ -118,6 +138,7 @@ export class Router {
 
   mount(app: TemplatedApp): void {
     for (const r of this.routes) {
+      if (r.probe && (r.auth !== 'public' || r.body || r.query || r.rateLimit)) throw new Error(`probe route ${r.path} must be public, without body, query or limit`);
       const validate = r.body ? this.ajv.compile(r.body) : null;
       const validateQuery = r.query ? this.ajv.compile(r.query) : null;
       const paramNames = [...r.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1] as string);
@@ -147,7 +168,7 @@ export class Router {
     res: HttpResponse,
     req: HttpRequest,
   ): void {
-    if (r.auth === 'public' && !validate && !validateQuery && !r.rateLimit) {
+    if (r.probe) {
       this.handleLight(r, paramNames, res, req);
       return;
     }
@@ -155,7 +176,9 @@ export class Router {
     const snap = snapshot(res, req, paramNames.length, this.deps.addresses);
     const state = new ResponseState(res);
     const headers = this.corsHeaders(snap.origin);
-    const requestId = REQUEST_ID.test(snap.requestId) ? snap.requestId : nextRequestId();
+    // The id the reply carries is the one every log line of this request names.
+    if (!REQUEST_ID.test(snap.requestId)) snap.requestId = nextRequestId();
+    const { requestId } = snap;
     headers['X-Request-Id'] = requestId;
     const done = (status: number) =>
       this.deps.observe?.({ method: UPPER[r.method], route: r.path, path: snap.url, status, ms: performance.now() - started, requestId, ip: snap.ip });
@@ -176,7 +199,7 @@ export class Router {
   }
 
   /**
-   * Public, bodiless, unlimited routes (health, ready): no header snapshot and, when the handler answers
+   * Probes (health, ready): no header snapshot, request id or log line and, when the handler answers
    * synchronously, no promise or abort bookkeeping: the reply is written while uWS still has the socket
    * corked. This is the path the /health vs bare-uWS benchmark measures.
    */
@@ -277,10 +300,13 @@ export class Router {
   private fallback(res: HttpResponse, req: HttpRequest): void {
     const url = req.getUrl();
     const headers = this.corsHeaders(req.getHeader('origin'));
+    const requestId = requestIdOf(req);
+    headers['X-Request-Id'] = requestId;
+    const ip = peerAddress(res, req, this.deps.addresses);
     const state = new ResponseState(res);
     const allowed = this.routes.filter((r) => patternMatches(r.path, url)).map((r) => UPPER[r.method]);
-    const method = req.getMethod().toUpperCase();
-    const observe = (status: number) => this.deps.observe?.({ method, route: 'unmatched', path: url, status, ms: 0 });
+    const method = methodLabel(req.getMethod());
+    const observe = (status: number) => this.deps.observe?.({ method, route: 'unmatched', path: url, status, ms: 0, requestId, ip });
     if (allowed.length > 0) {
       const err = new AppError(405, 'method_not_allowed', `${method} is not allowed on ${url}`);
       writeJson(res, state, 405, errorBody(err), { ...headers, Allow: allowed.join(', ') });

@@ -14,6 +14,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { REPO_ROOT } from '../paths.js';
+import type { ClientAddress } from './client-address.js';
+import { peerAddress } from './http.js';
+import { requestIdOf, type RequestEvent } from './router.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
 export interface StaticOptions {
@@ -21,6 +24,9 @@ export interface StaticOptions {
   baseHeaders: Readonly<Record<string, string>>;
   /** The repository root; default: the one this module lives in. */
   root?: string;
+  /** Told of every answered request, as the router's routes are (metrics, the request log). */
+  observe?: (e: RequestEvent) => void;
+  addresses?: ClientAddress;
 }
 
 interface Asset {
@@ -36,10 +42,8 @@ const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
 };
 
-/** Our own files keep their names across builds: revalidate every time (cheap: a 304). */
+/** Files keep their names across builds and upgrades (uPlot's too): revalidate every time (cheap: a 304). */
 const REVALIDATE = 'no-cache';
-/** Third-party files change only with the package version. */
-const VENDOR = 'public, max-age=86400';
 const SAFE_NAME = /^[A-Za-z0-9_-]+\.js$/;
 
 /** Registers a GET route per allowed file; returns the URL paths served (a missing build is skipped). */
@@ -58,15 +62,21 @@ export function mountStatic(app: TemplatedApp, options: StaticOptions): string[]
   }
   const uplot = uplotDir(root);
   if (uplot) {
-    files.set('/assets/vendor/uPlot.esm.js', { file: join(uplot, 'uPlot.esm.js'), cache: VENDOR });
-    files.set('/assets/vendor/uPlot.min.css', { file: join(uplot, 'uPlot.min.css'), cache: VENDOR });
+    files.set('/assets/vendor/uPlot.esm.js', { file: join(uplot, 'uPlot.esm.js'), cache: REVALIDATE });
+    files.set('/assets/vendor/uPlot.min.css', { file: join(uplot, 'uPlot.min.css'), cache: REVALIDATE });
   }
 
   const mounted: string[] = [];
   for (const [path, { file, cache }] of files) {
     if (!existsSync(file)) continue;
     const asset = load(file, cache, options.baseHeaders);
-    app.get(path, (res, req) => serve(asset, res, req));
+    app.get(path, (res, req) => {
+      const started = performance.now();
+      const requestId = requestIdOf(req);
+      const ip = peerAddress(res, req, options.addresses); // before the reply: a finished response must not be touched
+      const status = serve(asset, res, req, requestId);
+      options.observe?.({ method: 'GET', route: path, path, status, ms: performance.now() - started, requestId, ip });
+    });
     mounted.push(path);
   }
   return mounted;
@@ -128,7 +138,8 @@ function acceptsGzip(header: string): boolean {
   });
 }
 
-function serve(asset: Asset, res: HttpResponse, req: HttpRequest): void {
+/** Answers from memory; returns the status. */
+function serve(asset: Asset, res: HttpResponse, req: HttpRequest, requestId: string): number {
   const gzip = asset.gzip !== null && acceptsGzip(req.getHeader('accept-encoding'));
   const etag = gzip ? `${asset.etag.slice(0, -1)}-gz"` : asset.etag;
   const match = req.getHeader('if-none-match');
@@ -136,12 +147,13 @@ function serve(asset: Asset, res: HttpResponse, req: HttpRequest): void {
   if (match !== '' && match.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
     res.writeStatus('304 Not Modified');
     for (const key in asset.headers) if (key !== 'Content-Type') res.writeHeader(key, asset.headers[key] as string);
-    res.writeHeader('ETag', etag).endWithoutBody();
-    return;
+    res.writeHeader('ETag', etag).writeHeader('X-Request-Id', requestId).endWithoutBody();
+    return 304;
   }
   res.writeStatus('200 OK');
   for (const key in asset.headers) res.writeHeader(key, asset.headers[key] as string);
-  res.writeHeader('ETag', etag);
+  res.writeHeader('ETag', etag).writeHeader('X-Request-Id', requestId);
   if (gzip) res.writeHeader('Content-Encoding', 'gzip');
   res.end(gzip ? (asset.gzip as Buffer) : asset.body);
+  return 200;
 }

@@ -12,9 +12,14 @@ const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 export interface MetricSources {
   engine: () => { queued: number; cacheHits: number; cacheMisses: number; cacheHitRatio: number; shed: number; batches: number; items: number };
   ws: () => { connections: number; subscriptions: number; framesIn: number; drops: Record<string, number> };
-  writer: () => { pending: number; spooledBatches: number; spooledBytes: number; dropped: number; written: number };
+  writer: () => { pending: number; spooledBatches: number; spooledBytes: number; dropped: number; deadLettered: number; written: number };
   ingest: () => Record<string, number>;
 }
+
+// prom-client installs a worker's answer to the primary's host-wide request when an AggregatorRegistry is
+// made. Made at import, long before the model loads: a starting worker answers (with nothing yet) instead
+// of making every host-wide scrape wait for it and fail.
+if (cluster.isWorker) void new AggregatorRegistry();
 
 export class Metrics {
   readonly registry = new Registry();
@@ -56,6 +61,7 @@ export class Metrics {
     gauge('chatpulse_store_spool_batches', 'Write batches waiting in the disk spool', () => sources.writer().spooledBatches);
     gauge('chatpulse_store_spool_bytes', 'Bytes in the disk spool', () => sources.writer().spooledBytes);
     total('chatpulse_store_dropped_total', 'Messages dropped because the spool was full', () => sources.writer().dropped);
+    total('chatpulse_store_dead_lettered_total', 'Batches a store refused for good, kept in the spool folder\'s dead-letter file', () => sources.writer().deadLettered);
     total('chatpulse_store_written_total', 'Messages written to the store', () => sources.writer().written);
     new Gauge({
       name: 'chatpulse_ingest_streams', help: 'Ingested streams owned by this process, by status', labelNames: ['status'] as const, registers: reg,
@@ -64,11 +70,7 @@ export class Metrics {
         for (const [status, n] of Object.entries(sources.ingest())) this.set({ status }, n);
       },
     });
-    if (cluster.isWorker) {
-      // prom-client installs the worker's answer to the primary's request when an AggregatorRegistry is made.
-      void new AggregatorRegistry();
-      AggregatorRegistry.setRegistries([this.registry]);
-    }
+    if (cluster.isWorker) AggregatorRegistry.setRegistries([this.registry]);
   }
 
   get contentType(): string {

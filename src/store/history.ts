@@ -1,8 +1,10 @@
 // What the history API computes from the store: timelines (counts per label and mean score per bucket)
 // and report summaries. Timelines whose bucket is a whole number of minutes are sums of the stored
-// one-minute buckets; finer ones are computed from the messages themselves, within a bound.
+// one-minute buckets; finer ones are computed from the messages themselves (three fields of each), within
+// a bound that is checked against the minute buckets before any message is read. Reports count exactly
+// [from, to): whole minutes from their buckets, the partial minutes at either end from their messages.
 import { badRequest } from '../errors.js';
-import { BUCKET_MS, type BucketStore, type MessageStore, type ReportSummary, type StoredMessage } from './ports.js';
+import { BUCKET_MS, type BucketStore, type MessageStore, type QuotedMessage, type ReportSummary } from './ports.js';
 
 export interface TimelinePoint {
   /** Epoch ms of the bucket's start. */
@@ -15,7 +17,7 @@ export interface TimelinePoint {
 export interface HistoryLimits {
   /** Points in one timeline. */
   maxBuckets: number;
-  /** Messages read to build a sub-minute timeline or a report's extremes. */
+  /** Messages read for a sub-minute timeline or a partial minute of a report. */
   maxScan: number;
 }
 
@@ -51,60 +53,83 @@ export class HistoryService {
     if (size % BUCKET_MS === 0 && start % BUCKET_MS === 0) {
       for (const b of await this.buckets.range(channel, start, start + n * size)) add(b.start, b.counts, b.polaritySum);
     } else {
-      const scanned = await this.scan(channel, start, start + n * size);
-      if (scanned.truncated) {
-        throw badRequest(`more than ${this.limits.maxScan} messages in range: use a bucket that is a whole number of minutes`, 'validation_failed');
-      }
-      for (const m of scanned.messages) add(m.ts, { [m.label]: 1 }, m.polarity);
+      const end = start + n * size;
+      const tooMany = () => badRequest(`more than ${this.limits.maxScan} messages in range: use a bucket that is a whole number of minutes`, 'validation_failed');
+      // The whole minutes inside the range hold at least this many: a busy range is refused unread.
+      const inside = await this.buckets.range(channel, ceilMinute(start), floorMinute(end));
+      if (inside.reduce((sum, b) => sum + countOf(b.counts), 0) > this.limits.maxScan) throw tooMany();
+      const points = await this.messages.points(channel, start, end, this.limits.maxScan + 1);
+      if (points.length > this.limits.maxScan) throw tooMany();
+      for (const p of points) add(p.ts, { [p.label]: 1 }, p.polarity);
     }
     return sums.map((s, i) => ({ ts: start + i * size, counts: s.counts, score: s.n === 0 ? null : s.polarity / s.n }));
   }
 
-  /** A saved analysis of [from, to): totals, a series of at most ~120 points, and the extremes. */
+  /**
+   * A saved analysis of [from, to): totals, a series of at most ~120 points starting at from's minute,
+   * and the extremes. Only messages inside [from, to) count, in the totals and in the series.
+   */
   async summarize(channel: string, from: number, to: number): Promise<ReportSummary> {
+    if (!(to > from)) throw badRequest('`to` must be after `from`', 'validation_failed');
     const minutes = Math.max(1, Math.ceil((to - from) / BUCKET_MS / 120));
-    const bucketS = (minutes * BUCKET_MS) / 1000;
-    const points = await this.timeline(channel, Math.floor(from / BUCKET_MS) * BUCKET_MS, to, bucketS);
+    const size = minutes * BUCKET_MS;
+    const first = floorMinute(from);
+    const slots = Array.from({ length: Math.ceil((to - first) / size) }, () => ({ counts: this.zero(), n: 0, polarity: 0 }));
+    const add = (ts: number, counts: Record<string, number>, polarity: number) => {
+      const slot = slots[Math.floor((ts - first) / size)];
+      if (!slot) return;
+      for (const [label, c] of Object.entries(counts)) {
+        slot.counts[label] = (slot.counts[label] ?? 0) + c;
+        slot.n += c;
+      }
+      slot.polarity += polarity;
+    };
+    const wholeFrom = ceilMinute(from);
+    const wholeTo = floorMinute(to);
+    // A partial minute from its messages; one with more than a scan's worth counts as its whole bucket
+    // rather than failing the report.
+    const partial = async (lo: number, hi: number) => {
+      if (lo >= hi) return;
+      const points = await this.messages.points(channel, lo, hi, this.limits.maxScan + 1);
+      if (points.length <= this.limits.maxScan) {
+        for (const p of points) add(p.ts, { [p.label]: 1 }, p.polarity);
+        return;
+      }
+      const minute = floorMinute(lo);
+      for (const b of await this.buckets.range(channel, minute, minute + BUCKET_MS)) add(b.start, b.counts, b.polaritySum);
+    };
+    if (wholeFrom <= wholeTo) {
+      for (const b of await this.buckets.range(channel, wholeFrom, wholeTo)) add(b.start, b.counts, b.polaritySum);
+      await partial(from, wholeFrom);
+      await partial(wholeTo, to);
+    } else await partial(from, to); // within one minute
+
     const counts = this.zero();
     let n = 0;
     let polarity = 0;
-    for (const p of points) {
-      let pn = 0;
-      for (const [label, c] of Object.entries(p.counts)) {
-        counts[label] = (counts[label] ?? 0) + c;
-        pn += c;
-      }
-      n += pn;
-      if (p.score !== null) polarity += p.score * pn;
+    for (const slot of slots) {
+      for (const [label, c] of Object.entries(slot.counts)) counts[label] = (counts[label] ?? 0) + c;
+      n += slot.n;
+      polarity += slot.polarity;
     }
-    const { messages } = await this.scan(channel, from, to);
-    const byPolarity = [...messages].sort((a, b) => a.polarity - b.polarity);
-    const pick = (m: StoredMessage) => ({ id: m.id, text: m.text, score: m.polarity });
+    const extremes = await this.messages.extremes(channel, from, to, 5);
+    const pick = (m: QuotedMessage) => ({ id: m.id, text: m.text, score: m.polarity });
     return {
       messages: n,
       counts,
       score: n === 0 ? null : polarity / n,
-      bucket_s: bucketS,
-      buckets: points,
-      most_negative: byPolarity.slice(0, 5).filter((m) => m.polarity < 0).map(pick),
-      most_positive: byPolarity.slice(-5).reverse().filter((m) => m.polarity > 0).map(pick),
+      bucket_s: size / 1000,
+      buckets: slots.map((s, i) => ({ ts: first + i * size, counts: s.counts, score: s.n === 0 ? null : s.polarity / s.n })),
+      most_negative: extremes.negative.map(pick),
+      most_positive: extremes.positive.map(pick),
     };
   }
 
   private zero(): Record<string, number> {
     return Object.fromEntries(this.labels.map((l) => [l, 0]));
   }
-
-  /** Messages of [from, to), newest first, paging through the store up to the scan bound. */
-  private async scan(channel: string, from: number, to: number): Promise<{ messages: StoredMessage[]; truncated: boolean }> {
-    const out: StoredMessage[] = [];
-    let before: string | undefined;
-    for (;;) {
-      const page = await this.messages.list(channel, { limit: 1000, from, to, ...(before === undefined ? {} : { before }) });
-      out.push(...page);
-      if (page.length < 1000) return { messages: out, truncated: false };
-      if (out.length >= this.limits.maxScan) return { messages: out, truncated: true };
-      before = page[page.length - 1]?.id;
-    }
-  }
 }
+
+const floorMinute = (ms: number): number => Math.floor(ms / BUCKET_MS) * BUCKET_MS;
+const ceilMinute = (ms: number): number => Math.ceil(ms / BUCKET_MS) * BUCKET_MS;
+const countOf = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);

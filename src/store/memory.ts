@@ -13,10 +13,13 @@ import type {
   IngestStore,
   MessageQuery,
   MessageStore,
+  QuotedMessage,
   ReportRecord,
   ReportStore,
+  SentimentPoint,
   StoredMessage,
 } from './ports.js';
+import { BUCKET_MS, parseBatchId } from './ports.js';
 
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -83,6 +86,31 @@ export class MemoryMessageStore implements MessageStore {
     return out;
   }
 
+  async points(channel: string, from: number, to: number, limit: number): Promise<SentimentPoint[]> {
+    const out: SentimentPoint[] = [];
+    for (const m of this.#byChannel.get(channel) ?? []) {
+      if (out.length >= limit) break;
+      if (m.ts >= from && m.ts < to) out.push({ ts: m.ts, label: m.label, polarity: m.polarity });
+    }
+    return out;
+  }
+
+  async extremes(channel: string, from: number, to: number, n: number): Promise<{ negative: QuotedMessage[]; positive: QuotedMessage[] }> {
+    const negative: StoredMessage[] = [];
+    const positive: StoredMessage[] = [];
+    for (const m of this.#byChannel.get(channel) ?? []) {
+      if (m.ts < from || m.ts >= to) continue;
+      if (m.polarity < 0) negative.push(m);
+      else if (m.polarity > 0) positive.push(m);
+    }
+    // The list is in id order and sorts are stable: ties stay by id, as the Mongo driver orders them.
+    const quote = (m: StoredMessage): QuotedMessage => ({ id: m.id, text: m.text, polarity: m.polarity });
+    return {
+      negative: negative.sort((a, b) => a.polarity - b.polarity).slice(0, Math.max(0, n)).map(quote),
+      positive: positive.sort((a, b) => b.polarity - a.polarity).slice(0, Math.max(0, n)).map(quote),
+    };
+  }
+
   async remove(channel: string, ids: readonly string[]): Promise<void> {
     const list = this.#byChannel.get(channel);
     if (!list) return;
@@ -101,12 +129,21 @@ export class MemoryMessageStore implements MessageStore {
 }
 
 export interface MemoryBucketStoreOptions {
-  /** How many (batch, channel, bucket) keys are remembered for idempotence; replays come soon after. */
-  maxAppliedKeys?: number;
+  /**
+   * How far behind the newest bucket a bucket is kept; older ones are dropped (and a channel with none
+   * left). Default 48 hours. Measured from the data rather than the clock, so a quiet store keeps its last
+   * window instead of emptying itself.
+   */
+  retentionMs?: number;
+}
+
+interface StoredBucket extends BucketCounts {
+  /** Per writer stream, the last batch seq applied here: what makes replays idempotent (see parseBatchId). */
+  applied: Map<string, number>;
 }
 
 interface ChannelState {
-  buckets: Map<number, BucketCounts>;
+  buckets: Map<number, StoredBucket>;
   totals: { messages: number; counts: Record<string, number>; lastTs: number };
 }
 
@@ -132,37 +169,59 @@ export function mergeIncrements(increments: readonly BucketIncrement[]): BucketI
 }
 
 export class MemoryBucketStore implements BucketStore {
-  readonly #maxApplied: number;
+  readonly #retentionMs: number;
   readonly #channels = new Map<string, ChannelState>();
-  /** Insertion-ordered, so the oldest keys are the first to forget. */
-  readonly #applied = new Set<string>();
+  /** Start of the newest bucket seen: what retention counts back from. */
+  #newest = -Infinity;
+  /** The cutoff of the last sweep; the next runs once the newest bucket has moved on. */
+  #sweptTo = -Infinity;
 
   constructor(options: MemoryBucketStoreOptions = {}) {
-    this.#maxApplied = Math.max(1, options.maxAppliedKeys ?? 100_000);
+    this.#retentionMs = Math.max(BUCKET_MS, options.retentionMs ?? 48 * 3_600_000);
   }
 
   async apply(batchId: string, increments: readonly BucketIncrement[]): Promise<void> {
+    const { stream, seq } = parseBatchId(batchId);
     for (const inc of mergeIncrements(increments)) {
-      const key = `${batchId}|${inc.channel}|${inc.start}`;
-      if (this.#applied.has(key)) continue;
-      this.#applied.add(key);
-      if (this.#applied.size > this.#maxApplied) {
-        const oldest = this.#applied.values().next();
-        if (!oldest.done) this.#applied.delete(oldest.value);
-      }
-
+      // Past retention: it would be swept away at once, and its totals with it.
+      if (inc.start < this.#newest - this.#retentionMs) continue;
       let state = this.#channels.get(inc.channel);
       if (!state) {
         state = { buckets: new Map(), totals: { messages: 0, counts: {}, lastTs: inc.start } };
         this.#channels.set(inc.channel, state);
       }
       let bucket = state.buckets.get(inc.start);
-      if (!bucket) state.buckets.set(inc.start, (bucket = { counts: {}, polaritySum: 0 }));
+      if (!bucket) state.buckets.set(inc.start, (bucket = { counts: {}, polaritySum: 0, applied: new Map() }));
+      const last = bucket.applied.get(stream);
+      if (last !== undefined && last >= seq) continue;
+      bucket.applied.set(stream, seq);
       addCounts(bucket.counts, inc.counts);
       bucket.polaritySum += inc.polaritySum;
       addCounts(state.totals.counts, inc.counts);
       state.totals.messages += sumCounts(inc.counts);
       state.totals.lastTs = Math.max(state.totals.lastTs, inc.start);
+      this.#newest = Math.max(this.#newest, inc.start);
+    }
+    this.#sweep();
+  }
+
+  /** Drops buckets past retention, taking them out of their channel's totals. At most once per new minute. */
+  #sweep(): void {
+    const cutoff = this.#newest - this.#retentionMs;
+    if (cutoff <= this.#sweptTo) return;
+    this.#sweptTo = cutoff;
+    for (const [channel, state] of this.#channels) {
+      for (const [start, bucket] of state.buckets) {
+        if (start >= cutoff) continue;
+        state.buckets.delete(start);
+        for (const [label, n] of Object.entries(bucket.counts)) {
+          const left = (state.totals.counts[label] ?? 0) - n;
+          if (left > 0) state.totals.counts[label] = left;
+          else delete state.totals.counts[label];
+          state.totals.messages -= n;
+        }
+      }
+      if (state.buckets.size === 0) this.#channels.delete(channel);
     }
   }
 

@@ -33,7 +33,35 @@ export interface MessageQuery {
   to?: number;
 }
 
-export interface MessageStore {
+/** What a sentiment timeline needs of a message. */
+export interface SentimentPoint {
+  ts: number;
+  label: string;
+  polarity: number;
+}
+
+/** A message as a report quotes it. */
+export interface QuotedMessage {
+  id: string;
+  text: string;
+  polarity: number;
+}
+
+/**
+ * Range reads for the history service, answered by the store (projected, sorted and limited there) rather
+ * than by paging whole messages through `list`.
+ */
+export interface MessageRangeReads {
+  /** (ts, label, polarity) of at most `limit` messages of [from, to), in no particular order. */
+  points(channel: string, from: number, to: number, limit: number): Promise<SentimentPoint[]>;
+  /**
+   * The `n` most negative (polarity < 0, lowest first) and `n` most positive (polarity > 0, highest
+   * first) messages of [from, to); ties by id, ascending.
+   */
+  extremes(channel: string, from: number, to: number, n: number): Promise<{ negative: QuotedMessage[]; positive: QuotedMessage[] }>;
+}
+
+export interface MessageStore extends MessageRangeReads {
   /** Inserts; a message whose id exists already is skipped (replays are idempotent). */
   insertMany(messages: readonly StoredMessage[]): Promise<void>;
   /** Newest first. */
@@ -59,6 +87,19 @@ export interface Bucket extends BucketCounts {
   start: number;
 }
 
+/**
+ * A write that will never succeed as it is (a document the database refuses: validation, a bad field
+ * name, too large), unlike an outage, which a retry outlasts. Store drivers throw it so that the writer
+ * sets such a batch aside (the dead-letter file) instead of retrying it forever in front of the others.
+ */
+export class PermanentWriteError extends Error {
+  readonly code = 'permanent_write_error';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentWriteError';
+  }
+}
+
 /** Stored buckets are one minute long; the timeline API sums them into longer ones. */
 export const BUCKET_MS = 60_000;
 
@@ -70,10 +111,23 @@ export interface ChannelTotals {
   lastTs: number;
 }
 
+/**
+ * A batch id names its writer's stream and its place in it: `<stream>:<seq>`, `stream` letters, digits,
+ * `_` or `-`, `seq` a positive integer. One stream's batches reach a bucket in `seq` order (the writer
+ * keeps them in order, and its spool is a FIFO), which is what lets a bucket remember one number per
+ * stream instead of every batch id. An id without `:<seq>` is a stream of its own (seq 0): applied once.
+ */
+export function parseBatchId(batchId: string): { stream: string; seq: number } {
+  const m = /^([A-Za-z0-9_-]+):([1-9][0-9]{0,14})$/.exec(batchId);
+  if (m) return { stream: m[1]!, seq: Number(m[2]) };
+  return { stream: batchId, seq: 0 };
+}
+
 export interface BucketStore {
   /**
-   * Adds increments; `batchId` makes it idempotent: applying the same batch id to the same bucket twice
-   * counts once (a spool replay after a write whose answer was lost must not double-count).
+   * Adds increments, idempotently: a bucket counts a batch only when its `seq` is above the last one of
+   * its stream applied to that bucket (see parseBatchId). So a spool replay after a write whose answer
+   * was lost counts once, however long after and however many other writers hit the bucket meanwhile.
    */
   apply(batchId: string, increments: readonly BucketIncrement[]): Promise<void>;
   /** Buckets with traffic in [from, to), oldest first. */

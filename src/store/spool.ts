@@ -17,8 +17,12 @@
 // and writes nothing: what to do then (drop, block, shed load) is the caller's policy, not the spool's.
 // Disk use can exceed `bytes` by the acked head of the oldest segment (under one segment).
 //
+// Dead letters: a batch the store refuses for good (PermanentWriteError) is moved to `dead-letter.jsonl` in
+// the same directory, one `{ at, error, batch }` line each, fsynced, so that it stops blocking the batches
+// behind it and an operator can still inspect, fix and re-import it. The file is capped at `maxBytes` too.
+//
 // One process per directory: the spool takes no lock.
-import { mkdir, open, readdir, readFile, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../observability/log.js';
 import type { BucketIncrement, StoredMessage } from './ports.js';
@@ -30,7 +34,7 @@ export interface Removal {
 }
 
 export interface WriteBatch {
-  /** A ULID: what makes `BucketStore.apply` idempotent on replay. */
+  /** `<stream>:<seq>` (see parseBatchId): what makes `BucketStore.apply` idempotent on replay. */
   id: string;
   messages: StoredMessage[];
   increments: BucketIncrement[];
@@ -59,6 +63,7 @@ interface Position {
 }
 
 const OFFSET_FILE = 'spool.offset';
+export const DEAD_LETTER_FILE = 'dead-letter.jsonl';
 const SEGMENT = /^spool-(\d+)\.jsonl$/;
 const NEWLINE = 0x0a;
 
@@ -97,6 +102,8 @@ export class DiskSpool {
   private syncTimer: NodeJS.Timeout | null = null;
   private peeked: WriteBatch | null = null;
   private closed = false;
+  /** Bytes in the dead-letter file; null until first needed. */
+  private deadBytes: number | null = null;
   /** Every file operation runs in turn: appends, acks and fsyncs never interleave. */
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -153,10 +160,12 @@ export class DiskSpool {
     }
 
     let writeSeq = segments.at(-1) ?? start.seq;
-    if (entries.length === 0 && segments.length > 0) {
-      // Nothing left to replay: start a fresh segment rather than growing a fully acked one.
-      writeSeq += 1;
-      await writePosition(dir, { seq: writeSeq, offset: 0 });
+    if (entries.length === 0) {
+      // Nothing left to replay: a fresh segment past every earlier one, and a read position at its start.
+      // Reusing the position's segment would let a stale offset (segments gone, offset file not) skip the
+      // first bytes of the batches appended next, should this process crash before its first ack.
+      writeSeq = Math.max(writeSeq, start.seq) + 1;
+      await writePosition(dir, { seq: writeSeq, offset: 0 }, true);
       for (const seq of segments) await rm(join(dir, segmentName(seq)), { force: true });
       segments.length = 0;
     }
@@ -227,6 +236,31 @@ export class DiskSpool {
     });
   }
 
+  /**
+   * Appends a batch the store refuses for good to the dead-letter file (fsynced); false, writing nothing,
+   * when that would take the file past `maxBytes`. The caller acks it afterwards: a crash in between
+   * leaves it in both places, and the next attempt dead-letters it again.
+   */
+  deadLetter(batch: WriteBatch, error: string): Promise<boolean> {
+    const line = Buffer.from(`${JSON.stringify({ at: new Date().toISOString(), error, batch })}\n`, 'utf8');
+    return this.serial(async () => {
+      this.open();
+      const path = join(this.dir, DEAD_LETTER_FILE);
+      if (this.deadBytes === null) this.deadBytes = await stat(path).then((st) => st.size, () => 0);
+      if (this.deadBytes + line.length > this.maxBytes) return false;
+      const fh = await open(path, 'a');
+      try {
+        await fh.writeFile(line);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      if (this.deadBytes === 0) await syncDir(this.dir);
+      this.deadBytes += line.length;
+      return true;
+    });
+  }
+
   /** Removes the oldest batch (after it reached the store) and records the new read position. */
   ack(): Promise<void> {
     return this.serial(async () => {
@@ -290,6 +324,8 @@ export class DiskSpool {
     this.writeSeq = seq;
     this.writeSize = 0;
     this.segments = [seq];
+    // As in rotate: the new segment's directory entry must reach the disk before batches go into it.
+    await syncDir(this.dir);
     for (const done of old) await rm(join(this.dir, segmentName(done)), { force: true });
     this.entries = [];
     this.head = 0;

@@ -5,9 +5,18 @@
 // Failure policy:
 // - a batch whose write throws goes whole to the DiskSpool, and so does every later batch while the
 //   spool is not empty: nothing overtakes a spooled batch, so the store sees batches in record order;
-// - every `retryMs` the spool is replayed oldest first; a batch is acked only after both writes
+// - every `retryMs` the spool is replayed oldest first; a batch is acked only after its writes
 //   succeeded, so it may be written twice (a write that landed but whose answer was lost), which the
-//   store makes harmless: message ids are `_id`s and bucket increments are keyed by batch id;
+//   store makes harmless: message ids are `_id`s and bucket increments are keyed by batch id (its
+//   writer stream and seq, see parseBatchId);
+// - a slow store must not cost memory: once the batches queued behind the write under way pass
+//   `maxQueuedDocs` documents, they are spilled to the spool, the one under way first (whatever its
+//   outcome, the spool holds it in its place; if it lands after all its replay is skipped), and later
+//   batches follow them there until the queue is idle again;
+// - a batch the store refuses for good (PermanentWriteError: a document it will never take) is not
+//   retried: it goes to the spool's dead-letter file, counted in `deadLettered`, with one error log
+//   line, and the batches behind it go on. The rest of such a batch (other messages, its counts) is
+//   still written first: one bad document does not cost its neighbours;
 // - the spool is bounded (`maxBytes`). When it is full, new batches are rejected and counted in
 //   `dropped` (messages); `overflow` is true until the spool takes a batch again, each episode logs one
 //   error and calls `onOverflow` once. Dropping beats blocking: the hub's live fan-out must not stall
@@ -15,7 +24,7 @@
 // Bucket counts are not decremented by `remove`: moderation hides a message, it does not rewrite stats.
 import { ulid } from 'ulid';
 import type { Logger } from '../observability/log.js';
-import { BUCKET_MS, type BucketIncrement, type BucketStore, type MessageStore, type StoredMessage } from './ports.js';
+import { BUCKET_MS, PermanentWriteError, type BucketIncrement, type BucketStore, type MessageStore, type StoredMessage } from './ports.js';
 import type { DiskSpool, Removal, WriteBatch } from './spool.js';
 
 export interface StoreWriterOptions {
@@ -28,6 +37,13 @@ export interface StoreWriterOptions {
   maxDocs?: number;
   /** Pause between spool replay attempts while the store fails. Default 1000. */
   retryMs?: number;
+  /**
+   * Documents that may wait in memory behind a write under way before they are spilled to the spool.
+   * Default 10 x maxDocs.
+   */
+  maxQueuedDocs?: number;
+  /** How long close() waits for a write under way before spooling what is left. Default 5000. */
+  closeWaitMs?: number;
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Called once at the start of each overflow episode (the spool is full and batches are dropped). */
   onOverflow?: (info: { dropped: number; spooledBytes: number }) => void;
@@ -40,6 +56,8 @@ export interface StoreWriterState {
   spooledBytes: number;
   /** Messages lost to a full (or failing) spool since start. */
   dropped: number;
+  /** Batches the store refused for good, set aside in the dead-letter file, since start. */
+  deadLettered: number;
   /** False from a failed store write until the next successful one. */
   storeHealthy: boolean;
   overflow: boolean;
@@ -74,17 +92,38 @@ export class StoreWriter {
   private readonly flushMs: number;
   private readonly maxDocs: number;
   private readonly retryMs: number;
+  private readonly maxQueuedDocs: number;
+  private readonly closeWaitMs: number;
   private readonly log: Pick<Logger, 'info' | 'warn' | 'error'>;
   private readonly onOverflow: StoreWriterOptions['onOverflow'];
+  /** This writer's batch stream: batch ids are `<stream>:<seq>`, seq counting up in commit order. */
+  private readonly stream = ulid();
+  private seq = 0;
 
   private buffer: StoredMessage[] = [];
   private increments = new Map<string, BucketIncrement>();
   private removals: Removal[] = [];
   private bufferedDocs = 0;
-  /** Documents of batches taken from the buffer but not yet written or spooled. */
+  /** Batches taken from the buffer that wait for their turn on the chain, oldest first. */
+  private waiting: WriteBatch[] = [];
+  /** The batch whose turn is under way (until its direct write settles or it is handed to the spool). */
+  private current: WriteBatch | null = null;
+  /** Documents of batches in `waiting` or under way, not yet written or spooled. */
   private queuedDocs = 0;
+  private readonly released = new WeakSet<WriteBatch>();
+  /** Batches a spill appended to the spool ahead of their turn. */
+  private readonly spilledEarly = new WeakSet<WriteBatch>();
+  /** Ids of spilled batches whose direct write landed after all: their replay is skipped. */
+  private readonly landed = new Set<string>();
+  /** True from a spill until the chain is idle: meanwhile new batches go straight to the spool, behind the spilled ones. */
+  private spilling = false;
+  /** Spill appends; a turn waits for them before it looks at the spool's size. */
+  private spills: Promise<void> = Promise.resolve();
+  /** Tasks queued or running on the chain. */
+  private tasks = 0;
 
   private dropped = 0;
+  private deadLettered = 0;
   private storeHealthy = true;
   private overflow = false;
   private lastError: string | null = null;
@@ -105,6 +144,8 @@ export class StoreWriter {
     this.flushMs = options.flushMs ?? 250;
     this.maxDocs = options.maxDocs ?? 500;
     this.retryMs = options.retryMs ?? 1000;
+    this.maxQueuedDocs = options.maxQueuedDocs ?? 10 * this.maxDocs;
+    this.closeWaitMs = options.closeWaitMs ?? 5000;
     this.log = options.log;
     this.onOverflow = options.onOverflow;
     // A spool left by a previous process is replayed before anything new reaches the store.
@@ -136,15 +177,19 @@ export class StoreWriter {
   flush(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    if (this.bufferedDocs === 0) return this.chain;
-    const batch: WriteBatch = { id: ulid(), messages: this.buffer, increments: [...this.increments.values()] };
+    if (this.bufferedDocs === 0) return this.settled();
+    this.seq += 1;
+    const batch: WriteBatch = { id: `${this.stream}:${this.seq}`, messages: this.buffer, increments: [...this.increments.values()] };
     if (this.removals.length > 0) batch.removals = this.removals;
     this.buffer = [];
     this.increments = new Map();
     this.removals = [];
-    this.queuedDocs += this.bufferedDocs;
     this.bufferedDocs = 0;
-    return this.enqueue(() => this.commit(batch));
+    this.queuedDocs += docsOf(batch);
+    if (this.spilling) return this.spill([batch]);
+    this.waiting.push(batch);
+    if (this.tasks > 0 && this.queuedDocs > this.maxQueuedDocs) return this.spill([]);
+    return this.enqueue(() => this.commitNext());
   }
 
   state(): StoreWriterState {
@@ -153,6 +198,7 @@ export class StoreWriter {
       spooledBatches: this.spool.size,
       spooledBytes: this.spool.bytes,
       dropped: this.dropped,
+      deadLettered: this.deadLettered,
       storeHealthy: this.storeHealthy,
       overflow: this.overflow,
       lastError: this.lastError,
@@ -172,15 +218,25 @@ export class StoreWriter {
 
   /**
    * Flushes what is pending with one write attempt (to the spool if that fails or the spool is not
-   * empty), then fsyncs and closes the spool. Replaying the spool is left to the next process.
+   * empty), then fsyncs and closes the spool. Replaying the spool is left to the next process. A write
+   * still under way after `closeWaitMs` is not waited for: it and everything behind it are spooled.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    await this.flush();
-    await this.chain;
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      this.flush().then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.closeWaitMs))),
+    ]);
+    clearTimeout(timer);
+    if (!done) {
+      this.log.warn({ waitedMs: this.closeWaitMs, pending: this.state().pending }, 'store writer: a store write is still under way at close; spooling the rest');
+      await this.spill([]);
+    }
+    await this.spills;
     await this.spool.close();
   }
 
@@ -193,20 +249,70 @@ export class StoreWriter {
     }
   }
 
-  private async commit(batch: WriteBatch): Promise<void> {
-    const docs = docsOf(batch);
+  /** Resolves once the chain and every spill append issued so far are done. */
+  private async settled(): Promise<void> {
+    await this.chain;
+    await this.spills;
+  }
+
+  /**
+   * Moves the batch under way (unless it is being appended already), every waiting batch and `extra` to
+   * the spool, in that order, without waiting for the chain. Appends are queued in call order at once,
+   * so they land behind anything spooled before and ahead of anything spooled later.
+   */
+  private spill(extra: WriteBatch[]): Promise<void> {
+    const batches = [...(this.current ? [this.current] : []), ...this.waiting, ...extra];
+    this.current = null;
+    this.waiting = [];
+    if (!this.spilling) this.log.warn({ batches: batches.length }, 'store writer: the store is slow; spooling batches instead of queueing them');
+    this.spilling = true;
+    const appends = batches.map((batch) => {
+      this.spilledEarly.add(batch);
+      this.release(batch);
+      return this.toSpool(batch);
+    });
+    this.spills = Promise.all([this.spills, ...appends]).then(() => undefined);
+    return this.spills;
+  }
+
+  /** Counts a batch out of `pending`, once, however it left. */
+  private release(batch: WriteBatch): void {
+    if (this.released.has(batch)) return;
+    this.released.add(batch);
+    this.queuedDocs -= docsOf(batch);
+  }
+
+  /** The oldest waiting batch's turn (none left when a spill took them). */
+  private async commitNext(): Promise<void> {
+    const batch = this.waiting.shift();
+    if (!batch) return;
+    this.current = batch;
     try {
+      await this.spills; // spill appends still under way mean a spool that is not empty
+      if (this.spilledEarly.has(batch)) return;
       if (this.spool.size === 0) {
+        let error: unknown = null;
         try {
           await this.write(batch);
-          return;
         } catch (err) {
-          this.failed(err);
+          error = err ?? new Error('store write failed');
         }
+        this.current = null;
+        if (this.spilledEarly.has(batch)) {
+          // Spilled while under way: the spool holds it in its place; skip its replay if it landed.
+          if (error === null) this.landed.add(batch.id);
+          else if (!(error instanceof PermanentWriteError)) this.failed(error);
+          return;
+        }
+        if (error === null) return;
+        if (error instanceof PermanentWriteError) return await this.setAside(batch, error);
+        this.failed(error);
       }
+      this.current = null; // an append like any other from here: a spill must not add it twice
       await this.toSpool(batch);
     } finally {
-      this.queuedDocs -= docs;
+      if (this.current === batch) this.current = null;
+      this.release(batch);
     }
   }
 
@@ -214,16 +320,22 @@ export class StoreWriter {
   private async replayStep(): Promise<void> {
     this.replayScheduled = false;
     if (this.closed) return;
-    let batch: WriteBatch | null;
-    try {
-      batch = await this.spool.peek();
-      if (batch === null) return;
-      await this.write(batch);
-    } catch (err) {
-      this.failed(err);
-      this.scheduleReplay(this.retryMs);
-      return;
+    const batch = await this.spool.peek();
+    if (batch === null) return;
+    if (!this.landed.delete(batch.id)) {
+      try {
+        await this.write(batch);
+      } catch (err) {
+        if (!(err instanceof PermanentWriteError)) {
+          this.failed(err);
+          this.scheduleReplay(this.retryMs);
+          return;
+        }
+        await this.deadLetter(batch, err);
+      }
     }
+    // Closed meanwhile: the spool is left as it is, and the next process replays this batch (harmlessly).
+    if (this.closed) return;
     await this.spool.ack();
     if (this.spool.size === 0) {
       this.log.info({ written: this.written }, 'store writer: spool drained; writing directly again');
@@ -231,12 +343,29 @@ export class StoreWriter {
     } else this.scheduleReplay(0);
   }
 
+  /**
+   * Inserts, bucket increments, removals. A part the store refuses for good does not stop the parts
+   * after it; the refusal is thrown once they are done. Any other failure is thrown at once.
+   */
   private async write(batch: WriteBatch): Promise<void> {
-    if (batch.messages.length > 0) await this.messages.insertMany(batch.messages);
-    if (batch.increments.length > 0) await this.buckets.apply(batch.id, batch.increments);
-    for (const r of batch.removals ?? []) await this.messages.remove(r.channel, r.ids);
+    let refused: PermanentWriteError | null = null;
+    const part = async (op: () => Promise<void>): Promise<void> => {
+      try {
+        await op();
+      } catch (err) {
+        if (!(err instanceof PermanentWriteError)) throw err;
+        refused ??= err;
+      }
+    };
+    if (batch.messages.length > 0) await part(() => this.messages.insertMany(batch.messages));
+    if (batch.increments.length > 0) await part(() => this.buckets.apply(batch.id, batch.increments));
+    for (const r of batch.removals ?? []) await part(() => this.messages.remove(r.channel, r.ids));
     if (!this.storeHealthy) this.log.info('store writer: store writes succeed again');
     this.storeHealthy = true;
+    if (refused !== null) {
+      this.lastError = errorText(refused);
+      throw refused;
+    }
     this.lastError = null;
     this.written += batch.messages.length;
     this.batches += 1;
@@ -245,6 +374,26 @@ export class StoreWriter {
     this.sizes.last = n;
     this.sizes.max = Math.max(this.sizes.max, n);
     this.sizes.counts[SIZE_BOUNDS.findIndex((le) => n <= le)]! += 1;
+  }
+
+  /** A batch refused for good on its first write: to the dead-letter file, or (disk failing) the spool. */
+  private async setAside(batch: WriteBatch, err: PermanentWriteError): Promise<void> {
+    try {
+      await this.deadLetter(batch, err);
+    } catch (spoolErr) {
+      this.lastError = `spool: ${errorText(spoolErr)}`;
+      await this.toSpool(batch);
+    }
+  }
+
+  /** Throws only when the dead-letter file cannot be written (the batch then stays where it is). */
+  private async deadLetter(batch: WriteBatch, err: PermanentWriteError): Promise<void> {
+    const kept = await this.spool.deadLetter(batch, errorText(err));
+    this.deadLettered += 1;
+    if (!kept) this.dropped += batch.messages.length;
+    const info = { batch: batch.id, messages: batch.messages.length, err: errorText(err) };
+    if (kept) this.log.error(info, 'store writer: the store refuses a batch for good; moved it to the dead-letter file');
+    else this.log.error(info, 'store writer: the store refuses a batch for good and the dead-letter file is full; dropped it');
   }
 
   private async toSpool(batch: WriteBatch): Promise<void> {
@@ -300,12 +449,19 @@ export class StoreWriter {
   }
 
   private enqueue(task: () => Promise<void>): Promise<void> {
-    this.chain = this.chain.then(task).catch((err: unknown) => {
-      // Only the spool's own file operations get here (a failed ack or peek read): retry later.
-      this.lastError = `spool: ${errorText(err)}`;
-      this.log.error({ err: errorText(err) }, 'store writer: spool operation failed');
-      this.scheduleReplay(this.retryMs);
-    });
+    this.tasks += 1;
+    this.chain = this.chain
+      .then(task)
+      .catch((err: unknown) => {
+        // Only the spool's own file operations get here (a failed ack, peek read or dead-letter write): retry later.
+        this.lastError = `spool: ${errorText(err)}`;
+        this.log.error({ err: errorText(err) }, 'store writer: spool operation failed');
+        this.scheduleReplay(this.retryMs);
+      })
+      .finally(() => {
+        // The queue caught up: batches go through it again (behind any spill appends, see commitNext).
+        if (--this.tasks === 0) this.spilling = false;
+      });
     return this.chain;
   }
 

@@ -110,6 +110,25 @@ describe.each(userDrivers)('UserStore contract: %s', (_name, make, unavailable) 
     expect(await users.countByRole()).toEqual({ user: 3, admin: 0 });
   });
 
+  it('keeps the token generation through create, update, lookups and listing (a password change retires tokens)', async () => {
+    const users = await make();
+    await users.create(user('u1', 'Alice', { tokenGen: 2 }));
+    await users.create(user('u2', 'Bob'));
+    expect(await users.findById('u1')).toEqual(user('u1', 'Alice', { tokenGen: 2 }));
+    expect((await users.findById('u2'))?.tokenGen).toBeUndefined();
+    // What AuthService.changePassword writes.
+    const changed = await users.update('u1', { passwordHash: 'scrypt$new', tokenGen: 3 });
+    expect(changed).toEqual(user('u1', 'Alice', { passwordHash: 'scrypt$new', tokenGen: 3 }));
+    expect((await users.findById('u1'))?.tokenGen).toBe(3);
+    expect((await users.findByUsername('ALICE'))?.tokenGen).toBe(3);
+    expect((await users.list(10)).find((u) => u.id === 'u1')?.tokenGen).toBe(3);
+    // Other patches leave it alone.
+    await users.update('u1', { displayName: 'A.', disabled: true });
+    expect((await users.findById('u1'))?.tokenGen).toBe(3);
+    expect((await users.update('u2', { tokenGen: 1 }))?.tokenGen).toBe(1);
+    expect((await users.findById('u2'))?.tokenGen).toBe(1);
+  });
+
   it('counts accounts by role, following role changes', async () => {
     const users = await make();
     expect(await users.countByRole()).toEqual({ user: 0, admin: 0 });

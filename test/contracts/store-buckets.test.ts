@@ -77,6 +77,26 @@ function contract(make: () => Promise<BucketStore>): void {
     await store.apply('empty', []);
   });
 
+  it('refuses a replay however late and however many other writers hit the bucket meanwhile', async () => {
+    const store = await make();
+    const mine = [inc('a', 0, { positive: 1 }, 0.5)];
+    await store.apply('w0:1', mine);
+    // More writers on the same channel-minute than the 200 batch ids older versions remembered.
+    for (let i = 1; i <= 250; i++) await store.apply(`w${i}:${i}`, [inc('a', 0, { negative: 1 })]);
+    await store.apply('w0:1', mine); // the replay of a write whose answer was lost
+    expect((await store.range('a', at(0), at(1)))[0]?.counts).toEqual({ positive: 1, negative: 250 });
+    // A writer's batches come in seq order: its next one counts, and one below the last it applied is a replay.
+    await store.apply('w0:2', mine);
+    await store.apply('w0:2', mine);
+    await store.apply('w0:1', mine);
+    // Another bucket has its own memory: the first batch of w0 to reach it counts there.
+    await store.apply('w0:1', [...mine, inc('a', 1, { neutral: 2 })]);
+    expectBuckets(await store.range('a', at(0), at(2)), [
+      { start: at(0), counts: { positive: 2, negative: 250 }, polaritySum: 1 },
+      { start: at(1), counts: { neutral: 2 }, polaritySum: 0 },
+    ]);
+  });
+
   it('ranges over [from, to), oldest first, one channel only', async () => {
     const store = await make();
     // Applied newest first: the order of the answer must not depend on the order of writes.
@@ -117,17 +137,28 @@ function contract(make: () => Promise<BucketStore>): void {
 describe('BucketStore contract: memory', () => contract(async () => new MemoryBucketStore()));
 describe.skipIf(!mongoUrl)('BucketStore contract: mongo', () => contract(async () => (await mongo.fresh()).buckets));
 
-describe('MemoryBucketStore applied-key bound', () => {
-  it('remembers the most recent maxAppliedKeys (batch, bucket) keys', async () => {
-    const store = new MemoryBucketStore({ maxAppliedKeys: 2 });
-    await store.apply('b1', [inc('a', 0, { positive: 1 })]);
-    await store.apply('b2', [inc('a', 0, { positive: 1 })]);
-    await store.apply('b2', [inc('a', 0, { positive: 1 })]);
-    await store.apply('b1', [inc('a', 0, { positive: 1 })]);
-    expect((await store.range('a', at(0), at(1)))[0]?.counts).toEqual({ positive: 2 });
-    // Two newer keys push b1's out: a replay that late is no longer recognized.
-    await store.apply('b3', [inc('a', 1, { positive: 1 })]);
-    await store.apply('b1', [inc('a', 0, { positive: 1 })]);
-    expect((await store.range('a', at(0), at(1)))[0]?.counts).toEqual({ positive: 3 });
+describe('MemoryBucketStore retention', () => {
+  const channelNames = async (store: BucketStore) => (await store.channels(10)).map((c) => c.channel);
+
+  it('drops buckets older than retentionMs behind the newest one, out of the totals, and channels with none left', async () => {
+    const store = new MemoryBucketStore({ retentionMs: 10 * BUCKET_MS });
+    await store.apply('w:1', [inc('old', 0, { positive: 2 }), inc('both', 0, { negative: 1 }), inc('both', 5, { positive: 1 })]);
+    expect(await channelNames(store)).toEqual(['both', 'old']);
+    await store.apply('w:2', [inc('both', 12, { neutral: 1 })]); // minute 0 is now more than 10 minutes behind
+    expect(await store.range('old', 0, Number.MAX_SAFE_INTEGER)).toEqual([]);
+    expect((await store.range('both', 0, Number.MAX_SAFE_INTEGER)).map((b) => b.start)).toEqual([at(5), at(12)]);
+    expect(await store.channels(10)).toEqual([{ channel: 'both', messages: 2, counts: { positive: 1, neutral: 1 }, lastTs: at(12) }]);
+    // A late batch for a minute already past retention is not kept.
+    await store.apply('w:3', [inc('late', 1, { positive: 1 })]);
+    expect(await channelNames(store)).toEqual(['both']);
+  });
+
+  it('keeps 48 hours by default', async () => {
+    const store = new MemoryBucketStore();
+    await store.apply('w:1', [inc('a', 0, { positive: 1 }), inc('b', 1, { positive: 1 })]);
+    await store.apply('w:2', [inc('c', 48 * 60, { positive: 1 })]);
+    expect(await channelNames(store)).toEqual(['c', 'b', 'a']);
+    await store.apply('w:3', [inc('c', 48 * 60 + 1, { positive: 1 })]);
+    expect(await channelNames(store)).toEqual(['c', 'b']);
   });
 });

@@ -2,7 +2,7 @@
 //   MONGODB_URL=mongodb://host:27017 npx vitest run --config test/vitest.config.ts test/contracts/store-
 import { describe, expect, it } from 'vitest';
 import { MemoryMessageStore } from '../../src/store/memory.js';
-import type { MessageStore, StoredMessage } from '../../src/store/ports.js';
+import type { MessageRangeReads, MessageStore, StoredMessage } from '../../src/store/ports.js';
 import { mongoUrl, useMongo } from './store-mongo-fixture.js';
 
 const mongo = useMongo();
@@ -25,7 +25,7 @@ const msg = (n: number, channel = 'room:a', over: Partial<StoredMessage> = {}): 
 
 const ids = (list: StoredMessage[]) => list.map((m) => m.id);
 
-function contract(make: () => Promise<MessageStore>): void {
+function contract(make: () => Promise<MessageStore & MessageRangeReads>): void {
   it('returns what was inserted, as copies, optional fields included', async () => {
     const store = await make();
     const plain = msg(1);
@@ -88,6 +88,25 @@ function contract(make: () => Promise<MessageStore>): void {
     expect(ids(await store.list('room:a', { limit: 2, from: at(2), to: at(8) }))).toEqual(ids([msg(7), msg(6)]));
     expect(ids(await store.list('room:a', { limit: 2, from: at(2), to: at(8), before: msg(6).id }))).toEqual(ids([msg(5), msg(4)]));
     expect(await store.list('room:a', { limit: 100, from: at(6), to: at(6) })).toEqual([]);
+  });
+
+  it('reads sentiment points and the extremes of [from, to) only, sorted and cut by the store', async () => {
+    const store = await make();
+    const at = (n: number) => T0 + n * 1_000;
+    const polarities = [-0.99, -0.5, -0.7, 0, 0.6, 0.9, -0.7, 0.99]; // messages 1..8; only 2..7 are in range
+    await store.insertMany(polarities.map((polarity, i) => msg(i + 1, 'room:a', { polarity })));
+    await store.insertMany([msg(20, 'room:b', { polarity: -1, ts: at(3) })]);
+
+    const points = await store.points('room:a', at(2), at(8), 100);
+    expect(points.sort((x, y) => x.ts - y.ts)).toEqual([2, 3, 4, 5, 6, 7].map((n) => ({ ts: at(n), label: msg(n).label, polarity: polarities[n - 1] })));
+    expect(await store.points('room:a', at(2), at(8), 3)).toHaveLength(3);
+    expect(await store.points('room:a', at(8), at(8), 10)).toEqual([]);
+
+    const quote = (n: number) => ({ id: msg(n).id, text: msg(n).text, polarity: polarities[n - 1] });
+    // Ties (messages 3 and 7) by id; polarity 0 is neither side; 1 and 8 are outside, room:b is another channel.
+    expect(await store.extremes('room:a', at(2), at(8), 2)).toEqual({ negative: [quote(3), quote(7)], positive: [quote(6), quote(5)] });
+    expect(await store.extremes('room:a', at(2), at(8), 10)).toEqual({ negative: [quote(3), quote(7), quote(2)], positive: [quote(6), quote(5)] });
+    expect(await store.extremes('room:a', at(20), at(30), 5)).toEqual({ negative: [], positive: [] });
   });
 
   it('removes messages of the channel named, ignoring unknown ids and other channels', async () => {

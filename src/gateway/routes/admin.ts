@@ -2,6 +2,7 @@
 // process's engine and WebSocket counters) and user management.
 import { Type } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../../auth/index.js';
+import { channelTotals } from '../../store/channel-totals.js';
 import type { BucketStore, MessageStore } from '../../store/ports.js';
 import { cursorParam, intParam, QueryCursor, QueryInt } from '../query.js';
 import type { ChannelHub } from '../../channels/index.js';
@@ -17,12 +18,12 @@ const UserPatchBody = Type.Object(
 const DAY_MS = 86_400_000;
 const SOURCES = ['room', 'twitch', 'tiktok'] as const;
 
-/** Message totals per source and per label, from the stored per-channel buckets. */
+/** Message totals per source and per label, from the stored per-channel totals (cached a few seconds: a scan of every bucket). */
 async function messageTotals(buckets: BucketStore) {
   const bySource: Record<string, number> = Object.fromEntries(SOURCES.map((s) => [s === 'room' ? 'native' : s, 0]));
   const byLabel: Record<string, number> = {};
   let total = 0;
-  for (const c of await buckets.channels(100_000)) {
+  for (const c of await channelTotals(buckets).channels(100_000)) {
     const source = c.channel.startsWith('room:') ? 'native' : c.channel.slice(0, c.channel.indexOf(':'));
     bySource[source] = (bySource[source] ?? 0) + c.messages;
     total += c.messages;

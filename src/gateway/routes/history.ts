@@ -2,6 +2,7 @@
 // and its sentiment timeline.
 import type { ChannelHub } from '../../channels/index.js';
 import { parseChannel } from '../../channels/index.js';
+import { channelTotals } from '../../store/channel-totals.js';
 import type { HistoryService } from '../../store/history.js';
 import type { BucketStore, MessageStore } from '../../store/ports.js';
 import { Type } from '@sinclair/typebox';
@@ -11,15 +12,17 @@ import { route, type Route } from '../router.js';
 const HOUR_MS = 3_600_000;
 
 export function historyRoutes(deps: { hub: ChannelHub; messages: MessageStore; buckets: BucketStore; history: HistoryService }): Route[] {
+  const totals = channelTotals(deps.buckets);
+  // Channel names come decoded from the router: a second decode would mangle a literal `%` (or throw on it).
   return [
     route({
-      method: 'get', path: '/api/v1/channels', auth: 'user', tag: 'history',
+      method: 'get', path: '/api/v1/channels', auth: 'user', rateLimit: 'api', tag: 'history',
       summary: 'Channels with stored traffic, most recently active first, each with its live mood where it has traffic now (`limit`)',
       query: Type.Object({ limit: QueryInt('1-200, default 50') }),
       handler: async ({ query }) => {
         const limit = intParam(query, 'limit', 50, 1, 200);
         const live = new Map(deps.hub.liveChannels().map((c) => [c.channel, c]));
-        const stored = await deps.buckets.channels(limit);
+        const stored = await totals.channels(limit);
         const items = stored.map((c) => {
           const now = live.get(c.channel);
           live.delete(c.channel);
@@ -31,11 +34,11 @@ export function historyRoutes(deps: { hub: ChannelHub; messages: MessageStore; b
       },
     }),
     route({
-      method: 'get', path: '/api/v1/channels/:channel/messages', auth: 'user', tag: 'history',
+      method: 'get', path: '/api/v1/channels/:channel/messages', auth: 'user', rateLimit: 'api', tag: 'history',
       summary: 'A channel\'s messages, newest first (`limit` 1-200, `before`: the previous page\'s `next`)',
       query: Type.Object({ limit: QueryInt('1-200, default 50'), before: QueryCursor('the previous page\'s `next`') }),
       handler: async ({ params, query }) => {
-        const channel = parseChannel(decodeURIComponent(params.channel as string)).name;
+        const channel = parseChannel(params.channel as string).name;
         const limit = intParam(query, 'limit', 50, 1, 200);
         const before = cursorParam(query, 'before');
         const page = await deps.messages.list(channel, { limit, ...(before === undefined ? {} : { before }) });
@@ -48,11 +51,11 @@ export function historyRoutes(deps: { hub: ChannelHub; messages: MessageStore; b
       },
     }),
     route({
-      method: 'get', path: '/api/v1/channels/:channel/timeline', auth: 'user', tag: 'history',
+      method: 'get', path: '/api/v1/channels/:channel/timeline', auth: 'user', rateLimit: 'api', tag: 'history',
       summary: 'Sentiment counts and mean score per bucket (`from`, `to`: ISO 8601 or epoch ms, default the last hour; `bucket` seconds, default 60)',
       query: Type.Object({ from: QueryTime('start, default `to` minus one hour'), to: QueryTime('end, default now'), bucket: QueryInt('bucket seconds, 1-86400, default 60') }),
       handler: async ({ params, query }) => {
-        const channel = parseChannel(decodeURIComponent(params.channel as string)).name;
+        const channel = parseChannel(params.channel as string).name;
         const to = timeParam(query, 'to', Date.now());
         const from = timeParam(query, 'from', to - HOUR_MS);
         const bucket = intParam(query, 'bucket', 60, 1, 86_400);

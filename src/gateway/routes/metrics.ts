@@ -9,6 +9,7 @@ export function metricsRoutes(metrics: Metrics): Route[] {
     route({
       method: 'get', path: '/metrics', auth: 'public', tag: 'ops',
       summary: 'Prometheus metrics; with WORKERS>1, every gateway process of the host (label `slot`)',
+      produces: 'text/plain; version=0.0.4; charset=utf-8',
       responses: { 200: Type.String({ description: 'Prometheus text exposition format' }) },
       handler: async () => ({ raw: { contentType: metrics.contentType, body: await metrics.text() } }),
     }),

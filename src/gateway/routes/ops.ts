@@ -3,34 +3,42 @@ import { Type } from '@sinclair/typebox';
 import { route, type Route } from '../router.js';
 
 const HealthReply = Type.Object({ status: Type.Literal('ok') });
-const ReadyReply = Type.Object({ status: Type.Literal('ready') });
+const ReadyReply = Type.Object({
+  status: Type.Literal('ready'),
+  degraded: Type.Optional(
+    Type.Array(Type.String(), { description: 'What is failing while the process still serves, e.g. a MongoDB outage that the write spool absorbs' }),
+  ),
+});
 const NotReadyReply = Type.Object(
   { status: Type.Literal('not_ready'), error: Type.Object({ code: Type.Literal('not_ready'), message: Type.String({ description: 'Why not' }) }) },
-  { description: 'Not ready: loading the model, a backend unreachable, draining, or at the WebSocket connection limit' },
+  { description: 'Not ready: loading the model, Redis unreachable, the write spool full, draining, or at the WebSocket connection limit' },
 );
 
 export interface Readiness {
   /** Null when ready, else why not (shown in the 503 body). */
   notReadyReason(): string | null;
+  /** Problems that do not take the process out of traffic (shown in the 200 body); none by default. */
+  degraded?(): string[];
 }
 
 export function opsRoutes(readiness: Readiness): Route[] {
   const ok = { status: 'ok' };
   return [
-    route({ method: 'get', path: '/health', auth: 'public', tag: 'ops', summary: 'Liveness', response: HealthReply, handler: () => ({ body: ok }) }),
+    route({ method: 'get', path: '/health', auth: 'public', probe: true, tag: 'ops', summary: 'Liveness', response: HealthReply, handler: () => ({ body: ok }) }),
     route({
       method: 'get',
       path: '/ready',
+      probe: true,
       auth: 'public',
       tag: 'ops',
-      summary: 'Readiness: model loaded, backends answering, not draining',
+      summary: 'Readiness: model loaded, Redis answering, write spool not full, not draining (a MongoDB outage is listed in `degraded`)',
       response: ReadyReply,
       responses: { 503: NotReadyReply },
       handler: () => {
         const reason = readiness.notReadyReason();
-        return reason === null
-          ? { body: { status: 'ready' } }
-          : { status: 503, body: { status: 'not_ready', error: { code: 'not_ready', message: reason } } };
+        if (reason !== null) return { status: 503, body: { status: 'not_ready', error: { code: 'not_ready', message: reason } } };
+        const degraded = readiness.degraded?.() ?? [];
+        return { body: degraded.length === 0 ? { status: 'ready' } : { status: 'ready', degraded } };
       },
     }),
   ];

@@ -6,11 +6,10 @@ import { parseChannel } from '../../channels/index.js';
 import { badRequest, notFound } from '../../errors.js';
 import type { HistoryService } from '../../store/history.js';
 import type { ReportRecord, ReportStore } from '../../store/ports.js';
-import { cursorParam, intParam, QueryCursor, QueryInt } from '../query.js';
+import { boundedTime, cursorParam, intParam, MAX_TIME_MS, QueryCursor, QueryInt } from '../query.js';
 import { route, type Route } from '../router.js';
-import { parseTime } from '../time.js';
 
-const Time = Type.Union([Type.String({ minLength: 1, maxLength: 40 }), Type.Integer({ minimum: 0 })]);
+const Time = Type.Union([Type.String({ minLength: 1, maxLength: 40 }), Type.Integer({ minimum: 0, maximum: MAX_TIME_MS })]);
 const CreateReportBody = Type.Object(
   {
     channel: Type.String({ minLength: 3, maxLength: 72 }),
@@ -42,8 +41,8 @@ export function reportRoutes(reports: ReportStore, history: HistoryService): Rou
       body: CreateReportBody,
       handler: async ({ body, principal }) => {
         const channel = parseChannel(body.channel).name;
-        const from = parseTime(body.from, 'from');
-        const to = parseTime(body.to, 'to');
+        const from = boundedTime(body.from, 'from');
+        const to = boundedTime(body.to, 'to');
         if (!(to > from)) throw badRequest('`to` must be after `from`', 'validation_failed');
         if (to - from > MAX_RANGE_MS) throw badRequest('a report covers at most 31 days', 'validation_failed');
         const report: ReportRecord = {

@@ -1,23 +1,22 @@
 // One-minute buckets in MongoDB: one document per (channel, start), `_id` = `${channel}|${start}`, counts
-// added with $inc upserts. Idempotence per batch: a bucket remembers the ids of the batches applied to it
-// (the last APPLIED_KEPT), and the update only matches a bucket that has not seen the batch. When it has,
-// the filter matches nothing, the upsert tries to insert the existing `_id`, and the duplicate-key error
-// that follows is the "already applied" answer.
+// added with $inc upserts. Idempotence per batch: a bucket remembers, per writer stream, the seq of the
+// last batch applied to it (`appliedSeq.<stream>`, see parseBatchId), and the update only matches a bucket
+// whose seq for that stream is below the batch's. One number per writer that touched the minute, so the
+// document stays small however many batches hit it, and no replay is forgotten, however late. When the
+// bucket has seen the batch, the filter matches nothing, the upsert tries to insert the existing `_id`,
+// and the duplicate-key error that follows is the "already applied" answer.
 //
 // The same error also comes from two batches creating one new bucket at once (the loser's upsert finds the
 // `_id` taken, and the server does not retry upserts whose filter is more than the key). So a duplicate
 // key is answered by writing that increment once more: now that the bucket exists, the update either
 // matches (it was the race) or meets the key again (the batch really was applied).
+//
+// Buckets written before `appliedSeq` keep their `applied` array of batch ids (at most 200); the filter
+// still honours it, so a spool written by an older version replays safely, and nothing adds to it.
 import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
-import type { Bucket, BucketIncrement, BucketStore, ChannelTotals } from '../ports.js';
+import { parseBatchId, type Bucket, type BucketIncrement, type BucketStore, type ChannelTotals } from '../ports.js';
 import { mergeIncrements } from '../memory.js';
-import { COLLECTIONS, duplicateKeyOps } from './connection.js';
-
-/**
- * Batch ids remembered per bucket. A replay comes right after the write whose answer was lost, so only
- * recent ids matter; the bound keeps a busy bucket's document small.
- */
-const APPLIED_KEPT = 200;
+import { asWriteError, COLLECTIONS, duplicateKeyOps } from './connection.js';
 
 export interface BucketDoc {
   _id: string;
@@ -27,8 +26,14 @@ export interface BucketDoc {
   polaritySum: number;
   /** The sum of counts, kept so totals need not add up label maps. */
   messages: number;
-  applied: string[];
+  /** Per writer stream, the seq of the last batch applied. */
+  appliedSeq?: Record<string, number>;
+  /** Written by older versions: the last 200 batch ids applied. Read, never written. */
+  applied?: string[];
 }
+
+/** A stream name usable as a field name (no dots, no leading `$`); writer streams are ULIDs already. */
+const fieldOf = (stream: string): string => (/^[A-Za-z0-9_-]+$/.test(stream) ? stream : `x${Buffer.from(stream, 'utf8').toString('hex')}`);
 
 interface ChannelRow {
   _id: string;
@@ -45,6 +50,8 @@ export class MongoBucketStore implements BucketStore {
   }
 
   async apply(batchId: string, increments: readonly BucketIncrement[]): Promise<void> {
+    const { stream, seq } = parseBatchId(batchId);
+    const seen = `appliedSeq.${fieldOf(stream)}`;
     // Merged first: two updates of one bucket under one batch id would see the second refused as a replay.
     const ops: AnyBulkWriteOperation<BucketDoc>[] = mergeIncrements(increments).map((inc) => {
       const $inc: Record<string, number> = { polaritySum: inc.polaritySum, messages: 0 };
@@ -54,18 +61,19 @@ export class MongoBucketStore implements BucketStore {
       }
       return {
         updateOne: {
-          filter: { _id: `${inc.channel}|${inc.start}`, applied: { $ne: batchId } },
-          update: {
-            $inc,
-            $setOnInsert: { channel: inc.channel, start: inc.start },
-            $push: { applied: { $each: [batchId], $slice: -APPLIED_KEPT } },
-          },
+          // `$not: { $gte }` also matches a bucket this stream never touched.
+          filter: { _id: `${inc.channel}|${inc.start}`, [seen]: { $not: { $gte: seq } }, applied: { $ne: batchId } },
+          update: { $inc, $setOnInsert: { channel: inc.channel, start: inc.start }, $max: { [seen]: seq } },
           upsert: true,
         },
       };
     });
-    const again = await this.write(ops);
-    if (again.length > 0) await this.write(again);
+    try {
+      const again = await this.write(ops);
+      if (again.length > 0) await this.write(again);
+    } catch (err) {
+      throw asWriteError(err);
+    }
   }
 
   /** One unordered bulk write; returns the operations refused on a duplicate key. */

@@ -3,6 +3,7 @@
 // and the gateway need (duplicate keys, an unreachable server).
 import {
   MongoBulkWriteError,
+  MongoErrorLabel,
   MongoClient,
   MongoClientClosedError,
   MongoError,
@@ -12,9 +13,11 @@ import {
   MongoServerError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
+  MongoWriteConcernError,
   type Db,
   type IndexDescription,
 } from 'mongodb';
+import { PermanentWriteError } from '../ports.js';
 
 export const COLLECTIONS = {
   messages: 'messages',
@@ -43,6 +46,12 @@ export interface MongoConnectOptions {
   appName?: string;
   /** Default 5 s: a request should get its 503 long before a client gives up on it. */
   serverSelectionTimeoutMS?: number;
+  /**
+   * Default 10 s: how long one command may wait on the server (the socket, and a connection from the pool)
+   * before it fails as a network error. Without it a hung server holds the store writer's queue, and a
+   * drain, forever. (The driver's own `timeoutMS` would say it better, but this driver version ignores it.)
+   */
+  commandTimeoutMS?: number;
 }
 
 export interface EnsureIndexesOptions {
@@ -78,12 +87,14 @@ function dbNameFromUrl(url: string): string | undefined {
  * selected in time, so a misconfigured URL fails at startup rather than on the first request.
  */
 export async function connectMongo(url: string, options: MongoConnectOptions = {}): Promise<MongoHandle> {
-  const key = JSON.stringify([url, options.appName, options.serverSelectionTimeoutMS]);
+  const key = JSON.stringify([url, options.appName, options.serverSelectionTimeoutMS, options.commandTimeoutMS]);
   let entry = shared.get(key);
   if (!entry) {
     const client = new MongoClient(url, {
       appName: options.appName ?? 'chatpulse',
       serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 5_000,
+      socketTimeoutMS: options.commandTimeoutMS ?? 10_000,
+      waitQueueTimeoutMS: options.commandTimeoutMS ?? 10_000,
       // Command events feed the latency metrics (chatpulse_mongo_command_seconds).
       monitorCommands: true,
     });
@@ -213,4 +224,55 @@ export function isMongoUnavailable(err: unknown): boolean {
   // A bulk write that failed on the way (not on a document) keeps the driver's error as its errorResponse.
   if (err instanceof MongoBulkWriteError && err.errorResponse instanceof Error) return isMongoUnavailable(err.errorResponse);
   return err instanceof MongoServerError && typeof err.code === 'number' && UNAVAILABLE_CODES.has(err.code);
+}
+
+/**
+ * Server codes that a later attempt may get past (time limits, interruptions, locks, permissions and
+ * space an operator can fix): never a reason to set a batch aside.
+ */
+const TRANSIENT_CODES = new Set([
+  13, // Unauthorized
+  18, // AuthenticationFailed
+  24, // LockTimeout
+  46, // LockBusy
+  50, // MaxTimeMSExpired
+  64, // WriteConcernFailed
+  112, // WriteConflict
+  133, // FailedToSatisfyReadPreference
+  262, // ExceededTimeLimit
+  9001, // SocketException
+  11601, // Interrupted
+  12586, // BackgroundOperationInProgressForDatabase
+  12587, // BackgroundOperationInProgressForNamespace
+  14031, // OutOfDiskSpace
+]);
+
+const isTransientCode = (code: unknown): boolean =>
+  typeof code !== 'number' || code === DUPLICATE_KEY || TRANSIENT_CODES.has(code) || UNAVAILABLE_CODES.has(code);
+
+/**
+ * True when a write failed on the documents themselves, so that sending the same batch again can never
+ * succeed: the server refused one or more of them (validation, a `$`-prefixed or otherwise illegal field
+ * name, a document too large) with a code that is neither a duplicate key nor a timeout, interruption or
+ * unavailability, and the driver did not label it retryable. Anything unsure counts as transient: a
+ * misjudged outage would divert good batches, a misjudged bad batch only waits in the spool.
+ */
+export function isPermanentWriteError(err: unknown): boolean {
+  if (!(err instanceof MongoServerError) || isMongoUnavailable(err)) return false;
+  if (err instanceof MongoWriteConcernError) return false;
+  for (const label of [MongoErrorLabel.RetryableWriteError, MongoErrorLabel.TransientTransactionError, MongoErrorLabel.RetryableError, MongoErrorLabel.SystemOverloadedError]) {
+    if (err.hasErrorLabel(label)) return false;
+  }
+  if (err instanceof MongoBulkWriteError) {
+    if (err.err !== undefined || err.result.getWriteConcernError()) return false;
+    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    return errors.some((e) => !isTransientCode(e.code));
+  }
+  return !isTransientCode(err.code);
+}
+
+/** For the write paths of the drivers: a permanent failure becomes the port's PermanentWriteError. */
+export function asWriteError(err: unknown): unknown {
+  if (!isPermanentWriteError(err)) return err;
+  return new PermanentWriteError(`the store refused the batch: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }

@@ -1,8 +1,13 @@
 // Messages in MongoDB: one document per message, the ULID as `_id` so that a replayed insert hits the
-// primary key (and is skipped) and paging newest-first is a walk down the { channel, _id } index.
+// primary key (and is skipped) and paging newest-first is a walk down the { channel, _id } index. Reads
+// over a time range name the { channel, ts } index: with a cursor and a sort on `_id` as well, the planner
+// may otherwise walk the `_id` index across a whole channel to find a short range.
 import type { Collection, Db, Filter } from 'mongodb';
-import type { MessageQuery, MessageSource, MessageStore, StoredMessage } from '../ports.js';
-import { COLLECTIONS, duplicateKeyOps } from './connection.js';
+import type { MessageQuery, MessageSource, MessageStore, QuotedMessage, SentimentPoint, StoredMessage } from '../ports.js';
+import { asWriteError, COLLECTIONS, duplicateKeyOps } from './connection.js';
+
+/** The key of the `messages_channel_ts` index (see connection.ts). */
+const BY_TS = { channel: 1, ts: -1 } as const;
 
 export interface MessageDoc {
   _id: string;
@@ -68,7 +73,7 @@ export class MongoMessageStore implements MessageStore {
         { ordered: false },
       );
     } catch (err) {
-      if (duplicateKeyOps(err) === null) throw err;
+      if (duplicateKeyOps(err) === null) throw asWriteError(err);
     }
   }
 
@@ -82,13 +87,43 @@ export class MongoMessageStore implements MessageStore {
         ...(query.to !== undefined && { $lt: query.to }),
       };
     }
-    const docs = await this.messages.find(filter).sort({ _id: -1 }).limit(query.limit).toArray();
-    return docs.map(fromDoc);
+    const cursor = this.messages.find(filter).sort({ _id: -1 }).limit(query.limit);
+    if (filter.ts !== undefined) cursor.hint(BY_TS);
+    return (await cursor.toArray()).map(fromDoc);
+  }
+
+  async points(channel: string, from: number, to: number, limit: number): Promise<SentimentPoint[]> {
+    if (limit <= 0) return [];
+    const docs = await this.messages
+      .find({ channel, ts: { $gte: from, $lt: to } }, { projection: { _id: 0, ts: 1, label: 1, polarity: 1 } })
+      .hint(BY_TS)
+      .limit(limit)
+      .toArray();
+    return docs.map((d) => ({ ts: d.ts, label: d.label, polarity: d.polarity }));
+  }
+
+  async extremes(channel: string, from: number, to: number, n: number): Promise<{ negative: QuotedMessage[]; positive: QuotedMessage[] }> {
+    if (n <= 0) return { negative: [], positive: [] };
+    // Sorted and cut on the server (a top-n sort): only 2n short documents come back.
+    const side = (polarity: Filter<MessageDoc>['polarity'], order: 1 | -1) =>
+      this.messages
+        .find({ channel, ts: { $gte: from, $lt: to }, polarity }, { projection: { _id: 1, text: 1, polarity: 1 } })
+        .hint(BY_TS)
+        .sort({ polarity: order, _id: 1 })
+        .limit(n)
+        .toArray();
+    const [negative, positive] = await Promise.all([side({ $lt: 0 }, 1), side({ $gt: 0 }, -1)]);
+    const quote = (d: Pick<MessageDoc, '_id' | 'text' | 'polarity'>): QuotedMessage => ({ id: d._id, text: d.text, polarity: d.polarity });
+    return { negative: negative.map(quote), positive: positive.map(quote) };
   }
 
   async remove(channel: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.messages.deleteMany({ channel, _id: { $in: [...ids] } });
+    try {
+      await this.messages.deleteMany({ channel, _id: { $in: [...ids] } });
+    } catch (err) {
+      throw asWriteError(err);
+    }
   }
 
   async count(): Promise<number> {

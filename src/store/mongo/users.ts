@@ -15,6 +15,8 @@ export interface UserDoc {
   disabled: boolean;
   displayName?: string;
   avatarUrl?: string;
+  /** Moved on by a password change: what retires older tokens, so it must survive every round trip. */
+  tokenGen?: number;
 }
 
 function toDoc(u: UserRecord): UserDoc {
@@ -29,6 +31,7 @@ function toDoc(u: UserRecord): UserDoc {
   };
   if (u.displayName !== undefined) doc.displayName = u.displayName;
   if (u.avatarUrl !== undefined) doc.avatarUrl = u.avatarUrl;
+  if (u.tokenGen !== undefined) doc.tokenGen = u.tokenGen;
   return doc;
 }
 
@@ -43,21 +46,25 @@ function fromDoc(d: UserDoc): UserRecord {
   };
   if (d.displayName !== undefined) u.displayName = d.displayName;
   if (d.avatarUrl !== undefined) u.avatarUrl = d.avatarUrl;
+  if (d.tokenGen !== undefined) u.tokenGen = d.tokenGen;
   return u;
 }
 
 /** The fields a patch may change; anything else in it (id, createdAt at runtime) is ignored. */
-const PATCHABLE = ['username', 'passwordHash', 'role', 'disabled', 'displayName', 'avatarUrl'] as const;
+const PATCHABLE = ['username', 'passwordHash', 'role', 'disabled', 'displayName', 'avatarUrl', 'tokenGen'] as const;
+const OPTIONAL = ['displayName', 'avatarUrl', 'tokenGen'] as const;
+type OptionalField = (typeof OPTIONAL)[number];
+const isOptional = (field: string): field is OptionalField => (OPTIONAL as readonly string[]).includes(field);
 
 function toUpdate(patch: UserPatch): UpdateFilter<UserDoc> | null {
   const set: Partial<UserDoc> = {};
-  const unset: Partial<Record<'displayName' | 'avatarUrl', ''>> = {};
+  const unset: Partial<Record<OptionalField, ''>> = {};
   for (const field of PATCHABLE) {
     if (!(field in patch)) continue;
     const value = patch[field];
     if (value !== undefined) Object.assign(set, { [field]: value });
     // `{ displayName: undefined }` clears an optional field, as spreading it does in the memory driver.
-    else if (field === 'displayName' || field === 'avatarUrl') unset[field] = '';
+    else if (isOptional(field)) unset[field] = '';
   }
   if (set.username !== undefined) set.usernameLower = set.username.toLowerCase();
   const update: UpdateFilter<UserDoc> = {};
