@@ -176,8 +176,11 @@ describe('websocket channels', () => {
     user.send({ type: 'chat', channel: 'twitch:somestreamer', text: 'hi' });
     user.send({ type: 'subscribe', channel: 'youtube:nope' });
     user.send({ type: 'subscribe', channel: 'room:has spaces' });
-    await user.until((fs) => fs.filter((f) => f.type === 'error').length === 3);
-    expect(user.of('error').map((f) => f.code)).toEqual(['forbidden', 'invalid_channel', 'invalid_channel']);
+    // Ingestion publishes under lowercase names: a capitalised one would be a channel nothing reaches.
+    user.send({ type: 'subscribe', channel: 'tiktok:SomeUser' });
+    await user.until((fs) => fs.filter((f) => f.type === 'error').length === 4);
+    expect(user.of('error').map((f) => f.code)).toEqual(['forbidden', 'invalid_channel', 'invalid_channel', 'invalid_channel']);
+    expect(user.of('error')[3]?.message).toContain('"tiktok:someuser"');
   });
 
   it('runs rooms: windows, host and moderator badges, delete, timeout, close', async () => {

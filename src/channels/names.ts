@@ -14,13 +14,12 @@ export interface ChannelName {
 
 export const ROOM_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 const ROOM_ID = new RegExp(ROOM_ID_PATTERN);
-// Twitch logins are 4-25 of [a-z0-9_] (we accept 1-25: old accounts exist); TikTok unique ids 2-24 of
-// letters, digits, "_" and ".".
-const IDS: Record<ChannelKind, RegExp> = {
-  room: ROOM_ID,
-  twitch: /^[a-z0-9_]{1,25}$/,
-  tiktok: /^[A-Za-z0-9_.]{1,24}$/,
-};
+// The ingested kinds in their canonical (lowercase) spelling, the one ingestion publishes under and the
+// connectors normalize to. Twitch logins are 4-25 of [a-z0-9_] (3 accepted: old accounts exist); TikTok
+// unique ids are 2-24 of letters, digits, "_" and ".", case-insensitive.
+export const TWITCH_LOGIN = /^[a-z0-9_]{3,25}$/;
+export const TIKTOK_USER = /^[a-z0-9._]{2,24}$/;
+const IDS: Record<ChannelKind, RegExp> = { room: ROOM_ID, twitch: TWITCH_LOGIN, tiktok: TIKTOK_USER };
 
 export const MAX_CHANNEL_LENGTH = 72;
 
@@ -32,7 +31,11 @@ export function parseChannel(raw: string): ChannelName {
   const kind = raw.slice(0, colon);
   const id = raw.slice(colon + 1);
   if (colon < 0 || !(kind in IDS)) throw invalidChannel('channel must be room:<id>, twitch:<login> or tiktok:<user>');
-  if (!IDS[kind as ChannelKind].test(id)) throw invalidChannel(`"${id}" is not a valid ${kind} name`);
+  if (!IDS[kind as ChannelKind].test(id)) {
+    // A case slip would subscribe to a channel nothing is ever published on: say so rather than accept it.
+    const hint = kind !== 'room' && IDS[kind as ChannelKind].test(id.toLowerCase()) ? `: ${kind} names are lowercase, "${kind}:${id.toLowerCase()}"` : '';
+    throw invalidChannel(`"${id}" is not a valid ${kind} name${hint}`);
+  }
   return { kind: kind as ChannelKind, id, name: raw };
 }
 

@@ -23,6 +23,7 @@ import {
   type WebcastGiftMessage,
 } from 'tiktok-live-connector';
 import { badRequest } from '../errors.js';
+import { TIKTOK_USER } from '../channels/names.js';
 import type { Logger } from '../observability/log.js';
 import type { IngestConnection, IngestConnector, IngestEvent, IngestStatus, IngestedChat, IngestedUser } from './source.js';
 
@@ -92,8 +93,6 @@ function ownSignClient(apiKey: string | undefined, basePath: string | undefined)
   }
 }
 
-const UNIQUE_ID = /^[a-z0-9._]{2,24}$/;
-
 interface Settings {
   reconnectMinMs: number;
   reconnectMaxMs: number;
@@ -120,7 +119,7 @@ export class TikTokConnector implements IngestConnector {
 
   normalize(channel: string): string {
     const id = channel.trim().replace(/^@/, '').toLowerCase();
-    if (!UNIQUE_ID.test(id)) throw badRequest('a TikTok username is 2 to 24 characters of a-z, 0-9, "." and "_"', 'validation_failed');
+    if (!TIKTOK_USER.test(id)) throw badRequest('a TikTok username is 2 to 24 characters of a-z, 0-9, "." and "_"', 'validation_failed');
     return id;
   }
 

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import tmi from 'tmi.js';
 import type { ChatUserstate, Client, CommonUserstate } from 'tmi.js';
 import { badRequest } from '../errors.js';
+import { TWITCH_LOGIN } from '../channels/names.js';
 import type { Logger } from '../observability/log.js';
 import type { EmoteSpan, IngestConnection, IngestConnector, IngestEvent, IngestedChat, IngestStatus } from './source.js';
 
@@ -28,7 +29,6 @@ export interface TwitchConnectorOptions {
 }
 
 const DEFAULT_IRC_URL = 'wss://irc-ws.chat.twitch.tv:443';
-const CHANNEL = /^[a-z0-9_]{3,25}$/;
 // What tmi.js closes the socket with when Twitch refuses the login: retrying cannot help.
 const LOGIN_REFUSED = /Login unsuccessful|Login authentication failed|Error logging in|Improperly formatted auth|Invalid NICK/;
 // NOTICEs (by msg-id) with which Twitch refuses to join a channel: the join never comes, so rather than
@@ -147,7 +147,7 @@ export class TwitchConnector implements IngestConnector {
 
   normalize(channel: string): string {
     const name = channel.trim().replace(/^#/, '').toLowerCase();
-    if (!CHANNEL.test(name)) throw badRequest('a Twitch channel is 3-25 letters, digits or underscores', 'validation_failed');
+    if (!TWITCH_LOGIN.test(name)) throw badRequest('a Twitch channel is 3-25 letters, digits or underscores', 'validation_failed');
     return name;
   }
 
