@@ -248,7 +248,9 @@ async function watch(channel: string): Promise<void> {
 
 el<HTMLFormElement>('channel-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
-  const channel = field(ev.currentTarget as HTMLFormElement, 'channel');
+  const typed = field(ev.currentTarget as HTMLFormElement, 'channel');
+  // Twitch and TikTok names are case-insensitive and published lowercase; room ids keep their case.
+  const channel = /^(twitch|tiktok):/i.test(typed) ? typed.toLowerCase() : typed;
   if (channel !== '') void watch(channel);
 });
 
