@@ -40,18 +40,9 @@ export class HistoryService {
     if (n > this.limits.maxBuckets) {
       throw badRequest(`that is ${n} buckets; at most ${this.limits.maxBuckets}: use a larger bucket or a shorter range`, 'validation_failed');
     }
-    const sums = Array.from({ length: n }, () => ({ counts: this.zero(), n: 0, polarity: 0 }));
-    const add = (ts: number, counts: Record<string, number>, polarity: number) => {
-      const slot = sums[Math.floor((ts - start) / size)];
-      if (!slot) return;
-      for (const [label, c] of Object.entries(counts)) {
-        slot.counts[label] = (slot.counts[label] ?? 0) + c;
-        slot.n += c;
-      }
-      slot.polarity += polarity;
-    };
+    const series = new Series(this.labels, start, size, n);
     if (size % BUCKET_MS === 0 && start % BUCKET_MS === 0) {
-      for (const b of await this.buckets.range(channel, start, start + n * size)) add(b.start, b.counts, b.polaritySum);
+      for (const b of await this.buckets.range(channel, start, start + n * size)) series.add(b.start, b.counts, b.polaritySum);
     } else {
       const end = start + n * size;
       const tooMany = () => badRequest(`more than ${this.limits.maxScan} messages in range: use a bucket that is a whole number of minutes`, 'validation_failed');
@@ -60,9 +51,9 @@ export class HistoryService {
       if (inside.reduce((sum, b) => sum + countOf(b.counts), 0) > this.limits.maxScan) throw tooMany();
       const points = await this.messages.points(channel, start, end, this.limits.maxScan + 1);
       if (points.length > this.limits.maxScan) throw tooMany();
-      for (const p of points) add(p.ts, { [p.label]: 1 }, p.polarity);
+      for (const p of points) series.add(p.ts, { [p.label]: 1 }, p.polarity);
     }
-    return sums.map((s, i) => ({ ts: start + i * size, counts: s.counts, score: s.n === 0 ? null : s.polarity / s.n }));
+    return series.points();
   }
 
   /**
@@ -74,16 +65,7 @@ export class HistoryService {
     const minutes = Math.max(1, Math.ceil((to - from) / BUCKET_MS / 120));
     const size = minutes * BUCKET_MS;
     const first = floorMinute(from);
-    const slots = Array.from({ length: Math.ceil((to - first) / size) }, () => ({ counts: this.zero(), n: 0, polarity: 0 }));
-    const add = (ts: number, counts: Record<string, number>, polarity: number) => {
-      const slot = slots[Math.floor((ts - first) / size)];
-      if (!slot) return;
-      for (const [label, c] of Object.entries(counts)) {
-        slot.counts[label] = (slot.counts[label] ?? 0) + c;
-        slot.n += c;
-      }
-      slot.polarity += polarity;
-    };
+    const series = new Series(this.labels, first, size, Math.ceil((to - first) / size));
     const wholeFrom = ceilMinute(from);
     const wholeTo = floorMinute(to);
     // A partial minute from its messages; one with more than a scan's worth counts as its whole bucket
@@ -92,26 +74,19 @@ export class HistoryService {
       if (lo >= hi) return;
       const points = await this.messages.points(channel, lo, hi, this.limits.maxScan + 1);
       if (points.length <= this.limits.maxScan) {
-        for (const p of points) add(p.ts, { [p.label]: 1 }, p.polarity);
+        for (const p of points) series.add(p.ts, { [p.label]: 1 }, p.polarity);
         return;
       }
       const minute = floorMinute(lo);
-      for (const b of await this.buckets.range(channel, minute, minute + BUCKET_MS)) add(b.start, b.counts, b.polaritySum);
+      for (const b of await this.buckets.range(channel, minute, minute + BUCKET_MS)) series.add(b.start, b.counts, b.polaritySum);
     };
     if (wholeFrom <= wholeTo) {
-      for (const b of await this.buckets.range(channel, wholeFrom, wholeTo)) add(b.start, b.counts, b.polaritySum);
+      for (const b of await this.buckets.range(channel, wholeFrom, wholeTo)) series.add(b.start, b.counts, b.polaritySum);
       await partial(from, wholeFrom);
       await partial(wholeTo, to);
     } else await partial(from, to); // within one minute
 
-    const counts = this.zero();
-    let n = 0;
-    let polarity = 0;
-    for (const slot of slots) {
-      for (const [label, c] of Object.entries(slot.counts)) counts[label] = (counts[label] ?? 0) + c;
-      n += slot.n;
-      polarity += slot.polarity;
-    }
+    const { counts, n, polarity } = series.total();
     const extremes = await this.messages.extremes(channel, from, to, 5);
     const pick = (m: QuotedMessage) => ({ id: m.id, text: m.text, score: m.polarity });
     return {
@@ -119,15 +94,60 @@ export class HistoryService {
       counts,
       score: n === 0 ? null : polarity / n,
       bucket_s: size / 1000,
-      buckets: slots.map((s, i) => ({ ts: first + i * size, counts: s.counts, score: s.n === 0 ? null : s.polarity / s.n })),
+      buckets: series.points(),
       most_negative: extremes.negative.map(pick),
       most_positive: extremes.positive.map(pick),
     };
   }
 
-  private zero(): Record<string, number> {
-    return Object.fromEntries(this.labels.map((l) => [l, 0]));
+}
+
+interface Slot {
+  counts: Record<string, number>;
+  n: number;
+  polarity: number;
+}
+
+/** `length` consecutive slots of `size` ms from `start`: counts per label and the polarity sum in each. */
+class Series {
+  private readonly slots: Slot[];
+
+  constructor(
+    private readonly labels: readonly string[],
+    private readonly start: number,
+    private readonly size: number,
+    length: number,
+  ) {
+    this.slots = Array.from({ length }, () => this.empty());
   }
+
+  /** Adds counts at `ts`; a time outside the series is ignored. */
+  add(ts: number, counts: Record<string, number>, polarity: number): void {
+    const slot = this.slots[Math.floor((ts - this.start) / this.size)];
+    if (slot) merge(slot, counts, polarity);
+  }
+
+  points(): Array<{ ts: number; counts: Record<string, number>; score: number | null }> {
+    return this.slots.map((s, i) => ({ ts: this.start + i * this.size, counts: s.counts, score: s.n === 0 ? null : s.polarity / s.n }));
+  }
+
+  total(): Slot {
+    const all = this.empty();
+    for (const slot of this.slots) merge(all, slot.counts, slot.polarity);
+    return all;
+  }
+
+  private empty(): Slot {
+    return { counts: Object.fromEntries(this.labels.map((l) => [l, 0])), n: 0, polarity: 0 };
+  }
+}
+
+function merge(slot: Slot, counts: Record<string, number>, polarity: number): void {
+  for (const [label, c] of Object.entries(counts)) {
+    slot.counts[label] = (slot.counts[label] ?? 0) + c;
+    slot.n += c;
+  }
+  slot.polarity += polarity;
 }
 
 const floorMinute = (ms: number): number => Math.floor(ms / BUCKET_MS) * BUCKET_MS;
