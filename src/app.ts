@@ -415,7 +415,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   let draining = false;
   let inflight = 0;
   let idle: (() => void) | null = null;
-  const limits = { maxTextLength: config.maxTextLength, maxBatchTexts: config.maxBatchTexts };
+  const limits = { maxTextLength: config.maxTextLength, maxBatchTexts: config.maxBatchTexts, maxBodyBytes: config.maxBodyBytes };
   const observe = (e: RequestEvent): void => {
     metrics.httpRequests.inc({ method: e.method, route: e.route, status: e.status });
     metrics.httpDuration.observe({ method: e.method, route: e.route }, e.ms / 1000);
@@ -426,7 +426,6 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     auth,
     apiLimiter: state.limiter(config.apiRatePerMin, 60, 'api'),
     authLimiter: state.limiter(config.authRatePerMin, 60, 'auth'),
-    maxBodyBytes: config.maxBodyBytes,
     baseHeaders,
     mapError,
     corsOrigins: config.corsOrigins,

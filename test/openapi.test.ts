@@ -44,7 +44,7 @@ interface Document {
 }
 
 const INFO = { title: 'ChatPulse API', version: '0.1.0', description: 'Real-time sentiment for live-stream chat' };
-const LIMITS = { maxTextLength: 2000, maxBatchTexts: 256 };
+const LIMITS = { maxTextLength: 2000, maxBatchTexts: 256, maxBodyBytes: 2_100_000 };
 const METHOD: Record<Route['method'], string> = { get: 'get', post: 'post', put: 'put', patch: 'patch', del: 'delete' };
 const toTemplate = (path: string) => path.replace(/:([A-Za-z_]+)/g, '{$1}');
 const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -120,7 +120,6 @@ async function docsOnlyServer(s: TestServer, getDocument: () => object): Promise
     auth: s.app.auth,
     apiLimiter: new MemoryRateLimiter(1000, 60, 'api-test'),
     authLimiter: new MemoryRateLimiter(1000, 60, 'auth-test'),
-    maxBodyBytes: 1 << 20,
     baseHeaders: { 'X-Instance': 'docs-test' },
     corsOrigins: [],
     onError: (err) => console.error(err),

@@ -55,6 +55,13 @@ export interface RouteSpec<S extends TSchema | undefined> {
   responses?: Record<number, TSchema | string>;
   /** Served but left out of the OpenAPI document (e.g. Swagger UI's static assets). */
   hidden?: boolean;
+  /**
+   * The largest body this route reads (413 past it, from Content-Length or while streaming); default
+   * DEFAULT_BODY_BYTES. Only the sentiment routes need more: every other body is a few fields.
+   */
+  maxBodyBytes?: number;
+  /** The body may be empty: it is then validated as `{}` (e.g. logout, whose refresh token is optional). */
+  optionalBody?: boolean;
   /** Which limiter guards the route: per principal ('api') or per client IP ('auth'). */
   rateLimit?: 'api' | 'auth';
   /**
@@ -67,6 +74,9 @@ export interface RouteSpec<S extends TSchema | undefined> {
 
 export type Route = RouteSpec<TSchema | undefined>;
 
+/** Bodies of routes that do not say otherwise: auth, account, rooms, reports, ingest are a few fields each. */
+export const DEFAULT_BODY_BYTES = 16 * 1024;
+
 /** Keeps the body type of each route tied to its schema. */
 export function route<S extends TSchema | undefined = undefined>(spec: RouteSpec<S>): Route {
   return spec as unknown as Route;
@@ -76,7 +86,6 @@ export interface GatewayDeps {
   auth: AuthService;
   apiLimiter: RateLimiter;
   authLimiter: RateLimiter;
-  maxBodyBytes: number;
   /** Headers every response carries (X-Instance). */
   baseHeaders: Readonly<Record<string, string>>;
   corsOrigins: readonly string[];
@@ -184,7 +193,7 @@ export class Router {
       this.deps.observe?.({ method: UPPER[r.method], route: r.path, path: snap.url, status, ms: performance.now() - started, requestId, ip: snap.ip });
     const params = namedParams(paramNames, snap.params);
     // uWS delivers the body only to a handler attached now, in the synchronous part.
-    const body = validate ? readBody(res, state, snap.contentLength, this.deps.maxBodyBytes) : null;
+    const body = validate ? readBody(res, state, snap.contentLength, r.maxBodyBytes ?? DEFAULT_BODY_BYTES) : null;
     body?.catch(() => undefined); // an early 401 may leave it unread; its error is reported below if awaited
     this.deps.inflight.begin();
     this.run(r, validate, validateQuery, params, snap, body)
@@ -272,7 +281,8 @@ export class Router {
     if (validateQuery && !validateQuery(queryObject(query))) throw validationError(validateQuery.errors ?? [], 'query');
     let parsed: unknown;
     if (validate && body) {
-      parsed = parseJson(await body);
+      const raw = await body;
+      parsed = raw.length === 0 && r.optionalBody ? {} : parseJson(raw);
       if (!validate(parsed)) throw validationError(validate.errors ?? []);
     }
     return r.handler({ body: parsed as never, params, query, principal, ip: snap.ip });

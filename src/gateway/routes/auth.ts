@@ -48,7 +48,7 @@ export function authRoutes(auth: AuthService): Route[] {
     }),
     route({
       method: 'post', path: `${base}/logout`, auth: 'user', tag: 'auth', summary: 'Revoke the presented access token (and a refresh token if given)',
-      body: LogoutBody, responses: { 204: 'Revoked: the token fails from now on, on every process' },
+      body: LogoutBody, optionalBody: true, responses: { 204: 'Revoked: the token fails from now on, on every process' },
       handler: async ({ body, principal }) => {
         if (!principal) throw unauthorized();
         await auth.logout(principal, body.refresh_token);

@@ -25,20 +25,20 @@ const ModelReply = Type.Object(
   { title: 'Model' },
 );
 
-export function sentimentRoutes(engine: SentimentEngine, limits: Limits): Route[] {
+export function sentimentRoutes(engine: SentimentEngine, limits: Limits & { maxBodyBytes: number }): Route[] {
   const model = engine.info.name;
   const shape = (r: SentimentResult) => ({ label: r.label, score: r.score, scores: r.scores, model });
   return [
     route({
       method: 'post', path: '/api/v1/sentiment', auth: 'user', rateLimit: 'api', tag: 'sentiment', summary: 'Classify one text',
       description: `At most ${limits.maxTextLength} characters, not only whitespace. \`scores\` sum to 1; \`label\` is their argmax.`,
-      body: sentimentBody(limits), response: SentimentReply,
+      body: sentimentBody(limits), response: SentimentReply, maxBodyBytes: Math.min(limits.maxBodyBytes, limits.maxTextLength * 6 + 1024),
       handler: async ({ body }) => ({ body: shape(await engine.classify(body.text)) }),
     }),
     route({
       method: 'post', path: '/api/v1/sentiment/batch', auth: 'user', rateLimit: 'api', tag: 'sentiment', summary: 'Classify up to the batch limit of texts, in order',
       description: `1 to ${limits.maxBatchTexts} texts of at most ${limits.maxTextLength} characters each; \`results\` keep their order.`,
-      body: batchBody(limits), response: BatchReply,
+      body: batchBody(limits), maxBodyBytes: limits.maxBodyBytes, response: BatchReply,
       handler: async ({ body }) => {
         const results = await engine.classifyMany(body.texts);
         return { body: { results: results.map(shape), model, count: results.length } };
