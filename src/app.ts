@@ -472,12 +472,17 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     },
     subscribers: (topic) => fanout.subscribers(topic),
   });
-  mountStatic(app, { baseHeaders, observe, addresses }); // the dashboard at / (exact routes; the router's /* fallback stays for the rest)
+  mountStatic(app, { baseHeaders, observe, addresses, onError: (err) => log.error({ err }, 'static file request failed') }); // the dashboard at / (exact routes; the router's /* fallback stays for the rest)
   router.mount(app);
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (socket) =>
-      socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.host}:${config.port}`)),
-    );
+    // One process alone binds exclusively: uWS's default SO_REUSEPORT would let a second `npm start` share
+    // the port and split the traffic between two servers. Cluster workers share it on purpose (the primary
+    // checked it was free).
+    const exclusive = config.workers === 1 ? 1 : 0; // LIBUS_LISTEN_EXCLUSIVE_PORT : LIBUS_LISTEN_DEFAULT (a type-only enum in the typings)
+    const done = (socket: us_listen_socket | false) =>
+      socket ? resolve(socket) : reject(new ConfigError(`PORT: cannot listen on ${config.host}:${config.port} (in use, or not an address of this host)`));
+    // The native build takes (host, port, options, cb); its typings list only (port, options, cb).
+    (app.listen as unknown as (h: string, p: number, o: number, cb: typeof done) => void)(config.host, config.port, exclusive, done);
   });
   const port = uws.us_socket_local_port(listenSocket);
   log.info({ port, host: config.host, model: engine.info.name, threads: config.inferenceThreads }, 'chatpulse listening');

@@ -22,10 +22,9 @@ try {
   // Configuration and model problems are the operator's to fix: say what, without a stack trace.
   const known = err instanceof ConfigError || (err instanceof Error && ['ModelError', 'NativeUwsMissingError', 'RegistryError'].includes(err.name));
   log.fatal(known ? { reason: (err as Error).message } : { err }, 'chatpulse cannot start');
-  process.exitCode = 1;
-  // A cluster worker's IPC channel (and any half-open client) would keep it alive: exit, so the primary
-  // sees the failure and counts it towards a crash loop.
-  if (cluster.isWorker) process.exit(1);
+  // Whatever had started (inference threads, a cluster worker's IPC channel, Redis clients) would keep
+  // the process alive with nothing to serve: exit, so a supervisor (or the primary) sees the failure.
+  process.exit(1);
 }
 
 async function serve(config: Config): Promise<void> {
@@ -49,6 +48,9 @@ async function serve(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => drain('SIGTERM'));
   process.on('SIGINT', () => drain('SIGINT'));
+  // Every request and frame handler answers its own errors; a promise that still escapes is a bug to log,
+  // not a reason to drop every other client's connection with the process.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
   server = await startChatPulse(config, log);
   if (requested !== null) drain(requested);
 }

@@ -30,7 +30,7 @@ export function parseChannel(raw: string): ChannelName {
   const colon = raw.indexOf(':');
   const kind = raw.slice(0, colon);
   const id = raw.slice(colon + 1);
-  if (colon < 0 || !(kind in IDS)) throw invalidChannel('channel must be room:<id>, twitch:<login> or tiktok:<user>');
+  if (colon < 0 || !Object.hasOwn(IDS, kind)) throw invalidChannel('channel must be room:<id>, twitch:<login> or tiktok:<user>');
   if (!IDS[kind as ChannelKind].test(id)) {
     // A case slip would subscribe to a channel nothing is ever published on: say so rather than accept it.
     const hint = kind !== 'room' && IDS[kind as ChannelKind].test(id.toLowerCase()) ? `: ${kind} names are lowercase, "${kind}:${id.toLowerCase()}"` : '';

@@ -4,6 +4,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:net';
 import type { Logger } from '../observability/log.js';
+import { ConfigError } from '../config.js';
 import { serveClusterMetrics } from '../observability/metrics.js';
 
 export interface PrimaryOptions {
@@ -17,12 +18,18 @@ export interface PrimaryOptions {
   crashWindowMs: number;
 }
 
-/** A port the workers can share when PORT=0: picked once here so they all listen on the same one. */
-async function freePort(host: string): Promise<number> {
+/**
+ * A port the workers can share: with PORT=0 one is picked here so they all listen on the same one; a given
+ * PORT is checked free first. The workers bind with SO_REUSEPORT, which a second host's primary would share
+ * silently (two servers with different secrets splitting the traffic); this plain bind fails instead.
+ */
+async function freePort(host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new ConfigError(`PORT: ${host}:${port} is already in use`) : err),
+    );
+    server.listen(port, host, () => {
       const address = server.address();
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
@@ -30,7 +37,7 @@ async function freePort(host: string): Promise<number> {
 }
 
 export async function runPrimary(options: PrimaryOptions, log: Logger): Promise<void> {
-  const port = options.port === 0 ? await freePort(options.host) : options.port;
+  const port = await freePort(options.host, options.port);
   serveClusterMetrics();
   const crashes: number[] = [];
   let stopping = false;
@@ -40,6 +47,22 @@ export async function runPrimary(options: PrimaryOptions, log: Logger): Promise<
     const worker = cluster.fork({ PORT: String(port), CHATPULSE_WORKER_SLOT: String(slot) });
     slots.set(worker, slot);
     log.info({ slot, pid: worker.process.pid, port }, 'worker started');
+  };
+
+  /**
+   * Every way into stopping goes through here, so the deadline is armed on each of them (a drain, a crash
+   * loop): the primary always exits, whatever its workers do.
+   */
+  const stopAll = (exitCode: number) => {
+    stopping = true;
+    process.exitCode = exitCode;
+    for (const w of slots.keys()) w.process.kill('SIGTERM');
+    if (slots.size === 0) process.exit(exitCode);
+    setTimeout(() => {
+      for (const w of slots.keys()) w.process.kill('SIGKILL');
+      log.error({ workers: slots.size }, 'drain deadline passed: killed the remaining workers');
+      process.exit(1);
+    }, options.drainTimeoutMs + 5000);
   };
 
   cluster.on('exit', (worker, code, signal) => {
@@ -58,10 +81,7 @@ export async function runPrimary(options: PrimaryOptions, log: Logger): Promise<
     while (crashes.length > 0 && now - (crashes[0] as number) > options.crashWindowMs) crashes.shift();
     if (crashes.length > options.maxCrashes) {
       log.fatal({ crashes: crashes.length, windowMs: options.crashWindowMs }, 'workers are crash-looping: giving up');
-      stopping = true;
-      for (const w of slots.keys()) w.process.kill('SIGTERM');
-      process.exitCode = 1;
-      if (slots.size === 0) process.exit(1);
+      stopAll(1);
       return;
     }
     // Backoff grows with recent crashes: 0.1 s, 0.2 s, 0.4 s ... capped at 5 s.
@@ -71,16 +91,14 @@ export async function runPrimary(options: PrimaryOptions, log: Logger): Promise<
   });
 
   const drain = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal, workers: slots.size }, 'draining workers');
-    for (const w of slots.keys()) w.process.kill('SIGTERM');
-    setTimeout(() => {
+    if (stopping) {
+      // A second signal: the operator will not wait for the drain.
+      log.warn({ signal, workers: slots.size }, 'second signal while stopping: killing the workers');
       for (const w of slots.keys()) w.process.kill('SIGKILL');
-      log.error('drain deadline passed: killed the remaining workers');
       process.exit(1);
-    }, options.drainTimeoutMs + 5000).unref();
-    if (slots.size === 0) process.exit(0);
+    }
+    log.info({ signal, workers: slots.size }, 'draining workers');
+    stopAll(0);
   };
   process.on('SIGTERM', () => drain('SIGTERM'));
   process.on('SIGINT', () => drain('SIGINT'));

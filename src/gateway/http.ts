@@ -32,7 +32,7 @@ export interface RequestSnapshot {
 
 export function snapshot(res: HttpResponse, req: HttpRequest, paramCount: number, addresses?: ClientAddress): RequestSnapshot {
   const params: string[] = [];
-  for (let i = 0; i < paramCount; i++) params.push(decodeURIComponent(req.getParameter(i)));
+  for (let i = 0; i < paramCount; i++) params.push(decodePathSegment(req.getParameter(i)));
   return {
     method: req.getMethod(),
     url: req.getUrl(),
@@ -44,6 +44,40 @@ export function snapshot(res: HttpResponse, req: HttpRequest, paramCount: number
     ip: peerAddress(res, req, addresses),
     params,
     requestId: req.getHeader('x-request-id'),
+  };
+}
+
+/** A percent-encoded path segment, decoded; a malformed escape (`%`, `%zz`, a lone surrogate) is the client's 400. */
+export function decodePathSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new AppError(400, 'invalid_path', 'the path holds a malformed percent-escape');
+  }
+}
+
+/**
+ * The one guard around every uWS callback: whatever its synchronous part throws becomes that request's
+ * answer (an AppError's own status, else a logged 500), so no input can take the process down. Errors
+ * after the synchronous part are the handler's promise chain's to answer (see Router.fail).
+ */
+export function guarded<A extends unknown[]>(
+  baseHeaders: Readonly<Record<string, string>>,
+  onError: (err: unknown) => void,
+  fn: (res: HttpResponse, req: HttpRequest, ...rest: A) => void,
+): (res: HttpResponse, req: HttpRequest, ...rest: A) => void {
+  return (res, req, ...rest) => {
+    try {
+      fn(res, req, ...rest);
+    } catch (err) {
+      const appErr = err instanceof AppError ? err : new AppError(500, 'internal', 'internal server error');
+      if (appErr.status === 500) onError(err);
+      try {
+        writeNow(res, appErr.status, errorBody(appErr), baseHeaders, appErr.headers);
+      } catch {
+        // Already answered or aborted before it threw: nothing left to tell the client.
+      }
+    }
   };
 }
 

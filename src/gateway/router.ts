@@ -6,7 +6,7 @@ import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../auth/index.js';
 import { AppError, forbidden, payloadTooLarge, rateLimited, unauthorized } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
-import { errorBody, parseJson, readBody, ResponseState, peerAddress, snapshot, writeHead, writeJson, writeNow, type RequestSnapshot } from './http.js';
+import { decodePathSegment, errorBody, guarded, parseJson, readBody, ResponseState, peerAddress, snapshot, writeHead, writeJson, writeNow, type RequestSnapshot } from './http.js';
 import type { ClientAddress } from './client-address.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -151,10 +151,15 @@ export class Router {
       const validate = r.body ? this.ajv.compile(r.body) : null;
       const validateQuery = r.query ? this.ajv.compile(r.query) : null;
       const paramNames = [...r.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1] as string);
-      app[r.method](r.path, (res, req) => this.handle(r, validate, validateQuery, paramNames, res, req));
+      app[r.method](r.path, this.guard((res, req) => this.handle(r, validate, validateQuery, paramNames, res, req)));
     }
-    app.options('/*', (res, req) => this.preflight(res, req));
-    app.any('/*', (res, req) => this.fallback(res, req));
+    app.options('/*', this.guard((res, req) => this.preflight(res, req)));
+    app.any('/*', this.guard((res, req) => this.fallback(res, req)));
+  }
+
+  /** Every uWS callback runs inside this: a synchronous throw answers that request only (see `guarded`). */
+  guard(fn: (res: HttpResponse, req: HttpRequest) => void): (res: HttpResponse, req: HttpRequest) => void {
+    return guarded(this.deps.baseHeaders, (err) => this.deps.onError(err, UNKNOWN_REQUEST), fn);
   }
 
   private corsHeaders(origin: string): Record<string, string> {
@@ -217,7 +222,7 @@ export class Router {
     const path = req.getUrl();
     const done = (status: number) => this.deps.observe?.({ method: UPPER[r.method], route: r.path, path, status, ms: performance.now() - started });
     const headers = this.deps.corsOrigins.length === 0 ? this.deps.baseHeaders : this.corsHeaders(req.getHeader('origin'));
-    const params = namedParams(paramNames, Array.from(paramNames, (_, i) => decodeURIComponent(req.getParameter(i))));
+    const params = namedParams(paramNames, Array.from(paramNames, (_, i) => decodePathSegment(req.getParameter(i))));
     const query = req.getQuery() ?? '';
     const ctx: RouteContext<undefined> = {
       body: undefined,
@@ -361,8 +366,9 @@ function writeRawNow(
 
 /** The query string as the object its schema validates: each name's first value, as the raw string. */
 function queryObject(query: URLSearchParams): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of query) if (!(key in out)) out[key] = value;
+  // No prototype: a `__proto__` or `constructor` parameter is a plain (unknown) key, not an inherited one.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [key, value] of query) if (!Object.hasOwn(out, key)) out[key] = value;
   return out;
 }
 
@@ -371,6 +377,9 @@ function namedParams(names: readonly string[], values: readonly string[]): Recor
   names.forEach((name, i) => (params[name] = values[i] as string));
   return params;
 }
+
+/** What the guard can say of a request whose own snapshot failed. */
+const UNKNOWN_REQUEST: RequestSnapshot = { method: '', url: '', query: '', authorization: '', apiKey: '', origin: '', contentLength: '', ip: '', params: [], requestId: '' };
 
 function lightSnapshot(req: HttpRequest): RequestSnapshot {
   return { method: req.getMethod(), url: req.getUrl(), query: '', authorization: '', apiKey: '', origin: '', contentLength: '', ip: '', params: [], requestId: '' };

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { REPO_ROOT } from '../paths.js';
 import type { ClientAddress } from './client-address.js';
-import { peerAddress } from './http.js';
+import { guarded, peerAddress } from './http.js';
 import { requestIdOf, type RequestEvent } from './router.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -27,6 +27,8 @@ export interface StaticOptions {
   /** Told of every answered request, as the router's routes are (metrics, the request log). */
   observe?: (e: RequestEvent) => void;
   addresses?: ClientAddress;
+  /** Told of an unexpected failure (a bug): the request gets a 500, the process stays up. */
+  onError?: (err: unknown) => void;
 }
 
 interface Asset {
@@ -70,13 +72,13 @@ export function mountStatic(app: TemplatedApp, options: StaticOptions): string[]
   for (const [path, { file, cache }] of files) {
     if (!existsSync(file)) continue;
     const asset = load(file, cache, options.baseHeaders);
-    app.get(path, (res, req) => {
+    app.get(path, guarded(options.baseHeaders, (err) => options.onError?.(err), (res, req) => {
       const started = performance.now();
       const requestId = requestIdOf(req);
       const ip = peerAddress(res, req, options.addresses); // before the reply: a finished response must not be touched
       const status = serve(asset, res, req, requestId);
       options.observe?.({ method: 'GET', route: path, path, status, ms: performance.now() - started, requestId, ip });
-    });
+    }));
     mounted.push(path);
   }
   return mounted;

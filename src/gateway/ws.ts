@@ -9,7 +9,7 @@ import { AppError, rateLimited, unavailable } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
 import type { Logger } from '../observability/log.js';
 import type { ClientAddress } from './client-address.js';
-import { errorBody, peerAddress, ResponseState, writeJson } from './http.js';
+import { errorBody, guarded, peerAddress, ResponseState, writeJson } from './http.js';
 import { credentials } from './router.js';
 import type { TemplatedApp, WebSocket } from './uws.js';
 import { errorFrame, FrameParser, type ClientFrame } from './ws-protocol.js';
@@ -109,7 +109,7 @@ export class WsGateway {
       sendPingsAutomatically: true,
       maxBackpressure: this.options.maxBackpressure,
       closeOnBackpressureLimit: 1,
-      upgrade: (res, req, context) => {
+      upgrade: guarded(this.deps.baseHeaders, (err) => this.deps.log.error({ err }, 'websocket upgrade failed'), (res, req, context) => {
         // HttpRequest dies with this callback: copy everything now.
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
@@ -140,7 +140,7 @@ export class WsGateway {
             },
           )
           .finally(() => this.upgrading--);
-      },
+      }),
       open: (ws) => {
         this.sockets.add(ws);
         this.counters.opened++;
@@ -152,9 +152,10 @@ export class WsGateway {
           ws.end(1009, `frames are limited to ${this.options.maxFrameBytes} bytes`);
           return;
         }
-        // The ArrayBuffer is only valid during this callback: decode (copy) now.
+        // The ArrayBuffer is only valid during this callback: decode (copy) now. Invalid UTF-8 becomes
+        // U+FFFD here (never a throw), and the frame then fails its schema like any other bad frame.
         const data = isBinary ? null : Buffer.from(message).toString('utf8');
-        void this.onFrame(ws, data);
+        this.onFrame(ws, data).catch((err: unknown) => this.deps.log.error({ err }, 'websocket frame handler failed'));
       },
       close: (ws, code) => {
         const d = ws.getUserData();
