@@ -64,7 +64,7 @@ import { opsRoutes } from './gateway/routes/ops.js';
 import { MAX_TIMEOUT_S, roomRoutes } from './gateway/routes/rooms.js';
 import { sentimentRoutes } from './gateway/routes/sentiment.js';
 import { ClientAddress } from './gateway/client-address.js';
-import { Router, type RequestEvent } from './gateway/router.js';
+import { Router, type RequestEvent, type Route } from './gateway/router.js';
 import { mountStatic } from './gateway/static.js';
 import { nativeUws, type us_listen_socket } from './gateway/uws.js';
 import { WsGateway } from './gateway/ws.js';
@@ -81,6 +81,8 @@ export interface ChatPulse {
   readonly ws: WsGateway;
   readonly ingest: IngestManager;
   readonly writer: StoreWriter;
+  /** The route table (what the OpenAPI document and the fuzz suite walk). */
+  readonly routes: readonly Route[];
   /** Graceful stop: not ready, stop listening, finish in-flight requests (bounded), release the model. */
   stop(): Promise<void>;
 }
@@ -496,6 +498,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     ws,
     ingest,
     writer,
+    routes: router.routes,
     async stop() {
       if (draining) return;
       draining = true;

@@ -17,7 +17,7 @@ export function rawRequest(port: number, request: string): Promise<string> {
     socket.on('end', () => resolve(data));
     socket.on('close', () => resolve(data));
     socket.on('error', (err) => (data === '' ? reject(err) : resolve(data)));
-    socket.end(request);
+    socket.write(request); // not end(): uWS aborts a request whose client half-closed
   });
 }
 

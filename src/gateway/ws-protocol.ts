@@ -7,7 +7,8 @@ import { MAX_CHANNEL_LENGTH } from '../channels/names.js';
 
 const Channel = Type.String({ minLength: 1, maxLength: MAX_CHANNEL_LENGTH });
 
-const frameSchemas = (maxTextLength: number) => ({
+/** Every client frame type's schema (the parser's, the fuzz suite's). */
+export const frameSchemas = (maxTextLength: number) => ({
   subscribe: Type.Object({ type: Type.Literal('subscribe'), channel: Channel, batch: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
   unsubscribe: Type.Object({ type: Type.Literal('unsubscribe'), channel: Channel }, { additionalProperties: false }),
   chat: Type.Object(
