@@ -4,6 +4,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { reportView } from '../src/gateway/routes/reports.js';
 import { call, startServer, type TestServer } from './helpers.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { startTwitchIrcServer, type TwitchIrcServer } from './twitch-irc-server.js';
@@ -20,6 +21,14 @@ describe('quota defaults', () => {
     expect(loadConfig({ MAX_ROOMS: '5', INGEST_MAX_STREAMS: '1' }).quotas).toMatchObject({ roomsPerUser: 1, ingestStreamsPerUser: 1 });
     expect(Object.keys(config)).not.toContain('roomsAutoCreate');
     expect(() => loadConfig({ MAX_REPORTS_PER_USER: '0' })).toThrow(/MAX_REPORTS_PER_USER/);
+  });
+});
+
+describe('stored records from older versions', () => {
+  it('render a report whose times no date can show with nulls instead of throwing', () => {
+    const summary = { messages: 0, counts: {}, score: null, bucket_s: 60, buckets: [], most_negative: [], most_positive: [] };
+    const view = reportView({ id: 'r', ownerId: 'u', channel: 'room:a', title: 't', from: 9_007_199_254_740_991, to: Number.NaN, createdAt: -9e15, summary });
+    expect(view).toMatchObject({ from: null, to: null, created_at: null });
   });
 });
 

@@ -23,8 +23,12 @@ const CreateReportBody = Type.Object(
 const MAX_RANGE_MS = 31 * 24 * 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
+// A stored time no Date can show (a record from an older version, or written by hand) reads as null: one
+// bad report must not fail its owner's every listing.
+const storedIso = (ms: unknown): string | null => (typeof ms === 'number' && Math.abs(ms) <= MAX_TIME_MS ? new Date(ms).toISOString() : null);
+
 export const reportView = (r: ReportRecord) => ({
-  id: r.id, owner_id: r.ownerId, channel: r.channel, title: r.title, from: iso(r.from), to: iso(r.to), created_at: iso(r.createdAt), summary: r.summary,
+  id: r.id, owner_id: r.ownerId, channel: r.channel, title: r.title, from: storedIso(r.from), to: storedIso(r.to), created_at: storedIso(r.createdAt), summary: r.summary,
 });
 
 export interface ReportQuota {
