@@ -134,9 +134,11 @@ export class ChannelHub {
     this.flushBatches();
   }
 
-  /** Checks that `principal` may watch `raw` and returns the parsed name. */
-  async checkSubscribe(raw: string, principal: Principal | null): Promise<ChannelName> {
-    void principal; // anyone may watch; kept for the signature the gateway calls
+  /**
+   * Checks that `raw` may be watched and returns the parsed name: a room must exist (anyone may watch it,
+   * signed in or not); an ingested kind may be watched before it is ingested.
+   */
+  async checkSubscribe(raw: string, _principal?: Principal | null): Promise<ChannelName> {
     const channel = parseChannel(raw);
     if (channel.kind === 'room') await this.deps.rooms.resolve(channel.id);
     return channel;
