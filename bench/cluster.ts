@@ -18,7 +18,7 @@ import { loadCorpus, uniqueText } from './corpus.js';
 import { ClientProc } from './ws-procs.js';
 import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, resolveModelDir, writeResults } from './machine.js';
 import { channelName, mergeStats, monoMs, type ClientStats, type Schedule, type SubPlan } from './ws-protocol.js';
-import { cpuSeconds, freePort, ServerUnavailable, type CpuTime } from './ws-procs.js';
+import { cpuSeconds, createBenchRooms, freePort, ServerUnavailable, type CpuTime } from './ws-procs.js';
 import { ConnectError, connectPublisher, publish, warmCache, type Publisher, type WarmResult } from './ws-publishers.js';
 
 const { values: flags } = parseArgs({
@@ -117,7 +117,6 @@ function serverEnv(port: number, redisUrl: string | null, threads: number): Reco
     CHAT_RATE_PER_30S: '1000000',
     AUTH_RATE_PER_MIN: '100000',
     API_RATE_PER_MIN: '1000000',
-    ROOMS_AUTO_CREATE: 'true',
   };
 }
 
@@ -347,6 +346,8 @@ async function runFanout(deployment: 'one' | 'two', redis: Redis): Promise<Fanou
     progress(`  listening on ${instances.map((d) => `${d.port} (pid ${d.pids.join(',')})`).join(' and ')}`);
     const a = instances[0] as Deployment;
     const loginOn = (instances[count - 1] as Deployment).port;
+    // Rooms exist only through the API (shared through Redis with two instances), hosted by an account of their own.
+    await createBenchRooms(a.port, await accountToken(a.port, loginOn, `bench_${deployment}_host`), channels);
     for (let p = 0; p < publisherCount; p++) {
       // Two instances: registered on A, signed in on B (a Redis user store shared by both), posting on A.
       const token = await accountToken(a.port, loginOn, `bench_${deployment}_pub_${p}`);

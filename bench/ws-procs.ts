@@ -84,6 +84,22 @@ export class ServerUnavailable extends Error {
   override name = 'ServerUnavailable';
 }
 
+/**
+ * Creates the bench's rooms (`room:bench-<c>`, see channelName) as `token`'s user: rooms exist only through
+ * the API, never by a first post or subscribe. The token should be a dedicated host account's, so that no
+ * publisher's messages carry a `host` badge the others' lack.
+ */
+export async function createBenchRooms(port: number, token: string, count: number): Promise<void> {
+  for (let c = 0; c < count; c++) {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/rooms`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ id: `bench-${c}` }),
+    });
+    if (res.status !== 201) throw new ServerUnavailable(`POST /api/v1/rooms (bench-${c}): ${res.status} ${(await res.text()).slice(0, 200)}`);
+  }
+}
+
 export interface StartedServer {
   child: ChildProcess;
   pid: number;

@@ -15,7 +15,7 @@ import {
   BASELINE_COALESCE_MS, channelName, mergeStats, monoMs, SERVERS,
   type ClientStats, type Schedule, type ServerKind, type ServerSpec, type SubPlan,
 } from './ws-protocol.js';
-import { ClientProc, cpuSeconds, cpuTime, freePort, openFilesLimit, rssBytes, ServerUnavailable, startServer, stopChild, type StartedServer } from './ws-procs.js';
+import { ClientProc, cpuSeconds, cpuTime, createBenchRooms, freePort, openFilesLimit, rssBytes, ServerUnavailable, startServer, stopChild, type StartedServer } from './ws-procs.js';
 import { ConnectError, connectPublisher, publish, warmCache, type Publisher, type WarmResult } from './ws-publishers.js';
 
 const { values: flags } = parseArgs({
@@ -158,7 +158,6 @@ function serverEnv(port: number): Record<string, string> {
     CHAT_RATE_PER_30S: '1000000',
     AUTH_RATE_PER_MIN: '100000',
     API_RATE_PER_MIN: '100000000',
-    ROOMS_AUTO_CREATE: 'true',
   };
 }
 
@@ -178,9 +177,9 @@ async function postJson(url: string, body: unknown): Promise<unknown> {
   return res.json();
 }
 
-/** ChatPulse publishers post as signed-in users: one account per publisher. */
-async function publisherToken(port: number, p: number): Promise<string> {
-  const credentials = { username: `bench_pub_${p}`, password: 'bench-password-1' };
+/** ChatPulse publishers post as signed-in users: one account per publisher (and one hosts the rooms). */
+async function userToken(port: number, username: string): Promise<string> {
+  const credentials = { username, password: 'bench-password-1' };
   const base = `http://127.0.0.1:${port}/api/v1/auth`;
   await postJson(`${base}/register`, credentials);
   const { access_token: token } = (await postJson(`${base}/login`, credentials)) as { access_token?: unknown };
@@ -314,8 +313,9 @@ async function runServer(spec: ServerSpec): Promise<ServerResult> {
       progress(`  warning: the server may open only ${result.fdLimit} files (hard limit), fewer than ${connections + publisherCount} connections need`);
     }
     const port = server.port;
+    if (spec.wire === 'chatpulse') await createBenchRooms(port, await userToken(port, 'bench_host'), channels);
     for (let p = 0; p < publisherCount; p++) {
-      const token = spec.wire === 'chatpulse' ? await publisherToken(port, p) : undefined;
+      const token = spec.wire === 'chatpulse' ? await userToken(port, `bench_pub_${p}`) : undefined;
       pubs.push(await connectPublisher(spec.wire, port, p, channelName(p % channels), token, CONNECT_TIMEOUT_MS));
     }
     if (spec.wire === 'chatpulse') {

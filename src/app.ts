@@ -333,11 +333,15 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   const rooms = new RoomService(
     state.rooms,
     bus,
-    { autoCreate: config.roomsAutoCreate, maxRooms: config.maxRooms, maxTimeoutS: MAX_TIMEOUT_S, onRemove: (channel, ids) => writer.remove(channel, ids) },
-    (username) => users.findByUsername(username),
+    { maxRooms: config.maxRooms, maxRoomsPerUser: config.quotas.roomsPerUser, maxTimeoutS: MAX_TIMEOUT_S, onRemove: (channel, ids) => writer.remove(channel, ids) },
+    users,
   );
   const hub = new ChannelHub(
-    { engine, bus, presence: state.presence, likes: state.likes, rooms, chatLimiter: state.limiter(config.chatRatePer30s, 30, 'chat'), recorder: writer },
+    {
+      engine, bus, presence: state.presence, likes: state.likes, rooms, chatLimiter: state.limiter(config.chatRatePer30s, 30, 'chat'), recorder: writer,
+      ingestLive: (channel): Promise<boolean> => ingest.isLive(channel.kind, channel.id), // called only once `ingest` below exists
+      messages: persistent.messages,
+    },
     {
       replaySize: config.replaySize,
       moodWindowS: config.moodWindowS,
@@ -371,7 +375,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   ]);
   const ingest = new IngestManager(
     { store: state.ingest, leases: state.leases, board: state.board, connectors, hub, ownerId: instance, log },
-    { leaseTtlMs: ic.leaseTtlMs, scanMs: ic.scanMs, maxOwned: ic.maxOwned, maxStreams: ic.maxStreams, retryEndedMs: ic.retryEndedMs, retryErrorMs: ic.retryErrorMs },
+    { leaseTtlMs: ic.leaseTtlMs, scanMs: ic.scanMs, maxOwned: ic.maxOwned, maxStreams: ic.maxStreams, maxStreamsPerUser: config.quotas.ingestStreamsPerUser, retryEndedMs: ic.retryEndedMs, retryErrorMs: ic.retryErrorMs },
   );
   const history = new HistoryService(persistent.messages, persistent.buckets, engine.info.labels);
   const metrics = new Metrics(config.workerSlot, {
@@ -456,7 +460,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     ...roomRoutes(rooms),
     ...ingestRoutes(ingest),
     ...historyRoutes({ hub, messages: persistent.messages, buckets: persistent.buckets, history }),
-    ...reportRoutes(persistent.reports, history),
+    ...reportRoutes(persistent.reports, history, { maxPerUser: config.quotas.reportsPerUser, retentionDays: config.quotas.reportRetentionDays }),
     ...accountRoutes(auth, persistent.reports),
     ...adminRoutes(auth, engine, ws, hub, { messages: persistent.messages, buckets: persistent.buckets }),
     ...metricsRoutes(metrics),

@@ -53,7 +53,6 @@ export interface Config {
     abuseStrikes: number;
   };
   chatRatePer30s: number;
-  roomsAutoCreate: boolean;
   maxRooms: number;
   replaySize: number;
   moodWindowS: number;
@@ -98,6 +97,13 @@ export interface Config {
     /** How long one MongoDB command may wait on the server (socket and pool) before it fails. */
     mongoTimeoutMs: number;
   };
+  /** Per-user quotas: by default a tenth of the matching global cap, so no one user exhausts it. */
+  quotas: {
+    roomsPerUser: number;
+    ingestStreamsPerUser: number;
+    reportsPerUser: number;
+    reportRetentionDays: number;
+  };
   /** pino level. */
   logLevel: string;
   /** This gateway's slot on its host (0..WORKERS-1), kept by its replacement after a crash (the spool is per slot). */
@@ -123,7 +129,7 @@ function int(env: Env, key: string, fallback: number, min: number, max = Number.
   return value;
 }
 
-function bool(env: Env, key: string, fallback: boolean): boolean {
+export function bool(env: Env, key: string, fallback: boolean): boolean {
   const raw = env[key]?.trim().toLowerCase();
   if (raw === undefined || raw === '') return fallback;
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
@@ -140,6 +146,7 @@ export function loadConfig(env: Env): Config {
   const maxTextLength = int(env, 'MAX_TEXT_LENGTH', 2000, 1, 100_000);
   const maxBatchTexts = int(env, 'MAX_BATCH_TEXTS', 256, 1, 10_000);
   const maxStreams = int(env, 'INGEST_MAX_STREAMS', 100, 1, 100_000);
+  const maxRooms = int(env, 'MAX_ROOMS', 10_000, 1);
   const jwtSecret = str(env, 'JWT_SECRET');
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
     throw new ConfigError('JWT_SECRET must be at least 32 bytes (e.g. `openssl rand -base64 48`)');
@@ -197,8 +204,7 @@ export function loadConfig(env: Env): Config {
       abuseStrikes: int(env, 'WS_ABUSE_STRIKES', 20, 1),
     },
     chatRatePer30s: int(env, 'CHAT_RATE_PER_30S', 20, 1),
-    roomsAutoCreate: bool(env, 'ROOMS_AUTO_CREATE', true),
-    maxRooms: int(env, 'MAX_ROOMS', 10_000, 1),
+    maxRooms,
     replaySize: int(env, 'REPLAY_SIZE', 50, 0, 1000),
     moodWindowS: int(env, 'MOOD_WINDOW_S', 10, 1, 3600),
     moodLongWindowS: int(env, 'MOOD_LONG_WINDOW_S', 60, 1, 3600),
@@ -231,6 +237,12 @@ export function loadConfig(env: Env): Config {
       memoryMessagesPerChannel: int(env, 'MEMORY_MESSAGES_PER_CHANNEL', 10_000, 1, 10_000_000),
       memoryBucketRetentionHours: int(env, 'MEMORY_BUCKET_RETENTION_HOURS', 48, 1, 24 * 3650),
       mongoTimeoutMs: int(env, 'MONGODB_TIMEOUT_MS', 10_000, 100, 600_000),
+    },
+    quotas: {
+      roomsPerUser: int(env, 'MAX_ROOMS_PER_USER', Math.max(1, Math.floor(maxRooms / 10)), 1),
+      ingestStreamsPerUser: int(env, 'INGEST_MAX_STREAMS_PER_USER', Math.max(1, Math.floor(maxStreams / 10)), 1, 100_000),
+      reportsPerUser: int(env, 'MAX_REPORTS_PER_USER', 100, 1, 100_000),
+      reportRetentionDays: int(env, 'REPORT_RETENTION_DAYS', 90, 1, 36_500),
     },
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
     workerSlot: int(env, 'CHATPULSE_WORKER_SLOT', 0, 0, 255),

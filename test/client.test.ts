@@ -4,6 +4,7 @@
 // the server refuses the credentials, resubscribes after a refusal that passes (Redis away), and a
 // handshake timeout against a TCP server that never answers.
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
@@ -17,7 +18,7 @@ import {
   type WebSocketConstructor,
   type WebSocketLike,
 } from '../src/client/index.js';
-import { call, startServer, type TestServer } from './helpers.js';
+import { call, createRooms, startServer, type TestServer } from './helpers.js';
 import { startRedisServer } from './redis-server.js';
 
 const LABELS = ['negative', 'neutral', 'positive'];
@@ -84,6 +85,8 @@ describe('client SDK', () => {
     s = await startServer(LIMITS);
     admin = new ChatPulseClient({ baseUrl: s.url, WebSocket });
     await admin.login('admin', 'admin-password');
+    // Rooms exist only through the API (a chat or subscribe never creates one).
+    await createRooms(s.url, admin.accessToken as string, ['sdk-live', 'sdk-batch', 'other', 'heartbeat', 'sdk-auth']);
   });
   afterAll(async () => {
     for (const c of conns) c.close();
@@ -235,6 +238,7 @@ describe('client SDK', () => {
     const first = await startServer({ ...LIMITS, PORT: String(port) });
     const c = new ChatPulseClient({ baseUrl: first.url, WebSocket });
     await c.login('admin', 'admin-password');
+    await createRooms(first.url, c.accessToken as string, ['restart', 'restart-2']);
     const conn = track(c.live({ channels: ['room:restart', 'room:restart-2'], reconnect: { minDelayMs: 100, maxDelayMs: 400 }, heartbeat: false }));
     const log = record(conn);
     await conn.next('subscribed', (f) => f.channel === 'room:restart-2');
@@ -249,6 +253,9 @@ describe('client SDK', () => {
     const second = await startServer({ ...LIMITS, PORT: String(port) });
     try {
       expect(second.app.port).toBe(port);
+      // ... and its own rooms, created before the client can reconnect (it has no valid token there yet).
+      const adminThere = await call(second.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } });
+      await createRooms(second.url, (adminThere.body as { access_token: string }).access_token, ['restart', 'restart-2']);
       // The new process has its own users: sign in there, and the next attempt uses the new token.
       await c.login('admin', 'admin-password');
       await conn.next('open', (o) => o.reconnected, 15_000);
@@ -374,6 +381,11 @@ describe('client SDK', () => {
       srv = await startServer({ ...LIMITS, REDIS_URL: redis.url });
       const conn = track(new LiveConnection({ url: srv.url, WebSocket, heartbeat: false, reconnect: { minDelayMs: 100, maxDelayMs: 500 } }));
       await conn.next('open');
+      const login = await call(srv.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } });
+      await createRooms(srv.url, (login.body as { access_token: string }).access_token, ['sdk-outage']);
+      const reader = new Redis(redis.url);
+      const saved = (await reader.get('cp:room:sdk-outage')) as string;
+      reader.disconnect();
       await redis.stop();
       let settled = false;
       const sub = conn.subscribe('room:sdk-outage');
@@ -385,7 +397,14 @@ describe('client SDK', () => {
       expect(conn.channels.has('room:sdk-outage')).toBe(true);
       // Still refused on the retry (the connection itself stays open), then Redis comes back.
       await conn.next('error', (e) => e.channel === 'room:sdk-outage' && e.code === 'unavailable', 15_000);
+      // It comes back empty: the room is written again the moment it answers (queued on a client that
+      // retries every 5 ms, ahead of the server's own reconnect backoff), as a restored Redis would hold it.
+      const planter = new Redis(redis.url, { retryStrategy: () => 5, maxRetriesPerRequest: null });
+      planter.on('error', () => undefined);
+      const planted = Promise.all([planter.set('cp:room:sdk-outage', saved), planter.zadd('cp:rooms', 1, 'sdk-outage')]);
       await redis.restart();
+      await planted;
+      planter.disconnect();
       expect(await sub).toMatchObject({ type: 'subscribed', channel: 'room:sdk-outage' });
       expect(conn.isOpen).toBe(true);
       expect(conn.channels.has('room:sdk-outage')).toBe(true);

@@ -3,7 +3,7 @@
 // Cross-process delivery, cluster-wide viewers, shared limits and revocations, a worker killed with -9,
 // and Redis going away and coming back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, ROBERTA, startServer, type TestServer } from './helpers.js';
+import { call, createRooms, ROBERTA, startServer, type TestServer } from './helpers.js';
 import { spawnServer, type ServerProcess } from './spawn.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { account, WsClient, type Account } from './ws-client.js';
@@ -45,6 +45,9 @@ describe('cluster over redis', () => {
     b = await startServer({ REDIS_URL: redis.url, JWT_SECRET: SECRET, CHAT_RATE_PER_30S: '5', PRESENCE_TTL_MS: '1500' });
     alice = await account(a.url, 'alice');
     bob = await account(b.url, 'bob'); // registered on B, used on A: users live in Redis
+    // Rooms exist only through the API; created on B, used on A: rooms live in Redis too.
+    const admin = await account(b.url, 'admin', 'admin-password');
+    await createRooms(b.url, admin.token, ['cross', 'limit', 'crash', 'drain']);
   }, 60_000);
 
   afterAll(async () => {
@@ -167,6 +170,7 @@ describe('cluster over redis', () => {
     expect((await call(b.url, 'GET', '/ready')).status).toBe(200);
     // Redis restarted empty: accounts are gone with it (persistence is MongoDB's job), so sign up again.
     const dave = await account(a.url, 'dave');
+    await createRooms(a.url, dave.token, ['after']);
     const sub = await open(a.url);
     await sub.subscribe('room:after');
     await sleep(300);

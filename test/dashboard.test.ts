@@ -91,6 +91,7 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
     const sdk = new ChatPulseClient({ baseUrl: s.url, WebSocket });
     await sdk.register('streamer', 'password123');
     await sdk.login('streamer', 'password123');
+    await sdk.rooms.create({ id: 'dash' }); // rooms exist only through the API
     poster = sdk.live({ channels: ['room:dash'] });
     await poster.next('subscribed');
   });

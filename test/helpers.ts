@@ -54,3 +54,11 @@ export async function call(
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text === '' ? null : (JSON.parse(text) as unknown) };
 }
+
+/** Creates rooms through the API (chat, likes and subscriptions never create one); throws unless each is 201. */
+export async function createRooms(url: string, token: string, ids: readonly string[]): Promise<void> {
+  for (const id of ids) {
+    const res = await call(url, 'POST', '/api/v1/rooms', { token, body: { id } });
+    if (res.status !== 201) throw new Error(`creating room "${id}": ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}

@@ -31,6 +31,7 @@ describe('history, reports and accounts', () => {
     admin = clientOf(server.url);
     await admin.login('admin', 'admin-password');
     anonymous = clientOf(server.url);
+    await admin.rooms.create({ id: 'hist' }); // rooms exist only through the API
     const log = watch(alice);
     await log.live.subscribe('room:hist');
     t0 = Date.now();

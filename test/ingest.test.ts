@@ -13,6 +13,7 @@ import { spawnServer, type ServerProcess } from './spawn.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { clientOf, refused, signUp, watch, type FrameLog } from './sdk.js';
 import { startTwitchIrcServer, type TwitchIrcServer } from './twitch-irc-server.js';
+import { WsClient } from './ws-client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -166,6 +167,21 @@ describe('ingesting a Twitch chat on one process', () => {
     expect(sub.messages('twitch:streamer').map((m) => m.text)).not.toContain('accepted, then the lease lapsed');
   });
 
+  it('counts likes on an ingested channel while it is ingested, only on messages it delivered', async () => {
+    const liker = await WsClient.open(server.url, `token=${bob.accessToken as string}`);
+    try {
+      const real = sub.messages('twitch:streamer').at(-1)?.id as string;
+      liker.send({ type: 'like', channel: 'twitch:streamer', message_id: '01ARZ3NDEKTSV4RRFFQ69G5FAV' });
+      expect(await liker.nth('error', 0)).toMatchObject({ code: 'not_found' });
+      liker.send({ type: 'like', channel: 'twitch:notingested' });
+      expect(await liker.nth('error', 1)).toMatchObject({ code: 'not_found' });
+      liker.send({ type: 'like', channel: 'twitch:streamer', message_id: real });
+      await sub.until((f) => f.some((x) => x.type === 'likes' && x.message_id === real && x.message_likes === 1));
+    } finally {
+      liker.close();
+    }
+  });
+
   it('stops on DELETE by its creator only: the channel is left and the connection closed', async () => {
     await expect(bob.ingest.stop(stream.id)).rejects.toMatchObject(refused(403, 'forbidden'));
     await alice.ingest.stop(stream.id);
@@ -173,6 +189,14 @@ describe('ingesting a Twitch chat on one process', () => {
     expect(irc.received.some((l) => /^PART #streamer/.test(l)) || irc.joined('streamer') === 0).toBe(true);
     expect((await alice.ingest.list()).items.find((s) => s.id === stream.id)).toBeUndefined();
     await expect(alice.ingest.stop(stream.id)).rejects.toMatchObject(refused(404, 'not_found'));
+    // A stopped stream is no longer a live channel: likes on it count nothing.
+    const liker = await WsClient.open(server.url, `token=${bob.accessToken as string}`);
+    try {
+      liker.send({ type: 'like', channel: 'twitch:streamer' });
+      expect(await liker.nth('error', 0)).toMatchObject({ code: 'not_found' });
+    } finally {
+      liker.close();
+    }
   });
 });
 

@@ -101,6 +101,7 @@ describe('observability', () => {
   it('exposes Prometheus metrics for HTTP, WebSockets, the engine, the store and ingestion', async () => {
     const admin = (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as { access_token: string };
     await call(url, 'POST', '/api/v1/sentiment/batch', { token: admin.access_token, body: { texts: ['one', 'two', 'three'] } });
+    expect((await call(url, 'POST', '/api/v1/rooms', { token: admin.access_token, body: { id: 'metrics' } })).status).toBe(201);
     const ws = await WsClient.open(url, `token=${admin.access_token}`);
     await ws.subscribe('room:metrics');
     ws.send({ type: 'chat', channel: 'room:metrics', text: 'hello metrics' });

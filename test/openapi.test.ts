@@ -204,7 +204,7 @@ describe('OpenAPI', () => {
   beforeAll(async () => {
     s = await startServer();
     // The route table app.ts builds, from the same factories and the live services.
-    const rooms = new RoomService(new MemoryRoomStore(), new MemoryChannelBus(), { autoCreate: true, maxRooms: 100, maxTimeoutS: MAX_TIMEOUT_S }, async () => null);
+    const rooms = new RoomService(new MemoryRoomStore(), new MemoryChannelBus(), { maxRooms: 100, maxRoomsPerUser: 10, maxTimeoutS: MAX_TIMEOUT_S }, { findByUsername: async () => null, findById: async () => null });
     // (Admin and the history routes are covered by the live document once app.ts mounts the docs.)
     routes = [...opsRoutes({ notReadyReason: () => null }), ...authRoutes(s.app.auth), ...sentimentRoutes(s.app.engine, LIMITS), ...roomRoutes(rooms)];
     routes.push(

@@ -1,7 +1,7 @@
 // The real-time contract over a real uWS server and real `ws` clients: fan-out and order, batched
 // subscriptions, replay, presence, mood, likes, rooms and their controls, limits and backpressure.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, startServer, type TestServer } from './helpers.js';
+import { call, createRooms, startServer, type TestServer } from './helpers.js';
 import { account, UpgradeRefused, WsClient, type Account, type Frame } from './ws-client.js';
 
 const LABELS = ['negative', 'neutral', 'positive'];
@@ -28,6 +28,8 @@ describe('websocket channels', () => {
       WS_MAX_FRAME_BYTES: '4096', MAX_TEXT_LENGTH: '1000', WS_MAX_BACKPRESSURE: '65536',
     });
     [alice, bob, carol, admin] = await Promise.all([account(s.url, 'alice'), account(s.url, 'bob'), account(s.url, 'carol'), account(s.url, 'admin', 'admin-password')]);
+    // Rooms exist only through the API; the admin hosts these, so alice, bob and carol post without badges.
+    await createRooms(s.url, admin.token, ['keyed', 'fan-a', 'fan-b', 'fan-c', 'batch', 'replay', 'mood', 'likes', 'anon', 'x', 'slow']);
   });
   afterAll(async () => {
     for (const c of clients) c.close();
@@ -302,6 +304,7 @@ describe('websocket protection', () => {
     const s = await startServer({ CHAT_RATE_PER_30S: '3', WS_ABUSE_STRIKES: '4', WS_FRAME_RATE_PER_10S: '1000' });
     try {
       const u = await account(s.url, 'chatty');
+      await createRooms(s.url, u.token, ['r']);
       const c = await WsClient.open(s.url, `token=${u.token}`);
       for (let i = 0; i < 4; i++) c.send({ type: 'chat', channel: 'room:r', text: `m${i}` });
       const err = await c.nth('error', 0);
@@ -318,8 +321,8 @@ describe('websocket protection', () => {
     }
   });
 
-  it('caps connections per process (503, not ready) and per IP rate (429), and refuses unknown rooms without auto-create', async () => {
-    const s = await startServer({ WS_MAX_CONNECTIONS: '2', WS_CONNECT_RATE_PER_MIN: '3', ROOMS_AUTO_CREATE: 'false' });
+  it('caps connections per process (503, not ready) and per IP rate (429), and refuses unknown rooms', async () => {
+    const s = await startServer({ WS_MAX_CONNECTIONS: '2', WS_CONNECT_RATE_PER_MIN: '3' });
     try {
       const a = await WsClient.open(s.url);
       const b = await WsClient.open(s.url);

@@ -3,19 +3,20 @@
 // topics (uWS pub/sub): `c:<channel>` for per-message subscribers, `b:<channel>` for batched ones.
 // Periodic work runs on ticks, never per message: batch frames (<= batchTickMs), presence and likes
 // (coalesced, controlTickMs) and mood (moodTickMs).
+import { LRUCache } from 'lru-cache';
 import { monotonicFactory } from 'ulid';
 import type { Principal } from '../auth/index.js';
-import { AppError, forbidden, rateLimited } from '../errors.js';
+import { AppError, forbidden, notFound, rateLimited } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
 import type { IngestedChat, IngestSourceName } from '../ingest/source.js';
 import type { SentimentEngine } from '../sentiment/engine.js';
-import type { StoredMessage } from '../store/ports.js';
+import type { MessageStore, StoredMessage } from '../store/ports.js';
 import type { BusEvent, ChannelBus, MessageEvent } from './bus.js';
 import type { LikeStore } from './likes.js';
 import { MoodWindow, polarityOf } from './mood.js';
 import { parseChannel, type ChannelName } from './names.js';
 import type { PresenceStore } from './presence.js';
-import type { RoomService } from './rooms.js';
+import { roomStatus, type RoomService } from './rooms.js';
 
 /** This process's sockets, as the hub sees them: uWS topics. */
 export interface Fanout {
@@ -49,6 +50,10 @@ export interface HubDeps {
   chatLimiter: RateLimiter;
   /** Persists what this process publishes (each message is recorded once, by its publisher). */
   recorder?: MessageRecorder;
+  /** Whether an ingested channel (`twitch:x`, `tiktok:x`) is being ingested now; absent: none is. */
+  ingestLive?: (channel: ChannelName) => Promise<boolean>;
+  /** Where a liked message id not seen by this process is looked up (its recent messages). */
+  messages?: Pick<MessageStore, 'list'>;
 }
 
 export interface MessageRecorder {
@@ -65,6 +70,9 @@ export interface HubCounters {
 }
 
 export const topicOf = (channel: string, batch: boolean) => (batch ? `b:${channel}` : `c:${channel}`);
+
+/** Message ids remembered for likes (about 100 bytes each). */
+const KNOWN_IDS = 50_000;
 
 interface Replayed {
   id: string;
@@ -96,6 +104,11 @@ export class ChannelHub {
   private readonly viewers = new Map<string, number>();
   /** The platform's viewer count per ingested channel that reports one. */
   private readonly external = new Map<string, number>();
+  /**
+   * `<channel>\n<id>` of the messages this process published or delivered lately: what a like may name
+   * without a store round trip. Bounded; older ids are looked up in the store.
+   */
+  private readonly known = new LRUCache<string, true>({ max: KNOWN_IDS });
   readonly counters: HubCounters = { messages: 0, batchFrames: 0, moodFrames: 0, presenceFrames: 0, likesFrames: 0 };
 
   constructor(
@@ -121,10 +134,13 @@ export class ChannelHub {
     this.flushBatches();
   }
 
-  /** Checks that `principal` may watch `raw` and returns the parsed name. */
-  async checkSubscribe(raw: string, principal: Principal | null): Promise<ChannelName> {
+  /**
+   * Checks that `raw` may be watched and returns the parsed name: a room must exist (anyone may watch it,
+   * signed in or not); an ingested kind may be watched before it is ingested.
+   */
+  async checkSubscribe(raw: string, _principal?: Principal | null): Promise<ChannelName> {
     const channel = parseChannel(raw);
-    if (channel.kind === 'room') await this.deps.rooms.resolve(channel.id, principal);
+    if (channel.kind === 'room') await this.deps.rooms.resolve(channel.id);
     return channel;
   }
 
@@ -196,7 +212,7 @@ export class ChannelHub {
     if (principal === null) throw new AppError(401, 'unauthorized', 'sign in (token or api_key) to chat');
     const channel = parseChannel(raw);
     if (channel.kind !== 'room') throw forbidden(`${channel.kind} channels are read-only: their messages come from ${channel.kind}`);
-    const room = await this.deps.rooms.resolve(channel.id, principal);
+    const room = await this.deps.rooms.resolve(channel.id);
     const refusal = this.deps.rooms.postRefusal(room, principal, Date.now());
     if (refusal) throw refusal;
     const decision = await this.deps.chatLimiter.consume(`u:${principal.userId}`);
@@ -259,6 +275,8 @@ export class ChannelHub {
       const id = this.nextId(ts);
       const { frame, stored } = build(result, id, ts);
       const event: MessageEvent = { kind: 'message', channel, id, frame: JSON.stringify(frame), label: stored.label, polarity: stored.polarity, ts };
+      // Known here even when this process does not watch the channel (a cluster bus then skips it).
+      this.known.set(`${channel}\n${id}`, true);
       this.deps.bus.publish(event);
       this.deps.recorder?.record(stored);
       return event;
@@ -274,9 +292,24 @@ export class ChannelHub {
     return published;
   }
 
+  /**
+   * Likes count only on live channels and on messages that exist: a room that exists and is open, or a
+   * stream being ingested now; a message id this process published or delivered lately, else one in the
+   * store's recent messages of that channel. Anything else is `not_found`, so made-up channels and ids
+   * cost a like nothing in shared state.
+   */
   async like(principal: Principal | null, raw: string, messageId: string | undefined): Promise<void> {
     if (principal === null) throw new AppError(401, 'unauthorized', 'sign in (token or api_key) to like');
-    const channel = await this.checkSubscribe(raw, principal);
+    const channel = parseChannel(raw);
+    if (channel.kind === 'room') {
+      const room = await this.deps.rooms.resolve(channel.id);
+      if (roomStatus(room, Date.now()) !== 'open') throw notFound(`room "${channel.id}" is not open`);
+    } else if (!(await this.deps.ingestLive?.(channel))) {
+      throw notFound(`"${channel.name}" is not being ingested now`);
+    }
+    if (messageId !== undefined && !(await this.messageExists(channel.name, messageId))) {
+      throw notFound(`no message "${messageId}" in ${channel.name}`);
+    }
     if (messageId === undefined) {
       const { total } = await this.deps.likes.likeChannel(channel.name);
       this.deps.bus.publish({ kind: 'likes', channel: channel.name, total });
@@ -287,6 +320,16 @@ export class ChannelHub {
     this.deps.bus.publish({ kind: 'likes', channel: channel.name, total: totals.total, messageId, messageLikes: totals.messageLikes as number });
   }
 
+  private async messageExists(channel: string, messageId: string): Promise<boolean> {
+    if (this.known.has(`${channel}\n${messageId}`)) return true;
+    // Message ids are ULIDs: anything else was never one of ours, and needs no store round trip.
+    if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(messageId) || !this.deps.messages) return false;
+    // The newest message with an id <= messageId: ids all have 26 characters, so every id above messageId
+    // is also above messageId + '0', and messageId itself is below it.
+    const [found] = await this.deps.messages.list(channel, { limit: 1, before: `${messageId}0` });
+    return found?.id === messageId;
+  }
+
   // ------------------------------------------------------------ delivery (every process)
 
   private deliver(e: BusEvent): void {
@@ -294,6 +337,7 @@ export class ChannelHub {
     switch (e.kind) {
       case 'message': {
         this.counters.messages++;
+        this.known.set(`${e.channel}\n${e.id}`, true);
         out?.publish(topicOf(e.channel, false), e.frame);
         if (out && out.subscribers(topicOf(e.channel, true)) > 0) this.queueBatched(e.channel, e.frame);
         if (e.channel.startsWith('room:')) this.remember(e.channel, e.id, e.frame);
@@ -301,6 +345,7 @@ export class ChannelHub {
         return;
       }
       case 'delete': {
+        this.known.delete(`${e.channel}\n${e.messageId}`);
         const recent = this.replay.get(e.channel);
         if (recent) this.replay.set(e.channel, recent.filter((r) => r.id !== e.messageId));
         this.toAll(e.channel, JSON.stringify({ type: 'delete', channel: e.channel, message_id: e.messageId }));

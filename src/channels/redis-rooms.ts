@@ -11,13 +11,15 @@
 // The scripts read room keys they derive from ids: fine on a single Redis (or Sentinel), not on Redis Cluster.
 import type { Redis } from 'ioredis';
 import { conflict } from '../errors.js';
-import { KEY_PREFIX, LuaScript } from '../redis/connection.js';
+import { KEY_PREFIX, keyPart, LuaScript } from '../redis/connection.js';
 import type { RoomRecord, RoomStore } from './rooms.js';
 
-// KEYS[1] room, KEYS[2] index, KEYS[3] sequence. ARGV[1] json, ARGV[2] id. 1 when created, 0 when taken.
+// KEYS[1] room, KEYS[2] index, KEYS[3] sequence, KEYS[4] the owner's room ids (or '' for none).
+// ARGV[1] json, ARGV[2] id. 1 when created, 0 when taken.
 const CREATE = new LuaScript(`
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
 redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[2])
+if KEYS[4] ~= '' then redis.call('SADD', KEYS[4], ARGV[2]) end
 return 1
 `);
 
@@ -50,6 +52,8 @@ export class RedisRoomStore implements RoomStore {
   private readonly roomPrefix: string;
   private readonly indexKey: string;
   private readonly seqKey: string;
+  /** Per owner, the set of room ids it created: the per-user quota (rooms are closed, never deleted). */
+  private readonly ownerPrefix: string;
 
   constructor(
     private readonly client: Redis,
@@ -59,10 +63,12 @@ export class RedisRoomStore implements RoomStore {
     this.roomPrefix = `${prefix}room:`;
     this.indexKey = `${prefix}rooms`;
     this.seqKey = `${prefix}rooms:seq`;
+    this.ownerPrefix = `${prefix}rooms:owner:`;
   }
 
   async create(room: RoomRecord): Promise<void> {
-    const created = await CREATE.run(this.client, [this.roomPrefix + room.id, this.indexKey, this.seqKey], [JSON.stringify(room), room.id]);
+    const ownerKey = room.ownerId === null ? '' : this.ownerPrefix + keyPart(room.ownerId);
+    const created = await CREATE.run(this.client, [this.roomPrefix + room.id, this.indexKey, this.seqKey, ownerKey], [JSON.stringify(room), room.id]);
     if (Number(created) !== 1) throw conflict(`room "${room.id}" already exists`);
   }
 
@@ -75,7 +81,16 @@ export class RedisRoomStore implements RoomStore {
     if (limit <= 0) return [];
     const rows = (await LIST.run(this.client, [this.indexKey], [after ?? '', limit, this.roomPrefix])) as Array<string | null>;
     // A null would be a room key without its index entry, which no code path writes; skipped to be safe.
-    return rows.filter((json): json is string => json !== null).map((json) => JSON.parse(json) as RoomRecord);
+    // So is a room that is not JSON (written by hand or damaged): one bad record must not fail every listing.
+    return rows.flatMap((json) => {
+      if (json === null) return [];
+      try {
+        const room = JSON.parse(json) as unknown;
+        return typeof room === 'object' && room !== null && typeof (room as RoomRecord).id === 'string' ? [room as RoomRecord] : [];
+      } catch {
+        return [];
+      }
+    });
   }
 
   async update(id: string, patch: Partial<Omit<RoomRecord, 'id' | 'createdAt'>>): Promise<RoomRecord | null> {
@@ -93,5 +108,10 @@ export class RedisRoomStore implements RoomStore {
 
   async count(): Promise<number> {
     return this.client.zcard(this.indexKey);
+  }
+
+  /** Rooms created before the owner sets existed (older versions) are not counted. */
+  async countByOwner(ownerId: string): Promise<number> {
+    return this.client.scard(this.ownerPrefix + keyPart(ownerId));
   }
 }

@@ -1,22 +1,22 @@
 // Native chat rooms: who owns them, who moderates, when chat is open, who is timed out. The store is a
 // port (memory driver now; MongoDB with the persistence issue); the rules live in RoomService.
-import { AppError, conflict, forbidden, notFound } from '../errors.js';
-import type { Principal } from '../auth/index.js';
+import { AppError, badRequest, conflict, forbidden, notFound } from '../errors.js';
+import type { Principal, Role } from '../auth/index.js';
 import { roomChannel } from './names.js';
 import type { ChannelBus } from './bus.js';
 
 export interface RoomRecord {
   id: string;
   title: string;
-  /** Null for rooms auto-created by a first post: only admins moderate those. */
+  /** Null only for rooms auto-created by a first post in older versions: only admins moderate those. */
   ownerId: string | null;
   moderators: string[];
-  /** Epoch ms; chat is refused outside [opensAt, closesAt). */
+  /** Epoch ms; chat is refused outside [opensAt, closesAt). Bounded by ROOM_TIME_RANGE when created. */
   opensAt: number | null;
   closesAt: number | null;
   closedAt: number | null;
   createdAt: number;
-  /** userId -> epoch ms until which the user may not post. */
+  /** userId -> epoch ms until which the user may not post. Read with Object.hasOwn: keys are user ids. */
   timeouts: Record<string, number>;
 }
 
@@ -28,6 +28,8 @@ export interface RoomStore {
   list(limit: number, after?: string): Promise<RoomRecord[]>;
   update(id: string, patch: Partial<Omit<RoomRecord, 'id' | 'createdAt'>>): Promise<RoomRecord | null>;
   count(): Promise<number>;
+  /** Rooms created by this owner (the per-user quota). */
+  countByOwner(ownerId: string): Promise<number>;
 }
 
 export class MemoryRoomStore implements RoomStore {
@@ -67,6 +69,12 @@ export class MemoryRoomStore implements RoomStore {
   async count(): Promise<number> {
     return this.rooms.size;
   }
+
+  async countByOwner(ownerId: string): Promise<number> {
+    let n = 0;
+    for (const room of this.rooms.values()) if (room.ownerId === ownerId) n++;
+    return n;
+  }
 }
 
 export type RoomStatus = 'scheduled' | 'open' | 'ended' | 'closed';
@@ -80,7 +88,8 @@ export interface RoomView {
   opens_at: string | null;
   closes_at: string | null;
   closed_at: string | null;
-  created_at: string;
+  /** Null only for a stored time a Date cannot show (a record from an older version). */
+  created_at: string | null;
   status: RoomStatus;
 }
 
@@ -92,20 +101,40 @@ export interface NewRoom {
 }
 
 export interface RoomServiceOptions {
-  autoCreate: boolean;
   maxRooms: number;
+  /** Rooms one user may create (admins are bounded by maxRooms only). */
+  maxRoomsPerUser: number;
   /** Longest timeout a moderator may give. */
   maxTimeoutS: number;
   /** Told of every deleted message, so the store forgets it too. */
   onRemove?: (channel: string, ids: readonly string[]) => void;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+/** Users timed out at once per room, expired entries not counted: a host cannot grow a record without bound. */
+export const MAX_TIMEOUTS_PER_ROOM = 1000;
+
+/** Times a room may be scheduled at: not before 2000, not more than ten years ahead. */
+export const ROOM_TIME_RANGE = { min: Date.UTC(2000, 0, 1), aheadMs: 10 * 365.25 * 24 * 3_600_000 };
+
+/** The users a room names: moderators by name, timeouts by id (both must exist). */
+export interface RoomUsers {
+  findByUsername(username: string): Promise<{ id: string } | null>;
+  findById(id: string): Promise<{ id: string; role: Role } | null>;
+}
+
+// Records written by an older version (or by hand) may hold times a Date cannot show: those read as null
+// rather than failing every listing that includes them.
+const iso = (ms: unknown): string | null => {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return null;
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+};
 
 export function roomStatus(room: RoomRecord, now: number): RoomStatus {
-  if (room.closedAt !== null) return 'closed';
-  if (room.opensAt !== null && now < room.opensAt) return 'scheduled';
-  if (room.closesAt !== null && now >= room.closesAt) return 'ended';
+  // typeof, not `!== null`: a field missing from an old record must not read as "closed at undefined".
+  if (typeof room.closedAt === 'number') return 'closed';
+  if (typeof room.opensAt === 'number' && now < room.opensAt) return 'scheduled';
+  if (typeof room.closesAt === 'number' && now >= room.closesAt) return 'ended';
   return 'open';
 }
 
@@ -113,15 +142,30 @@ export function roomView(room: RoomRecord, now = Date.now()): RoomView {
   return {
     id: room.id,
     channel: roomChannel(room.id),
-    title: room.title,
-    owner_id: room.ownerId,
-    moderators: room.moderators,
+    title: typeof room.title === 'string' ? room.title : room.id,
+    owner_id: typeof room.ownerId === 'string' ? room.ownerId : null,
+    moderators: Array.isArray(room.moderators) ? room.moderators.filter((m) => typeof m === 'string') : [],
     opens_at: iso(room.opensAt),
     closes_at: iso(room.closesAt),
     closed_at: iso(room.closedAt),
-    created_at: iso(room.createdAt) as string,
+    created_at: iso(room.createdAt),
     status: roomStatus(room, now),
   };
+}
+
+/** The time a user is timed out until, if any (prototype-safe: the key is a user id). */
+export function timedOutUntil(room: RoomRecord, userId: string): number | undefined {
+  const timeouts = room.timeouts as Record<string, unknown> | null | undefined;
+  if (typeof timeouts !== 'object' || timeouts === null || !Object.hasOwn(timeouts, userId)) return undefined;
+  const until = timeouts[userId];
+  return typeof until === 'number' ? until : undefined;
+}
+
+function checkRoomTime(ms: number | undefined, field: string, now: number): void {
+  if (ms === undefined) return;
+  if (!Number.isSafeInteger(ms) || ms < ROOM_TIME_RANGE.min || ms > now + ROOM_TIME_RANGE.aheadMs) {
+    throw badRequest(`${field} must be a time from 2000 to ten years from now`, 'validation_failed');
+  }
 }
 
 export class RoomService {
@@ -129,16 +173,19 @@ export class RoomService {
     private readonly store: RoomStore,
     private readonly bus: ChannelBus,
     private readonly options: RoomServiceOptions,
-    private readonly findUser: (username: string) => Promise<{ id: string } | null>,
+    private readonly users: RoomUsers,
   ) {}
 
-  get autoCreate(): boolean {
-    return this.options.autoCreate;
-  }
-
-  async create(owner: Principal | null, spec: NewRoom): Promise<RoomRecord> {
+  async create(owner: Principal, spec: NewRoom): Promise<RoomRecord> {
+    const now = Date.now();
+    checkRoomTime(spec.opensAt, 'opens_at', now);
+    checkRoomTime(spec.closesAt, 'closes_at', now);
     if (spec.opensAt !== undefined && spec.closesAt !== undefined && spec.closesAt <= spec.opensAt) {
       throw new AppError(400, 'validation_failed', 'closes_at must be after opens_at');
+    }
+    // Counted, then created: two creates racing may both pass at the limit (one over at most per race).
+    if (owner.role !== 'admin' && (await this.store.countByOwner(owner.userId)) >= this.options.maxRoomsPerUser) {
+      throw new AppError(409, 'quota_exceeded', `you may create at most ${this.options.maxRoomsPerUser} rooms (MAX_ROOMS_PER_USER)`);
     }
     if ((await this.store.count()) >= this.options.maxRooms) {
       throw new AppError(503, 'room_limit', `this server holds at most ${this.options.maxRooms} rooms`);
@@ -146,12 +193,12 @@ export class RoomService {
     const room: RoomRecord = {
       id: spec.id,
       title: spec.title ?? spec.id,
-      ownerId: owner?.userId ?? null,
+      ownerId: owner.userId,
       moderators: [],
       opensAt: spec.opensAt ?? null,
       closesAt: spec.closesAt ?? null,
       closedAt: null,
-      createdAt: Date.now(),
+      createdAt: now,
       timeouts: {},
     };
     await this.store.create(room);
@@ -168,19 +215,14 @@ export class RoomService {
     return this.store.list(limit, after);
   }
 
-  /** The room a subscriber or poster means: existing, or auto-created when that is configured. */
-  async resolve(id: string, poster: Principal | null): Promise<RoomRecord> {
+  /**
+   * The room a subscriber, poster or liker means. Rooms exist only through POST /api/v1/rooms: a chat, a
+   * like or a subscribe never creates one (each would be a free, ownerless room anyone could mint).
+   */
+  async resolve(id: string): Promise<RoomRecord> {
     const room = await this.store.get(id);
-    if (room) return room;
-    if (!this.options.autoCreate) throw notFound(`no room "${id}" (rooms are created with POST /api/v1/rooms)`);
-    if (poster === null) return { id, title: id, ownerId: null, moderators: [], opensAt: null, closesAt: null, closedAt: null, createdAt: Date.now(), timeouts: {} };
-    try {
-      return await this.create(null, { id });
-    } catch (err) {
-      // Two first posts at once: the other one created it.
-      if (err instanceof AppError && err.status === 409) return this.get(id);
-      throw err;
-    }
+    if (!room) throw notFound(`no room "${id}" (rooms are created with POST /api/v1/rooms)`);
+    return room;
   }
 
   /** Why this user may not post now, or null. */
@@ -189,7 +231,7 @@ export class RoomService {
     if (status === 'closed') return new AppError(403, 'room_closed', `room "${room.id}" is closed`);
     if (status === 'scheduled') return new AppError(403, 'room_not_open', `room "${room.id}" opens at ${iso(room.opensAt)}`);
     if (status === 'ended') return new AppError(403, 'room_ended', `room "${room.id}" closed at ${iso(room.closesAt)}`);
-    const until = room.timeouts[principal.userId];
+    const until = timedOutUntil(room, principal.userId);
     if (until !== undefined && until > now) {
       return new AppError(403, 'timed_out', `you are timed out in this room until ${iso(until)}`, {}, until - now);
     }
@@ -215,7 +257,7 @@ export class RoomService {
   async close(principal: Principal, id: string): Promise<RoomRecord> {
     const room = await this.get(id);
     if (!this.isHost(room, principal)) throw forbidden('only the room host or an admin may close it');
-    if (room.closedAt !== null) return room;
+    if (typeof room.closedAt === 'number') return room;
     const updated = (await this.store.update(id, { closedAt: Date.now() })) as RoomRecord;
     this.bus.publish({ kind: 'closed', channel: roomChannel(id) });
     return updated;
@@ -224,7 +266,7 @@ export class RoomService {
   async addModerator(principal: Principal, id: string, username: string): Promise<RoomRecord> {
     const room = await this.get(id);
     if (!this.isHost(room, principal)) throw forbidden('only the room host or an admin may appoint moderators');
-    const user = await this.findUser(username);
+    const user = await this.users.findByUsername(username);
     if (!user) throw notFound(`no user "${username}"`);
     if (room.moderators.includes(user.id)) return room;
     return (await this.store.update(id, { moderators: [...room.moderators, user.id] })) as RoomRecord;
@@ -250,11 +292,19 @@ export class RoomService {
     if (userId === room.ownerId || (room.moderators.includes(userId) && !this.isHost(room, principal))) {
       throw forbidden('the host cannot be timed out, and moderators only by the host');
     }
+    const user = await this.users.findById(userId);
+    if (!user) throw notFound(`no user "${userId}"`);
+    if (user.role === 'admin') throw forbidden('admins cannot be timed out');
     const now = Date.now();
-    const until = now + Math.min(durationS, this.options.maxTimeoutS) * 1000;
-    const timeouts = Object.fromEntries(Object.entries(room.timeouts).filter(([, t]) => t > now));
-    timeouts[userId] = until;
-    await this.store.update(id, { timeouts });
+    const until = now + Math.min(Math.max(1, Math.floor(durationS)), this.options.maxTimeoutS) * 1000;
+    // Expired entries are dropped before counting; a Map, not an object, while user ids are keys.
+    const live = new Map<string, number>();
+    for (const [uid, t] of Object.entries(room.timeouts ?? {})) if (typeof t === 'number' && t > now) live.set(uid, t);
+    if (!live.has(user.id) && live.size >= MAX_TIMEOUTS_PER_ROOM) {
+      throw new AppError(409, 'quota_exceeded', `a room holds at most ${MAX_TIMEOUTS_PER_ROOM} timeouts at once`);
+    }
+    live.set(user.id, until);
+    await this.store.update(id, { timeouts: Object.fromEntries(live) });
     return until;
   }
 }

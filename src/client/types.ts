@@ -115,9 +115,10 @@ export interface Report {
   owner_id: string;
   channel: string;
   title: string;
-  from: string;
-  to: string;
-  created_at: string;
+  /** Null only for a damaged stored record whose time no date can show (likewise `to`, `created_at`). */
+  from: string | null;
+  to: string | null;
+  created_at: string | null;
   summary: ReportSummary;
 }
 
@@ -157,7 +158,8 @@ export interface Room {
   opens_at: string | null;
   closes_at: string | null;
   closed_at: string | null;
-  created_at: string;
+  /** Null only for a damaged stored record whose time no date can show. */
+  created_at: string | null;
   status: RoomStatus;
 }
 

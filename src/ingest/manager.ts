@@ -42,6 +42,8 @@ export interface IngestManagerOptions {
   maxOwned: number;
   /** Streams defined cluster-wide at most. */
   maxStreams: number;
+  /** Streams one user may have defined at once (admins: maxStreams only). Default maxStreams. */
+  maxStreamsPerUser?: number;
   /** Cooldown before a connection that reported `ended` is started again. */
   retryEndedMs: number;
   /** Cooldown after `error`, doubled per consecutive error (jittered; capped at 10 min, or at this if longer). */
@@ -136,7 +138,13 @@ export class IngestManager {
     const channel = connector.normalize(raw);
     const existing = await this.deps.store.find(source, channel);
     if (existing) return { view: await this.view(existing), created: false };
-    if ((await this.deps.store.list()).length >= this.options.maxStreams) {
+    const all = await this.deps.store.list();
+    const perUser = this.options.maxStreamsPerUser ?? this.options.maxStreams;
+    // A stream counts against its creator for as long as it is defined (deleting it frees the slot).
+    if (principal.role !== 'admin' && all.filter((r) => r.createdBy === principal.userId).length >= perUser) {
+      throw new AppError(409, 'quota_exceeded', `you may ingest at most ${perUser} streams at once (INGEST_MAX_STREAMS_PER_USER)`);
+    }
+    if (all.length >= this.options.maxStreams) {
       throw new AppError(409, 'limit_reached', `at most ${this.options.maxStreams} streams may be ingested at once`);
     }
     const rec: IngestRecord = { id: ulid(), source, channel, createdBy: principal.userId, createdAt: Date.now() };
@@ -150,6 +158,15 @@ export class IngestManager {
     }
     await this.scanLogged(); // take it now rather than on the next tick (which retries if this one failed)
     return { view: await this.view(rec), created: true };
+  }
+
+  /** Whether `<source>:<channel>` is defined and has an owner's live report (what likes require). */
+  async isLive(source: string, channel: string): Promise<boolean> {
+    if (!this.deps.connectors.has(source as IngestSourceName)) return false;
+    const rec = await this.deps.store.find(source as IngestSourceName, channel);
+    if (!rec) return false;
+    if (this.owned.has(rec.id)) return true;
+    return (await this.deps.board.get([rec.id])).has(rec.id);
   }
 
   async list(): Promise<IngestView[]> {

@@ -281,6 +281,23 @@ export class MemoryReportStore implements ReportStore {
     }
     return n;
   }
+
+  async countByOwner(ownerId: string): Promise<number> {
+    let n = 0;
+    for (const r of this.#reports.values()) if (r.ownerId === ownerId) n++;
+    return n;
+  }
+
+  async deleteCreatedBefore(cutoff: number, ownerId?: string): Promise<number> {
+    let n = 0;
+    for (const [id, r] of this.#reports) {
+      if (r.createdAt < cutoff && (ownerId === undefined || r.ownerId === ownerId)) {
+        this.#reports.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
 }
 
 export const ingestConflict = (source: IngestSourceName, channel: string) =>

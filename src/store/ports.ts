@@ -168,6 +168,10 @@ export interface ReportStore {
   listByOwner(ownerId: string, limit: number, before?: string): Promise<ReportRecord[]>;
   delete(id: string): Promise<boolean>;
   deleteByOwner(ownerId: string): Promise<number>;
+  /** Reports this owner holds (the per-user quota). */
+  countByOwner(ownerId: string): Promise<number>;
+  /** Deletes reports created before `cutoff` (epoch ms), only this owner's when given; how many went. */
+  deleteCreatedBefore(cutoff: number, ownerId?: string): Promise<number>;
 }
 
 export interface IngestRecord {

@@ -88,6 +88,30 @@ describe.each(drivers)('RoomStore contract: %s', (_name, make, unavailable) => {
     expect(await rooms.count()).toBe(5);
   });
 
+  it('counts the rooms of each owner (the per-user quota), a lost race and ownerless rooms not counted', async () => {
+    const rooms = await make();
+    expect(await rooms.countByOwner('u1')).toBe(0);
+    await rooms.create(room('a'));
+    await rooms.create(room('b'));
+    await rooms.create(room('c', { ownerId: 'u2' }));
+    await rooms.create(room('d', { ownerId: null }));
+    await conflictOf(rooms.create(room('a', { ownerId: 'u2' })));
+    await Promise.allSettled(Array.from({ length: 5 }, () => rooms.create(room('race', { ownerId: 'u3' }))));
+    expect(await rooms.countByOwner('u1')).toBe(2);
+    expect(await rooms.countByOwner('u2')).toBe(1);
+    expect(await rooms.countByOwner('u3')).toBe(1);
+    expect(await rooms.countByOwner('nobody')).toBe(0);
+    // Owner ids are keys in some drivers: prototype names and separators are ids like any other.
+    await rooms.create(room('p', { ownerId: '__proto__' }));
+    await rooms.create(room('q', { ownerId: 'u1:x' }));
+    expect(await rooms.countByOwner('__proto__')).toBe(1);
+    expect(await rooms.countByOwner('constructor')).toBe(0);
+    expect(await rooms.countByOwner('u1')).toBe(2);
+    // Closing or updating a room does not change whose it is.
+    await rooms.update('a', { closedAt: 5 });
+    expect(await rooms.countByOwner('u1')).toBe(2);
+  });
+
   it('updates by merging a patch, null included, keeping id and createdAt, and returns the result', async () => {
     const rooms = await make();
     await rooms.create(room('a', { opensAt: 1 }));

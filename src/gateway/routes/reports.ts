@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { ulid } from 'ulid';
 import type { Principal } from '../../auth/index.js';
 import { parseChannel } from '../../channels/index.js';
-import { badRequest, notFound } from '../../errors.js';
+import { AppError, badRequest, notFound } from '../../errors.js';
 import type { HistoryService } from '../../store/history.js';
 import type { ReportRecord, ReportStore } from '../../store/ports.js';
 import { boundedTime, cursorParam, intParam, MAX_TIME_MS, QueryCursor, QueryInt } from '../query.js';
@@ -23,30 +23,52 @@ const CreateReportBody = Type.Object(
 const MAX_RANGE_MS = 31 * 24 * 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
+// A stored time no Date can show (a record from an older version, or written by hand) reads as null: one
+// bad report must not fail its owner's every listing.
+const storedIso = (ms: unknown): string | null => (typeof ms === 'number' && Math.abs(ms) <= MAX_TIME_MS ? new Date(ms).toISOString() : null);
+
 export const reportView = (r: ReportRecord) => ({
-  id: r.id, owner_id: r.ownerId, channel: r.channel, title: r.title, from: iso(r.from), to: iso(r.to), created_at: iso(r.createdAt), summary: r.summary,
+  id: r.id, owner_id: r.ownerId, channel: r.channel, title: r.title, from: storedIso(r.from), to: storedIso(r.to), created_at: storedIso(r.createdAt), summary: r.summary,
 });
 
-export function reportRoutes(reports: ReportStore, history: HistoryService): Route[] {
+export interface ReportQuota {
+  /** Reports one user keeps at once (admins included: a report is stored data, not moderation). */
+  maxPerUser: number;
+  /** Reports older than this are deleted (lazily: on the next create anywhere or read of its owner's list). */
+  retentionDays: number;
+}
+
+export function reportRoutes(reports: ReportStore, history: HistoryService, quota: ReportQuota): Route[] {
   const who = (p: Principal | null) => p as Principal; // non-null on authenticated routes
+  const cutoff = () => Date.now() - quota.retentionDays * 86_400_000;
   const owned = async (principal: Principal, id: string) => {
     const report = await reports.get(id);
-    // Someone else's report reads as missing: ids are not a way to learn what others analyse.
-    if (!report || (report.ownerId !== principal.userId && principal.role !== 'admin')) throw notFound(`no report "${id}"`);
+    // Someone else's report reads as missing: ids are not a way to learn what others analyse. So does one
+    // past retention that no sweep has deleted yet.
+    if (!report || (report.ownerId !== principal.userId && principal.role !== 'admin') || report.createdAt < cutoff()) {
+      throw notFound(`no report "${id}"`);
+    }
     return report;
   };
   return [
     route({
       method: 'post', path: '/api/v1/reports', auth: 'user', rateLimit: 'api', tag: 'reports', summary: 'Analyse a channel over [from, to) and save the result (at most 31 days)',
       body: CreateReportBody,
+      responses: { 201: 'The report', 409: 'You hold MAX_REPORTS_PER_USER reports already (`quota_exceeded`)' },
       handler: async ({ body, principal }) => {
         const channel = parseChannel(body.channel).name;
         const from = boundedTime(body.from, 'from');
         const to = boundedTime(body.to, 'to');
         if (!(to > from)) throw badRequest('`to` must be after `from`', 'validation_failed');
         if (to - from > MAX_RANGE_MS) throw badRequest('a report covers at most 31 days', 'validation_failed');
+        const owner = who(principal).userId;
+        // Retention is swept here, for every owner: creating is rare (each costs a summary) and indexed.
+        await reports.deleteCreatedBefore(cutoff());
+        if ((await reports.countByOwner(owner)) >= quota.maxPerUser) {
+          throw new AppError(409, 'quota_exceeded', `you may keep at most ${quota.maxPerUser} reports (MAX_REPORTS_PER_USER): delete some first`);
+        }
         const report: ReportRecord = {
-          id: ulid(), ownerId: who(principal).userId, channel, from, to, createdAt: Date.now(),
+          id: ulid(), ownerId: owner, channel, from, to, createdAt: Date.now(),
           title: body.title ?? `${channel} ${iso(from)} – ${iso(to)}`,
           summary: await history.summarize(channel, from, to),
         };
@@ -60,6 +82,7 @@ export function reportRoutes(reports: ReportStore, history: HistoryService): Rou
       handler: async ({ principal, query }) => {
         const limit = intParam(query, 'limit', 50, 1, 100);
         const before = cursorParam(query, 'before');
+        await reports.deleteCreatedBefore(cutoff(), who(principal).userId);
         const page = await reports.listByOwner(who(principal).userId, limit, before);
         const items = page.map(reportView);
         return { body: page.length === limit ? { items, next: page[page.length - 1]?.id } : { items } };

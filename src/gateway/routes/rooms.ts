@@ -4,9 +4,9 @@ import { Type } from '@sinclair/typebox';
 import { ulid } from 'ulid';
 import type { Principal } from '../../auth/index.js';
 import { badRequest } from '../../errors.js';
-import { ROOM_ID_PATTERN, roomView, type RoomService } from '../../channels/index.js';
+import { MAX_TIMEOUTS_PER_ROOM, ROOM_ID_PATTERN, roomView, type RoomService } from '../../channels/index.js';
 import { route, type Route } from '../router.js';
-import { parseTime } from '../time.js';
+import { boundedTime } from '../query.js';
 
 const Time = Type.Union([Type.String({ minLength: 1, maxLength: 40 }), Type.Integer({ minimum: 0 })]);
 const CreateRoomBody = Type.Object(
@@ -30,12 +30,12 @@ const RoomReply = Type.Object(
     id: Type.String(),
     channel: Type.String({ description: 'The WebSocket channel of its chat: `room:<id>`' }),
     title: Type.String(),
-    owner_id: Type.Union([Type.String(), Type.Null()], { description: 'Null for rooms auto-created by a first post' }),
+    owner_id: Type.Union([Type.String(), Type.Null()], { description: 'Null only for rooms auto-created by a first post in older versions' }),
     moderators: Type.Array(Type.String(), { description: 'User ids' }),
     opens_at: IsoTime,
     closes_at: IsoTime,
     closed_at: IsoTime,
-    created_at: Type.String(),
+    created_at: Type.Union([Type.String(), Type.Null()], { description: 'Null only for a stored time no date can show (a damaged record)' }),
     status: Type.Union([Type.Literal('scheduled'), Type.Literal('open'), Type.Literal('ended'), Type.Literal('closed')]),
   },
   { title: 'Room' },
@@ -59,18 +59,20 @@ export function roomRoutes(rooms: RoomService): Route[] {
   return [
     route({
       method: 'post', path: '/api/v1/rooms', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Create a room (the caller hosts it)',
-      description: '`opens_at` / `closes_at` are ISO 8601 or epoch milliseconds; chat is refused outside that window.',
+      description: '`opens_at` / `closes_at` are ISO 8601 or epoch milliseconds, from 2000 to ten years ahead; chat is refused outside that window. ' +
+        'A user creates at most `MAX_ROOMS_PER_USER` rooms (admins: `MAX_ROOMS`); chat, likes and subscriptions never create one.',
       body: CreateRoomBody, response: RoomReply, responses: {
         201: 'The room',
-        409: 'The id is taken (`conflict`)',
+        400: 'A time out of range, or `closes_at` not after `opens_at` (`validation_failed`)',
+        409: 'The id is taken (`conflict`), or you created `MAX_ROOMS_PER_USER` rooms already (`quota_exceeded`)',
         503: 'The server holds its maximum of rooms (`room_limit`), or shared state is unreachable (`unavailable`)',
       },
       handler: async ({ body, principal }) => {
         const room = await rooms.create(who(principal), {
           id: body.id ?? ulid().toLowerCase(),
           ...(body.title === undefined ? {} : { title: body.title }),
-          ...(body.opens_at === undefined ? {} : { opensAt: parseTime(body.opens_at, 'opens_at') }),
-          ...(body.closes_at === undefined ? {} : { closesAt: parseTime(body.closes_at, 'closes_at') }),
+          ...(body.opens_at === undefined ? {} : { opensAt: boundedTime(body.opens_at, 'opens_at') }),
+          ...(body.closes_at === undefined ? {} : { closesAt: boundedTime(body.closes_at, 'closes_at') }),
         });
         return { status: 201, body: roomView(room) };
       },
@@ -116,7 +118,12 @@ export function roomRoutes(rooms: RoomService): Route[] {
     }),
     route({
       method: 'post', path: '/api/v1/rooms/:id/timeouts', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Stop a user posting for a while (host, moderator or admin)',
-      body: timeoutBody(MAX_TIMEOUT_S), response: TimeoutReply, responses: { 403: 'Not the host, a moderator or an admin' },
+      description: `The user must exist (404). Nobody times out an admin or the host, and only the host or an admin a moderator (403). A room holds at most ${MAX_TIMEOUTS_PER_ROOM} unexpired timeouts (409 \`quota_exceeded\`).`,
+      body: timeoutBody(MAX_TIMEOUT_S), response: TimeoutReply, responses: {
+        403: 'Not the host, a moderator or an admin; or the user is an admin, the host, or a moderator and you are not the host',
+        404: 'No such room or user',
+        409: 'The room holds its maximum of timeouts (`quota_exceeded`)',
+      },
       handler: async ({ params, principal, body }) => {
         const until = await rooms.timeout(who(principal), params.id as string, body.user_id, body.duration_s);
         return { body: { room_id: params.id, user_id: body.user_id, until: new Date(until).toISOString() } };

@@ -149,9 +149,15 @@ const INDEXES: Record<string, IndexDescription[]> = {
     { key: { channel: 1, ts: -1 }, name: 'messages_channel_ts' },
   ],
   [COLLECTIONS.buckets]: [{ key: { channel: 1, start: 1 }, name: 'buckets_channel_start' }],
-  [COLLECTIONS.reports]: [{ key: { ownerId: 1, _id: -1 }, name: 'reports_owner' }],
+  [COLLECTIONS.reports]: [
+    { key: { ownerId: 1, _id: -1 }, name: 'reports_owner' },
+    { key: { createdAt: 1 }, name: 'reports_created' },
+  ],
   [COLLECTIONS.ingests]: [{ key: { source: 1, channel: 1 }, name: INDEX.ingestSourceChannel, unique: true }],
-  [COLLECTIONS.rooms]: [{ key: { seq: 1 }, name: 'rooms_seq', unique: true }],
+  [COLLECTIONS.rooms]: [
+    { key: { seq: 1 }, name: 'rooms_seq', unique: true },
+    { key: { ownerId: 1 }, name: 'rooms_owner' },
+  ],
 };
 
 /** Creates the indexes (a no-op for those that exist) and brings the message TTL in line with the option. */

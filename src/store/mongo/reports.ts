@@ -74,4 +74,14 @@ export class MongoReportStore implements ReportStore {
   async deleteByOwner(ownerId: string): Promise<number> {
     return (await this.reports.deleteMany({ ownerId })).deletedCount;
   }
+
+  async countByOwner(ownerId: string): Promise<number> {
+    return this.reports.countDocuments({ ownerId });
+  }
+
+  async deleteCreatedBefore(cutoff: number, ownerId?: string): Promise<number> {
+    const filter: Filter<ReportDoc> = { createdAt: { $lt: cutoff } };
+    if (ownerId !== undefined) filter.ownerId = ownerId;
+    return (await this.reports.deleteMany(filter)).deletedCount;
+  }
 }

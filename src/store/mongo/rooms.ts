@@ -111,4 +111,8 @@ export class MongoRoomStore implements RoomStore {
   async count(): Promise<number> {
     return this.rooms.countDocuments({});
   }
+
+  async countByOwner(ownerId: string): Promise<number> {
+    return this.rooms.countDocuments({ ownerId });
+  }
 }
