@@ -489,6 +489,26 @@ describe('client SDK: token renewal and revocation of the live connection', { co
     expect((await mine).user.badges).toContain('admin');
   });
 
+  it('with static credentials, reconnects after a 4001 when they are still good (an API key across a role change)', async () => {
+    const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
+    const me = await c.register('sdk_static', 'password123');
+    await c.login('sdk_static', 'password123');
+    const token = c.accessToken as string;
+    let created = await call(s.url, 'POST', '/api/v1/api-keys', { token, body: { name: 'static', current_password: 'password123' } });
+    if (created.status === 400) created = await call(s.url, 'POST', '/api/v1/api-keys', { token, body: { name: 'static' } });
+    const { key } = created.body as { key: string };
+    const live = track(new LiveConnection({ url: s.url, WebSocket, credentials: { apiKey: key }, channels: ['room:sdk-static'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
+    await live.next('subscribed', (f) => f.channel === 'room:sdk-static');
+    const closed = live.next('close');
+    const reopened = live.next('open', (e) => e.reconnected);
+    await admin.request('PATCH', `/api/v1/admin/users/${me.id}`, { body: { role: 'admin' } });
+    expect(await closed).toMatchObject({ code: 4001, reason: 'revoked', willReconnect: true });
+    await reopened;
+    const mine = live.next('message', (m) => m.text === 'key still good');
+    live.chat('room:sdk-static', 'key still good');
+    expect((await mine).user.badges).toContain('admin');
+  });
+
   it('on close 4001 whose refresh is refused too (account disabled), stops with a fatal unauthorized error', async () => {
     const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
     const me = await c.register('sdk_disabled', 'password123');

@@ -461,23 +461,22 @@ export class LiveConnection {
   }
 
   /**
-   * The server closed an open connection because its credentials were revoked or expired (4001): like a
-   * refused upgrade, ask once for fresh credentials and reconnect at once, else end with a fatal `error`.
+   * The server closed an open connection because its credentials were revoked or expired (4001): as after a
+   * refused upgrade, a credentials function is asked once for fresh ones and the connection reopens at once.
+   * Otherwise it reconnects as after any loss: the same credentials may still be good (a role change closes
+   * sockets too), and if the server refuses them the upgrade's 401 ends the connection with a fatal `error`.
    */
   private revoked(creds: LiveCredentials, code: number, reason: string): void {
-    this.stopTimers();
-    this.confirmed.clear();
-    if (this._state === 'closed') return;
-    const message = `the server closed the connection: credentials ${reason === '' ? 'revoked' : reason}`;
-    if (typeof this.options.credentials === 'function' && !this.askedFresh) {
-      this.askedFresh = true;
-      this.rejected = { creds, status: 401, message };
-      this.emit('close', { code, reason, willReconnect: true });
-      void this.open();
+    if (typeof this.options.credentials !== 'function' || this.askedFresh || this._state === 'closed') {
+      this.lost(code, reason);
       return;
     }
-    this.emit('close', { code, reason, willReconnect: false });
-    this.authFailed(401, message);
+    this.stopTimers();
+    this.confirmed.clear();
+    this.askedFresh = true;
+    this.rejected = { creds, status: 401, message: `the server closed the connection: credentials ${reason === '' ? 'revoked' : reason}` };
+    this.emit('close', { code, reason, willReconnect: true });
+    void this.open();
   }
 
   /** Renews the socket's access token shortly before it expires (only where credentials is a function). */
