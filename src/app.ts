@@ -15,6 +15,7 @@ import {
   type UserStore,
 } from './auth/index.js';
 import { CachedApiKeyStore, CachedUserStore, type Invalidations } from './auth/cache.js';
+import { isRevocation } from './auth/revocations.js';
 import { RedisApiKeyStore, RedisRevocationStore, RedisUserStore } from './auth/redis.js';
 import {
   ChannelHub,
@@ -324,6 +325,11 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     apiKeys: state.apiKeys,
     revocations: state.revocations,
     tokens: new TokenIssuer({ secret: jwtSecret, accessTtlS: config.accessTtlS, refreshTtlS: config.refreshTtlS }),
+    // Closed here at once, and on every other process off the bus (this one's echo is a no-op by then).
+    onRevoke: (revocation) => {
+      ws.revoke(revocation);
+      bus.publish({ kind: 'revoke', channel: SYSTEM_CHANNEL, revocation });
+    },
   });
   if (config.adminUsername !== undefined && config.adminPassword !== undefined) {
     await auth.ensureAdmin(config.adminUsername, config.adminPassword);
@@ -392,6 +398,9 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
         closed_abuse: ws.counters.closedAbuse,
         closed_too_big: ws.counters.closedTooBig,
         closed_abnormal: ws.counters.closedAbnormal,
+        refused_address: ws.counters.refusedAddress,
+        closed_revoked: ws.counters.closedRevoked,
+        closed_expired: ws.counters.closedExpired,
       },
     }),
     writer: () => ({ ...writer.state(), written: writer.written }),
@@ -417,6 +426,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     },
     { ...config.ws, maxTextLength: config.maxTextLength },
   );
+  bus.onEvent((e) => e.kind === 'revoke' && isRevocation(e.revocation) && ws.revoke(e.revocation));
 
   let draining = false;
   let inflight = 0;
@@ -452,7 +462,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
           ? 'draining'
           : !engine.ready
             ? 'model not loaded'
-            : (state.problem() ?? storeProblem(writer) ?? (ws.atCapacity ? 'at the WebSocket connection limit' : null)),
+            : (state.problem() ?? storeProblem(writer)), // a pod at its socket cap still serves REST: upgrades get 503, /ready stays 200
       degraded: () => storeDegraded(persistent, writer),
     }),
     ...authRoutes(auth),

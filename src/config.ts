@@ -51,6 +51,9 @@ export interface Config {
     connectRatePerMin: number;
     frameRatePer10s: number;
     abuseStrikes: number;
+    /** Open sockets per client address, per process (default a tenth of maxConnections). */
+    maxConnectionsPerAddress: number;
+    perAddressExemptLoopback: boolean;
   };
   chatRatePer30s: number;
   maxRooms: number;
@@ -158,6 +161,7 @@ export function loadConfig(env: Env): Config {
   }
   const cores = availableParallelism();
   const workers = int(env, 'WORKERS', 1, 1, 256);
+  const wsMaxConnections = int(env, 'WS_MAX_CONNECTIONS', 50_000, 1);
   const config: Config = {
     port: int(env, 'PORT', 8080, 0, 65535),
     host: str(env, 'HOST') ?? '0.0.0.0',
@@ -193,7 +197,7 @@ export function loadConfig(env: Env): Config {
     workers,
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0),
     ws: {
-      maxConnections: int(env, 'WS_MAX_CONNECTIONS', 50_000, 1),
+      maxConnections: wsMaxConnections,
       maxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 50, 1, 10_000),
       maxFrameBytes: int(env, 'WS_MAX_FRAME_BYTES', 8192, 256, 16 * 1024 * 1024),
       // uWS wants 0 (off) or at least 8 seconds.
@@ -202,6 +206,8 @@ export function loadConfig(env: Env): Config {
       connectRatePerMin: int(env, 'WS_CONNECT_RATE_PER_MIN', 60, 1),
       frameRatePer10s: int(env, 'WS_FRAME_RATE_PER_10S', 100, 1),
       abuseStrikes: int(env, 'WS_ABUSE_STRIKES', 20, 1),
+      maxConnectionsPerAddress: int(env, 'WS_MAX_CONNECTIONS_PER_ADDRESS', Math.max(1, Math.floor(wsMaxConnections / 10)), 1),
+      perAddressExemptLoopback: bool(env, 'WS_PER_ADDRESS_EXEMPT_LOOPBACK', true),
     },
     chatRatePer30s: int(env, 'CHAT_RATE_PER_30S', 20, 1),
     maxRooms,

@@ -453,3 +453,94 @@ describe('client SDK', () => {
     }
   });
 });
+
+describe('client SDK: token renewal and revocation of the live connection', { concurrent: true }, () => {
+  let s: TestServer;
+  let admin: ChatPulseClient;
+  const conns: LiveConnection[] = [];
+  const track = (c: LiveConnection) => (conns.push(c), c);
+  const expiryMs = (jwt: string) => (JSON.parse(Buffer.from(jwt.split('.')[1] as string, 'base64url').toString()) as { exp: number }).exp * 1000;
+
+  beforeAll(async () => {
+    s = await startServer({ ...LIMITS, ACCESS_TOKEN_TTL_S: '10' });
+    admin = new ChatPulseClient({ baseUrl: s.url, WebSocket });
+    await admin.login('admin', 'admin-password');
+  });
+  afterAll(async () => {
+    for (const c of conns) c.close();
+    await s?.app.stop();
+  });
+
+  it('renews its access token in place before it expires: the connection never closes and still chats', async () => {
+    const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
+    await c.register('sdk_renew', 'password123');
+    await c.login('sdk_renew', 'password123');
+    const first = c.accessToken as string;
+    const live = track(c.live({ channels: ['room:sdk-renew'], heartbeat: false }));
+    const log = record(live);
+    const authed: number[] = [];
+    live.on('authed', (f) => authed.push(f.expires_at));
+    await live.next('subscribed', (f) => f.channel === 'room:sdk-renew');
+    await sleep(Math.max(0, expiryMs(first) - Date.now()) + 1500);
+    expect(log.count('close')).toBe(0);
+    expect(live.isOpen).toBe(true);
+    expect(c.accessToken).not.toBe(first);
+    expect(authed[0]).toBe(expiryMs(c.accessToken as string));
+    const mine = live.next('message', (m) => m.text === 'past the first expiry');
+    live.chat('room:sdk-renew', 'past the first expiry');
+    expect((await mine).user.name).toBe('sdk_renew');
+  });
+
+  it('on close 4001 (a role change) refreshes once and reconnects, with the new role', async () => {
+    const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
+    const me = await c.register('sdk_promoted', 'password123');
+    await c.login('sdk_promoted', 'password123');
+    const live = track(c.live({ channels: ['room:sdk-role'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
+    await live.next('subscribed', (f) => f.channel === 'room:sdk-role');
+    const closed = live.next('close');
+    const reopened = live.next('open', (e) => e.reconnected);
+    await admin.request('PATCH', `/api/v1/admin/users/${me.id}`, { body: { role: 'admin' } });
+    expect(await closed).toMatchObject({ code: 4001, reason: 'revoked', willReconnect: true });
+    await reopened;
+    await live.next('subscribed', (f) => f.channel === 'room:sdk-role');
+    const mine = live.next('message', (m) => m.text === 'promoted');
+    live.chat('room:sdk-role', 'promoted');
+    expect((await mine).user.badges).toContain('admin');
+  });
+
+  it('with static credentials, reconnects after a 4001 when they are still good (an API key across a role change)', async () => {
+    const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
+    const me = await c.register('sdk_static', 'password123');
+    await c.login('sdk_static', 'password123');
+    const token = c.accessToken as string;
+    let created = await call(s.url, 'POST', '/api/v1/api-keys', { token, body: { name: 'static', current_password: 'password123' } });
+    if (created.status === 400) created = await call(s.url, 'POST', '/api/v1/api-keys', { token, body: { name: 'static' } });
+    const { key } = created.body as { key: string };
+    const live = track(new LiveConnection({ url: s.url, WebSocket, credentials: { apiKey: key }, channels: ['room:sdk-static'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
+    await live.next('subscribed', (f) => f.channel === 'room:sdk-static');
+    const closed = live.next('close');
+    const reopened = live.next('open', (e) => e.reconnected);
+    await admin.request('PATCH', `/api/v1/admin/users/${me.id}`, { body: { role: 'admin' } });
+    expect(await closed).toMatchObject({ code: 4001, reason: 'revoked', willReconnect: true });
+    await reopened;
+    const mine = live.next('message', (m) => m.text === 'key still good');
+    live.chat('room:sdk-static', 'key still good');
+    expect((await mine).user.badges).toContain('admin');
+  });
+
+  it('on close 4001 whose refresh is refused too (account disabled), stops with a fatal unauthorized error', async () => {
+    const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
+    const me = await c.register('sdk_disabled', 'password123');
+    await c.login('sdk_disabled', 'password123');
+    const live = track(c.live({ channels: ['room:sdk-off'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
+    const log = record(live);
+    await live.next('subscribed', (f) => f.channel === 'room:sdk-off');
+    const fatal = live.next('error', (e) => e.fatal === true);
+    await admin.request('PATCH', `/api/v1/admin/users/${me.id}`, { body: { disabled: true } });
+    expect(await fatal).toMatchObject({ code: 'unauthorized', status: 401 });
+    expect(live.state).toBe('closed');
+    expect(log.events.find((e) => e.kind === 'close')?.e).toMatchObject({ code: 4001 });
+    await sleep(300);
+    expect(log.count('open')).toBe(1);
+  });
+});

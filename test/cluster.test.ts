@@ -127,6 +127,42 @@ describe('cluster over redis', () => {
     expect(status).toBe(401);
   });
 
+  it('closes revoked sockets on every process and host within 1 s (4001): logout, password change, key deletion', async () => {
+    const within = async (c: WsClient, since: number) => {
+      const code = await c.closed(3000);
+      return { code, reason: c.closeReason, late: Date.now() - since < 1000 };
+    };
+    // A logout on host B closes that token's sockets on both of host A's processes.
+    const erin = await account(a.url, 'erin');
+    const onA = await Promise.all(Array.from({ length: 4 }, () => open(a.url, erin)));
+    for (const c of onA) {
+      c.send({ type: 'ping' });
+      await c.nth('pong', 0);
+    }
+    let t0 = Date.now();
+    expect((await call(b.url, 'POST', '/api/v1/auth/logout', { token: erin.token, body: {} })).status).toBe(204);
+    for (const c of onA) expect(await within(c, t0)).toEqual({ code: 4001, reason: 'revoked', late: true });
+
+    // A password change on host A closes the user's sockets on host B.
+    const frank = await account(b.url, 'frank');
+    const onB = await open(b.url, frank);
+    t0 = Date.now();
+    const changed = await call(a.url, 'POST', '/api/v1/users/me/password', { token: frank.token, body: { current_password: 'password123', new_password: 'password456' } });
+    expect(changed.status).toBe(200);
+    expect(await within(onB, t0)).toEqual({ code: 4001, reason: 'revoked', late: true });
+
+    // Deleting an API key on host A closes the sockets opened with it on host B.
+    const token = (changed.body as { access_token: string }).access_token;
+    let created = await call(a.url, 'POST', '/api/v1/api-keys', { token, body: { name: 'bot', current_password: 'password456' } });
+    if (created.status === 400) created = await call(a.url, 'POST', '/api/v1/api-keys', { token, body: { name: 'bot' } });
+    const { id, key } = created.body as { id: string; key: string };
+    const bot = await WsClient.open(b.url, `api_key=${key}`);
+    clients.push(bot);
+    t0 = Date.now();
+    expect((await call(a.url, 'DELETE', `/api/v1/api-keys/${id}`, { token })).status).toBe(204);
+    expect(await within(bot, t0)).toEqual({ code: 4001, reason: 'revoked', late: true });
+  });
+
   it('restarts a worker killed with -9; its viewers expire and reconnecting clients are served', async () => {
     const watcher = await open(b.url);
     await watcher.subscribe('room:crash');

@@ -398,7 +398,7 @@ describe('Kubernetes manifests: cross-references', () => {
     const metrics = hpa.spec?.metrics ?? [];
     expect(metrics.find((m) => m.type === 'Resource')?.resource).toMatchObject({ name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } });
     expect(metrics.find((m) => m.type === 'Pods')?.pods).toMatchObject({ metric: { name: 'chatpulse_ws_connections' }, target: { type: 'AverageValue' } });
-    // Scale out before a pod reaches its connection cap (where /ready turns false).
+    // Scale out before a pod reaches its connection cap (where it refuses new sockets with 503).
     const perPod = Number(metrics.find((m) => m.type === 'Pods')?.pods?.target.averageValue);
     expect(perPod).toBeLessThan(Number(gatewayEnv('WS_MAX_CONNECTIONS') ?? configDefault('WS_MAX_CONNECTIONS')));
   });

@@ -10,6 +10,7 @@ export interface Frame {
 export class WsClient {
   readonly frames: Frame[] = [];
   closeCode: number | null = null;
+  closeReason = '';
   private waiters: Array<() => void> = [];
 
   private constructor(readonly socket: WebSocket) {
@@ -17,18 +18,24 @@ export class WsClient {
       this.frames.push(JSON.parse(data.toString()) as Frame);
       this.wake();
     });
-    socket.on('close', (code) => {
+    socket.on('close', (code, reason) => {
       this.closeCode = code;
+      this.closeReason = reason.toString();
       this.wake();
     });
   }
 
-  /** Opens `/ws` with `query` (e.g. `token=...`); rejects with the HTTP status when the upgrade is refused. */
-  static open(baseUrl: string, query = ''): Promise<WsClient> {
-    const socket = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws${query === '' ? '' : `?${query}`}`);
+  /** Opens `/ws` with `query` (e.g. `token=...`); rejects with the HTTP status (headers, body) when the upgrade is refused. */
+  static open(baseUrl: string, query = '', headers: Record<string, string> = {}): Promise<WsClient> {
+    const socket = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws${query === '' ? '' : `?${query}`}`, { headers });
     return new Promise((resolve, reject) => {
       socket.once('open', () => resolve(new WsClient(socket)));
-      socket.once('unexpected-response', (_req, res) => reject(new UpgradeRefused(res.statusCode ?? 0)));
+      socket.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => reject(new UpgradeRefused(res.statusCode ?? 0, res.headers, body)));
+        res.on('error', () => reject(new UpgradeRefused(res.statusCode ?? 0, res.headers, body)));
+      });
       socket.once('error', reject);
     });
   }
@@ -87,7 +94,11 @@ export class WsClient {
 }
 
 export class UpgradeRefused extends Error {
-  constructor(readonly status: number) {
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string | string[] | undefined> = {},
+    readonly body = '',
+  ) {
     super(`upgrade refused with ${status}`);
   }
 }

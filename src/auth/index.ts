@@ -26,3 +26,5 @@ export type {
   Principal,
   PublicUser,
 } from './service.js';
+export { isRevocation, REVOKED_CLOSE_CODE } from './revocations.js';
+export type { Revocation, RevocationReason } from './revocations.js';

@@ -2,6 +2,7 @@ import { ulid } from 'ulid';
 import { AppError, badRequest, conflict, forbidden, notFound, unauthorized } from '../errors.js';
 import { generateApiKey, hashApiKey, looksLikeApiKey } from './api-keys.js';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './passwords.js';
+import type { Revocation } from './revocations.js';
 import type { ApiKeyStore, RevocationStore, Role, UserRecord, UserStore } from './stores.js';
 import type { TokenClaims, TokenIssuer, TokenPair } from './tokens.js';
 
@@ -61,6 +62,8 @@ export interface AuthServiceDeps {
   apiKeys: ApiKeyStore;
   revocations: RevocationStore;
   tokens: TokenIssuer;
+  /** Told of every revocation that open sockets must see (the gateway closes them, cluster-wide). */
+  onRevoke?: (e: Revocation) => void;
 }
 
 const ROLE_RANK: Record<Role, number> = { user: 0, admin: 1 };
@@ -107,12 +110,14 @@ export class AuthService {
   readonly #apiKeys: ApiKeyStore;
   readonly #revocations: RevocationStore;
   readonly #tokens: TokenIssuer;
+  readonly #onRevoke: (e: Revocation) => void;
 
   constructor(deps: AuthServiceDeps) {
     this.#users = deps.users;
     this.#apiKeys = deps.apiKeys;
     this.#revocations = deps.revocations;
     this.#tokens = deps.tokens;
+    this.#onRevoke = deps.onRevoke ?? (() => undefined);
   }
 
   async register(username: string, password: string): Promise<PublicUser> {
@@ -194,6 +199,7 @@ export class AuthService {
       throw badRequest('logout applies to bearer tokens', 'not_a_token');
     }
     await this.#revocations.revoke(principal.tokenId, principal.tokenExp * 1000);
+    this.#onRevoke({ reason: 'logout', userId: principal.userId, tokenId: principal.tokenId });
     if (refreshToken) {
       let claims: TokenClaims;
       try {
@@ -241,6 +247,7 @@ export class AuthService {
     if (!(await verifyPassword(currentPassword, user.passwordHash))) throw new AppError(403, 'wrong_password', 'the current password is wrong');
     const updated = await this.#users.update(user.id, { passwordHash: await hashPassword(newPassword), tokenGen: (user.tokenGen ?? 0) + 1 });
     if (!updated) throw unauthorized();
+    this.#onRevoke({ reason: 'password', userId: user.id });
     return this.#tokens.issuePair(updated);
   }
 
@@ -248,6 +255,7 @@ export class AuthService {
   async deleteAccount(principal: Principal): Promise<void> {
     await this.#apiKeys.deleteByUser(principal.userId);
     await this.#users.delete(principal.userId);
+    this.#onRevoke({ reason: 'deleted', userId: principal.userId });
   }
 
   async listUsers(limit: number, after?: string): Promise<PublicUser[]> {
@@ -261,6 +269,7 @@ export class AuthService {
     }
     const updated = await this.#users.update(id, patch);
     if (!updated) throw notFound('user not found');
+    if (patch.role !== undefined || patch.disabled === true) this.#onRevoke({ reason: patch.disabled === true ? 'disabled' : 'role', userId: id });
     return toAdminUser(updated);
   }
 
@@ -309,6 +318,7 @@ export class AuthService {
       if (!own.some((k) => k.id === id)) throw notFound('api key not found');
     }
     if (!(await this.#apiKeys.delete(id))) throw notFound('api key not found');
+    this.#onRevoke({ reason: 'api_key', apiKeyId: id });
   }
 
   /**

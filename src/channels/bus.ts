@@ -1,6 +1,7 @@
 // The channel bus: how an event on a channel reaches every process that serves its subscribers. The
 // memory driver delivers in-process (one gateway process); a Redis driver (clustering) carries the same
 // events between processes and hosts. Events are plain JSON so any transport can carry them.
+import type { Revocation } from '../auth/revocations.js';
 
 export interface MessageEvent {
   kind: 'message';
@@ -26,7 +27,9 @@ export type BusEvent =
   /** A ready-made frame for every subscriber of the channel (e.g. an ingested `gift`). */
   | { kind: 'frame'; channel: string; frame: string }
   /** On SYSTEM_CHANNEL: every process forgets a cached entry (auth caches). */
-  | { kind: 'invalidate'; channel: string; key: string };
+  | { kind: 'invalidate'; channel: string; key: string }
+  /** On SYSTEM_CHANNEL: every process closes the sockets a revocation names (see auth/revocations.ts). */
+  | { kind: 'revoke'; channel: string; revocation: Revocation };
 
 /** A bus channel no client can name (clients only reach room:, twitch: and tiktok:), watched by every process. */
 export const SYSTEM_CHANNEL = 'sys:cluster';

@@ -366,7 +366,8 @@ export class ChannelHub {
         this.toAll(e.channel, e.frame);
         return;
       case 'invalidate':
-        return; // for the auth caches, not for sockets
+      case 'revoke':
+        return; // for the auth caches and the gateway, not for channels
       case 'likes': {
         const frame = JSON.stringify(
           e.messageId === undefined

@@ -2,6 +2,7 @@
 // handling (login stores the pair; a 401 on a bearer request refreshes the access token once and retries).
 import { ChatPulseError, errorFromResponse } from './errors.js';
 import { LiveConnection, type LiveOptions } from './live.js';
+import { jwtExpiryMs } from './jwt.js';
 import type {
   ApiKeyCreated,
   ApiKeyInfo,
@@ -246,6 +247,8 @@ export class ChatPulseClient {
    * when it has expired) or API key on every (re)connect. When the server refuses them (a revoked token,
    * a deleted key), the connection takes the tokens of a sign-in under way, else refreshes the token once;
    * if that does not help, it ends with a fatal `error` event (`unauthorized`) instead of retrying forever.
+   * Before the access token expires the connection renews it in place (refreshed here, sent as an `auth`
+   * frame), and a connection the server closes with 4001 (revoked, expired) is treated as a refusal.
    */
   live(options: Omit<LiveOptions, 'url' | 'credentials'> = {}): LiveConnection {
     const WebSocket = options.WebSocket ?? this.options.WebSocket;
@@ -254,10 +257,12 @@ export class ChatPulseClient {
       ...options,
       ...(WebSocket === undefined ? {} : { WebSocket }),
       url: this.baseUrl,
-      credentials: async ({ rejected }) => {
+      credentials: async ({ rejected, expiring }) => {
         if (rejected !== undefined) {
           await this.signingIn?.catch(() => undefined);
           if (rejected.token !== undefined && rejected.token === this.access && this.refreshTok !== undefined) await this.tryRefresh();
+        } else if (expiring !== undefined) {
+          if (expiring.token !== undefined && expiring.token === this.access && this.refreshTok !== undefined) await this.tryRefresh();
         } else if (this.access !== undefined && this.refreshTok !== undefined && expiresWithin(this.access, 5)) {
           await this.tryRefresh();
         }
@@ -356,13 +361,6 @@ function timeBody(t: TimeInput): number | string {
 
 /** True when a JWT's `exp` is within `seconds` from now (false when it cannot be read). */
 function expiresWithin(jwt: string, seconds: number): boolean {
-  const part = jwt.split('.')[1];
-  if (part === undefined) return false;
-  try {
-    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
-    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
-    return typeof exp === 'number' && exp * 1000 - Date.now() < seconds * 1000;
-  } catch {
-    return false;
-  }
+  const exp = jwtExpiryMs(jwt);
+  return exp !== undefined && exp - Date.now() < seconds * 1000;
 }

@@ -2,11 +2,14 @@
 // (jittered exponential backoff) that resubscribes every channel, a handshake timeout, a heartbeat that
 // notices a dead connection (no frame within a timeout after a ping) and replaces it, retries of
 // subscriptions the server refused for a passing reason, and a stop (no endless retrying) when the server
-// refuses the credentials themselves. Works with the browser's WebSocket or any constructor of the same
+// refuses the credentials themselves, and a token renewed in place before it expires (an `auth` frame; a
+// close 4001, revoked or expired, counts as a refusal). Works with the browser's WebSocket or any constructor of the same
 // shape (in Node: `ws`).
 import { errorFromResponse, LiveError } from './errors.js';
+import { jwtExpiryMs } from './jwt.js';
 import {
   parseServerFrame,
+  type AuthedFrame,
   type ClientFrame,
   type ClosedFrame,
   type DeleteFrame,
@@ -53,6 +56,12 @@ export interface CredentialsContext {
    * ones, or none, ends the connection with a fatal `error` event.
    */
   rejected?: LiveCredentials;
+  /**
+   * Set when the open connection's access token is about to expire: return a fresher token (e.g. after
+   * refreshing) and the connection renews itself in place with an `auth` frame; returning the same one
+   * lets the server close it at expiry (4001), after which it reconnects as after a refusal.
+   */
+  expiring?: LiveCredentials;
 }
 
 export interface ChannelOptions {
@@ -138,6 +147,8 @@ export interface LiveEvents {
   delete: DeleteFrame;
   closed: ClosedFrame;
   pong: PongFrame;
+  /** The server took a renewed token (sent by the SDK itself before the old one expired). */
+  authed: AuthedFrame;
 }
 
 export type LiveEvent = keyof LiveEvents;
@@ -161,6 +172,10 @@ const PERMANENT = new Set(['invalid_channel', 'not_found', 'too_many_subscriptio
 const RETRYABLE = new Set(['internal', 'unavailable', 'rate_limited', 'overloaded']);
 const DEFAULT_RECONNECT: Required<ReconnectOptions> = { minDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.5 };
 const AUTH_STATUSES = new Set([401, 403]);
+/** The server's close code for a socket whose credentials were revoked or expired. */
+const REVOKED_CLOSE = 4001;
+/** How long before its expiry a token is renewed: a fifth of what is left, between 2 s and 60 s. */
+const renewLeadMs = (leftMs: number) => Math.min(60_000, Math.max(2_000, leftMs / 5));
 
 interface Pending {
   resolve: (frame: SubscribedFrame) => void;
@@ -195,6 +210,10 @@ export class LiveConnection {
   private connectTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private deadTimer: ReturnType<typeof setTimeout> | null = null;
+  private renewTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The access token the open socket acts as, and one sent in an `auth` frame and not yet confirmed. */
+  private socketToken: string | undefined;
+  private renewing: string | undefined;
   private _state: LiveState = 'idle';
 
   constructor(private readonly options: LiveOptions) {
@@ -390,6 +409,9 @@ export class LiveConnection {
       const reconnected = this.everOpened;
       this.everOpened = true;
       this.startHeartbeat();
+      this.socketToken = creds.token || undefined;
+      this.renewing = undefined;
+      this.scheduleRenew();
       for (const [channel, batch] of this.subs) this.sendSubscribe(channel, batch);
       this.emit('open', { reconnected });
     };
@@ -411,7 +433,8 @@ export class LiveConnection {
       if (this.socket !== socket) return;
       const opened = this._state === 'open';
       this.detach();
-      if (opened || !hasCredentials(creds)) this.lost(ev.code, ev.reason);
+      if (opened && ev.code === REVOKED_CLOSE && hasCredentials(creds)) this.revoked(creds, ev.code, ev.reason);
+      else if (opened || !hasCredentials(creds)) this.lost(ev.code, ev.reason);
       else void this.failedBeforeOpen(generation, creds, upgradeStatus, ev.code, ev.reason);
     };
   }
@@ -435,6 +458,53 @@ export class LiveConnection {
       return;
     }
     this.authFailed(refusal.status, refusal.message);
+  }
+
+  /**
+   * The server closed an open connection because its credentials were revoked or expired (4001): as after a
+   * refused upgrade, a credentials function is asked once for fresh ones and the connection reopens at once.
+   * Otherwise it reconnects as after any loss: the same credentials may still be good (a role change closes
+   * sockets too), and if the server refuses them the upgrade's 401 ends the connection with a fatal `error`.
+   */
+  private revoked(creds: LiveCredentials, code: number, reason: string): void {
+    if (typeof this.options.credentials !== 'function' || this.askedFresh || this._state === 'closed') {
+      this.lost(code, reason);
+      return;
+    }
+    this.stopTimers();
+    this.confirmed.clear();
+    this.askedFresh = true;
+    this.rejected = { creds, status: 401, message: `the server closed the connection: credentials ${reason === '' ? 'revoked' : reason}` };
+    this.emit('close', { code, reason, willReconnect: true });
+    void this.open();
+  }
+
+  /** Renews the socket's access token shortly before it expires (only where credentials is a function). */
+  private scheduleRenew(): void {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = null;
+    const token = this.socketToken;
+    const exp = token === undefined ? undefined : jwtExpiryMs(token);
+    if (exp === undefined || typeof this.options.credentials !== 'function') return;
+    const left = exp - Date.now();
+    this.renewTimer = setTimeout(() => {
+      this.renewTimer = null;
+      void this.renew(token as string);
+    }, Math.min(2 ** 31 - 1, Math.max(0, left - renewLeadMs(left))));
+  }
+
+  private async renew(token: string): Promise<void> {
+    const generation = this.generation;
+    let creds: LiveCredentials;
+    try {
+      creds = await this.currentCredentials({ expiring: { token } });
+    } catch {
+      return; // the server closes the socket at expiry, and the reconnect asks again
+    }
+    if (generation !== this.generation || !this.isOpen || this.socketToken !== token) return;
+    if (!creds.token || creds.token === token) return;
+    this.renewing = creds.token;
+    this.send({ type: 'auth', token: creds.token });
   }
 
   /** `GET /api/v1/auth/me` with these credentials: the refusal's status and message, or null when not refused. */
@@ -584,8 +654,10 @@ export class LiveConnection {
   private stopTimers(): void {
     if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.deadTimer) clearTimeout(this.deadTimer);
+    if (this.renewTimer) clearTimeout(this.renewTimer);
     this.pingTimer = null;
     this.deadTimer = null;
+    this.renewTimer = null;
     this.clearConnectTimer();
     for (const timer of this.subRetries.values()) clearTimeout(timer);
     this.subRetries.clear();
@@ -672,6 +744,13 @@ export class LiveConnection {
         }
         break;
       }
+      case 'authed':
+        if (this.renewing !== undefined) {
+          this.socketToken = this.renewing;
+          this.renewing = undefined;
+          this.scheduleRenew();
+        }
+        break;
       case 'message':
         if (!this.fresh(frame)) return;
         break;

@@ -246,6 +246,12 @@ export interface PongFrame {
   type: 'pong';
 }
 
+/** The answer to an `auth` frame: the connection goes on as the new token, until `expires_at` (epoch ms). */
+export interface AuthedFrame {
+  type: 'authed';
+  expires_at: number;
+}
+
 export interface ErrorFrame {
   type: 'error';
   code: string;
@@ -265,6 +271,7 @@ export type ServerFrame =
   | DeleteFrame
   | ClosedFrame
   | PongFrame
+  | AuthedFrame
   | ErrorFrame;
 
 export type ClientFrame =
@@ -272,10 +279,11 @@ export type ClientFrame =
   | { type: 'unsubscribe'; channel: string }
   | { type: 'chat'; channel: string; text: string }
   | { type: 'like'; channel: string; message_id?: string }
-  | { type: 'ping' };
+  | { type: 'ping' }
+  | { type: 'auth'; token: string };
 
 const SERVER_TYPES: ReadonlySet<string> = new Set<ServerFrame['type']>([
-  'subscribed', 'unsubscribed', 'message', 'messages', 'mood', 'presence', 'likes', 'delete', 'closed', 'pong', 'error',
+  'subscribed', 'unsubscribed', 'message', 'messages', 'mood', 'presence', 'likes', 'delete', 'closed', 'pong', 'authed', 'error',
 ]);
 
 /** Parses one text frame; null when it is not a JSON object of a known server frame type. */

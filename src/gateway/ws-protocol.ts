@@ -20,6 +20,8 @@ export const frameSchemas = (maxTextLength: number) => ({
     { additionalProperties: false },
   ),
   ping: Type.Object({ type: Type.Literal('ping') }, { additionalProperties: false }),
+  // A fresh access token for the open socket, before its own expires. JWTs here are ~300 bytes.
+  auth: Type.Object({ type: Type.Literal('auth'), token: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
 });
 
 type Schemas = ReturnType<typeof frameSchemas>;

@@ -1,13 +1,16 @@
 // The WebSocket endpoint (`GET /ws`): credentials checked during the upgrade (a bad one never gets a
 // socket), per-IP connection and frame limits, a per-process connection cap, and the dispatch of client
-// frames to the channel hub. uWS enforces the frame size (maxPayloadLength), idle timeouts with
+// frames to the channel hub; revocations and token expiry close the sockets they concern (4001), and a
+// socket may renew its token in place (`auth` frame). uWS enforces the frame size (maxPayloadLength), idle timeouts with
 // automatic pings, and backpressure (slow readers are skipped by publish, then closed).
 import { randomBytes } from 'node:crypto';
-import type { AuthService, Principal } from '../auth/index.js';
+import type { AuthService, Credentials, Principal } from '../auth/index.js';
+import { RecentRevocations, REVOKED_CLOSE_CODE, revokes, type Revocation } from '../auth/revocations.js';
 import { topicOf, type ChannelHub, type Fanout } from '../channels/index.js';
 import { AppError, rateLimited, unavailable } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
 import type { Logger } from '../observability/log.js';
+import { AddressSlots } from './address-slots.js';
 import type { ClientAddress } from './client-address.js';
 import { errorBody, guarded, peerAddress, ResponseState, writeJson } from './http.js';
 import { credentials } from './router.js';
@@ -23,6 +26,10 @@ export interface WsOptions {
   maxTextLength: number;
   /** Rate-limit refusals per socket within 10 s after which the socket is closed with 1008. */
   abuseStrikes: number;
+  /** Open sockets per client address on this process. */
+  maxConnectionsPerAddress: number;
+  /** Loopback peers are not counted against maxConnectionsPerAddress. */
+  perAddressExemptLoopback: boolean;
 }
 
 export interface WsDeps {
@@ -50,6 +57,8 @@ interface SocketData {
   joining: Set<string>;
   closed: boolean;
   strikes: number[];
+  /** Closes the socket at its access token's expiry (JWT sockets only). */
+  expiry: NodeJS.Timeout | null;
 }
 
 export interface WsCounters {
@@ -64,25 +73,42 @@ export interface WsCounters {
   closedTooBig: number;
   /** 1006: slow consumers dropped at maxBackpressure, and connections lost without a close frame. */
   closedAbnormal: number;
+  /** Upgrades refused because the address holds maxConnectionsPerAddress sockets. */
+  refusedAddress: number;
+  /** 4001 revoked / expired. */
+  closedRevoked: number;
+  closedExpired: number;
+  /** `auth` frames that renewed a socket's token. */
+  renewed: number;
 }
 
 type Socket = WebSocket<SocketData>;
 
 const ABUSE_WINDOW_MS = 10_000;
+/** setTimeout's ceiling (~24.8 days): a later expiry re-arms when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long a client refused for its address is asked to wait: a slot frees only when one of its sockets closes. */
+const ADDRESS_RETRY_S = 5;
 
 export class WsGateway {
   private readonly sockets = new Set<Socket>();
+  /** Authenticated sockets by user id and by API key id: a revocation closes its sockets without a walk over all. */
+  private readonly byUser = new Map<string, Set<Socket>>();
+  private readonly byKey = new Map<string, Set<Socket>>();
+  private readonly recent = new RecentRevocations();
+  private readonly slots: AddressSlots;
   private readonly parser: FrameParser;
   private upgrading = 0;
   private connSeq = 0;
   private readonly instance = randomBytes(4).toString('hex');
-  readonly counters: WsCounters = { opened: 0, refusedCapacity: 0, refusedRate: 0, refusedAuth: 0, frames: 0, errorFrames: 0, closedAbuse: 0, closedAbnormal: 0, closedTooBig: 0 };
+  readonly counters: WsCounters = { opened: 0, refusedCapacity: 0, refusedRate: 0, refusedAuth: 0, frames: 0, errorFrames: 0, closedAbuse: 0, closedAbnormal: 0, closedTooBig: 0, refusedAddress: 0, closedRevoked: 0, closedExpired: 0, renewed: 0 };
 
   constructor(
     private readonly deps: WsDeps,
     private readonly options: WsOptions,
   ) {
     this.parser = new FrameParser(options.maxTextLength);
+    this.slots = new AddressSlots(options.maxConnectionsPerAddress, options.perAddressExemptLoopback);
   }
 
   get connections(): number {
@@ -124,16 +150,27 @@ export class WsGateway {
           refuse(unavailable('this server is at its connection limit; try another instance or retry shortly'));
           return;
         }
+        if (!this.slots.take(ip)) {
+          this.counters.refusedAddress++;
+          refuse(
+            new AppError(429, 'too_many_connections', `this address holds ${this.slots.max} open connections already`, { 'Retry-After': String(ADDRESS_RETRY_S) }, ADDRESS_RETRY_S * 1000),
+          );
+          return;
+        }
         this.upgrading++;
         this.authorize(ip, query, header)
           .then(
             (principal) => {
-              if (!state.open) return;
+              if (!state.open) {
+                this.slots.release(ip);
+                return;
+              }
               state.done = true;
-              const data: SocketData = { id: `${this.instance}-${++this.connSeq}`, principal, ip, subs: new Map(), joining: new Set(), closed: false, strikes: [] };
+              const data: SocketData = { id: `${this.instance}-${++this.connSeq}`, principal, ip, subs: new Map(), joining: new Set(), closed: false, strikes: [], expiry: null };
               res.cork(() => res.upgrade(data, key, protocol, extensions, context));
             },
             (err: unknown) => {
+              this.slots.release(ip);
               const appErr = this.toAppError(err);
               if (appErr.status === 500) this.deps.log.error({ err }, 'websocket upgrade failed');
               refuse(appErr);
@@ -144,6 +181,11 @@ export class WsGateway {
       open: (ws) => {
         this.sockets.add(ws);
         this.counters.opened++;
+        const d = ws.getUserData();
+        if (d.principal !== null) {
+          this.index(ws, d.principal, 1);
+          this.armExpiry(ws, d);
+        }
       },
       message: (ws, message, isBinary) => {
         this.counters.frames++;
@@ -161,6 +203,9 @@ export class WsGateway {
         const d = ws.getUserData();
         d.closed = true;
         this.sockets.delete(ws);
+        this.slots.release(d.ip);
+        if (d.expiry) clearTimeout(d.expiry);
+        if (d.principal !== null) this.index(ws, d.principal, -1);
         // uWS drops a consumer whose buffered output passed maxBackpressure without a close frame (1006), as
         // a vanished client looks; the closed socket can no longer be asked which it was.
         if (code === 1006) this.counters.closedAbnormal++;
@@ -199,11 +244,88 @@ export class WsGateway {
     if (creds.bearer === '' || creds.apiKey === '') creds = { bearer: '' };
     if (creds.bearer === undefined && creds.apiKey === undefined) return null; // anonymous: may watch, not post
     try {
-      return await this.deps.auth.authenticate(creds);
+      return await this.authenticate(creds);
     } catch (err) {
       this.counters.refusedAuth++;
       throw err;
     }
+  }
+
+  /**
+   * AuthService.authenticate, once more when a revocation that may concern the result arrived meanwhile: the
+   * first answer may rest on what was read before it (a cached user), and the socket would then outlive it.
+   */
+  private async authenticate(creds: Credentials): Promise<Principal> {
+    for (let attempt = 0; ; attempt++) {
+      const seq = this.recent.seq;
+      const principal = await this.deps.auth.authenticate(creds);
+      if (!this.recent.since(seq, principal)) return principal;
+      if (attempt === 1) throw new AppError(503, 'unavailable', 'credentials changed while connecting; retry', { 'Retry-After': '1' }, 1000);
+    }
+  }
+
+  /**
+   * Closes this process's sockets that the revocation names (4001 `revoked`). Called for every revocation
+   * in the cluster, this process's own included, possibly twice for one (locally, then off the bus).
+   */
+  revoke(r: Revocation): void {
+    this.recent.add(r);
+    const targets = r.apiKeyId !== undefined ? this.byKey.get(r.apiKeyId) : r.userId !== undefined ? this.byUser.get(r.userId) : undefined;
+    if (targets === undefined) return;
+    for (const ws of [...targets]) {
+      const d = ws.getUserData();
+      if (d.closed || d.principal === null || !revokes(r, d.principal)) continue;
+      this.counters.closedRevoked++;
+      ws.end(REVOKED_CLOSE_CODE, 'revoked');
+    }
+  }
+
+  private index(ws: Socket, p: Principal, delta: 1 | -1): void {
+    const entries: Array<[Map<string, Set<Socket>>, string]> = [[this.byUser, p.userId]];
+    if (p.apiKeyId !== undefined) entries.push([this.byKey, p.apiKeyId]);
+    for (const [map, id] of entries) {
+      let set = map.get(id);
+      if (delta === 1) {
+        if (!set) map.set(id, (set = new Set()));
+        set.add(ws);
+      } else if (set) {
+        set.delete(ws);
+        if (set.size === 0) map.delete(id);
+      }
+    }
+  }
+
+  /** A JWT socket ends at its token's `exp` (4001 `expired`) unless an `auth` frame renews it first. */
+  private armExpiry(ws: Socket, d: SocketData): void {
+    if (d.expiry) clearTimeout(d.expiry);
+    d.expiry = null;
+    const exp = d.principal?.via === 'jwt' ? d.principal.tokenExp : undefined;
+    if (exp === undefined) return;
+    d.expiry = setTimeout(() => {
+      d.expiry = null;
+      if (d.closed) return;
+      if (Date.now() < exp * 1000) this.armExpiry(ws, d);
+      else this.expire(ws);
+    }, Math.min(MAX_TIMER_MS, Math.max(0, exp * 1000 - Date.now())));
+    d.expiry.unref();
+  }
+
+  private expire(ws: Socket): void {
+    this.counters.closedExpired++;
+    ws.end(REVOKED_CLOSE_CODE, 'expired');
+  }
+
+  /** `{"type":"auth","token"}`: the socket goes on as the new token, which must be the same user's. */
+  private async renew(ws: Socket, d: SocketData, token: string): Promise<void> {
+    const current = d.principal;
+    if (current === null || current.via !== 'jwt') throw new AppError(400, 'not_a_token', 'only a connection opened with an access token can renew it');
+    const next = await this.authenticate({ bearer: token });
+    if (next.userId !== current.userId) throw new AppError(403, 'wrong_user', 'the token belongs to another user; this connection is unchanged');
+    if (d.closed || d.principal !== current) return; // closed, or renewed by a concurrent frame, meanwhile
+    d.principal = next;
+    this.armExpiry(ws, d);
+    this.counters.renewed++;
+    this.send(ws, JSON.stringify({ type: 'authed', expires_at: (next.tokenExp ?? 0) * 1000 }));
   }
 
   private send(ws: Socket, frame: string): void {
@@ -231,6 +353,13 @@ export class WsGateway {
     let channel: string | undefined;
     try {
       const decision = await this.deps.frameLimiter.consume(`ip:${d.ip}`);
+      // Revoked or expired while the limiter answered: nothing more is done as that user.
+      if (d.closed) return;
+      const exp = d.principal?.tokenExp;
+      if (d.principal?.via === 'jwt' && exp !== undefined && Date.now() >= exp * 1000) {
+        this.expire(ws);
+        return;
+      }
       if (!decision.allowed) throw rateLimited(decision.retryAfterMs / 1000, 'too many frames from this address');
       if (data === null) throw new AppError(400, 'unsupported', 'binary frames are not supported: send JSON text frames');
       const frame = this.parser.parse(data);
@@ -272,6 +401,8 @@ export class WsGateway {
       }
       case 'like':
         return this.deps.hub.like(d.principal, frame.channel, frame.message_id);
+      case 'auth':
+        return this.renew(ws, d, frame.token);
     }
   }
 
