@@ -322,6 +322,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     apiKeys: state.apiKeys,
     revocations: state.revocations,
     tokens: new TokenIssuer({ secret: jwtSecret, accessTtlS: config.accessTtlS, refreshTtlS: config.refreshTtlS }),
+    passwordFailures: state.limiter(config.loginFailuresPerAccount, config.loginFailureWindowS, 'login-fail'),
   });
   if (config.adminUsername !== undefined && config.adminPassword !== undefined) {
     await auth.ensureAdmin(config.adminUsername, config.adminPassword);
