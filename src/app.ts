@@ -330,6 +330,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
       ws.revoke(revocation);
       bus.publish({ kind: 'revoke', channel: SYSTEM_CHANNEL, revocation });
     },
+    passwordFailures: state.limiter(config.loginFailuresPerAccount, config.loginFailureWindowS, 'login-fail'),
   });
   if (config.adminUsername !== undefined && config.adminPassword !== undefined) {
     await auth.ensureAdmin(config.adminUsername, config.adminPassword);

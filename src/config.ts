@@ -32,6 +32,9 @@ export interface Config {
   apiRatePerMin: number;
   /** Register/login/refresh attempts per client IP per minute. */
   authRatePerMin: number;
+  /** Failed password checks (login, or current password) per username per window; then 429 until it ends. */
+  loginFailuresPerAccount: number;
+  loginFailureWindowS: number;
   adminUsername: string | undefined;
   adminPassword: string | undefined;
   /** Origins allowed by CORS; empty: no CORS headers at all (same-origin only). "*" allows any. */
@@ -188,6 +191,9 @@ export function loadConfig(env: Env): Config {
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', maxBatchTexts * maxTextLength * 4 + 64 * 1024, 1024),
     apiRatePerMin: int(env, 'API_RATE_PER_MIN', 6000, 1),
     authRatePerMin: int(env, 'AUTH_RATE_PER_MIN', 30, 1),
+    // Per account, beside the per-address limit: a guesser spread over many addresses still gets this many.
+    loginFailuresPerAccount: int(env, 'LOGIN_FAILURES_PER_ACCOUNT', 10, 1, 10_000),
+    loginFailureWindowS: int(env, 'LOGIN_FAILURE_WINDOW_S', 900, 1, 86_400),
     adminUsername,
     adminPassword: adminUsername === undefined ? undefined : adminPassword,
     corsOrigins: (str(env, 'CORS_ORIGINS') ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),

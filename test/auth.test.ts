@@ -66,7 +66,7 @@ async function userWithToken(auth: AuthService, username = 'alice') {
 describe('passwords', () => {
   it('round-trips and rejects a wrong password', async () => {
     const stored = await hashPassword(PASSWORD);
-    expect(stored).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+    expect(stored).toMatch(/^scrypt\$16384\$8\$5\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
     const [, , , , salt, hash] = stored.split('$');
     expect(Buffer.from(salt!, 'base64')).toHaveLength(16);
     expect(Buffer.from(hash!, 'base64')).toHaveLength(64);
@@ -261,11 +261,15 @@ describe('refresh', () => {
     const next = await auth.refresh(pair.refresh_token);
     expect(next.refresh_token).not.toBe(pair.refresh_token);
     await expect(auth.authenticate({ bearer: next.access_token })).resolves.toMatchObject({ username: 'alice' });
+    // The rotated token works once.
+    const third = await auth.refresh(next.refresh_token);
+    expect(third).toMatchObject({ token_type: 'bearer' });
+    expect(tokens.verify(next.access_token, 'access').sub).toBe(tokens.verify(pair.access_token, 'access').sub);
+    // The spent one fails, and (issue 14) its reuse retires every token of the user, the newest pair included.
     const err = await appError(auth.refresh(pair.refresh_token));
     expect(err.status).toBe(401);
-    // The rotated token still works once.
-    await expect(auth.refresh(next.refresh_token)).resolves.toMatchObject({ token_type: 'bearer' });
-    expect(tokens.verify(next.access_token, 'access').sub).toBe(tokens.verify(pair.access_token, 'access').sub);
+    expect((await appError(auth.refresh(third.refresh_token))).status).toBe(401);
+    expect((await appError(auth.authenticate({ bearer: third.access_token }))).status).toBe(401);
   });
 
   it('lets only one of two concurrent refreshes with the same token win', async () => {
@@ -305,7 +309,7 @@ describe('logout', () => {
   it('rejects api-key principals', async () => {
     const { auth } = setup();
     const { principal } = await userWithToken(auth);
-    const { key } = await auth.createApiKey(principal, 'ci');
+    const { key } = await auth.createApiKey(principal, 'ci', PASSWORD);
     const viaKey = await auth.authenticate({ apiKey: key });
     const err = await appError(auth.logout(viaKey));
     expect([err.status, err.code]).toEqual([400, 'not_a_token']);
@@ -324,7 +328,7 @@ describe('api keys', () => {
   it('create, list without secrets, authenticate, delete, then fail', async () => {
     const { auth, apiKeys } = setup();
     const { user, principal } = await userWithToken(auth);
-    const created = await auth.createApiKey(principal, 'ci');
+    const created = await auth.createApiKey(principal, 'ci', PASSWORD);
     expect(created.key).toMatch(/^cp_[A-Za-z0-9_-]{43}$/);
     expect(created.prefix).toBe(created.key.slice(0, 10));
     expect(created.name).toBe('ci');
@@ -353,7 +357,7 @@ describe('api keys', () => {
   it('rejects unknown and malformed keys', async () => {
     const { auth } = setup();
     const { principal } = await userWithToken(auth);
-    const { key } = await auth.createApiKey(principal, 'ci');
+    const { key } = await auth.createApiKey(principal, 'ci', PASSWORD);
     const tweaked = key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
     for (const apiKey of [tweaked, 'cp_short', 'garbage']) {
       expect((await appError(auth.authenticate({ apiKey }))).status).toBe(401);
@@ -361,21 +365,26 @@ describe('api keys', () => {
   });
 
   it('validates the name and caps keys per user', async () => {
-    const { auth } = setup();
+    const { auth, apiKeys } = setup();
     const { principal } = await userWithToken(auth);
     for (const name of ['', '   ', 'x'.repeat(65)]) {
-      const err = await appError(auth.createApiKey(principal, name));
+      const err = await appError(auth.createApiKey(principal, name, PASSWORD));
       expect([err.status, err.code]).toEqual([400, 'validation_failed']);
     }
-    for (let i = 0; i < 20; i++) await auth.createApiKey(principal, `k${i}`);
-    expect((await appError(auth.createApiKey(principal, 'one-too-many'))).status).toBe(409);
+    // Two through the service, the rest stored directly: each create now checks the password (one scrypt).
+    for (let i = 0; i < 2; i++) await auth.createApiKey(principal, `k${i}`, PASSWORD);
+    for (let i = 2; i < 20; i++) {
+      await apiKeys.create({ id: `K${i}`, userId: principal.userId, name: `k${i}`, prefix: 'cp_x', hash: `h${i}`, createdAt: i, lastUsedAt: null });
+    }
+    expect(await auth.listApiKeys(principal)).toHaveLength(20);
+    expect((await appError(auth.createApiKey(principal, 'one-too-many', PASSWORD))).status).toBe(409);
   });
 
   it("another user cannot delete my key (404) but an admin can", async () => {
     const { auth } = setup();
     const alice = await userWithToken(auth, 'alice');
     const mallory = await userWithToken(auth, 'mallory');
-    const key = await auth.createApiKey(alice.principal, 'ci');
+    const key = await auth.createApiKey(alice.principal, 'ci', PASSWORD);
 
     const err = await appError(auth.deleteApiKey(mallory.principal, key.id));
     expect(err.status).toBe(404);
@@ -423,7 +432,7 @@ describe('disabled users', () => {
   it('are rejected at login, bearer auth, api-key auth and refresh', async () => {
     const { auth, users } = setup();
     const { user, pair, principal } = await userWithToken(auth);
-    const { key } = await auth.createApiKey(principal, 'ci');
+    const { key } = await auth.createApiKey(principal, 'ci', PASSWORD);
     await users.update(user.id, { disabled: true });
     const login = await appError(auth.login('alice', PASSWORD));
     expect(login.message).toBe('invalid username or password');

@@ -111,7 +111,7 @@ describe('client SDK', () => {
     const model = await c.model();
     expect(model.labels).toEqual(expect.arrayContaining(LABELS));
 
-    const key = await c.createApiKey('sdk');
+    const key = await c.createApiKey('sdk', 'password123');
     const viaKey = new ChatPulseClient({ baseUrl: s.url, apiKey: key.key });
     expect((await viaKey.me()).username).toBe('sdk_user');
     const room = await c.rooms.create({ id: 'sdk-room', title: 'SDK' });
@@ -147,7 +147,7 @@ describe('client SDK', () => {
     const read = await admin.response<Room>('GET', '/api/v1/rooms/sdk-status');
     expect(read.status).toBe(200);
     expect(read.body.id).toBe('sdk-status');
-    const key = await admin.createApiKey('status');
+    const key = await admin.createApiKey('status', 'admin-password');
     expect(await admin.response('DELETE', `/api/v1/api-keys/${key.id}`)).toMatchObject({ status: 204, body: undefined });
     // Refusals reject as from request(), and the methods built on it keep their typed errors.
     await expect(admin.response('GET', '/api/v1/rooms/nope')).rejects.toMatchObject({ name: 'ChatPulseError', status: 404, code: 'not_found' });
@@ -344,7 +344,7 @@ describe('client SDK', () => {
     const fast = { reconnect: { minDelayMs: 50, maxDelayMs: 100 }, heartbeat: false } as const;
 
     // A deleted API key, with `ws` (it reports the upgrade's 401): no retry at all.
-    const key = await admin.createApiKey('sdk-revoked');
+    const key = await admin.createApiKey('sdk-revoked', 'admin-password');
     await admin.deleteApiKey(key.id);
     expect(await failsWith(track(new LiveConnection({ url: s.url, WebSocket, credentials: { apiKey: key.key }, ...fast })), 401)).toBe(0);
 

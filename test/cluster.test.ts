@@ -114,7 +114,7 @@ describe('cluster over redis', () => {
   });
 
   it('forgets a deleted API key on every process at once, although lookups are cached', async () => {
-    const created = await call(a.url, 'POST', '/api/v1/api-keys', { token: alice.token, body: { name: 'bot' } });
+    const created = await call(a.url, 'POST', '/api/v1/api-keys', { token: alice.token, body: { name: 'bot', current_password: 'password123' } });
     const { id, key } = created.body as { id: string; key: string };
     expect((await call(b.url, 'GET', '/api/v1/auth/me', { apiKey: key })).status).toBe(200); // now cached on B
     expect((await call(a.url, 'DELETE', `/api/v1/api-keys/${id}`, { token: alice.token })).status).toBe(204);

@@ -175,12 +175,12 @@ describe('history, reports and accounts', () => {
     expect(profile).toMatchObject({ username: 'erin', display_name: 'Erin E.', avatar_url: 'https://example.com/a.png' });
     await expect(setProfile({ avatar_url: 'javascript:alert(1)' })).rejects.toMatchObject(refused(400));
     await expect(setProfile({})).rejects.toMatchObject(refused(400));
-    const viaKey = clientOf(server.url, { apiKey: (await erin.createApiKey('bot')).key });
+    const viaKey = clientOf(server.url, { apiKey: (await erin.createApiKey('bot', 'password123')).key });
     const report = await erin.createReport({ channel: 'room:hist', from: t0, to: t1 });
     expect((await viaKey.me()).username).toBe('erin');
 
     const token = erin.accessToken;
-    await erin.request('DELETE', '/api/v1/users/me');
+    await erin.deleteAccount('password123');
     await expect(viaKey.me()).rejects.toMatchObject(refused(401));
     await expect(withToken(token).me()).rejects.toMatchObject(refused(401));
     await expect(admin.report(report.id)).rejects.toMatchObject(refused(404, 'not_found'));

@@ -38,6 +38,13 @@ export interface HubServerOptions {
   redirectLfs?: boolean;
   /** Honour `Range` requests. Default true; false answers 200 with the whole file, like some proxies. */
   ranges?: boolean;
+  /** Redirect LFS files to `<cdnUrl>/cdn/...` (another server) instead of this server's own `/cdn/`. */
+  cdnUrl?: string;
+  /**
+   * Split tree listings in two pages, the first linking (`Link: rel="next"`) to the second at this base URL
+   * (any hub server answers `?page=2` with the second half).
+   */
+  nextPageUrl?: string;
 }
 
 export interface HubServer {
@@ -220,7 +227,14 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       const files = org === FIXTURES_ORG && name !== undefined ? repoFiles(name) : undefined;
       if (!files) return notFound(res, record, 'Repository not found');
       if (rev !== REVISION) return notFound(res, record, `Invalid rev id: ${rev}`);
-      return send(res, record, 200, JSON.stringify(treeEntries(files)), { 'content-type': 'application/json' });
+      const entries = treeEntries(files);
+      const half = Math.ceil(entries.length / 2);
+      if (url.searchParams.get('page') === '2') return send(res, record, 200, JSON.stringify(entries.slice(half)), { 'content-type': 'application/json' });
+      if (options.nextPageUrl !== undefined) {
+        const next = `${options.nextPageUrl}${url.pathname}?recursive=true&page=2`;
+        return send(res, record, 200, JSON.stringify(entries.slice(0, half)), { 'content-type': 'application/json', link: `<${next}>; rel="next"` });
+      }
+      return send(res, record, 200, JSON.stringify(entries), { 'content-type': 'application/json' });
     }
 
     // /<org>/<name>/resolve/<rev>/<path...>, and /cdn/<name>/<path...> where LFS redirects land
@@ -235,7 +249,7 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       const file = files.find((f) => f.path === path);
       if (!file) return send(res, record, 404, 'Entry not found', { 'x-error-code': 'EntryNotFound' });
       if (file.lfs && redirectLfs && !isCdn) {
-        return send(res, record, 302, '', { location: `/cdn/${name}/${path}`, 'x-repo-commit': COMMIT });
+        return send(res, record, 302, '', { location: `${options.cdnUrl ?? ''}/cdn/${name}/${path}`, 'x-repo-commit': COMMIT });
       }
       return serveFile(req, res, record, file);
     }

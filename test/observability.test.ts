@@ -83,7 +83,7 @@ describe('observability', () => {
     await call(url, 'POST', '/api/v1/auth/register', { body: { username: 'carol', password } });
     await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'carol', password: 'wrong-password-attempt' } });
     const pair = (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'carol', password } })).body as { access_token: string; refresh_token: string };
-    const key = ((await call(url, 'POST', '/api/v1/api-keys', { token: pair.access_token, body: { name: 'bot' } })).body as { key: string }).key;
+    const key = ((await call(url, 'POST', '/api/v1/api-keys', { token: pair.access_token, body: { name: 'bot', current_password: password } })).body as { key: string }).key;
     await call(url, 'POST', '/api/v1/sentiment', { apiKey: key, body: { text: 'what a game' } });
     await call(url, 'POST', '/api/v1/sentiment', { apiKey: `${key}x`, body: { text: 'bad key' } });
     await call(url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: pair.refresh_token } });

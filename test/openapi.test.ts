@@ -391,7 +391,7 @@ describe('OpenAPI', () => {
       await check('GET', '/api/v1/auth/me', { token });
       expect((await check('GET', '/api/v1/auth/me')).status).toBe(401);
 
-      const key = await check('POST', '/api/v1/api-keys', { token, body: { name: 'ci' } });
+      const key = await check('POST', '/api/v1/api-keys', { token, body: { name: 'ci', current_password: 'password123' } });
       expect(key.status).toBe(201);
       const apiKey = (key.body as { key: string; id: string }).key;
       await check('GET', '/api/v1/auth/me', { apiKey }); // sets last_used_at

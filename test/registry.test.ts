@@ -122,6 +122,26 @@ describe('hub download', () => {
     expect(hub.requests.every((r) => r.authorization === 'Bearer hf_test')).toBe(true);
   });
 
+  it('never sends the token to another origin: a next-page Link or a file redirect there goes without it', async () => {
+    // `other` stands for a CDN or a host a tampered answer names: same fixtures, another port (origin).
+    const other = await startHubServer();
+    const home = await startHubServer({ cdnUrl: other.url, nextPageUrl: other.url });
+    try {
+      const dir = await resolveModel(ID, { ...options, endpoint: home.url, token: 'hf_secret' });
+      expect(sha256(join(dir, ONNX))).toBe(fixtureSha256(NAME, ONNX));
+      // Both hops really went to the other origin (the listing's second page, the LFS file), and without the token.
+      expect(other.requests.some((r) => r.url.includes('/tree/') && r.url.includes('page=2'))).toBe(true);
+      expect(other.requests.some((r) => r.url.startsWith(`/cdn/${NAME}/${ONNX}`) && r.status === 200)).toBe(true);
+      expect(other.requests.map((r) => r.authorization)).toEqual(other.requests.map(() => undefined));
+      // The configured endpoint itself still gets it on every request.
+      expect(home.requests.length).toBeGreaterThan(0);
+      expect(home.requests.every((r) => r.authorization === 'Bearer hf_secret')).toBe(true);
+    } finally {
+      await home.close();
+      await other.close();
+    }
+  });
+
   it('resumes an interrupted download with a Range request for the remaining bytes only', async () => {
     const cut = 1_000_000;
     hub.fault(ONNX, { kind: 'cut', afterBytes: cut });

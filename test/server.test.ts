@@ -132,7 +132,7 @@ describe('gateway', () => {
     });
 
     it('creates API keys shown once, stores them hashed, authenticates with X-API-Key and deletes them', async () => {
-      const created = await call(s.url, 'POST', '/api/v1/api-keys', { token: user.access_token, body: { name: 'overlay' } });
+      const created = await call(s.url, 'POST', '/api/v1/api-keys', { token: user.access_token, body: { name: 'overlay', current_password: 'password123' } });
       expect(created.status).toBe(201);
       const key = created.body as { id: string; name: string; key: string };
       expect(key.name).toBe('overlay');

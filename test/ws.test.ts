@@ -39,7 +39,7 @@ describe('websocket channels', () => {
   it('checks credentials during the upgrade: a bad token never gets a socket', async () => {
     await expect(WsClient.open(s.url, 'token=not-a-jwt')).rejects.toMatchObject({ status: 401 });
     await expect(WsClient.open(s.url, 'api_key=cp_nope')).rejects.toBeInstanceOf(UpgradeRefused);
-    const key = await call(s.url, 'POST', '/api/v1/api-keys', { token: alice.token, body: { name: 'overlay' } });
+    const key = await call(s.url, 'POST', '/api/v1/api-keys', { token: alice.token, body: { name: 'overlay', current_password: 'password123' } });
     const viaKey = await WsClient.open(s.url, `api_key=${(key.body as { key: string }).key}`);
     clients.push(viaKey);
     viaKey.send({ type: 'chat', channel: 'room:keyed', text: 'hello from an api key' });

@@ -1,11 +1,21 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
-// Parameters are written into every stored hash, so they can be raised later
-// without invalidating existing hashes: verify reads them back from the string.
+// Parameters are written into every stored hash (`scrypt$N$r$p$salt$digest`), so they can be raised
+// without invalidating existing hashes: verify reads them back from the string, and login re-hashes a
+// password stored under older parameters (needsRehash).
 const SCHEME = 'scrypt';
+// OWASP's password storage cheat sheet lists N=2^17,r=8,p=1 and N=2^14,r=8,p=5 as equivalent (same CPU:
+// scrypt does N*r*p mixing work, ~5x the former N=2^14,p=1 here). We take p=5 for its memory: scrypt holds
+// 128*N*r bytes per hash, 16 MiB here against 128 MiB for N=2^17. A process runs up to 4 hashes at once
+// (libuv's default pool), so a login burst costs 64 MiB per process instead of 512 MiB: with WORKERS=2 on a
+// 2-core, 24 GiB machine that is 128 MiB against 1 GiB, and in a pod with a 512 MiB limit the N=2^17 choice
+// alone would be OOM-killed by four concurrent logins. Node's scrypt runs the p lanes one after another in
+// the same thread, so p=5 buys no parallelism an attacker could not also use: its cost per guess is the same.
 const COST_N = 16384;
 const BLOCK_R = 8;
-const PARALLEL_P = 1;
+const PARALLEL_P = 5;
+/** The parameters new hashes get. */
+export const SCRYPT_PARAMS: Readonly<{ N: number; r: number; p: number }> = { N: COST_N, r: BLOCK_R, p: PARALLEL_P };
 const SALT_BYTES = 16;
 const KEY_BYTES = 64;
 
@@ -87,6 +97,15 @@ export async function verifyPassword(password: string, stored: string): Promise<
   }
   // Lengths are equal by construction (keyLen = stored length); timingSafeEqual needs that.
   return timingSafeEqual(candidate, parsed.hash);
+}
+
+/**
+ * True when `stored` was made with other parameters than new hashes get (or is unreadable): after a
+ * successful login the service then stores a fresh hash, so old accounts move to the current cost.
+ */
+export function needsRehash(stored: string): boolean {
+  const parsed = typeof stored === 'string' ? parse(stored) : null;
+  return parsed === null || parsed.n !== COST_N || parsed.r !== BLOCK_R || parsed.p !== PARALLEL_P || parsed.hash.length !== KEY_BYTES;
 }
 
 /**

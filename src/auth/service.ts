@@ -1,7 +1,8 @@
 import { ulid } from 'ulid';
-import { AppError, badRequest, conflict, forbidden, notFound, unauthorized } from '../errors.js';
+import { AppError, badRequest, conflict, forbidden, notFound, rateLimited, unauthorized } from '../errors.js';
+import type { RateLimiter } from '../limits/index.js';
 import { generateApiKey, hashApiKey, looksLikeApiKey } from './api-keys.js';
-import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './passwords.js';
+import { DUMMY_PASSWORD_HASH, hashPassword, needsRehash, verifyPassword } from './passwords.js';
 import type { Revocation } from './revocations.js';
 import type { ApiKeyStore, RevocationStore, Role, UserRecord, UserStore } from './stores.js';
 import type { TokenClaims, TokenIssuer, TokenPair } from './tokens.js';
@@ -13,6 +14,9 @@ const API_KEY_NAME_MAX = 64;
 export const MAX_API_KEYS_PER_USER = 20;
 
 const INVALID_LOGIN = 'invalid username or password';
+// Revocation-store entry a logout leaves beside a refresh token's own: a refresh token presented after a
+// logout is refused like any spent one, but is not taken for a stolen copy (see refresh()).
+const LOGGED_OUT = 'logout:';
 
 export interface PublicUser {
   id: string;
@@ -64,6 +68,12 @@ export interface AuthServiceDeps {
   tokens: TokenIssuer;
   /** Told of every revocation that open sockets must see (the gateway closes them, cluster-wide). */
   onRevoke?: (e: Revocation) => void;
+  /**
+   * Password failures per account (key: the lowercased username): each check of a password spends a point
+   * up front and a success gives it back, so only failures count, and concurrent guesses cannot overshoot.
+   * Absent: no per-account limit (unit tests; the gateway always passes one).
+   */
+  passwordFailures?: RateLimiter;
 }
 
 const ROLE_RANK: Record<Role, number> = { user: 0, admin: 1 };
@@ -74,6 +84,11 @@ export function requireRole(principal: Principal, role: Role): void {
 }
 
 const invalid = (message: string) => badRequest(message, 'validation_failed');
+
+/** Account-level actions (new keys, deletion) need a session from a login: an API key is a narrower credential. */
+function requireJwt(principal: Principal): void {
+  if (principal.via !== 'jwt') throw new AppError(403, 'jwt_required', 'this needs a bearer token from a login, not an API key');
+}
 
 function validateUsername(username: unknown): asserts username is string {
   if (typeof username !== 'string' || !USERNAME_PATTERN.test(username)) {
@@ -111,6 +126,7 @@ export class AuthService {
   readonly #revocations: RevocationStore;
   readonly #tokens: TokenIssuer;
   readonly #onRevoke: (e: Revocation) => void;
+  readonly #failures: RateLimiter | undefined;
 
   constructor(deps: AuthServiceDeps) {
     this.#users = deps.users;
@@ -118,6 +134,7 @@ export class AuthService {
     this.#revocations = deps.revocations;
     this.#tokens = deps.tokens;
     this.#onRevoke = deps.onRevoke ?? (() => undefined);
+    this.#failures = deps.passwordFailures;
   }
 
   async register(username: string, password: string): Promise<PublicUser> {
@@ -143,6 +160,9 @@ export class AuthService {
     if (typeof username !== 'string' || typeof password !== 'string' || password.length > PASSWORD_MAX) {
       throw unauthorized(INVALID_LOGIN);
     }
+    // Before the lookup, and keyed by the name as typed: an unknown username is throttled exactly like a
+    // known one, so neither the 429 nor its timing tells whether an account exists.
+    const throttleKey = await this.#spendAttempt(username);
     const user = await this.#users.findByUsername(username);
     if (!user) {
       // Equalise timing with the known-user path so response time does not enumerate usernames.
@@ -152,6 +172,8 @@ export class AuthService {
     const ok = await verifyPassword(password, user.passwordHash);
     // Disabled is checked after the verify, and reported identically, for the same reason.
     if (!ok || user.disabled) throw unauthorized(INVALID_LOGIN);
+    await this.#forgetAttempts(throttleKey);
+    if (needsRehash(user.passwordHash)) await this.#upgradeHash(user, password);
     return this.#tokens.issuePair(user);
   }
 
@@ -161,7 +183,14 @@ export class AuthService {
     if (claims.gen !== (user.tokenGen ?? 0)) throw unauthorized('token revoked');
     // revoke() doubles as an atomic claim: of two concurrent refreshes with the same token
     // only one gets `true`, so a refresh token can be redeemed exactly once.
-    if (!(await this.#revocations.revoke(claims.jti, claims.exp * 1000))) throw unauthorized('token revoked');
+    if (!(await this.#revocations.revoke(claims.jti, claims.exp * 1000))) {
+      if (await this.#revocations.isRevoked(LOGGED_OUT + claims.jti)) throw unauthorized('token revoked');
+      // Spent once already, so two parties hold it (a stolen copy, or the owner's after the thief's use):
+      // which one is which cannot be told, so every token of the user goes, the thief's new pair included.
+      await this.#users.update(user.id, { tokenGen: (user.tokenGen ?? 0) + 1 });
+      this.#onRevoke({ reason: 'reuse', userId: user.id });
+      throw unauthorized('refresh token already used: every session of this account is signed out');
+    }
     // Role comes from the current record so demotions take effect at the next refresh.
     return this.#tokens.issuePair(user);
   }
@@ -209,8 +238,12 @@ export class AuthService {
         if (err instanceof AppError) return;
         throw err;
       }
-      // Only the owner may kill a refresh token; anyone else's is silently ignored.
-      if (claims.sub === principal.userId) await this.#revocations.revoke(claims.jti, claims.exp * 1000);
+      // Only the owner may kill a refresh token; anyone else's is silently ignored. The logout mark goes
+      // first, so a refresh racing this logout never sees the token spent without it (no false reuse).
+      if (claims.sub === principal.userId) {
+        await this.#revocations.revoke(LOGGED_OUT + claims.jti, claims.exp * 1000);
+        await this.#revocations.revoke(claims.jti, claims.exp * 1000);
+      }
     }
   }
 
@@ -239,23 +272,34 @@ export class AuthService {
 
   /**
    * Checks the current password, stores the new one and moves the token generation on, so every token
-   * issued before (other sessions' refresh tokens included) stops working; returns a fresh pair for this session.
+   * issued before (other sessions' refresh tokens included) stops working, and deletes every API key (one
+   * minted with a stolen session must not outlive the password change); returns a fresh pair for this session.
    */
   async changePassword(principal: Principal, currentPassword: string, newPassword: string): Promise<TokenPair> {
     validatePassword(newPassword);
     const user = await this.#activeUser(principal.userId);
-    if (!(await verifyPassword(currentPassword, user.passwordHash))) throw new AppError(403, 'wrong_password', 'the current password is wrong');
-    const updated = await this.#users.update(user.id, { passwordHash: await hashPassword(newPassword), tokenGen: (user.tokenGen ?? 0) + 1 });
+    await this.#confirmPassword(user, currentPassword);
+    const passwordHash = await hashPassword(newPassword);
+    // Keys go before the password: if the update then fails, the user has lost keys, not kept a thief's.
+    await this.#apiKeys.deleteByUser(user.id);
+    const updated = await this.#users.update(user.id, { passwordHash, tokenGen: (user.tokenGen ?? 0) + 1 });
     if (!updated) throw unauthorized();
-    this.#onRevoke({ reason: 'password', userId: user.id });
+    this.#onRevoke({ reason: 'password', userId: user.id }); // its key sockets too: the keys went above
     return this.#tokens.issuePair(updated);
   }
 
-  /** Deletes the account and its API keys (the caller removes what other services keep, e.g. reports). */
-  async deleteAccount(principal: Principal): Promise<void> {
-    await this.#apiKeys.deleteByUser(principal.userId);
-    await this.#users.delete(principal.userId);
-    this.#onRevoke({ reason: 'deleted', userId: principal.userId });
+  /**
+   * Deletes the account and its API keys, given a bearer token and the current password. `cleanup` (what
+   * other services keep, e.g. reports) runs once the password is confirmed, before the account goes.
+   */
+  async deleteAccount(principal: Principal, currentPassword: string, cleanup?: (userId: string) => Promise<unknown>): Promise<void> {
+    requireJwt(principal);
+    const user = await this.#activeUser(principal.userId);
+    await this.#confirmPassword(user, currentPassword);
+    await cleanup?.(user.id);
+    await this.#apiKeys.deleteByUser(user.id);
+    await this.#users.delete(user.id);
+    this.#onRevoke({ reason: 'deleted', userId: user.id });
   }
 
   async listUsers(limit: number, after?: string): Promise<PublicUser[]> {
@@ -282,11 +326,14 @@ export class AuthService {
     return this.#users.countByRole();
   }
 
-  async createApiKey(principal: Principal, name: string): Promise<CreatedApiKey> {
+  /** Needs a bearer token and the current password: a key (or a stolen session alone) cannot mint keys. */
+  async createApiKey(principal: Principal, name: string, currentPassword: string): Promise<CreatedApiKey> {
     const trimmed = typeof name === 'string' ? name.trim() : '';
     if (trimmed.length < 1 || trimmed.length > API_KEY_NAME_MAX) {
       throw invalid(`name must be 1-${API_KEY_NAME_MAX} characters`);
     }
+    requireJwt(principal);
+    await this.#confirmPassword(await this.#activeUser(principal.userId), currentPassword);
     // Check-then-insert, so concurrent creates can overshoot by a few; the cap exists to
     // bound per-user storage, not as a security boundary, so that is acceptable.
     const existing = await this.#apiKeys.listByUser(principal.userId);
@@ -342,6 +389,42 @@ export class AuthService {
 
   requireRole(principal: Principal, role: Role): void {
     requireRole(principal, role);
+  }
+
+  /**
+   * The current-password check of sensitive account actions. It spends from the same per-account budget
+   * as login: a stolen session must not be a way around the login throttle to guess the password.
+   */
+  async #confirmPassword(user: UserRecord, password: string): Promise<void> {
+    const key = await this.#spendAttempt(user.username);
+    if (!(await verifyPassword(password, user.passwordHash))) throw new AppError(403, 'wrong_password', 'the current password is wrong');
+    await this.#forgetAttempts(key);
+  }
+
+  /** Spends one point of the account's failure budget (429 once spent); returns the key, null when untracked. */
+  async #spendAttempt(username: string): Promise<string | null> {
+    // A name registration refuses cannot be an account: nothing to protect, and no unbounded keys.
+    if (!this.#failures || !USERNAME_PATTERN.test(username)) return null;
+    const key = username.toLowerCase();
+    const decision = await this.#failures.consume(key);
+    if (!decision.allowed) {
+      throw rateLimited(decision.retryAfterMs / 1000, 'too many failed password attempts for this account; retry later');
+    }
+    return key;
+  }
+
+  /** A success gives the account its whole budget back: a user's own typos must not add up to a lockout. */
+  async #forgetAttempts(key: string | null): Promise<void> {
+    if (key !== null) await this.#failures?.reset(key);
+  }
+
+  /** Stores `password` under the current scrypt parameters, unless the hash changed meanwhile. */
+  async #upgradeHash(user: UserRecord, password: string): Promise<void> {
+    const passwordHash = await hashPassword(password);
+    // Re-read after the slow hash: a password change that landed meanwhile must not be overwritten with the
+    // old password (the store has no compare-and-set; this leaves a window of one round trip, not a hash).
+    const current = await this.#users.findById(user.id);
+    if (current?.passwordHash === user.passwordHash) await this.#users.update(user.id, { passwordHash });
   }
 
   async #activeUser(id: string): Promise<UserRecord> {

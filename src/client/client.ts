@@ -155,8 +155,18 @@ export class ChatPulseClient {
     return this.request('GET', '/api/v1/auth/me');
   }
 
-  createApiKey(name: string): Promise<ApiKeyCreated> {
-    return this.request('POST', '/api/v1/api-keys', { body: { name } });
+  /**
+   * Deletes the account with its API keys and reports; needs an access token (not an API key) and the
+   * current password. The client forgets its tokens afterwards.
+   */
+  async deleteAccount(currentPassword: string): Promise<void> {
+    await this.request<void>('DELETE', '/api/v1/users/me', { body: { current_password: currentPassword } });
+    this.setTokens(undefined);
+  }
+
+  /** Needs a signed-in client (an access token, not an API key) and the account's current password. */
+  createApiKey(name: string, currentPassword: string): Promise<ApiKeyCreated> {
+    return this.request('POST', '/api/v1/api-keys', { body: { name, current_password: currentPassword } });
   }
 
   apiKeys(): Promise<List<ApiKeyInfo>> {

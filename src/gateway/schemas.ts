@@ -16,7 +16,10 @@ export const LogoutBody = Type.Object(
   { refresh_token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })) },
   { additionalProperties: false },
 );
-export const ApiKeyBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+/** The password a signed-in user re-enters for account-level actions (same bounds as at registration). */
+export const CurrentPassword = Type.String({ minLength: 1, maxLength: 128, description: 'The account\'s current password' });
+export const ApiKeyBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), current_password: CurrentPassword }, { additionalProperties: false });
+export const DeleteAccountBody = Type.Object({ current_password: CurrentPassword }, { additionalProperties: false });
 
 /** A text must hold something besides whitespace. */
 const text = (limits: Limits) => Type.String({ minLength: 1, maxLength: limits.maxTextLength, pattern: '\\S' });

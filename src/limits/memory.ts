@@ -11,4 +11,8 @@ export class MemoryRateLimiter implements RateLimiter {
   consume(key: string, points = 1): Promise<RateDecision> {
     return decide(this.limiter, key, points);
   }
+
+  async reset(key: string): Promise<void> {
+    await this.limiter.delete(key);
+  }
 }

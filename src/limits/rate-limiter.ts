@@ -10,6 +10,8 @@ export interface RateDecision {
 /** A fixed budget of points per key per window. */
 export interface RateLimiter {
   consume(key: string, points?: number): Promise<RateDecision>;
+  /** Forgets what `key` spent in this window (a failure counter cleared by a success). */
+  reset(key: string): Promise<void>;
 }
 
 /** One consume on a rate-limiter-flexible limiter (any store), as a decision instead of a rejection. */

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { RegistryError, describeNetworkError } from './errors.js';
-import { authHeaders, httpError, listTree, networkError, resolveUrl, selectModelFiles, type HubFile } from './hub.js';
+import { httpError, hubGet, listTree, networkError, resolveUrl, selectModelFiles, type HubFile } from './hub.js';
 import { acquireLock } from './lock.js';
 import type { ProgressFn } from './progress.js';
 import { MARKER_FILE, isCompleteModelDir, modelCacheDir, type HubId, type Marker } from './spec.js';
@@ -61,9 +61,9 @@ async function fetchInto(ctx: FileContext, file: HubFile, url: string, part: str
   try {
     let response: Response;
     try {
-      response = await fetch(url, {
-        headers: { ...authHeaders(options.token), ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) },
-        redirect: 'follow',
+      // The CDN a file redirects to gets no token (hubGet).
+      response = await hubGet(url, options.endpoint, options.token, {
+        headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
         signal: controller.signal,
       });
     } catch (err) {

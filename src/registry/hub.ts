@@ -47,6 +47,28 @@ export function authHeaders(token: string | undefined): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
+const MAX_REDIRECTS = 10;
+
+/**
+ * GET `url`, following redirects by hand so HF_TOKEN goes to the configured endpoint's origin only: the
+ * hub sends LFS files to a CDN (signed URLs, no token wanted) and pages listings with `Link` URLs, and a
+ * mirror or a tampered answer could point either anywhere. Not left to fetch's own redirect handling,
+ * whose header rules depend on the fetch implementation. The answer's `url` is the last one fetched.
+ */
+export async function hubGet(url: string, endpoint: string, token: string | undefined, init: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
+  const home = new URL(endpoint).origin;
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    const headers = { ...init.headers, ...(new URL(current).origin === home ? authHeaders(token) : {}) };
+    const response = await fetch(current, { headers, redirect: 'manual', ...(init.signal ? { signal: init.signal } : {}) });
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status > 399 || response.status === 304 || location === null) return response;
+    await response.body?.cancel();
+    if (hop >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects from ${url}`);
+    current = new URL(location, current).toString();
+  }
+}
+
 /** Turns a non-2xx hub answer into an error that says what it means for this model. */
 export function httpError(hub: HubId, revision: string, url: string, status: number, file?: string): RegistryError {
   const what = `model "${hub.id}" (revision "${revision}")`;
@@ -94,8 +116,9 @@ export async function listTree(hub: HubId, revision: string, options: HubRequest
   for (let page = 0; url !== undefined && page < 100; page++) {
     let response: Response;
     try {
-      response = await fetch(url, {
-        headers: { accept: 'application/json', ...authHeaders(options.token) },
+      // A next page on another origin is fetched without the token (hubGet).
+      response = await hubGet(url, options.endpoint, options.token, {
+        headers: { accept: 'application/json' },
         signal: AbortSignal.timeout(options.timeoutMs),
       });
     } catch (err) {

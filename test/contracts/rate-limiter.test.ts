@@ -35,6 +35,17 @@ describe.each([
     expect((await b.consume('ip', 5)).remaining).toBe(0);
   });
 
+  it('reset forgets what a key spent, and only that key', async () => {
+    const limiter = await make(2, 30, 'fail');
+    await limiter.consume('alice', 2);
+    await limiter.consume('bob', 2);
+    expect((await limiter.consume('alice')).allowed).toBe(false);
+    await limiter.reset('alice');
+    expect(await limiter.consume('alice')).toEqual({ allowed: true, retryAfterMs: 0, remaining: 1 });
+    expect((await limiter.consume('bob')).allowed).toBe(false);
+    await limiter.reset('never-seen'); // nothing to forget: no error
+  });
+
   it('starts a fresh window once the old one is over', async () => {
     const limiter = await make(1, 1, 'short');
     expect((await limiter.consume('k')).allowed).toBe(true);

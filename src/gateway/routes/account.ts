@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../../auth/index.js';
 import type { ReportStore } from '../../store/ports.js';
 import { route, type Route } from '../router.js';
+import { DeleteAccountBody } from '../schemas.js';
 
 const ProfileBody = Type.Object(
   {
@@ -37,10 +38,15 @@ export function accountRoutes(auth: AuthService, reports: ReportStore): Route[] 
     }),
     route({
       method: 'del', path: '/api/v1/users/me', auth: 'user', rateLimit: 'auth', tag: 'account', summary: 'Delete your account, its API keys and its reports',
-      handler: async ({ principal }) => {
-        const me = who(principal);
-        await reports.deleteByOwner(me.userId);
-        await auth.deleteAccount(me);
+      description: 'Needs a bearer token from a login and the current password: an API key cannot delete the account.',
+      body: DeleteAccountBody,
+      responses: {
+        204: 'Deleted',
+        403: 'Called with an API key (`jwt_required`), or the current password is wrong (`wrong_password`)',
+        429: 'Too many requests from this address, or too many wrong passwords for this account (`rate_limited`)',
+      },
+      handler: async ({ body, principal }) => {
+        await auth.deleteAccount(who(principal), body.current_password, (userId) => reports.deleteByOwner(userId));
         return { status: 204 };
       },
     }),

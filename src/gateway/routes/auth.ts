@@ -37,7 +37,11 @@ export function authRoutes(auth: AuthService): Route[] {
     }),
     route({
       method: 'post', path: `${base}/login`, auth: 'public', rateLimit: 'auth', tag: 'auth', summary: 'Exchange a password for tokens',
-      body: Credentials, response: TokenPairReply, responses: { 401: 'Wrong username or password (`unauthorized`)' },
+      body: Credentials, response: TokenPairReply,
+      responses: {
+        401: 'Wrong username or password (`unauthorized`)',
+        429: 'Too many attempts from this address, or too many failed ones for this username (`rate_limited`, with `Retry-After`)',
+      },
       handler: async ({ body }) => ({ body: await auth.login(body.username, body.password) }),
     }),
     route({
@@ -63,11 +67,17 @@ export function authRoutes(auth: AuthService): Route[] {
       },
     }),
     route({
-      method: 'post', path: '/api/v1/api-keys', auth: 'user', tag: 'auth', summary: 'Create an API key (shown once)',
-      body: ApiKeyBody, response: CreatedApiKeyReply, responses: { 201: 'The key, shown this once' },
+      method: 'post', path: '/api/v1/api-keys', auth: 'user', rateLimit: 'auth', tag: 'auth', summary: 'Create an API key (shown once)',
+      description: 'Needs a bearer token from a login and the current password: an API key cannot mint keys.',
+      body: ApiKeyBody, response: CreatedApiKeyReply,
+      responses: {
+        201: 'The key, shown this once',
+        403: 'Called with an API key (`jwt_required`), or the current password is wrong (`wrong_password`)',
+        429: 'Too many requests from this address, or too many wrong passwords for this account (`rate_limited`)',
+      },
       handler: async ({ body, principal }) => {
         if (!principal) throw unauthorized();
-        return { status: 201, body: await auth.createApiKey(principal, body.name) };
+        return { status: 201, body: await auth.createApiKey(principal, body.name, body.current_password) };
       },
     }),
     route({
