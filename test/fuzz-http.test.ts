@@ -189,5 +189,5 @@ describe('REST fuzz', () => {
     expect(findings).toEqual([]);
     expect(captured.errors, 'error-level log lines (unexpected failures)').toEqual([]);
     expect((await call(url, 'GET', '/health')).status).toBe(200);
-  });
+  }, 240_000); // ~20 s alone; generous for a loaded CI machine running two files at once
 });

@@ -3,7 +3,7 @@
 // token's expiry (4001 `expired`) unless an `auth` frame renewed it; one address cannot take every socket
 // slot; and a process at its socket cap stays ready. Real server, real `ws` clients.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, startServer, type TestServer } from './helpers.js';
+import { call, createRooms, startServer, type TestServer } from './helpers.js';
 import { account, UpgradeRefused, WsClient } from './ws-client.js';
 
 const LIMITS = { CHAT_RATE_PER_30S: '10000', WS_FRAME_RATE_PER_10S: '10000', WS_CONNECT_RATE_PER_MIN: '10000', AUTH_RATE_PER_MIN: '10000' };
@@ -63,6 +63,7 @@ describe('revocation closes open sockets (4001)', () => {
   beforeAll(async () => {
     s = await startServer(LIMITS);
     admin = await adminToken(s.url);
+    await createRooms(s.url, admin, ['lobby']);
     watcher = await open('');
     await watcher.subscribe('room:lobby');
   });
@@ -187,6 +188,7 @@ describe('token expiry closes the socket (4001 expired) unless renewed in place'
   beforeAll(async () => {
     // The shortest lifetime the configuration allows.
     s = await startServer({ ...LIMITS, ACCESS_TOKEN_TTL_S: '10' });
+    await createRooms(s.url, await adminToken(s.url), ['renew']);
   });
 
   afterAll(async () => {
