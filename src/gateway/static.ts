@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { REPO_ROOT } from '../paths.js';
 import type { ClientAddress } from './client-address.js';
-import { peerAddress } from './http.js';
+import { peerAddress, refuseDraining } from './http.js';
 import { requestIdOf, type RequestEvent } from './router.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -27,6 +27,8 @@ export interface StaticOptions {
   /** Told of every answered request, as the router's routes are (metrics, the request log). */
   observe?: (e: RequestEvent) => void;
   addresses?: ClientAddress;
+  /** True once a drain has begun: requests are then refused with 503 draining, as the router's are. */
+  draining?: () => boolean;
 }
 
 interface Asset {
@@ -74,7 +76,9 @@ export function mountStatic(app: TemplatedApp, options: StaticOptions): string[]
       const started = performance.now();
       const requestId = requestIdOf(req);
       const ip = peerAddress(res, req, options.addresses); // before the reply: a finished response must not be touched
-      const status = serve(asset, res, req, requestId);
+      const refused = options.draining?.() === true;
+      if (refused) refuseDraining(res, req, { ...options.baseHeaders, 'X-Request-Id': requestId });
+      const status = refused ? 503 : serve(asset, res, req, requestId);
       options.observe?.({ method: 'GET', route: path, path, status, ms: performance.now() - started, requestId, ip });
     });
     mounted.push(path);

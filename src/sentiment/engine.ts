@@ -20,6 +20,8 @@ export interface EngineConfig {
   batchMaxWaitMs: number;
   queueMax: number;
   cacheSize: number;
+  /** See BatcherOptions.admissionDeadlineMs (absent: only queueMax bounds admission). */
+  admissionDeadlineMs?: number;
   /** See BatcherOptions.onBatch. */
   onBatch?: (size: number, waitMs: number, runMs: number) => void;
 }
@@ -59,6 +61,7 @@ export class SentimentEngine {
       cacheSize: config.cacheSize,
       estimateTokens: (t) => estimateTokens(t, info.maxLength),
       ...(config.onBatch === undefined ? {} : { onBatch: config.onBatch }),
+      ...(config.admissionDeadlineMs === undefined ? {} : { admissionDeadlineMs: config.admissionDeadlineMs }),
     });
   }
 
@@ -98,9 +101,14 @@ export class SentimentEngine {
     return toResults(probs, this.info.labels, texts.length);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Refuses new work (503 draining), answers everything already admitted, then stops the threads: closing
+   * the pool under queued work would fail those callers. Past `timeoutMs` queued texts are refused with
+   * 503 instead; batches already running always finish.
+   */
+  async close(timeoutMs?: number): Promise<void> {
     this.loaded = false;
-    this.batcher.close();
+    await this.batcher.close(timeoutMs);
     await this.pool.close();
   }
 }
