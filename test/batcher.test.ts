@@ -188,3 +188,137 @@ describe('MicroBatcher', () => {
     expect((await ok)[0]!.text).toBe('a');
   });
 });
+
+describe('MicroBatcher admission by expected wait', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }));
+  afterEach(() => vi.useRealTimers());
+
+  const refusal = async (p: Promise<unknown>): Promise<AppError> => {
+    const err = await p.then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    return err as AppError;
+  };
+
+  it('refuses a call whose expected wait passes the deadline, with 503 overloaded and a Retry-After of when it would fit', async () => {
+    const { batcher, holdRunner, release } = harness({ maxQueue: 1000, priorItemMs: 1000, admissionDeadlineMs: 2000 });
+    holdRunner();
+    const running = batcher.submit(['r1']); // 1 text ahead of everything else from now on
+    const fits = batcher.submit(['f1']); // (1 ahead + 1) x 1 s = 2 s: within the deadline
+    const late = refusal(batcher.submit(['l1', 'l2', 'l3'])); // (2 + 3) x 1 s = 5 s: 3 s too late
+    const err = await late;
+    expect(err.status).toBe(503);
+    expect(err.code).toBe('overloaded');
+    expect(err.headers['Retry-After']).toBe('3');
+    const stats = batcher.stats();
+    expect(stats.shedLate).toBe(3);
+    expect(stats.shed).toBe(3);
+    expect(stats.queued).toBe(1); // nothing of the refused call was enqueued
+    expect(stats.expectedWaitMs).toBe(3000);
+    // Repeats of admitted work and cache hits cost nothing and are not refused.
+    const joined = batcher.submit(['f1']);
+    await release();
+    await vi.advanceTimersByTimeAsync(20);
+    await release();
+    expect((await running)[0]!.text).toBe('r1');
+    expect((await fits)[0]!.text).toBe('f1');
+    expect((await joined)[0]!.text).toBe('f1');
+  });
+
+  it('always admits a call with nothing ahead of it, however long it will take', async () => {
+    const { batcher, batches } = harness({ maxQueue: 1000, maxItems: 100, priorItemMs: 1000, admissionDeadlineMs: 10 });
+    const out = await Promise.all([batcher.submit(['a', 'b', 'c', 'd', 'e']), vi.advanceTimersByTimeAsync(20)]);
+    expect(out[0].map((r) => r.text)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(batches).toEqual([['a', 'b', 'c', 'd', 'e']]);
+    expect(batcher.stats().shedLate).toBe(0);
+  });
+
+  it('measures the service rate from finished batches: a full batch replaces the prior, a lone text barely moves it', async () => {
+    const { batcher, holdRunner, release } = harness({ maxItems: 4, maxQueue: 1000, priorItemMs: 100, admissionDeadlineMs: 50 });
+    expect(batcher.stats().serviceRate).toBeCloseTo(10); // the prior: 100 ms a text on one slot
+    holdRunner();
+    const full = batcher.submit(['a', 'b', 'c', 'd']);
+    await vi.advanceTimersByTimeAsync(8); // 8 ms for 4 texts: 2 ms each
+    await release();
+    await full;
+    expect(batcher.stats().serviceRate).toBeCloseTo(500);
+    holdRunner();
+    const lone = batcher.submit(['e']);
+    await vi.advanceTimersByTimeAsync(10); // a lone text's 10 ms is mostly per-batch overhead
+    await release();
+    await lone;
+    const rate = batcher.stats().serviceRate;
+    expect(rate).toBeLessThan(500);
+    expect(rate).toBeGreaterThan(250);
+    // The measured rate decides: 8 texts behind 4 running, at ~3.6 ms each, fit a 50 ms deadline that
+    // the 100 ms prior would have refused them.
+    holdRunner();
+    const ahead = batcher.submit(['w', 'x', 'y', 'z']);
+    const admitted = batcher.submit(Array.from({ length: 8 }, (_, i) => `t${i}`));
+    await release();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(await admitted).toHaveLength(8);
+    await ahead;
+    expect(batcher.stats().shedLate).toBe(0);
+  });
+
+  it('without a deadline only the queue bound applies', async () => {
+    const { batcher, holdRunner, release } = harness({ maxQueue: 1000, priorItemMs: 1000 });
+    holdRunner();
+    const outs = [batcher.submit(['a']), batcher.submit(['b', 'c', 'd', 'e', 'f', 'g'])];
+    await release();
+    await vi.advanceTimersByTimeAsync(20);
+    await release();
+    expect((await Promise.all(outs)).flat()).toHaveLength(7);
+    expect(batcher.stats().shed).toBe(0);
+  });
+});
+
+describe('MicroBatcher close', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }));
+  afterEach(() => vi.useRealTimers());
+
+  it('answers every admitted text before it resolves, and refuses new calls with 503 draining', async () => {
+    const { batcher, holdRunner, release } = harness({ maxQueue: 100 });
+    holdRunner();
+    const running = batcher.submit(['r1', 'r2']);
+    const queued = batcher.submit(['q1', 'q2', 'q3']);
+    let closed = false;
+    const closing = batcher.close().then(() => void (closed = true));
+    const refused = await batcher.submit(['new']).then(() => null, (e: unknown) => e as AppError);
+    expect(refused?.status).toBe(503);
+    expect(refused?.code).toBe('draining');
+    expect(refused?.headers['Retry-After']).toBe('1');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(closed).toBe(false); // the running batch is held: close waits for it and for the queue behind it
+    await release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect((await running).map((r) => r.text)).toEqual(['r1', 'r2']);
+    expect((await queued).map((r) => r.text)).toEqual(['q1', 'q2', 'q3']);
+    await closing;
+    expect(closed).toBe(true);
+  });
+
+  it('past its timeout refuses what is still queued with 503 draining, and still waits for running batches', async () => {
+    const { batcher, batches, holdRunner, release } = harness({ maxQueue: 100 });
+    holdRunner();
+    const running = batcher.submit(['r1']);
+    const queued = batcher.submit(['q1']).then(() => null, (e: unknown) => e as AppError);
+    let closed = false;
+    const closing = batcher.close(50).then(() => void (closed = true));
+    await vi.advanceTimersByTimeAsync(50);
+    const err = await queued;
+    expect(err?.status).toBe(503);
+    expect(err?.code).toBe('draining');
+    expect(closed).toBe(false);
+    await release();
+    expect((await running)[0]!.text).toBe('r1');
+    await closing;
+    expect(batches.flat()).not.toContain('q1');
+  });
+
+  it('resolves at once when nothing is queued or running', async () => {
+    const { batcher } = harness();
+    await batcher.close(0);
+    await expect(batcher.submit(['a'])).rejects.toMatchObject({ code: 'draining' });
+  });
+});

@@ -64,9 +64,9 @@ export interface BatcherStats {
   expectedWaitMs: number;
 }
 
-/** Used until the first batches are measured: 5 ms a text per slot (the bundled model does ~3 on a laptop core). */
-export const DEFAULT_PRIOR_ITEM_MS = 5;
-/** How much one full batch moves the estimate; a smaller batch moves it in proportion to its size. */
+/** Used until the first batches are measured: ms a text costs one slot (the bundled model's, on a laptop core). */
+export const DEFAULT_PRIOR_ITEM_MS = 3;
+/** How much one full batch moves the estimate once it has settled; a smaller batch moves it in proportion. */
 const RATE_SMOOTHING = 0.3;
 
 interface Pending<R> {
@@ -87,6 +87,8 @@ export class MicroBatcher<R extends object> {
   private counters = { batches: 0, items: 0, cacheHits: 0, cacheMisses: 0, dedupHits: 0, shed: 0, shedLate: 0, lastBatchSize: 0 };
   /** Smoothed cost of one text on one runner slot (ms): the service rate is maxInFlight / itemMs. */
   private itemMs: number;
+  /** Full batches' worth of texts measured so far: the first measurements replace the prior, not nudge it. */
+  private measuredBatches = 0;
   private closing = false;
   private drained: (() => void) | null = null;
 
@@ -187,14 +189,16 @@ export class MicroBatcher<R extends object> {
   }
 
   /**
-   * Items per slot-millisecond, from a finished batch. Weighted by the batch's size: a deep queue (the
-   * only time the estimate decides anything) runs full batches, whose per-text cost is lower than a
+   * Folds a finished batch into the cost of one text per slot. Weighted by the batch's size: a deep queue
+   * (the only time the estimate decides anything) runs full batches, whose per-text cost is lower than a
    * lone text's, so small batches barely move it.
    */
   private measure(size: number, runMs: number): void {
     if (size === 0 || !(runMs > 0)) return;
-    const weight = RATE_SMOOTHING * Math.min(1, size / this.options.maxItems);
-    this.itemMs += weight * (runMs / size - this.itemMs);
+    const fraction = Math.min(1, size / this.options.maxItems);
+    this.measuredBatches += fraction;
+    const weight = fraction * Math.max(RATE_SMOOTHING, 1 / Math.max(1, this.measuredBatches));
+    this.itemMs += Math.min(1, weight) * (runMs / size - this.itemMs);
   }
 
   /** Dispatches every batch that is due while a runner slot is free; otherwise arms a timer for the oldest. */
