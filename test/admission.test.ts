@@ -33,8 +33,10 @@ describe('admission by expected wait (ADMISSION_DEADLINE_MS)', () => {
       expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     }
     const stats = s.app.engine.stats();
-    // Refused for time, not for room: the default queue bound (8192) was never near.
-    expect(stats.shedLate).toBe(refused.length * 256);
+    // Refused for time, not for room (the default queue bound, 8192, was never near): after their body was
+    // parsed, or before it when even one more text would have been refused.
+    expect(stats.shed).toBe(stats.shedLate);
+    expect(stats.shedLate / 256 + stats.shedEarly).toBe(refused.length);
     expect(stats.items).toBe(admitted.length * 256);
     expect(stats.serviceRate).toBeGreaterThan(0);
     expect(stats.queued).toBe(0);

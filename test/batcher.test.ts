@@ -232,25 +232,27 @@ describe('MicroBatcher admission by expected wait', () => {
     expect(batcher.stats().shedLate).toBe(0);
   });
 
-  it('measures the service rate from finished batches: a full batch replaces the prior, a lone text barely moves it', async () => {
-    const { batcher, holdRunner, release } = harness({ maxItems: 4, maxQueue: 1000, priorItemMs: 100, admissionDeadlineMs: 50 });
-    expect(batcher.stats().serviceRate).toBeCloseTo(10); // the prior: 100 ms a text on one slot
-    holdRunner();
-    const full = batcher.submit(['a', 'b', 'c', 'd']);
-    await vi.advanceTimersByTimeAsync(8); // 8 ms for 4 texts: 2 ms each
-    await release();
-    await full;
-    expect(batcher.stats().serviceRate).toBeCloseTo(500);
-    holdRunner();
-    const lone = batcher.submit(['e']);
-    await vi.advanceTimersByTimeAsync(10); // a lone text's 10 ms is mostly per-batch overhead
-    await release();
-    await lone;
-    const rate = batcher.stats().serviceRate;
-    expect(rate).toBeLessThan(500);
-    expect(rate).toBeGreaterThan(250);
-    // The measured rate decides: 8 texts behind 4 running, at ~3.6 ms each, fit a 50 ms deadline that
-    // the 100 ms prior would have refused them.
+  it('measures the service rate from finished batches: it moves towards their cost, a lone text much less than a full batch', async () => {
+    const { batcher, holdRunner, release } = harness({ maxItems: 4, maxQueue: 1000, priorItemMs: 10, admissionDeadlineMs: 50 });
+    expect(batcher.stats().serviceRate).toBeCloseTo(100); // the prior: 10 ms a text on one slot
+    const runBatch = async (texts: string[], ms: number) => {
+      holdRunner();
+      const out = batcher.submit(texts);
+      await vi.advanceTimersByTimeAsync(ms);
+      await release();
+      await out;
+    };
+    await runBatch(['a', 'b', 'c', 'd'], 8); // 2 ms a text
+    const afterFull = batcher.stats().serviceRate;
+    expect(afterFull).toBeGreaterThan(100);
+    await runBatch(['e'], 10); // a lone text's 10 ms is mostly per-batch overhead
+    const afterLone = batcher.stats().serviceRate;
+    expect(afterLone).toBeLessThan(afterFull);
+    expect(afterFull - afterLone).toBeLessThan((afterFull - 100) / 2);
+    for (let i = 0; i < 10; i++) await runBatch([`f${i}a`, `f${i}b`, `f${i}c`, `f${i}d`], 8);
+    expect(batcher.stats().serviceRate).toBeGreaterThan(300); // converging on 500/s
+    // The measured rate decides: 8 texts behind 4 running, at under 3.5 ms each, fit a 50 ms deadline that
+    // the 10 ms prior would have refused them.
     holdRunner();
     const ahead = batcher.submit(['w', 'x', 'y', 'z']);
     const admitted = batcher.submit(Array.from({ length: 8 }, (_, i) => `t${i}`));
@@ -259,6 +261,31 @@ describe('MicroBatcher admission by expected wait', () => {
     expect(await admitted).toHaveLength(8);
     await ahead;
     expect(batcher.stats().shedLate).toBe(0);
+  });
+
+  it('precheck refuses, without any work, exactly when a one-text call would be refused', async () => {
+    const { batcher, holdRunner, release } = harness({ maxQueue: 1000, priorItemMs: 1000, admissionDeadlineMs: 2000 });
+    expect(() => batcher.precheck()).not.toThrow(); // nothing ahead: always admitted
+    holdRunner();
+    const running = batcher.submit(['r1']);
+    expect(() => batcher.precheck()).not.toThrow(); // (1 + 1) x 1 s = 2 s
+    const queued = batcher.submit(['q1']);
+    let err: unknown = null;
+    try {
+      batcher.precheck(); // (2 + 1) x 1 s = 3 s
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('overloaded');
+    expect((err as AppError).headers['Retry-After']).toBe('1');
+    await expect(batcher.submit(['one more'])).rejects.toMatchObject({ code: 'overloaded' });
+    expect(batcher.stats().shedEarly).toBe(1);
+    await release();
+    await vi.advanceTimersByTimeAsync(20);
+    await release();
+    await Promise.all([running, queued]);
+    expect(() => batcher.precheck()).not.toThrow();
   });
 
   it('without a deadline only the queue bound applies', async () => {

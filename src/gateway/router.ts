@@ -62,6 +62,11 @@ export interface RouteSpec<S extends TSchema | undefined> {
   maxBodyBytes?: number;
   /** The body may be empty: it is then validated as `{}` (e.g. logout, whose refresh token is optional). */
   optionalBody?: boolean;
+  /**
+   * Asked after authentication and the rate limit, before the body is parsed: throws an AppError to refuse
+   * early (the engine's admission, so that a refusal under overload costs no JSON parse of a large body).
+   */
+  admit?: () => void;
   /** Which limiter guards the route: per principal ('api') or per client IP ('auth'). */
   rateLimit?: 'api' | 'auth';
   /**
@@ -298,6 +303,7 @@ export class Router {
       const decision = await limiter.consume(key);
       if (!decision.allowed) throw rateLimited(decision.retryAfterMs / 1000);
     }
+    r.admit?.();
     const query = new URLSearchParams(snap.query);
     if (validateQuery && !validateQuery(queryObject(query))) throw validationError(validateQuery.errors ?? [], 'query');
     let parsed: unknown;

@@ -8,7 +8,7 @@
 // whose expected wait (the work ahead of it plus its own, over the measured service rate) passes the
 // admission deadline is refused with a Retry-After of when the backlog would let it in.
 import { LRUCache } from 'lru-cache';
-import { draining, overloaded } from '../errors.js';
+import { draining, overloaded, type AppError } from '../errors.js';
 
 export interface BatcherOptions {
   /** Most texts in one batch. */
@@ -55,6 +55,8 @@ export interface BatcherStats {
   shed: number;
   /** Of those, texts refused because their expected wait passed the admission deadline. */
   shedLate: number;
+  /** Calls refused by precheck(), before their texts were counted (so not in `shed`). */
+  shedEarly: number;
   lastBatchSize: number;
   /** Texts in batches that are running. */
   runningItems: number;
@@ -66,8 +68,12 @@ export interface BatcherStats {
 
 /** Used until the first batches are measured: ms a text costs one slot (the bundled model's, on a laptop core). */
 export const DEFAULT_PRIOR_ITEM_MS = 3;
-/** How much one full batch moves the estimate once it has settled; a smaller batch moves it in proportion. */
-const RATE_SMOOTHING = 0.3;
+/**
+ * How much one full batch moves the estimate; a smaller batch moves it in proportion. Low, because one
+ * batch says little: the first of each new shape is slow (onnxruntime plans it), and neighbours on the
+ * same cores make run times jump from one batch to the next.
+ */
+const RATE_SMOOTHING = 0.2;
 
 interface Pending<R> {
   text: string;
@@ -84,11 +90,9 @@ export class MicroBatcher<R extends object> {
   private running = 0;
   private runningItems = 0;
   private timer: NodeJS.Timeout | null = null;
-  private counters = { batches: 0, items: 0, cacheHits: 0, cacheMisses: 0, dedupHits: 0, shed: 0, shedLate: 0, lastBatchSize: 0 };
+  private counters = { batches: 0, items: 0, cacheHits: 0, cacheMisses: 0, dedupHits: 0, shed: 0, shedLate: 0, shedEarly: 0, lastBatchSize: 0 };
   /** Smoothed cost of one text on one runner slot (ms): the service rate is maxInFlight / itemMs. */
   private itemMs: number;
-  /** Full batches' worth of texts measured so far: the first measurements replace the prior, not nudge it. */
-  private measuredBatches = 0;
   private closing = false;
   private drained: (() => void) | null = null;
 
@@ -170,6 +174,23 @@ export class MicroBatcher<R extends object> {
     return done;
   }
 
+  /**
+   * Throws what submit() would for a one-text call, without any of its work: lets a caller refuse before
+   * parsing a large request while even the smallest call would be refused.
+   */
+  precheck(): void {
+    if (this.closing) throw draining();
+    const deadline = this.options.admissionDeadlineMs;
+    let refusal: AppError | null = null;
+    if (this.queue.length >= this.options.maxQueue) refusal = overloaded(this.itemMs / this.options.maxInFlight / 1000);
+    else if (deadline !== undefined && this.queue.length + this.runningItems > 0 && this.waitMs(1) > deadline) {
+      refusal = overloaded((this.waitMs(1) - deadline) / 1000);
+    }
+    if (refusal === null) return;
+    this.counters.shedEarly++;
+    throw refusal;
+  }
+
   stats(): BatcherStats {
     const lookups = this.counters.cacheHits + this.counters.cacheMisses;
     return {
@@ -195,10 +216,8 @@ export class MicroBatcher<R extends object> {
    */
   private measure(size: number, runMs: number): void {
     if (size === 0 || !(runMs > 0)) return;
-    const fraction = Math.min(1, size / this.options.maxItems);
-    this.measuredBatches += fraction;
-    const weight = fraction * Math.max(RATE_SMOOTHING, 1 / Math.max(1, this.measuredBatches));
-    this.itemMs += Math.min(1, weight) * (runMs / size - this.itemMs);
+    const weight = RATE_SMOOTHING * Math.min(1, size / this.options.maxItems);
+    this.itemMs += weight * (runMs / size - this.itemMs);
   }
 
   /** Dispatches every batch that is due while a runner slot is free; otherwise arms a timer for the oldest. */

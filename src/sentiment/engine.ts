@@ -92,6 +92,11 @@ export class SentimentEngine {
     return this.batcher.submit(texts.map(normalizeText));
   }
 
+  /** Throws (503 overloaded or draining) when even a one-text call would be refused now. See MicroBatcher.precheck. */
+  admit(): void {
+    this.batcher.precheck();
+  }
+
   stats(): EngineStats {
     return { ...this.batcher.stats(), threads: this.pool.threads };
   }
