@@ -51,6 +51,7 @@ export class SentimentEngine {
     readonly info: ModelInfo,
     private readonly pool: InferencePool,
     config: EngineConfig,
+    priorItemMs: number,
   ) {
     this.batcher = new MicroBatcher((texts) => this.infer(texts), {
       maxItems: config.batchMaxItems,
@@ -60,6 +61,7 @@ export class SentimentEngine {
       maxInFlight: config.threads,
       cacheSize: config.cacheSize,
       estimateTokens: (t) => estimateTokens(t, info.maxLength),
+      priorItemMs,
       ...(config.onBatch === undefined ? {} : { onBatch: config.onBatch }),
       ...(config.admissionDeadlineMs === undefined ? {} : { admissionDeadlineMs: config.admissionDeadlineMs }),
     });
@@ -69,13 +71,15 @@ export class SentimentEngine {
   static async start(config: EngineConfig): Promise<SentimentEngine> {
     const info = readModelInfo(config.modelDir, config.maxLength);
     const pool = new InferencePool({ info, threads: config.threads, intraOpNumThreads: config.intraOpNumThreads });
-    const engine = new SentimentEngine(info, pool, config);
+    let priorItemMs: number;
     try {
       await pool.warmUp();
+      priorItemMs = await calibrate(pool, config.threads, Math.min(config.batchMaxItems, 32));
     } catch (err) {
       await pool.close();
       throw err;
     }
+    const engine = new SentimentEngine(info, pool, config, priorItemMs);
     engine.loaded = true;
     return engine;
   }
@@ -116,6 +120,20 @@ export class SentimentEngine {
     await this.batcher.close(timeoutMs);
     await this.pool.close();
   }
+}
+
+/**
+ * The admission estimate's starting point, measured rather than guessed (models and machines differ by
+ * orders of magnitude): what one text costs one thread in a batch of `size` short chat lines, timed on
+ * every thread at once after an untimed first run of that shape (onnxruntime plans a new shape slowly).
+ */
+async function calibrate(pool: InferencePool, threads: number, size: number): Promise<number> {
+  const texts = Array.from({ length: size }, (_, i) => `calibrating the engine before traffic, line ${i} gg wp`);
+  const everyThread = () => Promise.all(Array.from({ length: threads }, () => pool.run(texts)));
+  await everyThread();
+  const started = performance.now();
+  await everyThread();
+  return Math.max(0.001, (performance.now() - started) / size);
 }
 
 export function toResults(probs: Float32Array, labels: readonly string[], rows: number): SentimentResult[] {
