@@ -35,7 +35,7 @@ interface Bench {
 // Quick flags, about 7 minutes in all on 2 cores (engine and store timed on a shared 2-core box, load
 // average 4: 52 s and 12 s; the others estimated from their phases):
 // - engine: 2 s per row (0.5 s warm-up) over its 13-14 rows, 512 in flight (the full run: 8 s): ~1 min;
-// - rest: 3 s per scenario after its 1 s warm-up, 9 scenarios (full: 10 s): ~1 min;
+// - rest: 3 s per scenario after its 1 s warm-up, 9 scenarios and 4 overload rows (full: 10 s): ~1.5 min;
 // - ws: all six servers, 500 subscribers, rates 200 and 1,000 msg/s for 3 s each, one round, drains at most
 //   10 s (full: 10,000 subscribers, 10 s, 30 s drains): ~2.5 min;
 // - cluster: the fan-out part only (one instance vs two through Redis), 500 subscribers at 500 msg/s for
@@ -43,7 +43,7 @@ interface Bench {
 // - ingest, store: their own --quick.
 const BENCHES: readonly Bench[] = [
   { name: 'engine', title: 'Engine', args: ['--duration', '2'], expectS: 60, timeoutS: 300, figures: engineFigures },
-  { name: 'rest', title: 'REST', args: ['--duration', '3'], expectS: 60, timeoutS: 300, figures: restFigures },
+  { name: 'rest', title: 'REST', args: ['--duration', '3'], expectS: 90, timeoutS: 300, figures: restFigures },
   {
     name: 'ws', title: 'WebSocket fan-out',
     args: ['--connections', '500', '--rate', '200,1000', '--duration', '3', '--drain', '10', '--rounds', '1'],

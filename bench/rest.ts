@@ -1,5 +1,9 @@
-// REST throughput and latency (npm run bench:rest [-- --duration 10 --connections 100 --threads N --model DIR]).
-// autocannon against ChatPulse and, as the ceiling measured in the same run, a bare uWebSockets.js server.
+// REST throughput and latency (npm run bench:rest [-- --duration 10 --connections 100 --threads N --model DIR
+// --overload-only]). autocannon against ChatPulse and, as the ceiling measured in the same run, a bare
+// uWebSockets.js server; then the overload phase: batches of 256 unique texts, one at a time (unloaded) and
+// from 64 connections at once, against the default admission deadline and against admission by queue
+// room alone (ADMISSION_DEADLINE_MS at its maximum, as before the deadline existed). `--overload-only`
+// runs just that phase (results in rest-overload.{json,md}).
 //
 // Both servers run as child processes (`node dist/src/main.js`, `node dist/bench/bare-uws.js`): autocannon
 // is JavaScript too, and in-process it would share the server's event loop, so every figure would measure
@@ -12,6 +16,7 @@ import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { loadConfig } from '../src/config.js';
 import { loadCorpus, uniqueText } from './corpus.js';
 import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, repoRoot, resolveModelDir, writeResults } from './machine.js';
 
@@ -21,8 +26,10 @@ const { values: flags } = parseArgs({
     connections: { type: 'string' },
     threads: { type: 'string' },
     model: { type: 'string' },
+    'overload-only': { type: 'boolean' },
   },
 });
+const overloadOnly = flags['overload-only'] === true;
 const durationS = Math.round(positive('duration', flags.duration, 10));
 const connections = Math.round(positive('connections', flags.connections, 100));
 const threads = flags.threads === undefined ? undefined : String(Math.round(positive('threads', flags.threads, 1)));
@@ -218,6 +225,174 @@ async function measurePaced(scenario: string, server: Server, token: string, bod
   };
 }
 
+// ------------------------------------------------------------------------------------------ overload
+
+const OVERLOAD_TEXTS = 256;
+const OVERLOAD_CONNECTIONS = 64;
+/** The deadline's maximum: admission by queue room (QUEUE_MAX) alone, as before the deadline existed. */
+const COUNT_ONLY_DEADLINE_MS = 600_000;
+
+interface OverloadRow {
+  scenario: string;
+  admissionDeadlineMs: number | 'default';
+  connections: number;
+  /** 200s: admitted and answered. */
+  admitted: number;
+  /** 503 overloaded: refused at admission. */
+  shed: number;
+  /** Any other status, and connection errors: none expected. */
+  other: number;
+  errors: number;
+  shedShare: number;
+  admittedPerS: number;
+  textsPerS: number;
+  /** Latency of admitted requests only (a refusal takes a millisecond and would hide them). */
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Retry-After of the refusals, median (s). */
+  retryAfterP50S: number | null;
+  /** The server's own estimate at the end (chatpulse_engine_service_rate), texts/s. */
+  serviceRate: number | null;
+  textsVsUnloaded: number;
+}
+
+/**
+ * Closed loop: `connections` clients, each sending its next request as soon as the last is answered (a
+ * refusal is retried at once, ignoring Retry-After: the worst case). A refused body is sent again (its
+ * texts were never classified), so the client spends its CPU on requests, not on building bodies.
+ * Latencies of admitted requests are kept whenever they finish; rates count what finished within the run.
+ */
+async function closedLoop(base: string, headers: Record<string, string>, body: () => string, connections: number, seconds: number, honourRetryAfter = false) {
+  const url = new URL(base);
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const out = { admitted: 0, admittedInRun: 0, shed: 0, other: 0, errors: 0, latencies: [] as number[], retryAfter: [] as number[] };
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  const one = (payload: string) =>
+    new Promise<boolean>((resolve) => {
+      const sent = performance.now();
+      const req = httpRequest({ agent, host: url.hostname, port: url.port, path: '/api/v1/sentiment/batch', method: 'POST', headers }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          const now = performance.now();
+          if (res.statusCode === 200) {
+            out.admitted++;
+            if (now <= end) out.admittedInRun++;
+            out.latencies.push(now - sent);
+          } else if (res.statusCode === 503) {
+            out.shed++;
+            out.retryAfter.push(Number(res.headers['retry-after']));
+          } else out.other++;
+          resolve(res.statusCode === 200);
+        });
+      });
+      req.on('error', () => {
+        out.errors++;
+        resolve(false);
+      });
+      req.end(payload);
+    });
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      let payload = body();
+      while (performance.now() < end) {
+        const before = out.retryAfter.length;
+        if (await one(payload)) payload = body();
+        else if (honourRetryAfter && out.retryAfter.length > before) {
+          await new Promise((r) => setTimeout(r, Math.min(end - performance.now(), (out.retryAfter.at(-1) ?? 1) * 1000)));
+        }
+      }
+    }),
+  );
+  agent.destroy();
+  out.latencies.sort((a, b) => a - b);
+  out.retryAfter.sort((a, b) => a - b);
+  return out;
+}
+
+async function serviceRate(base: string): Promise<number | null> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = /^chatpulse_engine_service_rate\{[^}]*\} ([0-9.e+-]+)$/m.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+async function overloadRow(
+  scenario: string, base: string, token: string, deadline: OverloadRow['admissionDeadlineMs'], connections: number, body: () => string, unloadedTextsPerS: number,
+  honourRetryAfter = false,
+): Promise<OverloadRow> {
+  progress(`${scenario}: ${connections} connection(s), ${OVERLOAD_TEXTS} unique texts per request, 1s warm-up + ${durationS}s`);
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  await closedLoop(base, headers, body, connections, 1);
+  // Let the warm-up's backlog go, so each row starts from an empty queue.
+  await new Promise((r) => setTimeout(r, 500));
+  const r = await closedLoop(base, headers, body, connections, durationS, honourRetryAfter);
+  const total = r.admitted + r.shed + r.other;
+  const textsPerS = (r.admittedInRun * OVERLOAD_TEXTS) / durationS;
+  const row: OverloadRow = {
+    scenario, admissionDeadlineMs: deadline, connections,
+    admitted: r.admitted, shed: r.shed, other: r.other, errors: r.errors,
+    shedShare: total === 0 ? 0 : r.shed / total,
+    admittedPerS: r.admittedInRun / durationS,
+    textsPerS,
+    p50Ms: Math.round(percentile(r.latencies, 50)),
+    p99Ms: Math.round(percentile(r.latencies, 99)),
+    maxMs: Math.round(r.latencies.at(-1) ?? 0),
+    retryAfterP50S: r.retryAfter.length === 0 ? null : percentile(r.retryAfter, 50),
+    serviceRate: await serviceRate(base).catch(() => null),
+    textsVsUnloaded: Number.isFinite(unloadedTextsPerS) && unloadedTextsPerS > 0 ? textsPerS / unloadedTextsPerS : 1,
+  };
+  progress(
+    `  admitted ${r.admitted} (p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, max ${row.maxMs} ms), shed ${fmt(row.shedShare * 100, 1)}%, ` +
+      `${fmt(textsPerS, 0)} texts/s, other ${r.other}, errors ${r.errors}`,
+  );
+  return row;
+}
+
+/**
+ * The overload phase on a running ChatPulse (default deadline), then on a fresh one admitting by queue room
+ * alone. Returns the rows and their markdown section.
+ */
+async function overloadPhase(chatpulse: Server, token: string, nextText: () => string): Promise<{ rows: OverloadRow[]; markdown: string[] }> {
+  const body = () => JSON.stringify({ texts: Array.from({ length: OVERLOAD_TEXTS }, nextText) });
+  const unloaded = await overloadRow('unloaded: one request at a time', chatpulse.url, token, 'default', 1, body, NaN);
+  const rows = [unloaded];
+  rows.push(await overloadRow('overload, admission by expected wait', chatpulse.url, token, 'default', OVERLOAD_CONNECTIONS, body, unloaded.textsPerS));
+  rows.push(await overloadRow('overload, admission by expected wait, clients wait Retry-After', chatpulse.url, token, 'default', OVERLOAD_CONNECTIONS, body, unloaded.textsPerS, true));
+  await stopServer(chatpulse);
+  const countOnly = await startServer('dist/src/main.js', { ...serverEnv, ADMISSION_DEADLINE_MS: String(COUNT_ONLY_DEADLINE_MS) });
+  started.push(countOnly);
+  try {
+    const other = await login(countOnly.url);
+    rows.push(await overloadRow('overload, admission by queue room only', countOnly.url, other, COUNT_ONLY_DEADLINE_MS, OVERLOAD_CONNECTIONS, body, unloaded.textsPerS));
+  } finally {
+    await stopServer(countOnly);
+  }
+  const table = markdownTable(
+    ['scenario', 'ADMISSION_DEADLINE_MS', 'conns', 'admitted', 'shed (503)', 'other / errors', 'admitted p50 ms', 'admitted p99 ms', 'admitted max ms', 'texts/s', 'vs unloaded', 'Retry-After p50', 'service rate (server est.)'],
+    rows.map((r) => [
+      r.scenario, String(r.admissionDeadlineMs), String(r.connections), String(r.admitted), `${r.shed} (${fmt(r.shedShare * 100, 1)}%)`, `${r.other} / ${r.errors}`,
+      String(r.p50Ms), String(r.p99Ms), String(r.maxMs), fmt(r.textsPerS, 0), `${fmt(r.textsVsUnloaded * 100, 0)}%`,
+      r.retryAfterP50S === null ? '-' : `${r.retryAfterP50S} s`, r.serviceRate === null ? '-' : fmt(r.serviceRate, 0),
+    ]),
+  );
+  const markdown = [
+    '## Overload: batches of 256 unique texts',
+    '',
+    `Closed loop (node:http keep-alive, in the bench's process on the same cores): a refusal is retried at once, ignoring Retry-After (the worst case), except in the row that says the clients wait. Latency: admitted requests only, from send to answer. Default deadline: ${DEFAULT_DEADLINE_MS} ms.`,
+    '',
+    table,
+  ];
+  return { rows, markdown };
+}
+
+async function login(base: string): Promise<string> {
+  const credentials = { username: 'bench', password: 'bench-password-1' };
+  await postJson(`${base}/api/v1/auth/register`, credentials);
+  const { access_token: token } = (await postJson(`${base}/api/v1/auth/login`, credentials)) as { access_token: string };
+  return token;
+}
+
 progress(`machine: ${machineLine(host)}`);
 progress(`model: ${modelDir}; corpus: ${corpus.source}`);
 const rows: Row[] = [];
@@ -235,7 +410,20 @@ const serverEnv: Record<string, string> = {
 };
 if (threads !== undefined) serverEnv.INFERENCE_THREADS = threads;
 const started: Server[] = [];
+const DEFAULT_DEADLINE_MS = loadConfig({}).admissionDeadlineMs;
+let overloadCounter = 0;
+const nextOverloadText = () => uniqueText(corpus, 10_000_000 + overloadCounter++);
 try {
+  if (overloadOnly) {
+    const chatpulse = await startServer('dist/src/main.js', serverEnv);
+    started.push(chatpulse);
+    const overload = await overloadPhase(chatpulse, await login(chatpulse.url), nextOverloadText);
+    const markdown = ['# REST benchmark: overload', '', `Machine: ${machineLine(host)}`, `Model: \`${modelDir}\`, corpus: ${corpus.source}; ${durationS}s per row after a 1s warm-up; ChatPulse with ${threads ?? 'default (= cores)'} inference threads.`, '', ...overload.markdown].join('\n');
+    const files = writeResults('rest-overload', { name: 'rest-overload', machine: host, model: modelDir, durationS, inferenceThreads: threads ?? 'default', overload: overload.rows }, markdown);
+    console.log('\n' + markdown + '\n');
+    progress(`wrote ${files.join(', ')}`);
+    process.exit(0);
+  }
   progress('starting bare uWS server (node dist/bench/bare-uws.js) and ChatPulse (node dist/src/main.js)');
   const bare = await startServer('dist/bench/bare-uws.js', {});
   started.push(bare);
@@ -259,9 +447,7 @@ try {
     rows.push(r);
   }
 
-  const credentials = { username: 'bench', password: 'bench-password-1' };
-  await postJson(`${chatpulse.url}/api/v1/auth/register`, credentials);
-  const { access_token: token } = (await postJson(`${chatpulse.url}/api/v1/auth/login`, credentials)) as { access_token: string };
+  const token = await login(chatpulse.url);
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
   let counter = 0;
   const hit: autocannon.Request = { method: 'POST', path: '/api/v1/sentiment', headers, body: JSON.stringify({ text: 'gg wp LUL that was insane PogChamp' }) };
@@ -286,6 +472,8 @@ try {
   rows.push(half);
   const light = await measure({ ...cp, scenario: 'POST /sentiment, cache miss, light load', request: miss, connections: 1, token });
   rows.push(light);
+
+  const overload = await overloadPhase(chatpulse, token, nextOverloadText);
 
   const healthRatio = (rows[1] as Row).vsBare;
   const loadAvgEnd = Number(loadavg()[0]?.toFixed(2));
@@ -325,8 +513,10 @@ try {
     `- cache-miss p99 at half peak (${halfRate} req/s offered): ${half.p99Ms} ms (target <= 20 ms: ${met(targets.p99AtHalfPeakMs.met)})`,
     `- cache-miss p99 light load (1 connection): ${light.p99Ms} ms vs ${peak.p99Ms} ms at peak (${connections} connections)`,
     `- load avg at end: ${loadAvgEnd}`,
+    '',
+    ...overload.markdown,
   ].join('\n');
-  const files = writeResults('rest', { name: 'rest', machine: host, loadAvgEnd, model: modelDir, corpus: corpus.source, durationS, connections, inferenceThreads: threads ?? 'default', rows, targets }, markdown);
+  const files = writeResults('rest', { name: 'rest', machine: host, loadAvgEnd, model: modelDir, corpus: corpus.source, durationS, connections, inferenceThreads: threads ?? 'default', rows, targets, overload: overload.rows }, markdown);
   console.log('\n' + markdown + '\n');
   progress(`wrote ${files.join(', ')}`);
 } finally {

@@ -299,6 +299,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     batchMaxTokens: config.batchMaxTokens,
     batchMaxWaitMs: config.batchMaxWaitMs,
     queueMax: config.queueMax,
+    admissionDeadlineMs: config.admissionDeadlineMs,
     cacheSize: config.cacheSize,
   });
 
@@ -424,6 +425,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
       log,
       mapError,
       addresses,
+      draining: () => draining,
     },
     { ...config.ws, maxTextLength: config.maxTextLength },
   );
@@ -449,6 +451,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     addresses,
     onError: (err, req) => log.error({ err, method: req.method, url: req.url, req_id: req.requestId }, 'request failed'),
     observe,
+    draining: () => draining,
     inflight: {
       begin: () => void inflight++,
       end: () => {
@@ -489,7 +492,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     },
     subscribers: (topic) => fanout.subscribers(topic),
   });
-  mountStatic(app, { baseHeaders, observe, addresses, onError: (err) => log.error({ err }, 'static file request failed') }); // the dashboard at / (exact routes; the router's /* fallback stays for the rest)
+  mountStatic(app, { baseHeaders, observe, addresses, draining: () => draining, onError: (err) => log.error({ err }, 'static file request failed') }); // the dashboard at / (exact routes; the router's /* fallback stays for the rest)
   router.mount(app);
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     // One process alone binds exclusively: uWS's default SO_REUSEPORT would let a second `npm start` share
@@ -516,12 +519,14 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     routes: router.routes,
     async stop() {
       if (draining) return;
+      // From here the router refuses new requests on open connections and closes each one after its reply.
       draining = true;
+      const deadline = performance.now() + config.drainTimeoutMs;
       uws.us_listen_socket_close(listenSocket);
       await ws.closeAll(Math.min(1000, config.drainTimeoutMs / 2));
       if (inflight > 0) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, config.drainTimeoutMs);
+          const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
           idle = () => {
             clearTimeout(timer);
             resolve();
@@ -531,7 +536,9 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
       try {
         await ingest.close(); // leases released: another process takes the streams over at once
         hub.close();
-        await engine.close(); // classifications under way finish (and are recorded) first
+        // Every text already admitted (WebSocket chat, ingest, requests past the deadline) is answered before
+        // the threads stop; what is still queued at the deadline is refused with 503, never failed.
+        await engine.close(Math.max(0, deadline - performance.now()));
       } finally {
         // Whatever threw above: pending writes flushed, or spooled to disk.
         await writer.close();

@@ -23,6 +23,8 @@ export interface Config {
   batchMaxTokens: number;
   batchMaxWaitMs: number;
   queueMax: number;
+  /** Longest expected wait for inference a call is admitted with (ADMISSION_DEADLINE_MS). */
+  admissionDeadlineMs: number;
   cacheSize: number;
   maxTextLength: number;
   maxBatchTexts: number;
@@ -184,6 +186,8 @@ export function loadConfig(env: Env): Config {
     batchMaxTokens: int(env, 'BATCH_MAX_TOKENS', 8192, 16),
     batchMaxWaitMs: int(env, 'BATCH_MAX_WAIT_MS', 2, 0, 1000),
     queueMax: int(env, 'QUEUE_MAX', 8192, 1),
+    // Under a client's usual 10 s timeout with room for the estimate to be off by a factor of several.
+    admissionDeadlineMs: int(env, 'ADMISSION_DEADLINE_MS', 2000, 10, 600_000),
     cacheSize: int(env, 'CACHE_SIZE', 50_000, 0),
     maxTextLength,
     maxBatchTexts,

@@ -32,3 +32,6 @@ export const overloaded = (retryAfterS: number) =>
     Math.ceil(retryAfterS * 1000),
   );
 export const unavailable = (message: string) => new AppError(503, 'unavailable', message);
+/** The process is draining (SIGTERM): a retry, on a new connection, reaches another instance. */
+export const draining = () =>
+  new AppError(503, 'draining', 'this process is shutting down; retry and another instance will answer', { 'Retry-After': '1' }, 1000);

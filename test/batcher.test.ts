@@ -188,3 +188,164 @@ describe('MicroBatcher', () => {
     expect((await ok)[0]!.text).toBe('a');
   });
 });
+
+describe('MicroBatcher admission by expected wait', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }));
+  afterEach(() => vi.useRealTimers());
+
+  const refusal = async (p: Promise<unknown>): Promise<AppError> => {
+    const err = await p.then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    return err as AppError;
+  };
+
+  it('refuses a call whose expected wait passes the deadline, with 503 overloaded and a Retry-After of when it would fit', async () => {
+    const { batcher, holdRunner, release } = harness({ maxQueue: 1000, priorItemMs: 1000, admissionDeadlineMs: 2000 });
+    holdRunner();
+    const running = batcher.submit(['r1']); // 1 text ahead of everything else from now on
+    const fits = batcher.submit(['f1']); // (1 ahead + 1) x 1 s = 2 s: within the deadline
+    const late = refusal(batcher.submit(['l1', 'l2', 'l3'])); // (2 + 3) x 1 s = 5 s: 3 s too late
+    const err = await late;
+    expect(err.status).toBe(503);
+    expect(err.code).toBe('overloaded');
+    expect(err.headers['Retry-After']).toBe('3');
+    const stats = batcher.stats();
+    expect(stats.shedLate).toBe(3);
+    expect(stats.shed).toBe(3);
+    expect(stats.queued).toBe(1); // nothing of the refused call was enqueued
+    expect(stats.expectedWaitMs).toBe(3000);
+    // Repeats of admitted work and cache hits cost nothing and are not refused.
+    const joined = batcher.submit(['f1']);
+    await release();
+    await vi.advanceTimersByTimeAsync(20);
+    await release();
+    expect((await running)[0]!.text).toBe('r1');
+    expect((await fits)[0]!.text).toBe('f1');
+    expect((await joined)[0]!.text).toBe('f1');
+  });
+
+  it('always admits a call with nothing ahead of it, however long it will take', async () => {
+    const { batcher, batches } = harness({ maxQueue: 1000, maxItems: 100, priorItemMs: 1000, admissionDeadlineMs: 10 });
+    const out = await Promise.all([batcher.submit(['a', 'b', 'c', 'd', 'e']), vi.advanceTimersByTimeAsync(20)]);
+    expect(out[0].map((r) => r.text)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(batches).toEqual([['a', 'b', 'c', 'd', 'e']]);
+    expect(batcher.stats().shedLate).toBe(0);
+  });
+
+  it('measures the service rate from finished batches: it moves towards their cost, a lone text much less than a full batch', async () => {
+    const { batcher, holdRunner, release } = harness({ maxItems: 4, maxQueue: 1000, priorItemMs: 10, admissionDeadlineMs: 50 });
+    expect(batcher.stats().serviceRate).toBeCloseTo(100); // the prior: 10 ms a text on one slot
+    const runBatch = async (texts: string[], ms: number) => {
+      holdRunner();
+      const out = batcher.submit(texts);
+      await vi.advanceTimersByTimeAsync(ms);
+      await release();
+      await out;
+    };
+    await runBatch(['a', 'b', 'c', 'd'], 8); // 2 ms a text
+    const afterFull = batcher.stats().serviceRate;
+    expect(afterFull).toBeGreaterThan(100);
+    await runBatch(['e'], 10); // a lone text's 10 ms is mostly per-batch overhead
+    const afterLone = batcher.stats().serviceRate;
+    expect(afterLone).toBeLessThan(afterFull);
+    expect(afterFull - afterLone).toBeLessThan((afterFull - 100) / 2);
+    for (let i = 0; i < 10; i++) await runBatch([`f${i}a`, `f${i}b`, `f${i}c`, `f${i}d`], 8);
+    expect(batcher.stats().serviceRate).toBeGreaterThan(300); // converging on 500/s
+    // The measured rate decides: 8 texts behind 4 running, at under 3.5 ms each, fit a 50 ms deadline that
+    // the 10 ms prior would have refused them.
+    holdRunner();
+    const ahead = batcher.submit(['w', 'x', 'y', 'z']);
+    const admitted = batcher.submit(Array.from({ length: 8 }, (_, i) => `t${i}`));
+    await release();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(await admitted).toHaveLength(8);
+    await ahead;
+    expect(batcher.stats().shedLate).toBe(0);
+  });
+
+  it('precheck refuses, without any work, exactly when a one-text call would be refused', async () => {
+    const { batcher, holdRunner, release } = harness({ maxQueue: 1000, priorItemMs: 1000, admissionDeadlineMs: 2000 });
+    expect(() => batcher.precheck()).not.toThrow(); // nothing ahead: always admitted
+    holdRunner();
+    const running = batcher.submit(['r1']);
+    expect(() => batcher.precheck()).not.toThrow(); // (1 + 1) x 1 s = 2 s
+    const queued = batcher.submit(['q1']);
+    let err: unknown = null;
+    try {
+      batcher.precheck(); // (2 + 1) x 1 s = 3 s
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('overloaded');
+    expect((err as AppError).headers['Retry-After']).toBe('1');
+    await expect(batcher.submit(['one more'])).rejects.toMatchObject({ code: 'overloaded' });
+    expect(batcher.stats().shedEarly).toBe(1);
+    await release();
+    await vi.advanceTimersByTimeAsync(20);
+    await release();
+    await Promise.all([running, queued]);
+    expect(() => batcher.precheck()).not.toThrow();
+  });
+
+  it('without a deadline only the queue bound applies', async () => {
+    const { batcher, holdRunner, release } = harness({ maxQueue: 1000, priorItemMs: 1000 });
+    holdRunner();
+    const outs = [batcher.submit(['a']), batcher.submit(['b', 'c', 'd', 'e', 'f', 'g'])];
+    await release();
+    await vi.advanceTimersByTimeAsync(20);
+    await release();
+    expect((await Promise.all(outs)).flat()).toHaveLength(7);
+    expect(batcher.stats().shed).toBe(0);
+  });
+});
+
+describe('MicroBatcher close', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }));
+  afterEach(() => vi.useRealTimers());
+
+  it('answers every admitted text before it resolves, and refuses new calls with 503 draining', async () => {
+    const { batcher, holdRunner, release } = harness({ maxQueue: 100 });
+    holdRunner();
+    const running = batcher.submit(['r1', 'r2']);
+    const queued = batcher.submit(['q1', 'q2', 'q3']);
+    let closed = false;
+    const closing = batcher.close().then(() => void (closed = true));
+    const refused = await batcher.submit(['new']).then(() => null, (e: unknown) => e as AppError);
+    expect(refused?.status).toBe(503);
+    expect(refused?.code).toBe('draining');
+    expect(refused?.headers['Retry-After']).toBe('1');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(closed).toBe(false); // the running batch is held: close waits for it and for the queue behind it
+    await release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect((await running).map((r) => r.text)).toEqual(['r1', 'r2']);
+    expect((await queued).map((r) => r.text)).toEqual(['q1', 'q2', 'q3']);
+    await closing;
+    expect(closed).toBe(true);
+  });
+
+  it('past its timeout refuses what is still queued with 503 draining, and still waits for running batches', async () => {
+    const { batcher, batches, holdRunner, release } = harness({ maxQueue: 100 });
+    holdRunner();
+    const running = batcher.submit(['r1']);
+    const queued = batcher.submit(['q1']).then(() => null, (e: unknown) => e as AppError);
+    let closed = false;
+    const closing = batcher.close(50).then(() => void (closed = true));
+    await vi.advanceTimersByTimeAsync(50);
+    const err = await queued;
+    expect(err?.status).toBe(503);
+    expect(err?.code).toBe('draining');
+    expect(closed).toBe(false);
+    await release();
+    expect((await running)[0]!.text).toBe('r1');
+    await closing;
+    expect(batches.flat()).not.toContain('q1');
+  });
+
+  it('resolves at once when nothing is queued or running', async () => {
+    const { batcher } = harness();
+    await batcher.close(0);
+    await expect(batcher.submit(['a'])).rejects.toMatchObject({ code: 'draining' });
+  });
+});

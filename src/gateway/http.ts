@@ -2,7 +2,7 @@
 // reading with a size cap, and corked JSON responses in the contract's error shape.
 import type { ClientAddress } from './client-address.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
-import { AppError, payloadTooLarge } from '../errors.js';
+import { AppError, draining, payloadTooLarge } from '../errors.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 201: '201 Created', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
@@ -91,7 +91,14 @@ export function peerAddress(res: HttpResponse, req: HttpRequest, addresses?: Cli
 export class ResponseState {
   aborted = false;
   done = false;
-  constructor(res: HttpResponse) {
+  /**
+   * `closing`, asked when the reply is written (not when the request arrived): whether the connection
+   * is to be closed after it, as every reply is once a drain has begun.
+   */
+  constructor(
+    res: HttpResponse,
+    private readonly closing: () => boolean = () => false,
+  ) {
     res.onAborted(() => {
       this.aborted = true;
     });
@@ -99,6 +106,38 @@ export class ResponseState {
   get open(): boolean {
     return !this.aborted && !this.done;
   }
+  /** uWS then sends `Connection: close` itself and closes once the reply is written. */
+  get closeAfter(): boolean {
+    return this.closing();
+  }
+}
+
+/**
+ * The answer to a request that arrives once a drain has begun (on a connection opened before it):
+ * 503 draining with Retry-After, then the connection is closed, so the client's retry opens a new
+ * connection, which reaches another instance. Call in the handler's synchronous part.
+ */
+export function refuseDraining(res: HttpResponse, req: HttpRequest, headers: Readonly<Record<string, string>>): void {
+  const err = draining();
+  const payload = JSON.stringify(errorBody(err));
+  const answer = () => {
+    writeHead(res, 503, headers, err.headers);
+    res.writeHeader('Content-Type', 'application/json').end(payload, true);
+  };
+  const length = req.getHeader('content-length');
+  if ((length === '' || length === '0') && req.getHeader('transfer-encoding') === '') {
+    answer();
+    return;
+  }
+  // The body is read (and dropped) first: closing with unread bytes makes the kernel reset the connection,
+  // and a reset can destroy the answer before the client reads it.
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  res.onData((_chunk, isLast) => {
+    if (isLast && !aborted) res.cork(answer);
+  });
 }
 
 /**
@@ -149,10 +188,11 @@ export function writeJson(
   if (!state.open) return;
   state.done = true;
   const payload = status === 204 ? '' : JSON.stringify(body);
+  const close = state.closeAfter;
   res.cork(() => {
     writeHead(res, status, headers, undefined);
     if (status !== 204) res.writeHeader('Content-Type', 'application/json');
-    res.end(payload);
+    res.end(payload, close);
   });
 }
 

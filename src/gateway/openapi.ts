@@ -55,7 +55,7 @@ const SHARED_RESPONSES: Readonly<Record<number, { name: string; description: str
   503: {
     name: 'Unavailable',
     description:
-      'Temporarily unable to serve: shared state unreachable (`unavailable`) or the sentiment engine at capacity (`overloaded`); retry after `Retry-After` seconds',
+      'Temporarily unable to serve: shared state unreachable (`unavailable`), the sentiment engine at capacity or its expected wait past the admission deadline (`overloaded`), or this process shutting down (`draining`, and the connection closes); retry after `Retry-After` seconds',
     retry: true,
   },
 };

@@ -6,7 +6,7 @@ import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../auth/index.js';
 import { AppError, forbidden, payloadTooLarge, rateLimited, unauthorized } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
-import { decodePathSegment, errorBody, guarded, parseJson, readBody, ResponseState, peerAddress, snapshot, writeHead, writeJson, writeNow, type RequestSnapshot } from './http.js';
+import { decodePathSegment, errorBody, guarded, parseJson, readBody, refuseDraining, ResponseState, peerAddress, snapshot, writeHead, writeJson, writeNow, type RequestSnapshot } from './http.js';
 import type { ClientAddress } from './client-address.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -62,6 +62,11 @@ export interface RouteSpec<S extends TSchema | undefined> {
   maxBodyBytes?: number;
   /** The body may be empty: it is then validated as `{}` (e.g. logout, whose refresh token is optional). */
   optionalBody?: boolean;
+  /**
+   * Asked after authentication and the rate limit, before the body is parsed: throws an AppError to refuse
+   * early (the engine's admission, so that a refusal under overload costs no JSON parse of a large body).
+   */
+  admit?: () => void;
   /** Which limiter guards the route: per principal ('api') or per client IP ('auth'). */
   rateLimit?: 'api' | 'auth';
   /**
@@ -98,6 +103,11 @@ export interface GatewayDeps {
   observe?: (e: RequestEvent) => void;
   /** Who the client is behind trusted proxies (per-address limits, logs). */
   addresses?: ClientAddress;
+  /**
+   * True once a drain has begun: requests arriving from then on are refused (503 draining) and every
+   * reply, including those to requests already being handled, closes its connection.
+   */
+  draining?: () => boolean;
 }
 
 export interface RequestEvent {
@@ -139,6 +149,21 @@ export class Router {
   readonly routes: Route[] = [];
 
   constructor(private readonly deps: GatewayDeps) {}
+
+  private readonly closing = (): boolean => this.deps.draining?.() ?? false;
+
+  /** During a drain, answers a new request with 503 draining and closes its connection; returns whether it did. */
+  private refusedDraining(res: HttpResponse, req: HttpRequest, route: string): boolean {
+    if (!this.closing()) return false;
+    const headers = this.corsHeaders(req.getHeader('origin'));
+    const requestId = requestIdOf(req);
+    headers['X-Request-Id'] = requestId;
+    const method = methodLabel(req.getMethod());
+    const path = req.getUrl();
+    refuseDraining(res, req, headers);
+    this.deps.observe?.({ method, route, path, status: 503, ms: 0, requestId });
+    return true;
+  }
 
   add(...routes: Route[]): this {
     this.routes.push(...routes);
@@ -182,13 +207,14 @@ export class Router {
     res: HttpResponse,
     req: HttpRequest,
   ): void {
+    if (this.refusedDraining(res, req, r.path)) return;
     if (r.probe) {
       this.handleLight(r, paramNames, res, req);
       return;
     }
     const started = performance.now();
     const snap = snapshot(res, req, paramNames.length, this.deps.addresses);
-    const state = new ResponseState(res);
+    const state = new ResponseState(res, this.closing);
     const headers = this.corsHeaders(snap.origin);
     // The id the reply carries is the one every log line of this request names.
     if (!REQUEST_ID.test(snap.requestId)) snap.requestId = nextRequestId();
@@ -249,7 +275,7 @@ export class Router {
       done(reply.status ?? 200);
       return;
     }
-    const state = new ResponseState(res);
+    const state = new ResponseState(res, this.closing);
     const snap = lightSnapshot(req);
     this.deps.inflight.begin();
     reply
@@ -282,6 +308,7 @@ export class Router {
       const decision = await limiter.consume(key);
       if (!decision.allowed) throw rateLimited(decision.retryAfterMs / 1000);
     }
+    r.admit?.();
     const query = new URLSearchParams(snap.query);
     if (validateQuery && !validateQuery(queryObject(query))) throw validationError(validateQuery.errors ?? [], 'query');
     let parsed: unknown;
@@ -302,6 +329,7 @@ export class Router {
   }
 
   private preflight(res: HttpResponse, req: HttpRequest): void {
+    if (this.refusedDraining(res, req, 'preflight')) return;
     const origin = req.getHeader('origin');
     const headers = this.corsHeaders(origin);
     if ('Access-Control-Allow-Origin' in headers) {
@@ -313,6 +341,7 @@ export class Router {
   }
 
   private fallback(res: HttpResponse, req: HttpRequest): void {
+    if (this.refusedDraining(res, req, 'unmatched')) return;
     const url = req.getUrl();
     const headers = this.corsHeaders(req.getHeader('origin'));
     const requestId = requestIdOf(req);
@@ -344,7 +373,8 @@ function writeReply(res: HttpResponse, state: ResponseState, rep: Reply, headers
   }
   if (!state.open) return;
   state.done = true;
-  res.cork(() => writeRawNow(res, status, raw, all, undefined));
+  const close = state.closeAfter;
+  res.cork(() => writeRawNow(res, status, raw, all, undefined, close));
 }
 
 /** A raw (non-JSON) reply, written where uWS has the socket corked. */
@@ -354,14 +384,15 @@ function writeRawNow(
   raw: NonNullable<Reply['raw']>,
   headers: Readonly<Record<string, string>>,
   extra: Readonly<Record<string, string>> | undefined,
+  close = false,
 ): void {
   writeHead(res, status, headers, extra);
   if (status === 204 || status === 304) {
-    res.endWithoutBody();
+    res.endWithoutBody(undefined, close);
     return;
   }
   res.writeHeader('Content-Type', raw.contentType);
-  res.end(raw.body);
+  res.end(raw.body, close);
 }
 
 /** The query string as the object its schema validates: each name's first value, as the raw string. */

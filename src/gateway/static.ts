@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { REPO_ROOT } from '../paths.js';
 import type { ClientAddress } from './client-address.js';
-import { guarded, peerAddress } from './http.js';
+import { guarded, peerAddress, refuseDraining } from './http.js';
 import { requestIdOf, type RequestEvent } from './router.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -29,6 +29,8 @@ export interface StaticOptions {
   addresses?: ClientAddress;
   /** Told of an unexpected failure (a bug): the request gets a 500, the process stays up. */
   onError?: (err: unknown) => void;
+  /** True once a drain has begun: requests are then refused with 503 draining, as the router's are. */
+  draining?: () => boolean;
 }
 
 interface Asset {
@@ -76,7 +78,9 @@ export function mountStatic(app: TemplatedApp, options: StaticOptions): string[]
       const started = performance.now();
       const requestId = requestIdOf(req);
       const ip = peerAddress(res, req, options.addresses); // before the reply: a finished response must not be touched
-      const status = serve(asset, res, req, requestId);
+      const refused = options.draining?.() === true;
+      if (refused) refuseDraining(res, req, { ...options.baseHeaders, 'X-Request-Id': requestId });
+      const status = refused ? 503 : serve(asset, res, req, requestId);
       options.observe?.({ method: 'GET', route: path, path, status, ms: performance.now() - started, requestId, ip });
     }));
     mounted.push(path);

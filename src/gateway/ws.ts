@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { AuthService, Credentials, Principal } from '../auth/index.js';
 import { RecentRevocations, REVOKED_CLOSE_CODE, revokes, type Revocation } from '../auth/revocations.js';
 import { topicOf, type ChannelHub, type Fanout } from '../channels/index.js';
-import { AppError, rateLimited, unavailable } from '../errors.js';
+import { AppError, draining, rateLimited, unavailable } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
 import type { Logger } from '../observability/log.js';
 import { AddressSlots } from './address-slots.js';
@@ -45,6 +45,8 @@ export interface WsDeps {
   mapError?: (err: unknown) => AppError | null;
   /** Who the client is behind trusted proxies. */
   addresses?: ClientAddress;
+  /** True once a drain has begun: upgrades (even on an open keep-alive connection) are refused. */
+  draining?: () => boolean;
 }
 
 interface SocketData {
@@ -145,6 +147,10 @@ export class WsGateway {
         const ip = peerAddress(res, req, this.deps.addresses);
         const state = new ResponseState(res);
         const refuse = (err: AppError) => writeJson(res, state, err.status, errorBody(err), { ...this.deps.baseHeaders, ...err.headers });
+        if (this.deps.draining?.() === true) {
+          refuse(draining());
+          return;
+        }
         if (this.atCapacity) {
           this.counters.refusedCapacity++;
           refuse(unavailable('this server is at its connection limit; try another instance or retry shortly'));

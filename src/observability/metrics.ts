@@ -10,7 +10,7 @@ const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 
 /** What the scrape reads from the rest of the process. */
 export interface MetricSources {
-  engine: () => { queued: number; cacheHits: number; cacheMisses: number; cacheHitRatio: number; shed: number; batches: number; items: number };
+  engine: () => { queued: number; cacheHits: number; cacheMisses: number; cacheHitRatio: number; shed: number; shedLate: number; shedEarly: number; batches: number; items: number; serviceRate: number; expectedWaitMs: number };
   ws: () => { connections: number; subscriptions: number; framesIn: number; drops: Record<string, number> };
   writer: () => { pending: number; spooledBatches: number; spooledBytes: number; dropped: number; deadLettered: number; written: number };
   ingest: () => Record<string, number>;
@@ -56,7 +56,11 @@ export class Metrics {
     gauge('chatpulse_engine_cache_hit_ratio', 'Result cache hits over lookups since start', () => sources.engine().cacheHitRatio);
     total('chatpulse_engine_cache_hits_total', 'Result cache hits', () => sources.engine().cacheHits);
     total('chatpulse_engine_cache_misses_total', 'Result cache misses', () => sources.engine().cacheMisses);
-    total('chatpulse_engine_shed_total', 'Texts refused because the queue was full (503 overloaded)', () => sources.engine().shed);
+    total('chatpulse_engine_shed_total', 'Texts refused (503 overloaded): the queue was full or their expected wait passed ADMISSION_DEADLINE_MS', () => sources.engine().shed);
+    total('chatpulse_engine_shed_late_total', 'Of the texts refused, those whose expected wait passed ADMISSION_DEADLINE_MS', () => sources.engine().shedLate);
+    total('chatpulse_engine_shed_early_calls_total', 'Calls refused before their body was parsed, because even one more text would have been refused', () => sources.engine().shedEarly);
+    gauge('chatpulse_engine_service_rate', 'Measured texts per second through the inference pool (the admission estimate)', () => sources.engine().serviceRate);
+    gauge('chatpulse_engine_expected_wait_seconds', 'Expected wait of one text submitted now, from the queue and the service rate', () => sources.engine().expectedWaitMs / 1000);
     gauge('chatpulse_store_pending_documents', 'Messages recorded and not yet written', () => sources.writer().pending);
     gauge('chatpulse_store_spool_batches', 'Write batches waiting in the disk spool', () => sources.writer().spooledBatches);
     gauge('chatpulse_store_spool_bytes', 'Bytes in the disk spool', () => sources.writer().spooledBytes);

@@ -20,6 +20,8 @@ export interface EngineConfig {
   batchMaxWaitMs: number;
   queueMax: number;
   cacheSize: number;
+  /** See BatcherOptions.admissionDeadlineMs (absent: only queueMax bounds admission). */
+  admissionDeadlineMs?: number;
   /** See BatcherOptions.onBatch. */
   onBatch?: (size: number, waitMs: number, runMs: number) => void;
 }
@@ -49,6 +51,7 @@ export class SentimentEngine {
     readonly info: ModelInfo,
     private readonly pool: InferencePool,
     config: EngineConfig,
+    priorItemMs: number,
   ) {
     this.batcher = new MicroBatcher((texts) => this.infer(texts), {
       maxItems: config.batchMaxItems,
@@ -58,7 +61,9 @@ export class SentimentEngine {
       maxInFlight: config.threads,
       cacheSize: config.cacheSize,
       estimateTokens: (t) => estimateTokens(t, info.maxLength),
+      priorItemMs,
       ...(config.onBatch === undefined ? {} : { onBatch: config.onBatch }),
+      ...(config.admissionDeadlineMs === undefined ? {} : { admissionDeadlineMs: config.admissionDeadlineMs }),
     });
   }
 
@@ -66,13 +71,15 @@ export class SentimentEngine {
   static async start(config: EngineConfig): Promise<SentimentEngine> {
     const info = readModelInfo(config.modelDir, config.maxLength);
     const pool = new InferencePool({ info, threads: config.threads, intraOpNumThreads: config.intraOpNumThreads });
-    const engine = new SentimentEngine(info, pool, config);
+    let priorItemMs: number;
     try {
       await pool.warmUp();
+      priorItemMs = await calibrate(pool, config.threads, Math.min(config.batchMaxItems, 32));
     } catch (err) {
       await pool.close();
       throw err;
     }
+    const engine = new SentimentEngine(info, pool, config, priorItemMs);
     engine.loaded = true;
     return engine;
   }
@@ -89,6 +96,11 @@ export class SentimentEngine {
     return this.batcher.submit(texts.map(normalizeText));
   }
 
+  /** Throws (503 overloaded or draining) when even a one-text call would be refused now. See MicroBatcher.precheck. */
+  admit(): void {
+    this.batcher.precheck();
+  }
+
   stats(): EngineStats {
     return { ...this.batcher.stats(), threads: this.pool.threads };
   }
@@ -98,11 +110,30 @@ export class SentimentEngine {
     return toResults(probs, this.info.labels, texts.length);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Refuses new work (503 draining), answers everything already admitted, then stops the threads: closing
+   * the pool under queued work would fail those callers. Past `timeoutMs` queued texts are refused with
+   * 503 instead; batches already running always finish.
+   */
+  async close(timeoutMs?: number): Promise<void> {
     this.loaded = false;
-    this.batcher.close();
+    await this.batcher.close(timeoutMs);
     await this.pool.close();
   }
+}
+
+/**
+ * The admission estimate's starting point, measured rather than guessed (models and machines differ by
+ * orders of magnitude): what one text costs one thread in a batch of `size` short chat lines, timed on
+ * every thread at once after an untimed first run of that shape (onnxruntime plans a new shape slowly).
+ */
+async function calibrate(pool: InferencePool, threads: number, size: number): Promise<number> {
+  const texts = Array.from({ length: size }, (_, i) => `calibrating the engine before traffic, line ${i} gg wp`);
+  const everyThread = () => Promise.all(Array.from({ length: threads }, () => pool.run(texts)));
+  await everyThread();
+  const started = performance.now();
+  await everyThread();
+  return Math.max(0.001, (performance.now() - started) / size);
 }
 
 export function toResults(probs: Float32Array, labels: readonly string[], rows: number): SentimentResult[] {

@@ -33,12 +33,13 @@ export function sentimentRoutes(engine: SentimentEngine, limits: Limits & { maxB
       method: 'post', path: '/api/v1/sentiment', auth: 'user', rateLimit: 'api', tag: 'sentiment', summary: 'Classify one text',
       description: `At most ${limits.maxTextLength} characters, not only whitespace. \`scores\` sum to 1; \`label\` is their argmax.`,
       body: sentimentBody(limits), response: SentimentReply, maxBodyBytes: Math.min(limits.maxBodyBytes, limits.maxTextLength * 6 + 1024),
+      admit: () => engine.admit(),
       handler: async ({ body }) => ({ body: shape(await engine.classify(body.text)) }),
     }),
     route({
       method: 'post', path: '/api/v1/sentiment/batch', auth: 'user', rateLimit: 'api', tag: 'sentiment', summary: 'Classify up to the batch limit of texts, in order',
       description: `1 to ${limits.maxBatchTexts} texts of at most ${limits.maxTextLength} characters each; \`results\` keep their order.`,
-      body: batchBody(limits), maxBodyBytes: limits.maxBodyBytes, response: BatchReply,
+      body: batchBody(limits), maxBodyBytes: limits.maxBodyBytes, response: BatchReply, admit: () => engine.admit(),
       handler: async ({ body }) => {
         const results = await engine.classifyMany(body.texts);
         return { body: { results: results.map(shape), model, count: results.length } };
