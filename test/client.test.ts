@@ -465,6 +465,8 @@ describe('client SDK: token renewal and revocation of the live connection', { co
     s = await startServer({ ...LIMITS, ACCESS_TOKEN_TTL_S: '10' });
     admin = new ChatPulseClient({ baseUrl: s.url, WebSocket });
     await admin.login('admin', 'admin-password');
+    const { access_token } = (await call(s.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as { access_token: string };
+    await createRooms(s.url, access_token, ['sdk-renew', 'sdk-role', 'sdk-static', 'sdk-off']);
   });
   afterAll(async () => {
     for (const c of conns) c.close();

@@ -1,9 +1,12 @@
-// The fuzz suites' shared parts: the seed, a logger that keeps error-level lines, and fast-check
+// The fuzz suites' shared parts: the seed, a server whose error-level log lines are kept, and fast-check
 // arbitraries: hostile strings, numbers and times, JSON of any shape and depth, and values shaped by a
 // TypeBox schema (so generated bodies and frames get past validation often enough to reach the handlers).
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { pino, type Logger } from 'pino';
+import { startChatPulse, type ChatPulse } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { ROBERTA } from './helpers.js';
 import type { TSchema } from '@sinclair/typebox';
 
 /** Every fuzz suite's seed (FUZZ_SEED overrides it to explore further; a failure prints the seed to replay). */
@@ -19,6 +22,32 @@ export function capturingLogger(): { log: Logger; errors: string[] } {
     },
   });
   return { log: pino<never>({ level: 'warn' }, sink), errors };
+}
+
+/**
+ * A real server for fuzzing, logging into `capturingLogger`. Rate limits have their own tests: here they
+ * would answer most cases before any handler runs, so they are lifted.
+ */
+export async function startFuzzServer(env: Record<string, string> = {}): Promise<{ app: ChatPulse; url: string; errors: string[] }> {
+  const captured = capturingLogger();
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    MODEL_DIR: ROBERTA,
+    INFERENCE_THREADS: '1',
+    JWT_SECRET: 'fuzz-secret-fuzz-secret-fuzz-secret-0123456789',
+    ADMIN_USERNAME: 'admin',
+    ADMIN_PASSWORD: 'admin-password',
+    API_RATE_PER_MIN: '1000000',
+    AUTH_RATE_PER_MIN: '1000000',
+    WS_FRAME_RATE_PER_10S: '1000000',
+    WS_CONNECT_RATE_PER_MIN: '1000000',
+    WS_ABUSE_STRIKES: '1000000',
+    CHAT_RATE_PER_30S: '1000000',
+    ...env,
+  });
+  const app = await startChatPulse(config, captured.log);
+  return { app, url: `http://127.0.0.1:${app.port}`, errors: captured.errors };
 }
 
 /** Strings that have broken servers: escapes, prototype names, traversal, control and astral characters. */

@@ -5,11 +5,10 @@
 import { connect } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChatPulse, type ChatPulse } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import type { ChatPulse } from '../src/app.js';
 import type { Route } from '../src/gateway/router.js';
-import { anyJson, capturingLogger, deepJsonText, fromSchema, hostileString, isErrorShape, SEED } from './fuzz-arbitraries.js';
-import { call, ROBERTA } from './helpers.js';
+import { anyJson, deepJsonText, fromSchema, hostileString, isErrorShape, SEED, startFuzzServer } from './fuzz-arbitraries.js';
+import { call } from './helpers.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2500);
 /** What the contract and the OpenAPI document promise; anything else (a 500 above all) is a finding. */
@@ -113,25 +112,12 @@ function requestFor(routes: readonly Route[], ids: readonly string[]): fc.Arbitr
 describe('REST fuzz', () => {
   let app: ChatPulse;
   let url: string;
-  const captured = capturingLogger();
+  let errors: string[] = [];
   const tokens = { user: '', admin: '' };
   const creds: Record<string, string> = { none: '', garbage: 'Authorization: Bearer abc.def.ghi\r\n', basic: 'Authorization: Basic Zm9vOmJhcg==\r\n', badKey: 'X-API-Key: cp_nope\r\n' };
 
   beforeAll(async () => {
-    const config = loadConfig({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      MODEL_DIR: ROBERTA,
-      INFERENCE_THREADS: '1',
-      JWT_SECRET: 'fuzz-secret-fuzz-secret-fuzz-secret-0123456789',
-      ADMIN_USERNAME: 'admin',
-      ADMIN_PASSWORD: 'admin-password',
-      // Limits are fuzzed elsewhere: here they would turn most cases into 429s before any handler runs.
-      API_RATE_PER_MIN: '1000000',
-      AUTH_RATE_PER_MIN: '1000000',
-    });
-    app = await startChatPulse(config, captured.log);
-    url = `http://127.0.0.1:${app.port}`;
+    ({ app, url, errors } = await startFuzzServer());
     await renew();
   });
 
@@ -187,7 +173,7 @@ describe('REST fuzz', () => {
     );
     if (process.env.FUZZ_TALLY) for (const [k, v] of [...tally].sort()) console.log(k, JSON.stringify(Object.fromEntries(v)));
     expect(findings).toEqual([]);
-    expect(captured.errors, 'error-level log lines (unexpected failures)').toEqual([]);
+    expect(errors, 'error-level log lines (unexpected failures)').toEqual([]);
     expect((await call(url, 'GET', '/health')).status).toBe(200);
   }, 240_000); // ~20 s alone; generous for a loaded CI machine running two files at once
 });

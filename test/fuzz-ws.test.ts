@@ -5,11 +5,10 @@
 // process stays up. Seeded, so a failure replays.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChatPulse, type ChatPulse } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import type { ChatPulse } from '../src/app.js';
 import { frameSchemas } from '../src/gateway/ws-protocol.js';
-import { anyJson, capturingLogger, fromSchema, hostileString, SEED } from './fuzz-arbitraries.js';
-import { call, ROBERTA } from './helpers.js';
+import { anyJson, fromSchema, hostileString, SEED, startFuzzServer } from './fuzz-arbitraries.js';
+import { call } from './helpers.js';
 import { WsClient, type Frame } from './ws-client.js';
 
 const RUNS = Number(process.env.FUZZ_WS_RUNS ?? 1500);
@@ -57,29 +56,11 @@ function checkFrame(f: Frame): string | null {
 describe('WebSocket fuzz', () => {
   let app: ChatPulse;
   let url: string;
-  const captured = capturingLogger();
+  let errors: string[] = [];
   const tokens: Record<Who, string> = { anonymous: '', user: '', admin: '' };
 
   beforeAll(async () => {
-    const config = loadConfig({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      MODEL_DIR: ROBERTA,
-      INFERENCE_THREADS: '1',
-      JWT_SECRET: 'fuzz-secret-fuzz-secret-fuzz-secret-0123456789',
-      ADMIN_USERNAME: 'admin',
-      ADMIN_PASSWORD: 'admin-password',
-      WS_MAX_FRAME_BYTES: String(MAX_FRAME_BYTES),
-      // Rate limits have their own tests: here they would answer most frames before any handler runs.
-      WS_FRAME_RATE_PER_10S: '1000000',
-      WS_CONNECT_RATE_PER_MIN: '1000000',
-      WS_ABUSE_STRIKES: '1000000',
-      CHAT_RATE_PER_30S: '1000000',
-      AUTH_RATE_PER_MIN: '1000000',
-      API_RATE_PER_MIN: '1000000',
-    });
-    app = await startChatPulse(config, captured.log);
-    url = `http://127.0.0.1:${app.port}`;
+    ({ app, url, errors } = await startFuzzServer({ WS_MAX_FRAME_BYTES: String(MAX_FRAME_BYTES) }));
     await call(url, 'POST', '/api/v1/auth/register', { body: { username: 'wsfuzzer', password: 'wsfuzzer-password' } });
     tokens.user = ((await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'wsfuzzer', password: 'wsfuzzer-password' } })).body as { access_token: string }).access_token;
     tokens.admin = ((await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as { access_token: string }).access_token;
@@ -125,7 +106,7 @@ describe('WebSocket fuzz', () => {
     );
     for (const ws of sockets.values()) ws.close();
     expect(findings.slice(0, 10)).toEqual([]);
-    expect(captured.errors, 'error-level log lines (unexpected failures)').toEqual([]);
+    expect(errors, 'error-level log lines (unexpected failures)').toEqual([]);
     const fresh = await WsClient.open(url);
     fresh.send({ type: 'ping' });
     await fresh.until((fs) => fs.some((f) => f.type === 'pong'));
