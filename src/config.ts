@@ -59,6 +59,8 @@ export interface Config {
     /** Open sockets per client address, per process (default a tenth of maxConnections). */
     maxConnectionsPerAddress: number;
     perAddressExemptLoopback: boolean;
+    /** How often open authenticated sockets are re-checked against the stores (0: never). */
+    revalidateS: number;
   };
   chatRatePer30s: number;
   maxRooms: number;
@@ -218,6 +220,7 @@ export function loadConfig(env: Env): Config {
       abuseStrikes: int(env, 'WS_ABUSE_STRIKES', 20, 1),
       maxConnectionsPerAddress: int(env, 'WS_MAX_CONNECTIONS_PER_ADDRESS', Math.max(1, Math.floor(wsMaxConnections / 10)), 1),
       perAddressExemptLoopback: bool(env, 'WS_PER_ADDRESS_EXEMPT_LOOPBACK', true),
+      revalidateS: int(env, 'WS_REVALIDATE_S', 30, 0, 3600),
     },
     chatRatePer30s: int(env, 'CHAT_RATE_PER_30S', 20, 1),
     maxRooms,
@@ -272,6 +275,10 @@ export function loadConfig(env: Env): Config {
   }
   if (config.ingest.scanMs * 2 > config.ingest.leaseTtlMs) {
     throw new ConfigError('INGEST_SCAN_MS must be at most half of INGEST_LEASE_TTL_MS: owners renew on each scan');
+  }
+  if (config.maxBatchTexts > config.queueMax) {
+    // A batch of unique texts larger than the queue could never be admitted: refused for ever with 503.
+    throw new ConfigError('MAX_BATCH_TEXTS must be at most QUEUE_MAX');
   }
   if (config.moodLongWindowS < config.moodWindowS) {
     throw new ConfigError('MOOD_LONG_WINDOW_S must be at least MOOD_WINDOW_S');

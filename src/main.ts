@@ -38,6 +38,12 @@ async function serve(config: Config): Promise<void> {
     if (stopping || server === null) return;
     stopping = true;
     log.info({ signal: requested }, 'draining');
+    // The drain is bounded inside (DRAIN_TIMEOUT_MS); this bounds whatever might still hang in it (a stuck
+    // inference task, a store that never answers), so a single process always exits too.
+    setTimeout(() => {
+      log.error('drain deadline passed: exiting');
+      process.exit(1);
+    }, config.drainTimeoutMs + 5000).unref();
     server.stop().then(
       () => process.exit(0),
       (err: unknown) => {

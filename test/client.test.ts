@@ -530,6 +530,24 @@ describe('client SDK: token renewal and revocation of the live connection', { co
     expect((await mine).user.badges).toContain('admin');
   });
 
+  it('client.live() on an API key also reconnects after a 4001 from a role change (the key is still good)', async () => {
+    const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
+    const me = await c.register('sdk_keyed', 'password123');
+    await c.login('sdk_keyed', 'password123');
+    const created = await call(s.url, 'POST', '/api/v1/api-keys', { token: c.accessToken as string, body: { name: 'keyed', current_password: 'password123' } });
+    const keyed = new ChatPulseClient({ baseUrl: s.url, WebSocket, apiKey: (created.body as { key: string }).key });
+    const live = track(keyed.live({ channels: ['room:sdk-static'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
+    await live.next('subscribed', (f) => f.channel === 'room:sdk-static');
+    const closed = live.next('close');
+    const reopened = live.next('open', (e) => e.reconnected);
+    await admin.request('PATCH', `/api/v1/admin/users/${me.id}`, { body: { role: 'admin' } });
+    expect(await closed).toMatchObject({ code: 4001, reason: 'revoked', willReconnect: true });
+    await reopened;
+    const mine = live.next('message', (m) => m.text === 'keyed and still good');
+    live.chat('room:sdk-static', 'keyed and still good');
+    expect((await mine).user.badges).toContain('admin');
+  });
+
   it('on close 4001 whose refresh is refused too (account disabled), stops with a fatal unauthorized error', async () => {
     const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
     const me = await c.register('sdk_disabled', 'password123');

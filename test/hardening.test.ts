@@ -79,6 +79,26 @@ describe('hostile requests', () => {
   });
 });
 
+describe('clients that leave mid-request', () => {
+  it('a body abandoned half-way ends its request, so a later drain does not wait out its deadline', async () => {
+    const s = await startServer({ DRAIN_TIMEOUT_MS: '120000' });
+    const user = await account(s.url, 'leaver');
+    const socket = connect(s.app.port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(
+      `POST /api/v1/sentiment/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${user.token}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: 100000\r\n\r\n{"texts":["half`,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    // Before, the abandoned body's promise never settled: the request stayed in flight for ever and the
+    // drain waited all of DRAIN_TIMEOUT_MS (here two minutes, far past this test's own limit).
+    const outcome = await Promise.race([s.app.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still draining'), 20_000))]);
+    expect(outcome).toBe('stopped');
+  });
+});
+
 describe('process model', () => {
   it('refuses to start a second single-process server on a port already in use', async () => {
     const first = await spawnServer({ MODEL_DIR: ROBERTA, INFERENCE_THREADS: '1' });

@@ -315,4 +315,15 @@ describe('reports per user, with retention', () => {
     expect((await create(alice)).status).toBe(409);
     vi.restoreAllMocks();
   });
+
+  it('holds the quota against a burst of concurrent creates by one user (counted, then created, one at a time)', async () => {
+    const carol = await account(s.url, 'carol');
+    const now = Date.now();
+    const burst = await Promise.all(
+      Array.from({ length: 8 }, () => call(s.url, 'POST', '/api/v1/reports', { token: carol.token, body: { channel: 'room:anything', from: now - 3_600_000, to: now } })),
+    );
+    expect(burst.filter((r) => r.status === 201)).toHaveLength(2);
+    expect(burst.filter((r) => r.status === 409)).toHaveLength(6);
+    expect(((await call(s.url, 'GET', '/api/v1/reports', { token: carol.token })).body as { items: unknown[] }).items).toHaveLength(2);
+  });
 });

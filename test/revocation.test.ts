@@ -2,8 +2,10 @@
 // deletion close the sockets they concern with 4001 `revoked` within a second; a JWT socket closes at its
 // token's expiry (4001 `expired`) unless an `auth` frame renewed it; one address cannot take every socket
 // slot; and a process at its socket cap stays ready. Real server, real `ws` clients.
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createRooms, startServer, type TestServer } from './helpers.js';
+import { startRedisServer } from './redis-server.js';
 import { account, UpgradeRefused, WsClient } from './ws-client.js';
 
 const LIMITS = { CHAT_RATE_PER_30S: '10000', WS_FRAME_RATE_PER_10S: '10000', WS_CONNECT_RATE_PER_MIN: '10000', AUTH_RATE_PER_MIN: '10000' };
@@ -288,6 +290,35 @@ describe('per-address socket slots and readiness at the cap', () => {
       c.close();
     } finally {
       await s.app.stop();
+    }
+  });
+});
+
+describe('a revocation the bus lost still reaches the socket', () => {
+  it('re-checks open sockets every WS_REVALIDATE_S and closes one whose user was disabled behind its back (4001)', async () => {
+    const redis = await startRedisServer();
+    const s = await startServer({ ...LIMITS, REDIS_URL: redis.url, WS_REVALIDATE_S: '1' });
+    const raw = new Redis(redis.url);
+    try {
+      const u = await account(s.url, 'missed-event');
+      const other = await account(s.url, 'bystander');
+      const victim = await WsClient.open(s.url, `token=${u.token}`);
+      const bystander = await WsClient.open(s.url, `token=${other.token}`);
+      // The change lands in the shared store with no event on the bus (as when another host wrote it
+      // while this one's subscriber was reconnecting): only the sweep can notice it.
+      const key = `cp:users:id:${u.id}`;
+      const record = JSON.parse((await raw.get(key)) as string) as Record<string, unknown>;
+      await raw.set(key, JSON.stringify({ ...record, disabled: true }));
+      // Users are cached per process for 5 s; the sweep runs every second after that.
+      const code = await victim.closed(15_000);
+      expect(code).toBe(4001);
+      expect(victim.closeReason).toBe('revoked');
+      expect(bystander.closeCode).toBeNull();
+      bystander.close();
+    } finally {
+      raw.disconnect();
+      await s.app.stop();
+      await redis.stop();
     }
   });
 });

@@ -36,6 +36,8 @@ export interface Principal {
   tokenId?: string;
   /** Epoch seconds. */
   tokenExp?: number;
+  /** The user's token generation the token was issued under (a password change moves it on). */
+  tokenGen?: number;
   apiKeyId?: string;
 }
 
@@ -170,10 +172,14 @@ export class AuthService {
       throw unauthorized(INVALID_LOGIN);
     }
     const ok = await verifyPassword(password, user.passwordHash);
+    // A hash from weaker parameters verifies faster than the dummy: pad it to the current cost, so an
+    // account that has not logged in since the upgrade cannot be told from a name that does not exist.
+    const weaker = needsRehash(user.passwordHash);
+    if (weaker) await verifyPassword(password, DUMMY_PASSWORD_HASH);
     // Disabled is checked after the verify, and reported identically, for the same reason.
     if (!ok || user.disabled) throw unauthorized(INVALID_LOGIN);
     await this.#forgetAttempts(throttleKey);
-    if (needsRehash(user.passwordHash)) await this.#upgradeHash(user, password);
+    if (weaker) await this.#upgradeHash(user, password);
     return this.#tokens.issuePair(user);
   }
 
@@ -208,6 +214,7 @@ export class AuthService {
         via: 'jwt',
         tokenId: claims.jti,
         tokenExp: claims.exp,
+        tokenGen: claims.gen,
       };
     }
     if (creds.apiKey) {
@@ -223,27 +230,44 @@ export class AuthService {
     throw unauthorized();
   }
 
+  /**
+   * Whether a principal authenticated earlier would still be accepted, as the same role: what an open
+   * socket is re-checked against, should a revocation event have been lost (the bus delivers at most once).
+   */
+  async stillValid(p: Principal): Promise<boolean> {
+    const user = await this.#users.findById(p.userId);
+    if (!user || user.disabled || user.role !== p.role) return false;
+    if (p.via === 'jwt') {
+      if ((user.tokenGen ?? 0) !== (p.tokenGen ?? 0)) return false;
+      return p.tokenId === undefined || !(await this.#revocations.isRevoked(p.tokenId));
+    }
+    return p.apiKeyId !== undefined && (await this.#apiKeys.listByUser(user.id)).some((k) => k.id === p.apiKeyId);
+  }
+
   async logout(principal: Principal, refreshToken?: string): Promise<void> {
     if (principal.via !== 'jwt' || principal.tokenId === undefined || principal.tokenExp === undefined) {
       throw badRequest('logout applies to bearer tokens', 'not_a_token');
     }
     await this.#revocations.revoke(principal.tokenId, principal.tokenExp * 1000);
+    if (refreshToken) await this.#retireRefresh(principal, refreshToken);
+    // Sockets close last: a client that refreshes on the close must find its refresh token spent already.
     this.#onRevoke({ reason: 'logout', userId: principal.userId, tokenId: principal.tokenId });
-    if (refreshToken) {
-      let claims: TokenClaims;
-      try {
-        claims = this.#tokens.verify(refreshToken, 'refresh');
-      } catch (err) {
-        // A stale or bogus refresh token must not turn a successful logout into an error.
-        if (err instanceof AppError) return;
-        throw err;
-      }
-      // Only the owner may kill a refresh token; anyone else's is silently ignored. The logout mark goes
-      // first, so a refresh racing this logout never sees the token spent without it (no false reuse).
-      if (claims.sub === principal.userId) {
-        await this.#revocations.revoke(LOGGED_OUT + claims.jti, claims.exp * 1000);
-        await this.#revocations.revoke(claims.jti, claims.exp * 1000);
-      }
+  }
+
+  async #retireRefresh(principal: Principal, refreshToken: string): Promise<void> {
+    let claims: TokenClaims;
+    try {
+      claims = this.#tokens.verify(refreshToken, 'refresh');
+    } catch (err) {
+      // A stale or bogus refresh token must not turn a successful logout into an error.
+      if (err instanceof AppError) return;
+      throw err;
+    }
+    // Only the owner may kill a refresh token; anyone else's is silently ignored. The logout mark goes
+    // first, so a refresh racing this logout never sees the token spent without it (no false reuse).
+    if (claims.sub === principal.userId) {
+      await this.#revocations.revoke(LOGGED_OUT + claims.jti, claims.exp * 1000);
+      await this.#revocations.revoke(claims.jti, claims.exp * 1000);
     }
   }
 
@@ -419,12 +443,17 @@ export class AuthService {
   }
 
   /** Stores `password` under the current scrypt parameters, unless the hash changed meanwhile. */
+  /** Best effort: a failure leaves the old hash (upgraded at a later login) and never fails this login. */
   async #upgradeHash(user: UserRecord, password: string): Promise<void> {
-    const passwordHash = await hashPassword(password);
-    // Re-read after the slow hash: a password change that landed meanwhile must not be overwritten with the
-    // old password (the store has no compare-and-set; this leaves a window of one round trip, not a hash).
-    const current = await this.#users.findById(user.id);
-    if (current?.passwordHash === user.passwordHash) await this.#users.update(user.id, { passwordHash });
+    try {
+      const passwordHash = await hashPassword(password);
+      // Re-read after the slow hash: a password change that landed meanwhile must not be overwritten with the
+      // old password (the store has no compare-and-set; this leaves a window of one round trip, not a hash).
+      const current = await this.#users.findById(user.id);
+      if (current?.passwordHash === user.passwordHash) await this.#users.update(user.id, { passwordHash });
+    } catch {
+      return;
+    }
   }
 
   async #activeUser(id: string): Promise<UserRecord> {

@@ -2,6 +2,7 @@
 // port (memory driver now; MongoDB with the persistence issue); the rules live in RoomService.
 import { AppError, badRequest, conflict, forbidden, notFound } from '../errors.js';
 import type { Principal, Role } from '../auth/index.js';
+import { KeyedSerializer } from '../limits/index.js';
 import { roomChannel } from './names.js';
 import type { ChannelBus } from './bus.js';
 
@@ -176,6 +177,8 @@ export class RoomService {
     private readonly users: RoomUsers,
   ) {}
 
+  private readonly creates = new KeyedSerializer();
+
   async create(owner: Principal, spec: NewRoom): Promise<RoomRecord> {
     const now = Date.now();
     checkRoomTime(spec.opensAt, 'opens_at', now);
@@ -183,7 +186,11 @@ export class RoomService {
     if (spec.opensAt !== undefined && spec.closesAt !== undefined && spec.closesAt <= spec.opensAt) {
       throw new AppError(400, 'validation_failed', 'closes_at must be after opens_at');
     }
-    // Counted, then created: two creates racing may both pass at the limit (one over at most per race).
+    // Counted, then created, one create per user at a time in this process (see KeyedSerializer).
+    return this.creates.run(owner.userId, () => this.createCounted(owner, spec, now));
+  }
+
+  private async createCounted(owner: Principal, spec: NewRoom, now: number): Promise<RoomRecord> {
     if (owner.role !== 'admin' && (await this.store.countByOwner(owner.userId)) >= this.options.maxRoomsPerUser) {
       throw new AppError(409, 'quota_exceeded', `you may create at most ${this.options.maxRoomsPerUser} rooms (MAX_ROOMS_PER_USER)`);
     }

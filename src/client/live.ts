@@ -203,7 +203,8 @@ export class LiveConnection {
   private attempt = 0;
   private everOpened = false;
   /** Credentials the server refused (and how), to hand to the credentials function on the next attempt. */
-  private rejected: { creds: LiveCredentials; status: number; message: string } | null = null;
+  /** Credentials the server turned down; `verified` false when only a 4001 said so (a role change sends it too). */
+  private rejected: { creds: LiveCredentials; status: number; message: string; verified: boolean } | null = null;
   /** Whether this run of failed attempts already asked the credentials function for fresh ones. */
   private askedFresh = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -376,7 +377,9 @@ export class LiveConnection {
       return;
     }
     if (this.stale(generation)) return;
-    if (rejected !== null && (!hasCredentials(creds) || sameCredentials(creds, rejected.creds))) {
+    // The same credentials again are tried once more after a 4001 (an API key across a role change, a token
+    // whose refresh failed for a passing reason): a real refusal then ends it at the upgrade (askedFresh).
+    if (rejected !== null && (!hasCredentials(creds) || (rejected.verified && sameCredentials(creds, rejected.creds)))) {
       this.authFailed(rejected.status, `${rejected.message}, and no fresh credentials came`);
       return;
     }
@@ -453,7 +456,7 @@ export class LiveConnection {
     }
     if (typeof this.options.credentials === 'function' && !this.askedFresh) {
       this.askedFresh = true;
-      this.rejected = { creds, ...refusal };
+      this.rejected = { creds, ...refusal, verified: true };
       void this.open();
       return;
     }
@@ -474,7 +477,7 @@ export class LiveConnection {
     this.stopTimers();
     this.confirmed.clear();
     this.askedFresh = true;
-    this.rejected = { creds, status: 401, message: `the server closed the connection: credentials ${reason === '' ? 'revoked' : reason}` };
+    this.rejected = { creds, status: 401, message: `the server closed the connection: credentials ${reason === '' ? 'revoked' : reason}`, verified: false };
     this.emit('close', { code, reason, willReconnect: true });
     void this.open();
   }

@@ -90,13 +90,17 @@ export async function runPrimary(options: PrimaryOptions, log: Logger): Promise<
     setTimeout(() => !stopping && fork(slot), delay);
   });
 
+  let signalled = false;
   const drain = (signal: string) => {
-    if (stopping) {
+    const again = signalled;
+    signalled = true;
+    if (again) {
       // A second signal: the operator will not wait for the drain.
       log.warn({ signal, workers: slots.size }, 'second signal while stopping: killing the workers');
       for (const w of slots.keys()) w.process.kill('SIGKILL');
       process.exit(1);
     }
+    if (stopping) return; // already stopping (a crash loop): its deadline is armed
     log.info({ signal, workers: slots.size }, 'draining workers');
     stopAll(0);
   };

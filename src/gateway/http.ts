@@ -91,6 +91,8 @@ export function peerAddress(res: HttpResponse, req: HttpRequest, addresses?: Cli
 export class ResponseState {
   aborted = false;
   done = false;
+  /** Told when the client goes away (uWS keeps one abort handler per response: this is it). */
+  private readonly abortListeners: Array<() => void> = [];
   /**
    * `closing`, asked when the reply is written (not when the request arrived): whether the connection
    * is to be closed after it, as every reply is once a drain has begun.
@@ -101,7 +103,12 @@ export class ResponseState {
   ) {
     res.onAborted(() => {
       this.aborted = true;
+      for (const listener of this.abortListeners.splice(0)) listener();
     });
+  }
+  onAbort(listener: () => void): void {
+    if (this.aborted) listener();
+    else this.abortListeners.push(listener);
   }
   get open(): boolean {
     return !this.aborted && !this.done;
@@ -154,6 +161,8 @@ export function readBody(res: HttpResponse, state: ResponseState, declaredLength
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
+    // A client that leaves mid-body gets no more data: settle, so the request (and a drain waiting on it) ends.
+    state.onAbort(() => reject(new AppError(400, 'aborted', 'the client went away before its body arrived')));
     res.onData((chunk, isLast) => {
       if (failed || state.aborted) return;
       size += chunk.byteLength;

@@ -6,7 +6,7 @@ import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../auth/index.js';
 import { AppError, forbidden, payloadTooLarge, rateLimited, unauthorized } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
-import { decodePathSegment, errorBody, guarded, parseJson, readBody, refuseDraining, ResponseState, peerAddress, snapshot, writeHead, writeJson, writeNow, type RequestSnapshot } from './http.js';
+import { decodePathSegment, errorBody, parseJson, readBody, refuseDraining, ResponseState, peerAddress, snapshot, writeHead, writeJson, writeNow, type RequestSnapshot } from './http.js';
 import type { ClientAddress } from './client-address.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -176,15 +176,37 @@ export class Router {
       const validate = r.body ? this.ajv.compile(r.body) : null;
       const validateQuery = r.query ? this.ajv.compile(r.query) : null;
       const paramNames = [...r.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1] as string);
-      app[r.method](r.path, this.guard((res, req) => this.handle(r, validate, validateQuery, paramNames, res, req)));
+      app[r.method](r.path, this.guard(r.path, (res, req) => this.handle(r, validate, validateQuery, paramNames, res, req)));
     }
-    app.options('/*', this.guard((res, req) => this.preflight(res, req)));
-    app.any('/*', this.guard((res, req) => this.fallback(res, req)));
+    app.options('/*', this.guard('preflight', (res, req) => this.preflight(res, req)));
+    app.any('/*', this.guard('unmatched', (res, req) => this.fallback(res, req)));
   }
 
-  /** Every uWS callback runs inside this: a synchronous throw answers that request only (see `guarded`). */
-  guard(fn: (res: HttpResponse, req: HttpRequest) => void): (res: HttpResponse, req: HttpRequest) => void {
-    return guarded(this.deps.baseHeaders, (err) => this.deps.onError(err, UNKNOWN_REQUEST), fn);
+  /**
+   * Every route's uWS callback runs inside this: a synchronous throw (a malformed escape, a bug) answers
+   * that request only, with the CORS headers and request id any answer carries, and is counted and logged
+   * as any answer is (`guarded` is the same guard for callbacks outside the router).
+   */
+  private guard(route: string, fn: (res: HttpResponse, req: HttpRequest) => void): (res: HttpResponse, req: HttpRequest) => void {
+    return (res, req) => {
+      try {
+        fn(res, req);
+      } catch (err) {
+        const appErr = err instanceof AppError ? err : new AppError(500, 'internal', 'internal server error');
+        const headers = this.corsHeaders(req.getHeader('origin'));
+        const requestId = requestIdOf(req);
+        headers['X-Request-Id'] = requestId;
+        const method = methodLabel(req.getMethod());
+        const path = req.getUrl();
+        if (appErr.status === 500) this.deps.onError(err, { ...UNKNOWN_REQUEST, method, url: path, requestId });
+        try {
+          writeNow(res, appErr.status, errorBody(appErr), headers, appErr.headers);
+        } catch {
+          return; // already answered or aborted before it threw: nothing left to tell the client
+        }
+        this.deps.observe?.({ method, route, path, status: appErr.status, ms: 0, requestId });
+      }
+    };
   }
 
   private corsHeaders(origin: string): Record<string, string> {

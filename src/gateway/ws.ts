@@ -30,6 +30,8 @@ export interface WsOptions {
   maxConnectionsPerAddress: number;
   /** Loopback peers are not counted against maxConnectionsPerAddress. */
   perAddressExemptLoopback: boolean;
+  /** How often every authenticated socket is re-checked (a revocation event lost on the bus); 0: never. */
+  revalidateS: number;
 }
 
 export interface WsDeps {
@@ -111,6 +113,55 @@ export class WsGateway {
   ) {
     this.parser = new FrameParser(options.maxTextLength);
     this.slots = new AddressSlots(options.maxConnectionsPerAddress, options.perAddressExemptLoopback);
+    if (options.revalidateS > 0) {
+      this.sweeper = setInterval(() => void this.revalidate(), options.revalidateS * 1000);
+      this.sweeper.unref();
+    }
+  }
+
+  private sweeper: NodeJS.Timeout | null = null;
+  private sweeping = false;
+
+  /**
+   * Re-checks every authenticated socket against the stores (once per token or key) and closes with 4001
+   * those no longer accepted. Revocations reach sockets through the bus within a second; this catches the
+   * ones the bus lost (it delivers at most once: a Redis outage drops events). Returns how many it closed.
+   */
+  async revalidate(): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    let closed = 0;
+    try {
+      const groups = new Map<string, Socket[]>();
+      for (const ws of this.sockets) {
+        const p = ws.getUserData().principal;
+        if (p === null) continue;
+        const key = p.via === 'jwt' ? `t:${p.tokenId ?? p.userId}:${p.role}` : `k:${p.apiKeyId ?? p.userId}:${p.role}`;
+        const group = groups.get(key);
+        if (group) group.push(ws);
+        else groups.set(key, [ws]);
+      }
+      for (const group of groups.values()) {
+        const principal = (group[0] as Socket).getUserData().principal as Principal;
+        let valid: boolean;
+        try {
+          valid = await this.deps.auth.stillValid(principal);
+        } catch {
+          continue; // a backend outage is no verdict: the next sweep asks again
+        }
+        if (valid) continue;
+        for (const ws of group) {
+          const d = ws.getUserData();
+          if (d.closed || d.principal !== principal) continue; // closed, or renewed in place meanwhile
+          this.counters.closedRevoked++;
+          closed++;
+          ws.end(REVOKED_CLOSE_CODE, 'revoked');
+        }
+      }
+    } finally {
+      this.sweeping = false;
+    }
+    return closed;
   }
 
   get connections(): number {
@@ -173,7 +224,13 @@ export class WsGateway {
               }
               state.done = true;
               const data: SocketData = { id: `${this.instance}-${++this.connSeq}`, principal, ip, subs: new Map(), joining: new Set(), closed: false, strikes: [], expiry: null };
-              res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+              try {
+                res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+              } catch (err) {
+                // The client left between the check and the upgrade: its slot is not taken after all.
+                this.slots.release(ip);
+                this.deps.log.warn({ err }, 'websocket upgrade failed');
+              }
             },
             (err: unknown) => {
               this.slots.release(ip);
@@ -229,6 +286,7 @@ export class WsGateway {
    * do not all reconnect to the other instances in the same instant.
    */
   async closeAll(spreadMs: number): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
     const all = [...this.sockets];
     const waves = 10;
     const per = Math.ceil(all.length / waves);

@@ -18,6 +18,7 @@ import { ulid } from 'ulid';
 import type { Principal } from '../auth/index.js';
 import type { ChannelHub } from '../channels/index.js';
 import { AppError, forbidden, notFound } from '../errors.js';
+import { KeyedSerializer } from '../limits/index.js';
 import type { Logger } from '../observability/log.js';
 import type { IngestRecord, IngestStore } from '../store/ports.js';
 import type { IngestBoard, StreamCounters, StreamState } from './board.js';
@@ -98,6 +99,7 @@ const zero = (): StreamCounters => ({ messages: 0, dropped: 0, deletes: 0, membe
 
 export class IngestManager {
   private readonly owned = new Map<string, Owned>();
+  private readonly creates = new KeyedSerializer();
   private timer: NodeJS.Timeout | null = null;
   private scanning: Promise<void> | null = null;
   /** Connections being stopped (and leases released after them): close() waits for these. */
@@ -136,6 +138,11 @@ export class IngestManager {
     const connector = this.deps.connectors.get(source);
     if (!connector) throw new AppError(400, 'validation_failed', `unknown source "${source}"`);
     const channel = connector.normalize(raw);
+    // Counted, then created, one create per user at a time in this process (see KeyedSerializer).
+    return this.creates.run(principal.userId, () => this.createCounted(principal, source, channel));
+  }
+
+  private async createCounted(principal: Principal, source: IngestSourceName, channel: string): Promise<{ view: IngestView; created: boolean }> {
     const existing = await this.deps.store.find(source, channel);
     if (existing) return { view: await this.view(existing), created: false };
     const all = await this.deps.store.list();

@@ -2,3 +2,4 @@
 // limit hold across processes and hosts.
 export type { RateLimiter, RateDecision } from './rate-limiter.js';
 export { MemoryRateLimiter } from './memory.js';
+export { KeyedSerializer } from './serial.js';

@@ -138,7 +138,10 @@ export class MicroBatcher<R extends object> {
     }
     const deadline = this.options.admissionDeadlineMs;
     if (deadline !== undefined && fresh.size > 0 && this.queue.length + this.runningItems > 0) {
-      const wait = this.waitMs(fresh.size);
+      // The call's own texts count up to one round of the pool: past that they are its own processing time,
+      // which no amount of waiting shortens (a batch bigger than the deadline would otherwise be admitted
+      // only into an idle engine, and its Retry-After could never come true).
+      const wait = this.waitMs(Math.min(fresh.size, this.options.maxItems * this.options.maxInFlight));
       if (wait > deadline) {
         this.counters.shed += texts.length;
         this.counters.shedLate += texts.length;

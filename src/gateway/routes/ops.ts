@@ -11,7 +11,7 @@ const ReadyReply = Type.Object({
 });
 const NotReadyReply = Type.Object(
   { status: Type.Literal('not_ready'), error: Type.Object({ code: Type.Literal('not_ready'), message: Type.String({ description: 'Why not' }) }) },
-  { description: 'Not ready: loading the model, Redis unreachable, the write spool full, draining, or at the WebSocket connection limit' },
+  { description: 'Not ready: loading the model, Redis unreachable, the write spool full or draining (a process at its WebSocket connection limit stays ready: it still serves REST)' },
 );
 
 export interface Readiness {

@@ -4,6 +4,7 @@ import { ulid } from 'ulid';
 import type { Principal } from '../../auth/index.js';
 import { parseChannel } from '../../channels/index.js';
 import { AppError, badRequest, notFound } from '../../errors.js';
+import { KeyedSerializer } from '../../limits/index.js';
 import type { HistoryService } from '../../store/history.js';
 import type { ReportRecord, ReportStore } from '../../store/ports.js';
 import { boundedTime, cursorParam, intParam, MAX_TIME_MS, QueryCursor, QueryInt } from '../query.js';
@@ -41,6 +42,7 @@ export interface ReportQuota {
 export function reportRoutes(reports: ReportStore, history: HistoryService, quota: ReportQuota): Route[] {
   const who = (p: Principal | null) => p as Principal; // non-null on authenticated routes
   const cutoff = () => Date.now() - quota.retentionDays * 86_400_000;
+  const creates = new KeyedSerializer();
   const owned = async (principal: Principal, id: string) => {
     const report = await reports.get(id);
     // Someone else's report reads as missing: ids are not a way to learn what others analyse. So does one
@@ -62,18 +64,22 @@ export function reportRoutes(reports: ReportStore, history: HistoryService, quot
         if (!(to > from)) throw badRequest('`to` must be after `from`', 'validation_failed');
         if (to - from > MAX_RANGE_MS) throw badRequest('a report covers at most 31 days', 'validation_failed');
         const owner = who(principal).userId;
-        // Retention is swept here, for every owner: creating is rare (each costs a summary) and indexed.
-        await reports.deleteCreatedBefore(cutoff());
-        if ((await reports.countByOwner(owner)) >= quota.maxPerUser) {
-          throw new AppError(409, 'quota_exceeded', `you may keep at most ${quota.maxPerUser} reports (MAX_REPORTS_PER_USER): delete some first`);
-        }
-        const report: ReportRecord = {
-          id: ulid(), ownerId: owner, channel, from, to, createdAt: Date.now(),
-          title: body.title ?? `${channel} ${iso(from)} – ${iso(to)}`,
-          summary: await history.summarize(channel, from, to),
-        };
-        await reports.create(report);
-        return { status: 201, body: reportView(report) };
+        // Counted, then created, one create per user at a time in this process (see KeyedSerializer): a
+        // summary can take seconds, and a burst of creates would otherwise all pass the count together.
+        return creates.run(owner, async () => {
+          // Retention is swept here, for every owner: creating is rare (each costs a summary) and indexed.
+          await reports.deleteCreatedBefore(cutoff());
+          if ((await reports.countByOwner(owner)) >= quota.maxPerUser) {
+            throw new AppError(409, 'quota_exceeded', `you may keep at most ${quota.maxPerUser} reports (MAX_REPORTS_PER_USER): delete some first`);
+          }
+          const report: ReportRecord = {
+            id: ulid(), ownerId: owner, channel, from, to, createdAt: Date.now(),
+            title: body.title ?? `${channel} ${iso(from)} – ${iso(to)}`,
+            summary: await history.summarize(channel, from, to),
+          };
+          await reports.create(report);
+          return { status: 201, body: reportView(report) };
+        });
       },
     }),
     route({

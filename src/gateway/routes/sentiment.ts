@@ -29,10 +29,11 @@ export function sentimentRoutes(engine: SentimentEngine, limits: Limits & { maxB
   const model = engine.info.name;
   const shape = (r: SentimentResult) => ({ label: r.label, score: r.score, scores: r.scores, model });
   return [
+    // One text's body: up to 12 bytes a character (an astral character escaped as a \uXXXX\uXXXX pair).
     route({
       method: 'post', path: '/api/v1/sentiment', auth: 'user', rateLimit: 'api', tag: 'sentiment', summary: 'Classify one text',
       description: `At most ${limits.maxTextLength} characters, not only whitespace. \`scores\` sum to 1; \`label\` is their argmax.`,
-      body: sentimentBody(limits), response: SentimentReply, maxBodyBytes: Math.min(limits.maxBodyBytes, limits.maxTextLength * 6 + 1024),
+      body: sentimentBody(limits), response: SentimentReply, maxBodyBytes: Math.min(limits.maxBodyBytes, limits.maxTextLength * 12 + 1024),
       admit: () => engine.admit(),
       handler: async ({ body }) => ({ body: shape(await engine.classify(body.text)) }),
     }),
