@@ -276,10 +276,6 @@ export function loadConfig(env: Env): Config {
   if (config.ingest.scanMs * 2 > config.ingest.leaseTtlMs) {
     throw new ConfigError('INGEST_SCAN_MS must be at most half of INGEST_LEASE_TTL_MS: owners renew on each scan');
   }
-  if (config.maxBatchTexts > config.queueMax) {
-    // A batch of unique texts larger than the queue could never be admitted: refused for ever with 503.
-    throw new ConfigError('MAX_BATCH_TEXTS must be at most QUEUE_MAX');
-  }
   if (config.moodLongWindowS < config.moodWindowS) {
     throw new ConfigError('MOOD_LONG_WINDOW_S must be at least MOOD_WINDOW_S');
   }
