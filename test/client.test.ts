@@ -510,42 +510,36 @@ describe('client SDK: token renewal and revocation of the live connection', { co
     expect((await mine).user.badges).toContain('admin');
   });
 
-  it('with static credentials, reconnects after a 4001 when they are still good (an API key across a role change)', async () => {
+  /** A user with an API key; `live` opened on it is closed by a role change (4001) and must come back as an admin. */
+  async function keyedUser(name: string): Promise<{ id: string; key: string }> {
     const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
-    const me = await c.register('sdk_static', 'password123');
-    await c.login('sdk_static', 'password123');
-    const token = c.accessToken as string;
-    let created = await call(s.url, 'POST', '/api/v1/api-keys', { token, body: { name: 'static', current_password: 'password123' } });
-    if (created.status === 400) created = await call(s.url, 'POST', '/api/v1/api-keys', { token, body: { name: 'static' } });
-    const { key } = created.body as { key: string };
-    const live = track(new LiveConnection({ url: s.url, WebSocket, credentials: { apiKey: key }, channels: ['room:sdk-static'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
+    const me = await c.register(name, 'password123');
+    await c.login(name, 'password123');
+    const created = await call(s.url, 'POST', '/api/v1/api-keys', { token: c.accessToken as string, body: { name, current_password: 'password123' } });
+    return { id: me.id, key: (created.body as { key: string }).key };
+  }
+  async function survivesRoleChange(live: LiveConnection, userId: string, text: string): Promise<void> {
     await live.next('subscribed', (f) => f.channel === 'room:sdk-static');
     const closed = live.next('close');
     const reopened = live.next('open', (e) => e.reconnected);
-    await admin.request('PATCH', `/api/v1/admin/users/${me.id}`, { body: { role: 'admin' } });
+    await admin.request('PATCH', `/api/v1/admin/users/${userId}`, { body: { role: 'admin' } });
     expect(await closed).toMatchObject({ code: 4001, reason: 'revoked', willReconnect: true });
     await reopened;
-    const mine = live.next('message', (m) => m.text === 'key still good');
-    live.chat('room:sdk-static', 'key still good');
+    const mine = live.next('message', (m) => m.text === text);
+    live.chat('room:sdk-static', text);
     expect((await mine).user.badges).toContain('admin');
+  }
+
+  it('with static credentials, reconnects after a 4001 when they are still good (an API key across a role change)', async () => {
+    const { id, key } = await keyedUser('sdk_static');
+    const live = track(new LiveConnection({ url: s.url, WebSocket, credentials: { apiKey: key }, channels: ['room:sdk-static'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
+    await survivesRoleChange(live, id, 'key still good');
   });
 
   it('client.live() on an API key also reconnects after a 4001 from a role change (the key is still good)', async () => {
-    const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
-    const me = await c.register('sdk_keyed', 'password123');
-    await c.login('sdk_keyed', 'password123');
-    const created = await call(s.url, 'POST', '/api/v1/api-keys', { token: c.accessToken as string, body: { name: 'keyed', current_password: 'password123' } });
-    const keyed = new ChatPulseClient({ baseUrl: s.url, WebSocket, apiKey: (created.body as { key: string }).key });
-    const live = track(keyed.live({ channels: ['room:sdk-static'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
-    await live.next('subscribed', (f) => f.channel === 'room:sdk-static');
-    const closed = live.next('close');
-    const reopened = live.next('open', (e) => e.reconnected);
-    await admin.request('PATCH', `/api/v1/admin/users/${me.id}`, { body: { role: 'admin' } });
-    expect(await closed).toMatchObject({ code: 4001, reason: 'revoked', willReconnect: true });
-    await reopened;
-    const mine = live.next('message', (m) => m.text === 'keyed and still good');
-    live.chat('room:sdk-static', 'keyed and still good');
-    expect((await mine).user.badges).toContain('admin');
+    const { id, key } = await keyedUser('sdk_keyed');
+    const keyed = new ChatPulseClient({ baseUrl: s.url, WebSocket, apiKey: key });
+    await survivesRoleChange(track(keyed.live({ channels: ['room:sdk-static'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } })), id, 'keyed and still good');
   });
 
   it('on close 4001 whose refresh is refused too (account disabled), stops with a fatal unauthorized error', async () => {

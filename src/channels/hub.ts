@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { monotonicFactory } from 'ulid';
 import type { Principal } from '../auth/index.js';
 import { AppError, forbidden, notFound, rateLimited } from '../errors.js';
-import type { RateLimiter } from '../limits/index.js';
+import { KeyedSerializer, type RateLimiter } from '../limits/index.js';
 import type { IngestedChat, IngestSourceName } from '../ingest/source.js';
 import type { SentimentEngine } from '../sentiment/engine.js';
 import type { MessageStore, StoredMessage } from '../store/ports.js';
@@ -95,8 +95,8 @@ export class ChannelHub {
   private batchTimer: NodeJS.Timeout | null = null;
   private readonly dirtyPresence = new Map<string, number>();
   private readonly dirtyLikes = new Map<string, string>();
-  /** Per channel: the last publish in line, so messages publish in arrival order whatever order inference finishes in. */
-  private readonly tails = new Map<string, Promise<void>>();
+  /** Per channel: publishes run in arrival order, whatever order inference finishes in. */
+  private readonly order = new KeyedSerializer();
   private readonly timers: NodeJS.Timeout[] = [];
   /** This process's subscriptions per channel: the bus watches a channel while it has any. */
   private readonly local = new Map<string, number>();
@@ -267,8 +267,7 @@ export class ChannelHub {
     mayPublish: () => boolean = () => true,
   ): Promise<MessageEvent> {
     sentiment.catch(() => undefined); // awaited below, in line; a failure is the sender's error
-    const prev = this.tails.get(channel) ?? Promise.resolve();
-    const published = prev.then(async () => {
+    return this.order.run(channel, async () => {
       const result = await sentiment;
       if (!mayPublish()) throw new AppError(409, 'not_owner', 'this process no longer owns the ingested stream');
       const ts = Date.now();
@@ -281,15 +280,6 @@ export class ChannelHub {
       this.deps.recorder?.record(stored);
       return event;
     });
-    const tail = published.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.tails.set(channel, tail);
-    void tail.then(() => {
-      if (this.tails.get(channel) === tail) this.tails.delete(channel);
-    });
-    return published;
   }
 
   /**

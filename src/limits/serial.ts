@@ -1,6 +1,7 @@
-// Per-key serialization inside one process: a quota that is counted and then created (rooms, reports,
+// Per-key serialization inside one process. A quota that is counted and then created (rooms, reports,
 // ingest streams per user) holds against one user's concurrent requests, which would otherwise all pass
-// the count together. Across processes a race can still overshoot by the number of processes.
+// the count together (across processes a race can still overshoot by one per process); a channel's
+// messages publish in arrival order whatever order their inference finishes in.
 
 export class KeyedSerializer {
   private readonly tails = new Map<string, Promise<unknown>>();
