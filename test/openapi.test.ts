@@ -239,6 +239,13 @@ describe('OpenAPI', () => {
       expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
     });
 
+    it('documents bearer-only routes with the bearer scheme alone (an API key cannot log out or mint keys)', () => {
+      const ops = doc.paths as unknown as Record<string, Record<string, { security?: Record<string, string[]>[] }>>;
+      expect(ops['/api/v1/api-keys']?.post?.security).toEqual([{ bearerAuth: [] }]);
+      expect(ops['/api/v1/auth/logout']?.post?.security).toEqual([{ bearerAuth: [] }]);
+      expect(ops['/api/v1/auth/me']?.get?.security).toEqual([{ bearerAuth: [] }, { apiKey: [] }]);
+    });
+
     it('has one operation per route (and nothing else), with path parameters, tags and unique ids', () => {
       const visible = routes.filter((r) => !r.hidden);
       expect(visible.length).toBeGreaterThan(15);
@@ -265,7 +272,7 @@ describe('OpenAPI', () => {
         expect(statuses.some((st) => st.startsWith('2')), where).toBe(true);
         if (r.auth === 'public') expect(op.security, where).toBeUndefined();
         else {
-          expect(op.security, where).toEqual([{ bearerAuth: [] }, { apiKey: [] }]);
+          expect(op.security, where).toEqual(r.bearerOnly ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, { apiKey: [] }]);
           expect(statuses, where).toContain('401');
         }
         if (r.auth === 'admin') expect(statuses, where).toContain('403');

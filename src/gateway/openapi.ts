@@ -245,7 +245,7 @@ function operation(r: Route, components: SchemaComponents, id: string, pathParam
   }
   op.responses = Object.fromEntries(Object.keys(responses).sort().map((k) => [k, responses[k] as JsonValue]));
 
-  if (r.auth !== 'public') op.security = [{ bearerAuth: [] }, { apiKey: [] }];
+  if (r.auth !== 'public') op.security = r.bearerOnly ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, { apiKey: [] }];
   if (r.auth === 'admin') op['x-required-role'] = 'admin';
   if (r.rateLimit) op['x-rate-limit'] = r.rateLimit === 'api' ? 'per principal' : 'per client IP';
   return op;

@@ -62,6 +62,8 @@ export interface RouteSpec<S extends TSchema | undefined> {
   maxBodyBytes?: number;
   /** The body may be empty: it is then validated as `{}` (e.g. logout, whose refresh token is optional). */
   optionalBody?: boolean;
+  /** Only a bearer token will do (the handler refuses an API key): what the OpenAPI document says. */
+  bearerOnly?: boolean;
   /**
    * Asked after authentication and the rate limit, before the body is parsed: throws an AppError to refuse
    * early (the engine's admission, so that a refusal under overload costs no JSON parse of a large body).

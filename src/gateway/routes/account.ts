@@ -38,6 +38,7 @@ export function accountRoutes(auth: AuthService, reports: ReportStore): Route[] 
     }),
     route({
       method: 'del', path: '/api/v1/users/me', auth: 'user', rateLimit: 'auth', tag: 'account', summary: 'Delete your account, its API keys and its reports',
+      bearerOnly: true,
       description: 'Needs a bearer token from a login and the current password: an API key cannot delete the account.',
       body: DeleteAccountBody,
       responses: {

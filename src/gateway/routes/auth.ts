@@ -52,7 +52,7 @@ export function authRoutes(auth: AuthService): Route[] {
     }),
     route({
       method: 'post', path: `${base}/logout`, auth: 'user', tag: 'auth', summary: 'Revoke the presented access token (and a refresh token if given)',
-      body: LogoutBody, optionalBody: true, responses: { 204: 'Revoked: the token fails from now on, on every process' },
+      body: LogoutBody, optionalBody: true, bearerOnly: true, responses: { 204: 'Revoked: the token fails from now on, on every process' },
       handler: async ({ body, principal }) => {
         if (!principal) throw unauthorized();
         await auth.logout(principal, body.refresh_token);
@@ -68,6 +68,7 @@ export function authRoutes(auth: AuthService): Route[] {
     }),
     route({
       method: 'post', path: '/api/v1/api-keys', auth: 'user', rateLimit: 'auth', tag: 'auth', summary: 'Create an API key (shown once)',
+      bearerOnly: true,
       description: 'Needs a bearer token from a login and the current password: an API key cannot mint keys.',
       body: ApiKeyBody, response: CreatedApiKeyReply,
       responses: {
