@@ -139,7 +139,7 @@ function int(env: Env, key: string, fallback: number, min: number, max = Number.
   return value;
 }
 
-export function bool(env: Env, key: string, fallback: boolean): boolean {
+function bool(env: Env, key: string, fallback: boolean): boolean {
   const raw = env[key]?.trim().toLowerCase();
   if (raw === undefined || raw === '') return fallback;
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;

@@ -2,46 +2,19 @@
 // hostile path segments and escapes, query strings, bodies of every JSON shape and depth, and headers.
 // Each answer must be a documented status with the contract's error shape, no request may log an
 // error-level line (an unexpected failure), and the process must stay up. Seeded, so a failure replays.
-import { connect } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatPulse } from '../src/app.js';
 import type { Route } from '../src/gateway/router.js';
 import { anyJson, deepJsonText, fromSchema, hostileString, isErrorShape, SEED, startFuzzServer } from './fuzz-arbitraries.js';
 import { call } from './helpers.js';
+import { exchange } from './raw-http.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2500);
 /** What the contract and the OpenAPI document promise; anything else (a 500 above all) is a finding. */
 const DOCUMENTED = new Set([200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 429, 503]);
 const STANDARD_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']);
 const METHOD: Record<Route['method'], string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' };
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** One request on its own connection, bytes as given (fetch would normalize paths and headers). */
-function send(port: number, head: string, body: Buffer): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.setTimeout(20_000, () => socket.destroy(new Error(`no answer to ${head.split('\r\n')[0]}`)));
-    socket.on('data', (d: Buffer) => chunks.push(d));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const split = text.indexOf('\r\n\r\n');
-      const lines = text.slice(0, split).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const l of lines.slice(1)) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0), headers, body: split < 0 ? '' : text.slice(split + 4) });
-    });
-    // write, not end: uWS treats a half-closed connection as an aborted request (it does not answer after a FIN).
-    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
-  });
-}
 
 /** A path segment or query part as a client could send it: visible ASCII as is (malformed escapes too), the rest percent-encoded. */
 const onTheWire = (s: string, reserved: string) =>
@@ -151,7 +124,7 @@ describe('REST fuzz', () => {
         const head =
           `${c.method} ${c.path}${c.query === '' ? '' : `?${c.query}`} HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n${creds[c.auth] ?? ''}` +
           `${c.contentType === '' ? '' : `Content-Type: ${c.contentType}\r\n`}Content-Length: ${c.body.length}\r\n\r\n`;
-        const res = await send(app.port, head, c.body);
+        const res = await exchange(app.port, Buffer.concat([Buffer.from(head, 'latin1'), c.body]));
         const where = `[head ${head.length} B, body ${c.body.length} B] ${c.method} ${c.path.slice(0, 300)}?${c.query.slice(0, 300)} -> ${res.status} ${res.body.slice(0, 300)}`;
         // uWS's HTTP parser itself closes the connection on a method outside HTTP's standard set, before any
         // of our code runs: no answer to shape, and nothing reached the process.

@@ -1,27 +1,12 @@
 // Issue 14's reproductions that are the gateway's and the process model's: hostile paths, prototype names,
 // and processes that must refuse a taken port and always exit on SIGTERM.
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { call, ROBERTA, ROOT, startServer, type TestServer } from './helpers.js';
+import { exchange } from './raw-http.js';
 import { spawnServer } from './spawn.js';
 import { account, WsClient, type Account } from './ws-client.js';
-
-/** One raw HTTP/1.1 request on its own connection: the path goes out byte for byte (fetch would normalize it). */
-export function rawRequest(port: number, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let data = '';
-    socket.setTimeout(10_000, () => socket.destroy(new Error('raw request timed out')));
-    socket.on('data', (d) => (data += d.toString('latin1')));
-    socket.on('end', () => resolve(data));
-    socket.on('close', () => resolve(data));
-    socket.on('error', (err) => (data === '' ? reject(err) : resolve(data)));
-    socket.write(request); // not end(): uWS aborts a request whose client half-closed
-  });
-}
-
-const statusOf = (response: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
 
 describe('hostile requests', () => {
   let s: TestServer;
@@ -36,12 +21,11 @@ describe('hostile requests', () => {
     const paths = ['/api/v1/rooms/%', '/api/v1/rooms/%zz', '/api/v1/rooms/%E0%A4%A', '/api/v1/ingest/%ED%A0%80', '/api/v1/channels/%/messages', '/api/v1/reports/%', '/%'];
     for (const path of paths) {
       for (const auth of ['', `Authorization: Bearer ${user.token}\r\n`]) {
-        const res = await rawRequest(s.app.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`);
-        const status = statusOf(res);
-        expect([400, 401, 404], `${path} -> ${res.slice(0, 200)}`).toContain(status);
-        expect(res).toMatch(/"error":\{"code":"[a-z_]+","message"/);
-        expect(res).toMatch(/X-Instance: /i);
-        if (path.startsWith('/api/v1/rooms/%')) expect(res).toContain('invalid_path');
+        const res = await exchange(s.app.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`);
+        expect([400, 401, 404], `${path} -> ${res.status} ${res.body.slice(0, 200)}`).toContain(res.status);
+        expect(res.body).toMatch(/^\{"error":\{"code":"[a-z_]+","message"/);
+        expect(res.headers['x-instance']).toBeDefined();
+        if (path.startsWith('/api/v1/rooms/%')) expect(res.body).toContain('invalid_path');
       }
     }
     expect((await call(s.url, 'GET', '/health')).status).toBe(200);

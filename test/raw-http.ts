@@ -119,3 +119,28 @@ export function rawRequest(method: string, path: string, headers: Record<string,
   }
   return `${method} ${path} HTTP/1.1\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body ?? ''}`;
 }
+
+/**
+ * One request on a connection of its own, bytes as given (fetch would normalize paths and headers), the
+ * request asking `Connection: close`: whatever arrived before the server closed, parsed leniently (a HEAD
+ * answer has no body; status 0 when nothing came). Written, never ended: uWS treats a client's half-close
+ * as an aborted request and would not answer it.
+ */
+export function exchange(port: number, request: string | Buffer, timeoutMs = 20_000): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      const [statusLine = '', ...lines] = text.slice(0, split < 0 ? text.length : split).split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? 0), headers, body: split < 0 ? '' : text.slice(split + 4) });
+    });
+    socket.write(request);
+  });
+}

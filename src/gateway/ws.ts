@@ -101,6 +101,9 @@ export class WsGateway {
   private readonly byKey = new Map<string, Set<Socket>>();
   private readonly recent = new RecentRevocations();
   private readonly slots: AddressSlots;
+  /** The periodic re-check of open sockets (revalidate), and whether one is under way. */
+  private sweeper: NodeJS.Timeout | null = null;
+  private sweeping = false;
   private readonly parser: FrameParser;
   private upgrading = 0;
   private connSeq = 0;
@@ -118,9 +121,6 @@ export class WsGateway {
       this.sweeper.unref();
     }
   }
-
-  private sweeper: NodeJS.Timeout | null = null;
-  private sweeping = false;
 
   /**
    * Re-checks every authenticated socket against the stores (once per token or key) and closes with 4001
