@@ -8,7 +8,7 @@ import { DEFAULT_MODEL } from '../src/config.js';
 import { BUNDLED_MODELS_DIR } from '../src/paths.js';
 import { SentimentEngine } from '../src/sentiment/engine.js';
 import { classificationMetrics } from '../models/train/metrics.js';
-import { tweetevalVal } from '../models/train/datasets.js';
+import { splitChatEval, tweetevalVal, twitchJasonMates } from '../models/train/datasets.js';
 import { ROOT } from './helpers.js';
 
 const dir = join(BUNDLED_MODELS_DIR, DEFAULT_MODEL);
@@ -16,6 +16,7 @@ const DATASETS = join(ROOT, '..', 'shared', 'datasets');
 
 interface Claimed {
   tweeteval_val: { macro_recall: number; accuracy: number };
+  chat_test: { macro_recall: number; accuracy: number; n: number };
 }
 
 describe('bundled model', () => {
@@ -33,7 +34,8 @@ describe('bundled model', () => {
   it('is a three-label model with its card, tokenizer and featurizer, within the size budget', () => {
     expect(engine.info.labels).toEqual(['negative', 'neutral', 'positive']);
     expect(engine.info.featurizer).not.toBeNull();
-    for (const f of ['config.json', 'tokenizer.json', 'featurizer.json', 'MODEL_CARD.md', 'onnx/model.onnx']) expect(existsSync(join(dir, f))).toBe(true);
+    expect(engine.info.chat?.emotes).toContain('PogChamp');
+    for (const f of ['config.json', 'tokenizer.json', 'featurizer.json', 'chat.json', 'MODEL_CARD.md', 'onnx/model.onnx']) expect(existsSync(join(dir, f))).toBe(true);
     const onnxBytes = ['onnx/model.onnx', 'onnx/model_quantized.onnx']
       .filter((f) => existsSync(join(dir, f)))
       .reduce((sum, f) => sum + readFileSync(join(dir, f)).length, 0);
@@ -50,6 +52,16 @@ describe('bundled model', () => {
     expect(Math.abs(measured.accuracy - claimed.tweeteval_val.accuracy)).toBeLessThanOrEqual(0.002);
     const card = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
     expect(card).toContain(claimed.tweeteval_val.macro_recall.toFixed(3));
+  });
+
+  it('reproduces the held-out chat test macro-recall of its model card through the engine', async () => {
+    const seen = new Set<string>();
+    const { test } = splitChatEval(twitchJasonMates(DATASETS).filter((e) => !seen.has(e.text) && seen.add(e.text)));
+    expect(test).toHaveLength(claimed.chat_test.n);
+    const results = await engine.classifyMany(test.map((e) => e.text));
+    const measured = classificationMetrics(results.map((r) => engine.info.labels.indexOf(r.label)), test.map((e) => e.label), engine.info.labels);
+    expect(Math.abs(measured.macro_recall - claimed.chat_test.macro_recall)).toBeLessThanOrEqual(0.002);
+    expect(readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8')).toContain(claimed.chat_test.macro_recall.toFixed(3));
   });
 
   it('reads chat: clear positives and negatives land where a viewer would put them', async () => {

@@ -4,7 +4,9 @@ import { Redis } from 'ioredis';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatPulseClient, Ingest } from '../src/client/index.js';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { join } from 'node:path';
+import { ConfigError, DEFAULT_MODEL, loadConfig } from '../src/config.js';
+import { BUNDLED_MODELS_DIR } from '../src/paths.js';
 import { RedisLeaseManager } from '../src/ingest/redis-lease.js';
 import { RedisIngestStore } from '../src/ingest/redis-store.js';
 import type { IngestedChat } from '../src/ingest/source.js';
@@ -212,6 +214,44 @@ const startChild = (redisUrl: string, ircUrl: string): Promise<ServerProcess> =>
     INFERENCE_THREADS: '1', MODEL_DIR: ROBERTA, REDIS_URL: redisUrl, JWT_SECRET: SECRET, TWITCH_IRC_URL: ircUrl,
     INGEST_LEASE_TTL_MS: String(TTL_MS), INGEST_SCAN_MS: String(SCAN_MS),
   });
+
+describe('emote positions reach a chat model (the bundled model, which has chat.json)', () => {
+  let irc: TwitchIrcServer;
+  let server: TestServer;
+  let sub: FrameLog;
+
+  beforeAll(async () => {
+    irc = await startTwitchIrcServer();
+    server = await startServer({ TWITCH_IRC_URL: irc.url, INGEST_SCAN_MS: '200', MODEL_DIR: join(BUNDLED_MODELS_DIR, DEFAULT_MODEL) });
+    const owner = await signUp(server.url, 'emotes');
+    sub = watch(clientOf(server.url));
+    await sub.live.subscribe('twitch:emotes');
+    await owner.ingest.start({ source: 'twitch', channel: 'emotes' });
+    await irc.waitFor(() => irc.joined('emotes') === 1, 10_000, 'the join');
+  });
+
+  afterAll(async () => {
+    sub?.close();
+    await server?.app.stop();
+    await irc?.close();
+  });
+
+  it('reads a channel-prefixed emote Twitch reports as the emote itself, and the same word without a position as a word', async () => {
+    // "ab12Sadge" is a sub emote only because Twitch says so: by name alone it is an unknown word.
+    irc.say('emotes', { login: 'a', userId: '1', text: 'ab12Sadge', emotes: '301:0-8' });
+    irc.say('emotes', { login: 'b', userId: '2', text: 'Sadge' });
+    irc.say('emotes', { login: 'c', userId: '3', text: 'ab12Sadge' });
+    const got = await sub.until(() => {
+      const ms = sub.messages('twitch:emotes');
+      return ms.length >= 3 && ms;
+    });
+    const [reported, plain, unreported] = ['1', '2', '3'].map((id) => got.find((m) => m.user.id === id)!);
+    expect(reported!.emotes).toEqual([{ id: '301', name: 'ab12Sadge', start: 0, end: 8 }]);
+    expect(reported!.sentiment).toEqual(plain!.sentiment);
+    expect(plain!.sentiment.label).toBe('negative');
+    expect(unreported!.sentiment).not.toEqual(plain!.sentiment);
+  });
+});
 
 describe('one owner per stream across processes (Redis)', () => {
   let redis: RedisServer;

@@ -1,4 +1,7 @@
 // The model runtime and the engine against direct onnxruntime-node runs on both shared fixtures.
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
@@ -113,5 +116,32 @@ describe('model folder checks', () => {
     expect(() => readModelInfo('/nonexistent/model', 128)).toThrow(ModelError);
     expect(() => readModelInfo('/nonexistent/model', 128)).toThrow(/MODEL_DIR/);
     expect(() => readModelInfo('/tmp', 128)).toThrow(/config\.json is missing/);
+  });
+});
+
+describe('chat.json: chat normalization before the tokenizer', () => {
+  const ids = async (dir: string, text: string) => {
+    const runtime = await ModelRuntime.load(readModelInfo(dir, 128), { intraOpNumThreads: 1 });
+    try {
+      return Array.from(runtime.encode([text]).input_ids!.data as BigInt64Array, Number);
+    } finally {
+      await runtime.close();
+    }
+  };
+
+  it('normalizes texts of a folder that has one, leaves other folders as they are, and refuses a bad one by name', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatpulse-chat-'));
+    try {
+      cpSync(ROBERTA, dir, { recursive: true });
+      expect(await ids(dir, 'POGCHAMP')).not.toEqual(await ids(dir, 'PogChamp'));
+      writeFileSync(join(dir, 'chat.json'), JSON.stringify({ emotes: ['PogChamp'] }));
+      expect(readModelInfo(dir, 128).chat).toEqual({ emotes: ['PogChamp'] });
+      expect(await ids(dir, 'POGCHAMP')).toEqual(await ids(dir, 'PogChamp'));
+      expect(await ids(dir, 'sooooo GOOD')).toEqual(await ids(dir, 'soo good'));
+      writeFileSync(join(dir, 'chat.json'), JSON.stringify({ emotes: 'PogChamp' }));
+      expect(() => readModelInfo(dir, 128)).toThrow(/chat\.json is invalid/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,13 +1,13 @@
 // Reads the public labelled sets in ../shared/datasets and maps each to negative/neutral/positive.
 // Which sets train the shipped weights is decided here (licenses: see MODEL_CARD.md).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 
 export const LABELS = ['negative', 'neutral', 'positive'] as const;
 export type Label = 0 | 1 | 2;
 
-export type Split = 'train' | 'dev' | 'twitch' | 'unlabelled';
+export type Split = 'train' | 'dev' | 'twitch' | 'unlabelled' | 'chat-test' | 'weak' | 'chat';
 
 export interface Example {
   text: string;
@@ -121,4 +121,54 @@ export function sentiment140(root: string): Example[] {
       .filter((t) => t !== '')
       .map((text): Example => ({ text, label: -1, source: 'sentiment140', split: 'unlabelled' })),
   );
+}
+
+/**
+ * Raw Twitch chat lines (no labels; see its PROVENANCE.md): masked-language pretraining and weak labels
+ * derived from the text. One entry per distinct line over all sources, in a stable order.
+ */
+export function twitchChat(root: string): Example[] {
+  const dir = join(root, 'twitch-chat-unlabeled');
+  const seen = new Set<string>();
+  const out: Example[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.tsv')).sort()) {
+    for (const line of lines(join(dir, file))) {
+      const text = (line.split('\t')[0] ?? '').trim();
+      if (text === '' || seen.has(text)) continue;
+      seen.add(text);
+      out.push({ text, label: -1, source: 'twitch-chat', split: 'unlabelled' });
+    }
+  }
+  return out;
+}
+
+/**
+ * Emoji Sentiment Ranking (Kralj Novak et al. 2015): emoji with a clear polarity over enough tweets,
+ * as +1/-1. Only polarities derived from it are used (weak labels), never its rows.
+ */
+export function emojiPolarity(root: string, minOccurrences = 50, minScore = 0.3): Map<string, 1 | -1> {
+  const rows = parse(readFileSync(join(root, 'emoji-sentiment-ranking', 'Emoji_Sentiment_Data_v1.0.csv')), {
+    columns: true,
+    skip_empty_lines: true,
+  }) as Array<Record<string, string>>;
+  const out = new Map<string, 1 | -1>();
+  for (const row of rows) {
+    const n = Number(row.Occurrences);
+    const score = (Number(row.Positive) - Number(row.Negative)) / n;
+    if (!row.Emoji || !(n >= minOccurrences) || Math.abs(score) < minScore) continue;
+    out.set(row.Emoji, score > 0 ? 1 : -1);
+  }
+  return out;
+}
+
+/** Splits the JasonMates chat into a dev half (choices may look at it) and a test half (reported, never tuned on), by a hash of the text. */
+export function splitChatEval(examples: Example[]): { dev: Example[]; test: Example[] } {
+  const dev: Example[] = [];
+  const test: Example[] = [];
+  for (const e of examples) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < e.text.length; i++) h = Math.imul(h ^ e.text.charCodeAt(i), 0x01000193);
+    ((h >>> 0) % 2 === 0 ? dev : test).push(e);
+  }
+  return { dev, test };
 }

@@ -6,7 +6,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readModelInfo, type ModelInfo } from '../../src/sentiment/model.js';
 import { ModelRuntime } from '../../src/sentiment/runtime.js';
-import { tweetevalVal, twitchJasonMates, type Example } from './datasets.js';
+import { splitChatEval, tweetevalVal, twitchJasonMates, type Example } from './datasets.js';
 import { classificationMetrics, type Metrics } from './metrics.js';
 
 const arg = (flag: string, fallback: string) => {
@@ -28,46 +28,79 @@ export async function predictAll(runtime: ModelRuntime, texts: readonly string[]
   return out;
 }
 
+interface EvalSets {
+  tweeteval_val: Example[];
+  chat_dev: Example[];
+  chat_test: Example[];
+  sanity: Example[];
+}
+
 interface VariantReport {
   file: string;
   bytes: number;
   tweeteval_val: Metrics;
-  twitch_heldout: Metrics;
+  /** JasonMates chat, the half choices were made on. */
+  chat_dev: Metrics;
+  /** JasonMates chat, the half nothing was chosen on: the chat headline. */
+  chat_test: Metrics;
+  /** The hand-checked lines of test/fixtures/chat-sanity.tsv. */
+  sanity: Metrics;
   /** One thread, batches of 64 TweetEval texts, tokenizing included. */
   msgs_per_s_one_thread: number;
 }
 
-async function evaluate(info: ModelInfo, dev: Example[], twitch: Example[]): Promise<VariantReport> {
+async function evaluate(info: ModelInfo, sets: EvalSets): Promise<VariantReport> {
   const runtime = await ModelRuntime.load(info, { intraOpNumThreads: 1 });
   try {
     const score = async (set: Example[]) =>
       classificationMetrics(await predictAll(runtime, set.map((e) => e.text)), set.map((e) => e.label), info.labels);
-    const devMetrics = await score(dev);
-    const texts = dev.map((e) => e.text);
+    const devMetrics = await score(sets.tweeteval_val);
+    const texts = sets.tweeteval_val.map((e) => e.text);
     await predictAll(runtime, texts.slice(0, 256)); // warm-up
     const t0 = performance.now();
     for (let round = 0; round < 2; round++) await predictAll(runtime, texts);
     const rate = (2 * texts.length) / ((performance.now() - t0) / 1000);
-    return { file: info.onnxFile, bytes: statSync(info.onnxFile).size, tweeteval_val: devMetrics, twitch_heldout: await score(twitch), msgs_per_s_one_thread: Math.round(rate) };
+    return {
+      file: info.onnxFile, bytes: statSync(info.onnxFile).size, tweeteval_val: devMetrics, chat_dev: await score(sets.chat_dev),
+      chat_test: await score(sets.chat_test), sanity: await score(sets.sanity), msgs_per_s_one_thread: Math.round(rate),
+    };
   } finally {
     await runtime.close();
   }
 }
 
+/** The hand-checked chat lines the sanity test uses, as labelled examples. */
+function sanitySuite(): Example[] {
+  const labels: Record<string, Example['label']> = { negative: 0, neutral: 1, positive: 2 };
+  return readFileSync(resolve('test', 'fixtures', 'chat-sanity.tsv'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const [text = '', label = ''] = l.split('\t');
+      return { text, label: labels[label] ?? -1, source: 'chat-sanity', split: 'twitch' };
+    });
+}
+
+/** Seconds since run.sh started the recipe (it writes started_at into the work folder), or null. */
+function trainingSeconds(work: string): number | null {
+  const f = join(work, 'started_at');
+  return existsSync(f) ? Math.round(Date.now() / 1000 - Number(readFileSync(f, 'utf8'))) : null;
+}
+
 async function main(): Promise<void> {
   const dir = resolve(arg('--model', 'models/chatpulse-mini'));
   const data = resolve(arg('--data', '../shared/datasets'));
-  const dev = tweetevalVal(data);
   const seen = new Set<string>();
-  const twitch = twitchJasonMates(data).filter((e) => !seen.has(e.text) && seen.add(e.text));
+  const chat = splitChatEval(twitchJasonMates(data).filter((e) => !seen.has(e.text) && seen.add(e.text)));
+  const sets: EvalSets = { tweeteval_val: tweetevalVal(data), chat_dev: chat.dev, chat_test: chat.test, sanity: sanitySuite() };
   const base = readModelInfo(dir, 128);
-  const fp32 = await evaluate({ ...base, onnxFile: join(dir, 'onnx', 'model.onnx'), quantized: false }, dev, twitch);
+  const fp32 = await evaluate({ ...base, onnxFile: join(dir, 'onnx', 'model.onnx'), quantized: false }, sets);
   console.log('fp32', JSON.stringify(fp32));
   const qFile = join(dir, 'onnx', 'model_quantized.onnx');
   let chosen = fp32;
   let int8: VariantReport | null = null;
   if (existsSync(qFile)) {
-    int8 = await evaluate({ ...base, onnxFile: qFile, quantized: true }, dev, twitch);
+    int8 = await evaluate({ ...base, onnxFile: qFile, quantized: true }, sets);
     console.log('int8', JSON.stringify(int8));
     const faster = int8.msgs_per_s_one_thread > fp32.msgs_per_s_one_thread * 1.05;
     const cost = fp32.tweeteval_val.macro_recall - int8.tweeteval_val.macro_recall;
@@ -85,13 +118,17 @@ async function main(): Promise<void> {
     model: base.name,
     baseline_sklearn: readJson('baseline.json'),
     branches_in_training: training
-      ? { linear: training.linear_branch, transformer: training.transformer_branch, hybrid: training.hybrid, parameters: training.parameters }
+      ? { linear: training.linear_branch, transformer: training.transformer_branch, hybrid: training.hybrid, parameters: training.parameters, alpha: training.alpha }
       : null,
+    ablation: training?.ablation ?? null,
     training_args: training?.args ?? null,
     data: training?.data ?? null,
     served: chosen === fp32 ? 'onnx/model.onnx (fp32)' : 'onnx/model_quantized.onnx (int8)',
     tweeteval_val: chosen.tweeteval_val,
-    twitch_heldout: chosen.twitch_heldout,
+    chat_dev: chosen.chat_dev,
+    chat_test: chosen.chat_test,
+    sanity: chosen.sanity,
+    training_seconds: trainingSeconds(work),
     msgs_per_s_one_thread: chosen.msgs_per_s_one_thread,
     variants: { fp32, int8 },
     machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },

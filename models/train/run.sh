@@ -10,6 +10,7 @@ if ! /usr/bin/python3 -c 'import torch, onnx, numpy, sklearn' 2>/dev/null; then
 fi
 [ -d ../shared/datasets ] || { echo "model:train reads ../shared/datasets (not found beside the checkout)" >&2; exit 1; }
 npm run build
+mkdir -p models/train/.work && date +%s > models/train/.work/started_at
 node dist/models/train/prepare.js
 /usr/bin/python3 models/train/baseline.py
 /usr/bin/python3 models/train/train.py "$@"

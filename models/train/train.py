@@ -19,9 +19,14 @@ except ImportError as err:  # the npm script runs this with /usr/bin/python3; sa
     sys.exit(f"model:train needs Debian's python3-torch and python3-numpy (apt-get install -y python3-torch python3-onnx python3-numpy python3-sklearn): {err}")
 
 LABELS = ["negative", "neutral", "positive"]
+DEVICE = torch.device("cpu")  # main() sets it from --device; every tensor a step builds goes there
 # The labelled sets the classifier trains on. GoEmotions (Reddit comments) is left to masked-language
 # pretraining: as classifier data it lowered TweetEval validation macro-recall (see MODEL_CARD.md).
 TRAIN_SOURCES = "semeval2017,tweet-sentiment-extraction"
+# Chosen on the dev sets with the linear model (MODEL_CARD.md lists the runs): a weak or pseudo label counts a
+# fifth of a human one, and 60k pseudo-neutral chat lines balance the emote labels' positive/negative only.
+WEAK_WEIGHT = 0.2
+PSEUDO_NEUTRAL = 60000
 
 
 def log(msg):
@@ -67,13 +72,17 @@ def pad_rows(off, vals, rows, pad, dtype, max_len=None):
     return out
 
 
+def dev_tensor(a):
+    return torch.from_numpy(a).to(DEVICE)
+
+
 def batch(data, rows, max_len):
     ids = pad_rows(data["tok_off"], data["tok_ids"], rows, 1, np.int64, max_len)  # 1 = <pad>
     ng_rows = rows  # labelled rows come first, so their indices match the n-gram CSR
     return dict(
-        input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy((ids != 1).astype(np.int64)),
-        ngram_ids=torch.from_numpy(pad_rows(data["ng_off"], data["ng_ids"], ng_rows, 0, np.int64)),
-        ngram_weights=torch.from_numpy(pad_rows(data["ng_off"], data["ng_tf"], ng_rows, 0.0, np.float32)),
+        input_ids=dev_tensor(ids), attention_mask=dev_tensor((ids != 1).astype(np.int64)),
+        ngram_ids=dev_tensor(pad_rows(data["ng_off"], data["ng_ids"], ng_rows, 0, np.int64)),
+        ngram_weights=dev_tensor(pad_rows(data["ng_off"], data["ng_tf"], ng_rows, 0.0, np.float32)),
     )
 
 
@@ -119,6 +128,11 @@ class Hybrid(nn.Module):
         self.head = nn.Linear(hidden, 3)
         self.mlm = nn.Linear(hidden, emb)  # MLM output tied to the token table through this projection
         self.drop = nn.Dropout(dropout)
+        # BERT-style small initial embeddings: with N(0, 1) the tied MLM logits start near +-5 and the loss at 2x ln(vocab).
+        nn.init.normal_(self.tok.weight, std=0.02)
+        nn.init.normal_(self.pos.weight, std=0.02)
+        with torch.no_grad():
+            self.tok.weight[1].zero_()  # padding
         self.lin_w = nn.Embedding(buckets, 3)
         nn.init.zeros_(self.lin_w.weight)
         self.lin_b = nn.Parameter(torch.zeros(3))
@@ -126,7 +140,7 @@ class Hybrid(nn.Module):
 
     def encode(self, input_ids, attention_mask):
         t = input_ids.shape[1]
-        x = self.proj(self.tok(input_ids)) + self.pos(torch.arange(t).unsqueeze(0))
+        x = self.proj(self.tok(input_ids)) + self.pos(torch.arange(t, device=input_ids.device).unsqueeze(0))
         x = self.drop(x)
         bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * -1e4
         for blk in self.blocks:
@@ -150,20 +164,30 @@ class Hybrid(nn.Module):
 
 # ---------------------------------------------------------------- training steps
 
+def predict_proba(model, data, rows, fn, max_len, bs=512):
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(rows), bs):
+            out.append(torch.softmax(fn(batch(data, rows[i:i + bs], max_len)), -1).cpu().numpy())
+    model.train()
+    return np.concatenate(out)
+
+
 def predict(model, data, rows, fn, max_len, bs=512):
     model.eval()
     out = []
     with torch.no_grad():
         for i in range(0, len(rows), bs):
-            out.append(fn(batch(data, rows[i:i + bs], max_len)).argmax(-1).numpy())
+            out.append(fn(batch(data, rows[i:i + bs], max_len)).argmax(-1).cpu().numpy())
     model.train()
     return np.concatenate(out)
 
 
-def class_weights(labels):
-    """Inverse class frequency: the target metric is macro-averaged recall, so every class counts the same."""
-    counts = np.bincount(labels, minlength=3).astype(np.float32)
-    return torch.from_numpy(counts.sum() / (3 * counts))
+def class_weights(labels, weights):
+    """Inverse (weighted) class frequency: the target metric is macro-averaged recall, so every class counts the same."""
+    counts = np.bincount(labels, weights=weights, minlength=3)
+    return (counts.sum() / (3 * counts)).astype(np.float32)
 
 
 def ngram_matrix(data, rows, buckets):
@@ -181,19 +205,24 @@ def ngram_matrix(data, rows, buckets):
     return csr_matrix(x.multiply(1.0 / norms[:, None]))
 
 
-def train_linear(model, data, train_rows, dev_rows, args):
-    """Fits the linear branch to convergence as a class-balanced multinomial logistic regression (L-BFGS)
-    on the graph's own hashed features, then copies the weights into the n-gram table."""
+def fit_linear(data, rows, args):
+    """A class-balanced multinomial logistic regression (L-BFGS) on the graph's own hashed features, with
+    per-row weights (weak and pseudo labels count less than human ones)."""
     from sklearn.linear_model import LogisticRegression
-    buckets = model.lin_w.num_embeddings
-    clf = LogisticRegression(C=args.linear_c, max_iter=args.linear_iter, class_weight="balanced")
-    clf.fit(ngram_matrix(data, train_rows, buckets), data["labels"][train_rows])
+    y, w = data["y"][rows], data["w"][rows]
+    clf = LogisticRegression(C=args.linear_c, max_iter=args.linear_iter)
+    clf.fit(ngram_matrix(data, rows, len(data["idf"])), y, sample_weight=w * class_weights(y, w)[y])
+    return clf
+
+
+def score_linear(clf, data, evals):
+    return {name: metrics(clf.predict(ngram_matrix(data, rows, len(data["idf"]))), data["y"][rows]) for name, rows in evals.items()}
+
+
+def set_linear(model, clf):
+    """Copies a fitted logistic regression into the graph's n-gram table."""
     model.lin_w.weight.data.copy_(torch.from_numpy(clf.coef_.T.astype(np.float32)))
     model.lin_b.data.copy_(torch.from_numpy(clf.intercept_.astype(np.float32)))
-    fn = lambda b: model.linear_logits(b["ngram_ids"], b["ngram_weights"])
-    mr = macro_recall(predict(model, data, dev_rows, fn, args.max_len), data["labels"][dev_rows])
-    log(f"linear branch (logistic regression, C={args.linear_c}): dev macro-recall {mr:.4f}")
-    return mr
 
 
 def pretrain_mlm(model, data, rows, args, rng):
@@ -204,17 +233,17 @@ def pretrain_mlm(model, data, rows, args, rng):
     vocab = model.tok.num_embeddings
     t0 = time.time()
     for step, rows_b in enumerate(batches):
-        ids = torch.from_numpy(pad_rows(data["tok_off"], data["tok_ids"], rows_b, 1, np.int64, args.max_len))
+        ids = dev_tensor(pad_rows(data["tok_off"], data["tok_ids"], rows_b, 1, np.int64, args.max_len))
         mask = ids != 1
         special = (ids == 0) | (ids == 2) | ~mask
-        chosen = (torch.rand(ids.shape) < 0.15) & ~special
+        chosen = (torch.rand(ids.shape, device=DEVICE) < 0.15) & ~special
         if chosen.sum() == 0:
             continue
         inp = ids.clone()
-        r = torch.rand(ids.shape)
+        r = torch.rand(ids.shape, device=DEVICE)
         inp[chosen & (r < 0.8)] = 4  # <mask>
         rand_tok = chosen & (r >= 0.8) & (r < 0.9)
-        inp[rand_tok] = torch.randint(5, vocab, (int(rand_tok.sum()),))
+        inp[rand_tok] = torch.randint(5, vocab, (int(rand_tok.sum()),), device=DEVICE)
         h = model.encode(inp, mask.long())[chosen]
         logits = model.mlm(h) @ model.tok.weight.T
         loss = F.cross_entropy(logits, ids[chosen])
@@ -223,8 +252,9 @@ def pretrain_mlm(model, data, rows, args, rng):
             log(f"mlm step {step}/{len(batches)} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
 
 
-def finetune(model, data, train_rows, dev_rows, args, rng):
-    """Hybrid loss plus an auxiliary loss on the transformer alone, so each branch is also a classifier."""
+def finetune(model, data, train_rows, evals, args, rng):
+    """Fine-tunes the transformer alone as a classifier (weighted, class-balanced, label smoothing) with the
+    linear branch frozen; keeps the epoch whose mean dev macro-recall (TweetEval and chat) is best."""
     for p in [model.lin_w.weight, model.lin_b]:
         p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -232,26 +262,52 @@ def finetune(model, data, train_rows, dev_rows, args, rng):
     batches = [b for _ in range(args.ft_epochs) for b in length_buckets(data, train_rows, args.batch_size, rng)]
     per_epoch = len(batches) // max(1, args.ft_epochs)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.ft_lr, total_steps=len(batches), pct_start=0.1)
+    cw = dev_tensor(class_weights(data["y"][train_rows], data["w"][train_rows]))
+    tr_fn = lambda b: model.transformer_logits(b["input_ids"], b["attention_mask"])
     best = (-1.0, None)
     t0 = time.time()
     for step, rows in enumerate(batches):
         b = batch(data, rows, args.max_len)
-        y = torch.from_numpy(data["labels"][rows])
-        with torch.no_grad():
-            lin = model.linear_logits(b["ngram_ids"], b["ngram_weights"])
-        tr = model.transformer_logits(b["input_ids"], b["attention_mask"])
-        cw = args.class_weights
-        loss = F.cross_entropy(lin + tr, y, weight=cw, label_smoothing=0.1) + 0.5 * F.cross_entropy(tr, y, weight=cw, label_smoothing=0.1)
+        y = dev_tensor(data["y"][rows])
+        w = dev_tensor(data["w"][rows]) * cw[y]
+        loss = (F.cross_entropy(tr_fn(b), y, reduction="none", label_smoothing=0.1) * w).sum() / w.sum()
         opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step(); sched.step()
         if step % 200 == 0:
             log(f"finetune step {step}/{len(batches)} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
         if (step + 1) % per_epoch == 0 or step + 1 == len(batches):
-            mr = macro_recall(predict(model, data, dev_rows, lambda bb: model(**bb), args.max_len), data["labels"][dev_rows])
-            log(f"finetune step {step + 1}: hybrid dev macro-recall {mr:.4f}")
+            mr = dev_score(model, data, evals, tr_fn, args)
+            log(f"finetune step {step + 1}: transformer mean dev macro-recall {mr:.4f}")
             if mr > best[0]:
                 best = (mr, {k: v.clone() for k, v in model.state_dict().items()})
     model.load_state_dict(best[1])
     return best[0]
+
+
+def dev_score(model, data, evals, fn, args):
+    """What every choice is made on: the mean of TweetEval validation and chat dev macro-recall."""
+    return float(np.mean([macro_recall(predict(model, data, evals[k], fn, args.max_len), data["y"][evals[k]]) for k in ("dev", "chat_dev")]))
+
+
+def choose_mix(model, data, evals, args):
+    """Hybrid logits are linear + alpha * transformer; alpha (folded into the head at export) is chosen on the dev sets."""
+    lin = {k: predict_logits(model, data, evals[k], lambda b: model.linear_logits(b["ngram_ids"], b["ngram_weights"]), args.max_len) for k in ("dev", "chat_dev")}
+    tr = {k: predict_logits(model, data, evals[k], lambda b: model.transformer_logits(b["input_ids"], b["attention_mask"]), args.max_len) for k in ("dev", "chat_dev")}
+    scores = {}
+    for alpha in [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]:
+        scores[alpha] = float(np.mean([macro_recall((lin[k] + alpha * tr[k]).argmax(-1), data["y"][evals[k]]) for k in lin]))
+    alpha = max(scores, key=lambda a: (scores[a], -abs(a - 1.0)))
+    log(f"hybrid mix: {scores} -> alpha {alpha}")
+    with torch.no_grad():
+        model.head.weight.mul_(alpha); model.head.bias.mul_(alpha)
+    return alpha, scores
+
+
+def predict_logits(model, data, rows, fn, max_len, bs=512):
+    model.eval()
+    with torch.no_grad():
+        out = np.concatenate([fn(batch(data, rows[i:i + bs], max_len)).cpu().numpy() for i in range(0, len(rows), bs)])
+    model.train()
+    return out
 
 
 class Export(nn.Module):
@@ -265,7 +321,7 @@ class Export(nn.Module):
 
 def export(model, out, meta, args):
     os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
-    model.eval()
+    model.cpu().eval()
     b = dict(input_ids=torch.tensor([[0, 100, 200, 2], [0, 300, 2, 1]]), attention_mask=torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]),
              ngram_ids=torch.tensor([[5, 6, 7], [8, 9, 0]]), ngram_weights=torch.tensor([[1.0, 1.0, 1.7], [1.0, 1.0, 0.0]]))
     torch.onnx.export(Export(model), tuple(b.values()), os.path.join(out, "onnx", "model.onnx"), input_names=list(b.keys()),
@@ -291,6 +347,7 @@ def main():
     ap.add_argument("--name", default="chatpulse-mini")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--device", default="cpu", help="cpu (the default, what the shipped model used) or cuda")
     ap.add_argument("--max-len", type=int, default=128)
     ap.add_argument("--emb", type=int, default=64)
     ap.add_argument("--hidden", type=int, default=128)
@@ -298,44 +355,107 @@ def main():
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--ffn", type=int, default=256)  # the int8 matmuls are most of inference time; 256 keeps the engine above 3,000 msgs/s on 2 cores
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--linear-c", type=float, default=1.0)
+    ap.add_argument("--linear-c", type=float, default=3.0)
     ap.add_argument("--linear-iter", type=int, default=400)
     ap.add_argument("--train-sources", default=TRAIN_SOURCES,
                     help="labelled sets the classifier trains on (every text still serves masked-language pretraining)")
+    ap.add_argument("--weak-weight", type=float, default=WEAK_WEIGHT, help="weight of an emote/emoji-labelled chat line against a human label")
+    ap.add_argument("--pseudo-neutral", type=int, default=PSEUDO_NEUTRAL,
+                    help="chat lines the tweet model calls neutral most confidently, as neutral (half as many per polar class for self-training)")
+    ap.add_argument("--mixture", default="auto", choices=["auto", "tweets", "weak", "stripped", "neutral", "self"],
+                    help="training rows: auto scores every mixture with the linear model and keeps the best on the dev sets")
     ap.add_argument("--mlm-epochs", type=int, default=1)
     ap.add_argument("--mlm-lr", type=float, default=1e-3)
-    ap.add_argument("--ft-epochs", type=int, default=3)
+    ap.add_argument("--ft-epochs", type=int, default=2)
     ap.add_argument("--ft-lr", type=float, default=5e-4)
+    ap.add_argument("--smoke", type=int, default=0, help="at most this many rows per set: a quick end-to-end check of the recipe, not a model")
     args = ap.parse_args()
 
+    global DEVICE
+    DEVICE = torch.device(args.device)
     random.seed(args.seed); np.random.seed(args.seed); torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     meta, data = load(args.work)
     splits = data["splits"]
-    train_rows, dev_rows, twitch_rows = (np.nonzero(splits == s)[0] for s in (0, 1, 2))
-    pretrain_rows = np.nonzero((splits == 0) | (splits == 3))[0]
     sources = np.fromfile(os.path.join(args.work, "sources.i8"), dtype=np.int8)
-    wanted = [meta["sources"].index(name) for name in args.train_sources.split(",")]
-    train_rows = train_rows[np.isin(sources[train_rows], wanted)]
-    log(f"train {len(train_rows)}, dev {len(dev_rows)}, twitch {len(twitch_rows)}, pretraining texts {len(pretrain_rows)}")
-    args.class_weights = class_weights(data["labels"][train_rows])
-    report = {"args": {k: v for k, v in vars(args).items() if k != "class_weights"}, "data": meta}
+    src = lambda name: meta["sources"].index(name)
+    rows = lambda cond: np.nonzero(cond)[0]
+    tweets = rows((splits == 0) & np.isin(sources, [src(n) for n in args.train_sources.split(",")]))
+    evals = {"dev": rows(splits == 1), "chat_dev": rows(splits == 2), "chat_test": rows(splits == 4)}
+    weak = rows((splits == 5) & (sources == src("chat-weak")))
+    stripped = rows((splits == 5) & (sources == src("chat-weak-stripped")))
+    chat = rows(splits == 6)
+    pretrain_rows = rows((splits == 0) | (splits == 3) | (splits == 6))
+    if args.smoke > 0:
+        tweets, weak, stripped, chat, pretrain_rows = (r[:args.smoke] for r in (tweets, weak, stripped, chat, pretrain_rows))
+    data["y"] = np.where(data["labels"] < 0, 1, data["labels"])  # unlabelled rows get a label only when pseudo-labelled
+    data["w"] = np.ones(len(data["labels"]), dtype=np.float32)
+    data["w"][splits == 5] = args.weak_weight
+    log(f"tweets {len(tweets)}, weak {len(weak)} (+{len(stripped)} stripped), chat lines {len(chat)}, "
+        f"dev {len(evals['dev'])}, chat dev {len(evals['chat_dev'])}, chat test {len(evals['chat_test'])}, pretraining texts {len(pretrain_rows)}")
+    report = {"args": vars(args), "data": meta, "ablation": []}
+
+    def trial(key, name, train_rows):
+        t0 = time.time()
+        clf = fit_linear(data, train_rows, args)
+        scores = score_linear(clf, data, evals)
+        report["ablation"].append({"key": key, "ingredients": name, "rows": int(len(train_rows)), **scores, "seconds": round(time.time() - t0)})
+        log(f"linear, {name}: " + ", ".join(f"{k} {v['macro_recall']:.4f}" for k, v in scores.items()))
+        return clf
+
+    # The tweet-only model is the baseline and the teacher of the pseudo-labels.
+    teacher = trial("tweets", "human-labelled tweets", tweets)
+    probs = teacher.predict_proba(ngram_matrix(data, chat, len(data["idf"])))
+    # Lines with an emote/emoji label are not candidates: their label is known, and they are not neutral.
+    texts = json.load(open(os.path.join(args.work, "texts.json")))
+    weak_texts = {texts[r] for r in weak}
+    candidates = np.array([i for i, r in enumerate(chat) if texts[r] not in weak_texts], dtype=np.int64)
+    guess = probs.argmax(1)
+    data["y"][chat[candidates]] = guess[candidates]
+    data["w"][chat[candidates]] = args.weak_weight
+
+    def pseudo(cls, n):
+        """The n chat lines the teacher gives class cls most confidently."""
+        idx = candidates[guess[candidates] == cls]
+        return chat[idx[np.argsort(-probs[idx, cls], kind="stable")][:n]]
+
+    neutral = pseudo(1, args.pseudo_neutral)
+    polar = np.concatenate([pseudo(c, args.pseudo_neutral // 2) for c in (0, 2)])
+    mixtures = {
+        "weak": ("tweets + emote/emoji-labelled chat", [tweets, weak]),
+        "stripped": ("tweets + emote/emoji-labelled chat + the same lines with emotes removed", [tweets, weak, stripped]),
+        "neutral": ("tweets + emote/emoji-labelled chat + pseudo-neutral chat", [tweets, weak, neutral]),
+        "self": ("tweets + emote/emoji-labelled chat + pseudo-labelled chat, all classes (self-training)", [tweets, weak, neutral, polar]),
+    }
+    # Every mixture is scored with the linear model; the one with the best mean dev macro-recall (TweetEval
+    # validation and chat dev, never chat test) is what both branches train on.
+    fitted = {"tweets": teacher}
+    for key in (mixtures if args.mixture == "auto" else [args.mixture] if args.mixture != "tweets" else []):
+        fitted[key] = trial(key, mixtures[key][0], np.concatenate(mixtures[key][1]))
+    dev_mean = {a["key"]: (a["dev"]["macro_recall"] + a["chat_dev"]["macro_recall"]) / 2 for a in report["ablation"]}
+    chosen = max(fitted, key=lambda k: dev_mean[k]) if args.mixture == "auto" else args.mixture
+    report["mixture"] = chosen
+    log(f"mixture: {chosen} (mean dev macro-recall {dev_mean[chosen]:.4f})")
+    final = fitted[chosen]
+    train_rows = tweets if chosen == "tweets" else np.concatenate(mixtures[chosen][1])
 
     model = Hybrid(meta["vocabSize"], meta["buckets"], data["idf"], args.emb, args.hidden, args.layers, args.heads, args.ffn, args.max_len + 2)
-    train_linear(model, data, train_rows, dev_rows, args)
-    lin_fn = lambda b: model.linear_logits(b["ngram_ids"], b["ngram_weights"])
+    set_linear(model, final)
+    model.to(DEVICE)
     if args.mlm_epochs > 0:
         pretrain_mlm(model, data, pretrain_rows, args, rng)
     if args.ft_epochs > 0:
-        finetune(model, data, train_rows, dev_rows, args, rng)
-
+        finetune(model, data, train_rows, evals, args, rng)
+    lin_fn = lambda b: model.linear_logits(b["ngram_ids"], b["ngram_weights"])
     tr_fn = lambda b: model.transformer_logits(b["input_ids"], b["attention_mask"])
     hy_fn = lambda b: model(**b)
+    # Each branch alone is scored before the mix weight is folded into the transformer's head.
     for name, fn in [("linear_branch", lin_fn), ("transformer_branch", tr_fn), ("hybrid", hy_fn)]:
-        report[name] = {split: metrics(predict(model, data, rows, fn, args.max_len), data["labels"][rows])
-                        for split, rows in [("dev", dev_rows), ("twitch", twitch_rows)]}
-        log(f"{name}: {report[name]}")
+        if name == "hybrid":
+            report["alpha"], report["alpha_scores"] = choose_mix(model, data, evals, args)
+        report[name] = {split: metrics(predict(model, data, r, fn, args.max_len), data["y"][r]) for split, r in evals.items()}
+        log(f"{name}: " + ", ".join(f"{k} {v['macro_recall']:.4f}" for k, v in report[name].items()))
     report["parameters"] = {"transformer": sum(p.numel() for n, p in model.named_parameters() if not n.startswith("lin_")),
                             "linear": model.lin_w.weight.numel() + 3}
     export(model, args.out, meta, args)

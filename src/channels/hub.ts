@@ -233,7 +233,7 @@ export class ChannelHub {
    */
   ingest(source: IngestSourceName, channel: string, chat: IngestedChat, stillOwner?: () => boolean): Promise<MessageEvent> {
     const user = chat.user.color === undefined ? { id: chat.user.id, name: chat.user.name, badges: chat.user.badges } : { ...chat.user };
-    return this.publishInOrder(channel, this.deps.engine.classify(chat.text), (result, id, ts) => ({
+    return this.publishInOrder(channel, this.deps.engine.classify(chat.text, chat.emotes), (result, id, ts) => ({
       frame: {
         type: 'message', channel, id, user, text: chat.text, sentiment: { label: result.label, score: result.score }, ts,
         source, source_id: chat.sourceId, sent_ts: chat.sentAt, emotes: chat.emotes,

@@ -189,6 +189,8 @@ export interface MessageFrame {
   source?: string;
   source_id?: string;
   sent_ts?: number;
+  /** Ingested Twitch lines: the emotes Twitch reported, with inclusive UTF-16 offsets into `text`. */
+  emotes?: Array<{ id: string; name: string; start: number; end: number }>;
 }
 
 export interface MessagesFrame {

@@ -1,6 +1,7 @@
 // The sentiment engine: normalizes texts, micro-batches them onto the inference pool and maps
 // probabilities to labelled results.
 import { MicroBatcher, type BatcherStats } from './batcher.js';
+import { ChatText, type EmoteRange } from './chat-text.js';
 import { readModelInfo, type ModelInfo } from './model.js';
 import { InferencePool } from './pool.js';
 
@@ -45,6 +46,7 @@ export function estimateTokens(text: string, maxLength: number): number {
 
 export class SentimentEngine {
   private readonly batcher: MicroBatcher<SentimentResult>;
+  private readonly chat: ChatText | null;
   private loaded = false;
 
   private constructor(
@@ -53,6 +55,7 @@ export class SentimentEngine {
     config: EngineConfig,
     priorItemMs: number,
   ) {
+    this.chat = info.chat ? new ChatText(info.chat) : null;
     this.batcher = new MicroBatcher((texts) => this.infer(texts), {
       maxItems: config.batchMaxItems,
       maxTokens: config.batchMaxTokens,
@@ -88,8 +91,13 @@ export class SentimentEngine {
     return this.loaded;
   }
 
-  classify(text: string): Promise<SentimentResult> {
-    return this.batcher.submit([normalizeText(text)]).then((r) => r[0] as SentimentResult);
+  /**
+   * `emotes`: where the platform says the text has emotes (Twitch's `emotes` tag). A chat model reads them as
+   * emotes even behind a channel prefix; other models ignore them.
+   */
+  classify(text: string, emotes: readonly EmoteRange[] = []): Promise<SentimentResult> {
+    const withEmotes = this.chat && emotes.length > 0 ? this.chat.applyEmotes(text, emotes) : text;
+    return this.batcher.submit([normalizeText(withEmotes)]).then((r) => r[0] as SentimentResult);
   }
 
   classifyMany(texts: readonly string[]): Promise<SentimentResult[]> {

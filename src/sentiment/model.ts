@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { AppError } from '../errors.js';
+import { parseChatTextSpec, type ChatTextSpec } from './chat-text.js';
 import { parseFeaturizerSpec, type FeaturizerSpec } from './featurizer.js';
 
 export interface ModelInfo {
@@ -17,6 +18,8 @@ export interface ModelInfo {
   readonly modelType: string | null;
   /** Present when the folder has featurizer.json: the graph then also takes hashed n-gram inputs. */
   readonly featurizer: FeaturizerSpec | null;
+  /** Present when the folder has chat.json: texts are chat-normalized (emotes, caps, elongations) first. */
+  readonly chat: ChatTextSpec | null;
 }
 
 export class ModelError extends AppError {
@@ -67,15 +70,15 @@ export function readModelInfo(dirIn: string, maxLength: number): ModelInfo {
     onnxFile: quantized ? quantizedFile : plainFile,
     quantized,
     modelType: typeof config.model_type === 'string' ? config.model_type : null,
-    featurizer: readFeaturizer(dir),
+    featurizer: readOptional(join(dir, 'featurizer.json'), parseFeaturizerSpec),
+    chat: readOptional(join(dir, 'chat.json'), parseChatTextSpec),
   };
 }
 
-function readFeaturizer(dir: string): FeaturizerSpec | null {
-  const path = join(dir, 'featurizer.json');
+function readOptional<T>(path: string, parse: (raw: unknown, where: string) => T): T | null {
   if (!existsSync(path)) return null;
   try {
-    return parseFeaturizerSpec(JSON.parse(readFileSync(path, 'utf8')), path);
+    return parse(JSON.parse(readFileSync(path, 'utf8')), path);
   } catch (err) {
     throw new ModelError(`${path} is invalid: ${(err as Error).message}`);
   }

@@ -2,6 +2,7 @@
 // one each; tests and the baseline benchmark use it directly.
 import * as ort from 'onnxruntime-node';
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { ChatText } from './chat-text.js';
 import { featurize } from './featurizer.js';
 import { ModelError, type ModelInfo } from './model.js';
 
@@ -21,12 +22,16 @@ interface Int64Tensor {
 const SUPPORTED_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids', 'ngram_ids', 'ngram_weights']);
 
 export class ModelRuntime {
+  private readonly chat: ChatText | null;
+
   private constructor(
     readonly info: ModelInfo,
     private readonly tokenizer: PreTrainedTokenizer,
     private readonly session: ort.InferenceSession,
     private readonly outputName: string,
-  ) {}
+  ) {
+    this.chat = info.chat ? new ChatText(info.chat) : null;
+  }
 
   static async load(info: ModelInfo, options: RuntimeOptions): Promise<ModelRuntime> {
     const tokenizer = await AutoTokenizer.from_pretrained(info.dir, { local_files_only: true }).catch((err: Error) => {
@@ -53,8 +58,13 @@ export class ModelRuntime {
     return this.session.inputNames;
   }
 
-  /** Tokenizes a batch padded to its own longest item, truncated to maxLength: exactly the graph's inputs. */
-  encode(texts: readonly string[]): Record<string, ort.Tensor> {
+  /**
+   * Tokenizes a batch padded to its own longest item, truncated to maxLength: exactly the graph's inputs.
+   * A chat model's texts are chat-normalized first, for the tokenizer and the n-grams alike.
+   */
+  encode(rawTexts: readonly string[]): Record<string, ort.Tensor> {
+    const chat = this.chat;
+    const texts = chat ? rawTexts.map((t) => chat.normalize(t)) : rawTexts;
     const encoded = this.tokenizer([...texts], {
       padding: true,
       truncation: true,
