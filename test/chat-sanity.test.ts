@@ -1,21 +1,16 @@
 // The bundled model on obvious chat: ~50 hand-checked lines (test/fixtures/chat-sanity.tsv) that any viewer
 // would label the same way, served through the engine as `npm start` serves them. A regression on plain chat
 // (emote-only lines, W/L, hype in capitals) fails here even when the tweet benchmark holds.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chatSanity, LABELS } from '../models/train/datasets.js';
 import { DEFAULT_MODEL } from '../src/config.js';
 import { BUNDLED_MODELS_DIR } from '../src/paths.js';
 import { SentimentEngine } from '../src/sentiment/engine.js';
 import { ROOT } from './helpers.js';
 
-const cases = readFileSync(join(ROOT, 'test', 'fixtures', 'chat-sanity.tsv'), 'utf8')
-  .split('\n')
-  .filter((line) => line !== '' && !line.startsWith('#'))
-  .map((line) => {
-    const [text = '', label = ''] = line.split('\t');
-    return { text, label };
-  });
+const cases = chatSanity(join(ROOT, 'test', 'fixtures', 'chat-sanity.tsv'))
+  .map((e) => ({ text: e.text, label: e.label === -1 ? `no label on ${JSON.stringify(e.text)}` : LABELS[e.label] }));
 
 /** Share of the suite the model must get right, overall and within each label. */
 const PASS_OVERALL = 0.9;

@@ -161,14 +161,30 @@ export function emojiPolarity(root: string, minOccurrences = 50, minScore = 0.3)
   return out;
 }
 
-/** Splits the JasonMates chat into a dev half (choices may look at it) and a test half (reported, never tuned on), by a hash of the text. */
-export function splitChatEval(examples: Example[]): { dev: Example[]; test: Example[] } {
+/**
+ * The distinct JasonMates chat messages split into a dev half (choices may look at it) and a test half
+ * (reported, never tuned on) by a hash of the text: the same halves in training, evaluation and tests.
+ */
+export function splitChatEval(root: string): { dev: Example[]; test: Example[] } {
+  const seen = new Set<string>();
   const dev: Example[] = [];
   const test: Example[] = [];
-  for (const e of examples) {
+  for (const e of twitchJasonMates(root)) {
+    if (seen.has(e.text)) continue;
+    seen.add(e.text);
     let h = 0x811c9dc5;
     for (let i = 0; i < e.text.length; i++) h = Math.imul(h ^ e.text.charCodeAt(i), 0x01000193);
     ((h >>> 0) % 2 === 0 ? dev : test).push(e);
   }
   return { dev, test };
+}
+
+/** The hand-checked chat lines of test/fixtures/chat-sanity.tsv (text, tab, label name), as labelled examples. */
+export function chatSanity(file: string): Example[] {
+  return lines(file)
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const [text = '', name = ''] = l.split('\t');
+      return { text, label: LABELS.indexOf(name as (typeof LABELS)[number]) as Example['label'], source: 'chat-sanity', split: 'twitch' };
+    });
 }

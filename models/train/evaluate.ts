@@ -6,7 +6,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readModelInfo, type ModelInfo } from '../../src/sentiment/model.js';
 import { ModelRuntime } from '../../src/sentiment/runtime.js';
-import { splitChatEval, tweetevalVal, twitchJasonMates, type Example } from './datasets.js';
+import { chatSanity, splitChatEval, tweetevalVal, type Example } from './datasets.js';
 import { classificationMetrics, type Metrics } from './metrics.js';
 
 const arg = (flag: string, fallback: string) => {
@@ -69,18 +69,6 @@ async function evaluate(info: ModelInfo, sets: EvalSets): Promise<VariantReport>
   }
 }
 
-/** The hand-checked chat lines the sanity test uses, as labelled examples. */
-function sanitySuite(): Example[] {
-  const labels: Record<string, Example['label']> = { negative: 0, neutral: 1, positive: 2 };
-  return readFileSync(resolve('test', 'fixtures', 'chat-sanity.tsv'), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '' && !l.startsWith('#'))
-    .map((l) => {
-      const [text = '', label = ''] = l.split('\t');
-      return { text, label: labels[label] ?? -1, source: 'chat-sanity', split: 'twitch' };
-    });
-}
-
 /** Seconds since run.sh started the recipe (it writes started_at into the work folder), or null. */
 function trainingSeconds(work: string): number | null {
   const f = join(work, 'started_at');
@@ -90,9 +78,9 @@ function trainingSeconds(work: string): number | null {
 async function main(): Promise<void> {
   const dir = resolve(arg('--model', 'models/chatpulse-mini'));
   const data = resolve(arg('--data', '../shared/datasets'));
-  const seen = new Set<string>();
-  const chat = splitChatEval(twitchJasonMates(data).filter((e) => !seen.has(e.text) && seen.add(e.text)));
-  const sets: EvalSets = { tweeteval_val: tweetevalVal(data), chat_dev: chat.dev, chat_test: chat.test, sanity: sanitySuite() };
+  const chat = splitChatEval(data);
+  const sanity = chatSanity(resolve('test', 'fixtures', 'chat-sanity.tsv'));
+  const sets: EvalSets = { tweeteval_val: tweetevalVal(data), chat_dev: chat.dev, chat_test: chat.test, sanity };
   const base = readModelInfo(dir, 128);
   const fp32 = await evaluate({ ...base, onnxFile: join(dir, 'onnx', 'model.onnx'), quantized: false }, sets);
   console.log('fp32', JSON.stringify(fp32));

@@ -9,7 +9,7 @@ import { ChatText } from '../../src/sentiment/chat-text.js';
 import { ngramCounts, normalizeForFeatures, type FeaturizerSpec } from '../../src/sentiment/featurizer.js';
 import {
   emojiPolarity, goEmotions, semeval, sentiment140, splitChatEval, tweetevalVal, tweetSentimentExtraction, twitchChat,
-  twitchJasonMates, type Example,
+  type Example,
 } from './datasets.js';
 import { CHAT_WORD_POLARITY, chatWordPolarity, EMOTE_NAMES, EMOTE_POLARITY } from './emotes.js';
 
@@ -143,9 +143,7 @@ async function main(): Promise<void> {
   const norm = (e: Example): Example => ({ ...e, text: chat.normalize(e.text) });
 
   const dev = tweetevalVal(args.data).map(norm);
-  const seen = new Set<string>();
-  const twitchAll = twitchJasonMates(args.data);
-  const twitch = splitChatEval(twitchAll.filter((e) => !seen.has(e.text) && seen.add(e.text)));
+  const twitch = splitChatEval(args.data);
   const chatDev = twitch.dev.map(norm);
   const chatTest = twitch.test.map((e) => ({ ...norm(e), split: 'chat-test' as const }));
   const evalKeys = new Set([...dev, ...chatDev, ...chatTest].map((e) => dedupKey(e.text)));
@@ -172,7 +170,7 @@ async function main(): Promise<void> {
   const bySource = (xs: Example[]) => xs.reduce<Record<string, number>>((acc, e) => ({ ...acc, [e.source]: (acc[e.source] ?? 0) + 1 }), {});
   const byLabel = (xs: Example[]) => xs.reduce<Record<string, number>>((acc, e) => ({ ...acc, [String(e.label)]: (acc[String(e.label)] ?? 0) + 1 }), {});
   console.log(`train ${train.length} (from ${rawTrain.length}) ${JSON.stringify(bySource(train))}`);
-  console.log(`dev ${dev.length}, chat dev ${chatDev.length}, chat test ${chatTest.length} (from ${twitchAll.length}), unlabelled ${unlabelled.length}`);
+  console.log(`dev ${dev.length}, chat dev ${chatDev.length}, chat test ${chatTest.length}, unlabelled ${unlabelled.length}`);
   console.log(`chat lines ${chatLines.length}; weak rows ${weak.length} ${JSON.stringify(bySource(weak))} by label ${JSON.stringify(byLabel(weak))}`);
 
   // Vocabulary: count the full tokenizer's pieces over training and pretraining text only.
