@@ -1,6 +1,7 @@
 // The ceiling for bench/rest.ts: a bare uWebSockets.js server answering GET /health with {"status":"ok"},
 // nothing else. Run as a child process exactly like ChatPulse; prints {"port":N} once listening.
 import { nativeUws } from '../src/gateway/uws.js';
+import { listenOnFreePort } from './lib/uws-listen.js';
 
 // The same native binary ChatPulse refuses to run without, so the ceiling is not the slow JS fallback.
 const uws = nativeUws();
@@ -10,11 +11,4 @@ const app = uws.App().get('/health', (res) => {
     res.writeHeader('Content-Type', 'application/json').end(body);
   });
 });
-app.listen('127.0.0.1', 0, (socket) => {
-  if (!socket) {
-    console.error('bare uWS: cannot listen');
-    process.exit(1);
-  }
-  console.log(JSON.stringify({ port: uws.us_socket_local_port(socket) }));
-});
-process.on('SIGTERM', () => process.exit(0));
+listenOnFreePort(app, 'bare uWS');

@@ -1,66 +1,42 @@
 // Clustering benchmark (npm run bench:cluster [-- --connections 2000 --rate 500 --duration 10 --model DIR]);
-// flags and how to read it: bench/CLUSTER.md.
+// flags and how to read it: docs/benchmarks.md, "Clustering".
 //
 // 1. Fan-out across instances: one ChatPulse instance on in-memory state (the baseline) against two
 //    instances (separate `node dist/src/main.js` processes, each with REDIS_URL) with the subscribers split
 //    over both and the publishers on the first, so every message crosses Redis. Same client generator as
-//    bench:ws (its subscriber processes, publishers and cache warm-up are imported from bench/ws-*.ts).
+//    bench:ws (its subscriber processes, publishers, cache warm-up and phase are imported from bench/ws-*.ts).
 // 2. Engine throughput with 1 and 2 gateway processes on one host (WORKERS=1 vs WORKERS=2, inference
 //    threads chosen so processes x threads = cores), unique texts through POST /api/v1/sentiment/batch;
 //    the measured numbers decide the recommended default split.
+// 3. Holding 20,000 idle connections with WORKERS=2 on one port.
 // Every server, redis-server and client process is a child of this one and is killed when it exits.
-import { randomBytes } from 'node:crypto';
-import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { accountToken, cpuOf, cpuSum, deadPids, machineBusyS, rssOf, startChatPulse, startRedis, stopDeployment, type Deployment, type Redis } from './cluster-procs.js';
 import { loadCorpus, uniqueText } from './corpus.js';
-import { ClientProc } from './ws-procs.js';
-import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, resolveModelDir, writeResults } from './machine.js';
-import { channelName, mergeStats, monoMs, type ClientStats, type Schedule, type SubPlan } from './ws-protocol.js';
-import { cpuSeconds, createBenchRooms, freePort, ServerUnavailable, type CpuTime } from './ws-procs.js';
-import { ConnectError, connectPublisher, publish, warmCache, type Publisher, type WarmResult } from './ws-publishers.js';
+import { accountToken, deadPids, newJwtSecret, serverEnv, startChatPulse, stopDeployment, type Deployment } from './lib/chatpulse.js';
+import { int, parseFlags } from './lib/flags.js';
+import { loadAvgNow, machine, machineLine } from './lib/machine.js';
+import { sleep } from './lib/phases.js';
+import { cpuOf, cpuSum, machineBusyS, rssOf, type CpuTime } from './lib/proc.js';
+import { failureReason, freePort, guardRun, ServerUnavailable } from './lib/processes.js';
+import { startRedisServer, type RedisServer } from './lib/redis-server.js';
+import { fmt, markdownTable, progress, publishResults } from './lib/results.js';
+import { percentile, round, sum } from './lib/stats.js';
+import { FANOUT_FLAGS, fanoutSettings, measureRates, runPhase, type PhaseRow } from './ws-phase.js';
+import { channelName, monoMs, type SubPlan } from './ws-protocol.js';
+import { ClientProc, connectSubscribers, createBenchRooms, waveShare } from './ws-procs.js';
+import { connectPublishers, warmCache, type Publisher, type WarmResult } from './ws-publishers.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    connections: { type: 'string' },
-    rate: { type: 'string' },
-    duration: { type: 'string' },
-    model: { type: 'string' },
-    parts: { type: 'string' },
-    channels: { type: 'string' },
-    publishers: { type: 'string' },
-    pool: { type: 'string' },
-    clients: { type: 'string' },
-    wave: { type: 'string' },
-    drain: { type: 'string' },
-    track: { type: 'string' },
-    rounds: { type: 'string' },
-    splits: { type: 'string' },
-    concurrency: { type: 'string' },
-    'batch-texts': { type: 'string' },
-    hold: { type: 'string' },
-  },
+const flags = parseFlags([...FANOUT_FLAGS, 'parts', 'splits', 'concurrency', 'batch-texts', 'hold']);
+// The fan-out part's client generator; --duration and --rounds apply to the engine part too.
+const { connections, channels, rates, durationS, publisherCount, pool, clientProcs, wave, drainS, trackPerChannel, rounds, modelDir } = fanoutSettings(flags, {
+  connections: 2000, rate: '500', drainS: 15,
 });
-const int = (name: string, raw: string | undefined, fallback: number) => Math.round(positive(name, raw, fallback));
-const connections = int('connections', flags.connections, 2000);
-const rates = (flags.rate ?? '500').split(',').map((r) => positive('rate', r.trim(), 1));
-const durationS = positive('duration', flags.duration, 10);
-const modelDir = resolveModelDir(flags.model);
 const parts = (flags.parts ?? 'fanout,engine,hold').split(',').map((p) => p.trim());
 for (const p of parts) if (!['fanout', 'engine', 'hold'].includes(p)) throw new Error(`--parts: unknown "${p}" (known: fanout, engine, hold)`);
 // One process cannot hold 20,000 sockets where the open-files hard limit is 20,000 (as here): the hold part
 // uses WORKERS=2 on one port, which is how a host serves that many.
 const holdTarget = int('hold', flags.hold, 20_000);
 const HOLD_WORKERS = 2;
-const channels = int('channels', flags.channels, 10);
-const publisherCount = int('publishers', flags.publishers, channels);
-const pool = int('pool', flags.pool, 500);
-const clientProcs = int('clients', flags.clients, 2);
-const wave = int('wave', flags.wave, 500);
-const drainS = positive('drain', flags.drain, 15);
-const trackPerChannel = int('track', flags.track, 20);
-const rounds = int('rounds', flags.rounds, 1);
 const concurrency = int('concurrency', flags.concurrency, 32);
 const batchTexts = int('batch-texts', flags['batch-texts'], 32);
 const host = machine();
@@ -84,8 +60,6 @@ const splitName = (s: Split) => `${s.processes} x ${s.threads}`;
 
 /** Untimed traffic before each measured phase (JIT, socket buffers, ORT's first runs). */
 const WARM_PHASE_S = 1;
-/** The drain ends early once deliveries stop growing for this long (the rest were dropped, not late). */
-const QUIET_MS = 1000;
 const CONNECT_TIMEOUT_MS = 20_000;
 const START_TIMEOUT_MS = 180_000;
 /** Splits closer than this in throughput are a tie: the recommendation then takes the fewest processes. */
@@ -94,31 +68,8 @@ const TIE = 0.05;
 const CONTESTED_PCT = 15;
 const BACKLOG_P50_MS = 100;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const round = (x: number, digits: number) => Number(x.toFixed(digits));
-const sortedCopy = (xs: readonly number[]) => [...xs].sort((a, b) => a - b);
-const jwtSecret = randomBytes(36).toString('base64'); // 48 characters, shared by every instance of a deployment
-
-function serverEnv(port: number, redisUrl: string | null, threads: number): Record<string, string> {
-  return {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info', // the "chatpulse listening" line says when a process is ready, and its pid
-    INFERENCE_THREADS: String(threads),
-    REDIS_URL: redisUrl ?? '',
-    MONGODB_URL: '',
-    MODEL_DIR: modelDir,
-    JWT_SECRET: jwtSecret,
-    ACCESS_TOKEN_TTL_S: '3600',
-    // The bench measures fan-out and inference, not the abuse limits: all raised far past what it sends.
-    WS_MAX_CONNECTIONS: '100000',
-    WS_CONNECT_RATE_PER_MIN: '1000000',
-    WS_FRAME_RATE_PER_10S: '1000000',
-    CHAT_RATE_PER_30S: '1000000',
-    AUTH_RATE_PER_MIN: '100000',
-    API_RATE_PER_MIN: '1000000',
-  };
-}
+const jwtSecret = newJwtSecret(); // shared by every instance of a deployment
+const envOf = (port: number, redisUrl: string | null, threads: number) => serverEnv({ port, modelDir, jwtSecret, redisUrl, threads });
 
 // ============================================================================ 1. fan-out through Redis
 
@@ -131,42 +82,15 @@ interface InstanceLatency {
   samples: number;
 }
 
-interface FanoutRow {
-  rate: number;
-  seconds: number;
-  subscribersHeld: number;
-  sent: number;
-  /** Sent messages times the subscribers held on their channel. */
-  expected: number;
-  delivered: number;
-  deliveredInWindow: number;
-  deliveriesPerS: number;
-  deliveredPct: number;
-  /** All server processes together, over the phase and its drain. */
-  serverCpuS: number;
-  serverSysS: number;
-  serverCpuPct: number;
+interface FanoutRow extends PhaseRow {
+  /** Per instance, its server CPU seconds (serverCpuS: all of them together). */
   perInstanceCpuS: number[];
-  deliveriesPerCpuS: number;
   redisCpuS: number;
   /** Redis CPU milliseconds per 1,000 published messages. */
   redisCpuMsPer1000: number;
-  p50Ms: number;
-  p99Ms: number;
-  latencySamples: number;
   perInstance: InstanceLatency[];
-  clientCpuPct: number;
   /** CPU that no process of the bench used (neighbours), as a share of all cores over the window. */
   otherLoadPct: number;
-  publisherMaxLagMs: number;
-  drainS: number;
-  errors: number;
-  publisherErrors: number;
-  errorSamples: string[];
-  closedDuring: number;
-  countMismatches: number;
-  unpaired: number;
-  roundsDeliveriesPerCpuS: number[];
 }
 
 interface FanoutResult {
@@ -195,12 +119,12 @@ interface FanoutRun {
   instances: Deployment[];
   pubs: Publisher[];
   clients: Client[];
-  redis: Redis;
+  redis: RedisServer;
 }
 
-
-const statsOf = (clients: readonly Client[], samples: boolean): Promise<ClientStats[]> =>
-  Promise.all(clients.map((c) => c.proc.request({ cmd: 'stats', samples }, 'stats', 30_000)));
+/** Per instance, the sum of a per-subscriber-process figure over that instance's processes. */
+const byInstance = (clients: readonly Client[], instances: number, perClient: readonly number[]): number[] =>
+  Array.from({ length: instances }, (_, i) => sum(perClient.filter((_, k) => clients[k]?.instance === i)));
 
 /**
  * Subscriber k joins channel k mod C on instance floor(k / C) mod I, so every channel has subscribers on
@@ -222,112 +146,52 @@ function plans(clients: readonly Client[], instances: number): SubPlan[][] {
 }
 
 /**
- * One phase at `rate` messages/s for `seconds` on the publishers' open-loop schedule, then the drain (until
- * every expected delivery arrived, nothing arrived for QUIET_MS, or --drain passed). Server and Redis CPU
- * are read over the phase plus its drain; deliveries/s counts only the phase's own window.
+ * One phase (ws-phase.ts) with the server CPU summed over every process of every instance, redis-server's
+ * CPU over the same window, and the CPU no process of the bench used (neighbours).
  */
 async function fanoutPhase(run: FanoutRun, rate: number, seconds: number, record: boolean): Promise<FanoutRow> {
-  const { pubs, clients, instances, redis } = run;
-  const intervalMs = (pubs.length * 1000) / rate;
-  const perPublisher = Math.max(1, Math.round((rate * seconds) / pubs.length));
-  const t0 = monoMs() + 300;
-  const schedule: Schedule = { t0: pubs.map((_, p) => t0 + (p * intervalMs) / pubs.length), intervalMs, pool };
-  const windowEnd = t0 + seconds * 1000;
-  const ready = await Promise.all(clients.map((c) => c.proc.request({ cmd: 'phase', schedule, windowEnd, record }, 'phase-ready', 30_000)));
-  const perChannel: Record<string, number> = {};
-  const heldPerInstance = instances.map(() => 0);
-  ready.forEach((r, k) => {
-    for (const [channel, n] of Object.entries(r.perChannel)) {
-      perChannel[channel] = (perChannel[channel] ?? 0) + n;
-      heldPerInstance[(clients[k] as Client).instance] = (heldPerInstance[(clients[k] as Client).instance] as number) + n;
+  const { clients, instances, redis } = run;
+  const meter = () => {
+    const cpu0 = instances.map((d) => cpuOf(d.pids));
+    const redis0 = cpuSum(cpuOf([redis.pid]));
+    const busy0 = machineBusyS();
+    const self0 = process.cpuUsage();
+    return (clientCpuS: number) => {
+      const perInstance = instances.map((d, i): CpuTime => {
+        const [c1, c0] = [cpuOf(d.pids), cpu0[i] as CpuTime];
+        return { user: c1.user - c0.user, sys: c1.sys - c0.sys };
+      });
+      const serverCpu: CpuTime = { user: sum(perInstance.map((c) => c.user)), sys: sum(perInstance.map((c) => c.sys)) };
+      const redisCpuS = cpuSum(cpuOf([redis.pid])) - redis0;
+      const self = process.cpuUsage(self0);
+      const otherS = machineBusyS() - busy0 - cpuSum(serverCpu) - redisCpuS - clientCpuS - (self.user + self.system) / 1e6;
+      return { serverCpu, perInstanceCpuS: perInstance.map(cpuSum), redisCpuS, otherS };
+    };
+  };
+  const assertAlive = () => {
+    for (const d of instances) {
+      const dead = deadPids(d);
+      if (dead.length > 0) throw new ServerUnavailable(`${d.label}: process ${dead.join(', ')} exited during the run`);
     }
-  });
-  const heldAtStart = Object.values(perChannel).reduce((a, b) => a + b, 0);
-  const serverPids = instances.map((d) => d.pids);
-  await sleep(Math.max(0, t0 - monoMs()));
-  const cpu0 = serverPids.map((pids) => cpuOf(pids));
-  const redis0 = cpuSum(cpuOf([redis.pid]));
-  const pubErrors0 = pubs.reduce((sum, pub) => sum + pub.errors, 0);
-  const clientCpu0 = clients.reduce((sum, c) => sum + cpuSeconds(c.proc.pid), 0);
-  const busy0 = machineBusyS();
-  const self0 = process.cpuUsage();
-  const began = monoMs();
-  const { sent, maxLagMs } = await publish(pubs, schedule, perPublisher, windowEnd + 2000);
-  const sentTotal = sent.reduce((a, b) => a + b, 0);
-  const expected = pubs.reduce((sum, pub, p) => sum + (sent[p] as number) * (perChannel[pub.channel] ?? 0), 0);
-
-  const published = monoMs();
-  let last = -1;
-  let lastChange = published;
-  // Bounded by --drain; polled every 200 ms.
-  for (;;) {
-    const deliveries = mergeStats(await statsOf(clients, false)).deliveries;
-    const now = monoMs();
-    if (deliveries >= expected || now - published >= drainS * 1000) break;
-    if (deliveries !== last) {
-      last = deliveries;
-      lastChange = now;
-    } else if (now - lastChange >= QUIET_MS) break;
-    await sleep(200);
-  }
-  const ended = monoMs();
-  const cpu1 = serverPids.map((pids) => cpuOf(pids));
-  const redisCpuS = cpuSum(cpuOf([redis.pid])) - redis0;
-  const perInstanceCpuS = cpu1.map((c, i) => cpuSum(c) - cpuSum(cpu0[i] as CpuTime));
-  const serverCpuS = perInstanceCpuS.reduce((a, b) => a + b, 0);
-  const serverSysS = cpu1.reduce((sum, c, i) => sum + c.sys - (cpu0[i] as CpuTime).sys, 0);
-  const publisherErrors = pubs.reduce((sum, pub) => sum + pub.errors, 0) - pubErrors0;
-  const clientCpuS = clients.reduce((sum, c) => sum + cpuSeconds(c.proc.pid), 0) - clientCpu0;
-  const selfUsage = process.cpuUsage(self0);
-  const otherS = machineBusyS() - busy0 - serverCpuS - redisCpuS - clientCpuS - (selfUsage.user + selfUsage.system) / 1e6;
-  for (const d of instances) {
-    const dead = deadPids(d);
-    if (dead.length > 0) throw new ServerUnavailable(`${d.label}: process ${dead.join(', ')} exited during the run`);
-  }
-  const perClient = await statsOf(clients, record);
-  const stats = mergeStats(perClient);
-  const latencies = sortedCopy(stats.latencies ?? []);
+  };
+  const setup = { pubs: run.pubs, clients: clients.map((c) => c.proc), pool, drainS };
+  const { row, measured, perClient, heldPerClient, wallS } = await runPhase(setup, rate, seconds, record, meter, assertAlive);
+  const heldPerInstance = byInstance(clients, instances.length, heldPerClient);
   const perInstance: InstanceLatency[] = instances.map((d, i) => {
-    const own = sortedCopy(perClient.flatMap((s, k) => ((clients[k] as Client).instance === i ? (s.latencies ?? []) : [])));
+    const own = perClient.flatMap((s, k) => ((clients[k] as Client).instance === i ? (s.latencies ?? []) : [])).sort((x, y) => x - y);
     return { instance: i, port: d.port, subscribers: heldPerInstance[i] as number, p50Ms: round(percentile(own, 50), 2), p99Ms: round(percentile(own, 99), 2), samples: own.length };
   });
-  const wallS = (ended - began) / 1000;
   return {
-    rate,
-    seconds,
-    subscribersHeld: heldAtStart,
-    sent: sentTotal,
-    expected,
-    delivered: stats.deliveries,
-    deliveredInWindow: stats.inWindow,
-    deliveriesPerS: Math.round(stats.inWindow / seconds),
-    deliveredPct: expected === 0 ? NaN : round((100 * stats.deliveries) / expected, 2),
-    serverCpuS: round(serverCpuS, 2),
-    serverSysS: round(serverSysS, 2),
-    serverCpuPct: round((100 * serverCpuS) / wallS, 1),
-    perInstanceCpuS: perInstanceCpuS.map((s) => round(s, 2)),
-    deliveriesPerCpuS: Math.round(stats.deliveries / serverCpuS),
-    redisCpuS: round(redisCpuS, 3),
-    redisCpuMsPer1000: sentTotal === 0 ? NaN : round((redisCpuS * 1000 * 1000) / sentTotal, 1),
-    p50Ms: round(percentile(latencies, 50), 2),
-    p99Ms: round(percentile(latencies, 99), 2),
-    latencySamples: latencies.length,
+    ...row,
+    perInstanceCpuS: measured.perInstanceCpuS.map((x) => round(x, 2)),
+    redisCpuS: round(measured.redisCpuS, 3),
+    redisCpuMsPer1000: row.sent === 0 ? NaN : round((measured.redisCpuS * 1000 * 1000) / row.sent, 1),
     perInstance,
-    clientCpuPct: round((100 * clientCpuS) / wallS, 1),
-    otherLoadPct: round(Math.max(0, (100 * otherS) / (wallS * host.cores)), 1),
-    publisherMaxLagMs: round(maxLagMs, 1),
-    drainS: round((ended - published) / 1000, 2),
-    errors: stats.errors,
-    publisherErrors,
-    errorSamples: [...stats.errorSamples, ...pubs.flatMap((pub) => pub.errorSamples)].slice(0, 5),
-    closedDuring: stats.closed,
-    countMismatches: stats.mismatches,
-    unpaired: stats.unpaired,
-    roundsDeliveriesPerCpuS: [],
+    otherLoadPct: round(Math.max(0, (100 * measured.otherS) / (wallS * host.cores)), 1),
   };
 }
 
-async function runFanout(deployment: 'one' | 'two', redis: Redis): Promise<FanoutResult> {
+async function runFanout(deployment: 'one' | 'two', redis: RedisServer): Promise<FanoutResult> {
   const count = deployment === 'one' ? 1 : 2;
   const label = deployment === 'one' ? '(a) one instance, in-memory bus' : '(b) two instances through Redis';
   const result: FanoutResult = {
@@ -340,7 +204,7 @@ async function runFanout(deployment: 'one' | 'two', redis: Redis): Promise<Fanou
   try {
     progress(`${label}: starting`);
     for (let i = 0; i < count; i++) {
-      const env = serverEnv(await freePort(), deployment === 'one' ? null : redis.url, 1);
+      const env = envOf(await freePort(), deployment === 'one' ? null : redis.url, 1);
       instances.push(await startChatPulse(`ChatPulse ${deployment === 'one' ? '' : String.fromCharCode(65 + i)}`.trim(), env, 1, START_TIMEOUT_MS));
     }
     progress(`  listening on ${instances.map((d) => `${d.port} (pid ${d.pids.join(',')})`).join(' and ')}`);
@@ -348,38 +212,23 @@ async function runFanout(deployment: 'one' | 'two', redis: Redis): Promise<Fanou
     const loginOn = (instances[count - 1] as Deployment).port;
     // Rooms exist only through the API (shared through Redis with two instances), hosted by an account of their own.
     await createBenchRooms(a.port, await accountToken(a.port, loginOn, `bench_${deployment}_host`), channels);
-    for (let p = 0; p < publisherCount; p++) {
-      // Two instances: registered on A, signed in on B (a Redis user store shared by both), posting on A.
-      const token = await accountToken(a.port, loginOn, `bench_${deployment}_pub_${p}`);
-      pubs.push(await connectPublisher('chatpulse', a.port, p, channelName(p % channels), token, CONNECT_TIMEOUT_MS));
-    }
+    // Two instances: registered on A, signed in on B (a Redis user store shared by both), posting on A.
+    await connectPublishers(pubs, 'chatpulse', a.port, publisherCount, channels, (p) => accountToken(a.port, loginOn, `bench_${deployment}_pub_${p}`), CONNECT_TIMEOUT_MS);
     result.warm = await warmCache(pubs, pool, 180_000);
     progress(`  cache warm-up on A: ${result.warm.confirmed}/${result.warm.total} pool texts came back in ${fmt(result.warm.seconds, 1)}s`);
 
-    const started = monoMs();
     const perInstanceProcs = Math.max(1, Math.round(clientProcs / count));
     for (let i = 0; i < count; i++) for (let k = 0; k < perInstanceProcs; k++) clients.push({ proc: new ClientProc(), instance: i });
     const perProc = plans(clients, count);
-    const waveEach = Math.max(1, Math.ceil(wave / clients.length));
-    const waves = Math.ceil(connections / clients.length / waveEach) + 1;
+    const waveEach = waveShare(wave, clients.length);
     progress(`  connecting ${connections} subscribers over ${channels} channels, split over ${count} instance(s) (${clients.length} subscriber processes, waves of ${waveEach} each)`);
-    const replies = await Promise.all(
-      clients.map((c, k) =>
-        c.proc.request(
-          { cmd: 'connect', wire: 'chatpulse', port: (instances[c.instance] as Deployment).port, subs: perProc[k] as SubPlan[], wave: waveEach, timeoutMs: CONNECT_TIMEOUT_MS },
-          'connected',
-          waves * (CONNECT_TIMEOUT_MS + 5000) + 30_000,
-        ),
-      ),
-    );
-    result.connectS = round((monoMs() - started) / 1000, 2);
-    result.perInstanceHeld = instances.map(() => 0);
-    replies.forEach((r, k) => {
-      result.subscribersHeld += r.held;
-      result.perInstanceHeld[(clients[k] as Client).instance] = (result.perInstanceHeld[(clients[k] as Client).instance] as number) + r.held;
-      result.subscribersFailed += r.failed;
-      result.failureSamples.push(...r.failures.slice(0, 5 - result.failureSamples.length));
-    });
+    const shares = clients.map((c, k) => ({ proc: c.proc, port: (instances[c.instance] as Deployment).port, subs: perProc[k] as SubPlan[] }));
+    const held = await connectSubscribers('chatpulse', shares, waveEach, CONNECT_TIMEOUT_MS);
+    result.connectS = held.seconds;
+    result.subscribersHeld = held.held;
+    result.perInstanceHeld = byInstance(clients, count, held.heldPerShare);
+    result.subscribersFailed = held.failed;
+    result.failureSamples = held.failureSamples;
     progress(
       `  held ${result.subscribersHeld} (${result.perInstanceHeld.join(' + ')}; +${pubs.length} publishers on A), failed ${result.subscribersFailed} in ${result.connectS}s` +
         (result.failureSamples.length > 0 ? `; e.g. ${result.failureSamples[0]}` : ''),
@@ -390,29 +239,16 @@ async function runFanout(deployment: 'one' | 'two', redis: Redis): Promise<Fanou
     result.available = true;
 
     const run: FanoutRun = { instances, pubs, clients, redis };
-    for (const rate of rates) {
-      await fanoutPhase(run, rate, WARM_PHASE_S, false);
-      let best: FanoutRow | null = null;
-      const perRound: number[] = [];
-      for (let attempt = 1; attempt <= rounds; attempt++) {
-        progress(`  ${rate} msg/s for ${durationS}s${rounds > 1 ? `, round ${attempt}/${rounds}` : ''} (after a ${WARM_PHASE_S}s warm-up)`);
-        const row = await fanoutPhase(run, rate, durationS, true);
-        perRound.push(row.deliveriesPerCpuS);
-        progress(
-          `    ${fmt(row.deliveriesPerS, 0)} deliveries/s, ${fmt(row.deliveredPct, 1)}% delivered, server CPU ${fmt(row.serverCpuS, 2)}s ` +
-            `(${row.perInstanceCpuS.map((s) => fmt(s, 2)).join(' + ')}) -> ${fmt(row.deliveriesPerCpuS, 0)} deliveries/CPU-s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, ` +
-            `Redis ${fmt(row.redisCpuMsPer1000, 1)} CPU-ms per 1,000 msgs, client CPU ${fmt(row.clientCpuPct, 0)}%, other load ${fmt(row.otherLoadPct, 0)}% of cores` +
-            (row.errors + row.publisherErrors > 0 ? `, ${row.errors + row.publisherErrors} error frames: ${row.errorSamples[0]}` : ''),
-        );
-        if (best === null || row.deliveriesPerCpuS > best.deliveriesPerCpuS) best = row;
-      }
-      (best as FanoutRow).roundsDeliveriesPerCpuS = perRound;
-      result.rows.push(best as FanoutRow);
-    }
+    await measureRates(
+      { rates, rounds, durationS, warmS: WARM_PHASE_S },
+      (rate, seconds, record) => fanoutPhase(run, rate, seconds, record),
+      (row) =>
+        `(${row.perInstanceCpuS.map((x) => fmt(x, 2)).join(' + ')}) -> ${fmt(row.deliveriesPerCpuS, 0)} deliveries/CPU-s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, ` +
+        `Redis ${fmt(row.redisCpuMsPer1000, 1)} CPU-ms per 1,000 msgs, client CPU ${fmt(row.clientCpuPct, 0)}%, other load ${fmt(row.otherLoadPct, 0)}% of cores`,
+      result.rows,
+    );
   } catch (err) {
-    const known = err instanceof ServerUnavailable || err instanceof ConnectError;
-    if (!known) console.error(err);
-    result.reason = err instanceof Error ? err.message : String(err);
+    result.reason = failureReason(err);
     progress(`  ${label}: ${result.available ? 'stopped early' : 'not available'}: ${result.reason}`);
   } finally {
     for (const d of instances) result.deadProcesses.push(...deadPids(d));
@@ -481,7 +317,7 @@ const corpus = loadCorpus();
 /** Every text of the run is unique (corpus line + counter), so no request is answered from a cache. */
 let textCounter = 0;
 
-async function measureSplit(t: EngineTarget, others: readonly EngineTarget[], attempt: number, redis: Redis): Promise<EngineRow> {
+async function measureSplit(t: EngineTarget, others: readonly EngineTarget[], attempt: number, redis: RedisServer): Promise<EngineRow> {
   const { deployment: d, result } = t;
   const request: autocannon.Request = {
     method: 'POST',
@@ -535,11 +371,11 @@ async function measureSplit(t: EngineTarget, others: readonly EngineTarget[], at
     loadGenCpuPct: round((100 * (self.user + self.system)) / 1e6 / wallS, 1),
     idleSplitsCpuS: round(idleSplitsCpuS, 2),
     otherLoadPct: round(Math.max(0, (100 * otherS) / (wallS * host.cores)), 1),
-    loadAvg: round(loadavg()[0] ?? NaN, 2),
+    loadAvg: loadAvgNow(),
   };
 }
 
-async function runEngine(redis: Redis): Promise<EngineResult[]> {
+async function runEngine(redis: RedisServer): Promise<EngineResult[]> {
   const results: EngineResult[] = splits.map((s) => ({
     split: splitName(s), processes: s.processes, threads: s.threads, available: false, reason: null, port: null, rows: [], best: null, deadProcesses: [], vsOneProcess: null,
   }));
@@ -551,7 +387,7 @@ async function runEngine(redis: Redis): Promise<EngineResult[]> {
       const result = results[k] as EngineResult;
       try {
         progress(`engine split ${result.split} (WORKERS=${s.processes}, INFERENCE_THREADS=${s.threads}): starting`);
-        const env = serverEnv(await freePort(), redis.url, s.threads);
+        const env = envOf(await freePort(), redis.url, s.threads);
         const deployment = await startChatPulse(`ChatPulse WORKERS=${s.processes}`, env, s.processes, START_TIMEOUT_MS);
         result.port = deployment.port;
         const token = await accountToken(deployment.port, deployment.port, `bench_engine_${s.processes}x${s.threads}_${k}`);
@@ -559,8 +395,7 @@ async function runEngine(redis: Redis): Promise<EngineResult[]> {
         result.available = true;
         progress(`  listening on ${deployment.port}: gateway pids ${deployment.workerPids.join(', ')}${deployment.pids.length > deployment.workerPids.length ? ` (primary ${deployment.child.pid})` : ''}`);
       } catch (err) {
-        if (!(err instanceof ServerUnavailable)) console.error(err);
-        result.reason = err instanceof Error ? err.message : String(err);
+        result.reason = failureReason(err);
         progress(`  ${result.split}: not available: ${result.reason}`);
       }
     }
@@ -575,8 +410,7 @@ async function runEngine(redis: Redis): Promise<EngineResult[]> {
               `(${row.perProcessCpuS.map((p) => fmt(p.cpuS, 2)).join(' + ')}; ${fmt(row.serverCoresPct, 0)}% of ${host.cores} cores), other load ${fmt(row.otherLoadPct, 0)}%, errors ${row.errors + row.timeouts + row.non2xx}`,
           );
         } catch (err) {
-          if (!(err instanceof ServerUnavailable)) console.error(err);
-          t.result.reason = err instanceof Error ? err.message : String(err);
+          t.result.reason = failureReason(err);
           progress(`  ${t.result.split}: stopped early: ${t.result.reason}`);
         }
       }
@@ -601,14 +435,6 @@ interface Recommendation {
   line: string;
 }
 
-/**
- * The default split, from the measurement. Compared by classified messages/s; but when neighbours took more
- * than CONTESTED_PCT of the cores during a split's run, msgs/s says as much about how the scheduler shared
- * the cores (a split with more runnable threads gets a bigger share of a contested machine) as about the
- * split, so they are compared by messages per server CPU-second instead. The best split wins unless one with
- * fewer processes is within TIE of it (noise on a shared machine; every extra process costs a model copy and
- * a cache, and needs Redis). Caveats are appended, never a different answer.
- */
 // ============================================================================ 3. holding idle connections
 
 interface HoldResult {
@@ -625,13 +451,15 @@ interface HoldResult {
   reason: string | null;
 }
 
-async function runHold(redis: Redis): Promise<HoldResult> {
+async function runHold(redis: RedisServer): Promise<HoldResult> {
   const result: HoldResult = { requested: holdTarget, workers: HOLD_WORKERS, held: 0, failed: 0, failureSamples: [], connectS: 0, rssBeforeMiB: 0, rssIdleMiB: 0, perIdleConnKiB: null, reason: null };
   const procs: ClientProc[] = [];
   let d: Deployment | null = null;
   try {
     progress(`hold: ${holdTarget} idle subscribers on WORKERS=${HOLD_WORKERS} (one port, Redis)`);
-    d = await startChatPulse(`ChatPulse WORKERS=${HOLD_WORKERS}`, serverEnv(await freePort(), redis.url, 1), HOLD_WORKERS, START_TIMEOUT_MS);
+    d = await startChatPulse(`ChatPulse WORKERS=${HOLD_WORKERS}`, envOf(await freePort(), redis.url, 1), HOLD_WORKERS, START_TIMEOUT_MS);
+    // Rooms exist only through the API; the fan-out part, when it ran, made them in this Redis already.
+    await createBenchRooms(d.port, await accountToken(d.port, d.port, 'bench_hold_host'), channels, true);
     await sleep(1000);
     const before = rssOf(d.pids);
     // Each subscriber process stays well under the open-files limit.
@@ -639,21 +467,12 @@ async function runHold(redis: Redis): Promise<HoldResult> {
     for (let k = 0; k < count; k++) procs.push(new ClientProc());
     const perProc: SubPlan[][] = procs.map(() => []);
     for (let k = 0; k < holdTarget; k++) (perProc[k % count] as SubPlan[]).push({ channel: channelName(k % channels), batch: false, track: false });
-    const waveEach = Math.max(1, Math.ceil(wave / count));
-    const waves = Math.ceil(holdTarget / count / waveEach) + 1;
-    const started = monoMs();
     const port = d.port;
-    const replies = await Promise.all(
-      procs.map((c, k) =>
-        c.request({ cmd: 'connect', wire: 'chatpulse', port, subs: perProc[k] as SubPlan[], wave: waveEach, timeoutMs: CONNECT_TIMEOUT_MS }, 'connected', waves * (CONNECT_TIMEOUT_MS + 5000) + 30_000),
-      ),
-    );
-    result.connectS = round((monoMs() - started) / 1000, 2);
-    for (const r of replies) {
-      result.held += r.held;
-      result.failed += r.failed;
-      result.failureSamples.push(...r.failures.slice(0, 5 - result.failureSamples.length));
-    }
+    const held = await connectSubscribers('chatpulse', procs.map((proc, k) => ({ proc, port, subs: perProc[k] as SubPlan[] })), waveShare(wave, count), CONNECT_TIMEOUT_MS);
+    result.connectS = held.seconds;
+    result.held = held.held;
+    result.failed = held.failed;
+    result.failureSamples = held.failureSamples;
     await sleep(2000); // settle: handshakes, presence writes
     const idle = rssOf(d.pids);
     result.rssBeforeMiB = round(before / 2 ** 20, 1);
@@ -689,6 +508,14 @@ function holdReport(h: HoldResult): string[] {
   ];
 }
 
+/**
+ * The default split, from the measurement. Compared by classified messages/s; but when neighbours took more
+ * than CONTESTED_PCT of the cores during a split's run, msgs/s says as much about how the scheduler shared
+ * the cores (a split with more runnable threads gets a bigger share of a contested machine) as about the
+ * split, so they are compared by messages per server CPU-second instead. The best split wins unless one with
+ * fewer processes is within TIE of it (noise on a shared machine; every extra process costs a model copy and
+ * a cache, and needs Redis). Caveats are appended, never a different answer.
+ */
 function recommend(results: readonly EngineResult[], loadAvgEnd: number): Recommendation | null {
   const measured = results.filter((r) => r.best !== null && r.best.msgsPerS > 0);
   if (measured.length === 0) return null;
@@ -867,18 +694,12 @@ const fanoutBoundS = 2 * (START_TIMEOUT_MS / 1000 + 200 + Math.ceil(connections 
 const engineBoundS = splits.length * (START_TIMEOUT_MS / 1000 + 30 + rounds * (durationS + WARM_PHASE_S + 70));
 const holdBoundS = START_TIMEOUT_MS / 1000 + 60 + Math.ceil(holdTarget / wave) * (CONNECT_TIMEOUT_MS / 1000 + 5);
 const boundS = 60 + (parts.includes('fanout') ? fanoutBoundS : 0) + (parts.includes('engine') ? engineBoundS : 0) + (parts.includes('hold') ? holdBoundS : 0);
-const watchdog = setTimeout(() => {
-  console.error(`bench:cluster: still running after ${boundS}s: giving up`);
-  process.exit(2);
-}, boundS * 1000);
-watchdog.unref();
-// The exit handlers in ws-procs.ts and cluster-procs.ts kill every child (servers, workers, redis, clients).
-process.on('SIGINT', () => process.exit(130));
-process.on('SIGTERM', () => process.exit(143));
+guardRun('bench:cluster', boundS);
+// The exit handlers in lib/processes.ts and lib/redis-server.ts kill every child (servers, workers, redis, clients).
 
 progress(`machine: ${machineLine(host)}`);
 progress(`model: ${modelDir}; parts: ${parts.join(', ')}`);
-const redis = await startRedis();
+const redis = await startRedisServer();
 progress(`redis-server on 127.0.0.1:${redis.port} (pid ${redis.pid}), no persistence`);
 const fanout: FanoutResult[] = [];
 let engine: EngineResult[] = [];
@@ -894,10 +715,10 @@ try {
   await redis.stop();
 }
 const comparisons = compare(fanout);
-const loadAvgEnd = round(loadavg()[0] ?? NaN, 2);
+const loadAvgEnd = loadAvgNow();
 const rec = parts.includes('engine') ? recommend(engine, loadAvgEnd) : null;
 const markdown = [report(fanout, comparisons, engine, rec, loadAvgEnd), ...(hold ? holdReport(hold) : [])].join('\n');
-const files = writeResults(
+publishResults(
   'cluster',
   {
     name: 'cluster', machine: host, loadAvgEnd, model: modelDir, parts,
@@ -910,5 +731,3 @@ const files = writeResults(
   },
   markdown,
 );
-console.log('\n' + markdown + '\n');
-progress(`wrote ${files.join(', ')}`);

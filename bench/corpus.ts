@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { resolve } from 'node:path';
-import { repoRoot } from './machine.js';
+import { repoRoot } from './lib/machine.js';
 
 export interface Corpus {
   source: string;

@@ -1,26 +1,21 @@
-// Engine throughput and latency (npm run bench:engine [-- --duration 8 --concurrency 512 --model DIR]).
+// Engine throughput and latency (npm run bench:engine [-- --duration 8 --concurrency 512 --model DIR
+// --corpus twitch|tweets|generated]).
 // Baseline, measured in the same run: what a typical project ships, a transformers.js pipeline called once
 // per message on the main thread, awaited in sequence. Against it, the SentimentEngine (Piscina threads +
 // micro-batching) at several thread counts and batch settings, driven with many messages in flight,
 // because sequential awaits would never let a batch form.
-import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import { env, pipeline } from '@huggingface/transformers';
 import { SentimentEngine, type EngineConfig } from '../src/sentiment/engine.js';
 import { readModelInfo } from '../src/sentiment/model.js';
 import { ModelRuntime } from '../src/sentiment/runtime.js';
 import { DEFAULT_MODEL } from '../src/config.js';
 import { loadCorpus, uniqueText, type CorpusKind } from './corpus.js';
-import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, resolveModelDir, writeResults } from './machine.js';
+import { parseFlags, positive } from './lib/flags.js';
+import { loadAvgNow, machine, machineLine, resolveModelDir } from './lib/machine.js';
+import { fmt, markdownTable, progress, publishResults } from './lib/results.js';
+import { percentile } from './lib/stats.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    duration: { type: 'string' },
-    concurrency: { type: 'string' },
-    model: { type: 'string' },
-    corpus: { type: 'string' },
-  },
-});
+const flags = parseFlags(['duration', 'concurrency', 'model', 'corpus']);
 const corpusKind = flags.corpus ?? 'tweets';
 if (!['twitch', 'tweets', 'generated'].includes(corpusKind)) throw new Error('--corpus must be twitch, tweets or generated');
 const durationS = positive('duration', flags.duration, 8);
@@ -97,10 +92,9 @@ interface Row extends Load {
   ratio: number;
 }
 
-// (a) the naive baseline. It loads the same ONNX file the engine picks (int8 when the folder has one).
 /**
  * (a) What a typical project ships: transformers.js `pipeline('sentiment-analysis')` called per message on
- * the main thread. transformers.js cannot load a model with extra inputs (the bundled hybrid takes n-gram
+ * the main thread, on the same ONNX file the engine picks (int8 when the folder has one). transformers.js cannot load a model with extra inputs (the bundled hybrid takes n-gram
  * features), so for such a model the same naive pattern runs on our own ModelRuntime instead: one message
  * at a time, on the main thread, no pool, no batching.
  */
@@ -189,7 +183,7 @@ const base = lastBase.msgsPerS > firstBase.msgsPerS ? lastBase : firstBase;
 base.name += firstBase === base ? ' (first run)' : ' (second run)';
 rows.unshift(base);
 for (const r of rows) r.ratio = r.msgsPerS / base.msgsPerS;
-const loadAvgEnd = Number(loadavg()[0]?.toFixed(2));
+const loadAvgEnd = loadAvgNow();
 
 const bestRatio = best.ratio;
 const target = {
@@ -228,6 +222,4 @@ const markdown = [
 ].join('\n');
 // One results file per model and corpus: the bundled model on tweets is `engine`; others add their names.
 const resultsName = ['engine', info.name === DEFAULT_MODEL ? '' : info.name, corpusKind === 'tweets' ? '' : corpusKind].filter((p) => p !== '').join('-');
-const files = writeResults(resultsName, { name: 'engine', machine: host, loadAvgEnd, baselines: [firstBase.msgsPerS, lastBase.msgsPerS], model: { dir: modelDir, name: info.name, quantized: info.quantized }, corpus: corpus.source, durationS, warmS, concurrency, rows, target }, markdown);
-console.log('\n' + markdown + '\n');
-progress(`wrote ${files.join(', ')}`);
+publishResults(resultsName, { name: 'engine', machine: host, loadAvgEnd, baselines: [firstBase.msgsPerS, lastBase.msgsPerS], model: { dir: modelDir, name: info.name, quantized: info.quantized }, corpus: corpus.source, durationS, warmS, concurrency, rows, target }, markdown);

@@ -13,16 +13,13 @@
 //
 // Every line's IRC message id carries its sequence number and the wall-clock time its frame was written
 // (`b<seq>t<epoch ms>`), and reaches subscribers as `source_id`: latency is IRC send -> WS delivery.
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import tmi from 'tmi.js';
 import type { ChatUserstate } from 'tmi.js';
 import WebSocket from 'ws';
-import type { ChatPulse } from '../src/app.js';
+import type { ChatPulse } from '../src/app/index.js';
 // The client SDK has no dependencies: the load process imports it without pulling in ChatPulse.
 import { ChatPulseClient, LiveConnection, type MessageFrame } from '../src/client/index.js';
 // A test double imported by a bench, on purpose: it is the only Twitch IRC edge we can drive at a chosen
@@ -30,26 +27,16 @@ import { ChatPulseClient, LiveConnection, type MessageFrame } from '../src/clien
 // of Twitch's dialect for the real tmi.js client (the one inside ChatPulse and the baseline's) to work.
 import { startTwitchIrcServer, type ChatLine, type TwitchIrcServer } from '../test/twitch-irc-server.js';
 import { loadCorpus, uniqueText, type Corpus } from './corpus.js';
-import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, resolveModelDir, writeResults } from './machine.js';
-import { machineBusyS } from './cluster-procs.js';
-import { cpuSeconds } from './ws-procs.js';
+import { int, parseFlags, positive, positiveList } from './lib/flags.js';
+import { loadAvgNow, machine, machineLine, resolveModelDir } from './lib/machine.js';
+import { drainDeliveries, sleep } from './lib/phases.js';
+import { cpuSeconds, cpuSum, cpuTime, machineBusyS } from './lib/proc.js';
+import { guardRun, spawnNode } from './lib/processes.js';
+import { fmt, markdownTable, progress, publishResults } from './lib/results.js';
+import { percentile } from './lib/stats.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    role: { type: 'string' },
-    quick: { type: 'boolean' },
-    subscribers: { type: 'string' },
-    steps: { type: 'string' },
-    seconds: { type: 'string' },
-    drain: { type: 'string' },
-    track: { type: 'string' },
-    model: { type: 'string' },
-    batch: { type: 'boolean' },
-    texts: { type: 'string' },
-  },
-});
+const flags = parseFlags(['role', 'subscribers', 'steps', 'seconds', 'drain', 'track', 'model', 'texts'], ['quick', 'batch']);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Wall-clock ms with sub-ms resolution: comparable between the two processes of one machine. */
 const nowEpoch = (): number => performance.timeOrigin + performance.now();
 
@@ -346,23 +333,10 @@ async function loadMain(): Promise<void> {
 
 // ------------------------------------------------------------------------------------------ bench process
 
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
 /** CPU seconds of this process's main thread (the event loop) alone; the rest are inference workers, GC and I/O threads. */
-function mainThreadCpuS(): number {
-  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
+const mainThreadCpuS = (): number => cpuSum(cpuTime(process.pid, process.pid));
 
 const quick = flags.quick === true;
-const int = (name: string, raw: string | undefined, fallback: number) => Math.round(positive(name, raw, fallback));
 
 class Load {
   private waiting: { type: FromLoad['type']; resolve: (m: FromLoad) => void; reject: (e: Error) => void } | null = null;
@@ -450,7 +424,7 @@ interface StepRow {
 
 async function benchMain(): Promise<void> {
   const subscribers = int('subscribers', flags.subscribers, quick ? 20 : 50);
-  const steps = (flags.steps ?? (quick ? '200,1000,3000' : '200,500,1000,2000,5000')).split(',').map((r) => Math.round(positive('steps', r.trim(), 1)));
+  const steps = positiveList('steps', flags.steps ?? (quick ? '200,1000,3000' : '200,500,1000,2000,5000')).map(Math.round);
   const seconds = positive('seconds', flags.seconds, quick ? 2 : 5);
   const maxDrainS = positive('drain', flags.drain, quick ? 8 : 15);
   const track = int('track', flags.track, 10);
@@ -465,16 +439,12 @@ async function benchMain(): Promise<void> {
   /** A drain ends once the deliveries stopped growing for this long (the rest were dropped, not late). */
   const QUIET_MS = 1500;
 
-  const watchdog = setTimeout(() => {
-    console.error('bench:ingest: still running after its time budget: giving up');
-    process.exit(2);
-  }, (180 + steps.length * 2 * (WARM_S + seconds + maxDrainS + 10)) * 1000);
-  watchdog.unref();
+  guardRun('bench:ingest', 180 + steps.length * 2 * (WARM_S + seconds + maxDrainS + 10), 'its time budget');
 
   progress(`machine: ${machineLine(host)}`);
   progress(`steps ${steps.join(', ')} lines/s, ${seconds}s each; ${subscribers} subscribers (${batch ? 'batched' : 'per-message'}); texts ${textsMode}; model ${modelDir}`);
-  const child = fork(fileURLToPath(import.meta.url), ['--role', 'load', '--texts', textsMode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  process.on('exit', () => child.kill('SIGKILL'));
+  // Killed with the bench (lib/processes.ts), like every child it starts.
+  const child = spawnNode([fileURLToPath(import.meta.url), '--role', 'load', '--texts', textsMode], {}, true);
   const load = new Load(child);
   const { url: ircUrl } = await load.request({ cmd: 'irc' }, 'irc', 30_000);
   progress(`Twitch-IRC double at ${ircUrl} (load-generator process ${child.pid})`);
@@ -500,18 +470,10 @@ async function benchMain(): Promise<void> {
     const busy0 = machineBusyS();
     const began = nowEpoch();
     const { sent, maxLagMs, endEpoch } = await load.request({ cmd: 'send', plan }, 'sent', (secs + 60) * 1000);
-    let last = -1;
-    let lastChange = nowEpoch();
-    for (;;) {
+    await drainDeliveries(async () => {
       const { unique, expected } = await delivered();
-      const now = nowEpoch();
-      if ((unique >= expected && extraQuiet()) || now - endEpoch >= maxDrainS * 1000) break;
-      if (unique !== last) {
-        last = unique;
-        lastChange = now;
-      } else if (now - lastChange >= QUIET_MS && extraQuiet()) break;
-      await sleep(100);
-    }
+      return { delivered: unique, expected };
+    }, { maxMs: maxDrainS * 1000, quietMs: QUIET_MS, everyMs: 100, settled: extraQuiet });
     const ended = nowEpoch();
     const cpu = process.cpuUsage(cpu0);
     const cpuS = (cpu.user + cpu.system) / 1e6;
@@ -567,7 +529,7 @@ async function benchMain(): Promise<void> {
 
   // ------------------------------------------------------------------ ChatPulse, in this process
   // Imported here, not at the top: the load-generator process needs none of ChatPulse (nor its native addons).
-  const { startChatPulse } = await import('../src/app.js');
+  const { startChatPulse } = await import('../src/app/index.js');
   const { loadConfig } = await import('../src/config.js');
   const { createLogger } = await import('../src/observability/log.js');
   const passThrough = ['INFERENCE_THREADS', 'BATCH_MAX_ITEMS', 'BATCH_MAX_WAIT_MS', 'QUEUE_MAX', 'CACHE_SIZE', 'WS_BATCH_TICK_MS', 'ORT_INTRA_OP_THREADS'];
@@ -588,14 +550,14 @@ async function benchMain(): Promise<void> {
   const app: ChatPulse = await startChatPulse(config, createLogger('warn'));
   const base = `http://127.0.0.1:${app.port}`;
   const client = new ChatPulseClient({ baseUrl: base });
-  await client.register('bench_ingest', 'bench-password-1');
-  await client.login('bench_ingest', 'bench-password-1');
+  await client.auth.register('bench_ingest', 'bench-password-1');
+  await client.auth.login('bench_ingest', 'bench-password-1');
 
   const wsChannel = `twitch:${STREAM_CHANNEL}`;
   const connected = await load.request({ cmd: 'connect', baseUrl: base, channel: wsChannel, count: subscribers, batch, track }, 'connected', 120_000);
   progress(`${connected.held} subscribers on ${wsChannel}${connected.failed > 0 ? `, ${connected.failed} failed: ${connected.failure}` : ''}`);
   if (connected.held === 0) throw new Error('no subscriber connected');
-  const stream = await client.ingest.start({ source: 'twitch', channel: STREAM_CHANNEL });
+  const stream = await client.ingest.create({ source: 'twitch', channel: STREAM_CHANNEL });
   const deadline = Date.now() + 30_000;
   for (;;) {
     const { n } = await load.request({ cmd: 'joined', channel: STREAM_CHANNEL }, 'joined', 5000);
@@ -663,10 +625,10 @@ async function benchMain(): Promise<void> {
     );
   }
 
-  await client.ingest.stop(stream.id).catch(() => undefined);
+  await client.ingest.delete(stream.id).catch(() => undefined);
   await load.request({ cmd: 'close' }, 'closed', 30_000).catch(() => undefined);
   await app.stop();
-  const loadAvgEnd = Number(loadavg()[0]?.toFixed(2));
+  const loadAvgEnd = loadAvgNow();
 
   const ok = (r: StepRow) => r.deliveredPct >= 99 && r.p99Ms < 1000;
   const sustainable = rows.filter(ok).reduce<StepRow | null>((best, r) => (best === null || r.rate > best.rate ? r : best), null);
@@ -735,7 +697,7 @@ async function benchMain(): Promise<void> {
         `${fmt(sustainable.vsTmiCpu ?? NaN, 1)}x the CPU per line of bare tmi.js).`,
     ...(notes.length > 0 ? ['', '## Notes', '', ...notes] : []),
   ].join('\n');
-  const files = writeResults(
+  publishResults(
     'ingest',
     {
       name: 'ingest', machine: host, loadAvgEnd, model: modelDir,
@@ -744,14 +706,10 @@ async function benchMain(): Promise<void> {
     },
     markdown,
   );
-  console.log('\n' + markdown + '\n');
-  progress(`wrote ${files.join(', ')}`);
 }
 
 if (flags.role === 'load') await loadMain();
 else {
-  process.on('SIGINT', () => process.exit(130));
-  process.on('SIGTERM', () => process.exit(143));
   await benchMain();
   process.exit(0);
 }

@@ -10,11 +10,12 @@
 // same run, with the ratio. Quick runs are short and single-round: for quoting, run the full bench.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
-import { fmt, machine, markdownTable, progress, repoRoot, type Machine } from './machine.js';
+import { parseFlags } from './lib/flags.js';
+import { loadAvgNow, machine, repoRoot, type Machine } from './lib/machine.js';
+import { sleep } from './lib/phases.js';
+import { fmt, markdownTable, progress } from './lib/results.js';
 
 // ============================================================================== the benches, quick mode
 
@@ -348,15 +349,7 @@ function usageError(message: string): never {
 
 const flags = (() => {
   try {
-    return parseArgs({
-      options: {
-        only: { type: 'string' },
-        skip: { type: 'string' },
-        verbose: { type: 'boolean' },
-        from: { type: 'string' },
-        help: { type: 'boolean' },
-      },
-    }).values;
+    return parseFlags(['only', 'skip', 'from'], ['verbose', 'help']);
   } catch (err) {
     return usageError(err instanceof Error ? err.message : String(err));
   }
@@ -385,7 +378,7 @@ const LATEST_JSON = join(repoRoot, 'bench', 'results', 'latest.json');
 const TAIL_LINES = 20;
 const HEARTBEAT_MS = 30_000;
 const KILL_GRACE_MS = 10_000;
-/** A line from `progress()` in machine.ts: `[hh:mm:ss] ...`. */
+/** A line from `progress()` in lib/results.ts: `[hh:mm:ss] ...`. */
 const PROGRESS_LINE = /^\[\d\d:\d\d:\d\d\] /;
 
 type Status = 'ok' | 'failed' | 'not run';
@@ -410,7 +403,6 @@ interface Outcome {
 }
 
 const rel = (path: string) => relative(repoRoot, path);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let current: ChildProcess | null = null;
 
 /** Signals the child's whole process group (it was started detached, so it leads one): servers and clients too. */
@@ -672,7 +664,7 @@ if (FROM_DIR === null) {
   }
 }
 const tookS = Math.round((Date.now() - began) / 1000);
-const loadAvgEnd = Number(loadavg()[0]?.toFixed(2));
+const loadAvgEnd = loadAvgNow();
 const failed = outcomes.filter((o) => o.status === 'failed');
 
 const markdown = [

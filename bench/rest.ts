@@ -9,26 +9,20 @@
 // is JavaScript too, and in-process it would share the server's event loop, so every figure would measure
 // the load generator as much as the server. On 2 cores the processes still share CPU time (autocannon
 // takes roughly one core), which caps both servers alike; the ratio to the bare server is the fair figure.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
-import { loadavg } from 'node:os';
-import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { loadConfig } from '../src/config.js';
 import { loadCorpus, uniqueText } from './corpus.js';
-import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, repoRoot, resolveModelDir, writeResults } from './machine.js';
+import { accountToken } from './lib/chatpulse.js';
+import { parseFlags, positive } from './lib/flags.js';
+import { loadAvgNow, machine, machineLine, resolveModelDir } from './lib/machine.js';
+import { portLine, startServer, stopChild } from './lib/processes.js';
+import { fmt, markdownTable, progress, publishResults } from './lib/results.js';
+import { percentile } from './lib/stats.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    duration: { type: 'string' },
-    connections: { type: 'string' },
-    threads: { type: 'string' },
-    model: { type: 'string' },
-    'overload-only': { type: 'boolean' },
-  },
-});
+const flags = parseFlags(['duration', 'connections', 'threads', 'model'], ['overload-only']);
 const overloadOnly = flags['overload-only'] === true;
 const durationS = Math.round(positive('duration', flags.duration, 10));
 const connections = Math.round(positive('connections', flags.connections, 100));
@@ -41,47 +35,20 @@ const host = machine();
 
 interface Server {
   url: string;
+  port: number;
   child: ChildProcess;
 }
 
 /** Starts a server script and resolves once it prints a JSON line with its port (ChatPulse's listening log). */
-function startServer(script: string, env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, [script], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${script} did not report a port within 60s`));
-    }, 60_000);
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before listening`)));
-    // Keep draining stdout after the port line, or a chatty child would block on a full pipe.
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      try {
-        const port = (JSON.parse(line) as { port?: unknown }).port;
-        if (typeof port === 'number') {
-          clearTimeout(timer);
-          resolve({ url: `http://127.0.0.1:${port}`, child });
-        }
-      } catch {
-        // not a JSON line: ignore
-      }
-    });
-  });
+async function launch(script: string, env: Record<string, string>): Promise<Server> {
+  const started = await startServer(script, [script], env, portLine, 60_000);
+  return { url: `http://127.0.0.1:${started.port}`, port: started.port, child: started.child };
 }
 
-async function stopServer(server: Server): Promise<void> {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  server.child.kill('SIGTERM');
-  await exited;
-}
+const stopServer = (server: Server): Promise<void> => stopChild(server.child);
 
-async function postJson(url: string, body: unknown, token?: string): Promise<unknown> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token !== undefined) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
-  if (!res.ok) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
+/** The bench's account on `server`: its bearer token. */
+const login = (server: Server): Promise<string> => accountToken(server.port, server.port, 'bench');
 
 interface EngineCounters {
   batches: number;
@@ -360,10 +327,10 @@ async function overloadPhase(chatpulse: Server, token: string, nextText: () => s
   rows.push(await overloadRow('overload, admission by expected wait', chatpulse.url, token, 'default', OVERLOAD_CONNECTIONS, body, unloaded.textsPerS));
   rows.push(await overloadRow('overload, admission by expected wait, clients wait Retry-After', chatpulse.url, token, 'default', OVERLOAD_CONNECTIONS, body, unloaded.textsPerS, true));
   await stopServer(chatpulse);
-  const countOnly = await startServer('dist/src/main.js', { ...serverEnv, ADMISSION_DEADLINE_MS: String(COUNT_ONLY_DEADLINE_MS) });
+  const countOnly = await launch('dist/src/main.js', { ...serverEnv, ADMISSION_DEADLINE_MS: String(COUNT_ONLY_DEADLINE_MS) });
   started.push(countOnly);
   try {
-    const other = await login(countOnly.url);
+    const other = await login(countOnly);
     rows.push(await overloadRow('overload, admission by queue room only', countOnly.url, other, COUNT_ONLY_DEADLINE_MS, OVERLOAD_CONNECTIONS, body, unloaded.textsPerS));
   } finally {
     await stopServer(countOnly);
@@ -384,13 +351,6 @@ async function overloadPhase(chatpulse: Server, token: string, nextText: () => s
     table,
   ];
   return { rows, markdown };
-}
-
-async function login(base: string): Promise<string> {
-  const credentials = { username: 'bench', password: 'bench-password-1' };
-  await postJson(`${base}/api/v1/auth/register`, credentials);
-  const { access_token: token } = (await postJson(`${base}/api/v1/auth/login`, credentials)) as { access_token: string };
-  return token;
 }
 
 progress(`machine: ${machineLine(host)}`);
@@ -415,19 +375,17 @@ let overloadCounter = 0;
 const nextOverloadText = () => uniqueText(corpus, 10_000_000 + overloadCounter++);
 try {
   if (overloadOnly) {
-    const chatpulse = await startServer('dist/src/main.js', serverEnv);
+    const chatpulse = await launch('dist/src/main.js', serverEnv);
     started.push(chatpulse);
-    const overload = await overloadPhase(chatpulse, await login(chatpulse.url), nextOverloadText);
+    const overload = await overloadPhase(chatpulse, await login(chatpulse), nextOverloadText);
     const markdown = ['# REST benchmark: overload', '', `Machine: ${machineLine(host)}`, `Model: \`${modelDir}\`, corpus: ${corpus.source}; ${durationS}s per row after a 1s warm-up; ChatPulse with ${threads ?? 'default (= cores)'} inference threads.`, '', ...overload.markdown].join('\n');
-    const files = writeResults('rest-overload', { name: 'rest-overload', machine: host, model: modelDir, durationS, inferenceThreads: threads ?? 'default', overload: overload.rows }, markdown);
-    console.log('\n' + markdown + '\n');
-    progress(`wrote ${files.join(', ')}`);
+    publishResults('rest-overload', { name: 'rest-overload', machine: host, model: modelDir, durationS, inferenceThreads: threads ?? 'default', overload: overload.rows }, markdown);
     process.exit(0);
   }
   progress('starting bare uWS server (node dist/bench/bare-uws.js) and ChatPulse (node dist/src/main.js)');
-  const bare = await startServer('dist/bench/bare-uws.js', {});
+  const bare = await launch('dist/bench/bare-uws.js', {});
   started.push(bare);
-  const chatpulse = await startServer('dist/src/main.js', serverEnv);
+  const chatpulse = await launch('dist/src/main.js', serverEnv);
   started.push(chatpulse);
   // GET /health on both servers, alternated and best of HEALTH_ROUNDS each: the ratio is the headline
   // figure, and a shared 2-core box has transient neighbours that one run alone would charge to one side.
@@ -447,7 +405,7 @@ try {
     rows.push(r);
   }
 
-  const token = await login(chatpulse.url);
+  const token = await login(chatpulse);
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
   let counter = 0;
   const hit: autocannon.Request = { method: 'POST', path: '/api/v1/sentiment', headers, body: JSON.stringify({ text: 'gg wp LUL that was insane PogChamp' }) };
@@ -476,7 +434,7 @@ try {
   const overload = await overloadPhase(chatpulse, token, nextOverloadText);
 
   const healthRatio = (rows[1] as Row).vsBare;
-  const loadAvgEnd = Number(loadavg()[0]?.toFixed(2));
+  const loadAvgEnd = loadAvgNow();
   const targets = {
     healthVsBareUws: { target: '>= 0.70', measured: Number(healthRatio.toFixed(3)), met: healthRatio >= 0.7 },
     p99AtHalfPeakMs: { target: '<= 20', measured: half.p99Ms, met: half.p99Ms <= 20 },
@@ -516,9 +474,7 @@ try {
     '',
     ...overload.markdown,
   ].join('\n');
-  const files = writeResults('rest', { name: 'rest', machine: host, loadAvgEnd, model: modelDir, corpus: corpus.source, durationS, connections, inferenceThreads: threads ?? 'default', rows, targets, overload: overload.rows }, markdown);
-  console.log('\n' + markdown + '\n');
-  progress(`wrote ${files.join(', ')}`);
+  publishResults('rest', { name: 'rest', machine: host, loadAvgEnd, model: modelDir, corpus: corpus.source, durationS, connections, inferenceThreads: threads ?? 'default', rows, targets, overload: overload.rows }, markdown);
 } finally {
   for (const server of started) await stopServer(server);
 }

@@ -10,40 +10,31 @@
 // every recorded message and every bucket count comes out exactly once after the spool is replayed.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { monotonicFactory } from 'ulid';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/log.js';
-import { MemoryBucketStore, MemoryMessageStore } from '../src/store/memory.js';
-import { COLLECTIONS, connectMongo, mongoStores, type MongoHandle } from '../src/store/mongo/index.js';
-import { BUCKET_MS, type BucketIncrement, type BucketStore, type MessageQuery, type MessageStore, type SentimentPoint, type StoredMessage } from '../src/store/ports.js';
+import { MemoryBucketStore, MemoryMessageStore } from '../src/store/stores.js';
+import { COLLECTIONS, connectMongo, mongoStores, type MongoHandle } from '../src/app/persistent.js';
+import { BUCKET_MS, type BucketIncrement, type BucketStore, type MessageQuery, type MessageStore, type SentimentPoint } from '../src/store/stores.js';
+import { type StoredMessage } from '../src/vocabulary.js';
 import { DiskSpool, type WriteBatch } from '../src/store/spool.js';
 import { StoreWriter, type BatchSizeStats } from '../src/store/writer.js';
 import { loadCorpus } from './corpus.js';
-import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, writeResults } from './machine.js';
+import { int, parseFlags, positive, positiveList } from './lib/flags.js';
+import { loadAvgNow, machine, machineLine } from './lib/machine.js';
+import { sleep } from './lib/phases.js';
+import { guardRun } from './lib/processes.js';
+import { fmt, markdownTable, progress, publishResults } from './lib/results.js';
+import { percentile } from './lib/stats.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    quick: { type: 'boolean' },
-    messages: { type: 'string' },
-    channels: { type: 'string' },
-    rates: { type: 'string' },
-    seconds: { type: 'string' },
-    outage: { type: 'string' },
-    'failure-rate': { type: 'string' },
-    'baseline-seconds': { type: 'string' },
-    'flush-ms': { type: 'string' },
-    'max-docs': { type: 'string' },
-  },
-});
+const flags = parseFlags(['messages', 'channels', 'rates', 'seconds', 'outage', 'failure-rate', 'baseline-seconds', 'flush-ms', 'max-docs'], ['quick']);
 const quick = flags.quick === true;
-const int = (name: string, raw: string | undefined, fallback: number) => Math.round(positive(name, raw, fallback));
 const storeDefaults = loadConfig({}).store;
 const N = int('messages', flags.messages, quick ? 50_000 : 200_000);
 const channels = int('channels', flags.channels, 20);
-const rates = (flags.rates ?? '1000,10000').split(',').map((r) => int('rates', r.trim(), 1));
+const rates = positiveList('rates', flags.rates ?? '1000,10000').map(Math.round);
 const rateSeconds = positive('seconds', flags.seconds, quick ? 2 : 4);
 const outageS = positive('outage', flags.outage, 2);
 const failureRate = int('failure-rate', flags['failure-rate'], 10_000);
@@ -59,7 +50,6 @@ const FAILURE_MARGIN_S = 2;
 const LOST_ANSWER_MS = 200;
 const host = machine();
 const log = createLogger('silent');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const yieldLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 // ------------------------------------------------------------------------------------------------ messages
@@ -568,13 +558,7 @@ async function failure(driver: Driver): Promise<Failure> {
 
 // ------------------------------------------------------------------------------------------------ main
 
-const watchdog = setTimeout(() => {
-  console.error('bench:store: still running after 20 minutes: giving up');
-  process.exit(2);
-}, 20 * 60_000);
-watchdog.unref();
-process.on('SIGINT', () => process.exit(130));
-process.on('SIGTERM', () => process.exit(143));
+guardRun('bench:store', 20 * 60, '20 minutes');
 
 progress(`machine: ${machineLine(host)}`);
 progress(`${N} messages over ${channels} channels; rates ${rates.join(', ')} msgs/s for ${rateSeconds}s; outage ${outageS}s at ${failureRate} msgs/s; writer flushMs ${flushMs}, maxDocs ${maxDocs}, retryMs ${RETRY_MS}`);
@@ -601,7 +585,7 @@ try {
 } finally {
   for (const d of drivers) await d.close().catch((err: unknown) => console.error(`closing ${d.name}: ${String(err)}`));
 }
-const loadAvgEnd = Number(loadavg()[0]?.toFixed(2));
+const loadAvgEnd = loadAvgNow();
 
 const allExact = rows.every((r) => r.check.ok) && failures.every((f) => f.check.ok && f.replayS !== null);
 const table = markdownTable(
@@ -654,7 +638,7 @@ const markdown = [
   failureTable,
   ...(problems.length > 0 ? ['', '## Problems', '', ...problems] : []),
 ].join('\n');
-const files = writeResults(
+publishResults(
   'store',
   {
     name: 'store', machine: host, loadAvgEnd,
@@ -663,8 +647,6 @@ const files = writeResults(
   },
   markdown,
 );
-console.log('\n' + markdown + '\n');
-progress(`wrote ${files.join(', ')}`);
 if (!allExact) {
   console.error('bench:store: the store did not end up with every recorded message exactly once');
   process.exit(1);

@@ -1,8 +1,11 @@
-// The publishing side of bench/ws.ts: a few publisher connections in the bench process, ChatPulse's cache
-// warm-up, and the open-loop send schedule that latency is measured against.
+// The publishing side of the WebSocket fan-out client generator (bench:ws, bench:cluster): a few publisher
+// connections in the bench process, ChatPulse's cache warm-up, and the open-loop send schedule that latency
+// is measured against.
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
-import { chatTexts, monoMs, poolText, type Schedule, type Wire } from './ws-protocol.js';
+import { sleep } from './lib/phases.js';
+import { ServerUnavailable } from './lib/processes.js';
+import { channelName, chatTexts, monoMs, poolText, type Schedule, type Wire } from './ws-protocol.js';
 
 export interface Publisher {
   readonly index: number;
@@ -16,11 +19,10 @@ export interface Publisher {
   errorSamples: string[];
 }
 
-export class ConnectError extends Error {
+/** A publisher that could not connect or subscribe: the server is unavailable for the run. */
+export class ConnectError extends ServerUnavailable {
   override name = 'ConnectError';
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A publisher on ChatPulse or the bare baseline. It subscribes to its own channel as well, on every server
@@ -111,10 +113,20 @@ function socketIoPublisher(index: number, channel: string, port: number, timeout
   });
 }
 
-export function connectPublisher(wire: Wire, port: number, index: number, channel: string, token: string | undefined, timeoutMs: number): Promise<Publisher> {
+function connectPublisher(wire: Wire, port: number, index: number, channel: string, token: string | undefined, timeoutMs: number): Promise<Publisher> {
   if (wire === 'socketio') return socketIoPublisher(index, channel, port, timeoutMs);
   const query = token === undefined ? '' : `?token=${encodeURIComponent(token)}`;
   return rawPublisher(index, channel, `ws://127.0.0.1:${port}/ws${query}`, timeoutMs);
+}
+
+/**
+ * `count` publishers on `port`, publisher p on channel p mod `channels`, each pushed onto `pubs` once
+ * connected (so after a failure the caller still closes the ones before it).
+ */
+export async function connectPublishers(
+  pubs: Publisher[], wire: Wire, port: number, count: number, channels: number, tokenOf: (p: number) => Promise<string | undefined>, timeoutMs: number,
+): Promise<void> {
+  for (let p = 0; p < count; p++) pubs.push(await connectPublisher(wire, port, p, channelName(p % channels), await tokenOf(p), timeoutMs));
 }
 
 export interface WarmResult {

@@ -4,6 +4,7 @@
 // frame (the "batched" ceiling that ChatPulse's batched subscriptions are compared with).
 // Run as a child process like ChatPulse; prints {"port":N} once listening.
 import { nativeUws } from '../src/gateway/uws.js';
+import { listenOnFreePort } from './lib/uws-listen.js';
 
 // The same native binary ChatPulse runs on, so the ceiling is not the slow JS fallback.
 const uws = nativeUws();
@@ -55,11 +56,4 @@ const app = uws.App().ws<Record<string, never>>('/ws', {
     }
   },
 });
-app.listen('127.0.0.1', 0, (socket) => {
-  if (!socket) {
-    console.error('bare uWS (ws): cannot listen');
-    process.exit(1);
-  }
-  console.log(JSON.stringify({ port: uws.us_socket_local_port(socket) }));
-});
-process.on('SIGTERM', () => process.exit(0));
+listenOnFreePort(app, 'bare uWS (ws)');

@@ -1,53 +1,30 @@
 // WebSocket fan-out benchmark (npm run bench:ws [-- --connections 10000 --channels 10 --rate 200,1000
-// --duration 10 --servers uws,socketio,chatpulse,... --rounds 1 --model DIR]); flags and how to read it: bench/WS.md.
+// --duration 10 --servers uws,socketio,chatpulse,... --rounds 1 --model DIR]); flags and how to read it:
+// docs/benchmarks.md, "WebSocket fan-out".
 //
 // Every server runs as a child process and is driven by the same client generator: publishers in this
 // process on an open-loop schedule, subscribers in forked processes (bench/ws-clients.ts), so neither
 // shares the server's event loop. On 2 cores they still share the CPU, so the headline figure is not
 // deliveries per second (which the client generator caps) but deliveries per server CPU-second, read from
 // /proc/<pid>/stat, with the bare uWebSockets.js ceiling and socket.io measured in the same run.
-import { randomBytes } from 'node:crypto';
-import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { fmt, machine, machineLine, markdownTable, percentile, positive, progress, resolveModelDir, writeResults } from './machine.js';
-import {
-  BASELINE_COALESCE_MS, channelName, mergeStats, monoMs, SERVERS,
-  type ClientStats, type Schedule, type ServerKind, type ServerSpec, type SubPlan,
-} from './ws-protocol.js';
-import { ClientProc, cpuSeconds, cpuTime, createBenchRooms, freePort, openFilesLimit, rssBytes, ServerUnavailable, startServer, stopChild, type StartedServer } from './ws-procs.js';
-import { ConnectError, connectPublisher, publish, warmCache, type Publisher, type WarmResult } from './ws-publishers.js';
+import { accountToken, newJwtSecret, serverEnv, startChatPulse } from './lib/chatpulse.js';
+import { parseFlags } from './lib/flags.js';
+import { loadAvgNow, machine, machineLine } from './lib/machine.js';
+import { sleep } from './lib/phases.js';
+import { cpuTime, openFilesLimit, rssBytes } from './lib/proc.js';
+import { failureReason, freePort, guardRun, portLine, ServerUnavailable, startServer, stopChild, type StartedServer } from './lib/processes.js';
+import { fmt, markdownTable, progress, publishResults } from './lib/results.js';
+import { round } from './lib/stats.js';
+import { FANOUT_FLAGS, fanoutSettings, measureRates, runPhase, type PhaseRow, type PhaseSetup } from './ws-phase.js';
+import { BASELINE_COALESCE_MS, channelName, SERVERS, type ServerKind, type ServerSpec, type SubPlan } from './ws-protocol.js';
+import { ClientProc, connectSubscribers, createBenchRooms, waveShare } from './ws-procs.js';
+import { ConnectError, connectPublishers, warmCache, type Publisher, type WarmResult } from './ws-publishers.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    connections: { type: 'string' },
-    channels: { type: 'string' },
-    rate: { type: 'string' },
-    duration: { type: 'string' },
-    servers: { type: 'string' },
-    publishers: { type: 'string' },
-    pool: { type: 'string' },
-    clients: { type: 'string' },
-    wave: { type: 'string' },
-    drain: { type: 'string' },
-    track: { type: 'string' },
-    rounds: { type: 'string' },
-    model: { type: 'string' },
-  },
+const flags = parseFlags([...FANOUT_FLAGS, 'servers']);
+const { connections, channels, rates, durationS, publisherCount, pool, clientProcs, wave, drainS, trackPerChannel, rounds, modelDir } = fanoutSettings(flags, {
+  connections: 10_000, rate: '200,1000', drainS: 30,
 });
-const int = (name: string, raw: string | undefined, fallback: number) => Math.round(positive(name, raw, fallback));
-const connections = int('connections', flags.connections, 10_000);
-const channels = int('channels', flags.channels, 10);
-const rates = (flags.rate ?? '200,1000').split(',').map((r) => positive('rate', r.trim(), 1));
-const durationS = positive('duration', flags.duration, 10);
-const publisherCount = int('publishers', flags.publishers, channels);
-const pool = int('pool', flags.pool, 500);
-const clientProcs = int('clients', flags.clients, 2);
-const wave = int('wave', flags.wave, 500);
-const drainS = positive('drain', flags.drain, 30);
-const trackPerChannel = int('track', flags.track, 20);
-const rounds = int('rounds', flags.rounds, 1);
-const modelDir = resolveModelDir(flags.model);
 const specs: ServerSpec[] = (flags.servers ?? SERVERS.map((s) => s.kind).join(',')).split(',').map((k) => {
   const spec = SERVERS.find((s) => s.kind === k.trim());
   if (spec === undefined) throw new Error(`--servers: unknown "${k}" (known: ${SERVERS.map((s) => s.kind).join(', ')})`);
@@ -56,8 +33,6 @@ const specs: ServerSpec[] = (flags.servers ?? SERVERS.map((s) => s.kind).join(',
 
 /** Untimed traffic before each measured phase: JIT and socket buffers warm, as in a long-running server. */
 const WARM_PHASE_S = 1;
-/** The drain ends early once deliveries stop growing for this long (the rest were dropped, not late). */
-const QUIET_MS = 1000;
 const CONNECT_TIMEOUT_MS = 20_000;
 const TARGET_CONNECTIONS = 20_000;
 /** Past this median latency a row is flagged as measured with backed-up sockets (batching adds at most ~25 ms). */
@@ -65,51 +40,14 @@ const BACKLOG_P50_MS = 100;
 const RSS_TARGET_BYTES = 8 * 1024;
 const host = machine();
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const round = (x: number, digits: number) => Number(x.toFixed(digits));
 const script = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 
-/** A forked subscriber process and its one-reply-per-command IPC. */
-
-interface PhaseRow {
+interface ServerRow extends PhaseRow {
   server: string;
   kind: ServerKind;
   batched: boolean;
-  rate: number;
-  seconds: number;
-  /** Subscribers still connected when the phase began. */
-  subscribersHeld: number;
-  sent: number;
-  /** Sent messages times the subscribers held on their channel. */
-  expected: number;
-  delivered: number;
-  deliveredInWindow: number;
-  deliveriesPerS: number;
-  deliveredPct: number;
-  serverCpuS: number;
   /** The split: on loopback the kernel's work of receiving each write is charged to the sender, as sys. */
   serverUserS: number;
-  serverSysS: number;
-  /** Of one core, over the phase and its drain. */
-  serverCpuPct: number;
-  deliveriesPerCpuS: number;
-  p50Ms: number;
-  p99Ms: number;
-  latencySamples: number;
-  unpaired: number;
-  /** All subscriber processes together, % of one core over the same window. */
-  clientCpuPct: number;
-  publisherMaxLagMs: number;
-  drainS: number;
-  /** Error frames received by subscribers. */
-  errors: number;
-  errorSamples: string[];
-  /** Error frames received by publishers (refused posts). */
-  publisherErrors: number;
-  closedDuring: number;
-  countMismatches: number;
-  /** Deliveries / CPU-s of every round at this rate; the row is the best of them. */
-  roundsDeliveriesPerCpuS: number[];
   vsCeiling: number | null;
   vsSocketIo: number | null;
   vsSocketIoBatched: number | null;
@@ -131,60 +69,16 @@ interface ServerResult {
   rssIdleBytes: number | null;
   rssPerIdleConnBytes: number | null;
   warm: WarmResult | null;
-  phases: PhaseRow[];
-}
-
-
-const collect = async (clients: readonly ClientProc[], samples: boolean): Promise<ClientStats> =>
-  mergeStats(await Promise.all(clients.map((c) => c.request({ cmd: 'stats', samples }, 'stats', 30_000))));
-
-function serverEnv(port: number): Record<string, string> {
-  return {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info', // its "chatpulse listening" line says when it is ready
-    INFERENCE_THREADS: '1',
-    // One process on in-memory state, whatever the shell exports: /proc/<pid> is then all of the server.
-    WORKERS: '1',
-    REDIS_URL: '',
-    MONGODB_URL: '',
-    MODEL_DIR: modelDir,
-    JWT_SECRET: randomBytes(36).toString('base64'), // 48 characters
-    ACCESS_TOKEN_TTL_S: '3600',
-    // The bench measures fan-out, not the abuse limits: all raised far past what it sends.
-    WS_MAX_CONNECTIONS: '100000',
-    WS_CONNECT_RATE_PER_MIN: '1000000',
-    WS_FRAME_RATE_PER_10S: '1000000',
-    CHAT_RATE_PER_30S: '1000000',
-    AUTH_RATE_PER_MIN: '100000',
-    API_RATE_PER_MIN: '100000000',
-  };
+  phases: ServerRow[];
 }
 
 async function start(spec: ServerSpec): Promise<StartedServer> {
-  const portLine = (line: Record<string, unknown>) => (typeof line.port === 'number' ? line.port : null);
   if (spec.wire === 'chatpulse') {
-    const port = await freePort();
-    return startServer(spec.label, ['dist/src/main.js'], serverEnv(port), (line) => (line.msg === 'chatpulse listening' ? (portLine(line) ?? port) : null), 180_000);
+    // One process on in-memory state, whatever the shell exports: /proc/<pid> is then all of the server.
+    return startChatPulse(spec.label, serverEnv({ port: await freePort(), modelDir, jwtSecret: newJwtSecret() }), 1, 180_000);
   }
   const file = spec.wire === 'bare' ? './ws-uws-server.js' : './ws-socketio-server.js';
   return startServer(spec.label, [script(file)], { BATCH_MS: spec.batched ? String(BASELINE_COALESCE_MS) : '0' }, portLine, 30_000);
-}
-
-async function postJson(url: string, body: unknown): Promise<unknown> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (!res.ok) throw new ServerUnavailable(`POST ${new URL(url).pathname}: ${res.status} ${(await res.text()).slice(0, 200)}`);
-  return res.json();
-}
-
-/** ChatPulse publishers post as signed-in users: one account per publisher (and one hosts the rooms). */
-async function userToken(port: number, username: string): Promise<string> {
-  const credentials = { username, password: 'bench-password-1' };
-  const base = `http://127.0.0.1:${port}/api/v1/auth`;
-  await postJson(`${base}/register`, credentials);
-  const { access_token: token } = (await postJson(`${base}/login`, credentials)) as { access_token?: unknown };
-  if (typeof token !== 'string') throw new ServerUnavailable('login returned no access_token');
-  return token;
 }
 
 /** Subscriber k: channel k mod C, process k mod K; the first few per channel measure latency. */
@@ -197,11 +91,9 @@ function plans(spec: ServerSpec): SubPlan[][] {
   return perProc;
 }
 
-interface Run {
+interface Run extends PhaseSetup {
   spec: ServerSpec;
   server: StartedServer;
-  pubs: Publisher[];
-  clients: ClientProc[];
 }
 
 function assertAlive(run: Run): void {
@@ -209,90 +101,20 @@ function assertAlive(run: Run): void {
   if (child.exitCode !== null || child.signalCode !== null) throw new ServerUnavailable(`${run.spec.label} exited during the run (${child.signalCode ?? child.exitCode})`);
 }
 
-/**
- * One phase at `rate` messages/s for `seconds`, then the drain: until every expected delivery arrived,
- * deliveries stop growing for QUIET_MS, or `drainS` passes. CPU is read over the phase plus its drain, so a
- * server that queues work is charged for finishing it; deliveries/s counts only the phase's own window.
- */
-async function phase(run: Run, rate: number, seconds: number, record: boolean): Promise<PhaseRow> {
-  const { pubs, clients, spec } = run;
-  const intervalMs = (pubs.length * 1000) / rate;
-  const perPublisher = Math.max(1, Math.round((rate * seconds) / pubs.length));
-  // A little ahead, so every subscriber process has its schedule before the first send.
-  const t0 = monoMs() + 300;
-  const schedule: Schedule = { t0: pubs.map((_, p) => t0 + (p * intervalMs) / pubs.length), intervalMs, pool };
-  const windowEnd = t0 + seconds * 1000;
-  const ready = await Promise.all(clients.map((c) => c.request({ cmd: 'phase', schedule, windowEnd, record }, 'phase-ready', 30_000)));
-  const perChannel: Record<string, number> = {};
-  for (const r of ready) for (const [channel, n] of Object.entries(r.perChannel)) perChannel[channel] = (perChannel[channel] ?? 0) + n;
-  const heldAtStart = Object.values(perChannel).reduce((a, b) => a + b, 0);
-  await sleep(Math.max(0, t0 - monoMs()));
-  const cpu0 = cpuTime(run.server.pid);
-  const pubErrors0 = pubs.reduce((sum, pub) => sum + pub.errors, 0);
-  const clientCpu0 = clients.reduce((sum, c) => sum + cpuSeconds(c.pid), 0);
-  const began = monoMs();
-  const { sent, maxLagMs } = await publish(pubs, schedule, perPublisher, windowEnd + 2000);
-  const sentTotal = sent.reduce((a, b) => a + b, 0);
-  const expected = pubs.reduce((sum, pub, p) => sum + (sent[p] as number) * (perChannel[pub.channel] ?? 0), 0);
-
-  const published = monoMs();
-  let last = -1;
-  let lastChange = published;
-  for (;;) {
-    const { deliveries } = await collect(clients, false);
-    const now = monoMs();
-    if (deliveries >= expected || now - published >= drainS * 1000) break;
-    if (deliveries !== last) {
-      last = deliveries;
-      lastChange = now;
-    } else if (now - lastChange >= QUIET_MS) break;
-    await sleep(200);
-  }
-  const ended = monoMs();
-  const cpu1 = cpuTime(run.server.pid);
-  const serverUserS = cpu1.user - cpu0.user;
-  const serverSysS = cpu1.sys - cpu0.sys;
-  const serverCpuS = serverUserS + serverSysS;
-  const publisherErrors = pubs.reduce((sum, pub) => sum + pub.errors, 0) - pubErrors0;
-  const clientCpuS = clients.reduce((sum, c) => sum + cpuSeconds(c.pid), 0) - clientCpu0;
-  assertAlive(run);
-  const stats = await collect(clients, record);
-  const latencies = (stats.latencies ?? []).sort((a, b) => a - b);
-  const wallS = (ended - began) / 1000;
+/** One phase (ws-phase.ts), the server's CPU read from its one process. */
+async function phase(run: Run, rate: number, seconds: number, record: boolean): Promise<ServerRow> {
+  const { spec, server } = run;
+  const meter = () => {
+    const cpu0 = cpuTime(server.pid);
+    return () => {
+      const cpu1 = cpuTime(server.pid);
+      return { serverCpu: { user: cpu1.user - cpu0.user, sys: cpu1.sys - cpu0.sys } };
+    };
+  };
+  const { row, measured } = await runPhase(run, rate, seconds, record, meter, () => assertAlive(run));
   return {
-    server: spec.label,
-    kind: spec.kind,
-    batched: spec.batched,
-    rate,
-    seconds,
-    subscribersHeld: heldAtStart,
-    sent: sentTotal,
-    expected,
-    delivered: stats.deliveries,
-    deliveredInWindow: stats.inWindow,
-    deliveriesPerS: Math.round(stats.inWindow / seconds),
-    deliveredPct: expected === 0 ? NaN : round((100 * stats.deliveries) / expected, 2),
-    serverCpuS: round(serverCpuS, 2),
-    serverUserS: round(serverUserS, 2),
-    serverSysS: round(serverSysS, 2),
-    serverCpuPct: round((100 * serverCpuS) / wallS, 1),
-    deliveriesPerCpuS: Math.round(stats.deliveries / serverCpuS),
-    p50Ms: Number(percentile(latencies, 50).toFixed(2)),
-    p99Ms: Number(percentile(latencies, 99).toFixed(2)),
-    latencySamples: latencies.length,
-    unpaired: stats.unpaired,
-    clientCpuPct: round((100 * clientCpuS) / wallS, 1),
-    publisherMaxLagMs: Number(maxLagMs.toFixed(1)),
-    drainS: Number(((ended - published) / 1000).toFixed(2)),
-    errors: stats.errors,
-    errorSamples: [...stats.errorSamples, ...pubs.flatMap((pub) => pub.errorSamples)].slice(0, 5),
-    publisherErrors,
-    closedDuring: stats.closed,
-    countMismatches: stats.mismatches,
-    roundsDeliveriesPerCpuS: [],
-    vsCeiling: null,
-    vsSocketIo: null,
-    vsSocketIoBatched: null,
+    server: spec.label, kind: spec.kind, batched: spec.batched, ...row, serverUserS: round(measured.serverCpu.user, 2),
+    vsCeiling: null, vsSocketIo: null, vsSocketIoBatched: null,
   };
 }
 
@@ -313,33 +135,26 @@ async function runServer(spec: ServerSpec): Promise<ServerResult> {
       progress(`  warning: the server may open only ${result.fdLimit} files (hard limit), fewer than ${connections + publisherCount} connections need`);
     }
     const port = server.port;
-    if (spec.wire === 'chatpulse') await createBenchRooms(port, await userToken(port, 'bench_host'), channels);
-    for (let p = 0; p < publisherCount; p++) {
-      const token = spec.wire === 'chatpulse' ? await userToken(port, `bench_pub_${p}`) : undefined;
-      pubs.push(await connectPublisher(spec.wire, port, p, channelName(p % channels), token, CONNECT_TIMEOUT_MS));
-    }
-    if (spec.wire === 'chatpulse') {
+    // ChatPulse publishers post as signed-in users: one account per publisher (and one hosts the rooms).
+    const chatpulse = spec.wire === 'chatpulse';
+    if (chatpulse) await createBenchRooms(port, await accountToken(port, port, 'bench_host'), channels);
+    await connectPublishers(pubs, spec.wire, port, publisherCount, channels, async (p) => (chatpulse ? accountToken(port, port, `bench_pub_${p}`) : undefined), CONNECT_TIMEOUT_MS);
+    if (chatpulse) {
       result.warm = await warmCache(pubs, pool, 180_000);
       progress(`  cache warm-up: ${result.warm.confirmed}/${result.warm.total} pool texts came back in ${fmt(result.warm.seconds, 1)}s`);
     }
     await sleep(1000);
     result.rssBeforeBytes = rssBytes(server.pid);
 
-    const started = monoMs();
     const perProc = plans(spec);
     for (let k = 0; k < clientProcs; k++) clients.push(new ClientProc());
-    const waveEach = Math.max(1, Math.ceil(wave / clientProcs));
-    const waves = Math.ceil(connections / clientProcs / waveEach);
+    const waveEach = waveShare(wave, clientProcs);
     progress(`  connecting ${connections} subscribers over ${channels} channels (${clientProcs} processes, waves of ${waveEach} each)`);
-    const replies = await Promise.all(
-      clients.map((c, k) => c.request({ cmd: 'connect', wire: spec.wire, port, subs: perProc[k] as SubPlan[], wave: waveEach, timeoutMs: CONNECT_TIMEOUT_MS }, 'connected', waves * (CONNECT_TIMEOUT_MS + 5000) + 30_000)),
-    );
-    result.connectS = Number(((monoMs() - started) / 1000).toFixed(2));
-    for (const r of replies) {
-      result.subscribersHeld += r.held;
-      result.subscribersFailed += r.failed;
-      result.failureSamples.push(...r.failures.slice(0, 5 - result.failureSamples.length));
-    }
+    const held = await connectSubscribers(spec.wire, clients.map((proc, k) => ({ proc, port, subs: perProc[k] as SubPlan[] })), waveEach, CONNECT_TIMEOUT_MS);
+    result.connectS = held.seconds;
+    result.subscribersHeld = held.held;
+    result.subscribersFailed = held.failed;
+    result.failureSamples = held.failureSamples;
     progress(`  held ${result.subscribersHeld} (+${pubs.length} publishers), failed ${result.subscribersFailed} in ${result.connectS}s${result.failureSamples.length > 0 ? `; e.g. ${result.failureSamples[0]}` : ''}`);
     if (result.subscribersHeld === 0) throw new ServerUnavailable(`no subscriber connection held${result.failureSamples.length > 0 ? `: ${result.failureSamples[0]}` : ''}`);
     // Settle (handshake garbage, presence traffic) before reading the idle footprint.
@@ -349,31 +164,16 @@ async function runServer(spec: ServerSpec): Promise<ServerResult> {
     progress(`  RSS ${fmt(result.rssBeforeBytes / 2 ** 20, 1)} -> ${fmt(result.rssIdleBytes / 2 ** 20, 1)} MiB: ${fmt(result.rssPerIdleConnBytes / 1024, 2)} KiB per idle connection`);
     result.available = true;
 
-    const run: Run = { spec, server, pubs, clients };
-    for (const rate of rates) {
-      await phase(run, rate, WARM_PHASE_S, false);
-      // Best of `rounds`: on a shared machine a neighbour's burst lands on one round, not on all of them.
-      let best: PhaseRow | null = null;
-      const perRound: number[] = [];
-      for (let attempt = 1; attempt <= rounds; attempt++) {
-        progress(`  ${rate} msg/s for ${durationS}s${rounds > 1 ? `, round ${attempt}/${rounds}` : ''} (after a ${WARM_PHASE_S}s warm-up)`);
-        const row = await phase(run, rate, durationS, true);
-        perRound.push(row.deliveriesPerCpuS);
-        progress(
-          `    ${fmt(row.deliveriesPerS, 0)} deliveries/s, ${fmt(row.deliveredPct, 1)}% delivered, server CPU ${fmt(row.serverCpuS, 2)}s ` +
-            `-> ${fmt(row.deliveriesPerCpuS, 0)} deliveries/CPU-s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, client CPU ${fmt(row.clientCpuPct, 0)}%` +
-            (row.errors + row.publisherErrors > 0 ? `, ${row.errors + row.publisherErrors} error frames: ${row.errorSamples[0]}` : ''),
-        );
-        if (best === null || row.deliveriesPerCpuS > best.deliveriesPerCpuS) best = row;
-      }
-      (best as PhaseRow).roundsDeliveriesPerCpuS = perRound;
-      result.phases.push(best as PhaseRow);
-    }
+    const run: Run = { spec, server, pubs, clients, pool, drainS };
+    await measureRates(
+      { rates, rounds, durationS, warmS: WARM_PHASE_S },
+      (rate, seconds, record) => phase(run, rate, seconds, record),
+      (row) => `-> ${fmt(row.deliveriesPerCpuS, 0)} deliveries/CPU-s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, client CPU ${fmt(row.clientCpuPct, 0)}%`,
+      result.phases,
+    );
   } catch (err) {
     // Whatever went wrong with one server, the others still run and the report says why this one is short.
-    const known = err instanceof ServerUnavailable || err instanceof ConnectError;
-    if (!known) console.error(err);
-    const message = err instanceof Error ? err.message : String(err);
+    const message = failureReason(err);
     result.reason = err instanceof ConnectError ? `WebSocket endpoint /ws: ${message}` : message;
     progress(`  ${spec.label}: ${result.available ? 'stopped early' : 'not available'}: ${result.reason}`);
   } finally {
@@ -387,7 +187,7 @@ async function runServer(spec: ServerSpec): Promise<ServerResult> {
 function ratios(results: readonly ServerResult[]): void {
   const rows = results.flatMap((r) => r.phases);
   const find = (kind: ServerKind, rate: number) => rows.find((r) => r.kind === kind && r.rate === rate);
-  const ratio = (row: PhaseRow, base: PhaseRow | undefined) => (base === undefined ? null : row.deliveriesPerCpuS / base.deliveriesPerCpuS);
+  const ratio = (row: ServerRow, base: ServerRow | undefined) => (base === undefined ? null : row.deliveriesPerCpuS / base.deliveriesPerCpuS);
   for (const row of rows) {
     row.vsCeiling = ratio(row, find(row.batched ? 'uws-batched' : 'uws', row.rate));
     row.vsSocketIo = ratio(row, find('socketio', row.rate));
@@ -509,15 +309,8 @@ function report(results: readonly ServerResult[], goals: Record<string, Target>,
   ].join('\n');
 }
 
-// Every step is bounded on its own; this is the backstop should one hang anyway.
 const perServerS = 240 + Math.ceil(connections / wave) * (CONNECT_TIMEOUT_MS / 1000 + 5) + rates.length * (WARM_PHASE_S + drainS + rounds * (durationS + drainS + 20) + 20);
-const watchdog = setTimeout(() => {
-  console.error(`bench:ws: still running after ${specs.length * perServerS}s: giving up`);
-  process.exit(2);
-}, specs.length * perServerS * 1000);
-watchdog.unref();
-process.on('SIGINT', () => process.exit(130));
-process.on('SIGTERM', () => process.exit(143));
+guardRun('bench:ws', specs.length * perServerS);
 
 progress(`machine: ${machineLine(host)}`);
 progress(`servers: ${specs.map((s) => s.kind).join(', ')}; ${connections} subscribers, ${channels} channels, ${publisherCount} publishers, rates ${rates.join(', ')} msg/s, ${durationS}s each`);
@@ -525,9 +318,9 @@ const results: ServerResult[] = [];
 for (const spec of specs) results.push(await runServer(spec));
 ratios(results);
 const goals = targets(results);
-const loadAvgEnd = Number(loadavg()[0]?.toFixed(2));
+const loadAvgEnd = loadAvgNow();
 const markdown = report(results, goals, loadAvgEnd);
-const files = writeResults(
+publishResults(
   'ws',
   {
     name: 'ws', machine: host, loadAvgEnd, model: modelDir,
@@ -536,5 +329,3 @@ const files = writeResults(
   },
   markdown,
 );
-console.log('\n' + markdown + '\n');
-progress(`wrote ${files.join(', ')}`);

@@ -152,6 +152,11 @@ function str(env: Env, key: string): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
+/** LOG_LEVEL alone: the logger exists before the rest is parsed, so a bad setting is reported through it. */
+export function logLevelFrom(env: Env): string {
+  return str(env, 'LOG_LEVEL') ?? 'info';
+}
+
 export function loadConfig(env: Env): Config {
   const maxTextLength = int(env, 'MAX_TEXT_LENGTH', 2000, 1, 100_000);
   const maxBatchTexts = int(env, 'MAX_BATCH_TEXTS', 256, 1, 10_000);
@@ -263,7 +268,7 @@ export function loadConfig(env: Env): Config {
       reportsPerUser: int(env, 'MAX_REPORTS_PER_USER', 100, 1, 100_000),
       reportRetentionDays: int(env, 'REPORT_RETENTION_DAYS', 90, 1, 36_500),
     },
-    logLevel: str(env, 'LOG_LEVEL') ?? 'info',
+    logLevel: logLevelFrom(env),
     workerSlot: int(env, 'CHATPULSE_WORKER_SLOT', 0, 0, 255),
   };
   if ((config.ingest.twitchUsername === undefined) !== (config.ingest.twitchOauthToken === undefined)) {

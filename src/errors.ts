@@ -35,3 +35,16 @@ export const unavailable = (message: string) => new AppError(503, 'unavailable',
 /** The process is draining (SIGTERM): a retry, on a new connection, reaches another instance. */
 export const draining = () =>
   new AppError(503, 'draining', 'this process is shutting down; retry and another instance will answer', { 'Retry-After': '1' }, 1000);
+
+/**
+ * A write that will never succeed as it is (a document the database refuses: validation, a bad field
+ * name, too large), unlike an outage, which a retry outlasts. Store drivers throw it so that the writer
+ * sets such a batch aside (the dead-letter file) instead of retrying it forever in front of the others.
+ */
+export class PermanentWriteError extends Error {
+  readonly code = 'permanent_write_error';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentWriteError';
+  }
+}

@@ -1,12 +1,12 @@
 // Process entry: read the environment; with WORKERS > 1 become the cluster primary, else (or in a worker)
 // start ChatPulse and drain on SIGTERM/SIGINT.
 import cluster from 'node:cluster';
-import { startChatPulse } from './app.js';
+import { startChatPulse } from './app/index.js';
 import { runPrimary } from './cluster/primary.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, logLevelFrom, type Config } from './config.js';
 import { createLogger } from './observability/log.js';
 
-const log = createLogger(process.env.LOG_LEVEL ?? 'info');
+const log = createLogger(logLevelFrom(process.env));
 
 try {
   const config = loadConfig(process.env);

@@ -84,7 +84,7 @@ describe('client SDK', () => {
   beforeAll(async () => {
     s = await startServer(LIMITS);
     admin = new ChatPulseClient({ baseUrl: s.url, WebSocket });
-    await admin.login('admin', 'admin-password');
+    await admin.auth.login('admin', 'admin-password');
     // Rooms exist only through the API (a chat or subscribe never creates one).
     await createRooms(s.url, admin.accessToken as string, ['sdk-live', 'sdk-batch', 'other', 'heartbeat', 'sdk-auth']);
   });
@@ -95,25 +95,25 @@ describe('client SDK', () => {
 
   it('registers, signs in and calls the sentiment API', async () => {
     const c = new ChatPulseClient({ baseUrl: s.url });
-    const user = await c.register('sdk_user', 'password123');
+    const user = await c.auth.register('sdk_user', 'password123');
     expect(user).toMatchObject({ username: 'sdk_user', role: 'user' });
-    const pair = await c.login('sdk_user', 'password123');
+    const pair = await c.auth.login('sdk_user', 'password123');
     expect(pair.token_type).toBe('bearer');
     expect(c.accessToken).toBe(pair.access_token);
-    expect((await c.me()).id).toBe(user.id);
+    expect((await c.auth.me()).id).toBe(user.id);
 
-    const one = await c.predict('what a great play, love it');
+    const one = await c.sentiment.predict('what a great play, love it');
     expect(LABELS).toContain(one.label);
     expect(Object.values(one.scores).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
-    const batch = await c.predictBatch(['good', 'bad', 'ok']);
+    const batch = await c.sentiment.batch(['good', 'bad', 'ok']);
     expect(batch.count).toBe(3);
     expect(batch.results).toHaveLength(3);
-    const model = await c.model();
+    const model = await c.model.get();
     expect(model.labels).toEqual(expect.arrayContaining(LABELS));
 
-    const key = await c.createApiKey('sdk', 'password123');
+    const key = await c.apiKeys.create('sdk', 'password123');
     const viaKey = new ChatPulseClient({ baseUrl: s.url, apiKey: key.key });
-    expect((await viaKey.me()).username).toBe('sdk_user');
+    expect((await viaKey.auth.me()).username).toBe('sdk_user');
     const room = await c.rooms.create({ id: 'sdk-room', title: 'SDK' });
     expect(room).toMatchObject({ id: 'sdk-room', channel: 'room:sdk-room', status: 'open' });
     expect((await c.rooms.get('sdk-room')).title).toBe('SDK');
@@ -124,19 +124,19 @@ describe('client SDK', () => {
     const anon = new ChatPulseClient({ baseUrl: s.url });
     const failure = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (err: unknown) => err as ChatPulseError);
 
-    const noCreds = await failure(anon.me());
+    const noCreds = await failure(anon.auth.me());
     expect(noCreds).toBeInstanceOf(ChatPulseError);
     expect(noCreds).toMatchObject({ status: 401, code: 'unauthorized' });
-    expect((await failure(anon.login('admin', 'wrong-password'))).status).toBe(401);
+    expect((await failure(anon.auth.login('admin', 'wrong-password'))).status).toBe(401);
 
-    const empty = await failure(admin.predict('   '));
+    const empty = await failure(admin.sentiment.predict('   '));
     expect(empty).toMatchObject({ status: 400, code: 'validation_failed' });
     expect(empty.message).toMatch(/text/);
-    expect(await failure(admin.predict('x'.repeat(5000)))).toMatchObject({ status: 413 });
+    expect(await failure(admin.sentiment.predict('x'.repeat(5000)))).toMatchObject({ status: 413 });
     expect(await failure(admin.rooms.get('no-such-room'))).toMatchObject({ status: 404, code: 'not_found' });
 
     const down = new ChatPulseClient({ baseUrl: 'http://127.0.0.1:1' });
-    expect(await failure(down.model())).toMatchObject({ status: 0, code: 'network_error' });
+    expect(await failure(down.model.get())).toMatchObject({ status: 0, code: 'network_error' });
   });
 
   it('gives the status and headers of an answer where they say more than its body', async () => {
@@ -147,7 +147,7 @@ describe('client SDK', () => {
     const read = await admin.response<Room>('GET', '/api/v1/rooms/sdk-status');
     expect(read.status).toBe(200);
     expect(read.body.id).toBe('sdk-status');
-    const key = await admin.createApiKey('status', 'admin-password');
+    const key = await admin.apiKeys.create('status', 'admin-password');
     expect(await admin.response('DELETE', `/api/v1/api-keys/${key.id}`)).toMatchObject({ status: 204, body: undefined });
     // Refusals reject as from request(), and the methods built on it keep their typed errors.
     await expect(admin.response('GET', '/api/v1/rooms/nope')).rejects.toMatchObject({ name: 'ChatPulseError', status: 404, code: 'not_found' });
@@ -156,8 +156,8 @@ describe('client SDK', () => {
 
   it('refreshes the access token once on a 401, then signs out for good', async () => {
     const seed = new ChatPulseClient({ baseUrl: s.url });
-    await seed.register('refresher', 'password123');
-    const pair = await seed.login('refresher', 'password123');
+    await seed.auth.register('refresher', 'password123');
+    const pair = await seed.auth.login('refresher', 'password123');
     const calls: string[] = [];
     const c = new ChatPulseClient({
       baseUrl: s.url,
@@ -165,18 +165,18 @@ describe('client SDK', () => {
       refreshToken: pair.refresh_token,
       fetch: (input, init) => (calls.push(`${init?.method ?? 'GET'} ${String(input).replace(s.url, '')}`), fetch(input, init)),
     });
-    expect((await c.me()).username).toBe('refresher');
+    expect((await c.auth.me()).username).toBe('refresher');
     expect(calls).toEqual(['GET /api/v1/auth/me', 'POST /api/v1/auth/refresh', 'GET /api/v1/auth/me']);
     expect(c.accessToken).not.toBe('not-a-valid-token');
 
     const token = c.accessToken as string;
-    await c.logout();
+    await c.auth.logout();
     expect(c.accessToken).toBeUndefined();
     const revoked = new ChatPulseClient({ baseUrl: s.url, token });
-    await expect(revoked.me()).rejects.toMatchObject({ status: 401 });
+    await expect(revoked.auth.me()).rejects.toMatchObject({ status: 401 });
     // A refresh token the server refuses: the original 401 comes back and the tokens are forgotten.
     const stale = new ChatPulseClient({ baseUrl: s.url, token: 'nope', refreshToken: 'also-nope' });
-    await expect(stale.me()).rejects.toMatchObject({ status: 401 });
+    await expect(stale.auth.me()).rejects.toMatchObject({ status: 401 });
     expect(stale.refreshToken).toBeUndefined();
   });
 
@@ -241,7 +241,7 @@ describe('client SDK', () => {
     const env = { ...LIMITS, PORT: String(port), REDIS_URL: redis.url };
     const first = await startServer(env);
     const c = new ChatPulseClient({ baseUrl: first.url, WebSocket });
-    await c.login('admin', 'admin-password');
+    await c.auth.login('admin', 'admin-password');
     await createRooms(first.url, c.accessToken as string, ['restart', 'restart-2']);
     const conn = track(c.live({ channels: ['room:restart', 'room:restart-2'], reconnect: { minDelayMs: 100, maxDelayMs: 400 }, heartbeat: false }));
     const log = record(conn);
@@ -344,14 +344,14 @@ describe('client SDK', () => {
     const fast = { reconnect: { minDelayMs: 50, maxDelayMs: 100 }, heartbeat: false } as const;
 
     // A deleted API key, with `ws` (it reports the upgrade's 401): no retry at all.
-    const key = await admin.createApiKey('sdk-revoked', 'admin-password');
-    await admin.deleteApiKey(key.id);
+    const key = await admin.apiKeys.create('sdk-revoked', 'admin-password');
+    await admin.apiKeys.delete(key.id);
     expect(await failsWith(track(new LiveConnection({ url: s.url, WebSocket, credentials: { apiKey: key.key }, ...fast })), 401)).toBe(0);
 
     // A revoked token where the socket says nothing (browsers): the SDK asks the REST API, which explains.
     const user = new ChatPulseClient({ baseUrl: s.url });
-    await user.register('sdk_revoked', 'password123');
-    const pair = await user.login('sdk_revoked', 'password123');
+    await user.auth.register('sdk_revoked', 'password123');
+    const pair = await user.auth.login('sdk_revoked', 'password123');
     expect((await call(s.url, 'POST', '/api/v1/auth/logout', { token: pair.access_token, body: {} })).status).toBe(204);
     const browser = track(new LiveConnection({ url: s.url, WebSocket: BrowserLikeWebSocket, credentials: { token: pair.access_token }, ...fast }));
     expect(await failsWith(browser, 401, /revoked/)).toBe(0);
@@ -464,7 +464,7 @@ describe('client SDK: token renewal and revocation of the live connection', { co
   beforeAll(async () => {
     s = await startServer({ ...LIMITS, ACCESS_TOKEN_TTL_S: '10' });
     admin = new ChatPulseClient({ baseUrl: s.url, WebSocket });
-    await admin.login('admin', 'admin-password');
+    await admin.auth.login('admin', 'admin-password');
     const { access_token } = (await call(s.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as { access_token: string };
     await createRooms(s.url, access_token, ['sdk-renew', 'sdk-role', 'sdk-static', 'sdk-off']);
   });
@@ -475,8 +475,8 @@ describe('client SDK: token renewal and revocation of the live connection', { co
 
   it('renews its access token in place before it expires: the connection never closes and still chats', async () => {
     const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
-    await c.register('sdk_renew', 'password123');
-    await c.login('sdk_renew', 'password123');
+    await c.auth.register('sdk_renew', 'password123');
+    await c.auth.login('sdk_renew', 'password123');
     const first = c.accessToken as string;
     const live = track(c.live({ channels: ['room:sdk-renew'], heartbeat: false }));
     const log = record(live);
@@ -495,8 +495,8 @@ describe('client SDK: token renewal and revocation of the live connection', { co
 
   it('on close 4001 (a role change) refreshes once and reconnects, with the new role', async () => {
     const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
-    const me = await c.register('sdk_promoted', 'password123');
-    await c.login('sdk_promoted', 'password123');
+    const me = await c.auth.register('sdk_promoted', 'password123');
+    await c.auth.login('sdk_promoted', 'password123');
     const live = track(c.live({ channels: ['room:sdk-role'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
     await live.next('subscribed', (f) => f.channel === 'room:sdk-role');
     const closed = live.next('close');
@@ -513,8 +513,8 @@ describe('client SDK: token renewal and revocation of the live connection', { co
   /** A user with an API key; `live` opened on it is closed by a role change (4001) and must come back as an admin. */
   async function keyedUser(name: string): Promise<{ id: string; key: string }> {
     const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
-    const me = await c.register(name, 'password123');
-    await c.login(name, 'password123');
+    const me = await c.auth.register(name, 'password123');
+    await c.auth.login(name, 'password123');
     const created = await call(s.url, 'POST', '/api/v1/api-keys', { token: c.accessToken as string, body: { name, current_password: 'password123' } });
     return { id: me.id, key: (created.body as { key: string }).key };
   }
@@ -544,8 +544,8 @@ describe('client SDK: token renewal and revocation of the live connection', { co
 
   it('on close 4001 whose refresh is refused too (account disabled), stops with a fatal unauthorized error', async () => {
     const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
-    const me = await c.register('sdk_disabled', 'password123');
-    await c.login('sdk_disabled', 'password123');
+    const me = await c.auth.register('sdk_disabled', 'password123');
+    await c.auth.login('sdk_disabled', 'password123');
     const live = track(c.live({ channels: ['room:sdk-off'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
     const log = record(live);
     await live.next('subscribed', (f) => f.channel === 'room:sdk-off');

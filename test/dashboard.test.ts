@@ -89,8 +89,8 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
       if (res.status() >= 400 && !new URL(res.url()).pathname.startsWith('/api/')) pageErrors.push(`${res.status()} ${res.url()}`);
     });
     const sdk = new ChatPulseClient({ baseUrl: s.url, WebSocket });
-    await sdk.register('streamer', 'password123');
-    await sdk.login('streamer', 'password123');
+    await sdk.auth.register('streamer', 'password123');
+    await sdk.auth.login('streamer', 'password123');
     await sdk.rooms.create({ id: 'dash' }); // rooms exist only through the API
     poster = sdk.live({ channels: ['room:dash'] });
     await poster.next('subscribed');

@@ -4,7 +4,7 @@
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { pino, type Logger } from 'pino';
-import { startChatPulse, type ChatPulse } from '../src/app.js';
+import { startChatPulse, type ChatPulse } from '../src/app/index.js';
 import { loadConfig } from '../src/config.js';
 import { ROBERTA } from './helpers.js';
 import type { TSchema } from '@sinclair/typebox';

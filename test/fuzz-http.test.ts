@@ -4,7 +4,7 @@
 // error-level line (an unexpected failure), and the process must stay up. Seeded, so a failure replays.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatPulse } from '../src/app.js';
+import type { ChatPulse } from '../src/app/index.js';
 import type { Route } from '../src/gateway/router.js';
 import { anyJson, deepJsonText, fromSchema, hostileString, isErrorShape, SEED, startFuzzServer } from './fuzz-arbitraries.js';
 import { call } from './helpers.js';

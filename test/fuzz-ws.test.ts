@@ -5,16 +5,16 @@
 // process stays up. Seeded, so a failure replays.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatPulse } from '../src/app.js';
-import { frameSchemas } from '../src/gateway/ws-protocol.js';
+import type { ChatPulse } from '../src/app/index.js';
+import { clientFrameSchemas, SERVER_FRAME_TYPES } from '../src/contract/index.js';
 import { anyJson, fromSchema, hostileString, SEED, startFuzzServer } from './fuzz-arbitraries.js';
 import { call } from './helpers.js';
 import { WsClient, type Frame } from './ws-client.js';
 
 const RUNS = Number(process.env.FUZZ_WS_RUNS ?? 1500);
 const MAX_FRAME_BYTES = 2048;
-/** Server frame types of the protocol (docs/protocol.md). */
-const SERVER_TYPES = new Set(['subscribed', 'unsubscribed', 'message', 'messages', 'mood', 'presence', 'likes', 'pong', 'error', 'delete', 'gift', 'closed', 'authed']);
+/** Server frame types of the protocol (the contract's). */
+const SERVER_TYPES = new Set<string>(SERVER_FRAME_TYPES);
 
 type Who = 'anonymous' | 'user' | 'admin';
 interface FrameCase {
@@ -25,7 +25,7 @@ interface FrameCase {
 }
 
 function frameCase(): fc.Arbitrary<FrameCase> {
-  const schemas = frameSchemas(500);
+  const schemas = clientFrameSchemas(500);
   const shaped = fc.constantFrom(...(Object.keys(schemas) as Array<keyof typeof schemas>)).chain((type) =>
     fromSchema(schemas[type]).map((v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? JSON.stringify({ ...v, type }) : JSON.stringify(v))),
   );

@@ -1,6 +1,6 @@
 // Shared test fixtures: where the shared model fixtures live, and a real ChatPulse server on an ephemeral port.
 import { fileURLToPath } from 'node:url';
-import { startChatPulse, type ChatPulse } from '../src/app.js';
+import { startChatPulse, type ChatPulse } from '../src/app/index.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/log.js';
 

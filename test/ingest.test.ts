@@ -21,7 +21,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * POST /api/v1/ingest with the full answer: its status tells a new stream (201) from one already ingested
- * (200), which `ingest.start()` does not show, and `X-Instance` names the process that answered.
+ * (200), which `ingest.create()` does not show, and `X-Instance` names the process that answered.
  */
 const startIngest = (client: ChatPulseClient, channel: string) =>
   client.response<Ingest>('POST', '/api/v1/ingest', { body: { source: 'twitch', channel } });
@@ -79,10 +79,10 @@ describe('ingesting a Twitch chat on one process', () => {
   });
 
   it('refuses bad input with clear errors', async () => {
-    await expect(alice.ingest.start({ source: 'twitch', channel: 'no spaces allowed' })).rejects.toMatchObject(refused(400));
+    await expect(alice.ingest.create({ source: 'twitch', channel: 'no spaces allowed' })).rejects.toMatchObject(refused(400));
     // Not a source the SDK's types allow, so a plain request.
     await expect(alice.request('POST', '/api/v1/ingest', { body: { source: 'youtube', channel: 'x' } })).rejects.toMatchObject(refused(400));
-    await expect(clientOf(server.url).ingest.start({ source: 'twitch', channel: 'abc' })).rejects.toMatchObject(refused(401, 'unauthorized'));
+    await expect(clientOf(server.url).ingest.create({ source: 'twitch', channel: 'abc' })).rejects.toMatchObject(refused(401, 'unauthorized'));
   });
 
   it('delivers chat lines to subscribers with sentiment, badges, colour and emotes', async () => {
@@ -118,7 +118,7 @@ describe('ingesting a Twitch chat on one process', () => {
     expect(deleted).not.toContain(byText('hello everyone'));
 
     const history = await until(async () => {
-      const { items } = await alice.messages('twitch:streamer', { limit: 50 });
+      const { items } = await alice.channels.messages('twitch:streamer', { limit: 50 });
       return items.some((i) => i.text === 'hello everyone') && items;
     }, 5000, 'history');
     expect(history.map((i) => i.text)).not.toContain('first bad line');
@@ -185,12 +185,12 @@ describe('ingesting a Twitch chat on one process', () => {
   });
 
   it('stops on DELETE by its creator only: the channel is left and the connection closed', async () => {
-    await expect(bob.ingest.stop(stream.id)).rejects.toMatchObject(refused(403, 'forbidden'));
-    await alice.ingest.stop(stream.id);
+    await expect(bob.ingest.delete(stream.id)).rejects.toMatchObject(refused(403, 'forbidden'));
+    await alice.ingest.delete(stream.id);
     await irc.waitFor(() => irc.connections() === 0, 5000, 'the disconnect');
     expect(irc.received.some((l) => /^PART #streamer/.test(l)) || irc.joined('streamer') === 0).toBe(true);
     expect((await alice.ingest.list()).items.find((s) => s.id === stream.id)).toBeUndefined();
-    await expect(alice.ingest.stop(stream.id)).rejects.toMatchObject(refused(404, 'not_found'));
+    await expect(alice.ingest.delete(stream.id)).rejects.toMatchObject(refused(404, 'not_found'));
     // A stopped stream is no longer a live channel: likes on it count nothing.
     const liker = await WsClient.open(server.url, `token=${bob.accessToken as string}`);
     try {
@@ -226,7 +226,7 @@ describe('emote positions reach a chat model (the bundled model, which has chat.
     const owner = await signUp(server.url, 'emotes');
     sub = watch(clientOf(server.url));
     await sub.live.subscribe('twitch:emotes');
-    await owner.ingest.start({ source: 'twitch', channel: 'emotes' });
+    await owner.ingest.create({ source: 'twitch', channel: 'emotes' });
     await irc.waitFor(() => irc.joined('emotes') === 1, 10_000, 'the join');
   });
 
@@ -378,7 +378,7 @@ describe('settings: a per-process cap (INGEST_MAX_OWNED) and a TikTok session', 
     await sleep(1000); // several scans
     expect(irc.joined('capped_two')).toBe(0);
     expect(await alice.ingest.get(second.id)).toMatchObject({ owner: null, status: 'connecting' });
-    await alice.ingest.stop(first.id);
+    await alice.ingest.delete(first.id);
     await irc.waitFor(() => irc.joined('capped_two') === 1, 10_000, 'the second join');
   });
 });
@@ -441,18 +441,18 @@ describe('connections that fail, end or hang (one process on Redis)', () => {
     irc.say('suspended_chan', { login: 'first', userId: '1', text: 'we are back online' });
     await sub.until(() => sub.messages('twitch:suspended_chan').some((m) => m.text === 'we are back online'));
     expect(irc.connections()).toBe(1);
-    await alice.ingest.stop(id);
+    await alice.ingest.delete(id);
     await irc.waitFor(() => irc.connections() === 0, 5000, 'the disconnect');
   });
 
   it('shows a stored channel the connector refuses as error instead of crashing the process', async () => {
-    const me = await alice.me();
+    const me = await alice.auth.me();
     const rec = { id: ulid(), source: 'twitch' as const, channel: 'Not A Channel!', createdBy: me.id, createdAt: Date.now() };
     await store.create(rec); // e.g. written by an older version with looser checks
     const view = await until(async () => (await alice.ingest.list()).items.find((s) => s.id === rec.id && s.status === 'error'), 10_000, 'status error');
     expect(view.last_error).toMatch(/3-25 letters/);
     expect((await leases.current(`ingest:${rec.id}`))?.owner).toBe(view.owner);
-    await alice.ingest.stop(rec.id);
+    await alice.ingest.delete(rec.id);
     await until(async () => (await leases.current(`ingest:${rec.id}`)) === null, 5000, 'the lease released');
   });
 

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChatPulse, type ChatPulse } from '../src/app.js';
+import { startChatPulse, type ChatPulse } from '../src/app/index.js';
 import { loadConfig } from '../src/config.js';
 import { call, ROBERTA } from './helpers.js';
 import { WsClient } from './ws-client.js';

@@ -1,6 +1,6 @@
 // The OpenAPI document and Swagger UI: the document is generated from the real route factories and
 // checked for shape, completeness and resolvable $refs; the live server's replies are validated against
-// the schemas it documents; the docs routes are served through a real Router (and, once app.ts mounts
+// the schemas it documents; the docs routes are served through a real Router (and, once the composition root mounts
 // them, by the live server itself).
 import { readFileSync } from 'node:fs';
 import { Type } from '@sinclair/typebox';
@@ -8,6 +8,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryChannelBus, MemoryRoomStore, RoomService } from '../src/channels/index.js';
 import { MemoryRateLimiter } from '../src/limits/index.js';
+import { asyncApiDocument } from '../src/gateway/asyncapi.js';
 import { openApiDocument } from '../src/gateway/openapi.js';
 import { route, Router, type Route } from '../src/gateway/router.js';
 import { authRoutes } from '../src/gateway/routes/auth.js';
@@ -45,6 +46,7 @@ interface Document {
 
 const INFO = { title: 'ChatPulse API', version: '0.1.0', description: 'Real-time sentiment for live-stream chat' };
 const LIMITS = { maxTextLength: 2000, maxBatchTexts: 256, maxBodyBytes: 2_100_000 };
+const asyncApi = () => asyncApiDocument({ version: INFO.version, maxTextLength: LIMITS.maxTextLength });
 const METHOD: Record<Route['method'], string> = { get: 'get', post: 'post', put: 'put', patch: 'patch', del: 'delete' };
 const toTemplate = (path: string) => path.replace(/:([A-Za-z_]+)/g, '{$1}');
 const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -113,7 +115,7 @@ interface DocsServer {
   close(): void;
 }
 
-/** A bare Router with the docs routes on its own port: the raw (non-JSON) reply path, without app.ts. */
+/** A bare Router with the docs routes on its own port: the raw (non-JSON) reply path, without the composition root. */
 async function docsOnlyServer(s: TestServer, getDocument: () => object): Promise<DocsServer> {
   const uws = nativeUws();
   const router = new Router({
@@ -125,7 +127,7 @@ async function docsOnlyServer(s: TestServer, getDocument: () => object): Promise
     onError: (err) => console.error(err),
     inflight: { begin: () => undefined, end: () => undefined },
   });
-  router.add(...docsRoutes(getDocument));
+  router.add(...docsRoutes(getDocument, asyncApi));
   const app = uws.App();
   router.mount(app);
   const socket = await new Promise<us_listen_socket>((ok, fail) =>
@@ -148,7 +150,12 @@ async function checkDocs(url: string): Promise<Document> {
   const doc = (await res.json()) as Document;
   expect(doc.openapi).toBe('3.1.0');
   expect(doc.paths['/openapi.json']?.get).toBeDefined();
+  expect(doc.paths['/asyncapi.json']?.get).toBeDefined();
   expect(doc.paths['/docs']?.get).toBeDefined();
+  const asyncRes = await fetch(`${url}/asyncapi.json`);
+  expect(asyncRes.status).toBe(200);
+  expect(asyncRes.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(((await asyncRes.json()) as { asyncapi: string }).asyncapi).toBe('3.0.0');
   expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs/'))).toEqual([]);
 
   for (const path of ['/docs', '/docs/']) {
@@ -169,10 +176,11 @@ async function checkDocs(url: string): Promise<Document> {
         '/docs/swagger-ui-standalone-preset.js',
         '/docs/swagger-initializer.js',
         '/docs/favicon-32x32.png',
+        '/asyncapi.json',
       ]),
     );
     if (path !== '/docs') continue;
-    const types: Record<string, RegExp> = { css: /^text\/css/, js: /^text\/javascript/, png: /^image\/png$/ };
+    const types: Record<string, RegExp> = { css: /^text\/css/, js: /^text\/javascript/, png: /^image\/png$/, json: /^application\/json/ };
     for (const ref of refs) {
       const asset = await fetch(url + ref);
       const ext = (ref.split('?')[0] as string).split('.').pop() as string;
@@ -186,7 +194,7 @@ async function checkDocs(url: string): Promise<Document> {
         const script = body.toString();
         expect(script).toContain("url: \"/openapi.json\"");
         expect(script).not.toContain('petstore');
-      } else if (ext !== 'png') {
+      } else if (ext !== 'png' && ref.startsWith('/docs/')) {
         const file = readFileSync(`${ROOT}node_modules/swagger-ui-dist/${ref.split('?')[0]!.slice('/docs/'.length)}`);
         expect(body.equals(file), ref).toBe(true);
       }
@@ -203,15 +211,15 @@ describe('OpenAPI', () => {
 
   beforeAll(async () => {
     s = await startServer();
-    // The route table app.ts builds, from the same factories and the live services.
+    // The route table the composition root (src/app/http.ts) builds, from the same factories and the live services.
     const rooms = new RoomService(new MemoryRoomStore(), new MemoryChannelBus(), { maxRooms: 100, maxRoomsPerUser: 10, maxTimeoutS: MAX_TIMEOUT_S }, { findByUsername: async () => null, findById: async () => null });
-    // (Admin and the history routes are covered by the live document once app.ts mounts the docs.)
+    // (Admin and the history routes are covered by the live document once the composition root mounts the docs.)
     routes = [...opsRoutes({ notReadyReason: () => null }), ...authRoutes(s.app.auth), ...sentimentRoutes(s.app.engine, LIMITS), ...roomRoutes(rooms)];
     routes.push(
       ...docsRoutes(() => {
         builds++;
         return openApiDocument(routes, INFO);
-      }),
+      }, asyncApi),
     );
     doc = openApiDocument(routes, INFO) as unknown as Document;
   });
@@ -463,8 +471,7 @@ describe('OpenAPI', () => {
       }
     });
 
-    const wired = readFileSync(`${ROOT}src/app.ts`, 'utf8').includes('docsRoutes(');
-    it.skipIf(!wired)('are mounted by the live server (app.ts), whose document lists exactly its routes', async () => {
+    it('are mounted by the live server (src/app/http.ts), whose document lists exactly its routes', async () => {
       const served = await checkDocs(s.url);
       for (const r of routes.filter((x) => !x.hidden)) {
         expect(served.paths[toTemplate(r.path)]?.[METHOD[r.method]], `${r.method} ${r.path}`).toBeDefined();

@@ -2,6 +2,7 @@
 // record every frame, for assertions on what arrived.
 import WebSocket from 'ws';
 import { ChatPulseClient, type ClientOptions, type LiveConnection, type LiveOptions, type MessageFrame, type ServerFrame } from '../src/client/index.js';
+import { auditServerFrame } from './frame-contract.js';
 
 /** A client of the server at `url`; its live() connections use `ws` (Node 20 has no global WebSocket). */
 export const clientOf = (url: string, options: Omit<ClientOptions, 'baseUrl'> = {}): ChatPulseClient =>
@@ -10,8 +11,8 @@ export const clientOf = (url: string, options: Omit<ClientOptions, 'baseUrl'> = 
 /** A new account, signed in: the client holds its token pair. */
 export async function signUp(url: string, username: string, password = 'password123'): Promise<ChatPulseClient> {
   const client = clientOf(url);
-  await client.register(username, password);
-  await client.login(username, password);
+  await client.auth.register(username, password);
+  await client.auth.login(username, password);
   return client;
 }
 
@@ -23,7 +24,10 @@ export class FrameLog {
   readonly frames: ServerFrame[] = [];
 
   constructor(readonly live: LiveConnection) {
-    live.on('frame', (frame) => this.frames.push(frame));
+    live.on('frame', (frame) => {
+      auditServerFrame(frame);
+      this.frames.push(frame);
+    });
   }
 
   /** The `message` frames of a channel, in arrival order. */

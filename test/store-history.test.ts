@@ -5,8 +5,9 @@ import { monotonicFactory } from 'ulid';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../src/errors.js';
 import { HistoryService, type HistoryLimits } from '../src/store/history.js';
-import { MemoryBucketStore, MemoryMessageStore } from '../src/store/memory.js';
-import { BUCKET_MS, type MessageStore, type StoredMessage } from '../src/store/ports.js';
+import { MemoryBucketStore, MemoryMessageStore } from '../src/store/stores.js';
+import { BUCKET_MS, type MessageStore } from '../src/store/stores.js';
+import { type StoredMessage } from '../src/vocabulary.js';
 
 const LABELS = ['negative', 'neutral', 'positive'];
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);

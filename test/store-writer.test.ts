@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { monotonicFactory } from 'ulid';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/observability/log.js';
-import { MemoryBucketStore, MemoryMessageStore } from '../src/store/memory.js';
-import { BUCKET_MS, PermanentWriteError, type BucketStore, type MessageStore, type StoredMessage } from '../src/store/ports.js';
+import { MemoryBucketStore, MemoryMessageStore } from '../src/store/stores.js';
+import { PermanentWriteError } from '../src/errors.js';
+import { BUCKET_MS, type BucketStore, type MessageStore } from '../src/store/stores.js';
+import { type StoredMessage } from '../src/vocabulary.js';
 import { DEAD_LETTER_FILE, DiskSpool, type DiskSpoolOptions, type WriteBatch } from '../src/store/spool.js';
 import { StoreWriter, type StoreWriterOptions } from '../src/store/writer.js';
 

@@ -133,7 +133,7 @@ describe('chat', () => {
       text,
     });
     await server.waitFor(() => chats().length === 1);
-    const chat = chats()[0];
+    const chat = chats()[0]!;
     expect(chat).toEqual({
       kind: 'chat',
       sourceId: id,
@@ -158,7 +158,7 @@ describe('chat', () => {
     server.say(CHANNEL, { login: 'plain', text: 'waves Kappa', action: true, emotes: '25:6-10' });
     server.say(CHANNEL, { login: 'cheerer', bits: 100, text: 'cheer100 great stream' });
     await server.waitFor(() => chats().length === 4);
-    const [modder, badgemod, action, cheer] = chats();
+    const [modder, badgemod, action, cheer] = chats() as [IngestedChat, IngestedChat, IngestedChat, IngestedChat];
     expect([...modder.user.badges].sort()).toEqual(['founder', 'moderator', 'subscriber']);
     expect(modder.user.name).toBe('modder');
     expect(modder.user.color).toBeUndefined();

@@ -1,5 +1,7 @@
-// A real WebSocket client for tests: records every frame and waits for the ones a test expects.
+// A real WebSocket client for tests: records every frame (each checked against the contract: frame-contract.ts)
+// and waits for the ones a test expects.
 import WebSocket from 'ws';
+import { auditServerFrame } from './frame-contract.js';
 import { call } from './helpers.js';
 
 export interface Frame {
@@ -15,7 +17,9 @@ export class WsClient {
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data) => {
-      this.frames.push(JSON.parse(data.toString()) as Frame);
+      const frame = JSON.parse(data.toString()) as Frame;
+      auditServerFrame(frame);
+      this.frames.push(frame);
       this.wake();
     });
     socket.on('close', (code, reason) => {

@@ -1,22 +1,6 @@
-// The Piscina worker: one tokenizer and one ONNX session per thread, loaded before the first task.
-// Probabilities go back as a transferred Float32Array (no copy of the result buffer).
-import { move, workerData } from 'piscina';
-import { ModelRuntime } from '../src/sentiment/runtime.js';
-import type { ModelInfo } from '../src/sentiment/model.js';
+// The Piscina thread entry (the pool loads this file's compiled form): the handler is built from workerData.
+// Piscina awaits an exported promise of the handler, so the model loads before the first task.
+import { workerData } from 'piscina';
+import { createInferenceHandler, type InferenceWorkerData } from '../src/sentiment/worker.js';
 
-export interface InferenceWorkerData {
-  info: ModelInfo;
-  intraOpNumThreads: number;
-}
-
-export interface InferenceTask {
-  texts: string[];
-}
-
-const data = workerData as InferenceWorkerData;
-
-// Piscina awaits an exported promise of the handler, so a model that fails to load fails the task with its message.
-export default (async () => {
-  const runtime = await ModelRuntime.load(data.info, { intraOpNumThreads: data.intraOpNumThreads });
-  return async (task: InferenceTask): Promise<Float32Array> => move(await runtime.classify(task.texts)) as Float32Array;
-})();
+export default createInferenceHandler(workerData as InferenceWorkerData);

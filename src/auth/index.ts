@@ -1,5 +1,5 @@
-// Authentication: scrypt passwords, HS256 access/refresh JWTs, hashed API keys, and the
-// AuthService over async store interfaces (in-memory drivers now, Redis/Mongo later).
+// Authentication: scrypt passwords, HS256 access/refresh JWTs, hashed API keys, and the AuthService over
+// async store ports (stores.ts, with the memory drivers; Redis: redis-stores.ts; MongoDB: mongo-stores.ts).
 
 export { hashPassword, verifyPassword } from './passwords.js';
 export { TokenIssuer, TOKEN_ISSUER } from './tokens.js';
@@ -15,8 +15,8 @@ export type {
   UserRecord,
   UserStore,
 } from './stores.js';
-export { MemoryApiKeyStore, MemoryRevocationStore, MemoryUserStore } from './memory.js';
-export type { MemoryRevocationStoreOptions } from './memory.js';
+export { MemoryApiKeyStore, MemoryRevocationStore, MemoryUserStore } from './stores.js';
+export type { MemoryRevocationStoreOptions } from './stores.js';
 export { AuthService, MAX_API_KEYS_PER_USER, requireRole } from './service.js';
 export type {
   ApiKeyInfo,

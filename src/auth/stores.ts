@@ -1,7 +1,9 @@
-// Storage capabilities the auth service depends on. Kept async and driver-agnostic so the
-// in-memory drivers can be swapped for Redis/Mongo without touching the service.
+// The auth stores' ports (users, API keys, revoked token ids) and their memory drivers, the default. Kept
+// async and driver-agnostic: Redis drivers in redis-stores.ts, MongoDB drivers in mongo-stores.ts.
+import type { Role } from '../contract/index.js';
+import { conflict } from '../errors.js';
 
-export type Role = 'user' | 'admin';
+export type { Role };
 
 export interface UserRecord {
   id: string;
@@ -72,4 +74,181 @@ export interface RevocationStore {
    */
   revoke(jti: string, expiresAtMs: number): Promise<boolean>;
   isRevoked(jti: string): Promise<boolean>;
+}
+
+
+// Records are copied in and out so callers cannot mutate stored state by reference,
+// matching what a networked driver would do.
+
+const usernameKey = (name: string) => name.toLowerCase();
+
+export class MemoryUserStore implements UserStore {
+  readonly #byId = new Map<string, UserRecord>();
+  readonly #idByName = new Map<string, string>();
+
+  async create(user: UserRecord): Promise<void> {
+    const key = usernameKey(user.username);
+    if (this.#idByName.has(key)) throw conflict('username taken');
+    if (this.#byId.has(user.id)) throw conflict('user id taken');
+    this.#byId.set(user.id, { ...user });
+    this.#idByName.set(key, user.id);
+  }
+
+  async findById(id: string): Promise<UserRecord | null> {
+    const u = this.#byId.get(id);
+    return u ? { ...u } : null;
+  }
+
+  async countByRole(): Promise<Record<Role, number>> {
+    const counts: Record<Role, number> = { user: 0, admin: 0 };
+    for (const u of this.#byId.values()) counts[u.role]++;
+    return counts;
+  }
+
+  async findByUsername(username: string): Promise<UserRecord | null> {
+    const id = this.#idByName.get(usernameKey(username));
+    return id === undefined ? null : this.findById(id);
+  }
+
+  async update(id: string, patch: UserPatch): Promise<UserRecord | null> {
+    const current = this.#byId.get(id);
+    if (!current) return null;
+    const next: UserRecord = { ...current, ...patch, id: current.id, createdAt: current.createdAt };
+    const oldKey = usernameKey(current.username);
+    const newKey = usernameKey(next.username);
+    if (newKey !== oldKey) {
+      if (this.#idByName.has(newKey)) throw conflict('username taken');
+      this.#idByName.delete(oldKey);
+      this.#idByName.set(newKey, id);
+    }
+    this.#byId.set(id, next);
+    return { ...next };
+  }
+
+  async list(limit: number, after?: string): Promise<UserRecord[]> {
+    const ids = [...this.#byId.keys()].filter((id) => after === undefined || id > after).sort();
+    return ids.slice(0, limit).map((id) => ({ ...(this.#byId.get(id) as UserRecord) }));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const user = this.#byId.get(id);
+    if (!user) return false;
+    this.#byId.delete(id);
+    this.#idByName.delete(usernameKey(user.username));
+    return true;
+  }
+}
+
+export class MemoryApiKeyStore implements ApiKeyStore {
+  readonly #byId = new Map<string, ApiKeyRecord>();
+  readonly #idByHash = new Map<string, string>();
+
+  async create(rec: ApiKeyRecord): Promise<void> {
+    if (this.#byId.has(rec.id) || this.#idByHash.has(rec.hash)) throw conflict('api key already exists');
+    this.#byId.set(rec.id, { ...rec });
+    this.#idByHash.set(rec.hash, rec.id);
+  }
+
+  async findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    const id = this.#idByHash.get(hash);
+    const rec = id === undefined ? undefined : this.#byId.get(id);
+    return rec ? { ...rec } : null;
+  }
+
+  async listByUser(userId: string): Promise<ApiKeyRecord[]> {
+    const out: ApiKeyRecord[] = [];
+    for (const rec of this.#byId.values()) if (rec.userId === userId) out.push({ ...rec });
+    // Ids are ULIDs, so this breaks createdAt ties in creation order.
+    return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const rec = this.#byId.get(id);
+    if (!rec) return false;
+    this.#byId.delete(id);
+    this.#idByHash.delete(rec.hash);
+    return true;
+  }
+
+  async touch(id: string, at: number): Promise<void> {
+    const rec = this.#byId.get(id);
+    if (rec) rec.lastUsedAt = at;
+  }
+
+  async deleteByUser(userId: string): Promise<number> {
+    let removed = 0;
+    for (const rec of [...this.#byId.values()]) if (rec.userId === userId && (await this.delete(rec.id))) removed++;
+    return removed;
+  }
+
+  async usage(since: number): Promise<{ keys: number; usedSince: number }> {
+    let usedSince = 0;
+    for (const rec of this.#byId.values()) if (rec.lastUsedAt !== null && rec.lastUsedAt >= since) usedSince++;
+    return { keys: this.#byId.size, usedSince };
+  }
+}
+
+export interface MemoryRevocationStoreOptions {
+  /** How often expired entries are swept; 0 disables the timer (lazy purging still applies). */
+  sweepIntervalMs?: number;
+  /** Injectable clock for tests. */
+  now?: () => number;
+}
+
+export class MemoryRevocationStore implements RevocationStore {
+  readonly #expiresAt = new Map<string, number>();
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(opts: MemoryRevocationStoreOptions = {}) {
+    this.#now = opts.now ?? Date.now;
+    const interval = opts.sweepIntervalMs ?? 60_000;
+    if (interval > 0) {
+      this.#timer = setInterval(() => this.sweep(), interval);
+      // A housekeeping timer must never be what keeps the process (or a test run) alive.
+      this.#timer.unref();
+    }
+  }
+
+  async revoke(jti: string, expiresAtMs: number): Promise<boolean> {
+    const now = this.#now();
+    const existing = this.#expiresAt.get(jti);
+    if (existing !== undefined && existing > now) return false;
+    // Nothing to remember for a token that is already dead on its own.
+    if (expiresAtMs > now) this.#expiresAt.set(jti, expiresAtMs);
+    else this.#expiresAt.delete(jti);
+    return true;
+  }
+
+  async isRevoked(jti: string): Promise<boolean> {
+    const exp = this.#expiresAt.get(jti);
+    if (exp === undefined) return false;
+    if (exp <= this.#now()) {
+      this.#expiresAt.delete(jti);
+      return false;
+    }
+    return true;
+  }
+
+  /** Drops expired entries; returns how many were removed. */
+  sweep(): number {
+    const now = this.#now();
+    let removed = 0;
+    for (const [jti, exp] of this.#expiresAt) {
+      if (exp <= now) {
+        this.#expiresAt.delete(jti);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  get size(): number {
+    return this.#expiresAt.size;
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
 }

@@ -8,9 +8,10 @@ import { monotonicFactory } from 'ulid';
 import type { Principal } from '../auth/index.js';
 import { AppError, forbidden, notFound, rateLimited } from '../errors.js';
 import { KeyedSerializer, type RateLimiter } from '../limits/index.js';
-import type { IngestedChat, IngestSourceName } from '../ingest/source.js';
 import type { SentimentEngine } from '../sentiment/engine.js';
-import type { MessageStore, StoredMessage } from '../store/ports.js';
+import type { MessageStore } from '../store/stores.js';
+import type { IngestedChat, SourceKind, StoredMessage } from '../vocabulary.js';
+import { frames } from '../contract/index.js';
 import type { BusEvent, ChannelBus, MessageEvent } from './bus.js';
 import type { LikeStore } from './likes.js';
 import { MoodWindow, polarityOf } from './mood.js';
@@ -40,12 +41,18 @@ export interface HubOptions {
   presenceRefreshMs: number;
 }
 
+/**
+ * What the hub needs of each collaborator, and no more: the composition root passes the real ones, the unit
+ * tests (test/hub.test.ts) small fakes.
+ */
 export interface HubDeps {
-  engine: SentimentEngine;
+  engine: Pick<SentimentEngine, 'classify' | 'info'>;
+  /** This process's sockets, by topic (the gateway's). */
+  fanout: Fanout;
   bus: ChannelBus;
   presence: PresenceStore;
   likes: LikeStore;
-  rooms: RoomService;
+  rooms: Pick<RoomService, 'resolve' | 'postRefusal' | 'badges'>;
   /** Chat messages per user. */
   chatLimiter: RateLimiter;
   /** Persists what this process publishes (each message is recorded once, by its publisher). */
@@ -86,7 +93,7 @@ interface MoodState {
 }
 
 export class ChannelHub {
-  private fanout: Fanout | null = null;
+  private readonly fanout: Fanout;
   private readonly nextId = monotonicFactory();
   private readonly replay = new Map<string, Replayed[]>();
   private readonly moods = new Map<string, MoodState>();
@@ -115,12 +122,12 @@ export class ChannelHub {
     private readonly deps: HubDeps,
     private readonly options: HubOptions,
   ) {
+    this.fanout = deps.fanout;
     deps.bus.onEvent((e) => this.deliver(e));
   }
 
-  /** Starts delivering to this process's sockets and the periodic ticks. */
-  attach(fanout: Fanout): void {
-    this.fanout = fanout;
+  /** Starts the periodic ticks (mood, batched frames, presence). */
+  start(): void {
     this.timers.push(
       setInterval(() => this.moodTick(Date.now()), this.options.moodTickMs),
       setInterval(() => this.controlTick(), this.options.controlTickMs),
@@ -193,15 +200,15 @@ export class ChannelHub {
 
   /** What a new subscriber gets right after `subscribed`: the room's recent messages, then the current mood. */
   welcome(channel: string, batch: boolean, now = Date.now()): string[] {
-    const frames: string[] = [];
+    const out: string[] = [];
     const recent = this.replay.get(channel);
     if (recent && recent.length > 0) {
-      if (batch) frames.push(messagesFrame(channel, recent.map((r) => r.frame)));
-      else for (const r of recent) frames.push(r.frame);
+      if (batch) out.push(frames.messages(channel, recent.map((r) => r.frame)));
+      else for (const r of recent) out.push(r.frame);
     }
     const mood = this.moods.get(channel);
-    if (mood && mood.window.lastTs > 0) frames.push(this.moodFrame(channel, mood.window, now));
-    return frames;
+    if (mood && mood.window.lastTs > 0) out.push(this.moodFrame(channel, mood.window, now));
+    return out;
   }
 
   /**
@@ -220,7 +227,7 @@ export class ChannelHub {
     const badges = this.deps.rooms.badges(room, principal);
     const user = { id: principal.userId, name: principal.username, badges };
     return this.publishInOrder(channel.name, this.deps.engine.classify(text), (result, id, ts) => ({
-      frame: { type: 'message', channel: channel.name, id, user, text, sentiment: { label: result.label, score: result.score }, ts },
+      frame: frames.message({ channel: channel.name, id, user, text, sentiment: result, ts }),
       stored: { id, channel: channel.name, source: 'native', user, text, label: result.label, score: result.score, polarity: polarityOf(result.scores), ts },
     }));
   }
@@ -231,13 +238,12 @@ export class ChannelHub {
    * `stillOwner`, which is asked right before publishing (a line waits for inference and for the lines
    * before it, so the lease may have lapsed since): when it says no, the line is refused, not published.
    */
-  ingest(source: IngestSourceName, channel: string, chat: IngestedChat, stillOwner?: () => boolean): Promise<MessageEvent> {
-    const user = chat.user.color === undefined ? { id: chat.user.id, name: chat.user.name, badges: chat.user.badges } : { ...chat.user };
+  ingest(source: SourceKind, channel: string, chat: IngestedChat, stillOwner?: () => boolean): Promise<MessageEvent> {
+    const { user } = chat;
     return this.publishInOrder(channel, this.deps.engine.classify(chat.text, chat.emotes), (result, id, ts) => ({
-      frame: {
-        type: 'message', channel, id, user, text: chat.text, sentiment: { label: result.label, score: result.score }, ts,
-        source, source_id: chat.sourceId, sent_ts: chat.sentAt, emotes: chat.emotes,
-      },
+      frame: frames.message({
+        channel, id, user, text: chat.text, sentiment: result, ts, source, source_id: chat.sourceId, sent_ts: chat.sentAt, emotes: chat.emotes,
+      }),
       stored: {
         id, channel, source, user: { id: user.id, name: user.name, badges: user.badges }, text: chat.text,
         label: result.label, score: result.score, polarity: polarityOf(result.scores), ts, sourceId: chat.sourceId,
@@ -263,7 +269,7 @@ export class ChannelHub {
   private publishInOrder(
     channel: string,
     sentiment: ReturnType<SentimentEngine['classify']>,
-    build: (result: Awaited<ReturnType<SentimentEngine['classify']>>, id: string, ts: number) => { frame: object; stored: StoredMessage },
+    build: (result: Awaited<ReturnType<SentimentEngine['classify']>>, id: string, ts: number) => { frame: string; stored: StoredMessage },
     mayPublish: () => boolean = () => true,
   ): Promise<MessageEvent> {
     sentiment.catch(() => undefined); // awaited below, in line; a failure is the sender's error
@@ -273,7 +279,7 @@ export class ChannelHub {
       const ts = Date.now();
       const id = this.nextId(ts);
       const { frame, stored } = build(result, id, ts);
-      const event: MessageEvent = { kind: 'message', channel, id, frame: JSON.stringify(frame), label: stored.label, polarity: stored.polarity, ts };
+      const event: MessageEvent = { kind: 'message', channel, id, frame, label: stored.label, polarity: stored.polarity, ts };
       // Known here even when this process does not watch the channel (a cluster bus then skips it).
       this.known.set(`${channel}\n${id}`, true);
       this.deps.bus.publish(event);
@@ -328,8 +334,8 @@ export class ChannelHub {
       case 'message': {
         this.counters.messages++;
         this.known.set(`${e.channel}\n${e.id}`, true);
-        out?.publish(topicOf(e.channel, false), e.frame);
-        if (out && out.subscribers(topicOf(e.channel, true)) > 0) this.queueBatched(e.channel, e.frame);
+        out.publish(topicOf(e.channel, false), e.frame);
+        if (out.subscribers(topicOf(e.channel, true)) > 0) this.queueBatched(e.channel, e.frame);
         if (e.channel.startsWith('room:')) this.remember(e.channel, e.id, e.frame);
         this.moodOf(e.channel).window.add(e.label, e.polarity, e.ts);
         return;
@@ -338,11 +344,11 @@ export class ChannelHub {
         this.known.delete(`${e.channel}\n${e.messageId}`);
         const recent = this.replay.get(e.channel);
         if (recent) this.replay.set(e.channel, recent.filter((r) => r.id !== e.messageId));
-        this.toAll(e.channel, JSON.stringify({ type: 'delete', channel: e.channel, message_id: e.messageId }));
+        this.toAll(e.channel, frames.delete(e.channel, e.messageId));
         return;
       }
       case 'closed':
-        this.toAll(e.channel, JSON.stringify({ type: 'closed', channel: e.channel }));
+        this.toAll(e.channel, frames.closed(e.channel));
         return;
       case 'presence':
         this.dirtyPresence.set(e.channel, e.viewers);
@@ -359,11 +365,7 @@ export class ChannelHub {
       case 'revoke':
         return; // for the auth caches and the gateway, not for channels
       case 'likes': {
-        const frame = JSON.stringify(
-          e.messageId === undefined
-            ? { type: 'likes', channel: e.channel, total: e.total }
-            : { type: 'likes', channel: e.channel, total: e.total, message_id: e.messageId, message_likes: e.messageLikes },
-        );
+        const frame = frames.likes(e.channel, e.total, e.messageId, e.messageLikes);
         // Coalesced: within one control tick only the newest totals per channel and message go out.
         this.dirtyLikes.set(`${e.channel}\n${e.messageId ?? ''}`, frame);
         return;
@@ -374,8 +376,8 @@ export class ChannelHub {
   /** Frames that are not chat go to both kinds of subscriber at once (after any batch still pending, to keep order). */
   private toAll(channel: string, frame: string): void {
     this.flushBatch(channel);
-    this.fanout?.publish(topicOf(channel, false), frame);
-    this.fanout?.publish(topicOf(channel, true), frame);
+    this.fanout.publish(topicOf(channel, false), frame);
+    this.fanout.publish(topicOf(channel, true), frame);
   }
 
   private remember(channel: string, id: string, frame: string): void {
@@ -406,7 +408,7 @@ export class ChannelHub {
     if (!items) return;
     this.pending.delete(channel);
     this.counters.batchFrames++;
-    this.fanout?.publish(topicOf(channel, true), messagesFrame(channel, items));
+    this.fanout.publish(topicOf(channel, true), frames.messages(channel, items));
   }
 
   private moodOf(channel: string): MoodState {
@@ -419,7 +421,7 @@ export class ChannelHub {
   private moodFrame(channel: string, window: MoodWindow, now: number): string {
     const short = window.summary(now, this.options.moodWindowS);
     const long = window.summary(now, this.options.moodLongWindowS);
-    return JSON.stringify({ type: 'mood', channel, ...short, ts: now, long });
+    return frames.mood(channel, short, long, now);
   }
 
   /** Channels with traffic in the long mood window as this process sees them, busiest first. */
@@ -447,7 +449,6 @@ export class ChannelHub {
         continue;
       }
       if (quietMs > this.options.moodWindowS * 1000) mood.settled = true;
-      if (!this.fanout) continue;
       const watched = this.fanout.subscribers(topicOf(channel, false)) + this.fanout.subscribers(topicOf(channel, true));
       if (watched === 0) continue;
       this.counters.moodFrames++;
@@ -460,8 +461,7 @@ export class ChannelHub {
   private controlTick(): void {
     for (const [channel, viewers] of this.dirtyPresence) {
       this.counters.presenceFrames++;
-      const external = this.external.get(channel);
-      this.toAll(channel, JSON.stringify(external === undefined ? { type: 'presence', channel, viewers } : { type: 'presence', channel, viewers, external_viewers: external }));
+      this.toAll(channel, frames.presence(channel, viewers, this.external.get(channel)));
     }
     this.dirtyPresence.clear();
     for (const [key, frame] of this.dirtyLikes) {
@@ -470,9 +470,4 @@ export class ChannelHub {
     }
     this.dirtyLikes.clear();
   }
-}
-
-/** Pre-serialized message frames joined into one `messages` frame: no re-encoding per batch. */
-export function messagesFrame(channel: string, items: readonly string[]): string {
-  return `{"type":"messages","channel":${JSON.stringify(channel)},"items":[${items.join(',')}]}`;
 }

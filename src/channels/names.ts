@@ -1,8 +1,9 @@
 // Channel names: `room:<id>` (native chat), `twitch:<login>` and `tiktok:<user>` (ingested, read-only for
 // clients). Names are checked here once, at the edge, so everything behind can trust them.
+import { MAX_CHANNEL_LENGTH, type SourceKind } from '../contract/index.js';
 import { AppError } from '../errors.js';
 
-export type ChannelKind = 'room' | 'twitch' | 'tiktok';
+export type ChannelKind = 'room' | SourceKind;
 
 export interface ChannelName {
   kind: ChannelKind;
@@ -20,8 +21,6 @@ const ROOM_ID = new RegExp(ROOM_ID_PATTERN);
 export const TWITCH_LOGIN = /^[a-z0-9_]{3,25}$/;
 export const TIKTOK_USER = /^[a-z0-9._]{2,24}$/;
 const IDS: Record<ChannelKind, RegExp> = { room: ROOM_ID, twitch: TWITCH_LOGIN, tiktok: TIKTOK_USER };
-
-export const MAX_CHANNEL_LENGTH = 72;
 
 export const invalidChannel = (message: string) => new AppError(400, 'invalid_channel', message);
 

@@ -1,5 +1,6 @@
 // Native chat rooms: who owns them, who moderates, when chat is open, who is timed out. The store is a
 // port (memory driver now; MongoDB with the persistence issue); the rules live in RoomService.
+import type { RoomStatus, RoomView } from '../contract/index.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../errors.js';
 import type { Principal, Role } from '../auth/index.js';
 import { KeyedSerializer } from '../limits/index.js';
@@ -78,21 +79,8 @@ export class MemoryRoomStore implements RoomStore {
   }
 }
 
-export type RoomStatus = 'scheduled' | 'open' | 'ended' | 'closed';
-
-export interface RoomView {
-  id: string;
-  channel: string;
-  title: string;
-  owner_id: string | null;
-  moderators: string[];
-  opens_at: string | null;
-  closes_at: string | null;
-  closed_at: string | null;
-  /** Null only for a stored time a Date cannot show (a record from an older version). */
-  created_at: string | null;
-  status: RoomStatus;
-}
+// A room as REST shows it: the contract's reply (null times: a stored time a Date cannot show).
+export type { RoomStatus, RoomView };
 
 export interface NewRoom {
   id: string;

@@ -1,5 +1,6 @@
-// The REST side of the SDK: one method per contract route, typed answers, typed errors, and token
-// handling (login stores the pair; a 401 on a bearer request refreshes the access token once and retries).
+// The REST side of the SDK: one method per contract route, grouped by resource (client.rooms.create), with
+// typed answers, typed errors, and token handling (auth.login stores the pair; a 401 on a bearer request
+// refreshes the access token once and retries).
 import { ChatPulseError, errorFromResponse } from './errors.js';
 import { LiveConnection, type LiveOptions } from './live.js';
 import { jwtExpiryMs } from './jwt.js';
@@ -8,10 +9,10 @@ import type {
   ApiKeyInfo,
   BatchSentiment,
   ChannelSummary,
+  HistoryMessage,
   Ingest,
   IngestSource,
   List,
-  MessageFrame,
   ModelInfo,
   Report,
   Room,
@@ -111,129 +112,117 @@ export class ChatPulseClient {
     this.key = key;
   }
 
-  // ------------------------------------------------------------------------------------------ auth
+  // One namespace per resource (the route's first segment after /api/v1): `create`, `list`, `get` and
+  // `delete` for its collection and items, the route's own word for anything else (auth.login,
+  // channels.timeline, sentiment.batch). Arrow properties, so a method taken off its namespace still works.
 
-  register(username: string, password: string): Promise<User> {
-    return this.request('POST', '/api/v1/auth/register', { body: { username, password }, auth: false });
-  }
+  readonly auth = {
+    register: (username: string, password: string): Promise<User> =>
+      this.request('POST', '/api/v1/auth/register', { body: { username, password }, auth: false }),
 
-  /** Signs in and keeps the token pair for every later call (and for live()). */
-  async login(username: string, password: string): Promise<TokenPair> {
-    const call = this.request<TokenPair>('POST', '/api/v1/auth/login', { body: { username, password }, auth: false });
-    this.signingIn = call;
-    try {
-      const pair = await call;
+    /** Signs in and keeps the token pair for every later call (and for live()). */
+    login: async (username: string, password: string): Promise<TokenPair> => {
+      const call = this.request<TokenPair>('POST', '/api/v1/auth/login', { body: { username, password }, auth: false });
+      this.signingIn = call;
+      try {
+        const pair = await call;
+        this.setTokens(pair.access_token, pair.refresh_token);
+        return pair;
+      } finally {
+        if (this.signingIn === call) this.signingIn = null;
+      }
+    },
+
+    /** Rotates the token pair with the refresh token. */
+    refresh: async (): Promise<TokenPair> => {
+      if (this.refreshTok === undefined) throw new ChatPulseError(401, 'unauthorized', 'no refresh token: sign in again');
+      const pair = await this.request<TokenPair>('POST', '/api/v1/auth/refresh', { body: { refresh_token: this.refreshTok }, auth: false });
       this.setTokens(pair.access_token, pair.refresh_token);
       return pair;
-    } finally {
-      if (this.signingIn === call) this.signingIn = null;
-    }
-  }
+    },
 
-  /** Rotates the token pair with the refresh token. */
-  async refresh(): Promise<TokenPair> {
-    if (this.refreshTok === undefined) throw new ChatPulseError(401, 'unauthorized', 'no refresh token: sign in again');
-    const pair = await this.request<TokenPair>('POST', '/api/v1/auth/refresh', { body: { refresh_token: this.refreshTok }, auth: false });
-    this.setTokens(pair.access_token, pair.refresh_token);
-    return pair;
-  }
+    /** Revokes the access token (and the refresh token) on the server and forgets both. */
+    logout: async (): Promise<void> => {
+      if (this.access === undefined) return;
+      const body = this.refreshTok === undefined ? {} : { refresh_token: this.refreshTok };
+      try {
+        // No refresh-and-retry here: an access token the server refuses is as good as logged out.
+        const res = await this.send('POST', '/api/v1/auth/logout', { body }, true);
+        if (res.status !== 401) await parse<void>(res);
+      } finally {
+        this.setTokens(undefined);
+      }
+    },
 
-  /** Revokes the access token (and the refresh token) on the server and forgets both. */
-  async logout(): Promise<void> {
-    if (this.access === undefined) return;
-    const body = this.refreshTok === undefined ? {} : { refresh_token: this.refreshTok };
-    try {
-      // No refresh-and-retry here: an access token the server refuses is as good as logged out.
-      const res = await this.send('POST', '/api/v1/auth/logout', { body }, true);
-      if (res.status !== 401) await parse<void>(res);
-    } finally {
+    /** The caller (the user behind the token or API key). */
+    me: (): Promise<User> => this.request('GET', '/api/v1/auth/me'),
+  };
+
+  readonly account = {
+    /**
+     * Deletes the account with its API keys and reports; needs an access token (not an API key) and the
+     * current password. The client forgets its tokens afterwards.
+     */
+    delete: async (currentPassword: string): Promise<void> => {
+      await this.request<void>('DELETE', '/api/v1/users/me', { body: { current_password: currentPassword } });
       this.setTokens(undefined);
-    }
-  }
+    },
+  };
 
-  me(): Promise<User> {
-    return this.request('GET', '/api/v1/auth/me');
-  }
+  readonly apiKeys = {
+    /** Needs a signed-in client (an access token, not an API key) and the account's current password. */
+    create: (name: string, currentPassword: string): Promise<ApiKeyCreated> =>
+      this.request('POST', '/api/v1/api-keys', { body: { name, current_password: currentPassword } }),
+    list: (): Promise<List<ApiKeyInfo>> => this.request('GET', '/api/v1/api-keys'),
+    delete: (id: string): Promise<void> => this.request('DELETE', `/api/v1/api-keys/${encodeURIComponent(id)}`),
+  };
 
-  /**
-   * Deletes the account with its API keys and reports; needs an access token (not an API key) and the
-   * current password. The client forgets its tokens afterwards.
-   */
-  async deleteAccount(currentPassword: string): Promise<void> {
-    await this.request<void>('DELETE', '/api/v1/users/me', { body: { current_password: currentPassword } });
-    this.setTokens(undefined);
-  }
+  readonly sentiment = {
+    predict: (text: string): Promise<Sentiment> => this.request('POST', '/api/v1/sentiment', { body: { text } }),
+    /** Results in the order of `texts`. */
+    batch: (texts: string[]): Promise<BatchSentiment> => this.request('POST', '/api/v1/sentiment/batch', { body: { texts } }),
+  };
 
-  /** Needs a signed-in client (an access token, not an API key) and the account's current password. */
-  createApiKey(name: string, currentPassword: string): Promise<ApiKeyCreated> {
-    return this.request('POST', '/api/v1/api-keys', { body: { name, current_password: currentPassword } });
-  }
+  readonly model = {
+    /** The served model: name, labels, max length, quantization, engine counters. */
+    get: (): Promise<ModelInfo> => this.request('GET', '/api/v1/model'),
+  };
 
-  apiKeys(): Promise<List<ApiKeyInfo>> {
-    return this.request('GET', '/api/v1/api-keys');
-  }
+  readonly channels = {
+    list: (): Promise<List<ChannelSummary>> => this.request('GET', '/api/v1/channels'),
 
-  deleteApiKey(id: string): Promise<void> {
-    return this.request('DELETE', `/api/v1/api-keys/${encodeURIComponent(id)}`);
-  }
+    /** Newest first; pass the answer's `next` as `before` for the previous page. */
+    messages: (channel: string, query: { limit?: number; before?: string } = {}): Promise<List<HistoryMessage>> =>
+      this.request('GET', `/api/v1/channels/${encodeURIComponent(channel)}/messages`, { query: { limit: query.limit, before: query.before } }),
 
-  // ------------------------------------------------------------------------------------- sentiment
+    /** Sentiment counts per bucket (`bucket` in seconds) between `from` and `to`. */
+    timeline: (channel: string, query: { from?: TimeInput; to?: TimeInput; bucket?: number } = {}): Promise<Timeline> =>
+      this.request('GET', `/api/v1/channels/${encodeURIComponent(channel)}/timeline`, {
+        query: { from: timeParam(query.from), to: timeParam(query.to), bucket: query.bucket },
+      }),
+  };
 
-  predict(text: string): Promise<Sentiment> {
-    return this.request('POST', '/api/v1/sentiment', { body: { text } });
-  }
-
-  predictBatch(texts: string[]): Promise<BatchSentiment> {
-    return this.request('POST', '/api/v1/sentiment/batch', { body: { texts } });
-  }
-
-  model(): Promise<ModelInfo> {
-    return this.request('GET', '/api/v1/model');
-  }
-
-  // --------------------------------------------------------------------------------------- history
-
-  channels(): Promise<List<ChannelSummary>> {
-    return this.request('GET', '/api/v1/channels');
-  }
-
-  /** Newest first; pass the answer's `next` as `before` for the previous page. */
-  messages(channel: string, query: { limit?: number; before?: string } = {}): Promise<List<MessageFrame>> {
-    return this.request('GET', `/api/v1/channels/${encodeURIComponent(channel)}/messages`, { query: { limit: query.limit, before: query.before } });
-  }
-
-  /** Sentiment counts per bucket (`bucket` in seconds) between `from` and `to`. */
-  timeline(channel: string, query: { from?: TimeInput; to?: TimeInput; bucket?: number } = {}): Promise<Timeline> {
-    return this.request('GET', `/api/v1/channels/${encodeURIComponent(channel)}/timeline`, {
-      query: { from: timeParam(query.from), to: timeParam(query.to), bucket: query.bucket },
-    });
-  }
-
-  createReport(input: ReportInput): Promise<Report> {
-    const body = { channel: input.channel, from: timeBody(input.from), to: timeBody(input.to), ...(input.title === undefined ? {} : { title: input.title }) };
-    return this.request('POST', '/api/v1/reports', { body });
-  }
-
-  reports(query: { limit?: number; before?: string } = {}): Promise<List<Report>> {
-    return this.request('GET', '/api/v1/reports', { query: { limit: query.limit, before: query.before } });
-  }
-
-  report(id: string): Promise<Report> {
-    return this.request('GET', `/api/v1/reports/${encodeURIComponent(id)}`);
-  }
-
-  deleteReport(id: string): Promise<void> {
-    return this.request('DELETE', `/api/v1/reports/${encodeURIComponent(id)}`);
-  }
-
-  // ------------------------------------------------------------------------------ ingest and rooms
+  readonly reports = {
+    create: (input: ReportInput): Promise<Report> => {
+      const body = { channel: input.channel, from: timeBody(input.from), to: timeBody(input.to), ...(input.title === undefined ? {} : { title: input.title }) };
+      return this.request('POST', '/api/v1/reports', { body });
+    },
+    list: (query: { limit?: number; before?: string } = {}): Promise<List<Report>> =>
+      this.request('GET', '/api/v1/reports', { query: { limit: query.limit, before: query.before } }),
+    get: (id: string): Promise<Report> => this.request('GET', `/api/v1/reports/${encodeURIComponent(id)}`),
+    delete: (id: string): Promise<void> => this.request('DELETE', `/api/v1/reports/${encodeURIComponent(id)}`),
+  };
 
   readonly ingest = {
-    /** Starts ingesting a Twitch or TikTok chat; its messages appear on `<source>:<channel>`. */
-    start: (input: { source: IngestSource; channel: string }): Promise<Ingest> => this.request('POST', '/api/v1/ingest', { body: input }),
+    /**
+     * Starts ingesting a Twitch or TikTok chat; its messages appear on `<source>:<channel>`. A stream already
+     * ingested is answered as it is (200 instead of 201: `response()` shows the status).
+     */
+    create: (input: { source: IngestSource; channel: string }): Promise<Ingest> => this.request('POST', '/api/v1/ingest', { body: input }),
     list: (): Promise<List<Ingest>> => this.request('GET', '/api/v1/ingest'),
     get: (id: string): Promise<Ingest> => this.request('GET', `/api/v1/ingest/${encodeURIComponent(id)}`),
-    stop: (id: string): Promise<void> => this.request('DELETE', `/api/v1/ingest/${encodeURIComponent(id)}`),
+    /** Stops ingesting (its creator or an admin). */
+    delete: (id: string): Promise<void> => this.request('DELETE', `/api/v1/ingest/${encodeURIComponent(id)}`),
   };
 
   readonly rooms = {
@@ -307,7 +296,7 @@ export class ChatPulseClient {
 
   private tryRefresh(): Promise<boolean> {
     const used = this.refreshTok;
-    this.refreshing ??= this.refresh()
+    this.refreshing ??= this.auth.refresh()
       .then(
         () => true,
         (err: unknown) => {

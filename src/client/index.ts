@@ -1,5 +1,5 @@
 // ChatPulse's client SDK: REST (ChatPulseClient) and real time (LiveConnection), for Node 20+ and browsers,
-// with no dependencies. In Node 20, pass a WebSocket constructor: `{ WebSocket: (await import('ws')).WebSocket }`.
+// with no dependencies (docs/sdk.md). In Node 20, pass a WebSocket: `{ WebSocket: (await import('ws')).WebSocket }`.
 export { ChatPulseClient, type ApiResponse, type ClientOptions, type ReportInput, type RequestOptions, type RoomInput } from './client.js';
 export { ChatPulseError, LiveError } from './errors.js';
 export {

@@ -14,6 +14,7 @@ import {
   type ClosedFrame,
   type DeleteFrame,
   type ErrorFrame,
+  type GiftFrame,
   type LikesFrame,
   type MessageFrame,
   type MessagesFrame,
@@ -145,6 +146,8 @@ export interface LiveEvents {
   presence: PresenceFrame;
   likes: LikesFrame;
   delete: DeleteFrame;
+  /** A TikTok gift on an ingested `tiktok:` channel. */
+  gift: GiftFrame;
   closed: ClosedFrame;
   pong: PongFrame;
   /** The server took a renewed token (sent by the SDK itself before the old one expired). */

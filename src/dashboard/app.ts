@@ -120,7 +120,7 @@ el<HTMLFormElement>('login-form').addEventListener('submit', (ev) => {
   void attempt('Sign-in failed', async () => {
     client.setApiKey(undefined);
     STORE.removeItem('chatpulse.apiKey');
-    await client.login(field(form, 'username'), field(form, 'password'));
+    await client.auth.login(field(form, 'username'), field(form, 'password'));
     form.reset();
     await enter();
   });
@@ -132,7 +132,7 @@ el<HTMLFormElement>('key-form').addEventListener('submit', (ev) => {
   void attempt('The API key was refused', async () => {
     client.setTokens(undefined);
     client.setApiKey(field(form, 'key'));
-    await client.me(); // check it before keeping it
+    await client.auth.me(); // check it before keeping it
     STORE.setItem('chatpulse.apiKey', field(form, 'key'));
     form.reset();
     await enter();
@@ -143,7 +143,7 @@ el('signout').addEventListener('click', () => {
   void (async () => {
     live?.close();
     live = null;
-    if (client.accessToken !== undefined) await attempt('Sign-out failed', () => client.logout());
+    if (client.accessToken !== undefined) await attempt('Sign-out failed', () => client.auth.logout());
     client.setApiKey(undefined);
     STORE.removeItem('chatpulse.apiKey');
     leave();
@@ -160,7 +160,7 @@ function leave(): void {
 }
 
 async function enter(): Promise<void> {
-  const me = await client.me();
+  const me = await client.auth.me();
   el('whoami').textContent = `${me.username}${me.role === 'admin' ? ' (admin)' : ''}${client.accessToken === undefined ? ' · API key' : ''}`;
   el('auth').hidden = true;
   el('app').hidden = false;
@@ -314,7 +314,7 @@ el('like-button').addEventListener('click', () => sendLike());
 
 async function loadChannels(): Promise<void> {
   const options = new Set<string>();
-  const found = await attempt('Recent channels', () => client.channels(), () => undefined);
+  const found = await attempt('Recent channels', () => client.channels.list(), () => undefined);
   for (const c of found?.items ?? []) options.add(c.channel);
   const rooms = await attempt('Rooms', () => client.rooms.list({ limit: 50 }), () => undefined);
   for (const r of rooms?.items ?? []) if (r.status !== 'closed') options.add(r.channel);
@@ -345,7 +345,7 @@ function renderIngests(items: Ingest[]): void {
       stop.type = 'button';
       stop.setAttribute('aria-label', `Stop ingesting ${channel}`);
       stop.addEventListener('click', () => void attempt(`Cannot stop ${channel}`, async () => {
-        await client.ingest.stop(i.id);
+        await client.ingest.delete(i.id);
         await loadIngests();
       }));
       const actions = make('span');
@@ -369,7 +369,7 @@ el<HTMLFormElement>('ingest-form').addEventListener('submit', (ev) => {
   const source = field(form, 'source') === 'tiktok' ? 'tiktok' : 'twitch';
   const channel = field(form, 'channel');
   void attempt(`Cannot start ingesting ${source}:${channel}`, async () => {
-    const started = await client.ingest.start({ source, channel });
+    const started = await client.ingest.create({ source, channel });
     notify(`Ingesting ${started.source}:${started.channel} (${started.status}).`, 'info');
     form.reset();
     await loadIngests();
@@ -413,7 +413,7 @@ el<HTMLFormElement>('history-form').addEventListener('submit', (ev) => {
   if (!p) return;
   historyStatus(`Loading ${channel}…`);
   void attempt(`Timeline of ${channel}`, async () => {
-    const timeline = await client.timeline(channel, p);
+    const timeline = await client.channels.timeline(channel, p);
     const points = timeline.buckets.map((b) => ({ ts: typeof b.ts === 'number' ? b.ts : Date.parse(b.ts), counts: b.counts, score: b.score }));
     timelineChart ??= new SentimentChart(el('timeline-chart'));
     timelineChart.setPoints(points);
@@ -432,7 +432,7 @@ el<HTMLFormElement>('report-form').addEventListener('submit', (ev) => {
   if (!p) return;
   const title = field(form, 'title');
   void attempt('Cannot save the report', async () => {
-    const report = await client.createReport({ channel, from: p.from, to: p.to, ...(title === '' ? {} : { title }) });
+    const report = await client.reports.create({ channel, from: p.from, to: p.to, ...(title === '' ? {} : { title }) });
     historyStatus(`Saved report ${report.title ?? report.id}.`);
     form.reset();
     await loadReports();
@@ -448,7 +448,7 @@ function renderReports(items: Report[]): void {
       del.type = 'button';
       del.setAttribute('aria-label', `Delete report ${r.title ?? r.id}`);
       del.addEventListener('click', () => void attempt('Cannot delete the report', async () => {
-        await client.deleteReport(r.id);
+        await client.reports.delete(r.id);
         await loadReports();
       }));
       li.append(del);
@@ -458,7 +458,7 @@ function renderReports(items: Report[]): void {
 }
 
 async function loadReports(): Promise<void> {
-  const list = await attempt('Reports', () => client.reports(), (msg) => {
+  const list = await attempt('Reports', () => client.reports.list(), (msg) => {
     el('report-list').replaceChildren(make('li', { className: 'muted', text: msg }));
   });
   if (list) renderReports(list.items);

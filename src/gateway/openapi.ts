@@ -1,8 +1,9 @@
 // The OpenAPI 3.1 document, generated from the route table: the same TypeBox schemas that ajv validates
 // requests with describe them here (TypeBox schemas are JSON Schema 2020-12 once its symbol keys are gone).
 import type { TSchema } from '@sinclair/typebox';
+import { BatchReply, ErrorReply, SentimentReply, TokenPairReply, UserReply } from '../contract/index.js';
 import type { Method, Route } from './router.js';
-import { ApiKeyBody, BatchReply, Credentials, ErrorReply, LogoutBody, RefreshBody, SentimentReply, TokenPairReply, UserReply } from './schemas.js';
+import { ApiKeyBody, Credentials, LogoutBody, RefreshBody } from './schemas.js';
 
 export interface ApiInfo {
   title: string;
@@ -36,7 +37,7 @@ const TAG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   sentiment: 'Sentiment classification',
   rooms: 'Native chat rooms (chat itself happens on the WebSocket at `/ws`)',
   admin: 'Administration (admin role only)',
-  docs: 'This document and its viewer',
+  docs: 'This document, its viewer, and the AsyncAPI document of the WebSocket protocol (`/asyncapi.json`)',
 };
 
 const ERROR_REF = '#/components/schemas/Error';

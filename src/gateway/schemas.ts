@@ -1,6 +1,6 @@
-// Request and response schemas: ajv validates every body against them before any logic runs, and the
-// same objects describe the API in the OpenAPI document.
-import { Type, type TSchema } from '@sinclair/typebox';
+// Request body schemas: ajv validates every body against them before any logic runs, and the same objects
+// describe the API in the OpenAPI document. Reply schemas are the wire contract's (src/contract/rest.ts).
+import { Type } from '@sinclair/typebox';
 
 export interface Limits {
   maxTextLength: number;
@@ -27,17 +27,3 @@ const text = (limits: Limits) => Type.String({ minLength: 1, maxLength: limits.m
 export const sentimentBody = (limits: Limits) => Type.Object({ text: text(limits) }, { additionalProperties: false });
 export const batchBody = (limits: Limits) =>
   Type.Object({ texts: Type.Array(text(limits), { minItems: 1, maxItems: limits.maxBatchTexts }) }, { additionalProperties: false });
-
-const Scores = Type.Record(Type.String(), Type.Number());
-export const SentimentReply = Type.Object({ label: Type.String(), score: Type.Number(), scores: Scores, model: Type.String() });
-export const BatchReply = Type.Object({ results: Type.Array(SentimentReply), model: Type.String(), count: Type.Integer() });
-export const TokenPairReply = Type.Object({
-  access_token: Type.String(),
-  refresh_token: Type.String(),
-  token_type: Type.Literal('bearer'),
-  expires_in: Type.Integer(),
-});
-export const UserReply = Type.Object({ id: Type.String(), username: Type.String(), role: Type.String(), created_at: Type.String() });
-export const ErrorReply: TSchema = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String() }),
-});

@@ -1,32 +1,10 @@
-// The WebSocket protocol's client frames: one JSON object per text frame, checked against its type's
-// schema before any logic runs (the same discipline as REST bodies). See docs/protocol.md.
+// The WebSocket protocol's edge: each client frame is parsed and checked against its type's schema in the
+// contract before any logic runs (the same discipline as REST bodies). See docs/protocol.md.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { Type, type Static } from '@sinclair/typebox';
+import { clientFrameSchemas, frames, type ClientFrame } from '../contract/index.js';
 import { AppError } from '../errors.js';
-import { MAX_CHANNEL_LENGTH } from '../channels/names.js';
 
-const Channel = Type.String({ minLength: 1, maxLength: MAX_CHANNEL_LENGTH });
-
-/** Every client frame type's schema (the parser's, the fuzz suite's). */
-export const frameSchemas = (maxTextLength: number) => ({
-  subscribe: Type.Object({ type: Type.Literal('subscribe'), channel: Channel, batch: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-  unsubscribe: Type.Object({ type: Type.Literal('unsubscribe'), channel: Channel }, { additionalProperties: false }),
-  chat: Type.Object(
-    { type: Type.Literal('chat'), channel: Channel, text: Type.String({ minLength: 1, maxLength: maxTextLength, pattern: '\\S' }) },
-    { additionalProperties: false },
-  ),
-  like: Type.Object(
-    { type: Type.Literal('like'), channel: Channel, message_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
-    { additionalProperties: false },
-  ),
-  ping: Type.Object({ type: Type.Literal('ping') }, { additionalProperties: false }),
-  // A fresh access token for the open socket, before its own expires. JWTs here are ~300 bytes.
-  auth: Type.Object({ type: Type.Literal('auth'), token: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
-});
-
-type Schemas = ReturnType<typeof frameSchemas>;
-export type ClientFrame = { [K in keyof Schemas]: Static<Schemas[K]> }[keyof Schemas];
-export type FrameType = keyof Schemas;
+export type { ClientFrame };
 
 export const frameError = (code: string, message: string) => new AppError(400, code, message);
 
@@ -35,7 +13,7 @@ export class FrameParser {
 
   constructor(maxTextLength: number) {
     const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false });
-    this.validators = Object.fromEntries(Object.entries(frameSchemas(maxTextLength)).map(([type, schema]) => [type, ajv.compile(schema)]));
+    this.validators = Object.fromEntries(Object.entries(clientFrameSchemas(maxTextLength)).map(([type, schema]) => [type, ajv.compile(schema)]));
   }
 
   /** A client frame, or an AppError whose code names what is wrong with it. */
@@ -68,11 +46,5 @@ function describe(type: string, errors: ErrorObject[]): AppError {
 }
 
 export function errorFrame(err: AppError, channel?: string): string {
-  return JSON.stringify({
-    type: 'error',
-    code: err.code,
-    message: err.message,
-    ...(channel === undefined ? {} : { channel }),
-    ...(err.retryAfterMs === undefined ? {} : { retry_after_ms: err.retryAfterMs }),
-  });
+  return frames.error({ code: err.code, message: err.message, channel, retry_after_ms: err.retryAfterMs });
 }

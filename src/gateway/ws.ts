@@ -7,9 +7,11 @@ import { randomBytes } from 'node:crypto';
 import type { AuthService, Credentials, Principal } from '../auth/index.js';
 import { RecentRevocations, REVOKED_CLOSE_CODE, revokes, type Revocation } from '../auth/revocations.js';
 import { topicOf, type ChannelHub, type Fanout } from '../channels/index.js';
+import { frames } from '../contract/index.js';
 import { AppError, draining, rateLimited, unavailable } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
 import type { Logger } from '../observability/log.js';
+import type { Metrics } from '../observability/metrics.js';
 import { AddressSlots } from './address-slots.js';
 import type { ClientAddress } from './client-address.js';
 import { errorBody, guarded, peerAddress, ResponseState, writeJson } from './http.js';
@@ -47,6 +49,8 @@ export interface WsDeps {
   mapError?: (err: unknown) => AppError | null;
   /** Who the client is behind trusted proxies. */
   addresses?: ClientAddress;
+  /** Where the gateway reports its counters (read at scrape time); frames out are counted by socketFanout. */
+  metrics?: Pick<Metrics, 'read'>;
   /** True once a drain has begun: upgrades (even on an open keep-alive connection) are refused. */
   draining?: () => boolean;
 }
@@ -88,6 +92,27 @@ export interface WsCounters {
 
 type Socket = WebSocket<SocketData>;
 
+const TYPE_PREFIX = '{"type":"';
+/** A serialized server frame's type, read without parsing it (the contract serializes `type` first). */
+export function frameType(frame: string): string {
+  return frame.startsWith(TYPE_PREFIX) ? frame.slice(TYPE_PREFIX.length, frame.indexOf('"', TYPE_PREFIX.length)) : 'unknown';
+}
+
+/** The app's sockets by topic, as the hub publishes to them; counts frames out by type when given a counter. */
+export function socketFanout(app: TemplatedApp, framesOut?: Metrics['wsFramesOut']): Fanout {
+  return {
+    publish: (topic, frame) => {
+      if (framesOut) {
+        // One count per subscriber reached.
+        const n = app.numSubscribers(topic);
+        if (n > 0) framesOut.inc({ type: frameType(frame) }, n);
+      }
+      app.publish(topic, frame);
+    },
+    subscribers: (topic) => app.numSubscribers(topic),
+  };
+}
+
 const ABUSE_WINDOW_MS = 10_000;
 /** setTimeout's ceiling (~24.8 days): a later expiry re-arms when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -120,6 +145,26 @@ export class WsGateway {
       this.sweeper = setInterval(() => void this.revalidate(), options.revalidateS * 1000);
       this.sweeper.unref();
     }
+    deps.metrics?.read('ws', () => {
+      const c = this.counters;
+      return {
+        connections: this.connections,
+        subscriptions: this.subscriptions,
+        framesIn: c.frames,
+        drops: {
+          refused_capacity: c.refusedCapacity,
+          refused_rate: c.refusedRate,
+          refused_auth: c.refusedAuth,
+          error_frame: c.errorFrames,
+          closed_abuse: c.closedAbuse,
+          closed_too_big: c.closedTooBig,
+          closed_abnormal: c.closedAbnormal,
+          refused_address: c.refusedAddress,
+          closed_revoked: c.closedRevoked,
+          closed_expired: c.closedExpired,
+        },
+      };
+    });
   }
 
   /**
@@ -179,7 +224,7 @@ export class WsGateway {
     return this.sockets.size + this.upgrading >= this.options.maxConnections;
   }
 
-  mount(app: TemplatedApp): Fanout {
+  mount(app: TemplatedApp): void {
     app.ws<SocketData>('/ws', {
       // uWS drops frames over its limit with no close frame; ours answers 1009 up to twice the limit,
       // past which uWS cuts the connection before buffering more.
@@ -275,10 +320,6 @@ export class WsGateway {
         for (const channel of d.subs.keys()) void this.deps.hub.leave(channel, d.id).catch((err: unknown) => this.deps.log.warn({ err }, 'presence leave failed'));
       },
     });
-    return {
-      publish: (topic, frame) => void app.publish(topic, frame),
-      subscribers: (topic) => app.numSubscribers(topic),
-    };
   }
 
   /**
@@ -389,7 +430,7 @@ export class WsGateway {
     d.principal = next;
     this.armExpiry(ws, d);
     this.counters.renewed++;
-    this.send(ws, JSON.stringify({ type: 'authed', expires_at: (next.tokenExp ?? 0) * 1000 }));
+    this.send(ws, frames.authed((next.tokenExp ?? 0) * 1000));
   }
 
   private send(ws: Socket, frame: string): void {
@@ -444,7 +485,7 @@ export class WsGateway {
   private async dispatch(ws: Socket, d: SocketData, frame: ClientFrame): Promise<void> {
     switch (frame.type) {
       case 'ping':
-        this.send(ws, '{"type":"pong"}');
+        this.send(ws, frames.pong());
         return;
       case 'subscribe':
         return this.subscribe(ws, d, frame.channel, frame.batch === true);
@@ -454,7 +495,7 @@ export class WsGateway {
         d.subs.delete(frame.channel);
         if (!d.closed) ws.unsubscribe(topicOf(frame.channel, batch));
         await this.deps.hub.leave(frame.channel, d.id);
-        this.send(ws, JSON.stringify({ type: 'unsubscribed', channel: frame.channel }));
+        this.send(ws, frames.unsubscribed(frame.channel));
         return;
       }
       case 'chat': {
@@ -501,7 +542,7 @@ export class WsGateway {
     // Subscribe, confirm and replay in one synchronous, corked block: no live message can slip in between.
     ws.cork(() => {
       ws.subscribe(topicOf(channel, batch));
-      ws.send(JSON.stringify({ type: 'subscribed', channel, viewers }));
+      ws.send(frames.subscribed(channel, viewers));
       for (const frame of this.deps.hub.welcome(channel, batch)) ws.send(frame);
     });
   }

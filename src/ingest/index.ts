@@ -4,4 +4,4 @@ export type { IngestBoard, StreamCounters, StreamState } from './board.js';
 export { MemoryIngestBoard } from './board.js';
 export { MemoryLeaseManager, type Lease, type LeaseManager } from './lease.js';
 export { IngestManager, type IngestManagerOptions, type IngestView } from './manager.js';
-export type { IngestConnection, IngestConnector, IngestEvent, IngestSourceName, IngestStatus, IngestedChat } from './source.js';
+export type { IngestConnection, IngestConnector, IngestEvent, SourceKind, IngestStatus, IngestedChat } from './source.js';

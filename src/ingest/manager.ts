@@ -17,19 +17,20 @@ import { LRUCache } from 'lru-cache';
 import { ulid } from 'ulid';
 import type { Principal } from '../auth/index.js';
 import type { ChannelHub } from '../channels/index.js';
+import { frames, type IngestView } from '../contract/index.js';
 import { AppError, forbidden, notFound } from '../errors.js';
 import { KeyedSerializer } from '../limits/index.js';
 import type { Logger } from '../observability/log.js';
-import type { IngestRecord, IngestStore } from '../store/ports.js';
+import type { IngestRecord, IngestStore } from './store.js';
 import type { IngestBoard, StreamCounters, StreamState } from './board.js';
 import type { Lease, LeaseManager } from './lease.js';
-import type { IngestConnection, IngestConnector, IngestEvent, IngestSourceName, IngestStatus } from './source.js';
+import type { IngestConnection, IngestConnector, IngestEvent, SourceKind } from './source.js';
 
 export interface IngestManagerDeps {
   store: IngestStore;
   leases: LeaseManager;
   board: IngestBoard;
-  connectors: ReadonlyMap<IngestSourceName, IngestConnector>;
+  connectors: ReadonlyMap<SourceKind, IngestConnector>;
   hub: Pick<ChannelHub, 'ingest' | 'remove' | 'announce'>;
   /** `<host>:<pid>`. */
   ownerId: string;
@@ -53,22 +54,8 @@ export interface IngestManagerOptions {
   stopTimeoutMs?: number;
 }
 
-export interface IngestView {
-  id: string;
-  source: IngestSourceName;
-  channel: string;
-  /** The ChatPulse channel its messages appear on. */
-  ws_channel: string;
-  status: IngestStatus;
-  owner: string | null;
-  created_by: string;
-  created_at: string;
-  since: string | null;
-  counters: StreamCounters;
-  viewers: number | null;
-  likes: number | null;
-  last_error: string | null;
-}
+/** A stream as REST shows it: the contract's reply. */
+export type { IngestView };
 
 interface Owned {
   rec: IngestRecord;
@@ -134,7 +121,7 @@ export class IngestManager {
     return this.owned.size;
   }
 
-  async create(principal: Principal, source: IngestSourceName, raw: string): Promise<{ view: IngestView; created: boolean }> {
+  async create(principal: Principal, source: SourceKind, raw: string): Promise<{ view: IngestView; created: boolean }> {
     const connector = this.deps.connectors.get(source);
     if (!connector) throw new AppError(400, 'validation_failed', `unknown source "${source}"`);
     const channel = connector.normalize(raw);
@@ -142,7 +129,7 @@ export class IngestManager {
     return this.creates.run(principal.userId, () => this.createCounted(principal, source, channel));
   }
 
-  private async createCounted(principal: Principal, source: IngestSourceName, channel: string): Promise<{ view: IngestView; created: boolean }> {
+  private async createCounted(principal: Principal, source: SourceKind, channel: string): Promise<{ view: IngestView; created: boolean }> {
     const existing = await this.deps.store.find(source, channel);
     if (existing) return { view: await this.view(existing), created: false };
     const all = await this.deps.store.list();
@@ -169,8 +156,8 @@ export class IngestManager {
 
   /** Whether `<source>:<channel>` is defined and has an owner's live report (what likes require). */
   async isLive(source: string, channel: string): Promise<boolean> {
-    if (!this.deps.connectors.has(source as IngestSourceName)) return false;
-    const rec = await this.deps.store.find(source as IngestSourceName, channel);
+    if (!this.deps.connectors.has(source as SourceKind)) return false;
+    const rec = await this.deps.store.find(source as SourceKind, channel);
     if (!rec) return false;
     if (this.owned.has(rec.id)) return true;
     return (await this.deps.board.get([rec.id])).has(rec.id);
@@ -414,7 +401,7 @@ export class IngestManager {
         this.deps.hub.announce({
           kind: 'frame',
           channel: o.channel,
-          frame: JSON.stringify({ type: 'gift', channel: o.channel, user: e.user, gift: e.gift, count: e.count, diamonds: e.diamonds, ts: Date.now() }),
+          frame: frames.gift({ channel: o.channel, user: e.user, gift: e.gift, count: e.count, diamonds: e.diamonds, ts: Date.now() }),
         });
         return;
       case 'status':

@@ -1,11 +1,11 @@
 // Ingest definitions in Redis, for a cluster without MongoDB: `cp:ingest:defs` hash id -> JSON record and
 // `cp:ingest:keys` hash "<source>:<channel>" -> id (the uniqueness check), written together by one script.
-// With MONGODB_URL the Mongo driver is used instead (src/store/mongo/ingest.ts).
+// With MONGODB_URL the Mongo driver is used instead (mongo-store.ts).
 import type { Redis } from 'ioredis';
 import { conflict } from '../errors.js';
 import { KEY_PREFIX, LuaScript } from '../redis/connection.js';
-import type { IngestRecord, IngestStore } from '../store/ports.js';
-import type { IngestSourceName } from './source.js';
+import type { IngestRecord, IngestStore } from './store.js';
+import type { SourceKind } from './source.js';
 
 // KEYS[1] defs, KEYS[2] keys. ARGV[1] id, ARGV[2] JSON, ARGV[3] unique key. 0 when the stream exists.
 const CREATE = new LuaScript(`
@@ -50,7 +50,7 @@ export class RedisIngestStore implements IngestStore {
     return json === null ? null : (JSON.parse(json) as IngestRecord);
   }
 
-  async find(source: IngestSourceName, channel: string): Promise<IngestRecord | null> {
+  async find(source: SourceKind, channel: string): Promise<IngestRecord | null> {
     const id = await this.client.hget(this.keys, keyOf(source, channel));
     return id === null ? null : this.get(id);
   }

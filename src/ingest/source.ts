@@ -2,39 +2,10 @@
 // platform's events into. Connectors know their platform and nothing of ChatPulse; the ingest manager
 // (ownership, classification, publishing) knows ChatPulse and nothing of the platforms.
 
-export type IngestSourceName = 'twitch' | 'tiktok';
+import type { IngestStatus } from '../contract/index.js';
+import type { EmoteSpan, IngestedChat, IngestedUser, SourceKind } from '../vocabulary.js';
 
-export type IngestStatus = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'error';
-
-export interface IngestedUser {
-  /** The platform's user id (Twitch `user-id`, TikTok `userId`). */
-  id: string;
-  /** Display name. */
-  name: string;
-  /** Normalized badges: 'broadcaster' | 'moderator' | 'vip' | 'subscriber' | ... (platform extras allowed). */
-  badges: string[];
-  /** `#rrggbb` when the platform gives one. */
-  color?: string;
-}
-
-/** One emote occurrence in a message's text: `start`/`end` are inclusive UTF-16 offsets into `text`. */
-export interface EmoteSpan {
-  id: string;
-  name: string;
-  start: number;
-  end: number;
-}
-
-export interface IngestedChat {
-  kind: 'chat';
-  /** The platform's message id (Twitch `id` tag, TikTok `msgId`); what deletes refer to. */
-  sourceId: string;
-  user: IngestedUser;
-  text: string;
-  /** When the platform says it was sent (epoch ms); the receive time when it does not say. */
-  sentAt: number;
-  emotes: EmoteSpan[];
-}
+export type { EmoteSpan, IngestedChat, IngestedUser, IngestStatus, SourceKind };
 
 export type IngestEvent =
   | IngestedChat
@@ -59,7 +30,7 @@ export interface IngestConnection {
 }
 
 export interface IngestConnector {
-  readonly source: IngestSourceName;
+  readonly source: SourceKind;
   /** The platform's canonical form of a channel name (e.g. lower-case Twitch login); throws AppError 400 when invalid. */
   normalize(channel: string): string;
   /**

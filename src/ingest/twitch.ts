@@ -12,7 +12,8 @@ import type { ChatUserstate, Client, CommonUserstate } from 'tmi.js';
 import { badRequest } from '../errors.js';
 import { TWITCH_LOGIN } from '../channels/names.js';
 import type { Logger } from '../observability/log.js';
-import type { EmoteSpan, IngestConnection, IngestConnector, IngestEvent, IngestedChat, IngestStatus } from './source.js';
+import type { EmoteSpan } from '../vocabulary.js';
+import type { IngestConnection, IngestConnector, IngestEvent, IngestedChat, IngestStatus } from './source.js';
 
 export interface TwitchConnectorOptions {
   /** Twitch's IRC WebSocket edge; tests point it at a local double. */
@@ -66,10 +67,10 @@ export function emoteSpans(emotes: Record<string, string[] | null> | null | unde
   const spans: EmoteSpan[] = [];
   for (const [id, ranges] of Object.entries(emotes)) {
     for (const range of ranges ?? []) {
-      const [first, last] = range.split('-').map(Number);
+      const [first = NaN, last = NaN] = range.split('-').map(Number);
       if (!Number.isInteger(first) || !Number.isInteger(last) || first < 0 || last < first || last + 1 >= offsets.length) continue;
-      const start = offsets[first];
-      const end = offsets[last + 1] - 1;
+      const start = offsets[first]!; // both in range: checked above
+      const end = offsets[last + 1]! - 1;
       spans.push({ id, name: text.slice(start, end + 1), start, end });
     }
   }

@@ -1,5 +1,5 @@
-// Rate limiting behind a small port: the in-memory driver now; a Redis driver (same interface) lets a
-// limit hold across processes and hosts.
+// Rate limiting behind a small port: the memory driver (one process's budget) beside the port, and the
+// Redis driver (redis-rate-limiter.ts) that holds a limit across processes and hosts.
 export type { RateLimiter, RateDecision } from './rate-limiter.js';
-export { MemoryRateLimiter } from './memory.js';
+export { MemoryRateLimiter } from './rate-limiter.js';
 export { KeyedSerializer } from './serial.js';

@@ -1,4 +1,5 @@
-import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+// The rate-limit port and its memory driver (one process's budget); redis-rate-limiter.ts shares it cluster-wide.
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export interface RateDecision {
   allowed: boolean;
@@ -23,5 +24,22 @@ export async function decide(limiter: RateLimiterAbstract, key: string, points: 
     // The library rejects with a RateLimiterRes when the budget is spent, and with an Error otherwise.
     if (err instanceof RateLimiterRes) return { allowed: false, retryAfterMs: err.msBeforeNext, remaining: 0 };
     throw err;
+  }
+}
+
+
+export class MemoryRateLimiter implements RateLimiter {
+  private readonly limiter: RateLimiterMemory;
+
+  constructor(points: number, windowS: number, keyPrefix: string) {
+    this.limiter = new RateLimiterMemory({ points, duration: windowS, keyPrefix });
+  }
+
+  consume(key: string, points = 1): Promise<RateDecision> {
+    return decide(this.limiter, key, points);
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.limiter.delete(key);
   }
 }

@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client). Hot paths only increment counters or observe histograms; figures the
 // owners already keep (engine, WebSocket, writer, ingest counters) are read at scrape time instead of
-// being mirrored on every event. With WORKERS>1 every gateway registers its registry with prom-client's
+// being mirrored on every event: each owner hands its reader over with `read` once it exists (the
+// registry is built first, so nothing is bound late). With WORKERS>1 every gateway registers its registry with prom-client's
 // cluster support, and whichever gateway is scraped asks the primary, which gathers all of them: one scrape
 // of the port shows the whole host, each series labelled with the gateway's `slot`.
 import cluster from 'node:cluster';
@@ -21,6 +22,56 @@ export interface MetricSources {
 // of making every host-wide scrape wait for it and fail.
 if (cluster.isWorker) void new AggregatorRegistry();
 
+const gauge = (reg: Registry[], name: string, help: string, read: () => number) =>
+  new Gauge({ name, help, registers: reg, collect() { this.set(read()); } });
+// Monotonic figures kept elsewhere, exposed as counters: reset-then-inc sets the running total.
+const total = (reg: Registry[], name: string, help: string, read: () => number) =>
+  new Counter({ name, help, registers: reg, collect() { this.reset(); this.inc(read()); } });
+
+/** The series each owner's reader feeds. */
+const READERS: { [K in keyof MetricSources]: (reg: Registry[], source: MetricSources[K]) => void } = {
+  ws(reg, source) {
+    gauge(reg, 'chatpulse_ws_connections', 'Open WebSocket connections', () => source().connections);
+    gauge(reg, 'chatpulse_ws_subscriptions', 'Channel subscriptions held by open connections', () => source().subscriptions);
+    total(reg, 'chatpulse_ws_frames_in_total', 'Frames received from clients', () => source().framesIn);
+    new Counter({
+      name: 'chatpulse_ws_drops_total', help: 'Connections refused or closed, and frames refused, by reason', labelNames: ['reason'] as const, registers: reg,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(source().drops)) this.inc({ reason }, n);
+      },
+    });
+  },
+  engine(reg, source) {
+    gauge(reg, 'chatpulse_engine_queue_depth', 'Texts waiting for a batch', () => source().queued);
+    gauge(reg, 'chatpulse_engine_cache_hit_ratio', 'Result cache hits over lookups since start', () => source().cacheHitRatio);
+    total(reg, 'chatpulse_engine_cache_hits_total', 'Result cache hits', () => source().cacheHits);
+    total(reg, 'chatpulse_engine_cache_misses_total', 'Result cache misses', () => source().cacheMisses);
+    total(reg, 'chatpulse_engine_shed_total', 'Texts refused (503 overloaded): the queue was full or their expected wait passed ADMISSION_DEADLINE_MS', () => source().shed);
+    total(reg, 'chatpulse_engine_shed_late_total', 'Of the texts refused, those whose expected wait passed ADMISSION_DEADLINE_MS', () => source().shedLate);
+    total(reg, 'chatpulse_engine_shed_early_calls_total', 'Calls refused before their body was parsed, because even one more text would have been refused', () => source().shedEarly);
+    gauge(reg, 'chatpulse_engine_service_rate', 'Measured texts per second through the inference pool (the admission estimate)', () => source().serviceRate);
+    gauge(reg, 'chatpulse_engine_expected_wait_seconds', 'Expected wait of one text submitted now, from the queue and the service rate', () => source().expectedWaitMs / 1000);
+  },
+  writer(reg, source) {
+    gauge(reg, 'chatpulse_store_pending_documents', 'Messages recorded and not yet written', () => source().pending);
+    gauge(reg, 'chatpulse_store_spool_batches', 'Write batches waiting in the disk spool', () => source().spooledBatches);
+    gauge(reg, 'chatpulse_store_spool_bytes', 'Bytes in the disk spool', () => source().spooledBytes);
+    total(reg, 'chatpulse_store_dropped_total', 'Messages dropped because the spool was full', () => source().dropped);
+    total(reg, 'chatpulse_store_dead_lettered_total', "Batches a store refused for good, kept in the spool folder's dead-letter file", () => source().deadLettered);
+    total(reg, 'chatpulse_store_written_total', 'Messages written to the store', () => source().written);
+  },
+  ingest(reg, source) {
+    new Gauge({
+      name: 'chatpulse_ingest_streams', help: 'Ingested streams owned by this process, by status', labelNames: ['status'] as const, registers: reg,
+      collect() {
+        this.reset();
+        for (const [status, n] of Object.entries(source())) this.set({ status }, n);
+      },
+    });
+  },
+};
+
 export class Metrics {
   readonly registry = new Registry();
   readonly httpRequests = new Counter({ name: 'chatpulse_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'] as const, registers: [this.registry] });
@@ -33,48 +84,24 @@ export class Metrics {
   readonly redisLatency = new Histogram({ name: 'chatpulse_redis_ping_seconds', help: 'Redis round trip, measured by a PING every 5 s', buckets: SECONDS, registers: [this.registry] });
   readonly mongoCommands = new Histogram({ name: 'chatpulse_mongo_command_seconds', help: 'MongoDB command latency by command and outcome', labelNames: ['command', 'outcome'] as const, buckets: SECONDS, registers: [this.registry] });
 
-  constructor(slot: number, sources: MetricSources) {
+  readonly #reg = [this.registry];
+
+  constructor(slot: number) {
     this.registry.setDefaultLabels({ slot: String(slot) });
     collectDefaultMetrics({ register: this.registry, prefix: 'chatpulse_' });
-    const reg = [this.registry];
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({ name, help, registers: reg, collect() { this.set(read()); } });
-    // Monotonic figures kept elsewhere, exposed as counters: reset-then-inc sets the running total.
-    const total = (name: string, help: string, read: () => number) =>
-      new Counter({ name, help, registers: reg, collect() { this.reset(); this.inc(read()); } });
-    gauge('chatpulse_ws_connections', 'Open WebSocket connections', () => sources.ws().connections);
-    gauge('chatpulse_ws_subscriptions', 'Channel subscriptions held by open connections', () => sources.ws().subscriptions);
-    total('chatpulse_ws_frames_in_total', 'Frames received from clients', () => sources.ws().framesIn);
-    new Counter({
-      name: 'chatpulse_ws_drops_total', help: 'Connections refused or closed, and frames refused, by reason', labelNames: ['reason'] as const, registers: reg,
-      collect() {
-        this.reset();
-        for (const [reason, n] of Object.entries(sources.ws().drops)) this.inc({ reason }, n);
-      },
-    });
-    gauge('chatpulse_engine_queue_depth', 'Texts waiting for a batch', () => sources.engine().queued);
-    gauge('chatpulse_engine_cache_hit_ratio', 'Result cache hits over lookups since start', () => sources.engine().cacheHitRatio);
-    total('chatpulse_engine_cache_hits_total', 'Result cache hits', () => sources.engine().cacheHits);
-    total('chatpulse_engine_cache_misses_total', 'Result cache misses', () => sources.engine().cacheMisses);
-    total('chatpulse_engine_shed_total', 'Texts refused (503 overloaded): the queue was full or their expected wait passed ADMISSION_DEADLINE_MS', () => sources.engine().shed);
-    total('chatpulse_engine_shed_late_total', 'Of the texts refused, those whose expected wait passed ADMISSION_DEADLINE_MS', () => sources.engine().shedLate);
-    total('chatpulse_engine_shed_early_calls_total', 'Calls refused before their body was parsed, because even one more text would have been refused', () => sources.engine().shedEarly);
-    gauge('chatpulse_engine_service_rate', 'Measured texts per second through the inference pool (the admission estimate)', () => sources.engine().serviceRate);
-    gauge('chatpulse_engine_expected_wait_seconds', 'Expected wait of one text submitted now, from the queue and the service rate', () => sources.engine().expectedWaitMs / 1000);
-    gauge('chatpulse_store_pending_documents', 'Messages recorded and not yet written', () => sources.writer().pending);
-    gauge('chatpulse_store_spool_batches', 'Write batches waiting in the disk spool', () => sources.writer().spooledBatches);
-    gauge('chatpulse_store_spool_bytes', 'Bytes in the disk spool', () => sources.writer().spooledBytes);
-    total('chatpulse_store_dropped_total', 'Messages dropped because the spool was full', () => sources.writer().dropped);
-    total('chatpulse_store_dead_lettered_total', 'Batches a store refused for good, kept in the spool folder\'s dead-letter file', () => sources.writer().deadLettered);
-    total('chatpulse_store_written_total', 'Messages written to the store', () => sources.writer().written);
-    new Gauge({
-      name: 'chatpulse_ingest_streams', help: 'Ingested streams owned by this process, by status', labelNames: ['status'] as const, registers: reg,
-      collect() {
-        this.reset();
-        for (const [status, n] of Object.entries(sources.ingest())) this.set({ status }, n);
-      },
-    });
     if (cluster.isWorker) AggregatorRegistry.setRegistries([this.registry]);
+  }
+
+  /** One inference batch: its size, how long its oldest text waited, how long it ran. */
+  observeBatch(size: number, waitMs: number, runMs: number): void {
+    this.batchSize.observe(size);
+    this.batchWait.observe(waitMs / 1000);
+    this.inference.observe(runMs / 1000);
+  }
+
+  /** Registers the scrape-time series of one owner; each owner registers once. */
+  read<K extends keyof MetricSources>(owner: K, source: MetricSources[K]): void {
+    READERS[owner](this.#reg, source);
   }
 
   get contentType(): string {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { ModelInfo } from './model.js';
-import type { InferenceTask, InferenceWorkerData } from '../../workers/inference.js';
+import type { InferenceTask, InferenceWorkerData } from './worker.js';
 
 export interface PoolOptions {
   info: ModelInfo;

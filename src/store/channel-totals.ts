@@ -2,7 +2,7 @@
 // of the collection), so /channels and the admin overview share a short-lived answer per `limit` instead
 // of running that scan on each request. Concurrent requests wait on one computation.
 import { LRUCache } from 'lru-cache';
-import type { BucketStore, ChannelTotals } from './ports.js';
+import type { BucketStore, ChannelTotals } from './stores.js';
 
 /** How stale a listing may be: totals move every flush anyway, and live moods come from the hub. */
 export const CHANNEL_TOTALS_TTL_MS = 5_000;

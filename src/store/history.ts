@@ -4,7 +4,7 @@
 // a bound that is checked against the minute buckets before any message is read. Reports count exactly
 // [from, to): whole minutes from their buckets, the partial minutes at either end from their messages.
 import { badRequest } from '../errors.js';
-import { BUCKET_MS, type BucketStore, type MessageStore, type QuotedMessage, type ReportSummary } from './ports.js';
+import { BUCKET_MS, type BucketStore, type MessageStore, type QuotedMessage, type ReportSummary } from './stores.js';
 
 export interface TimelinePoint {
   /** Epoch ms of the bucket's start. */

@@ -25,7 +25,8 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../observability/log.js';
-import type { BucketIncrement, StoredMessage } from './ports.js';
+import type { BucketIncrement } from './stores.js';
+import type { StoredMessage } from '../vocabulary.js';
 
 /** Moderation removals travel with the batch, applied after its inserts so they keep their order. */
 export interface Removal {

@@ -24,7 +24,9 @@
 // Bucket counts are not decremented by `remove`: moderation hides a message, it does not rewrite stats.
 import { ulid } from 'ulid';
 import type { Logger } from '../observability/log.js';
-import { BUCKET_MS, PermanentWriteError, type BucketIncrement, type BucketStore, type MessageStore, type StoredMessage } from './ports.js';
+import { PermanentWriteError } from '../errors.js';
+import { BUCKET_MS, type BucketIncrement, type BucketStore, type MessageStore } from './stores.js';
+import { type StoredMessage } from '../vocabulary.js';
 import type { DiskSpool, Removal, WriteBatch } from './spool.js';
 
 export interface StoreWriterOptions {

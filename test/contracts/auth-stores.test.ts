@@ -4,8 +4,8 @@
 //   MONGODB_URL=mongodb://host:27017 npx vitest run --config test/vitest.config.ts test/contracts/
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { MemoryApiKeyStore, MemoryRevocationStore, MemoryUserStore } from '../../src/auth/memory.js';
-import { RedisApiKeyStore, RedisRevocationStore, RedisUserStore } from '../../src/auth/redis.js';
+import { MemoryApiKeyStore, MemoryRevocationStore, MemoryUserStore } from '../../src/auth/stores.js';
+import { RedisApiKeyStore, RedisRevocationStore, RedisUserStore } from '../../src/auth/redis-stores.js';
 import type { ApiKeyRecord, ApiKeyStore, RevocationStore, UserRecord, UserStore } from '../../src/auth/stores.js';
 import { sleep, useRedis } from './redis-fixture.js';
 import { mongoUrl, useMongo } from './store-mongo-fixture.js';

@@ -1,8 +1,8 @@
 // RateLimiter contract, memory and Redis; and the Redis limiter's budget being one for all processes.
 import { describe, expect, it } from 'vitest';
-import { MemoryRateLimiter } from '../../src/limits/memory.js';
+import { MemoryRateLimiter } from '../../src/limits/rate-limiter.js';
 import type { RateLimiter } from '../../src/limits/rate-limiter.js';
-import { RedisRateLimiter } from '../../src/limits/redis.js';
+import { RedisRateLimiter } from '../../src/limits/redis-rate-limiter.js';
 import { useRedis } from './redis-fixture.js';
 
 const redis = useRedis();

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { BusEvent } from '../../src/channels/bus.js';
 import { RedisChannelBus } from '../../src/channels/redis-bus.js';
 import { RedisPresenceStore } from '../../src/channels/redis-presence.js';
-import { RedisRateLimiter } from '../../src/limits/redis.js';
+import { RedisRateLimiter } from '../../src/limits/redis-rate-limiter.js';
 import { isReady, waitReady } from '../../src/redis/connection.js';
 import { useRedis, waitFor } from './redis-fixture.js';
 

@@ -1,8 +1,8 @@
 // BucketStore contract: memory always, MongoDB when MONGODB_URL is set (a fresh database per file):
 //   MONGODB_URL=mongodb://host:27017 npx vitest run --config test/vitest.config.ts test/contracts/store-
 import { describe, expect, it } from 'vitest';
-import { MemoryBucketStore } from '../../src/store/memory.js';
-import { BUCKET_MS, type Bucket, type BucketIncrement, type BucketStore } from '../../src/store/ports.js';
+import { MemoryBucketStore } from '../../src/store/stores.js';
+import { BUCKET_MS, type Bucket, type BucketIncrement, type BucketStore } from '../../src/store/stores.js';
 import { mongoUrl, useMongo } from './store-mongo-fixture.js';
 
 const mongo = useMongo();

@@ -2,8 +2,8 @@
 //   MONGODB_URL=mongodb://host:27017 npx vitest run --config test/vitest.config.ts test/contracts/store-
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { MemoryIngestStore } from '../../src/store/memory.js';
-import type { IngestRecord, IngestStore } from '../../src/store/ports.js';
+import { MemoryIngestStore } from '../../src/ingest/store.js';
+import type { IngestRecord, IngestStore } from '../../src/ingest/store.js';
 import { mongoUrl, useMongo } from './store-mongo-fixture.js';
 
 const mongo = useMongo();

@@ -1,8 +1,9 @@
 // MessageStore contract: memory always, MongoDB when MONGODB_URL is set (a fresh database per file):
 //   MONGODB_URL=mongodb://host:27017 npx vitest run --config test/vitest.config.ts test/contracts/store-
 import { describe, expect, it } from 'vitest';
-import { MemoryMessageStore } from '../../src/store/memory.js';
-import type { MessageRangeReads, MessageStore, StoredMessage } from '../../src/store/ports.js';
+import { MemoryMessageStore } from '../../src/store/stores.js';
+import type { MessageRangeReads, MessageStore } from '../../src/store/stores.js';
+import type { StoredMessage } from '../../src/vocabulary.js';
 import { mongoUrl, useMongo } from './store-mongo-fixture.js';
 
 const mongo = useMongo();

@@ -3,7 +3,7 @@
 // MONGODB_URL it does nothing and the Mongo variants are skipped.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
-import { COLLECTIONS, connectMongo, mongoStores, type MongoHandle, type MongoStores } from '../../src/store/mongo/index.js';
+import { COLLECTIONS, connectMongo, mongoStores, type MongoHandle, type MongoStores } from '../../src/app/persistent.js';
 
 export const mongoUrl = process.env.MONGODB_URL;
 

@@ -2,8 +2,8 @@
 //   MONGODB_URL=mongodb://host:27017 npx vitest run --config test/vitest.config.ts test/contracts/store-
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { MemoryReportStore } from '../../src/store/memory.js';
-import type { ReportRecord, ReportStore } from '../../src/store/ports.js';
+import { MemoryReportStore } from '../../src/store/stores.js';
+import type { ReportRecord, ReportStore } from '../../src/store/stores.js';
 import { mongoUrl, useMongo } from './store-mongo-fixture.js';
 
 const mongo = useMongo();

@@ -1,7 +1,8 @@
 // The signed-in user's own account: profile, password, deletion.
 import { Type } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../../auth/index.js';
-import type { ReportStore } from '../../store/ports.js';
+import { TokenPairReply, UserReply } from '../../contract/index.js';
+import type { ReportStore } from '../../store/stores.js';
 import { route, type Route } from '../router.js';
 import { DeleteAccountBody } from '../schemas.js';
 
@@ -22,7 +23,7 @@ export function accountRoutes(auth: AuthService, reports: ReportStore): Route[] 
   return [
     route({
       method: 'put', path: '/api/v1/users/me', auth: 'user', rateLimit: 'api', tag: 'account', summary: 'Set your display name and avatar URL (null removes one)',
-      body: ProfileBody,
+      body: ProfileBody, response: UserReply,
       handler: async ({ body, principal }) => ({
         body: await auth.updateProfile(who(principal), {
           ...(body.display_name === undefined ? {} : { displayName: body.display_name }),
@@ -33,7 +34,7 @@ export function accountRoutes(auth: AuthService, reports: ReportStore): Route[] 
     route({
       method: 'post', path: '/api/v1/users/me/password', auth: 'user', rateLimit: 'auth', tag: 'account',
       summary: 'Change your password; every token issued before stops working, and a new pair for this session is returned',
-      body: PasswordBody,
+      body: PasswordBody, response: TokenPairReply,
       handler: async ({ body, principal }) => ({ body: await auth.changePassword(who(principal), body.current_password, body.new_password) }),
     }),
     route({

@@ -2,8 +2,9 @@
 // process's engine and WebSocket counters) and user management.
 import { Type } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../../auth/index.js';
+import { AdminStatsReply, MessageSourceSchema, RoleSchema, UserListReply, UserReply } from '../../contract/index.js';
 import { channelTotals } from '../../store/channel-totals.js';
-import type { BucketStore, MessageStore } from '../../store/ports.js';
+import type { BucketStore, MessageStore } from '../../store/stores.js';
 import { cursorParam, intParam, QueryCursor, QueryInt } from '../query.js';
 import type { ChannelHub } from '../../channels/index.js';
 import type { SentimentEngine } from '../../sentiment/engine.js';
@@ -11,16 +12,15 @@ import { route, type Route } from '../router.js';
 import type { WsGateway } from '../ws.js';
 
 const UserPatchBody = Type.Object(
-  { role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('admin')])), disabled: Type.Optional(Type.Boolean()) },
+  { role: Type.Optional(RoleSchema), disabled: Type.Optional(Type.Boolean()) },
   { additionalProperties: false, minProperties: 1 },
 );
 
 const DAY_MS = 86_400_000;
-const SOURCES = ['room', 'twitch', 'tiktok'] as const;
 
 /** Message totals per source and per label, from the stored per-channel totals (cached a few seconds: a scan of every bucket). */
 async function messageTotals(buckets: BucketStore) {
-  const bySource: Record<string, number> = Object.fromEntries(SOURCES.map((s) => [s === 'room' ? 'native' : s, 0]));
+  const bySource: Record<string, number> = Object.fromEntries(MessageSourceSchema.anyOf.map((s) => [s.const, 0]));
   const byLabel: Record<string, number> = {};
   let total = 0;
   for (const c of await channelTotals(buckets).channels(100_000)) {
@@ -36,6 +36,7 @@ export function adminRoutes(auth: AuthService, engine: SentimentEngine, ws: WsGa
   return [
     route({
       method: 'get', path: '/api/v1/admin/stats', auth: 'admin', tag: 'admin', summary: 'Accounts, engine and WebSocket counters',
+      response: AdminStatsReply,
       handler: async () => {
         const [users, keys, messages, stored] = await Promise.all([
           auth.userCounts(),
@@ -83,6 +84,7 @@ export function adminRoutes(auth: AuthService, engine: SentimentEngine, ws: WsGa
     route({
       method: 'get', path: '/api/v1/admin/users', auth: 'admin', tag: 'admin', summary: 'Accounts in creation order (`limit`, `after`: the previous page\'s `next`)',
       query: Type.Object({ limit: QueryInt('1-200, default 50'), after: QueryCursor('the previous page\'s `next`') }),
+      response: UserListReply,
       handler: async ({ query }) => {
         const limit = intParam(query, 'limit', 50, 1, 200);
         const items = await auth.listUsers(limit, cursorParam(query, 'after'));
@@ -91,7 +93,7 @@ export function adminRoutes(auth: AuthService, engine: SentimentEngine, ws: WsGa
     }),
     route({
       method: 'patch', path: '/api/v1/admin/users/:id', auth: 'admin', rateLimit: 'api', tag: 'admin', summary: 'Change an account\'s role or disable it (its tokens and keys stop working at once)',
-      body: UserPatchBody,
+      body: UserPatchBody, response: UserReply,
       handler: async ({ body, params, principal }) => ({
         body: await auth.adminUpdate(principal as Principal, params.id as string, {
           ...(body.role === undefined ? {} : { role: body.role }),

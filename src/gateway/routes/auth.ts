@@ -1,31 +1,9 @@
 // Accounts, tokens and API keys (contract "Auth").
 import type { AuthService } from '../../auth/index.js';
+import { ApiKeyListReply, CreatedApiKeyReply, TokenPairReply, UserReply } from '../../contract/index.js';
 import { unauthorized } from '../../errors.js';
-import { Type } from '@sinclair/typebox';
 import { route, type Route } from '../router.js';
-import { ApiKeyBody, Credentials, LogoutBody, RefreshBody, TokenPairReply, UserReply } from '../schemas.js';
-
-const ApiKeyInfoReply = Type.Object(
-  {
-    id: Type.String(),
-    name: Type.String(),
-    prefix: Type.String({ description: 'The first characters of the key, to tell keys apart' }),
-    created_at: Type.String(),
-    last_used_at: Type.Union([Type.String(), Type.Null()]),
-  },
-  { title: 'ApiKey' },
-);
-const CreatedApiKeyReply = Type.Object(
-  {
-    id: Type.String(),
-    name: Type.String(),
-    key: Type.String({ description: 'The key itself: shown only in this reply (the server keeps its hash)' }),
-    prefix: Type.String(),
-    created_at: Type.String(),
-  },
-  { title: 'CreatedApiKey' },
-);
-const ApiKeyListReply = Type.Object({ items: Type.Array(ApiKeyInfoReply) }, { title: 'ApiKeyList' });
+import { ApiKeyBody, Credentials, LogoutBody, RefreshBody } from '../schemas.js';
 
 export function authRoutes(auth: AuthService): Route[] {
   const base = '/api/v1/auth';

@@ -1,13 +1,15 @@
-// The API's own description: `GET /openapi.json` (OpenAPI 3.1) and `GET /docs` (Swagger UI, served from
-// the swagger-ui-dist package: no CDN). The page loads only same-origin files, its start-up script
-// included, so it runs under a strict Content-Security-Policy without inline scripts.
+// The API's own description: `GET /openapi.json` (OpenAPI 3.1), `GET /asyncapi.json` (AsyncAPI 3.0, the
+// WebSocket protocol) and `GET /docs` (Swagger UI, served from the swagger-ui-dist package: no CDN, with a
+// link to the AsyncAPI document). The page loads only same-origin files, its start-up script included, so
+// it runs under a strict Content-Security-Policy without inline scripts.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Type } from '@sinclair/typebox';
+import { AsyncApiReply, OpenApiReply } from '../../contract/index.js';
 import { route, type Reply, type Route } from '../router.js';
 
 export const OPENAPI_PATH = '/openapi.json';
+export const ASYNCAPI_PATH = '/asyncapi.json';
 export const DOCS_PATH = '/docs';
 
 interface Asset {
@@ -72,6 +74,10 @@ function page(version: string): string {
     <link rel="icon" type="image/png" href="${at('favicon-16x16.png')}" sizes="16x16">
   </head>
   <body>
+    <p class="info" style="margin: 1em 20px 0; font-family: sans-serif">
+      The WebSocket protocol (<code>/ws</code>) is described by an
+      <a href="${ASYNCAPI_PATH}">AsyncAPI 3.0 document</a>.
+    </p>
     <div id="swagger-ui"></div>
     <script src="${at('swagger-ui-bundle.js')}" charset="utf-8"></script>
     <script src="${at('swagger-ui-standalone-preset.js')}" charset="utf-8"></script>
@@ -86,11 +92,12 @@ const NO_CACHE = 'no-cache';
 const ASSET_CACHE = 'public, max-age=86400';
 
 /**
- * `GET /openapi.json` and `GET /docs` (plus Swagger UI's files under `/docs/`, left out of the document).
- * `getDocument` runs once, on the first request for the document.
+ * `GET /openapi.json`, `GET /asyncapi.json` and `GET /docs` (plus Swagger UI's files under `/docs/`, left
+ * out of the document). Each `get…` runs once, on the first request for its document.
  */
-export function docsRoutes(getDocument: () => object): Route[] {
+export function docsRoutes(getDocument: () => object, getAsyncApi: () => object): Route[] {
   let json: string | null = null;
+  let asyncJson: string | null = null;
   let dist: { dir: string; version: string } | null = null;
   let html: string | null = null;
   const files = new Map<string, Promise<Buffer>>();
@@ -115,12 +122,18 @@ export function docsRoutes(getDocument: () => object): Route[] {
   return [
     route({
       method: 'get', path: OPENAPI_PATH, auth: 'public', tag: 'docs', summary: 'This API as an OpenAPI 3.1 document',
-      response: Type.Object(
-        { openapi: Type.String(), info: Type.Object({ title: Type.String(), version: Type.String() }), paths: Type.Object({}) },
-        { description: 'The OpenAPI 3.1 document (JSON)' },
-      ),
+      response: OpenApiReply,
       handler: () => ({
         raw: { contentType: 'application/json', body: (json ??= JSON.stringify(getDocument())) },
+        headers: headers(NO_CACHE),
+      }),
+    }),
+    route({
+      method: 'get', path: ASYNCAPI_PATH, auth: 'public', tag: 'docs', summary: 'The WebSocket protocol (`/ws`) as an AsyncAPI 3.0 document',
+      description: 'Every client and server frame, generated from the same schemas the server validates and builds frames with.',
+      response: AsyncApiReply,
+      handler: () => ({
+        raw: { contentType: 'application/json', body: (asyncJson ??= JSON.stringify(getAsyncApi())) },
         headers: headers(NO_CACHE),
       }),
     }),

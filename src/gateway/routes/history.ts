@@ -2,9 +2,10 @@
 // and its sentiment timeline.
 import type { ChannelHub } from '../../channels/index.js';
 import { parseChannel } from '../../channels/index.js';
+import { ChannelListReply, HistoryMessageListReply, TimelineReply } from '../../contract/index.js';
 import { channelTotals } from '../../store/channel-totals.js';
 import type { HistoryService } from '../../store/history.js';
-import type { BucketStore, MessageStore } from '../../store/ports.js';
+import type { BucketStore, MessageStore } from '../../store/stores.js';
 import { Type } from '@sinclair/typebox';
 import { cursorParam, intParam, QueryCursor, QueryInt, QueryTime, timeParam } from '../query.js';
 import { route, type Route } from '../router.js';
@@ -19,6 +20,7 @@ export function historyRoutes(deps: { hub: ChannelHub; messages: MessageStore; b
       method: 'get', path: '/api/v1/channels', auth: 'user', rateLimit: 'api', tag: 'history',
       summary: 'Channels with stored traffic, most recently active first, each with its live mood where it has traffic now (`limit`)',
       query: Type.Object({ limit: QueryInt('1-200, default 50') }),
+      response: ChannelListReply,
       handler: async ({ query }) => {
         const limit = intParam(query, 'limit', 50, 1, 200);
         const live = new Map(deps.hub.liveChannels().map((c) => [c.channel, c]));
@@ -37,6 +39,7 @@ export function historyRoutes(deps: { hub: ChannelHub; messages: MessageStore; b
       method: 'get', path: '/api/v1/channels/:channel/messages', auth: 'user', rateLimit: 'api', tag: 'history',
       summary: 'A channel\'s messages, newest first (`limit` 1-200, `before`: the previous page\'s `next`)',
       query: Type.Object({ limit: QueryInt('1-200, default 50'), before: QueryCursor('the previous page\'s `next`') }),
+      response: HistoryMessageListReply,
       handler: async ({ params, query }) => {
         const channel = parseChannel(params.channel as string).name;
         const limit = intParam(query, 'limit', 50, 1, 200);
@@ -54,6 +57,7 @@ export function historyRoutes(deps: { hub: ChannelHub; messages: MessageStore; b
       method: 'get', path: '/api/v1/channels/:channel/timeline', auth: 'user', rateLimit: 'api', tag: 'history',
       summary: 'Sentiment counts and mean score per bucket (`from`, `to`: ISO 8601 or epoch ms, default the last hour; `bucket` seconds, default 60)',
       query: Type.Object({ from: QueryTime('start, default `to` minus one hour'), to: QueryTime('end, default now'), bucket: QueryInt('bucket seconds, 1-86400, default 60') }),
+      response: TimelineReply,
       handler: async ({ params, query }) => {
         const channel = parseChannel(params.channel as string).name;
         const to = timeParam(query, 'to', Date.now());

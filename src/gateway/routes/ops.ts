@@ -1,18 +1,6 @@
 // Liveness and readiness: /health answers while the process lives; /ready only while it can serve.
-import { Type } from '@sinclair/typebox';
+import { HealthReply, NotReadyReply, ReadyReply } from '../../contract/index.js';
 import { route, type Route } from '../router.js';
-
-const HealthReply = Type.Object({ status: Type.Literal('ok') });
-const ReadyReply = Type.Object({
-  status: Type.Literal('ready'),
-  degraded: Type.Optional(
-    Type.Array(Type.String(), { description: 'What is failing while the process still serves, e.g. a MongoDB outage that the write spool absorbs' }),
-  ),
-});
-const NotReadyReply = Type.Object(
-  { status: Type.Literal('not_ready'), error: Type.Object({ code: Type.Literal('not_ready'), message: Type.String({ description: 'Why not' }) }) },
-  { description: 'Not ready: loading the model, Redis unreachable, the write spool full or draining (a process at its WebSocket connection limit stays ready: it still serves REST)' },
-);
 
 export interface Readiness {
   /** Null when ready, else why not (shown in the 503 body). */

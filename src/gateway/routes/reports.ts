@@ -2,11 +2,12 @@
 import { Type } from '@sinclair/typebox';
 import { ulid } from 'ulid';
 import type { Principal } from '../../auth/index.js';
+import { ReportListReply, ReportReply } from '../../contract/index.js';
 import { parseChannel } from '../../channels/index.js';
 import { AppError, badRequest, notFound } from '../../errors.js';
 import { KeyedSerializer } from '../../limits/index.js';
 import type { HistoryService } from '../../store/history.js';
-import type { ReportRecord, ReportStore } from '../../store/ports.js';
+import type { ReportRecord, ReportStore } from '../../store/stores.js';
 import { boundedTime, cursorParam, intParam, MAX_TIME_MS, QueryCursor, QueryInt } from '../query.js';
 import { route, type Route } from '../router.js';
 
@@ -55,7 +56,7 @@ export function reportRoutes(reports: ReportStore, history: HistoryService, quot
   return [
     route({
       method: 'post', path: '/api/v1/reports', auth: 'user', rateLimit: 'api', tag: 'reports', summary: 'Analyse a channel over [from, to) and save the result (at most 31 days)',
-      body: CreateReportBody,
+      body: CreateReportBody, response: ReportReply,
       responses: { 201: 'The report', 409: 'You hold MAX_REPORTS_PER_USER reports already (`quota_exceeded`)' },
       handler: async ({ body, principal }) => {
         const channel = parseChannel(body.channel).name;
@@ -85,6 +86,7 @@ export function reportRoutes(reports: ReportStore, history: HistoryService, quot
     route({
       method: 'get', path: '/api/v1/reports', auth: 'user', tag: 'reports', summary: 'Your reports, newest first (`limit`, `before`)',
       query: Type.Object({ limit: QueryInt('1-100, default 50'), before: QueryCursor('the previous page\'s `next`') }),
+      response: ReportListReply,
       handler: async ({ principal, query }) => {
         const limit = intParam(query, 'limit', 50, 1, 100);
         const before = cursorParam(query, 'before');
@@ -95,11 +97,12 @@ export function reportRoutes(reports: ReportStore, history: HistoryService, quot
       },
     }),
     route({
-      method: 'get', path: '/api/v1/reports/:id', auth: 'user', tag: 'reports', summary: 'One report (owner or admin)',
+      method: 'get', path: '/api/v1/reports/:id', auth: 'user', tag: 'reports', summary: 'One report (owner or admin)', response: ReportReply,
       handler: async ({ params, principal }) => ({ body: reportView(await owned(who(principal), params.id as string)) }),
     }),
     route({
       method: 'del', path: '/api/v1/reports/:id', auth: 'user', rateLimit: 'api', tag: 'reports', summary: 'Delete a report (owner or admin)',
+      responses: { 204: 'Deleted' },
       handler: async ({ params, principal }) => {
         const report = await owned(who(principal), params.id as string);
         if (!(await reports.delete(report.id))) throw notFound(`no report "${report.id}"`);

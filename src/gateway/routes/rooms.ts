@@ -3,6 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import { ulid } from 'ulid';
 import type { Principal } from '../../auth/index.js';
+import { RoomListReply, RoomReply, TimeoutReply } from '../../contract/index.js';
 import { badRequest } from '../../errors.js';
 import { MAX_TIMEOUTS_PER_ROOM, ROOM_ID_PATTERN, roomView, type RoomService } from '../../channels/index.js';
 import { route, type Route } from '../router.js';
@@ -24,34 +25,9 @@ const timeoutBody = (maxS: number) =>
 
 export const MAX_TIMEOUT_S = 7 * 24 * 3600;
 
-const IsoTime = Type.Union([Type.String(), Type.Null()]);
-const RoomReply = Type.Object(
-  {
-    id: Type.String(),
-    channel: Type.String({ description: 'The WebSocket channel of its chat: `room:<id>`' }),
-    title: Type.String(),
-    owner_id: Type.Union([Type.String(), Type.Null()], { description: 'Null only for rooms auto-created by a first post in older versions' }),
-    moderators: Type.Array(Type.String(), { description: 'User ids' }),
-    opens_at: IsoTime,
-    closes_at: IsoTime,
-    closed_at: IsoTime,
-    created_at: Type.Union([Type.String(), Type.Null()], { description: 'Null only for a stored time no date can show (a damaged record)' }),
-    status: Type.Union([Type.Literal('scheduled'), Type.Literal('open'), Type.Literal('ended'), Type.Literal('closed')]),
-  },
-  { title: 'Room' },
-);
-const RoomListReply = Type.Object(
-  { items: Type.Array(RoomReply), next: Type.Optional(Type.String({ description: 'Pass as `after` for the next page; absent on the last' })) },
-  { title: 'RoomList' },
-);
 const RoomListQuery = Type.Object({
   limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$', description: 'Page size, an integer from 1 to 100 (default 50)' })),
   after: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Continue after this room id (the previous page\'s `next`)' })),
-});
-const TimeoutReply = Type.Object({
-  room_id: Type.String(),
-  user_id: Type.String(),
-  until: Type.String({ description: 'When the user may post again (ISO 8601)' }),
 });
 
 export function roomRoutes(rooms: RoomService): Route[] {

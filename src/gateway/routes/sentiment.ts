@@ -1,29 +1,8 @@
 // Sentiment over REST (contract "Sentiment"): single, batch, and the model's description.
-import { Type } from '@sinclair/typebox';
+import { BatchReply, ModelReply, SentimentReply } from '../../contract/index.js';
 import type { SentimentEngine, SentimentResult } from '../../sentiment/engine.js';
 import { route, type Route } from '../router.js';
-import { batchBody, BatchReply, sentimentBody, SentimentReply, type Limits } from '../schemas.js';
-
-const ModelReply = Type.Object(
-  {
-    name: Type.String(),
-    labels: Type.Array(Type.String(), { description: 'In the order of the model\'s outputs' }),
-    max_length: Type.Integer({ description: 'Tokens per text; longer texts are truncated' }),
-    quantized: Type.Boolean(),
-    model_type: Type.Union([Type.String(), Type.Null()]),
-    limits: Type.Object({ max_text_length: Type.Integer(), max_batch_texts: Type.Integer() }),
-    engine: Type.Object({
-      threads: Type.Integer(),
-      batches: Type.Integer(),
-      items: Type.Integer(),
-      queued: Type.Integer(),
-      cache_hit_ratio: Type.Number(),
-      dedup_hits: Type.Integer(),
-      shed: Type.Integer(),
-    }),
-  },
-  { title: 'Model' },
-);
+import { batchBody, sentimentBody, type Limits } from '../schemas.js';
 
 export function sentimentRoutes(engine: SentimentEngine, limits: Limits & { maxBodyBytes: number }): Route[] {
   const model = engine.info.name;

@@ -17,7 +17,7 @@ import {
   type Db,
   type IndexDescription,
 } from 'mongodb';
-import { PermanentWriteError } from '../ports.js';
+import { PermanentWriteError } from '../errors.js';
 
 export const COLLECTIONS = {
   messages: 'messages',

@@ -2,22 +2,12 @@
 // and a creation sequence number from a counter document, which gives the memory driver's order (oldest
 // first, not id order) without trusting the clocks of many hosts, and cheap "rooms after X" pages.
 import type { Collection, Db } from 'mongodb';
-import { conflict } from '../../errors.js';
-import type { RoomRecord, RoomStore } from '../../channels/rooms.js';
-import { COLLECTIONS, duplicateKeyIndex } from './connection.js';
+import { conflict } from '../errors.js';
+import type { RoomRecord, RoomStore } from './rooms.js';
+import { COLLECTIONS, duplicateKeyIndex } from '../mongo/connection.js';
 
-export interface RoomDoc {
-  _id: string;
-  seq: number;
-  title: string;
-  ownerId: string | null;
-  moderators: string[];
-  opensAt: number | null;
-  closesAt: number | null;
-  closedAt: number | null;
-  createdAt: number;
-  timeouts: Record<string, number>;
-}
+/** The record with its id as `_id`, and `seq`: its creation number (the listing order). */
+export type RoomDoc = Omit<RoomRecord, 'id'> & { _id: string; seq: number };
 
 interface CounterDoc {
   _id: string;

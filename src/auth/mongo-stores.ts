@@ -1,25 +1,16 @@
 // Users in MongoDB: the ULID as `_id` (list pages walk the primary key) and the username stored a second
 // time lower-cased, under a unique index: what makes "username taken" case-insensitive and race-free.
+// API keys in MongoDB: the key id as `_id`, the key's hash under a unique index (what authentication looks
+// up), and { userId, createdAt } for a user's listing.
 import type { Collection, Db, UpdateFilter } from 'mongodb';
-import { conflict } from '../../errors.js';
-import type { Role, UserPatch, UserRecord, UserStore } from '../../auth/stores.js';
-import { COLLECTIONS, duplicateKeyIndex, INDEX } from './connection.js';
+import { conflict } from '../errors.js';
+import { COLLECTIONS, duplicateKeyIndex, INDEX } from '../mongo/connection.js';
+import type { ApiKeyRecord, ApiKeyStore, Role, UserPatch, UserRecord, UserStore } from './stores.js';
 
-export interface UserDoc {
-  _id: string;
-  username: string;
-  usernameLower: string;
-  passwordHash: string;
-  role: Role;
-  createdAt: number;
-  disabled: boolean;
-  displayName?: string;
-  avatarUrl?: string;
-  /** Moved on by a password change: what retires older tokens, so it must survive every round trip. */
-  tokenGen?: number;
-}
+/** The record with the ULID as `_id`, and the username a second time, lower-cased (the unique index). */
+export type UserDoc = Omit<UserRecord, 'id'> & { _id: string; usernameLower: string };
 
-function toDoc(u: UserRecord): UserDoc {
+function userToDoc(u: UserRecord): UserDoc {
   const doc: UserDoc = {
     _id: u.id,
     username: u.username,
@@ -35,7 +26,7 @@ function toDoc(u: UserRecord): UserDoc {
   return doc;
 }
 
-function fromDoc(d: UserDoc): UserRecord {
+function userFromDoc(d: UserDoc): UserRecord {
   const u: UserRecord = {
     id: d._id,
     username: d.username,
@@ -82,7 +73,7 @@ export class MongoUserStore implements UserStore {
 
   async create(user: UserRecord): Promise<void> {
     try {
-      await this.users.insertOne(toDoc(user));
+      await this.users.insertOne(userToDoc(user));
     } catch (err) {
       const index = duplicateKeyIndex(err);
       if (index === INDEX.id) throw conflict('user id taken');
@@ -93,12 +84,12 @@ export class MongoUserStore implements UserStore {
 
   async findById(id: string): Promise<UserRecord | null> {
     const doc = await this.users.findOne({ _id: id });
-    return doc ? fromDoc(doc) : null;
+    return doc ? userFromDoc(doc) : null;
   }
 
   async findByUsername(username: string): Promise<UserRecord | null> {
     const doc = await this.users.findOne({ usernameLower: username.toLowerCase() });
-    return doc ? fromDoc(doc) : null;
+    return doc ? userFromDoc(doc) : null;
   }
 
   async update(id: string, patch: UserPatch): Promise<UserRecord | null> {
@@ -106,7 +97,7 @@ export class MongoUserStore implements UserStore {
     if (!update) return this.findById(id);
     try {
       const doc = await this.users.findOneAndUpdate({ _id: id }, update, { returnDocument: 'after' });
-      return doc ? fromDoc(doc) : null;
+      return doc ? userFromDoc(doc) : null;
     } catch (err) {
       if (duplicateKeyIndex(err) !== null) throw conflict('username taken');
       throw err;
@@ -128,10 +119,80 @@ export class MongoUserStore implements UserStore {
       .sort({ _id: 1 })
       .limit(limit)
       .toArray();
-    return docs.map(fromDoc);
+    return docs.map(userFromDoc);
   }
 
   async delete(id: string): Promise<boolean> {
     return (await this.users.deleteOne({ _id: id })).deletedCount === 1;
+  }
+}
+
+
+
+export type ApiKeyDoc = Omit<ApiKeyRecord, 'id'> & { _id: string };
+
+const keyToDoc = (k: ApiKeyRecord): ApiKeyDoc => ({
+  _id: k.id,
+  userId: k.userId,
+  name: k.name,
+  prefix: k.prefix,
+  hash: k.hash,
+  createdAt: k.createdAt,
+  lastUsedAt: k.lastUsedAt,
+});
+
+const keyFromDoc = (d: ApiKeyDoc): ApiKeyRecord => ({
+  id: d._id,
+  userId: d.userId,
+  name: d.name,
+  prefix: d.prefix,
+  hash: d.hash,
+  createdAt: d.createdAt,
+  lastUsedAt: d.lastUsedAt,
+});
+
+export class MongoApiKeyStore implements ApiKeyStore {
+  private readonly keys: Collection<ApiKeyDoc>;
+
+  constructor(db: Db) {
+    this.keys = db.collection<ApiKeyDoc>(COLLECTIONS.apiKeys);
+  }
+
+  async create(rec: ApiKeyRecord): Promise<void> {
+    try {
+      await this.keys.insertOne(keyToDoc(rec));
+    } catch (err) {
+      if (duplicateKeyIndex(err) !== null) throw conflict('api key already exists');
+      throw err;
+    }
+  }
+
+  async findByHash(hash: string): Promise<ApiKeyRecord | null> {
+    const doc = await this.keys.findOne({ hash });
+    return doc ? keyFromDoc(doc) : null;
+  }
+
+  async listByUser(userId: string): Promise<ApiKeyRecord[]> {
+    return (await this.keys.find({ userId }).sort({ createdAt: 1, _id: 1 }).toArray()).map(keyFromDoc);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return (await this.keys.deleteOne({ _id: id })).deletedCount === 1;
+  }
+
+  async touch(id: string, at: number): Promise<void> {
+    await this.keys.updateOne({ _id: id }, { $set: { lastUsedAt: at } });
+  }
+
+  async deleteByUser(userId: string): Promise<number> {
+    return (await this.keys.deleteMany({ userId })).deletedCount;
+  }
+
+  async usage(since: number): Promise<{ keys: number; usedSince: number }> {
+    const [keys, usedSince] = await Promise.all([
+      this.keys.countDocuments({}),
+      this.keys.countDocuments({ lastUsedAt: { $gte: since } }),
+    ]);
+    return { keys, usedSince };
   }
 }

@@ -1,19 +1,13 @@
 // Ingest definitions in MongoDB: the unique { source, channel } index is what refuses a second definition
 // of one platform channel, also when two hosts create it at once.
 import type { Collection, Db } from 'mongodb';
-import { conflict } from '../../errors.js';
-import type { IngestSourceName } from '../../ingest/source.js';
-import { ingestConflict } from '../memory.js';
-import type { IngestRecord, IngestStore } from '../ports.js';
-import { COLLECTIONS, duplicateKeyIndex, INDEX } from './connection.js';
+import { conflict } from '../errors.js';
+import type { SourceKind } from './source.js';
+import { ingestConflict } from './store.js';
+import type { IngestRecord, IngestStore } from './store.js';
+import { COLLECTIONS, duplicateKeyIndex, INDEX } from '../mongo/connection.js';
 
-export interface IngestDoc {
-  _id: string;
-  source: IngestSourceName;
-  channel: string;
-  createdBy: string;
-  createdAt: number;
-}
+export type IngestDoc = Omit<IngestRecord, 'id'> & { _id: string };
 
 const toDoc = (r: IngestRecord): IngestDoc => ({
   _id: r.id,
@@ -54,7 +48,7 @@ export class MongoIngestStore implements IngestStore {
     return doc ? fromDoc(doc) : null;
   }
 
-  async find(source: IngestSourceName, channel: string): Promise<IngestRecord | null> {
+  async find(source: SourceKind, channel: string): Promise<IngestRecord | null> {
     const doc = await this.ingests.findOne({ source, channel });
     return doc ? fromDoc(doc) : null;
   }

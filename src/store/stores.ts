@@ -1,25 +1,149 @@
-// Memory drivers of the store ports: the default when no MONGODB_URL is set. They keep what a single
-// process needs and forget it on restart. Records are copied in and out so callers cannot mutate stored
-// state by reference, matching what a networked driver does.
+// The persistent store's ports (messages, buckets, reports: what ChatPulse keeps beyond a process's life) and
+// their memory drivers, the default when no MONGODB_URL is set: they keep what a single process needs and
+// forget it on restart. Records are copied in and out so callers cannot mutate stored state by reference,
+// matching what a networked driver does. MongoDB drivers: mongo-*.ts. Both pass test/contracts/.
 import { conflict } from '../errors.js';
-import type { IngestSourceName } from '../ingest/source.js';
-import type {
-  Bucket,
-  BucketCounts,
-  BucketIncrement,
-  BucketStore,
-  ChannelTotals,
-  IngestRecord,
-  IngestStore,
-  MessageQuery,
-  MessageStore,
-  QuotedMessage,
-  ReportRecord,
-  ReportStore,
-  SentimentPoint,
-  StoredMessage,
-} from './ports.js';
-import { BUCKET_MS, parseBatchId } from './ports.js';
+import type { StoredMessage } from '../vocabulary.js';
+
+
+export interface MessageQuery {
+  /** 1..1000 */
+  limit: number;
+  /** Only ids strictly below this one (the cursor: the last id of the previous page). */
+  before?: string;
+  /** Epoch ms, inclusive lower / exclusive upper bound on ts. */
+  from?: number;
+  to?: number;
+}
+
+/** What a sentiment timeline needs of a message. */
+export interface SentimentPoint {
+  ts: number;
+  label: string;
+  polarity: number;
+}
+
+/** A message as a report quotes it. */
+export interface QuotedMessage {
+  id: string;
+  text: string;
+  polarity: number;
+}
+
+/**
+ * Range reads for the history service, answered by the store (projected, sorted and limited there) rather
+ * than by paging whole messages through `list`.
+ */
+export interface MessageRangeReads {
+  /** (ts, label, polarity) of at most `limit` messages of [from, to), in no particular order. */
+  points(channel: string, from: number, to: number, limit: number): Promise<SentimentPoint[]>;
+  /**
+   * The `n` most negative (polarity < 0, lowest first) and `n` most positive (polarity > 0, highest
+   * first) messages of [from, to); ties by id, ascending.
+   */
+  extremes(channel: string, from: number, to: number, n: number): Promise<{ negative: QuotedMessage[]; positive: QuotedMessage[] }>;
+}
+
+export interface MessageStore extends MessageRangeReads {
+  /** Inserts; a message whose id exists already is skipped (replays are idempotent). */
+  insertMany(messages: readonly StoredMessage[]): Promise<void>;
+  /** Newest first. */
+  list(channel: string, query: MessageQuery): Promise<StoredMessage[]>;
+  /** Removes messages (moderation); unknown ids are ignored. */
+  remove(channel: string, ids: readonly string[]): Promise<void>;
+  count(): Promise<number>;
+}
+
+/** Per-label counts and the sum of polarities of the messages of one channel in one bucket. */
+export interface BucketCounts {
+  counts: Record<string, number>;
+  polaritySum: number;
+}
+
+export interface BucketIncrement extends BucketCounts {
+  channel: string;
+  /** Epoch ms of the bucket's start (a multiple of BUCKET_MS). */
+  start: number;
+}
+
+export interface Bucket extends BucketCounts {
+  start: number;
+}
+
+/** Stored buckets are one minute long; the timeline API sums them into longer ones. */
+export const BUCKET_MS = 60_000;
+
+export interface ChannelTotals {
+  channel: string;
+  messages: number;
+  counts: Record<string, number>;
+  /** Epoch ms of the newest bucket with traffic. */
+  lastTs: number;
+}
+
+/**
+ * A batch id names its writer's stream and its place in it: `<stream>:<seq>`, `stream` letters, digits,
+ * `_` or `-`, `seq` a positive integer. One stream's batches reach a bucket in `seq` order (the writer
+ * keeps them in order, and its spool is a FIFO), which is what lets a bucket remember one number per
+ * stream instead of every batch id. An id without `:<seq>` is a stream of its own (seq 0): applied once.
+ */
+export function parseBatchId(batchId: string): { stream: string; seq: number } {
+  const m = /^([A-Za-z0-9_-]+):([1-9][0-9]{0,14})$/.exec(batchId);
+  if (m) return { stream: m[1]!, seq: Number(m[2]) };
+  return { stream: batchId, seq: 0 };
+}
+
+export interface BucketStore {
+  /**
+   * Adds increments, idempotently: a bucket counts a batch only when its `seq` is above the last one of
+   * its stream applied to that bucket (see parseBatchId). So a spool replay after a write whose answer
+   * was lost counts once, however long after and however many other writers hit the bucket meanwhile.
+   */
+  apply(batchId: string, increments: readonly BucketIncrement[]): Promise<void>;
+  /** Buckets with traffic in [from, to), oldest first. */
+  range(channel: string, from: number, to: number): Promise<Bucket[]>;
+  /** Totals per channel over all buckets, most recently active first (at most `limit`). */
+  channels(limit: number): Promise<ChannelTotals[]>;
+}
+
+export interface ReportRecord {
+  id: string;
+  ownerId: string;
+  channel: string;
+  title: string;
+  from: number;
+  to: number;
+  createdAt: number;
+  /** Computed once at creation from buckets and messages, then kept as is. */
+  summary: ReportSummary;
+}
+
+export interface ReportSummary {
+  messages: number;
+  counts: Record<string, number>;
+  /** Mean polarity, or null without messages. */
+  score: number | null;
+  /** Per-bucket series used by the report (bucket seconds, points). */
+  bucket_s: number;
+  buckets: Array<{ ts: number; counts: Record<string, number>; score: number | null }>;
+  /** The most negative and most positive messages in the range. */
+  most_negative: Array<{ id: string; text: string; score: number }>;
+  most_positive: Array<{ id: string; text: string; score: number }>;
+}
+
+export interface ReportStore {
+  create(report: ReportRecord): Promise<void>;
+  get(id: string): Promise<ReportRecord | null>;
+  /** Newest first; ids below `before`. */
+  listByOwner(ownerId: string, limit: number, before?: string): Promise<ReportRecord[]>;
+  delete(id: string): Promise<boolean>;
+  deleteByOwner(ownerId: string): Promise<number>;
+  /** Reports this owner holds (the per-user quota). */
+  countByOwner(ownerId: string): Promise<number>;
+  /** Deletes reports created before `cutoff` (epoch ms), only this owner's when given; how many went. */
+  deleteCreatedBefore(cutoff: number, ownerId?: string): Promise<number>;
+}
+
 
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -297,45 +421,5 @@ export class MemoryReportStore implements ReportStore {
       }
     }
     return n;
-  }
-}
-
-export const ingestConflict = (source: IngestSourceName, channel: string) =>
-  conflict(`${source} channel "${channel}" is already ingested`);
-
-export class MemoryIngestStore implements IngestStore {
-  readonly #byId = new Map<string, IngestRecord>();
-  readonly #idByKey = new Map<string, string>();
-
-  async create(rec: IngestRecord): Promise<void> {
-    const key = `${rec.source}|${rec.channel}`;
-    if (this.#idByKey.has(key)) throw ingestConflict(rec.source, rec.channel);
-    if (this.#byId.has(rec.id)) throw conflict(`ingest "${rec.id}" already exists`);
-    this.#byId.set(rec.id, structuredClone(rec));
-    this.#idByKey.set(key, rec.id);
-  }
-
-  async get(id: string): Promise<IngestRecord | null> {
-    const rec = this.#byId.get(id);
-    return rec ? structuredClone(rec) : null;
-  }
-
-  async find(source: IngestSourceName, channel: string): Promise<IngestRecord | null> {
-    const id = this.#idByKey.get(`${source}|${channel}`);
-    return id === undefined ? null : this.get(id);
-  }
-
-  async list(): Promise<IngestRecord[]> {
-    return [...this.#byId.values()]
-      .sort((a, b) => a.createdAt - b.createdAt || byId(a, b))
-      .map((r) => structuredClone(r));
-  }
-
-  async delete(id: string): Promise<boolean> {
-    const rec = this.#byId.get(id);
-    if (!rec) return false;
-    this.#byId.delete(id);
-    this.#idByKey.delete(`${rec.source}|${rec.channel}`);
-    return true;
   }
 }

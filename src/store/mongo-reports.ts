@@ -1,20 +1,11 @@
 // Reports in MongoDB: one document per report, its ULID as `_id`, so an owner's newest-first pages walk
 // the { ownerId, _id } index.
 import type { Collection, Db, Filter } from 'mongodb';
-import { conflict } from '../../errors.js';
-import type { ReportRecord, ReportStore, ReportSummary } from '../ports.js';
-import { COLLECTIONS, duplicateKeyIndex } from './connection.js';
+import { conflict } from '../errors.js';
+import type { ReportRecord, ReportStore } from './stores.js';
+import { COLLECTIONS, duplicateKeyIndex } from '../mongo/connection.js';
 
-export interface ReportDoc {
-  _id: string;
-  ownerId: string;
-  channel: string;
-  title: string;
-  from: number;
-  to: number;
-  createdAt: number;
-  summary: ReportSummary;
-}
+export type ReportDoc = Omit<ReportRecord, 'id'> & { _id: string };
 
 const toDoc = (r: ReportRecord): ReportDoc => ({
   _id: r.id,

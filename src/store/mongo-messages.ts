@@ -3,26 +3,15 @@
 // over a time range name the { channel, ts } index: with a cursor and a sort on `_id` as well, the planner
 // may otherwise walk the `_id` index across a whole channel to find a short range.
 import type { Collection, Db, Filter } from 'mongodb';
-import type { MessageQuery, MessageSource, MessageStore, QuotedMessage, SentimentPoint, StoredMessage } from '../ports.js';
-import { asWriteError, COLLECTIONS, duplicateKeyOps } from './connection.js';
+import type { MessageQuery, MessageStore, QuotedMessage, SentimentPoint } from './stores.js';
+import type { StoredMessage } from '../vocabulary.js';
+import { asWriteError, COLLECTIONS, duplicateKeyOps } from '../mongo/connection.js';
 
 /** The key of the `messages_channel_ts` index (see connection.ts). */
 const BY_TS = { channel: 1, ts: -1 } as const;
 
-export interface MessageDoc {
-  _id: string;
-  channel: string;
-  source: MessageSource;
-  user: { id: string; name: string; badges: string[] };
-  text: string;
-  label: string;
-  score: number;
-  polarity: number;
-  ts: number;
-  /** `ts` as a Date: what the retention TTL index reads (TTL ignores numbers). */
-  at: Date;
-  sourceId?: string;
-}
+/** The message with its ULID as `_id`, and `ts` again as a Date: what the retention TTL index reads (TTL ignores numbers). */
+export type MessageDoc = Omit<StoredMessage, 'id'> & { _id: string; at: Date };
 
 function toDoc(m: StoredMessage): MessageDoc {
   const doc: MessageDoc = {

@@ -14,9 +14,9 @@
 // Buckets written before `appliedSeq` keep their `applied` array of batch ids (at most 200); the filter
 // still honours it, so a spool written by an older version replays safely, and nothing adds to it.
 import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
-import { parseBatchId, type Bucket, type BucketIncrement, type BucketStore, type ChannelTotals } from '../ports.js';
-import { mergeIncrements } from '../memory.js';
-import { asWriteError, COLLECTIONS, duplicateKeyOps } from './connection.js';
+import { parseBatchId, type Bucket, type BucketIncrement, type BucketStore, type ChannelTotals } from './stores.js';
+import { mergeIncrements } from './stores.js';
+import { asWriteError, COLLECTIONS, duplicateKeyOps } from '../mongo/connection.js';
 
 export interface BucketDoc {
   _id: string;
@@ -54,11 +54,13 @@ export class MongoBucketStore implements BucketStore {
     const seen = `appliedSeq.${fieldOf(stream)}`;
     // Merged first: two updates of one bucket under one batch id would see the second refused as a replay.
     const ops: AnyBulkWriteOperation<BucketDoc>[] = mergeIncrements(increments).map((inc) => {
-      const $inc: Record<string, number> = { polaritySum: inc.polaritySum, messages: 0 };
+      const $inc: Record<string, number> = { polaritySum: inc.polaritySum };
+      let messages = 0;
       for (const [label, n] of Object.entries(inc.counts)) {
         $inc[`counts.${label}`] = n;
-        $inc.messages += n;
+        messages += n;
       }
+      $inc.messages = messages;
       return {
         updateOne: {
           // `$not: { $gte }` also matches a bucket this stream never touched.

@@ -1,4 +1,4 @@
-// Redis drivers for the auth stores, with the memory drivers' semantics (see memory.ts):
+// Redis drivers for the auth stores, with the memory drivers' semantics (see stores.ts):
 //
 // users     `cp:users:id:<id>` JSON record; `cp:users:name:<lowercased username>` -> id (usernames are unique
 //           case-insensitively); `cp:users:roles` hash role -> count, kept by the same scripts that write

@@ -1,0 +1,124 @@
+// Shared state: in this process (one process) or in Redis (a cluster), behind the same ports. With MongoDB,
+// accounts, rooms and ingest definitions move to the persistent state (withAccounts).
+import type { Redis } from 'ioredis';
+import { CachedApiKeyStore, CachedUserStore, type Invalidations } from '../auth/cache.js';
+import { RedisApiKeyStore, RedisRevocationStore, RedisUserStore } from '../auth/redis-stores.js';
+import { MemoryApiKeyStore, MemoryRevocationStore, MemoryUserStore, type ApiKeyStore, type RevocationStore, type UserStore } from '../auth/stores.js';
+import { MemoryChannelBus, SYSTEM_CHANNEL, type ChannelBus } from '../channels/bus.js';
+import { MemoryLikeStore, type LikeStore } from '../channels/likes.js';
+import { MemoryPresenceStore, type PresenceStore } from '../channels/presence.js';
+import { RedisChannelBus } from '../channels/redis-bus.js';
+import { RedisLikeStore } from '../channels/redis-likes.js';
+import { RedisPresenceStore } from '../channels/redis-presence.js';
+import { RedisRoomStore } from '../channels/redis-rooms.js';
+import { MemoryRoomStore, type RoomStore } from '../channels/rooms.js';
+import { MemoryIngestBoard, type IngestBoard } from '../ingest/board.js';
+import { MemoryLeaseManager, type LeaseManager } from '../ingest/lease.js';
+import { RedisIngestBoard } from '../ingest/redis-board.js';
+import { RedisLeaseManager } from '../ingest/redis-lease.js';
+import { RedisIngestStore } from '../ingest/redis-store.js';
+import { MemoryIngestStore, type IngestStore } from '../ingest/store.js';
+import { RedisRateLimiter } from '../limits/redis-rate-limiter.js';
+import { MemoryRateLimiter, type RateLimiter } from '../limits/rate-limiter.js';
+import type { Logger } from '../observability/log.js';
+import type { Metrics } from '../observability/metrics.js';
+import { closeRedis, connectRedis, createSubscriber, isReady } from '../redis/connection.js';
+import type { PersistentState } from './persistent.js';
+
+export interface SharedState {
+  users: UserStore;
+  apiKeys: ApiKeyStore;
+  revocations: RevocationStore;
+  bus: ChannelBus;
+  presence: PresenceStore;
+  likes: LikeStore;
+  rooms: RoomStore;
+  ingest: IngestStore;
+  leases: LeaseManager;
+  board: IngestBoard;
+  limiter(points: number, windowS: number, name: string): RateLimiter;
+  /** Null while every backend answers, else why not (readiness). */
+  problem(): string | null;
+  /** Reports the backend's errors and latency to the metrics. */
+  instrument?(metrics: Metrics): void;
+  close(): Promise<void>;
+}
+
+export function memoryState(): SharedState {
+  const revocations = new MemoryRevocationStore();
+  return {
+    users: new MemoryUserStore(),
+    apiKeys: new MemoryApiKeyStore(),
+    revocations,
+    bus: new MemoryChannelBus(),
+    presence: new MemoryPresenceStore(),
+    likes: new MemoryLikeStore(),
+    rooms: new MemoryRoomStore(),
+    ingest: new MemoryIngestStore(),
+    leases: new MemoryLeaseManager(),
+    board: new MemoryIngestBoard(),
+    limiter: (points, windowS, name) => new MemoryRateLimiter(points, windowS, name),
+    problem: () => null,
+    async close() {
+      revocations.close();
+    },
+  };
+}
+
+/**
+ * Authentication reads users and keys on every request, so each process caches them, invalidated over the
+ * channel bus (every process in a cluster, this one alone otherwise).
+ */
+function cachedAccounts(bus: ChannelBus, users: UserStore, apiKeys: ApiKeyStore): { users: UserStore; apiKeys: ApiKeyStore } {
+  const invalidations: Invalidations = {
+    publish: (key) => bus.publish({ kind: 'invalidate', channel: SYSTEM_CHANNEL, key }),
+    onInvalidate: (handler) => bus.onEvent((e) => e.kind === 'invalidate' && handler(e.key)),
+  };
+  const cache = { ttlMs: 5000, max: 10_000 };
+  return { users: new CachedUserStore(users, invalidations, cache), apiKeys: new CachedApiKeyStore(apiKeys, invalidations, cache) };
+}
+
+export async function redisState(url: string, presenceTtlMs: number, log: Logger): Promise<SharedState> {
+  const redis: Redis = await connectRedis(url, log);
+  const subscriber = createSubscriber(url, log);
+  const presence = new RedisPresenceStore(redis, { log, ttlMs: presenceTtlMs, heartbeatMs: Math.floor(presenceTtlMs / 3) });
+  const bus = new RedisChannelBus(redis, subscriber, { log });
+  bus.watch(SYSTEM_CHANNEL);
+  let pinger: NodeJS.Timeout | null = null;
+  return {
+    ...cachedAccounts(bus, new RedisUserStore(redis), new RedisApiKeyStore(redis)),
+    revocations: new RedisRevocationStore(redis),
+    bus,
+    presence,
+    likes: new RedisLikeStore(redis),
+    rooms: new RedisRoomStore(redis),
+    ingest: new RedisIngestStore(redis),
+    leases: new RedisLeaseManager(redis),
+    board: new RedisIngestBoard(redis),
+    limiter: (points, windowS, name) => new RedisRateLimiter(redis, points, windowS, name),
+    problem: () => (isReady(redis) && isReady(subscriber) ? null : 'redis is unreachable'),
+    instrument(metrics) {
+      redis.on('error', () => metrics.redisErrors.inc({ connection: 'commands' }));
+      subscriber.on('error', () => metrics.redisErrors.inc({ connection: 'subscriber' }));
+      pinger = setInterval(() => {
+        if (!isReady(redis)) return;
+        const end = metrics.redisLatency.startTimer();
+        redis.ping().then(() => end(), () => undefined);
+      }, 5000);
+      pinger.unref();
+    },
+    async close() {
+      if (pinger) clearInterval(pinger);
+      await presence.close();
+      await bus.close();
+      await closeRedis(redis);
+    },
+  };
+}
+
+/** With MongoDB, accounts, rooms and ingest definitions move there from the shared state. */
+export function withAccounts(shared: SharedState, persistent: PersistentState): SharedState {
+  const a = persistent.accounts;
+  if (a === null) return shared;
+  return { ...shared, ...cachedAccounts(shared.bus, a.users, a.apiKeys), rooms: a.rooms, ingest: a.ingest };
+}

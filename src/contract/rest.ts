@@ -1,0 +1,307 @@
+// REST replies: the body of every JSON answer of `/api/v1` and the ops routes. The router documents them in
+// the OpenAPI document; the SDK's types are their Static<>. Request bodies stay with the gateway (their
+// bounds come from configuration).
+import { Type, type Static } from '@sinclair/typebox';
+import { ChatUserSchema, SentimentTagSchema } from './frames.js';
+import {
+  EpochMsSchema,
+  IngestStatusSchema,
+  LabelCountsSchema,
+  MessageSourceSchema,
+  MoodSummarySchema,
+  RoleSchema,
+  RoomStatusSchema,
+  SourceKindSchema,
+} from './vocabulary.js';
+
+/** Every error, whatever the route: `{"error":{"code","message"}}`. */
+export const ErrorReply = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String() }),
+});
+
+const next = (what: string) => Type.Optional(Type.String({ description: `Pass as \`${what}\` for the next page; absent on the last` }));
+
+// ------------------------------------------------------------------------------------------ ops, docs
+
+export const HealthReply = Type.Object({ status: Type.Literal('ok') });
+export const ReadyReply = Type.Object({
+  status: Type.Literal('ready'),
+  degraded: Type.Optional(
+    Type.Array(Type.String(), { description: 'What is failing while the process still serves, e.g. a MongoDB outage that the write spool absorbs' }),
+  ),
+});
+export const NotReadyReply = Type.Object(
+  { status: Type.Literal('not_ready'), error: Type.Object({ code: Type.Literal('not_ready'), message: Type.String({ description: 'Why not' }) }) },
+  { description: 'Not ready: loading the model, Redis unreachable, the write spool full or draining (a process at its WebSocket connection limit stays ready: it still serves REST)' },
+);
+export const MetricsReply = Type.String({ description: 'Prometheus text exposition format' });
+export const OpenApiReply = Type.Object(
+  { openapi: Type.String(), info: Type.Object({ title: Type.String(), version: Type.String() }), paths: Type.Object({}) },
+  { description: 'The OpenAPI 3.1 document (JSON)' },
+);
+export const AsyncApiReply = Type.Object(
+  {
+    asyncapi: Type.Literal('3.0.0'),
+    info: Type.Object({ title: Type.String(), version: Type.String() }),
+    channels: Type.Object({}),
+    operations: Type.Object({}),
+    components: Type.Object({}),
+  },
+  { description: 'The AsyncAPI 3.0 document of the WebSocket protocol at `/ws` (JSON)' },
+);
+
+// ------------------------------------------------------------------------------------------ auth, account
+
+export const TokenPairReply = Type.Object({
+  access_token: Type.String(),
+  refresh_token: Type.String(),
+  token_type: Type.Literal('bearer'),
+  expires_in: Type.Integer(),
+});
+export const UserReply = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  role: RoleSchema,
+  created_at: Type.String(),
+  display_name: Type.Optional(Type.String()),
+  avatar_url: Type.Optional(Type.String()),
+  disabled: Type.Optional(Type.Boolean({ description: 'Admin views only' })),
+});
+export const UserListReply = Type.Object({ items: Type.Array(UserReply), next: next('after') }, { title: 'UserList' });
+export const ApiKeyInfoReply = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    prefix: Type.String({ description: 'The first characters of the key, to tell keys apart' }),
+    created_at: Type.String(),
+    last_used_at: Type.Union([Type.String(), Type.Null()]),
+  },
+  { title: 'ApiKey' },
+);
+export const CreatedApiKeyReply = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    key: Type.String({ description: 'The key itself: shown only in this reply (the server keeps its hash)' }),
+    prefix: Type.String(),
+    created_at: Type.String(),
+  },
+  { title: 'CreatedApiKey' },
+);
+export const ApiKeyListReply = Type.Object({ items: Type.Array(ApiKeyInfoReply) }, { title: 'ApiKeyList' });
+
+// ------------------------------------------------------------------------------------------ sentiment
+
+const Scores = Type.Record(Type.String(), Type.Number());
+export const SentimentReply = Type.Object({ label: Type.String(), score: Type.Number(), scores: Scores, model: Type.String() });
+export const BatchReply = Type.Object({ results: Type.Array(SentimentReply), model: Type.String(), count: Type.Integer() });
+export const ModelReply = Type.Object(
+  {
+    name: Type.String(),
+    labels: Type.Array(Type.String(), { description: 'In the order of the model\'s outputs' }),
+    max_length: Type.Integer({ description: 'Tokens per text; longer texts are truncated' }),
+    quantized: Type.Boolean(),
+    model_type: Type.Union([Type.String(), Type.Null()]),
+    limits: Type.Object({ max_text_length: Type.Integer(), max_batch_texts: Type.Integer() }),
+    engine: Type.Object({
+      threads: Type.Integer(),
+      batches: Type.Integer(),
+      items: Type.Integer(),
+      queued: Type.Integer(),
+      cache_hit_ratio: Type.Number(),
+      dedup_hits: Type.Integer(),
+      shed: Type.Integer(),
+    }),
+  },
+  { title: 'Model' },
+);
+
+// ------------------------------------------------------------------------------------------ rooms
+
+const IsoTime = Type.Union([Type.String(), Type.Null()]);
+export const RoomReply = Type.Object(
+  {
+    id: Type.String(),
+    channel: Type.String({ description: 'The WebSocket channel of its chat: `room:<id>`' }),
+    title: Type.String(),
+    owner_id: Type.Union([Type.String(), Type.Null()], { description: 'Null only for rooms auto-created by a first post in older versions' }),
+    moderators: Type.Array(Type.String(), { description: 'User ids' }),
+    opens_at: IsoTime,
+    closes_at: IsoTime,
+    closed_at: IsoTime,
+    created_at: Type.Union([Type.String(), Type.Null()], { description: 'Null only for a stored time no date can show (a damaged record)' }),
+    status: RoomStatusSchema,
+  },
+  { title: 'Room' },
+);
+export const RoomListReply = Type.Object({ items: Type.Array(RoomReply), next: next('after') }, { title: 'RoomList' });
+export const TimeoutReply = Type.Object({
+  room_id: Type.String(),
+  user_id: Type.String(),
+  until: Type.String({ description: 'When the user may post again (ISO 8601)' }),
+});
+
+// ------------------------------------------------------------------------------------------ history
+
+export const LiveChannelReply = Type.Object(
+  {
+    channel: Type.String(),
+    viewers: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Subscribers cluster-wide; null when this process does not watch it' }),
+    external_viewers: Type.Optional(Type.Integer({ minimum: 0, description: 'The platform\'s own viewer count (TikTok)' })),
+    mood: MoodSummarySchema,
+  },
+  { title: 'LiveChannel' },
+);
+export const ChannelSummaryReply = Type.Object(
+  {
+    channel: Type.String(),
+    messages: Type.Integer({ minimum: 0, description: 'Stored messages over the channel\'s whole history' }),
+    counts: LabelCountsSchema,
+    last_ts: Type.Integer({ description: 'Last stored activity, epoch ms' }),
+    live: Type.Union([LiveChannelReply, Type.Null()], { description: 'Present while the channel has traffic now' }),
+  },
+  { title: 'ChannelSummary' },
+);
+export const ChannelListReply = Type.Object({ items: Type.Array(ChannelSummaryReply) }, { title: 'ChannelList' });
+/** A stored message as history lists it (not a frame: no `type`, and its polarity). */
+export const HistoryMessageReply = Type.Object(
+  {
+    id: Type.String(),
+    channel: Type.String(),
+    source: MessageSourceSchema,
+    user: Type.Object({ id: Type.String(), name: Type.String(), badges: ChatUserSchema.properties.badges }),
+    text: Type.String(),
+    sentiment: SentimentTagSchema,
+    polarity: Type.Number({ description: 'P(positive) - P(negative)' }),
+    ts: EpochMsSchema,
+    source_id: Type.Optional(Type.String()),
+  },
+  { title: 'HistoryMessage' },
+);
+export const HistoryMessageListReply = Type.Object({ items: Type.Array(HistoryMessageReply), next: next('before') }, { title: 'HistoryMessageList' });
+export const TimelinePointReply = Type.Object({
+  ts: Type.Integer({ description: 'Bucket start, epoch ms' }),
+  counts: LabelCountsSchema,
+  score: Type.Union([Type.Number(), Type.Null()], { description: 'Mean polarity; null for an empty bucket' }),
+});
+export const TimelineReply = Type.Object(
+  { channel: Type.String(), from: EpochMsSchema, to: EpochMsSchema, bucket: Type.Integer({ description: 'Seconds' }), buckets: Type.Array(TimelinePointReply) },
+  { title: 'Timeline' },
+);
+
+// ------------------------------------------------------------------------------------------ reports
+
+const Quote = Type.Object({ id: Type.String(), text: Type.String(), score: Type.Number({ description: 'Polarity' }) });
+export const ReportSummaryReply = Type.Object({
+  messages: Type.Integer({ minimum: 0 }),
+  counts: LabelCountsSchema,
+  score: Type.Union([Type.Number(), Type.Null()], { description: 'Mean polarity; null without messages' }),
+  bucket_s: Type.Integer(),
+  buckets: Type.Array(TimelinePointReply),
+  most_negative: Type.Array(Quote),
+  most_positive: Type.Array(Quote),
+});
+export const ReportReply = Type.Object(
+  {
+    id: Type.String(),
+    owner_id: Type.String(),
+    channel: Type.String(),
+    title: Type.String(),
+    from: IsoTime,
+    to: IsoTime,
+    created_at: Type.Union([Type.String(), Type.Null()], { description: 'ISO 8601; null only for a damaged stored record' }),
+    summary: ReportSummaryReply,
+  },
+  { title: 'Report' },
+);
+export const ReportListReply = Type.Object({ items: Type.Array(ReportReply), next: next('before') }, { title: 'ReportList' });
+
+// ------------------------------------------------------------------------------------------ ingest
+
+export const IngestCountersReply = Type.Object({
+  messages: Type.Integer(),
+  dropped: Type.Integer({ description: 'Lines the engine refused (its queue was full)' }),
+  deletes: Type.Integer(),
+  members: Type.Integer(),
+  gifts: Type.Integer(),
+  reconnects: Type.Integer(),
+});
+export const IngestReply = Type.Object(
+  {
+    id: Type.String(),
+    source: SourceKindSchema,
+    channel: Type.String(),
+    ws_channel: Type.String({ description: 'The channel its messages appear on, e.g. twitch:somechannel' }),
+    status: IngestStatusSchema,
+    owner: Type.Union([Type.String({ description: '<host>:<pid> of the owning process' }), Type.Null()]),
+    created_by: Type.String(),
+    created_at: Type.String({ format: 'date-time' }),
+    since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    counters: IngestCountersReply,
+    viewers: Type.Union([Type.Integer(), Type.Null()]),
+    likes: Type.Union([Type.Integer(), Type.Null()]),
+    last_error: Type.Union([Type.String(), Type.Null()]),
+  },
+  { title: 'Ingest' },
+);
+export const IngestListReply = Type.Object({ items: Type.Array(IngestReply) }, { title: 'IngestList' });
+
+// ------------------------------------------------------------------------------------------ admin
+
+const Counter = Type.Integer({ minimum: 0 });
+export const AdminStatsReply = Type.Object(
+  {
+    users: Type.Object({ total: Counter, by_role: Type.Object({ user: Counter, admin: Counter }) }),
+    messages: Type.Object({
+      total: Counter,
+      by_source: Type.Record(Type.String(), Counter, { description: 'Stored messages per source: `native`, `twitch`, `tiktok`' }),
+      by_label: LabelCountsSchema,
+      stored: Counter,
+    }),
+    api_keys: Type.Object({ total: Counter, used_last_24h: Counter }),
+    engine: Type.Object({
+      model: Type.String(),
+      threads: Counter,
+      queued: Counter,
+      in_flight_batches: Counter,
+      batches: Counter,
+      items: Counter,
+      avg_batch_size: Type.Number(),
+      cache_hits: Counter,
+      cache_misses: Counter,
+      cache_hit_ratio: Type.Number(),
+      dedup_hits: Counter,
+      shed: Counter,
+    }),
+    websocket: Type.Object({
+      connections: Counter,
+      opened: Counter,
+      refused: Type.Object({ capacity: Counter, rate: Counter, auth: Counter }),
+      frames_in: Counter,
+      error_frames: Counter,
+      closed: Type.Object({ abuse: Counter, too_big: Counter, abnormal: Counter }),
+      messages_published: Counter,
+      batch_frames: Counter,
+      mood_frames: Counter,
+      presence_frames: Counter,
+      likes_frames: Counter,
+    }),
+  },
+  { title: 'AdminStats', description: 'This process\'s engine and WebSocket counters; accounts and stored messages cluster-wide' },
+);
+
+/** Every REST reply schema, by name (what the OpenAPI document and the contract test walk). */
+export const RestReplies = {
+  ErrorReply, HealthReply, ReadyReply, NotReadyReply, MetricsReply, OpenApiReply, AsyncApiReply,
+  TokenPairReply, UserReply, UserListReply, ApiKeyInfoReply, CreatedApiKeyReply, ApiKeyListReply,
+  SentimentReply, BatchReply, ModelReply,
+  RoomReply, RoomListReply, TimeoutReply,
+  LiveChannelReply, ChannelSummaryReply, ChannelListReply, HistoryMessageReply, HistoryMessageListReply, TimelinePointReply, TimelineReply,
+  ReportSummaryReply, ReportReply, ReportListReply,
+  IngestCountersReply, IngestReply, IngestListReply,
+  AdminStatsReply,
+};
+
+export type UserView = Static<typeof UserReply>;
+export type RoomView = Static<typeof RoomReply>;
+export type IngestView = Static<typeof IngestReply>;

@@ -1,0 +1,289 @@
+// ChannelHub with fakes of its narrow dependencies (no server, no model): per-channel publish order whatever
+// order classification finishes in, how a bus event becomes frames on the local topics, and the ticks.
+// The memory drivers stand in for the ports they implement; the engine, fanout and rooms are fakes.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Principal } from '../src/auth/index.js';
+import { MemoryChannelBus, type BusEvent } from '../src/channels/bus.js';
+import { ChannelHub, topicOf, type Fanout, type HubDeps, type HubOptions } from '../src/channels/hub.js';
+import { MemoryLikeStore } from '../src/channels/likes.js';
+import { MemoryPresenceStore } from '../src/channels/presence.js';
+import type { RoomRecord } from '../src/channels/rooms.js';
+import { MemoryRateLimiter } from '../src/limits/rate-limiter.js';
+import type { SentimentResult } from '../src/sentiment/engine.js';
+import type { ModelInfo } from '../src/sentiment/model.js';
+import type { IngestedChat, StoredMessage } from '../src/vocabulary.js';
+
+const LABELS = ['negative', 'neutral', 'positive'] as const;
+const POSITIVE: SentimentResult = { label: 'positive', score: 0.9, scores: { negative: 0.05, neutral: 0.05, positive: 0.9 } };
+const NEGATIVE: SentimentResult = { label: 'negative', score: 0.8, scores: { negative: 0.8, neutral: 0.1, positive: 0.1 } };
+
+interface Classification {
+  text: string;
+  resolve(result: SentimentResult): void;
+  reject(err: Error): void;
+}
+
+type Engine = HubDeps['engine'];
+
+/** An engine whose classifications the test settles, in any order. */
+class FakeEngine implements Engine {
+  readonly info: ModelInfo = {
+    name: 'fake', dir: '/nowhere', labels: LABELS, maxLength: 64, onnxFile: 'model.onnx', quantized: false,
+    modelType: null, featurizer: null, chat: null,
+  };
+  readonly calls: Classification[] = [];
+
+  classify(text: string): Promise<SentimentResult> {
+    return new Promise((resolve, reject) => this.calls.push({ text, resolve, reject }));
+  }
+
+  call(text: string): Classification {
+    const c = this.calls.find((x) => x.text === text);
+    if (!c) throw new Error(`"${text}" was never classified`);
+    return c;
+  }
+}
+
+/** This process's sockets: what was published where, and how many watch each topic (set by the test). */
+class FakeFanout implements Fanout {
+  readonly published: Array<{ topic: string; frame: string }> = [];
+  readonly watchers = new Map<string, number>();
+
+  publish(topic: string, frame: string): void {
+    this.published.push({ topic, frame });
+  }
+
+  subscribers(topic: string): number {
+    return this.watchers.get(topic) ?? 0;
+  }
+
+  /** Parsed frames published on `topic`, optionally of one type. */
+  frames(topic: string, type?: string): Array<Record<string, unknown>> {
+    return this.published
+      .filter((p) => p.topic === topic)
+      .map((p) => JSON.parse(p.frame) as Record<string, unknown>)
+      .filter((f) => type === undefined || f.type === type);
+  }
+}
+
+const room = (id: string): RoomRecord => ({
+  id, title: id, ownerId: 'owner', moderators: [], opensAt: null, closesAt: null, closedAt: null, createdAt: 0, timeouts: {},
+});
+
+const OPTIONS: HubOptions = {
+  replaySize: 10, moodWindowS: 10, moodLongWindowS: 60, moodTickMs: 1_000, batchTickMs: 50, controlTickMs: 200, presenceRefreshMs: 0,
+};
+
+const alice: Principal = { userId: 'u1', username: 'alice', role: 'user', via: 'jwt' };
+
+const chatLine = (text: string, sourceId = text): IngestedChat => ({
+  kind: 'chat', sourceId, user: { id: 'p1', name: 'viewer', badges: [] }, text, sentAt: 1, emotes: [],
+});
+
+function setup() {
+  const engine = new FakeEngine();
+  const fanout = new FakeFanout();
+  const bus = new MemoryChannelBus();
+  const recorded: StoredMessage[] = [];
+  const hub = new ChannelHub(
+    {
+      engine,
+      fanout,
+      bus,
+      presence: new MemoryPresenceStore(),
+      likes: new MemoryLikeStore(),
+      rooms: { resolve: async (id) => room(id), postRefusal: () => null, badges: () => [] },
+      chatLimiter: new MemoryRateLimiter(1_000, 60, 'test-chat'),
+      recorder: { record: (m) => void recorded.push(m), remove: () => undefined },
+    },
+    OPTIONS,
+  );
+  return { engine, fanout, bus, hub, recorded };
+}
+
+/** Lets every pending promise chain run (real timers only). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Waits until the engine has been asked `n` classifications (chat() resolves the room and the limiter first). */
+async function classified(engine: FakeEngine, n: number): Promise<void> {
+  for (let i = 0; i < 50 && engine.calls.length < n; i++) await settle();
+  expect(engine.calls.length).toBe(n);
+}
+
+describe('ChannelHub ordering', () => {
+  it('publishes chat in arrival order when the second classification finishes first', async () => {
+    const { engine, fanout, hub, recorded } = setup();
+    const first = hub.chat(alice, 'room:lobby', 'one');
+    const second = hub.chat(alice, 'room:lobby', 'two');
+    await classified(engine, 2);
+
+    engine.call('two').resolve(NEGATIVE);
+    await settle();
+    // The second is classified but must wait for the first.
+    expect(fanout.frames('c:room:lobby', 'message')).toEqual([]);
+
+    engine.call('one').resolve(POSITIVE);
+    const [a, b] = await Promise.all([first, second]);
+    const frames = fanout.frames('c:room:lobby', 'message');
+    expect(frames.map((f) => f.text)).toEqual(['one', 'two']);
+    expect(frames.map((f) => f.sentiment)).toEqual([{ label: 'positive', score: 0.9 }, { label: 'negative', score: 0.8 }]);
+    expect(frames.map((f) => f.id)).toEqual([a.id, b.id]);
+    expect(a.id < b.id).toBe(true);
+    expect(recorded.map((m) => m.text)).toEqual(['one', 'two']);
+  });
+
+  it('publishes ingested lines in arrival order, with increasing ids', async () => {
+    const { engine, fanout, hub } = setup();
+    const texts = ['l0', 'l1', 'l2', 'l3', 'l4'];
+    const done = texts.map((t) => hub.ingest('twitch', 'twitch:streamer', chatLine(t)));
+    // Settled last to first.
+    for (const t of [...texts].reverse()) {
+      engine.call(t).resolve(POSITIVE);
+      await settle();
+    }
+    const events = await Promise.all(done);
+    const frames = fanout.frames('c:twitch:streamer', 'message');
+    expect(frames.map((f) => f.text)).toEqual(texts);
+    expect(frames.map((f) => f.source_id)).toEqual(texts);
+    const ids = frames.map((f) => f.id as string);
+    expect(ids).toEqual(events.map((e) => e.id));
+    // Strictly increasing: sorted already, and no repeats.
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('does not make one channel wait for another', async () => {
+    const { engine, fanout, hub } = setup();
+    const slow = hub.ingest('twitch', 'twitch:slowone', chatLine('slow'));
+    const fast = hub.ingest('twitch', 'twitch:fastone', chatLine('fast'));
+    engine.call('fast').resolve(POSITIVE);
+    await fast;
+    expect(fanout.frames('c:twitch:fastone', 'message').map((f) => f.text)).toEqual(['fast']);
+    expect(fanout.frames('c:twitch:slowone')).toEqual([]);
+    engine.call('slow').resolve(POSITIVE);
+    await slow;
+    expect(fanout.frames('c:twitch:slowone', 'message').map((f) => f.text)).toEqual(['slow']);
+  });
+
+  it('rejects a message whose classification fails, publishes nothing for it, and goes on with the next', async () => {
+    const { engine, fanout, hub, recorded } = setup();
+    const first = hub.chat(alice, 'room:lobby', 'broken');
+    const second = hub.chat(alice, 'room:lobby', 'fine');
+    await classified(engine, 2);
+    const failure = new Error('inference failed');
+    engine.call('fine').resolve(POSITIVE);
+    engine.call('broken').reject(failure);
+    // The sender of the failed one gets the engine's error; the next one is not held up by it.
+    await expect(first).rejects.toBe(failure);
+    await expect(second).resolves.toMatchObject({ kind: 'message', channel: 'room:lobby' });
+    expect(fanout.frames('c:room:lobby', 'message').map((f) => f.text)).toEqual(['fine']);
+    expect(recorded.map((m) => m.text)).toEqual(['fine']);
+    expect(hub.counters.messages).toBe(1);
+  });
+
+  it('refuses, instead of publishing, an ingested line whose owner lost the stream while it waited', async () => {
+    const { engine, fanout, hub } = setup();
+    let owner = true;
+    const line = hub.ingest('twitch', 'twitch:streamer', chatLine('late'), () => owner);
+    owner = false; // the lease lapsed during inference
+    engine.call('late').resolve(POSITIVE);
+    await expect(line).rejects.toMatchObject({ status: 409, code: 'not_owner' });
+    expect(fanout.frames('c:twitch:streamer')).toEqual([]);
+  });
+});
+
+describe('ChannelHub delivery', () => {
+  afterEach(() => vi.useRealTimers());
+
+  const message = (channel: string, id: string, text: string): BusEvent => ({
+    kind: 'message', channel, id, label: 'positive', polarity: 0.85, ts: Date.now(),
+    frame: JSON.stringify({ type: 'message', channel, id, text }),
+  });
+
+  it('sends a bus message to per-message subscribers at once and to batched ones in one frame per tick', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const { bus, fanout } = setup();
+    fanout.watchers.set(topicOf('room:lobby', true), 1);
+    bus.publish(message('room:lobby', 'A1', 'one'));
+    bus.publish(message('room:lobby', 'A2', 'two'));
+
+    expect(fanout.frames('c:room:lobby').map((f) => f.text)).toEqual(['one', 'two']);
+    expect(fanout.frames('b:room:lobby')).toEqual([]); // held until the batch tick
+    await vi.advanceTimersByTimeAsync(OPTIONS.batchTickMs);
+    const batches = fanout.frames('b:room:lobby');
+    expect(batches).toEqual([{ type: 'messages', channel: 'room:lobby', items: [
+      { type: 'message', channel: 'room:lobby', id: 'A1', text: 'one' },
+      { type: 'message', channel: 'room:lobby', id: 'A2', text: 'two' },
+    ] }]);
+  });
+
+  it('builds no batch for a channel nobody watches batched', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const { bus, fanout, hub } = setup();
+    bus.publish(message('room:lobby', 'A1', 'one'));
+    await vi.advanceTimersByTimeAsync(OPTIONS.batchTickMs * 2);
+    expect(fanout.frames('c:room:lobby')).toHaveLength(1);
+    expect(fanout.frames('b:room:lobby')).toEqual([]);
+    expect(hub.counters.batchFrames).toBe(0);
+  });
+
+  it('sends a delete to both kinds of subscriber, after the batch still pending', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const { bus, fanout, hub } = setup();
+    fanout.watchers.set('b:room:lobby', 1);
+    bus.publish(message('room:lobby', 'A1', 'one'));
+    hub.remove('room:lobby', ['A1']);
+    expect(fanout.frames('b:room:lobby').map((f) => f.type)).toEqual(['messages', 'delete']);
+    expect(fanout.frames('c:room:lobby').map((f) => f.type)).toEqual(['message', 'delete']);
+    expect(fanout.frames('c:room:lobby', 'delete')).toEqual([{ type: 'delete', channel: 'room:lobby', message_id: 'A1' }]);
+    // Gone from what a new subscriber is replayed.
+    expect(hub.welcome('room:lobby', false).map((f) => (JSON.parse(f) as { type: string }).type)).not.toContain('message');
+  });
+
+  it('pushes mood on the tick only to channels someone watches, and stops once a channel has settled', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const { bus, fanout, hub } = setup();
+    hub.start();
+    try {
+      bus.publish(message('room:lobby', 'A1', 'one'));
+      bus.publish(message('room:other', 'B1', 'two'));
+      fanout.watchers.set('c:room:lobby', 1);
+
+      await vi.advanceTimersByTimeAsync(OPTIONS.moodTickMs);
+      // Watched (per-message only): the frame still goes to both topics. Unwatched: nothing.
+      for (const topic of ['c:room:lobby', 'b:room:lobby']) {
+        const moods = fanout.frames(topic, 'mood');
+        expect(moods).toHaveLength(1);
+        expect(moods[0]).toMatchObject({ channel: 'room:lobby', counts: { negative: 0, neutral: 0, positive: 1 } });
+      }
+      expect(fanout.frames('c:room:other', 'mood')).toEqual([]);
+      expect(fanout.frames('b:room:other', 'mood')).toEqual([]);
+
+      // Once quiet past the short window, one last frame goes out, then none.
+      await vi.advanceTimersByTimeAsync(OPTIONS.moodWindowS * 1_000 + 5 * OPTIONS.moodTickMs);
+      const count = fanout.frames('c:room:lobby', 'mood').length;
+      await vi.advanceTimersByTimeAsync(5 * OPTIONS.moodTickMs);
+      expect(fanout.frames('c:room:lobby', 'mood')).toHaveLength(count);
+      expect(hub.counters.moodFrames).toBe(count);
+    } finally {
+      hub.close();
+    }
+  });
+
+  it('coalesces presence into one frame per control tick on both topics', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const { fanout, hub } = setup();
+    hub.start();
+    try {
+      await hub.join('room:lobby', 'conn-1');
+      await hub.join('room:lobby', 'conn-2');
+      expect(fanout.frames('c:room:lobby', 'presence')).toEqual([]);
+      await vi.advanceTimersByTimeAsync(OPTIONS.controlTickMs);
+      for (const topic of ['c:room:lobby', 'b:room:lobby']) {
+        expect(fanout.frames(topic, 'presence')).toEqual([{ type: 'presence', channel: 'room:lobby', viewers: 2 }]);
+      }
+    } finally {
+      hub.close();
+    }
+  });
+});
