@@ -28,11 +28,15 @@ import { connectPublishers, warmCache, type Publisher, type WarmResult } from '.
 
 const flags = parseFlags([...FANOUT_FLAGS, 'parts', 'splits', 'concurrency', 'batch-texts', 'hold']);
 // The fan-out part's client generator; --duration and --rounds apply to the engine part too.
-const { connections, channels, rates, durationS, publisherCount, pool, clientProcs, wave, drainS, trackPerChannel, rounds, modelDir } = fanoutSettings(flags, {
-  connections: 2000, rate: '500', drainS: 15,
-});
+const { connections, channels, rates, durationS, publisherCount, pool, clientProcs, wave, drainS, trackPerChannel, rounds, modelDir } =
+  fanoutSettings(flags, {
+    connections: 2000,
+    rate: '500',
+    drainS: 15,
+  });
 const parts = (flags.parts ?? 'fanout,engine,hold').split(',').map((p) => p.trim());
-for (const p of parts) if (!['fanout', 'engine', 'hold'].includes(p)) throw new Error(`--parts: unknown "${p}" (known: fanout, engine, hold)`);
+for (const p of parts)
+  if (!['fanout', 'engine', 'hold'].includes(p)) throw new Error(`--parts: unknown "${p}" (known: fanout, engine, hold)`);
 // One process cannot hold 20,000 sockets where the open-files hard limit is 20,000 (as here): the hold part
 // uses WORKERS=2 on one port, which is how a host serves that many.
 const holdTarget = int('hold', flags.hold, 20_000);
@@ -54,7 +58,10 @@ const splits: Split[] = (() => {
     });
   }
   // 1 and 2 gateway processes, the cores shared out between them.
-  return [{ processes: 1, threads: host.cores }, { processes: 2, threads: Math.max(1, Math.floor(host.cores / 2)) }];
+  return [
+    { processes: 1, threads: host.cores },
+    { processes: 2, threads: Math.max(1, Math.floor(host.cores / 2)) },
+  ];
 })();
 const splitName = (s: Split) => `${s.processes} x ${s.threads}`;
 
@@ -179,7 +186,14 @@ async function fanoutPhase(run: FanoutRun, rate: number, seconds: number, record
   const heldPerInstance = byInstance(clients, instances.length, heldPerClient);
   const perInstance: InstanceLatency[] = instances.map((d, i) => {
     const own = perClient.flatMap((s, k) => ((clients[k] as Client).instance === i ? (s.latencies ?? []) : [])).sort((x, y) => x - y);
-    return { instance: i, port: d.port, subscribers: heldPerInstance[i] as number, p50Ms: round(percentile(own, 50), 2), p99Ms: round(percentile(own, 99), 2), samples: own.length };
+    return {
+      instance: i,
+      port: d.port,
+      subscribers: heldPerInstance[i] as number,
+      p50Ms: round(percentile(own, 50), 2),
+      p99Ms: round(percentile(own, 99), 2),
+      samples: own.length,
+    };
   });
   return {
     ...row,
@@ -195,8 +209,20 @@ async function runFanout(deployment: 'one' | 'two', redis: RedisServer): Promise
   const count = deployment === 'one' ? 1 : 2;
   const label = deployment === 'one' ? '(a) one instance, in-memory bus' : '(b) two instances through Redis';
   const result: FanoutResult = {
-    deployment, label, instances: count, available: false, reason: null, subscribersRequested: connections, subscribersHeld: 0,
-    perInstanceHeld: [], subscribersFailed: 0, failureSamples: [], connectS: 0, warm: null, rows: [], deadProcesses: [],
+    deployment,
+    label,
+    instances: count,
+    available: false,
+    reason: null,
+    subscribersRequested: connections,
+    subscribersHeld: 0,
+    perInstanceHeld: [],
+    subscribersFailed: 0,
+    failureSamples: [],
+    connectS: 0,
+    warm: null,
+    rows: [],
+    deadProcesses: [],
   };
   const instances: Deployment[] = [];
   const pubs: Publisher[] = [];
@@ -205,7 +231,9 @@ async function runFanout(deployment: 'one' | 'two', redis: RedisServer): Promise
     progress(`${label}: starting`);
     for (let i = 0; i < count; i++) {
       const env = envOf(await freePort(), deployment === 'one' ? null : redis.url, 1);
-      instances.push(await startChatPulse(`ChatPulse ${deployment === 'one' ? '' : String.fromCharCode(65 + i)}`.trim(), env, 1, START_TIMEOUT_MS));
+      instances.push(
+        await startChatPulse(`ChatPulse ${deployment === 'one' ? '' : String.fromCharCode(65 + i)}`.trim(), env, 1, START_TIMEOUT_MS),
+      );
     }
     progress(`  listening on ${instances.map((d) => `${d.port} (pid ${d.pids.join(',')})`).join(' and ')}`);
     const a = instances[0] as Deployment;
@@ -213,7 +241,15 @@ async function runFanout(deployment: 'one' | 'two', redis: RedisServer): Promise
     // Rooms exist only through the API (shared through Redis with two instances), hosted by an account of their own.
     await createBenchRooms(a.port, await accountToken(a.port, loginOn, `bench_${deployment}_host`), channels);
     // Two instances: registered on A, signed in on B (a Redis user store shared by both), posting on A.
-    await connectPublishers(pubs, 'chatpulse', a.port, publisherCount, channels, (p) => accountToken(a.port, loginOn, `bench_${deployment}_pub_${p}`), CONNECT_TIMEOUT_MS);
+    await connectPublishers(
+      pubs,
+      'chatpulse',
+      a.port,
+      publisherCount,
+      channels,
+      (p) => accountToken(a.port, loginOn, `bench_${deployment}_pub_${p}`),
+      CONNECT_TIMEOUT_MS,
+    );
     result.warm = await warmCache(pubs, pool, 180_000);
     progress(`  cache warm-up on A: ${result.warm.confirmed}/${result.warm.total} pool texts came back in ${fmt(result.warm.seconds, 1)}s`);
 
@@ -221,8 +257,14 @@ async function runFanout(deployment: 'one' | 'two', redis: RedisServer): Promise
     for (let i = 0; i < count; i++) for (let k = 0; k < perInstanceProcs; k++) clients.push({ proc: new ClientProc(), instance: i });
     const perProc = plans(clients, count);
     const waveEach = waveShare(wave, clients.length);
-    progress(`  connecting ${connections} subscribers over ${channels} channels, split over ${count} instance(s) (${clients.length} subscriber processes, waves of ${waveEach} each)`);
-    const shares = clients.map((c, k) => ({ proc: c.proc, port: (instances[c.instance] as Deployment).port, subs: perProc[k] as SubPlan[] }));
+    progress(
+      `  connecting ${connections} subscribers over ${channels} channels, split over ${count} instance(s) (${clients.length} subscriber processes, waves of ${waveEach} each)`,
+    );
+    const shares = clients.map((c, k) => ({
+      proc: c.proc,
+      port: (instances[c.instance] as Deployment).port,
+      subs: perProc[k] as SubPlan[],
+    }));
     const held = await connectSubscribers('chatpulse', shares, waveEach, CONNECT_TIMEOUT_MS);
     result.connectS = held.seconds;
     result.subscribersHeld = held.held;
@@ -233,7 +275,10 @@ async function runFanout(deployment: 'one' | 'two', redis: RedisServer): Promise
       `  held ${result.subscribersHeld} (${result.perInstanceHeld.join(' + ')}; +${pubs.length} publishers on A), failed ${result.subscribersFailed} in ${result.connectS}s` +
         (result.failureSamples.length > 0 ? `; e.g. ${result.failureSamples[0]}` : ''),
     );
-    if (result.subscribersHeld === 0) throw new ServerUnavailable(`no subscriber connection held${result.failureSamples.length > 0 ? `: ${result.failureSamples[0]}` : ''}`);
+    if (result.subscribersHeld === 0)
+      throw new ServerUnavailable(
+        `no subscriber connection held${result.failureSamples.length > 0 ? `: ${result.failureSamples[0]}` : ''}`,
+      );
     // Settle: handshakes, presence writes and (two instances) B's SSUBSCRIBEs taking effect.
     await sleep(2000);
     result.available = true;
@@ -323,10 +368,15 @@ async function measureSplit(t: EngineTarget, others: readonly EngineTarget[], at
     method: 'POST',
     path: '/api/v1/sentiment/batch',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${t.token}` },
-    setupRequest: (req) => ({ ...req, body: JSON.stringify({ texts: Array.from({ length: batchTexts }, () => uniqueText(corpus, textCounter++)) }) }),
+    setupRequest: (req) => ({
+      ...req,
+      body: JSON.stringify({ texts: Array.from({ length: batchTexts }, () => uniqueText(corpus, textCounter++)) }),
+    }),
   };
   const options: autocannon.Options = { url: `http://127.0.0.1:${d.port}`, connections: concurrency, requests: [request], timeout: 30 };
-  progress(`  ${result.split}: ${concurrency} connections x ${batchTexts} unique texts, ${WARM_PHASE_S}s warm-up + ${durationS}s${rounds > 1 ? `, round ${attempt}/${rounds}` : ''}`);
+  progress(
+    `  ${result.split}: ${concurrency} connections x ${batchTexts} unique texts, ${WARM_PHASE_S}s warm-up + ${durationS}s${rounds > 1 ? `, round ${attempt}/${rounds}` : ''}`,
+  );
   await autocannon({ ...options, duration: WARM_PHASE_S });
   const cpu0 = d.pids.map((pid) => cpuSum(cpuOf([pid])));
   const redis0 = cpuSum(cpuOf([redis.pid]));
@@ -338,7 +388,11 @@ async function measureSplit(t: EngineTarget, others: readonly EngineTarget[], at
   const r = await autocannon({ ...options, duration: durationS });
   const wallS = (monoMs() - began) / 1000;
   const self = process.cpuUsage(self0);
-  const perProcess = d.pids.map((pid, k) => ({ pid, role: d.workerPids.includes(pid) ? ('gateway' as const) : ('primary' as const), cpuS: round(cpuSum(cpuOf([pid])) - (cpu0[k] as number), 2) }));
+  const perProcess = d.pids.map((pid, k) => ({
+    pid,
+    role: d.workerPids.includes(pid) ? ('gateway' as const) : ('primary' as const),
+    cpuS: round(cpuSum(cpuOf([pid])) - (cpu0[k] as number), 2),
+  }));
   const redisCpuS = cpuSum(cpuOf([redis.pid])) - redis0;
   const idleSplitsCpuS = cpuSum(cpuOf(otherPids)) - others0;
   const busyS = machineBusyS() - busy0;
@@ -377,7 +431,16 @@ async function measureSplit(t: EngineTarget, others: readonly EngineTarget[], at
 
 async function runEngine(redis: RedisServer): Promise<EngineResult[]> {
   const results: EngineResult[] = splits.map((s) => ({
-    split: splitName(s), processes: s.processes, threads: s.threads, available: false, reason: null, port: null, rows: [], best: null, deadProcesses: [], vsOneProcess: null,
+    split: splitName(s),
+    processes: s.processes,
+    threads: s.threads,
+    available: false,
+    reason: null,
+    port: null,
+    rows: [],
+    best: null,
+    deadProcesses: [],
+    vsOneProcess: null,
   }));
   const targets: EngineTarget[] = [];
   try {
@@ -393,7 +456,9 @@ async function runEngine(redis: RedisServer): Promise<EngineResult[]> {
         const token = await accountToken(deployment.port, deployment.port, `bench_engine_${s.processes}x${s.threads}_${k}`);
         targets.push({ result, deployment, token });
         result.available = true;
-        progress(`  listening on ${deployment.port}: gateway pids ${deployment.workerPids.join(', ')}${deployment.pids.length > deployment.workerPids.length ? ` (primary ${deployment.child.pid})` : ''}`);
+        progress(
+          `  listening on ${deployment.port}: gateway pids ${deployment.workerPids.join(', ')}${deployment.pids.length > deployment.workerPids.length ? ` (primary ${deployment.child.pid})` : ''}`,
+        );
       } catch (err) {
         result.reason = failureReason(err);
         progress(`  ${result.split}: not available: ${result.reason}`);
@@ -403,7 +468,12 @@ async function runEngine(redis: RedisServer): Promise<EngineResult[]> {
       for (const t of targets) {
         if (!t.result.available || t.result.reason !== null) continue;
         try {
-          const row = await measureSplit(t, targets.filter((o) => o !== t), attempt, redis);
+          const row = await measureSplit(
+            t,
+            targets.filter((o) => o !== t),
+            attempt,
+            redis,
+          );
           t.result.rows.push(row);
           progress(
             `    ${fmt(row.msgsPerS, 0)} msgs/s (${fmt(row.reqPerS, 1)} req/s), p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, server CPU ${fmt(row.serverCpuS, 2)}s ` +
@@ -452,7 +522,18 @@ interface HoldResult {
 }
 
 async function runHold(redis: RedisServer): Promise<HoldResult> {
-  const result: HoldResult = { requested: holdTarget, workers: HOLD_WORKERS, held: 0, failed: 0, failureSamples: [], connectS: 0, rssBeforeMiB: 0, rssIdleMiB: 0, perIdleConnKiB: null, reason: null };
+  const result: HoldResult = {
+    requested: holdTarget,
+    workers: HOLD_WORKERS,
+    held: 0,
+    failed: 0,
+    failureSamples: [],
+    connectS: 0,
+    rssBeforeMiB: 0,
+    rssIdleMiB: 0,
+    perIdleConnKiB: null,
+    reason: null,
+  };
   const procs: ClientProc[] = [];
   let d: Deployment | null = null;
   try {
@@ -466,9 +547,15 @@ async function runHold(redis: RedisServer): Promise<HoldResult> {
     const count = Math.max(clientProcs, Math.ceil(holdTarget / 9000));
     for (let k = 0; k < count; k++) procs.push(new ClientProc());
     const perProc: SubPlan[][] = procs.map(() => []);
-    for (let k = 0; k < holdTarget; k++) (perProc[k % count] as SubPlan[]).push({ channel: channelName(k % channels), batch: false, track: false });
+    for (let k = 0; k < holdTarget; k++)
+      (perProc[k % count] as SubPlan[]).push({ channel: channelName(k % channels), batch: false, track: false });
     const port = d.port;
-    const held = await connectSubscribers('chatpulse', procs.map((proc, k) => ({ proc, port, subs: perProc[k] as SubPlan[] })), waveShare(wave, count), CONNECT_TIMEOUT_MS);
+    const held = await connectSubscribers(
+      'chatpulse',
+      procs.map((proc, k) => ({ proc, port, subs: perProc[k] as SubPlan[] })),
+      waveShare(wave, count),
+      CONNECT_TIMEOUT_MS,
+    );
     result.connectS = held.seconds;
     result.held = held.held;
     result.failed = held.failed;
@@ -478,7 +565,9 @@ async function runHold(redis: RedisServer): Promise<HoldResult> {
     result.rssBeforeMiB = round(before / 2 ** 20, 1);
     result.rssIdleMiB = round(idle / 2 ** 20, 1);
     result.perIdleConnKiB = result.held > 0 ? round((idle - before) / result.held / 1024, 2) : null;
-    progress(`  held ${result.held}, failed ${result.failed} in ${result.connectS}s; RSS ${result.rssBeforeMiB} -> ${result.rssIdleMiB} MiB (${result.perIdleConnKiB ?? 'n/a'} KiB per idle connection)`);
+    progress(
+      `  held ${result.held}, failed ${result.failed} in ${result.connectS}s; RSS ${result.rssBeforeMiB} -> ${result.rssIdleMiB} MiB (${result.perIdleConnKiB ?? 'n/a'} KiB per idle connection)`,
+    );
   } catch (err) {
     result.reason = err instanceof Error ? err.message : String(err);
     progress(`  hold not measured: ${result.reason}`);
@@ -499,7 +588,17 @@ function holdReport(h: HoldResult): string[] {
     '',
     markdownTable(
       ['requested', 'held', 'failed', 'connect s', 'RSS before MiB', 'RSS idle MiB', 'per idle connection'],
-      [[String(h.requested), String(h.held), String(h.failed), fmt(h.connectS, 2), fmt(h.rssBeforeMiB, 1), fmt(h.rssIdleMiB, 1), h.perIdleConnKiB === null ? 'n/a' : `${fmt(h.perIdleConnKiB, 2)} KiB`]],
+      [
+        [
+          String(h.requested),
+          String(h.held),
+          String(h.failed),
+          fmt(h.connectS, 2),
+          fmt(h.rssBeforeMiB, 1),
+          fmt(h.rssIdleMiB, 1),
+          h.perIdleConnKiB === null ? 'n/a' : `${fmt(h.perIdleConnKiB, 2)} KiB`,
+        ],
+      ],
     ),
     '',
     h.reason !== null
@@ -526,7 +625,9 @@ function recommend(results: readonly EngineResult[], loadAvgEnd: number): Recomm
   const unit = judgedBy === 'msgs/s' ? 'classified messages/s' : 'classified messages per server CPU-second';
   const leader = measured.reduce((a, b) => (score(b) > score(a) ? b : a));
   const top = score(leader);
-  const pick = measured.filter((r) => score(r) >= top * (1 - TIE)).sort((a, b) => a.processes - b.processes || score(b) - score(a))[0] as EngineResult;
+  const pick = measured
+    .filter((r) => score(r) >= top * (1 - TIE))
+    .sort((a, b) => a.processes - b.processes || score(b) - score(a))[0] as EngineResult;
   const others = measured.filter((r) => r !== pick);
   const describe = (r: EngineResult) => {
     const b = best(r);
@@ -550,7 +651,8 @@ function recommend(results: readonly EngineResult[], loadAvgEnd: number): Recomm
   // The load average counts the bench's own processes too; the neighbours' share is otherLoadPct.
   const caveats: string[] = [];
   if (rounds < 3) caveats.push(`${rounds} round${rounds === 1 ? '' : 's'}`);
-  if (contested.length > 0) caveats.push(`other work taking up to ${fmt(Math.max(...contested.map((r) => best(r).otherLoadPct)), 0)}% of the cores`);
+  if (contested.length > 0)
+    caveats.push(`other work taking up to ${fmt(Math.max(...contested.map((r) => best(r).otherLoadPct)), 0)}% of the cores`);
   const line =
     `Recommendation for ${host.cores} cores: WORKERS=${pick.processes} with INFERENCE_THREADS=${pick.threads} (${pick.split}): ${why} ` +
     `[${[pick, ...others].map(describe).join('; ')}]` +
@@ -587,8 +689,19 @@ function compare(fanout: readonly FanoutResult[]): Comparison[] {
   });
 }
 
-function report(fanout: readonly FanoutResult[], comparisons: readonly Comparison[], engine: readonly EngineResult[], rec: Recommendation | null, loadAvgEnd: number): string {
-  const lines: string[] = ['# Cluster benchmark', '', `Machine: ${machineLine(host)}; load avg ${loadAvgEnd} at end`, `Model: \`${modelDir}\``];
+function report(
+  fanout: readonly FanoutResult[],
+  comparisons: readonly Comparison[],
+  engine: readonly EngineResult[],
+  rec: Recommendation | null,
+  loadAvgEnd: number,
+): string {
+  const lines: string[] = [
+    '# Cluster benchmark',
+    '',
+    `Machine: ${machineLine(host)}; load avg ${loadAvgEnd} at end`,
+    `Model: \`${modelDir}\``,
+  ];
   const times = (x: number | null) => (x === null ? 'n/a' : `${fmt(x, 2)}x`);
   const delta = (x: number | null) => (x === null ? 'n/a' : `${x >= 0 ? '+' : ''}${fmt(x, 1)} ms`);
   const notes: string[] = [];
@@ -604,16 +717,38 @@ function report(fanout: readonly FanoutResult[], comparisons: readonly Compariso
         `Latency from each message's scheduled send time to its arrival, sampled on the first ${trackPerChannel} subscribers of each channel.`,
       '',
       'server CPU: user + system seconds of every server process over the phase and its drain (per instance in brackets). Redis CPU: redis-server user + system over the same window, per 1,000 published messages. ' +
-        'client CPU: the subscriber processes, % of one core. other load: CPU the machine spent outside the bench\'s own processes (servers, Redis, subscribers, the bench), % of all cores: neighbours.',
+        "client CPU: the subscriber processes, % of one core. other load: CPU the machine spent outside the bench's own processes (servers, Redis, subscribers, the bench), % of all cores: neighbours.",
       '',
       markdownTable(
-        ['deployment', 'rate msg/s', 'subscribers', 'deliveries/s', 'delivered', 'p50 ms', 'p99 ms', 'server CPU s', 'deliveries / server CPU-s', 'Redis CPU ms / 1,000 msgs', 'client CPU', 'other load'],
+        [
+          'deployment',
+          'rate msg/s',
+          'subscribers',
+          'deliveries/s',
+          'delivered',
+          'p50 ms',
+          'p99 ms',
+          'server CPU s',
+          'deliveries / server CPU-s',
+          'Redis CPU ms / 1,000 msgs',
+          'client CPU',
+          'other load',
+        ],
         fanout.flatMap((r) =>
           r.rows.length > 0
             ? r.rows.map((p) => [
-                r.label, String(p.rate), `${p.subscribersHeld}${r.instances > 1 ? ` (${r.perInstanceHeld.join(' + ')})` : ''}`, fmt(p.deliveriesPerS, 0), `${fmt(p.deliveredPct, 1)}%`,
-                String(p.p50Ms), String(p.p99Ms), `${fmt(p.serverCpuS, 2)}${p.perInstanceCpuS.length > 1 ? ` (${p.perInstanceCpuS.map((s) => fmt(s, 2)).join(' + ')})` : ''}`,
-                fmt(p.deliveriesPerCpuS, 0), `${fmt(p.redisCpuMsPer1000, 1)}${r.deployment === 'one' ? ' (idle: no Redis traffic)' : ''}`, `${fmt(p.clientCpuPct, 0)}%`, `${fmt(p.otherLoadPct, 0)}%`,
+                r.label,
+                String(p.rate),
+                `${p.subscribersHeld}${r.instances > 1 ? ` (${r.perInstanceHeld.join(' + ')})` : ''}`,
+                fmt(p.deliveriesPerS, 0),
+                `${fmt(p.deliveredPct, 1)}%`,
+                String(p.p50Ms),
+                String(p.p99Ms),
+                `${fmt(p.serverCpuS, 2)}${p.perInstanceCpuS.length > 1 ? ` (${p.perInstanceCpuS.map((s) => fmt(s, 2)).join(' + ')})` : ''}`,
+                fmt(p.deliveriesPerCpuS, 0),
+                `${fmt(p.redisCpuMsPer1000, 1)}${r.deployment === 'one' ? ' (idle: no Redis traffic)' : ''}`,
+                `${fmt(p.clientCpuPct, 0)}%`,
+                `${fmt(p.otherLoadPct, 0)}%`,
               ])
             : [[r.label, '-', '-', `not available: ${r.reason ?? 'unknown'}`, '-', '-', '-', '-', '-', '-', '-', '-']],
         ),
@@ -627,21 +762,39 @@ function report(fanout: readonly FanoutResult[], comparisons: readonly Compariso
     );
     const two = fanout.find((r) => r.deployment === 'two');
     for (const p of two?.rows ?? []) {
-      lines.push(`- (b) at ${p.rate} msg/s by instance: ${p.perInstance.map((i) => `${i === p.perInstance[0] ? 'A (publishers)' : 'B'} p50 ${i.p50Ms} ms, p99 ${i.p99Ms} ms over ${i.samples} samples`).join('; ')}`);
+      lines.push(
+        `- (b) at ${p.rate} msg/s by instance: ${p.perInstance.map((i) => `${i === p.perInstance[0] ? 'A (publishers)' : 'B'} p50 ${i.p50Ms} ms, p99 ${i.p99Ms} ms over ${i.samples} samples`).join('; ')}`,
+      );
     }
     for (const r of fanout) {
       if (r.available && r.reason !== null) notes.push(`- ${r.label}: stopped early (${r.reason})`);
-      if (r.subscribersFailed > 0) notes.push(`- ${r.label}: ${r.subscribersFailed} subscriber connections failed, e.g. "${r.failureSamples[0] ?? ''}"`);
-      if (r.warm !== null && r.warm.confirmed < r.warm.total) notes.push(`- ${r.label}: cache warm-up confirmed ${r.warm.confirmed}/${r.warm.total} texts: some deliveries may have waited for inference`);
+      if (r.subscribersFailed > 0)
+        notes.push(`- ${r.label}: ${r.subscribersFailed} subscriber connections failed, e.g. "${r.failureSamples[0] ?? ''}"`);
+      if (r.warm !== null && r.warm.confirmed < r.warm.total)
+        notes.push(
+          `- ${r.label}: cache warm-up confirmed ${r.warm.confirmed}/${r.warm.total} texts: some deliveries may have waited for inference`,
+        );
       for (const p of r.rows) {
         const at = `${r.label} @${p.rate}/s`;
-        if (p.errors + p.publisherErrors > 0) notes.push(`- ${at}: ${p.errors} error frames to subscribers, ${p.publisherErrors} to publishers, e.g. \`${p.errorSamples[0] ?? ''}\``);
-        if (p.deliveredPct < 99) notes.push(`- ${at}: ${fmt(p.deliveredPct, 1)}% delivered by the end of the drain (CPU for the rest is still counted)`);
+        if (p.errors + p.publisherErrors > 0)
+          notes.push(
+            `- ${at}: ${p.errors} error frames to subscribers, ${p.publisherErrors} to publishers, e.g. \`${p.errorSamples[0] ?? ''}\``,
+          );
+        if (p.deliveredPct < 99)
+          notes.push(`- ${at}: ${fmt(p.deliveredPct, 1)}% delivered by the end of the drain (CPU for the rest is still counted)`);
         if (p.closedDuring > 0) notes.push(`- ${at}: ${p.closedDuring} subscriber connections closed during the phase`);
-        if (p.countMismatches > 0) notes.push(`- ${at}: ${p.countMismatches} tracked frames where the delivery count disagreed with the parsed frame`);
-        if (p.p50Ms > BACKLOG_P50_MS) notes.push(`- ${at}: p50 ${p.p50Ms} ms: receivers or servers fell behind (sockets backed up); lower --connections or --rate for a fair ratio`);
-        if (p.publisherMaxLagMs > 50) notes.push(`- ${at}: the publishers fell up to ${p.publisherMaxLagMs} ms behind schedule (charged to latency)`);
-        if (p.clientCpuPct > 80 * clientProcs) notes.push(`- ${at}: subscriber processes at ${fmt(p.clientCpuPct, 0)}% CPU: the client generator, not the server, may have set the pace`);
+        if (p.countMismatches > 0)
+          notes.push(`- ${at}: ${p.countMismatches} tracked frames where the delivery count disagreed with the parsed frame`);
+        if (p.p50Ms > BACKLOG_P50_MS)
+          notes.push(
+            `- ${at}: p50 ${p.p50Ms} ms: receivers or servers fell behind (sockets backed up); lower --connections or --rate for a fair ratio`,
+          );
+        if (p.publisherMaxLagMs > 50)
+          notes.push(`- ${at}: the publishers fell up to ${p.publisherMaxLagMs} ms behind schedule (charged to latency)`);
+        if (p.clientCpuPct > 80 * clientProcs)
+          notes.push(
+            `- ${at}: subscriber processes at ${fmt(p.clientCpuPct, 0)}% CPU: the client generator, not the server, may have set the pace`,
+          );
       }
     }
   }
@@ -657,18 +810,44 @@ function report(fanout: readonly FanoutResult[], comparisons: readonly Compariso
       '',
       'msgs/s: texts classified per second (2xx responses x texts per request). server CPU: every process of the split (primary included), per process in brackets: ' +
         'with 2 gateways, an uneven split means the kernel spread the connections unevenly. % of cores: server CPU over the window as a share of all cores (what the neighbours and the load generator left). ' +
-        'Redis: CPU-ms per 1,000 requests (auth and rate limiting). other load: CPU the machine spent outside the bench\'s own processes, % of all cores: neighbours.',
+        "Redis: CPU-ms per 1,000 requests (auth and rate limiting). other load: CPU the machine spent outside the bench's own processes, % of all cores: neighbours.",
       '',
       markdownTable(
-        ['split (processes x threads)', 'msgs/s', 'req/s', 'p50 ms', 'p99 ms', 'server CPU s', '% of cores', 'msgs / CPU-s', 'RSS MiB', 'Redis ms / 1,000 req', 'autocannon CPU', 'other load', 'errors', 'vs 1 process'],
+        [
+          'split (processes x threads)',
+          'msgs/s',
+          'req/s',
+          'p50 ms',
+          'p99 ms',
+          'server CPU s',
+          '% of cores',
+          'msgs / CPU-s',
+          'RSS MiB',
+          'Redis ms / 1,000 req',
+          'autocannon CPU',
+          'other load',
+          'errors',
+          'vs 1 process',
+        ],
         engine.map((r) => {
           const b = r.best;
-          if (b === null) return [r.split, `not available: ${r.reason ?? 'unknown'}`, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-'];
+          if (b === null)
+            return [r.split, `not available: ${r.reason ?? 'unknown'}`, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-'];
           return [
-            r.split, fmt(b.msgsPerS, 0), fmt(b.reqPerS, 1), String(b.p50Ms), String(b.p99Ms),
+            r.split,
+            fmt(b.msgsPerS, 0),
+            fmt(b.reqPerS, 1),
+            String(b.p50Ms),
+            String(b.p99Ms),
             `${fmt(b.serverCpuS, 2)}${b.perProcessCpuS.length > 1 ? ` (${b.perProcessCpuS.map((p) => `${p.role === 'primary' ? 'primary ' : ''}${fmt(p.cpuS, 2)}`).join(' + ')})` : ''}`,
-            `${fmt(b.serverCoresPct, 0)}%`, fmt(b.msgsPerCpuS, 0), fmt(b.rssMiB, 0), fmt(b.redisCpuMsPer1000Req, 1), `${fmt(b.loadGenCpuPct, 0)}%`, `${fmt(b.otherLoadPct, 0)}%`,
-            String(b.errors + b.timeouts + b.non2xx), r.vsOneProcess === null ? '-' : `${fmt(r.vsOneProcess, 2)}x`,
+            `${fmt(b.serverCoresPct, 0)}%`,
+            fmt(b.msgsPerCpuS, 0),
+            fmt(b.rssMiB, 0),
+            fmt(b.redisCpuMsPer1000Req, 1),
+            `${fmt(b.loadGenCpuPct, 0)}%`,
+            `${fmt(b.otherLoadPct, 0)}%`,
+            String(b.errors + b.timeouts + b.non2xx),
+            r.vsOneProcess === null ? '-' : `${fmt(r.vsOneProcess, 2)}x`,
           ];
         }),
       ),
@@ -676,11 +855,15 @@ function report(fanout: readonly FanoutResult[], comparisons: readonly Compariso
     );
     const multi = engine.filter((r) => r.processes > 1 && r.vsOneProcess !== null);
     for (const r of multi) lines.push(`- Scaling, ${r.split} vs 1 process: ${fmt(r.vsOneProcess as number, 2)}x classified messages/s`);
-    if (rounds > 1) for (const r of engine) lines.push(`- ${r.split} rounds: ${r.rows.map((x) => `${fmt(x.msgsPerS, 0)} msgs/s (load ${x.loadAvg})`).join(', ')}`);
+    if (rounds > 1)
+      for (const r of engine)
+        lines.push(`- ${r.split} rounds: ${r.rows.map((x) => `${fmt(x.msgsPerS, 0)} msgs/s (load ${x.loadAvg})`).join(', ')}`);
     lines.push(`- ${rec === null ? 'No recommendation: no split was measured.' : rec.line}`);
     for (const r of engine) {
       if (r.available && r.reason !== null) notes.push(`- ${r.split}: stopped early (${r.reason})`);
-      for (const x of r.rows) if (x.errors + x.timeouts + x.non2xx > 0) notes.push(`- ${r.split} round ${x.round}: ${x.errors} errors, ${x.timeouts} timeouts, ${x.non2xx} non-2xx responses`);
+      for (const x of r.rows)
+        if (x.errors + x.timeouts + x.non2xx > 0)
+          notes.push(`- ${r.split} round ${x.round}: ${x.errors} errors, ${x.timeouts} timeouts, ${x.non2xx} non-2xx responses`);
     }
   }
   if (notes.length > 0) lines.push('', '## Notes', '', ...notes);
@@ -690,10 +873,19 @@ function report(fanout: readonly FanoutResult[], comparisons: readonly Compariso
 // =============================================================================================== main
 
 // Every step is bounded on its own; this is the backstop should one hang anyway.
-const fanoutBoundS = 2 * (START_TIMEOUT_MS / 1000 + 200 + Math.ceil(connections / wave) * (CONNECT_TIMEOUT_MS / 1000 + 5) + rates.length * (rounds + 1) * (durationS + drainS + 40));
+const fanoutBoundS =
+  2 *
+  (START_TIMEOUT_MS / 1000 +
+    200 +
+    Math.ceil(connections / wave) * (CONNECT_TIMEOUT_MS / 1000 + 5) +
+    rates.length * (rounds + 1) * (durationS + drainS + 40));
 const engineBoundS = splits.length * (START_TIMEOUT_MS / 1000 + 30 + rounds * (durationS + WARM_PHASE_S + 70));
 const holdBoundS = START_TIMEOUT_MS / 1000 + 60 + Math.ceil(holdTarget / wave) * (CONNECT_TIMEOUT_MS / 1000 + 5);
-const boundS = 60 + (parts.includes('fanout') ? fanoutBoundS : 0) + (parts.includes('engine') ? engineBoundS : 0) + (parts.includes('hold') ? holdBoundS : 0);
+const boundS =
+  60 +
+  (parts.includes('fanout') ? fanoutBoundS : 0) +
+  (parts.includes('engine') ? engineBoundS : 0) +
+  (parts.includes('hold') ? holdBoundS : 0);
 guardRun('bench:cluster', boundS);
 // The exit handlers in lib/processes.ts and lib/redis-server.ts kill every child (servers, workers, redis, clients).
 
@@ -721,12 +913,33 @@ const markdown = [report(fanout, comparisons, engine, rec, loadAvgEnd), ...(hold
 publishResults(
   'cluster',
   {
-    name: 'cluster', machine: host, loadAvgEnd, model: modelDir, parts,
+    name: 'cluster',
+    machine: host,
+    loadAvgEnd,
+    model: modelDir,
+    parts,
     settings: {
-      connections, channels, publishers: publisherCount, rates, durationS, rounds, warmPhaseS: WARM_PHASE_S, drainS, pool, clientProcs, wave, trackPerChannel,
-      splits: splits.map(splitName), concurrency, batchTexts, corpus: corpus.source,
+      connections,
+      channels,
+      publishers: publisherCount,
+      rates,
+      durationS,
+      rounds,
+      warmPhaseS: WARM_PHASE_S,
+      drainS,
+      pool,
+      clientProcs,
+      wave,
+      trackPerChannel,
+      splits: splits.map(splitName),
+      concurrency,
+      batchTexts,
+      corpus: corpus.source,
     },
-    fanout, comparisons, engine, hold,
+    fanout,
+    comparisons,
+    engine,
+    hold,
     recommendation: rec,
   },
   markdown,

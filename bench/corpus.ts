@@ -25,7 +25,10 @@ export function loadCorpus(kind: CorpusKind = 'tweets'): Corpus {
   const file = resolve(repoRoot, TWEETEVAL);
   if (kind !== 'generated' && existsSync(file)) {
     // One tweet per line (PROVENANCE.md); some lines end in a space, which the engine normalizes anyway.
-    const texts = readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    const texts = readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
     if (texts.length > 0) return { source: `TweetEval sentiment val (${texts.length} tweets)`, texts };
   }
   return { source: 'generated chat lines (2000)', texts: generatedChat(2000) };
@@ -34,10 +37,26 @@ export function loadCorpus(kind: CorpusKind = 'tweets'): Corpus {
 const EMOTES = ['LUL', 'PogChamp', 'KEKW', 'OMEGALUL', 'Kappa', 'monkaS', 'PepeHands', 'Pog', 'BibleThump', 'ResidentSleeper'];
 const EMOJI = ['😂', '🔥', '❤️', '😭', '👀', '💀', '🙏', '😡', '🎉', '🤡'];
 const PHRASES = [
-  'that play was insane', 'gg wp', 'this streamer is so bad', 'no way he missed that', 'best stream ever',
-  'chat is wild today', 'why is the audio so loud', 'lets goooo', 'I love this game', 'worst ending of all time',
-  'can we get a replay', 'first time here, hi everyone', 'bro is throwing', 'clip it', 'so boring today',
-  'huge W', 'massive L', 'he is actually cracked', 'lag again?', 'thanks for the raid',
+  'that play was insane',
+  'gg wp',
+  'this streamer is so bad',
+  'no way he missed that',
+  'best stream ever',
+  'chat is wild today',
+  'why is the audio so loud',
+  'lets goooo',
+  'I love this game',
+  'worst ending of all time',
+  'can we get a replay',
+  'first time here, hi everyone',
+  'bro is throwing',
+  'clip it',
+  'so boring today',
+  'huge W',
+  'massive L',
+  'he is actually cracked',
+  'lag again?',
+  'thanks for the raid',
 ];
 const USERS = ['@ninja', '@mod_sarah', '@xQc', '@chat', '@streamer'];
 

@@ -100,12 +100,24 @@ interface Row extends Load {
  */
 async function baseline(when: string): Promise<Row> {
   if (info.featurizer) {
-    progress(`baseline (${when}): ModelRuntime on the main thread, one message at a time, ${durationS}s (transformers.js cannot run this model)`);
+    progress(
+      `baseline (${when}): ModelRuntime on the main thread, one message at a time, ${durationS}s (transformers.js cannot run this model)`,
+    );
     const runtime = await ModelRuntime.load(info, { intraOpNumThreads: 1 });
     const load = await drive((text) => runtime.classify([text]), nextUnique, 1);
     await runtime.close();
     progress(`  ${fmt(load.msgsPerS, 0)} msgs/s, p50 ${fmt(load.p50, 2)} ms, p99 ${fmt(load.p99, 2)} ms`);
-    return { name: 'baseline: one runtime call per message, sequential', threads: null, batchMaxItems: null, batchMaxWaitMs: null, cacheSize: null, concurrency: 1, avgBatch: 1, ratio: 1, ...load };
+    return {
+      name: 'baseline: one runtime call per message, sequential',
+      threads: null,
+      batchMaxItems: null,
+      batchMaxWaitMs: null,
+      cacheSize: null,
+      concurrency: 1,
+      avgBatch: 1,
+      ratio: 1,
+      ...load,
+    };
   }
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
@@ -114,7 +126,17 @@ async function baseline(when: string): Promise<Row> {
   const load = await drive((text) => pipe(text), nextUnique, 1);
   await pipe.dispose();
   progress(`  ${fmt(load.msgsPerS, 0)} msgs/s, p50 ${fmt(load.p50, 2)} ms, p99 ${fmt(load.p99, 2)} ms`);
-  return { name: 'baseline: pipeline() per message, sequential', threads: null, batchMaxItems: null, batchMaxWaitMs: null, cacheSize: null, concurrency: 1, avgBatch: 1, ratio: 1, ...load };
+  return {
+    name: 'baseline: pipeline() per message, sequential',
+    threads: null,
+    batchMaxItems: null,
+    batchMaxWaitMs: null,
+    cacheSize: null,
+    concurrency: 1,
+    avgBatch: 1,
+    ratio: 1,
+    ...load,
+  };
 }
 
 interface Setting {
@@ -147,19 +169,28 @@ async function engineRow(name: string, s: Setting, cacheSize: number, clients: n
     queueMax: Math.max(8192, clients * 2),
     cacheSize,
   };
-  progress(`${name}: threads ${s.threads}, batchMaxItems ${s.batchMaxItems}, batchMaxWaitMs ${s.batchMaxWaitMs}, cache ${cacheSize}, ${clients} in flight`);
+  progress(
+    `${name}: threads ${s.threads}, batchMaxItems ${s.batchMaxItems}, batchMaxWaitMs ${s.batchMaxWaitMs}, cache ${cacheSize}, ${clients} in flight`,
+  );
   const engine = await SentimentEngine.start(config);
   // Batch counters over the measured window only.
   let atStart = engine.stats();
   let atEnd = atStart;
-  const load = await drive((text) => engine.classify(text), nextText, clients, (edge) => {
-    if (edge === 'start') atStart = engine.stats();
-    else atEnd = engine.stats();
-  });
+  const load = await drive(
+    (text) => engine.classify(text),
+    nextText,
+    clients,
+    (edge) => {
+      if (edge === 'start') atStart = engine.stats();
+      else atEnd = engine.stats();
+    },
+  );
   await engine.close();
   const batches = atEnd.batches - atStart.batches;
   const avgBatch = batches === 0 ? null : (atEnd.items - atStart.items) / batches;
-  progress(`  ${fmt(load.msgsPerS, 0)} msgs/s, p50 ${fmt(load.p50, 2)} ms, p99 ${fmt(load.p99, 2)} ms, avg batch ${fmt(avgBatch ?? NaN, 1)}`);
+  progress(
+    `  ${fmt(load.msgsPerS, 0)} msgs/s, p50 ${fmt(load.p50, 2)} ms, p99 ${fmt(load.p99, 2)} ms, avg batch ${fmt(avgBatch ?? NaN, 1)}`,
+  );
   return { name, ...s, cacheSize, concurrency: clients, avgBatch, ratio: NaN, ...load };
 }
 
@@ -169,11 +200,16 @@ const firstBase = await baseline('first');
 const rows: Row[] = [];
 for (const s of SETTINGS) rows.push(await engineRow('engine', s, 0, concurrency, nextUnique));
 const best = rows.reduce((a, b) => (b.msgsPerS > a.msgsPerS ? b : a));
-const bestSetting: Setting = { threads: best.threads ?? 1, batchMaxItems: best.batchMaxItems ?? 1, batchMaxWaitMs: best.batchMaxWaitMs ?? 0 };
+const bestSetting: Setting = {
+  threads: best.threads ?? 1,
+  batchMaxItems: best.batchMaxItems ?? 1,
+  batchMaxWaitMs: best.batchMaxWaitMs ?? 0,
+};
 // One message at a time: what a lone chat message pays, including the batch wait it sits out alone
 // (hence the same config again with no wait).
 rows.push(await engineRow('engine, light load (best config)', bestSetting, 0, 1, nextUnique));
-if (bestSetting.batchMaxWaitMs > 0) rows.push(await engineRow('engine, light load (best config, no wait)', { ...bestSetting, batchMaxWaitMs: 0 }, 0, 1, nextUnique));
+if (bestSetting.batchMaxWaitMs > 0)
+  rows.push(await engineRow('engine, light load (best config, no wait)', { ...bestSetting, batchMaxWaitMs: 0 }, 0, 1, nextUnique));
 // Repeated texts with the cache on: the path popular emote spam takes.
 rows.push(await engineRow('engine, cache hits (best config)', bestSetting, 50_000, concurrency, nextRepeated));
 // The baseline again at the end; the faster of the two is the one compared against, so a neighbour's
@@ -221,5 +257,23 @@ const markdown = [
   `Baseline runs: ${fmt(firstBase.msgsPerS, 0)} and ${fmt(lastBase.msgsPerS, 0)} msgs/s (the faster is the 1.00x row); load avg at end ${loadAvgEnd}.`,
 ].join('\n');
 // One results file per model and corpus: the bundled model on tweets is `engine`; others add their names.
-const resultsName = ['engine', info.name === DEFAULT_MODEL ? '' : info.name, corpusKind === 'tweets' ? '' : corpusKind].filter((p) => p !== '').join('-');
-publishResults(resultsName, { name: 'engine', machine: host, loadAvgEnd, baselines: [firstBase.msgsPerS, lastBase.msgsPerS], model: { dir: modelDir, name: info.name, quantized: info.quantized }, corpus: corpus.source, durationS, warmS, concurrency, rows, target }, markdown);
+const resultsName = ['engine', info.name === DEFAULT_MODEL ? '' : info.name, corpusKind === 'tweets' ? '' : corpusKind]
+  .filter((p) => p !== '')
+  .join('-');
+publishResults(
+  resultsName,
+  {
+    name: 'engine',
+    machine: host,
+    loadAvgEnd,
+    baselines: [firstBase.msgsPerS, lastBase.msgsPerS],
+    model: { dir: modelDir, name: info.name, quantized: info.quantized },
+    corpus: corpus.source,
+    durationS,
+    warmS,
+    concurrency,
+    rows,
+    target,
+  },
+  markdown,
+);

@@ -234,9 +234,18 @@ async function loadMain(): Promise<void> {
     all.sort((a, b) => a - b);
     const held = subs.length - closedAtReset;
     return {
-      held, unique, inWindow, minUnique: subs.length === 0 ? 0 : minUnique, dups, stray,
-      closed: subs.filter((s) => !s.live.isOpen).length - closedAtReset, errors,
-      p50: percentile(all, 50), p99: percentile(all, 99), max: all.at(-1) ?? 0, samples: all.length,
+      held,
+      unique,
+      inWindow,
+      minUnique: subs.length === 0 ? 0 : minUnique,
+      dups,
+      stray,
+      closed: subs.filter((s) => !s.live.isOpen).length - closedAtReset,
+      errors,
+      p50: percentile(all, 50),
+      p99: percentile(all, 99),
+      max: all.at(-1) ?? 0,
+      samples: all.length,
     };
   };
 
@@ -290,7 +299,9 @@ async function loadMain(): Promise<void> {
             // A few at a time: the server's per-IP connect limit is raised by the bench, not its handshake cost.
             for (let k = 0; k < raw.count; k += 10) {
               const batch = await Promise.allSettled(
-                Array.from({ length: Math.min(10, raw.count - k) }, (_, j) => connectOne(raw.baseUrl, raw.channel, raw.batch, k + j < raw.track)),
+                Array.from({ length: Math.min(10, raw.count - k) }, (_, j) =>
+                  connectOne(raw.baseUrl, raw.channel, raw.batch, k + j < raw.track),
+                ),
               );
               for (const r of batch) {
                 if (r.status === 'fulfilled') subs.push(r.value);
@@ -442,7 +453,9 @@ async function benchMain(): Promise<void> {
   guardRun('bench:ingest', 180 + steps.length * 2 * (WARM_S + seconds + maxDrainS + 10), 'its time budget');
 
   progress(`machine: ${machineLine(host)}`);
-  progress(`steps ${steps.join(', ')} lines/s, ${seconds}s each; ${subscribers} subscribers (${batch ? 'batched' : 'per-message'}); texts ${textsMode}; model ${modelDir}`);
+  progress(
+    `steps ${steps.join(', ')} lines/s, ${seconds}s each; ${subscribers} subscribers (${batch ? 'batched' : 'per-message'}); texts ${textsMode}; model ${modelDir}`,
+  );
   // Killed with the bench (lib/processes.ts), like every child it starts.
   const child = spawnNode([fileURLToPath(import.meta.url), '--role', 'load', '--texts', textsMode], {}, true);
   const load = new Load(child);
@@ -458,7 +471,17 @@ async function benchMain(): Promise<void> {
     local: Tally | null,
     delivered: () => Promise<{ unique: number; expected: number }>,
     extraQuiet: () => boolean,
-  ): Promise<{ plan: StepPlan; sent: number; maxLagMs: number; cpuS: number; mainCpuS: number; loadCpuS: number; otherS: number; wallS: number; drainS: number }> {
+  ): Promise<{
+    plan: StepPlan;
+    sent: number;
+    maxLagMs: number;
+    cpuS: number;
+    mainCpuS: number;
+    loadCpuS: number;
+    otherS: number;
+    wallS: number;
+    drainS: number;
+  }> {
     const plan: StepPlan = { channel, rate, seconds: secs, firstSeq: nextSeq, startEpoch: nowEpoch() + 200 };
     nextSeq += linesOf(plan);
     local?.reset(plan.firstSeq, linesOf(plan), plan.startEpoch + secs * 1000);
@@ -470,17 +493,27 @@ async function benchMain(): Promise<void> {
     const busy0 = machineBusyS();
     const began = nowEpoch();
     const { sent, maxLagMs, endEpoch } = await load.request({ cmd: 'send', plan }, 'sent', (secs + 60) * 1000);
-    await drainDeliveries(async () => {
-      const { unique, expected } = await delivered();
-      return { delivered: unique, expected };
-    }, { maxMs: maxDrainS * 1000, quietMs: QUIET_MS, everyMs: 100, settled: extraQuiet });
+    await drainDeliveries(
+      async () => {
+        const { unique, expected } = await delivered();
+        return { delivered: unique, expected };
+      },
+      { maxMs: maxDrainS * 1000, quietMs: QUIET_MS, everyMs: 100, settled: extraQuiet },
+    );
     const ended = nowEpoch();
     const cpu = process.cpuUsage(cpu0);
     const cpuS = (cpu.user + cpu.system) / 1e6;
     const loadCpuS = load.cpuS() - loadCpu0;
     return {
-      plan, sent, maxLagMs, cpuS, mainCpuS: mainThreadCpuS() - main0, loadCpuS, otherS: Math.max(0, machineBusyS() - busy0 - cpuS - loadCpuS),
-      wallS: (ended - began) / 1000, drainS: (ended - endEpoch) / 1000,
+      plan,
+      sent,
+      maxLagMs,
+      cpuS,
+      mainCpuS: mainThreadCpuS() - main0,
+      loadCpuS,
+      otherS: Math.max(0, machineBusyS() - busy0 - cpuS - loadCpuS),
+      wallS: (ended - began) / 1000,
+      drainS: (ended - endEpoch) / 1000,
     };
   }
 
@@ -509,15 +542,38 @@ async function benchMain(): Promise<void> {
     const r = await runStep(BASE_CHANNEL, rate, seconds, bareTally, bareDelivered, () => true);
     const lat = [...(bareTally.latencies ?? [])].sort((a, b) => a - b);
     const row: StepRow = {
-      rate, seconds, sent: r.sent, receivers: 1, expected: r.sent, unique: bareTally.unique,
-      deliveredPerS: bareTally.inWindow / seconds, deliveredPct: (100 * bareTally.unique) / r.sent, worstPct: (100 * bareTally.unique) / r.sent,
+      rate,
+      seconds,
+      sent: r.sent,
+      receivers: 1,
+      expected: r.sent,
+      unique: bareTally.unique,
+      deliveredPerS: bareTally.inWindow / seconds,
+      deliveredPct: (100 * bareTally.unique) / r.sent,
+      worstPct: (100 * bareTally.unique) / r.sent,
       neverDelivered: r.sent - bareTally.unique,
-      p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat.at(-1) ?? 0, latencySamples: lat.length,
-      dups: bareTally.dups, stray: bareTally.stray, closed: 0, errors: 0,
-      cpuS: r.cpuS, mainCpuS: r.mainCpuS, cpuPct: (100 * r.cpuS) / r.wallS, cpuMsPer1000: (1e6 * r.cpuS) / r.sent, loadCpuPct: (100 * r.loadCpuS) / r.wallS,
+      p50Ms: percentile(lat, 50),
+      p99Ms: percentile(lat, 99),
+      maxMs: lat.at(-1) ?? 0,
+      latencySamples: lat.length,
+      dups: bareTally.dups,
+      stray: bareTally.stray,
+      closed: 0,
+      errors: 0,
+      cpuS: r.cpuS,
+      mainCpuS: r.mainCpuS,
+      cpuPct: (100 * r.cpuS) / r.wallS,
+      cpuMsPer1000: (1e6 * r.cpuS) / r.sent,
+      loadCpuPct: (100 * r.loadCpuS) / r.wallS,
       otherLoadPct: (100 * r.otherS) / (r.wallS * host.cores),
-      drainS: r.drainS, senderMaxLagMs: r.maxLagMs,
-      ingestMessages: null, ingestDropped: null, engineBatches: null, engineMeanBatch: null, engineShed: null, vsTmiCpu: null,
+      drainS: r.drainS,
+      senderMaxLagMs: r.maxLagMs,
+      ingestMessages: null,
+      ingestDropped: null,
+      engineBatches: null,
+      engineMeanBatch: null,
+      engineShed: null,
+      vsTmiCpu: null,
     };
     baseline.push(row);
     progress(
@@ -532,7 +588,15 @@ async function benchMain(): Promise<void> {
   const { startChatPulse } = await import('../src/app/index.js');
   const { loadConfig } = await import('../src/config.js');
   const { createLogger } = await import('../src/observability/log.js');
-  const passThrough = ['INFERENCE_THREADS', 'BATCH_MAX_ITEMS', 'BATCH_MAX_WAIT_MS', 'QUEUE_MAX', 'CACHE_SIZE', 'WS_BATCH_TICK_MS', 'ORT_INTRA_OP_THREADS'];
+  const passThrough = [
+    'INFERENCE_THREADS',
+    'BATCH_MAX_ITEMS',
+    'BATCH_MAX_WAIT_MS',
+    'QUEUE_MAX',
+    'CACHE_SIZE',
+    'WS_BATCH_TICK_MS',
+    'ORT_INTRA_OP_THREADS',
+  ];
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -546,7 +610,9 @@ async function benchMain(): Promise<void> {
     WS_CONNECT_RATE_PER_MIN: '1000000',
     ...Object.fromEntries(passThrough.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k] as string])),
   });
-  progress(`starting ChatPulse: ${config.inferenceThreads} inference thread(s), batches of up to ${config.batchMaxItems}, queue ${config.queueMax}, cache ${config.cacheSize}`);
+  progress(
+    `starting ChatPulse: ${config.inferenceThreads} inference thread(s), batches of up to ${config.batchMaxItems}, queue ${config.queueMax}, cache ${config.cacheSize}`,
+  );
   const app: ChatPulse = await startChatPulse(config, createLogger('warn'));
   const base = `http://127.0.0.1:${app.port}`;
   const client = new ChatPulseClient({ baseUrl: base });
@@ -554,8 +620,14 @@ async function benchMain(): Promise<void> {
   await client.auth.login('bench_ingest', 'bench-password-1');
 
   const wsChannel = `twitch:${STREAM_CHANNEL}`;
-  const connected = await load.request({ cmd: 'connect', baseUrl: base, channel: wsChannel, count: subscribers, batch, track }, 'connected', 120_000);
-  progress(`${connected.held} subscribers on ${wsChannel}${connected.failed > 0 ? `, ${connected.failed} failed: ${connected.failure}` : ''}`);
+  const connected = await load.request(
+    { cmd: 'connect', baseUrl: base, channel: wsChannel, count: subscribers, batch, track },
+    'connected',
+    120_000,
+  );
+  progress(
+    `${connected.held} subscribers on ${wsChannel}${connected.failed > 0 ? `, ${connected.failed} failed: ${connected.failure}` : ''}`,
+  );
   if (connected.held === 0) throw new Error('no subscriber connected');
   const stream = await client.ingest.create({ source: 'twitch', channel: STREAM_CHANNEL });
   const deadline = Date.now() + 30_000;
@@ -603,18 +675,37 @@ async function benchMain(): Promise<void> {
     const bareRow = baseline.find((b) => b.rate === rate);
     const cpuMsPer1000 = (1e6 * r.cpuS) / r.sent;
     const row: StepRow = {
-      rate, seconds, sent: r.sent, receivers, expected, unique: stats.unique,
+      rate,
+      seconds,
+      sent: r.sent,
+      receivers,
+      expected,
+      unique: stats.unique,
       deliveredPerS: stats.inWindow / receivers / seconds,
       deliveredPct: (100 * stats.unique) / expected,
       worstPct: (100 * stats.minUnique) / r.sent,
       neverDelivered: expected - stats.unique,
-      p50Ms: stats.p50, p99Ms: stats.p99, maxMs: stats.max, latencySamples: stats.samples,
-      dups: stats.dups, stray: stats.stray, closed: stats.closed, errors: stats.errors,
-      cpuS: r.cpuS, mainCpuS: r.mainCpuS, cpuPct: (100 * r.cpuS) / r.wallS, cpuMsPer1000, loadCpuPct: (100 * r.loadCpuS) / r.wallS,
+      p50Ms: stats.p50,
+      p99Ms: stats.p99,
+      maxMs: stats.max,
+      latencySamples: stats.samples,
+      dups: stats.dups,
+      stray: stats.stray,
+      closed: stats.closed,
+      errors: stats.errors,
+      cpuS: r.cpuS,
+      mainCpuS: r.mainCpuS,
+      cpuPct: (100 * r.cpuS) / r.wallS,
+      cpuMsPer1000,
+      loadCpuPct: (100 * r.loadCpuS) / r.wallS,
       otherLoadPct: (100 * r.otherS) / (r.wallS * host.cores),
-      drainS: r.drainS, senderMaxLagMs: r.maxLagMs,
-      ingestMessages: c1.messages - c0.messages, ingestDropped: c1.dropped - c0.dropped,
-      engineBatches: batches, engineMeanBatch: batches === 0 ? null : items / batches, engineShed: shed,
+      drainS: r.drainS,
+      senderMaxLagMs: r.maxLagMs,
+      ingestMessages: c1.messages - c0.messages,
+      ingestDropped: c1.dropped - c0.dropped,
+      engineBatches: batches,
+      engineMeanBatch: batches === 0 ? null : items / batches,
+      engineShed: shed,
       vsTmiCpu: bareRow === undefined ? null : cpuMsPer1000 / bareRow.cpuMsPer1000,
     };
     rows.push(row);
@@ -634,35 +725,92 @@ async function benchMain(): Promise<void> {
   const sustainable = rows.filter(ok).reduce<StepRow | null>((best, r) => (best === null || r.rate > best.rate ? r : best), null);
   const ms = (x: number) => (x >= 100 ? fmt(x, 0) : fmt(x, 1));
   const bareTable = markdownTable(
-    ['offered lines/s', 'lines sent', 'received lines/s', 'received', 'p50 ms', 'p99 ms', 'CPU s (% of a core)', 'CPU ms / 1,000 lines', 'load generator CPU', 'other load'],
+    [
+      'offered lines/s',
+      'lines sent',
+      'received lines/s',
+      'received',
+      'p50 ms',
+      'p99 ms',
+      'CPU s (% of a core)',
+      'CPU ms / 1,000 lines',
+      'load generator CPU',
+      'other load',
+    ],
     baseline.map((r) => [
-      String(r.rate), String(r.sent), fmt(r.deliveredPerS, 0), `${fmt(r.deliveredPct, 2)}%`, ms(r.p50Ms), ms(r.p99Ms),
-      `${fmt(r.cpuS, 2)} (${fmt(r.cpuPct, 0)}%)`, fmt(r.cpuMsPer1000, 1), `${fmt(r.loadCpuPct, 0)}%`, `${fmt(r.otherLoadPct, 0)}%`,
+      String(r.rate),
+      String(r.sent),
+      fmt(r.deliveredPerS, 0),
+      `${fmt(r.deliveredPct, 2)}%`,
+      ms(r.p50Ms),
+      ms(r.p99Ms),
+      `${fmt(r.cpuS, 2)} (${fmt(r.cpuPct, 0)}%)`,
+      fmt(r.cpuMsPer1000, 1),
+      `${fmt(r.loadCpuPct, 0)}%`,
+      `${fmt(r.otherLoadPct, 0)}%`,
     ]),
   );
   const cpTable = markdownTable(
     [
-      'offered lines/s', 'delivered lines/s per subscriber', 'delivered / offered', 'worst subscriber', 'p50 ms', 'p99 ms', 'never delivered', 'ingest dropped',
-      'engine mean batch', 'CPU s (% of a core)', 'of which main thread', 'CPU ms / 1,000 lines', 'CPU vs tmi.js', 'load generator CPU', 'other load', 'drain s',
+      'offered lines/s',
+      'delivered lines/s per subscriber',
+      'delivered / offered',
+      'worst subscriber',
+      'p50 ms',
+      'p99 ms',
+      'never delivered',
+      'ingest dropped',
+      'engine mean batch',
+      'CPU s (% of a core)',
+      'of which main thread',
+      'CPU ms / 1,000 lines',
+      'CPU vs tmi.js',
+      'load generator CPU',
+      'other load',
+      'drain s',
     ],
     rows.map((r) => [
-      String(r.rate), fmt(r.deliveredPerS, 0), `${fmt(r.deliveredPct, 2)}%`, `${fmt(r.worstPct, 2)}%`, ms(r.p50Ms), ms(r.p99Ms),
-      `${r.neverDelivered} (${fmt(r.neverDelivered / r.receivers, 0)} lines each)`, String(r.ingestDropped), r.engineMeanBatch === null ? '-' : fmt(r.engineMeanBatch, 1),
-      `${fmt(r.cpuS, 2)} (${fmt(r.cpuPct, 0)}%)`, `${fmt((100 * r.mainCpuS) / r.cpuS, 0)}%`, fmt(r.cpuMsPer1000, 1), r.vsTmiCpu === null ? '-' : `${fmt(r.vsTmiCpu, 1)}x`, `${fmt(r.loadCpuPct, 0)}%`, `${fmt(r.otherLoadPct, 0)}%`, fmt(r.drainS, 1),
+      String(r.rate),
+      fmt(r.deliveredPerS, 0),
+      `${fmt(r.deliveredPct, 2)}%`,
+      `${fmt(r.worstPct, 2)}%`,
+      ms(r.p50Ms),
+      ms(r.p99Ms),
+      `${r.neverDelivered} (${fmt(r.neverDelivered / r.receivers, 0)} lines each)`,
+      String(r.ingestDropped),
+      r.engineMeanBatch === null ? '-' : fmt(r.engineMeanBatch, 1),
+      `${fmt(r.cpuS, 2)} (${fmt(r.cpuPct, 0)}%)`,
+      `${fmt((100 * r.mainCpuS) / r.cpuS, 0)}%`,
+      fmt(r.cpuMsPer1000, 1),
+      r.vsTmiCpu === null ? '-' : `${fmt(r.vsTmiCpu, 1)}x`,
+      `${fmt(r.loadCpuPct, 0)}%`,
+      `${fmt(r.otherLoadPct, 0)}%`,
+      fmt(r.drainS, 1),
     ]),
   );
   const notes: string[] = [];
   for (const r of rows) {
     const at = `ChatPulse @${r.rate}/s`;
-    if (r.closed > 0) notes.push(`- ${at}: ${r.closed} subscriber connections closed during the step (ChatPulse closes a socket past WS_MAX_BACKPRESSURE)`);
+    if (r.closed > 0)
+      notes.push(`- ${at}: ${r.closed} subscriber connections closed during the step (ChatPulse closes a socket past WS_MAX_BACKPRESSURE)`);
     if (r.errors > 0) notes.push(`- ${at}: ${r.errors} error frames received by subscribers`);
     if (r.dups > 0) notes.push(`- ${at}: ${r.dups} duplicate deliveries (the same line twice to one subscriber)`);
     if (r.stray > 0) notes.push(`- ${at}: ${r.stray} deliveries of lines from an earlier step (arrived after its drain ended)`);
     const unaccounted = r.sent - (r.ingestMessages ?? 0) - (r.ingestDropped ?? 0);
-    if (unaccounted !== 0) notes.push(`- ${at}: ${unaccounted} lines sent but neither published nor counted as dropped by the ingest when the drain ended`);
-    if ((r.engineShed ?? 0) > 0) notes.push(`- ${at}: the engine shed ${r.engineShed} texts (queue full at QUEUE_MAX ${config.queueMax}): counted in "ingest dropped"`);
-    if (r.loadCpuPct > 80) notes.push(`- ${at}: the load generator used ${fmt(r.loadCpuPct, 0)}% of a core: on ${host.cores} cores it competes with ChatPulse, so this step measures the machine as much as ChatPulse`);
-    if (r.senderMaxLagMs > 50) notes.push(`- ${at}: the IRC sender fell up to ${fmt(r.senderMaxLagMs, 0)} ms behind its schedule (lines then went out in one larger frame)`);
+    if (unaccounted !== 0)
+      notes.push(`- ${at}: ${unaccounted} lines sent but neither published nor counted as dropped by the ingest when the drain ended`);
+    if ((r.engineShed ?? 0) > 0)
+      notes.push(
+        `- ${at}: the engine shed ${r.engineShed} texts (queue full at QUEUE_MAX ${config.queueMax}): counted in "ingest dropped"`,
+      );
+    if (r.loadCpuPct > 80)
+      notes.push(
+        `- ${at}: the load generator used ${fmt(r.loadCpuPct, 0)}% of a core: on ${host.cores} cores it competes with ChatPulse, so this step measures the machine as much as ChatPulse`,
+      );
+    if (r.senderMaxLagMs > 50)
+      notes.push(
+        `- ${at}: the IRC sender fell up to ${fmt(r.senderMaxLagMs, 0)} ms behind its schedule (lines then went out in one larger frame)`,
+      );
   }
   for (const r of baseline) if (r.deliveredPct < 100) notes.push(`- tmi.js @${r.rate}/s: received ${fmt(r.deliveredPct, 2)}% of the lines`);
   const markdown = [
@@ -677,7 +825,7 @@ async function benchMain(): Promise<void> {
       `The IRC double and the subscribers live in a forked load-generator process; latency is IRC frame written -> WS frame received and parsed by the SDK, on ${track} subscribers.`,
     `CPU: \`process.cpuUsage\` of the bench process over each step and its drain: every thread of ChatPulse (gateway, tmi.js, inference workers) plus the bench's own polling (a few IPC messages per second). ` +
       'The baseline, a bare tmi.js client in the same process before ChatPulse started, is measured the same way. The load generator (from /proc) is not in either figure; it is shown apart, in % of one core. ' +
-      'other load: CPU the whole machine spent (/proc/stat) minus the bench\'s two processes, in % of all cores: what neighbours took. Above a few percent, rates and latencies say more about the machine than about ChatPulse; CPU per line holds up better.',
+      "other load: CPU the whole machine spent (/proc/stat) minus the bench's two processes, in % of all cores: what neighbours took. Above a few percent, rates and latencies say more about the machine than about ChatPulse; CPU per line holds up better.",
     '',
     '## Baseline: bare tmi.js (receive only)',
     '',
@@ -685,9 +833,9 @@ async function benchMain(): Promise<void> {
     '',
     '## ChatPulse: tmi.js -> sentiment -> WebSocket fan-out',
     '',
-    'delivered lines/s per subscriber: unique lines arrived within the step\'s own seconds, per subscriber. delivered / offered: unique deliveries by the end of the drain over lines sent x subscribers. ' +
-      'never delivered: the shortfall (all subscribers together). ingest dropped: the stream\'s `dropped` counter (GET /api/v1/ingest/:id), lines the engine refused. ' +
-      'engine mean batch: items / batches from `engine.stats()` over the step. of which main thread: the event loop\'s share (tmi.js, hub, fan-out, store writer; /proc/self/task), the rest being mostly the inference threads. CPU vs tmi.js: CPU per 1,000 lines over the bare tmi.js client\'s at the same offered rate.',
+    "delivered lines/s per subscriber: unique lines arrived within the step's own seconds, per subscriber. delivered / offered: unique deliveries by the end of the drain over lines sent x subscribers. " +
+      "never delivered: the shortfall (all subscribers together). ingest dropped: the stream's `dropped` counter (GET /api/v1/ingest/:id), lines the engine refused. " +
+      "engine mean batch: items / batches from `engine.stats()` over the step. of which main thread: the event loop's share (tmi.js, hub, fan-out, store writer; /proc/self/task), the rest being mostly the inference threads. CPU vs tmi.js: CPU per 1,000 lines over the bare tmi.js client's at the same offered rate.",
     '',
     cpTable,
     '',
@@ -700,9 +848,25 @@ async function benchMain(): Promise<void> {
   publishResults(
     'ingest',
     {
-      name: 'ingest', machine: host, loadAvgEnd, model: modelDir,
-      settings: { subscribers, steps, seconds, warmS: WARM_S, maxDrainS, track, batch, texts: textsMode, tickMs: TICK_MS, inferenceThreads: config.inferenceThreads },
-      baseline, chatpulse: rows, sustainableRate: sustainable?.rate ?? null,
+      name: 'ingest',
+      machine: host,
+      loadAvgEnd,
+      model: modelDir,
+      settings: {
+        subscribers,
+        steps,
+        seconds,
+        warmS: WARM_S,
+        maxDrainS,
+        track,
+        batch,
+        texts: textsMode,
+        tickMs: TICK_MS,
+        inferenceThreads: config.inferenceThreads,
+      },
+      baseline,
+      chatpulse: rows,
+      sustainableRate: sustainable?.rate ?? null,
     },
     markdown,
   );

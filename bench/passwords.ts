@@ -12,7 +12,9 @@ const SETS: Record<string, { N: number; r: number; p: number }> = {
 
 function once(options: ScryptOptions): Promise<void> {
   return new Promise((resolve, reject) =>
-    scrypt('correct horse battery', randomBytes(16), 64, { ...options, maxmem: 256 * 1024 * 1024 }, (err) => (err ? reject(err) : resolve())),
+    scrypt('correct horse battery', randomBytes(16), 64, { ...options, maxmem: 256 * 1024 * 1024 }, (err) =>
+      err ? reject(err) : resolve(),
+    ),
   );
 }
 
@@ -34,7 +36,9 @@ async function main(): Promise<void> {
     const single = await timeMs(() => once({ N, r, p }), rounds);
     const four = await timeMs(() => Promise.all([0, 1, 2, 3].map(() => once({ N, r, p }))), 3);
     const mib = (128 * N * r) / (1024 * 1024);
-    console.log(`${name.padEnd(20)} one hash ${single.toFixed(0).padStart(5)} ms   4 at once ${four.toFixed(0).padStart(5)} ms   memory per hash ${mib} MiB`);
+    console.log(
+      `${name.padEnd(20)} one hash ${single.toFixed(0).padStart(5)} ms   4 at once ${four.toFixed(0).padStart(5)} ms   memory per hash ${mib} MiB`,
+    );
   }
   const current = await timeMs(() => hashPassword('correct horse battery'), rounds);
   console.log(`hashPassword (N=${SCRYPT_PARAMS.N} r=${SCRYPT_PARAMS.r} p=${SCRYPT_PARAMS.p}): ${current.toFixed(0)} ms`);

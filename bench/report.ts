@@ -46,16 +46,29 @@ const BENCHES: readonly Bench[] = [
   { name: 'engine', title: 'Engine', args: ['--duration', '2'], expectS: 60, timeoutS: 300, figures: engineFigures },
   { name: 'rest', title: 'REST', args: ['--duration', '3'], expectS: 90, timeoutS: 300, figures: restFigures },
   {
-    name: 'ws', title: 'WebSocket fan-out',
+    name: 'ws',
+    title: 'WebSocket fan-out',
     args: ['--connections', '500', '--rate', '200,1000', '--duration', '3', '--drain', '10', '--rounds', '1'],
-    expectS: 150, timeoutS: 480, figures: wsFigures,
+    expectS: 150,
+    timeoutS: 480,
+    figures: wsFigures,
   },
   {
-    name: 'cluster', title: 'Cluster',
+    name: 'cluster',
+    title: 'Cluster',
     args: ['--parts', 'fanout', '--connections', '500', '--rate', '500', '--duration', '3', '--drain', '10', '--rounds', '1'],
-    expectS: 70, timeoutS: 360, figures: clusterFigures,
+    expectS: 70,
+    timeoutS: 360,
+    figures: clusterFigures,
   },
-  { name: 'ingest', title: 'Ingest (Twitch IRC -> sentiment -> WebSocket)', args: ['--quick'], expectS: 60, timeoutS: 300, figures: ingestFigures },
+  {
+    name: 'ingest',
+    title: 'Ingest (Twitch IRC -> sentiment -> WebSocket)',
+    args: ['--quick'],
+    expectS: 60,
+    timeoutS: 300,
+    figures: ingestFigures,
+  },
   { name: 'store', title: 'Store', args: ['--quick'], expectS: 20, timeoutS: 300, figures: storeFigures },
 ];
 const AREAS = BENCHES.map((b) => b.name);
@@ -83,8 +96,22 @@ interface Figure {
 }
 
 type Unit =
-  | 'msgs/s' | 'req/s' | 'texts/s' | 'lines/s' | 'docs/s' | 'deliveries/s' | 'deliveries / CPU-s' | 'ms' | 'KiB' | '%' | 'x' | 'connections'
-  | 'CPU ms / 1,000 lines' | 'CPU ms / 1,000 msgs' | 'calls / msg' | 'upserts / msg';
+  | 'msgs/s'
+  | 'req/s'
+  | 'texts/s'
+  | 'lines/s'
+  | 'docs/s'
+  | 'deliveries/s'
+  | 'deliveries / CPU-s'
+  | 'ms'
+  | 'KiB'
+  | '%'
+  | 'x'
+  | 'connections'
+  | 'CPU ms / 1,000 lines'
+  | 'CPU ms / 1,000 msgs'
+  | 'calls / msg'
+  | 'upserts / msg';
 
 const rec = (x: unknown): Record<string, unknown> | undefined =>
   typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined;
@@ -107,9 +134,13 @@ const bool = (x: unknown, ...path: readonly (string | number)[]): boolean | null
   const v = at(x, ...path);
   return typeof v === 'boolean' ? v : null;
 };
-const div = (a: number | null, b: number | null | undefined): number | null => (a === null || b === null || b === undefined || b === 0 ? null : a / b);
+const div = (a: number | null, b: number | null | undefined): number | null =>
+  a === null || b === null || b === undefined || b === 0 ? null : a / b;
 const maxBy = <T>(xs: readonly T[], key: (x: T) => number | null): T | undefined =>
-  xs.reduce<T | undefined>((best, x) => ((key(x) ?? -Infinity) > (best === undefined ? -Infinity : (key(best) ?? -Infinity)) ? x : best), undefined);
+  xs.reduce<T | undefined>(
+    (best, x) => ((key(x) ?? -Infinity) > (best === undefined ? -Infinity : (key(best) ?? -Infinity)) ? x : best),
+    undefined,
+  );
 const target = (text: string, met: boolean | null): Target => ({ text, met });
 const atLeast = (x: number | null, min: number): boolean | null => (x === null ? null : x >= min);
 const atMost = (x: number | null, max: number): boolean | null => (x === null ? null : x <= max);
@@ -121,9 +152,17 @@ function engineFigures(j: unknown): Figure[] {
   const named = (prefix: string) => rows.find((r) => str(r, 'name')?.startsWith(prefix) === true);
   const base = named('baseline');
   // "baseline: pipeline() per message, sequential (first run)": the faster of its runs before and after the rest.
-  const baseWhat = (str(base, 'name') ?? 'baseline: the naive per-message pattern').replace(/^baseline: /, '').replace(/ \((first|second) run\)$/, ', the faster of 2 runs');
-  const best = maxBy(rows.filter((r) => str(r, 'name') === 'engine'), (r) => num(r, 'msgsPerS'));
-  const config = best === undefined ? '' : ` (${num(best, 'threads') ?? '?'} threads, batch ${num(best, 'batchMaxItems') ?? '?'}, wait ${num(best, 'batchMaxWaitMs') ?? '?'} ms, ${num(best, 'concurrency') ?? '?'} in flight)`;
+  const baseWhat = (str(base, 'name') ?? 'baseline: the naive per-message pattern')
+    .replace(/^baseline: /, '')
+    .replace(/ \((first|second) run\)$/, ', the faster of 2 runs');
+  const best = maxBy(
+    rows.filter((r) => str(r, 'name') === 'engine'),
+    (r) => num(r, 'msgsPerS'),
+  );
+  const config =
+    best === undefined
+      ? ''
+      : ` (${num(best, 'threads') ?? '?'} threads, batch ${num(best, 'batchMaxItems') ?? '?'}, wait ${num(best, 'batchMaxWaitMs') ?? '?'} ms, ${num(best, 'concurrency') ?? '?'} in flight)`;
   const light = named('engine, light load');
   const cache = named('engine, cache hits');
   const bestRatio = div(num(best, 'msgsPerS'), num(base, 'msgsPerS'));
@@ -131,13 +170,29 @@ function engineFigures(j: unknown): Figure[] {
   return [
     {
       figure: `throughput, unique texts, best config${config}${model === null ? '' : `, model ${model}`}`,
-      value: num(best, 'msgsPerS'), unit: 'msgs/s', baseline: num(base, 'msgsPerS'), baselineWhat: baseWhat, ratioAs: 'x',
+      value: num(best, 'msgsPerS'),
+      unit: 'msgs/s',
+      baseline: num(base, 'msgsPerS'),
+      baselineWhat: baseWhat,
+      ratioAs: 'x',
       targets: [target('>= 5x', atLeast(bestRatio, 5)), target('>= 3,000 msgs/s', atLeast(num(best, 'msgsPerS'), 3000))],
     },
-    { figure: 'throughput, repeated texts, cache on (best config)', value: num(cache, 'msgsPerS'), unit: 'msgs/s', baseline: num(base, 'msgsPerS'), baselineWhat: baseWhat, ratioAs: 'x' },
     {
-      figure: 'p99 latency, one message at a time (best config)', value: num(light, 'p99'), unit: 'ms',
-      baseline: num(base, 'p99'), baselineWhat: baseWhat, ratioAs: 'x', lowerIsBetter: true,
+      figure: 'throughput, repeated texts, cache on (best config)',
+      value: num(cache, 'msgsPerS'),
+      unit: 'msgs/s',
+      baseline: num(base, 'msgsPerS'),
+      baselineWhat: baseWhat,
+      ratioAs: 'x',
+    },
+    {
+      figure: 'p99 latency, one message at a time (best config)',
+      value: num(light, 'p99'),
+      unit: 'ms',
+      baseline: num(base, 'p99'),
+      baselineWhat: baseWhat,
+      ratioAs: 'x',
+      lowerIsBetter: true,
     },
   ];
 }
@@ -146,7 +201,8 @@ function engineFigures(j: unknown): Figure[] {
 
 function restFigures(j: unknown): Figure[] {
   const rows = list(j, 'rows');
-  const row = (prefix: string, server = 'ChatPulse') => rows.find((r) => str(r, 'scenario')?.startsWith(prefix) === true && str(r, 'server') === server);
+  const row = (prefix: string, server = 'ChatPulse') =>
+    rows.find((r) => str(r, 'scenario')?.startsWith(prefix) === true && str(r, 'server') === server);
   const bare = row('GET /health', 'bare uWS');
   const bareReq = num(bare, 'reqPerS');
   const bareWhat = 'bare uWebSockets.js hello-world, GET /health: the ceiling';
@@ -159,23 +215,56 @@ function restFigures(j: unknown): Figure[] {
   const healthRatio = div(num(row('GET /health'), 'reqPerS'), bareReq);
   return [
     {
-      figure: 'GET /health', value: num(row('GET /health'), 'reqPerS'), unit: 'req/s', baseline: bareReq, baselineWhat: bareWhat, ratioAs: '%',
+      figure: 'GET /health',
+      value: num(row('GET /health'), 'reqPerS'),
+      unit: 'req/s',
+      baseline: bareReq,
+      baselineWhat: bareWhat,
+      ratioAs: '%',
       targets: [target('>= 70%', atLeast(healthRatio, 0.7))],
     },
-    { figure: 'POST /api/v1/sentiment, cache hit', value: num(row('POST /sentiment, cache hit'), 'reqPerS'), unit: 'req/s', baseline: bareReq, baselineWhat: bareWhat, ratioAs: '%' },
-    { figure: 'POST /api/v1/sentiment, cache miss (peak)', value: num(peak, 'reqPerS'), unit: 'req/s', baseline: bareReq, baselineWhat: bareWhat, ratioAs: '%' },
     {
-      figure: 'POST /api/v1/sentiment/batch, unique texts', value: num(batch, 'textsPerS'), unit: 'texts/s',
-      baseline: num(peak, 'reqPerS'), baselineWhat: 'one text per request: cache miss at peak', ratioAs: 'x',
+      figure: 'POST /api/v1/sentiment, cache hit',
+      value: num(row('POST /sentiment, cache hit'), 'reqPerS'),
+      unit: 'req/s',
+      baseline: bareReq,
+      baselineWhat: bareWhat,
+      ratioAs: '%',
     },
     {
-      figure: `cache-miss p99 at half peak (${num(half, 'offeredRate') ?? '?'} req/s offered, open loop)`, value: num(half, 'p99Ms'), unit: 'ms',
-      baseline: num(peak, 'p99Ms'), baselineWhat: peakWhat, ratioAs: 'x', lowerIsBetter: true,
+      figure: 'POST /api/v1/sentiment, cache miss (peak)',
+      value: num(peak, 'reqPerS'),
+      unit: 'req/s',
+      baseline: bareReq,
+      baselineWhat: bareWhat,
+      ratioAs: '%',
+    },
+    {
+      figure: 'POST /api/v1/sentiment/batch, unique texts',
+      value: num(batch, 'textsPerS'),
+      unit: 'texts/s',
+      baseline: num(peak, 'reqPerS'),
+      baselineWhat: 'one text per request: cache miss at peak',
+      ratioAs: 'x',
+    },
+    {
+      figure: `cache-miss p99 at half peak (${num(half, 'offeredRate') ?? '?'} req/s offered, open loop)`,
+      value: num(half, 'p99Ms'),
+      unit: 'ms',
+      baseline: num(peak, 'p99Ms'),
+      baselineWhat: peakWhat,
+      ratioAs: 'x',
+      lowerIsBetter: true,
       targets: [target('<= 20 ms', atMost(num(half, 'p99Ms'), 20))],
     },
     {
-      figure: 'cache-miss p99 at light load (1 connection)', value: num(light, 'p99Ms'), unit: 'ms',
-      baseline: num(peak, 'p99Ms'), baselineWhat: peakWhat, ratioAs: 'x', lowerIsBetter: true,
+      figure: 'cache-miss p99 at light load (1 connection)',
+      value: num(light, 'p99Ms'),
+      unit: 'ms',
+      baseline: num(peak, 'p99Ms'),
+      baselineWhat: peakWhat,
+      ratioAs: 'x',
+      lowerIsBetter: true,
       targets: [target('<= 20 ms', atMost(num(light, 'p99Ms'), 20))],
     },
   ];
@@ -203,11 +292,21 @@ function wsFigures(j: unknown): Figure[] {
       const vsSocketIo = div(value, perCpu('socketio', rate));
       out.push(
         {
-          figure: `deliveries / server CPU-s @${rate} msg/s, ${label}`, value, unit: 'deliveries / CPU-s', baseline: perCpu(ceiling, rate), baselineWhat: ceilingWhat, ratioAs: '%',
+          figure: `deliveries / server CPU-s @${rate} msg/s, ${label}`,
+          value,
+          unit: 'deliveries / CPU-s',
+          baseline: perCpu(ceiling, rate),
+          baselineWhat: ceilingWhat,
+          ratioAs: '%',
           targets: [target('>= 70%', atLeast(vsCeiling, 0.7))],
         },
         {
-          figure: `deliveries / server CPU-s @${rate} msg/s, ${label}`, value, unit: 'deliveries / CPU-s', baseline: perCpu('socketio', rate), baselineWhat: 'socket.io 4, one room per channel', ratioAs: 'x',
+          figure: `deliveries / server CPU-s @${rate} msg/s, ${label}`,
+          value,
+          unit: 'deliveries / CPU-s',
+          baseline: perCpu('socketio', rate),
+          baselineWhat: 'socket.io 4, one room per channel',
+          ratioAs: 'x',
           ...(rate === judged ? { targets: [target(`>= ${factor}x`, atLeast(vsSocketIo, factor))] } : {}),
         },
       );
@@ -218,8 +317,13 @@ function wsFigures(j: unknown): Figure[] {
     return bytes === null ? null : bytes / 1024;
   };
   out.push({
-    figure: `RSS per idle connection (${subs ?? '?'} subscribers: rough below thousands)`, value: rss('chatpulse'), unit: 'KiB',
-    baseline: rss('socketio'), baselineWhat: 'socket.io 4', ratioAs: 'x', lowerIsBetter: true,
+    figure: `RSS per idle connection (${subs ?? '?'} subscribers: rough below thousands)`,
+    value: rss('chatpulse'),
+    unit: 'KiB',
+    baseline: rss('socketio'),
+    baselineWhat: 'socket.io 4',
+    ratioAs: 'x',
+    lowerIsBetter: true,
     targets: [target('<= 8 KiB', atMost(rss('chatpulse'), 8))],
   });
   return out;
@@ -238,9 +342,31 @@ function clusterFigures(j: unknown): Figure[] {
     for (const rate of list(j, 'settings', 'rates').filter((r): r is number => typeof r === 'number')) {
       const [a, b] = [row('one', rate), row('two', rate)];
       out.push(
-        { figure: `fan-out deliveries / server CPU-s @${rate} msg/s, two instances through Redis`, value: num(b, 'deliveriesPerCpuS'), unit: 'deliveries / CPU-s', baseline: num(a, 'deliveriesPerCpuS'), baselineWhat: one, ratioAs: 'x' },
-        { figure: `fan-out deliveries/s @${rate} msg/s, two instances through Redis`, value: num(b, 'deliveriesPerS'), unit: 'deliveries/s', baseline: num(a, 'deliveriesPerS'), baselineWhat: one, ratioAs: 'x' },
-        { figure: `fan-out p99 latency @${rate} msg/s, two instances through Redis`, value: num(b, 'p99Ms'), unit: 'ms', baseline: num(a, 'p99Ms'), baselineWhat: one, ratioAs: 'x', lowerIsBetter: true },
+        {
+          figure: `fan-out deliveries / server CPU-s @${rate} msg/s, two instances through Redis`,
+          value: num(b, 'deliveriesPerCpuS'),
+          unit: 'deliveries / CPU-s',
+          baseline: num(a, 'deliveriesPerCpuS'),
+          baselineWhat: one,
+          ratioAs: 'x',
+        },
+        {
+          figure: `fan-out deliveries/s @${rate} msg/s, two instances through Redis`,
+          value: num(b, 'deliveriesPerS'),
+          unit: 'deliveries/s',
+          baseline: num(a, 'deliveriesPerS'),
+          baselineWhat: one,
+          ratioAs: 'x',
+        },
+        {
+          figure: `fan-out p99 latency @${rate} msg/s, two instances through Redis`,
+          value: num(b, 'p99Ms'),
+          unit: 'ms',
+          baseline: num(a, 'p99Ms'),
+          baselineWhat: one,
+          ratioAs: 'x',
+          lowerIsBetter: true,
+        },
       );
     }
   }
@@ -249,16 +375,24 @@ function clusterFigures(j: unknown): Figure[] {
     const single = engine.find((e) => num(e, 'processes') === 1);
     for (const e of engine.filter((x) => (num(x, 'processes') ?? 1) > 1)) {
       out.push({
-        figure: `classified msgs/s, ${str(e, 'split') ?? '?'} (processes x threads)`, value: num(e, 'best', 'msgsPerS'), unit: 'msgs/s',
-        baseline: num(single, 'best', 'msgsPerS'), baselineWhat: `${str(single, 'split') ?? '1 x cores'}: one gateway process`, ratioAs: 'x',
+        figure: `classified msgs/s, ${str(e, 'split') ?? '?'} (processes x threads)`,
+        value: num(e, 'best', 'msgsPerS'),
+        unit: 'msgs/s',
+        baseline: num(single, 'best', 'msgsPerS'),
+        baselineWhat: `${str(single, 'split') ?? '1 x cores'}: one gateway process`,
+        ratioAs: 'x',
       });
     }
   }
   if (parts.includes('hold')) {
     const held = num(j, 'hold', 'held');
     out.push({
-      figure: `idle connections held, WORKERS=${num(j, 'hold', 'workers') ?? '?'} (of ${num(j, 'hold', 'requested') ?? '?'} requested)`, value: held, unit: 'connections',
-      baselineWhat: 'no baseline', ratioAs: 'x', targets: [target('>= 20,000', atLeast(held, 20_000))],
+      figure: `idle connections held, WORKERS=${num(j, 'hold', 'workers') ?? '?'} (of ${num(j, 'hold', 'requested') ?? '?'} requested)`,
+      value: held,
+      unit: 'connections',
+      baselineWhat: 'no baseline',
+      ratioAs: 'x',
+      targets: [target('>= 20,000', atLeast(held, 20_000))],
     });
   }
   return out;
@@ -281,20 +415,39 @@ function ingestFigures(j: unknown): Figure[] {
   const tmi = 'bare tmi.js client, receive only, same offered rate';
   return [
     {
-      figure: `sustainable rate (highest step >= 99% delivered, p99 < 1 s; steps ${steps || '?'} lines/s)`, value: sustainable, unit: 'lines/s',
-      baseline: num(bareBest, 'rate'), baselineWhat: 'bare tmi.js client, highest step it kept up with (capped by the steps tried)', ratioAs: 'x',
+      figure: `sustainable rate (highest step >= 99% delivered, p99 < 1 s; steps ${steps || '?'} lines/s)`,
+      value: sustainable,
+      unit: 'lines/s',
+      baseline: num(bareBest, 'rate'),
+      baselineWhat: 'bare tmi.js client, highest step it kept up with (capped by the steps tried)',
+      ratioAs: 'x',
     },
     {
-      figure: `delivered / offered at the highest step (${topRate ?? '?'} lines/s, ${num(top, 'receivers') ?? '?'} subscribers)`, value: num(top, 'deliveredPct'), unit: '%',
-      baseline: num(bareAt(topRate), 'deliveredPct'), baselineWhat: tmi, ratioAs: 'x',
+      figure: `delivered / offered at the highest step (${topRate ?? '?'} lines/s, ${num(top, 'receivers') ?? '?'} subscribers)`,
+      value: num(top, 'deliveredPct'),
+      unit: '%',
+      baseline: num(bareAt(topRate), 'deliveredPct'),
+      baselineWhat: tmi,
+      ratioAs: 'x',
     },
     {
-      figure: `p99 latency at the sustainable rate (IRC write -> WS frame)`, value: num(sus, 'p99Ms'), unit: 'ms',
-      baseline: num(bareAt(sustainable), 'p99Ms'), baselineWhat: 'bare tmi.js client, same offered rate: IRC write -> tmi.js message', ratioAs: 'x', lowerIsBetter: true,
+      figure: `p99 latency at the sustainable rate (IRC write -> WS frame)`,
+      value: num(sus, 'p99Ms'),
+      unit: 'ms',
+      baseline: num(bareAt(sustainable), 'p99Ms'),
+      baselineWhat: 'bare tmi.js client, same offered rate: IRC write -> tmi.js message',
+      ratioAs: 'x',
+      lowerIsBetter: true,
     },
     {
-      figure: 'CPU per 1,000 lines at the sustainable rate (inference included)', value: num(sus, 'cpuMsPer1000'), unit: 'CPU ms / 1,000 lines',
-      baseline: num(bareAt(sustainable), 'cpuMsPer1000'), baselineWhat: tmi, ratio: num(sus, 'vsTmiCpu') ?? undefined, ratioAs: 'x', lowerIsBetter: true,
+      figure: 'CPU per 1,000 lines at the sustainable rate (inference included)',
+      value: num(sus, 'cpuMsPer1000'),
+      unit: 'CPU ms / 1,000 lines',
+      baseline: num(bareAt(sustainable), 'cpuMsPer1000'),
+      baselineWhat: tmi,
+      ratio: num(sus, 'vsTmiCpu') ?? undefined,
+      ratioAs: 'x',
+      lowerIsBetter: true,
     },
   ];
 }
@@ -312,10 +465,21 @@ function storeFigures(j: unknown): Figure[] {
     const writer = mine.find((r) => str(r, 'kind') === 'writer-max');
     const baseWhat = `no writer: one insertMany([m]) + one bucket apply per message, in turn${bool(base, 'capped') === true ? ', capped by time' : ''}`;
     const against = (figure: string, field: string, unit: Unit, lowerIsBetter: boolean): Figure => ({
-      figure: `${figure} (${driver})`, value: num(writer, field), unit, baseline: num(base, field), baselineWhat: baseWhat, ratioAs: 'x', lowerIsBetter,
+      figure: `${figure} (${driver})`,
+      value: num(writer, field),
+      unit,
+      baseline: num(base, field),
+      baselineWhat: baseWhat,
+      ratioAs: 'x',
+      lowerIsBetter,
     });
     out.push(
-      against(`documents/s, batched StoreWriter as fast as accepted, ${num(j, 'settings', 'messages') ?? '?'} messages`, 'docsPerS', 'docs/s', false),
+      against(
+        `documents/s, batched StoreWriter as fast as accepted, ${num(j, 'settings', 'messages') ?? '?'} messages`,
+        'docsPerS',
+        'docs/s',
+        false,
+      ),
       against('write amplification: store calls per message', 'storeCallsPerMsg', 'calls / msg', true),
       against('bucket upserts per message', 'upsertsPerMsg', 'upserts / msg', true),
       against('CPU per 1,000 messages (bench process)', 'cpuMsPer1000', 'CPU ms / 1,000 msgs', true),
@@ -325,8 +489,13 @@ function storeFigures(j: unknown): Figure[] {
       const exact = bool(f, 'check', 'ok') === true && num(f, 'replayS') !== null;
       out.push({
         figure: `store down ${num(f, 'outageS') ?? '?'}s at ${num(f, 'rate') ?? '?'} msgs/s: messages stored after the spool replay (${driver})`,
-        value: div(num(f, 'check', 'stored'), num(f, 'messages')) === null ? null : (100 * (num(f, 'check', 'stored') as number)) / (num(f, 'messages') as number),
-        unit: '%', baselineWhat: `no baseline; spool empty ${num(f, 'replayS') === null ? 'never' : `${fmt(num(f, 'replayS') as number, 2)}s`} after the store came back`, ratioAs: 'x',
+        value:
+          div(num(f, 'check', 'stored'), num(f, 'messages')) === null
+            ? null
+            : (100 * (num(f, 'check', 'stored') as number)) / (num(f, 'messages') as number),
+        unit: '%',
+        baselineWhat: `no baseline; spool empty ${num(f, 'replayS') === null ? 'never' : `${fmt(num(f, 'replayS') as number, 2)}s`} after the store came back`,
+        ratioAs: 'x',
         targets: [target('exactly once (messages and bucket counts)', bool(f, 'check', 'ok') === null ? null : exact)],
       });
     }
@@ -360,10 +529,14 @@ if (flags.help === true) {
 }
 const areaList = (flag: string, raw: string | undefined): Area[] => {
   if (raw === undefined) return [];
-  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
-    if (!(AREAS as readonly string[]).includes(s)) usageError(`--${flag}: unknown bench "${s}" (known: ${AREAS.join(', ')})`);
-    return s as Area;
-  });
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      if (!(AREAS as readonly string[]).includes(s)) usageError(`--${flag}: unknown bench "${s}" (known: ${AREAS.join(', ')})`);
+      return s as Area;
+    });
 };
 const only = areaList('only', flags.only);
 const skip = areaList('skip', flags.skip);
@@ -456,8 +629,20 @@ function readResults(o: Outcome): boolean {
 
 function blankOutcome(bench: Bench, status: Status, reason: string | null): Outcome {
   return {
-    bench, status, reason, command: `node dist/bench/${bench.name}.js ${bench.args.join(' ')}`.trim(), exitCode: null, signal: null, timedOut: false,
-    seconds: null, resultsFile: null, ranAt: null, loadAvgStart: null, machine: null, lastLines: [], figures: [],
+    bench,
+    status,
+    reason,
+    command: `node dist/bench/${bench.name}.js ${bench.args.join(' ')}`.trim(),
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    seconds: null,
+    resultsFile: null,
+    ranAt: null,
+    loadAvgStart: null,
+    machine: null,
+    lastLines: [],
+    figures: [],
   };
 }
 
@@ -494,7 +679,9 @@ function runBench(bench: Bench, index: number, total: number): Promise<Outcome> 
   const heartbeat = setInterval(() => {
     if (Date.now() - lastOutput < HEARTBEAT_MS) return;
     lastOutput = Date.now();
-    progress(`${bench.name}: still running, ${Math.round((Date.now() - started) / 1000)}s (expect ~${bench.expectS}s, timeout ${bench.timeoutS}s)`);
+    progress(
+      `${bench.name}: still running, ${Math.round((Date.now() - started) / 1000)}s (expect ~${bench.expectS}s, timeout ${bench.timeoutS}s)`,
+    );
   }, 5_000);
   let killTimer: NodeJS.Timeout | undefined;
   const timeout = setTimeout(() => {
@@ -584,7 +771,14 @@ function ratioOf(f: Figure): number | null {
 
 function ratioCell(f: Figure): string {
   const r = ratioOf(f);
-  const shown = f.baseline === undefined && f.ratio === undefined ? '-' : r === null ? 'n/a' : f.ratioAs === '%' ? `${fmt(r * 100, 1)}%` : `${fmt(r, r >= 0.1 ? 2 : r >= 0.01 ? 3 : 4)}x`;
+  const shown =
+    f.baseline === undefined && f.ratio === undefined
+      ? '-'
+      : r === null
+        ? 'n/a'
+        : f.ratioAs === '%'
+          ? `${fmt(r * 100, 1)}%`
+          : `${fmt(r, r >= 0.1 ? 2 : r >= 0.01 ? 3 : 4)}x`;
   const notes = [
     ...(f.lowerIsBetter === true && r !== null ? ['lower is better'] : []),
     ...(f.targets ?? []).map((t) => `target ${t.text}: ${t.met === null ? 'n/a' : t.met ? 'met' : 'NOT met'}`),
@@ -609,7 +803,9 @@ function section(o: Outcome, notRunWhy: string): string[] {
   const file = o.resultsFile === null ? '' : `; its own report: \`${rel(o.resultsFile.replace(/\.json$/, '.md'))}\``;
   if (FROM_DIR === null) {
     const when = o.ranAt === null ? '' : `, began ${o.ranAt.slice(11, 19)} UTC with load avg ${o.loadAvgStart ?? '?'}`;
-    lines.push(`\`${o.command}\`: ${o.status === 'ok' ? 'ok' : '**FAILED**'}${o.seconds === null ? '' : ` in ${o.seconds}s`}${when}${file}`);
+    lines.push(
+      `\`${o.command}\`: ${o.status === 'ok' ? 'ok' : '**FAILED**'}${o.seconds === null ? '' : ` in ${o.seconds}s`}${when}${file}`,
+    );
   } else {
     lines.push(`Machine: ${o.machine ?? 'n/a'}${file}`);
   }
@@ -645,7 +841,9 @@ const selection = only.length > 0 ? `--only ${only.join(',')}` : skip.length > 0
 const began = Date.now();
 const outcomes: Outcome[] = [];
 if (FROM_DIR === null) {
-  progress(`bench report: ${chosen.map((b) => b.name).join(', ') || 'nothing'} in quick mode (about ${durationWords(chosen.reduce((s, b) => s + b.expectS, 0))}), results in ${rel(QUICK_DIR)}`);
+  progress(
+    `bench report: ${chosen.map((b) => b.name).join(', ') || 'nothing'} in quick mode (about ${durationWords(chosen.reduce((s, b) => s + b.expectS, 0))}), results in ${rel(QUICK_DIR)}`,
+  );
   mkdirSync(QUICK_DIR, { recursive: true });
   for (const bench of BENCHES) {
     if (chosen.includes(bench)) outcomes.push(await runBench(bench, chosen.indexOf(bench) + 1, chosen.length));
@@ -677,7 +875,7 @@ const markdown = [
         '',
         `\`npm run bench\`: every bench in a quick mode (short phases, one round), its results in \`${rel(QUICK_DIR)}/\`. ` +
           'Each baseline was measured by the same bench in the same run as the figure it is compared with: read the ratios. ' +
-          'Absolute rates depend on the machine and its neighbours (a load average above 0 at a bench\'s start means the cores were shared). ' +
+          "Absolute rates depend on the machine and its neighbours (a load average above 0 at a bench's start means the cores were shared). " +
           'For figures to quote, run the full bench (`npm run bench:<name>`, docs/benchmarks.md).',
       ]
     : [
@@ -689,7 +887,11 @@ const markdown = [
     ['area', 'status', 'seconds', FROM_DIR === null ? 'command' : 'results file'],
     outcomes.map((o) => [
       o.bench.name,
-      o.status === 'failed' ? `**FAILED** (${o.reason ?? 'unknown'})` : o.status === 'not run' && o.reason !== selection ? `not run (${o.reason ?? ''})` : o.status,
+      o.status === 'failed'
+        ? `**FAILED** (${o.reason ?? 'unknown'})`
+        : o.status === 'not run' && o.reason !== selection
+          ? `not run (${o.reason ?? ''})`
+          : o.status,
       o.seconds === null ? '-' : String(o.seconds),
       FROM_DIR === null ? `\`${o.command}\`` : o.resultsFile === null ? '-' : `\`${rel(o.resultsFile)}\``,
     ]),
@@ -735,5 +937,7 @@ const json = {
 };
 writeFileSync(LATEST_MD, markdown.endsWith('\n') ? markdown : markdown + '\n');
 writeFileSync(LATEST_JSON, JSON.stringify(json, null, 2) + '\n');
-progress(`wrote ${rel(LATEST_MD)} and ${rel(LATEST_JSON)} in ${durationWords(tookS)}${failed.length > 0 ? `; FAILED: ${failed.map((o) => o.bench.name).join(', ')}` : ''}`);
+progress(
+  `wrote ${rel(LATEST_MD)} and ${rel(LATEST_JSON)} in ${durationWords(tookS)}${failed.length > 0 ? `; FAILED: ${failed.map((o) => o.bench.name).join(', ')}` : ''}`,
+);
 process.exitCode = failed.length > 0 ? 1 : 0;

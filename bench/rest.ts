@@ -141,7 +141,14 @@ interface PacedResult {
  * corrects for coordinated omission with a 1 ms interval. Latency runs from each request's scheduled
  * send time, so a server that falls behind is charged for the wait.
  */
-async function paced(base: string, path: string, headers: Record<string, string>, body: () => string, rate: number, seconds: number): Promise<PacedResult> {
+async function paced(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  body: () => string,
+  rate: number,
+  seconds: number,
+): Promise<PacedResult> {
   const url = new URL(base);
   const agent = new Agent({ keepAlive: true, maxSockets: 512 });
   const result: PacedResult = { done: 0, latencies: [], errors: 0, non2xx: 0 };
@@ -181,14 +188,26 @@ async function measurePaced(scenario: string, server: Server, token: string, bod
   progress(`${scenario} (ChatPulse): ${rate} req/s offered, evenly spaced, 1s warm-up + ${durationS}s`);
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
   await paced(server.url, '/api/v1/sentiment', headers, body, rate, 1);
-  const [r, avgBatch] = await withBatchSize({ server, token }, () => paced(server.url, '/api/v1/sentiment', headers, body, rate, durationS));
+  const [r, avgBatch] = await withBatchSize({ server, token }, () =>
+    paced(server.url, '/api/v1/sentiment', headers, body, rate, durationS),
+  );
   const p50 = percentile(r.latencies, 50);
   const p99 = percentile(r.latencies, 99);
   const reqPerS = r.done / durationS;
   progress(`  ${fmt(reqPerS, 0)} req/s, p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms, errors ${r.errors}, non-2xx ${r.non2xx}`);
   return {
-    scenario, server: 'ChatPulse', connections: 0, offeredRate: rate, reqPerS, textsPerS: null,
-    p50Ms: Number(p50.toFixed(2)), p99Ms: Number(p99.toFixed(2)), errors: r.errors, non2xx: r.non2xx, avgBatch, vsBare: reqPerS / bareReqPerS,
+    scenario,
+    server: 'ChatPulse',
+    connections: 0,
+    offeredRate: rate,
+    reqPerS,
+    textsPerS: null,
+    p50Ms: Number(p50.toFixed(2)),
+    p99Ms: Number(p99.toFixed(2)),
+    errors: r.errors,
+    non2xx: r.non2xx,
+    avgBatch,
+    vsBare: reqPerS / bareReqPerS,
   };
 }
 
@@ -230,7 +249,14 @@ interface OverloadRow {
  * texts were never classified), so the client spends its CPU on requests, not on building bodies.
  * Latencies of admitted requests are kept whenever they finish; rates count what finished within the run.
  */
-async function closedLoop(base: string, headers: Record<string, string>, body: () => string, connections: number, seconds: number, honourRetryAfter = false) {
+async function closedLoop(
+  base: string,
+  headers: Record<string, string>,
+  body: () => string,
+  connections: number,
+  seconds: number,
+  honourRetryAfter = false,
+) {
   const url = new URL(base);
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const out = { admitted: 0, admittedInRun: 0, shed: 0, other: 0, errors: 0, latencies: [] as number[], retryAfter: [] as number[] };
@@ -239,21 +265,24 @@ async function closedLoop(base: string, headers: Record<string, string>, body: (
   const one = (payload: string) =>
     new Promise<boolean>((resolve) => {
       const sent = performance.now();
-      const req = httpRequest({ agent, host: url.hostname, port: url.port, path: '/api/v1/sentiment/batch', method: 'POST', headers }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          const now = performance.now();
-          if (res.statusCode === 200) {
-            out.admitted++;
-            if (now <= end) out.admittedInRun++;
-            out.latencies.push(now - sent);
-          } else if (res.statusCode === 503) {
-            out.shed++;
-            out.retryAfter.push(Number(res.headers['retry-after']));
-          } else out.other++;
-          resolve(res.statusCode === 200);
-        });
-      });
+      const req = httpRequest(
+        { agent, host: url.hostname, port: url.port, path: '/api/v1/sentiment/batch', method: 'POST', headers },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            const now = performance.now();
+            if (res.statusCode === 200) {
+              out.admitted++;
+              if (now <= end) out.admittedInRun++;
+              out.latencies.push(now - sent);
+            } else if (res.statusCode === 503) {
+              out.shed++;
+              out.retryAfter.push(Number(res.headers['retry-after']));
+            } else out.other++;
+            resolve(res.statusCode === 200);
+          });
+        },
+      );
       req.on('error', () => {
         out.errors++;
         resolve(false);
@@ -285,7 +314,13 @@ async function serviceRate(base: string): Promise<number | null> {
 }
 
 async function overloadRow(
-  scenario: string, base: string, token: string, deadline: OverloadRow['admissionDeadlineMs'], connections: number, body: () => string, unloadedTextsPerS: number,
+  scenario: string,
+  base: string,
+  token: string,
+  deadline: OverloadRow['admissionDeadlineMs'],
+  connections: number,
+  body: () => string,
+  unloadedTextsPerS: number,
   honourRetryAfter = false,
 ): Promise<OverloadRow> {
   progress(`${scenario}: ${connections} connection(s), ${OVERLOAD_TEXTS} unique texts per request, 1s warm-up + ${durationS}s`);
@@ -297,8 +332,13 @@ async function overloadRow(
   const total = r.admitted + r.shed + r.other;
   const textsPerS = (r.admittedInRun * OVERLOAD_TEXTS) / durationS;
   const row: OverloadRow = {
-    scenario, admissionDeadlineMs: deadline, connections,
-    admitted: r.admitted, shed: r.shed, other: r.other, errors: r.errors,
+    scenario,
+    admissionDeadlineMs: deadline,
+    connections,
+    admitted: r.admitted,
+    shed: r.shed,
+    other: r.other,
+    errors: r.errors,
     shedShare: total === 0 ? 0 : r.shed / total,
     admittedPerS: r.admittedInRun / durationS,
     textsPerS,
@@ -320,27 +360,86 @@ async function overloadRow(
  * The overload phase on a running ChatPulse (default deadline), then on a fresh one admitting by queue room
  * alone. Returns the rows and their markdown section.
  */
-async function overloadPhase(chatpulse: Server, token: string, nextText: () => string): Promise<{ rows: OverloadRow[]; markdown: string[] }> {
+async function overloadPhase(
+  chatpulse: Server,
+  token: string,
+  nextText: () => string,
+): Promise<{ rows: OverloadRow[]; markdown: string[] }> {
   const body = () => JSON.stringify({ texts: Array.from({ length: OVERLOAD_TEXTS }, nextText) });
   const unloaded = await overloadRow('unloaded: one request at a time', chatpulse.url, token, 'default', 1, body, NaN);
   const rows = [unloaded];
-  rows.push(await overloadRow('overload, admission by expected wait', chatpulse.url, token, 'default', OVERLOAD_CONNECTIONS, body, unloaded.textsPerS));
-  rows.push(await overloadRow('overload, admission by expected wait, clients wait Retry-After', chatpulse.url, token, 'default', OVERLOAD_CONNECTIONS, body, unloaded.textsPerS, true));
+  rows.push(
+    await overloadRow(
+      'overload, admission by expected wait',
+      chatpulse.url,
+      token,
+      'default',
+      OVERLOAD_CONNECTIONS,
+      body,
+      unloaded.textsPerS,
+    ),
+  );
+  rows.push(
+    await overloadRow(
+      'overload, admission by expected wait, clients wait Retry-After',
+      chatpulse.url,
+      token,
+      'default',
+      OVERLOAD_CONNECTIONS,
+      body,
+      unloaded.textsPerS,
+      true,
+    ),
+  );
   await stopServer(chatpulse);
   const countOnly = await launch('dist/src/main.js', { ...serverEnv, ADMISSION_DEADLINE_MS: String(COUNT_ONLY_DEADLINE_MS) });
   started.push(countOnly);
   try {
     const other = await login(countOnly);
-    rows.push(await overloadRow('overload, admission by queue room only', countOnly.url, other, COUNT_ONLY_DEADLINE_MS, OVERLOAD_CONNECTIONS, body, unloaded.textsPerS));
+    rows.push(
+      await overloadRow(
+        'overload, admission by queue room only',
+        countOnly.url,
+        other,
+        COUNT_ONLY_DEADLINE_MS,
+        OVERLOAD_CONNECTIONS,
+        body,
+        unloaded.textsPerS,
+      ),
+    );
   } finally {
     await stopServer(countOnly);
   }
   const table = markdownTable(
-    ['scenario', 'ADMISSION_DEADLINE_MS', 'conns', 'admitted', 'shed (503)', 'other / errors', 'admitted p50 ms', 'admitted p99 ms', 'admitted max ms', 'texts/s', 'vs unloaded', 'Retry-After p50', 'service rate (server est.)'],
+    [
+      'scenario',
+      'ADMISSION_DEADLINE_MS',
+      'conns',
+      'admitted',
+      'shed (503)',
+      'other / errors',
+      'admitted p50 ms',
+      'admitted p99 ms',
+      'admitted max ms',
+      'texts/s',
+      'vs unloaded',
+      'Retry-After p50',
+      'service rate (server est.)',
+    ],
     rows.map((r) => [
-      r.scenario, String(r.admissionDeadlineMs), String(r.connections), String(r.admitted), `${r.shed} (${fmt(r.shedShare * 100, 1)}%)`, `${r.other} / ${r.errors}`,
-      String(r.p50Ms), String(r.p99Ms), String(r.maxMs), fmt(r.textsPerS, 0), `${fmt(r.textsVsUnloaded * 100, 0)}%`,
-      r.retryAfterP50S === null ? '-' : `${r.retryAfterP50S} s`, r.serviceRate === null ? '-' : fmt(r.serviceRate, 0),
+      r.scenario,
+      String(r.admissionDeadlineMs),
+      String(r.connections),
+      String(r.admitted),
+      `${r.shed} (${fmt(r.shedShare * 100, 1)}%)`,
+      `${r.other} / ${r.errors}`,
+      String(r.p50Ms),
+      String(r.p99Ms),
+      String(r.maxMs),
+      fmt(r.textsPerS, 0),
+      `${fmt(r.textsVsUnloaded * 100, 0)}%`,
+      r.retryAfterP50S === null ? '-' : `${r.retryAfterP50S} s`,
+      r.serviceRate === null ? '-' : fmt(r.serviceRate, 0),
     ]),
   );
   const markdown = [
@@ -378,8 +477,19 @@ try {
     const chatpulse = await launch('dist/src/main.js', serverEnv);
     started.push(chatpulse);
     const overload = await overloadPhase(chatpulse, await login(chatpulse), nextOverloadText);
-    const markdown = ['# REST benchmark: overload', '', `Machine: ${machineLine(host)}`, `Model: \`${modelDir}\`, corpus: ${corpus.source}; ${durationS}s per row after a 1s warm-up; ChatPulse with ${threads ?? 'default (= cores)'} inference threads.`, '', ...overload.markdown].join('\n');
-    publishResults('rest-overload', { name: 'rest-overload', machine: host, model: modelDir, durationS, inferenceThreads: threads ?? 'default', overload: overload.rows }, markdown);
+    const markdown = [
+      '# REST benchmark: overload',
+      '',
+      `Machine: ${machineLine(host)}`,
+      `Model: \`${modelDir}\`, corpus: ${corpus.source}; ${durationS}s per row after a 1s warm-up; ChatPulse with ${threads ?? 'default (= cores)'} inference threads.`,
+      '',
+      ...overload.markdown,
+    ].join('\n');
+    publishResults(
+      'rest-overload',
+      { name: 'rest-overload', machine: host, model: modelDir, durationS, inferenceThreads: threads ?? 'default', overload: overload.rows },
+      markdown,
+    );
     process.exit(0);
   }
   progress('starting bare uWS server (node dist/bench/bare-uws.js) and ChatPulse (node dist/src/main.js)');
@@ -393,8 +503,14 @@ try {
   let bareBest: Row | null = null;
   let cpBest: Row | null = null;
   for (let round = 1; round <= HEALTH_ROUNDS; round++) {
-    bareBest = best(bareBest, await measure({ scenario: 'GET /health', server: bare, serverName: 'bare uWS', request: health, connections }));
-    cpBest = best(cpBest, await measure({ scenario: 'GET /health', server: chatpulse, serverName: 'ChatPulse', request: health, connections }));
+    bareBest = best(
+      bareBest,
+      await measure({ scenario: 'GET /health', server: bare, serverName: 'bare uWS', request: health, connections }),
+    );
+    cpBest = best(
+      cpBest,
+      await measure({ scenario: 'GET /health', server: chatpulse, serverName: 'ChatPulse', request: health, connections }),
+    );
   }
   // Stopped now so the ceiling takes no CPU from ChatPulse for the rest.
   await stopServer(bare);
@@ -408,25 +524,52 @@ try {
   const token = await login(chatpulse);
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
   let counter = 0;
-  const hit: autocannon.Request = { method: 'POST', path: '/api/v1/sentiment', headers, body: JSON.stringify({ text: 'gg wp LUL that was insane PogChamp' }) };
+  const hit: autocannon.Request = {
+    method: 'POST',
+    path: '/api/v1/sentiment',
+    headers,
+    body: JSON.stringify({ text: 'gg wp LUL that was insane PogChamp' }),
+  };
   // A fresh unique text per request: every request is real inference work.
   const miss: autocannon.Request = {
-    method: 'POST', path: '/api/v1/sentiment', headers,
+    method: 'POST',
+    path: '/api/v1/sentiment',
+    headers,
     setupRequest: (req) => ({ ...req, body: JSON.stringify({ text: uniqueText(corpus, counter++) }) }),
   };
   const batch: autocannon.Request = {
-    method: 'POST', path: '/api/v1/sentiment/batch', headers,
-    setupRequest: (req) => ({ ...req, body: JSON.stringify({ texts: Array.from({ length: BATCH_TEXTS }, () => uniqueText(corpus, counter++)) }) }),
+    method: 'POST',
+    path: '/api/v1/sentiment/batch',
+    headers,
+    setupRequest: (req) => ({
+      ...req,
+      body: JSON.stringify({ texts: Array.from({ length: BATCH_TEXTS }, () => uniqueText(corpus, counter++)) }),
+    }),
   };
   const cp = { server: chatpulse, serverName: 'ChatPulse' as const };
 
   rows.push(await measure({ ...cp, scenario: 'POST /sentiment, cache hit', request: hit, connections, token }));
   const peak = await measure({ ...cp, scenario: 'POST /sentiment, cache miss (peak)', request: miss, connections, token });
   rows.push(peak);
-  rows.push(await measure({ ...cp, scenario: `POST /sentiment/batch, ${BATCH_TEXTS} unique texts`, request: batch, connections, textsPerRequest: BATCH_TEXTS, token }));
+  rows.push(
+    await measure({
+      ...cp,
+      scenario: `POST /sentiment/batch, ${BATCH_TEXTS} unique texts`,
+      request: batch,
+      connections,
+      textsPerRequest: BATCH_TEXTS,
+      token,
+    }),
+  );
   // Latency a single request sees with the server at half its measured cache-miss peak (offered open-loop rate).
   const halfRate = Math.max(1, Math.round(peak.reqPerS / 2));
-  const half = await measurePaced('POST /sentiment, cache miss at half peak', chatpulse, token, () => JSON.stringify({ text: uniqueText(corpus, counter++) }), halfRate);
+  const half = await measurePaced(
+    'POST /sentiment, cache miss at half peak',
+    chatpulse,
+    token,
+    () => JSON.stringify({ text: uniqueText(corpus, counter++) }),
+    halfRate,
+  );
   rows.push(half);
   const light = await measure({ ...cp, scenario: 'POST /sentiment, cache miss, light load', request: miss, connections: 1, token });
   rows.push(light);
@@ -474,7 +617,23 @@ try {
     '',
     ...overload.markdown,
   ].join('\n');
-  publishResults('rest', { name: 'rest', machine: host, loadAvgEnd, model: modelDir, corpus: corpus.source, durationS, connections, inferenceThreads: threads ?? 'default', rows, targets, overload: overload.rows }, markdown);
+  publishResults(
+    'rest',
+    {
+      name: 'rest',
+      machine: host,
+      loadAvgEnd,
+      model: modelDir,
+      corpus: corpus.source,
+      durationS,
+      connections,
+      inferenceThreads: threads ?? 'default',
+      rows,
+      targets,
+      overload: overload.rows,
+    },
+    markdown,
+  );
 } finally {
   for (const server of started) await stopServer(server);
 }

@@ -17,7 +17,14 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/log.js';
 import { MemoryBucketStore, MemoryMessageStore } from '../src/store/stores.js';
 import { COLLECTIONS, connectMongo, mongoStores, type MongoHandle } from '../src/app/persistent.js';
-import { BUCKET_MS, type BucketIncrement, type BucketStore, type MessageQuery, type MessageStore, type SentimentPoint } from '../src/store/stores.js';
+import {
+  BUCKET_MS,
+  type BucketIncrement,
+  type BucketStore,
+  type MessageQuery,
+  type MessageStore,
+  type SentimentPoint,
+} from '../src/store/stores.js';
 import { type StoredMessage } from '../src/vocabulary.js';
 import { DiskSpool, type WriteBatch } from '../src/store/spool.js';
 import { StoreWriter, type BatchSizeStats } from '../src/store/writer.js';
@@ -29,7 +36,10 @@ import { guardRun } from './lib/processes.js';
 import { fmt, markdownTable, progress, publishResults } from './lib/results.js';
 import { percentile } from './lib/stats.js';
 
-const flags = parseFlags(['messages', 'channels', 'rates', 'seconds', 'outage', 'failure-rate', 'baseline-seconds', 'flush-ms', 'max-docs'], ['quick']);
+const flags = parseFlags(
+  ['messages', 'channels', 'rates', 'seconds', 'outage', 'failure-rate', 'baseline-seconds', 'flush-ms', 'max-docs'],
+  ['quick'],
+);
 const quick = flags.quick === true;
 const storeDefaults = loadConfig({}).store;
 const N = int('messages', flags.messages, quick ? 50_000 : 200_000);
@@ -57,7 +67,11 @@ const yieldLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 const corpus = loadCorpus('twitch');
 const LABELS = ['negative', 'neutral', 'positive'] as const;
 // Multiples of 1/8 add up exactly in floating point, so polarity sums can be compared for equality.
-const POLARITY: Record<(typeof LABELS)[number], number[]> = { negative: [-0.875, -0.5, -0.25], neutral: [-0.125, 0, 0.125], positive: [0.25, 0.625, 0.875] };
+const POLARITY: Record<(typeof LABELS)[number], number[]> = {
+  negative: [-0.875, -0.5, -0.25],
+  neutral: [-0.125, 0, 0.125],
+  positive: [0.25, 0.625, 0.875],
+};
 
 /** Message `i` of a run, without id and time: those are stamped when it is recorded, as the hub does. */
 function template(i: number): StoredMessage {
@@ -215,7 +229,11 @@ interface Driver {
 
 function memoryDriver(): Driver {
   // Every message of a run is kept (the default keeps 10,000 per channel), so the counts can be checked.
-  const maxPerChannel = Math.max(storeDefaults.memoryMessagesPerChannel, Math.ceil(N / channels) + 1, failureRate * (outageS + 2 * FAILURE_MARGIN_S));
+  const maxPerChannel = Math.max(
+    storeDefaults.memoryMessagesPerChannel,
+    Math.ceil(N / channels) + 1,
+    failureRate * (outageS + 2 * FAILURE_MARGIN_S),
+  );
   return {
     name: 'memory',
     async fresh() {
@@ -237,7 +255,11 @@ async function mongoDriver(url: string): Promise<Driver> {
       await Promise.all([COLLECTIONS.messages, COLLECTIONS.buckets].map((c) => handle.db.collection(c).deleteMany({})));
       const stores = mongoStores(handle);
       // An exact count (the driver's count() reads collection metadata).
-      return { messages: stores.messages, buckets: stores.buckets, countMessages: () => handle.db.collection(COLLECTIONS.messages).countDocuments({}) };
+      return {
+        messages: stores.messages,
+        buckets: stores.buckets,
+        countMessages: () => handle.db.collection(COLLECTIONS.messages).countDocuments({}),
+      };
     },
     async close() {
       try {
@@ -277,10 +299,14 @@ async function verify(expected: Expected, stores: { buckets: BucketStore; countM
     const labels = new Set([...Object.keys(counts), ...Object.keys(e.counts)]);
     const countsMatch = [...labels].every((l) => (counts[l] ?? 0) === (e.counts[l] ?? 0));
     if (!countsMatch || polaritySum !== e.polaritySum) {
-      if (problems.length < 5) problems.push(`${channel}: buckets hold ${JSON.stringify(counts)} (polarity ${polaritySum}), recorded ${JSON.stringify(e.counts)} (polarity ${e.polaritySum})`);
+      if (problems.length < 5)
+        problems.push(
+          `${channel}: buckets hold ${JSON.stringify(counts)} (polarity ${polaritySum}), recorded ${JSON.stringify(e.counts)} (polarity ${e.polaritySum})`,
+        );
     }
   }
-  if (bucketMessages !== expected.total && problems.length < 6) problems.push(`buckets count ${bucketMessages} messages, ${expected.total} recorded`);
+  if (bucketMessages !== expected.total && problems.length < 6)
+    problems.push(`buckets count ${bucketMessages} messages, ${expected.total} recorded`);
   return { ok: problems.length === 0, stored, bucketMessages, problems };
 }
 
@@ -360,16 +386,45 @@ async function closeRig(r: Rig): Promise<void> {
   await rm(r.spoolDir, { recursive: true, force: true });
 }
 
-function row(driver: string, run: string, kind: Row['kind'], offered: number | null, messages: number, seconds: number, cpuS: number, c: Counters, sizes: BatchSizeStats | null, spooled: number, check: Check, capped = false): Row {
+function row(
+  driver: string,
+  run: string,
+  kind: Row['kind'],
+  offered: number | null,
+  messages: number,
+  seconds: number,
+  cpuS: number,
+  c: Counters,
+  sizes: BatchSizeStats | null,
+  spooled: number,
+  check: Check,
+  capped = false,
+): Row {
   const delays = c.delays.sort((a, b) => a - b);
   const calls = c.insertCalls + c.applyCalls + c.removeCalls;
   return {
-    driver, run, kind, offeredPerS: offered, messages, seconds,
-    docsPerS: messages / seconds, ratio: null, cpuVsBaseline: null,
-    batches: sizes?.count ?? c.insertCalls, meanBatch: sizes?.mean ?? 1, maxBatch: sizes?.max ?? 1, histogram: sizes?.histogram ?? null,
-    storeCalls: calls, storeCallsPerMsg: calls / messages, upsertsPerMsg: c.upserts / messages, spooledBatches: spooled,
-    delayP50Ms: percentile(delays, 50), delayP99Ms: percentile(delays, 99),
-    cpuMsPer1000: (1e6 * cpuS) / messages, check, capped,
+    driver,
+    run,
+    kind,
+    offeredPerS: offered,
+    messages,
+    seconds,
+    docsPerS: messages / seconds,
+    ratio: null,
+    cpuVsBaseline: null,
+    batches: sizes?.count ?? c.insertCalls,
+    meanBatch: sizes?.mean ?? 1,
+    maxBatch: sizes?.max ?? 1,
+    histogram: sizes?.histogram ?? null,
+    storeCalls: calls,
+    storeCallsPerMsg: calls / messages,
+    upsertsPerMsg: c.upserts / messages,
+    spooledBatches: spooled,
+    delayP50Ms: percentile(delays, 50),
+    delayP99Ms: percentile(delays, 99),
+    cpuMsPer1000: (1e6 * cpuS) / messages,
+    check,
+    capped,
   };
 }
 
@@ -395,7 +450,9 @@ async function baseline(driver: Driver): Promise<Row> {
     const m = stamp(templates[i] as StoredMessage);
     await messages.insertMany([m]);
     // The message's own id as the batch id: unique per message and free (ulid() costs ~0.1 ms a call here).
-    await buckets.apply(m.id, [{ channel: m.channel, start: Math.floor(m.ts / BUCKET_MS) * BUCKET_MS, counts: { [m.label]: 1 }, polaritySum: m.polarity }]);
+    await buckets.apply(m.id, [
+      { channel: m.channel, start: Math.floor(m.ts / BUCKET_MS) * BUCKET_MS, counts: { [m.label]: 1 }, polaritySum: m.polarity },
+    ]);
     expected.add(m);
     if ((i & 4095) === 4095 && performance.now() > deadline) {
       i++;
@@ -405,8 +462,23 @@ async function baseline(driver: Driver): Promise<Row> {
   const seconds = (performance.now() - t0) / 1000;
   const cpuS = cpuSeconds(cpu0);
   const check = await verify(expected, stores);
-  const r = row(driver.name, 'baseline: insertMany([m]) + apply per message, sequential', 'baseline', null, i, seconds, cpuS, c, null, 0, check, i < N);
-  progress(`  ${fmt(r.docsPerS, 0)} docs/s (${i} messages in ${fmt(seconds, 2)}s), ${fmt(r.storeCallsPerMsg, 2)} store calls per message, counts ${check.ok ? 'exact' : 'WRONG'}`);
+  const r = row(
+    driver.name,
+    'baseline: insertMany([m]) + apply per message, sequential',
+    'baseline',
+    null,
+    i,
+    seconds,
+    cpuS,
+    c,
+    null,
+    0,
+    check,
+    i < N,
+  );
+  progress(
+    `  ${fmt(r.docsPerS, 0)} docs/s (${i} messages in ${fmt(seconds, 2)}s), ${fmt(r.storeCallsPerMsg, 2)} store calls per message, counts ${check.ok ? 'exact' : 'WRONG'}`,
+  );
   return r;
 }
 
@@ -416,7 +488,9 @@ async function writerMax(driver: Driver): Promise<Row> {
   const expected = new Expected();
   const templates = Array.from({ length: N }, (_, i) => template(i));
   const cap = maxDocs * 8;
-  progress(`${driver.name}: writer, ${N} messages over ${channels} channels as fast as it accepts them (flushMs ${flushMs}, maxDocs ${maxDocs})`);
+  progress(
+    `${driver.name}: writer, ${N} messages over ${channels} channels as fast as it accepts them (flushMs ${flushMs}, maxDocs ${maxDocs})`,
+  );
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < N; i++) {
@@ -432,14 +506,35 @@ async function writerMax(driver: Driver): Promise<Row> {
   const seconds = (performance.now() - t0) / 1000;
   const cpuS = cpuSeconds(cpu0);
   const check = await verify(expected, r.stores);
-  const out = row(driver.name, 'writer: as fast as accepted', 'writer-max', null, N, seconds, cpuS, r.counters, r.writer.batchSizes, r.spoolStats.appended, check);
+  const out = row(
+    driver.name,
+    'writer: as fast as accepted',
+    'writer-max',
+    null,
+    N,
+    seconds,
+    cpuS,
+    r.counters,
+    r.writer.batchSizes,
+    r.spoolStats.appended,
+    check,
+  );
   await closeRig(r);
-  progress(`  ${fmt(out.docsPerS, 0)} docs/s, ${out.batches} batches (mean ${fmt(out.meanBatch, 1)}), ${fmt(out.storeCallsPerMsg, 4)} store calls per message, counts ${check.ok ? 'exact' : 'WRONG'}`);
+  progress(
+    `  ${fmt(out.docsPerS, 0)} docs/s, ${out.batches} batches (mean ${fmt(out.meanBatch, 1)}), ${fmt(out.storeCallsPerMsg, 4)} store calls per message, counts ${check.ok ? 'exact' : 'WRONG'}`,
+  );
   return out;
 }
 
 /** Offers `rate` messages/s for `seconds` in ticks; `during` sees the elapsed ms at each tick. */
-async function offer(r: Rig, expected: Expected, rate: number, seconds: number, firstIndex: number, during: (elapsedMs: number) => void = () => {}): Promise<number> {
+async function offer(
+  r: Rig,
+  expected: Expected,
+  rate: number,
+  seconds: number,
+  firstIndex: number,
+  during: (elapsedMs: number) => void = () => {},
+): Promise<number> {
   const total = Math.round(rate * seconds);
   const t0 = performance.now();
   let sent = 0;
@@ -468,9 +563,23 @@ async function writerAtRate(driver: Driver, rate: number): Promise<Row> {
   const seconds = (performance.now() - t0) / 1000;
   const cpuS = cpuSeconds(cpu0);
   const check = await verify(expected, r.stores);
-  const out = row(driver.name, `writer: ${rate} msgs/s offered`, 'writer-rate', rate, sent, seconds, cpuS, r.counters, r.writer.batchSizes, r.spoolStats.appended, check);
+  const out = row(
+    driver.name,
+    `writer: ${rate} msgs/s offered`,
+    'writer-rate',
+    rate,
+    sent,
+    seconds,
+    cpuS,
+    r.counters,
+    r.writer.batchSizes,
+    r.spoolStats.appended,
+    check,
+  );
   await closeRig(r);
-  progress(`  ${out.batches} batches (mean ${fmt(out.meanBatch, 1)}), record -> stored p50 ${out.delayP50Ms} ms, p99 ${out.delayP99Ms} ms, ${fmt(out.storeCallsPerMsg, 4)} store calls per message`);
+  progress(
+    `  ${out.batches} batches (mean ${fmt(out.meanBatch, 1)}), record -> stored p50 ${out.delayP50Ms} ms, p99 ${out.delayP99Ms} ms, ${fmt(out.storeCallsPerMsg, 4)} store calls per message`,
+  );
   return out;
 }
 
@@ -504,7 +613,9 @@ async function failure(driver: Driver): Promise<Failure> {
   const seconds = outageS + 2 * FAILURE_MARGIN_S;
   const downAt = FAILURE_MARGIN_S * 1000;
   const upAt = downAt + outageS * 1000;
-  progress(`${driver.name}: failure, ${failureRate} messages/s for ${seconds}s, the store failing from ${FAILURE_MARGIN_S}s for ${outageS}s (bucket answers lost for the first ${LOST_ANSWER_MS} ms)`);
+  progress(
+    `${driver.name}: failure, ${failureRate} messages/s for ${seconds}s, the store failing from ${FAILURE_MARGIN_S}s for ${outageS}s (bucket answers lost for the first ${LOST_ANSWER_MS} ms)`,
+  );
   let recoveredAt: number | null = null;
   let firstAckAt: number | null = null;
   let drainedAt: number | null = null;
@@ -544,9 +655,23 @@ async function failure(driver: Driver): Promise<Failure> {
   const state = r.writer.state();
   const check = await verify(expected, r.stores);
   const out: Failure = {
-    driver: driver.name, rate: failureRate, messages: sent, outageS, lostAnswerMs: LOST_ANSWER_MS, failedCalls: r.counters.failedCalls,
-    spooledBatches: r.spoolStats.appended, peakSpoolBatches: r.spoolStats.peakBatches, peakSpoolBytes: r.spoolStats.peakBytes,
-    replayedBatches: r.spoolStats.acked, firstReplayS, replayS, dropped: state.dropped, resentDocs: r.counters.insertedDocs - sent, reappliedBatches: r.counters.reapplied, batches: r.writer.batchSizes.count, check,
+    driver: driver.name,
+    rate: failureRate,
+    messages: sent,
+    outageS,
+    lostAnswerMs: LOST_ANSWER_MS,
+    failedCalls: r.counters.failedCalls,
+    spooledBatches: r.spoolStats.appended,
+    peakSpoolBatches: r.spoolStats.peakBatches,
+    peakSpoolBytes: r.spoolStats.peakBytes,
+    replayedBatches: r.spoolStats.acked,
+    firstReplayS,
+    replayS,
+    dropped: state.dropped,
+    resentDocs: r.counters.insertedDocs - sent,
+    reappliedBatches: r.counters.reapplied,
+    batches: r.writer.batchSizes.count,
+    check,
   };
   await closeRig(r);
   progress(
@@ -561,7 +686,9 @@ async function failure(driver: Driver): Promise<Failure> {
 guardRun('bench:store', 20 * 60, '20 minutes');
 
 progress(`machine: ${machineLine(host)}`);
-progress(`${N} messages over ${channels} channels; rates ${rates.join(', ')} msgs/s for ${rateSeconds}s; outage ${outageS}s at ${failureRate} msgs/s; writer flushMs ${flushMs}, maxDocs ${maxDocs}, retryMs ${RETRY_MS}`);
+progress(
+  `${N} messages over ${channels} channels; rates ${rates.join(', ')} msgs/s for ${rateSeconds}s; outage ${outageS}s at ${failureRate} msgs/s; writer flushMs ${flushMs}, maxDocs ${maxDocs}, retryMs ${RETRY_MS}`,
+);
 const drivers: Driver[] = [memoryDriver()];
 const mongoUrl = process.env.MONGODB_URL?.trim();
 if (mongoUrl) drivers.push(await mongoDriver(mongoUrl));
@@ -589,25 +716,88 @@ const loadAvgEnd = loadAvgNow();
 
 const allExact = rows.every((r) => r.check.ok) && failures.every((f) => f.check.ok && f.replayS !== null);
 const table = markdownTable(
-  ['driver', 'run', 'messages', 'docs/s', 'x baseline', 'batches', 'mean batch', 'max batch', 'store calls / msg', 'bucket upserts / msg', 'spooled batches', 'record -> stored p50 / p99 ms', 'CPU ms / 1,000 msgs', 'CPU vs baseline', 'counts'],
+  [
+    'driver',
+    'run',
+    'messages',
+    'docs/s',
+    'x baseline',
+    'batches',
+    'mean batch',
+    'max batch',
+    'store calls / msg',
+    'bucket upserts / msg',
+    'spooled batches',
+    'record -> stored p50 / p99 ms',
+    'CPU ms / 1,000 msgs',
+    'CPU vs baseline',
+    'counts',
+  ],
   rows.map((r) => [
-    r.driver, r.run, `${r.messages}${r.capped ? ` (capped at ${baselineCapS}s)` : ''}`, fmt(r.docsPerS, 0), r.ratio === null ? '-' : `${fmt(r.ratio, 2)}x`,
-    String(r.batches), fmt(r.meanBatch, 1), String(r.maxBatch), fmt(r.storeCallsPerMsg, 4), fmt(r.upsertsPerMsg, 4), String(r.spooledBatches),
-    `${fmt(r.delayP50Ms, 0)} / ${fmt(r.delayP99Ms, 0)}`, fmt(r.cpuMsPer1000, 1), r.cpuVsBaseline === null ? '-' : `${fmt(r.cpuVsBaseline, 2)}x`, r.check.ok ? 'exact' : `WRONG: ${r.check.problems[0] ?? ''}`,
+    r.driver,
+    r.run,
+    `${r.messages}${r.capped ? ` (capped at ${baselineCapS}s)` : ''}`,
+    fmt(r.docsPerS, 0),
+    r.ratio === null ? '-' : `${fmt(r.ratio, 2)}x`,
+    String(r.batches),
+    fmt(r.meanBatch, 1),
+    String(r.maxBatch),
+    fmt(r.storeCallsPerMsg, 4),
+    fmt(r.upsertsPerMsg, 4),
+    String(r.spooledBatches),
+    `${fmt(r.delayP50Ms, 0)} / ${fmt(r.delayP99Ms, 0)}`,
+    fmt(r.cpuMsPer1000, 1),
+    r.cpuVsBaseline === null ? '-' : `${fmt(r.cpuVsBaseline, 2)}x`,
+    r.check.ok ? 'exact' : `WRONG: ${r.check.problems[0] ?? ''}`,
   ]),
 );
 const failureTable = markdownTable(
-  ['driver', 'offered msgs/s', 'messages', 'outage', 'failed store calls', 'batches spooled', 'spool peak', 'batches replayed', 'store back -> first replay / spool empty', 'dropped', 're-sent: message docs / bucket applies', 'stored / recorded', 'bucket counts', 'exactly once'],
+  [
+    'driver',
+    'offered msgs/s',
+    'messages',
+    'outage',
+    'failed store calls',
+    'batches spooled',
+    'spool peak',
+    'batches replayed',
+    'store back -> first replay / spool empty',
+    'dropped',
+    're-sent: message docs / bucket applies',
+    'stored / recorded',
+    'bucket counts',
+    'exactly once',
+  ],
   failures.map((f) => [
-    f.driver, String(f.rate), String(f.messages), `${f.outageS}s (first ${f.lostAnswerMs} ms: bucket answers lost)`, String(f.failedCalls), String(f.spooledBatches),
-    `${f.peakSpoolBatches} batches, ${fmt(f.peakSpoolBytes / 2 ** 20, 2)} MiB`, String(f.replayedBatches), `${f.firstReplayS === null ? 'never' : `${fmt(f.firstReplayS, 2)}s`} / ${f.replayS === null ? 'not within 120s' : `${fmt(f.replayS, 2)}s`}`,
-    String(f.dropped), `${f.resentDocs} / ${f.reappliedBatches}`, `${f.check.stored} / ${f.messages}`, `${f.check.bucketMessages} / ${f.messages}`, f.check.ok && f.replayS !== null ? 'yes' : 'NO',
+    f.driver,
+    String(f.rate),
+    String(f.messages),
+    `${f.outageS}s (first ${f.lostAnswerMs} ms: bucket answers lost)`,
+    String(f.failedCalls),
+    String(f.spooledBatches),
+    `${f.peakSpoolBatches} batches, ${fmt(f.peakSpoolBytes / 2 ** 20, 2)} MiB`,
+    String(f.replayedBatches),
+    `${f.firstReplayS === null ? 'never' : `${fmt(f.firstReplayS, 2)}s`} / ${f.replayS === null ? 'not within 120s' : `${fmt(f.replayS, 2)}s`}`,
+    String(f.dropped),
+    `${f.resentDocs} / ${f.reappliedBatches}`,
+    `${f.check.stored} / ${f.messages}`,
+    `${f.check.bucketMessages} / ${f.messages}`,
+    f.check.ok && f.replayS !== null ? 'yes' : 'NO',
   ]),
 );
 const histograms = rows
   .filter((r) => r.histogram !== null)
-  .map((r) => `- ${r.driver}, ${r.run}: ${(r.histogram ?? []).filter((h) => h.count > 0).map((h) => `${h.count} of <= ${Number.isFinite(h.le) ? h.le : 'more'}`).join(', ')}`);
-const problems = [...rows.filter((r) => !r.check.ok).map((r) => `- ${r.driver}, ${r.run}: ${r.check.problems.join('; ')}`), ...failures.filter((f) => !f.check.ok).map((f) => `- ${f.driver}, failure: ${f.check.problems.join('; ')}`)];
+  .map(
+    (r) =>
+      `- ${r.driver}, ${r.run}: ${(r.histogram ?? [])
+        .filter((h) => h.count > 0)
+        .map((h) => `${h.count} of <= ${Number.isFinite(h.le) ? h.le : 'more'}`)
+        .join(', ')}`,
+  );
+const problems = [
+  ...rows.filter((r) => !r.check.ok).map((r) => `- ${r.driver}, ${r.run}: ${r.check.problems.join('; ')}`),
+  ...failures.filter((f) => !f.check.ok).map((f) => `- ${f.driver}, failure: ${f.check.problems.join('; ')}`),
+];
 const markdown = [
   '# Store benchmark',
   '',
@@ -617,15 +807,15 @@ const markdown = [
     `drivers: ${drivers.map((d) => d.name).join(', ')}${mongoUrl ? '' : ' (MONGODB_URL not set: no MongoDB rows)'}. Every store call goes through a counting wrapper. ` +
     'Baseline: the same driver, no writer: one `insertMany([m])` and one `apply(batchId, [increment])` per message, awaited in turn.',
   '',
-  'docs/s: messages recorded / seconds until the last one was written (as-fast-as-accepted: the producer yields every 1,024 messages and waits while more than 8 flushes\' worth are pending). ' +
-    'x baseline: docs/s over the baseline\'s, for the as-fast-as-accepted run only (the offered-rate runs write what they are offered). CPU vs baseline: CPU per message over the baseline\'s, likewise (a paced run\'s CPU includes its producer waking 100 times a second). ' +
+  "docs/s: messages recorded / seconds until the last one was written (as-fast-as-accepted: the producer yields every 1,024 messages and waits while more than 8 flushes' worth are pending). " +
+    "x baseline: docs/s over the baseline's, for the as-fast-as-accepted run only (the offered-rate runs write what they are offered). CPU vs baseline: CPU per message over the baseline's, likewise (a paced run's CPU includes its producer waking 100 times a second). " +
     'store calls / msg: insertMany + apply + remove calls per message; bucket upserts / msg: (channel, minute) bucket documents updated per message. ' +
-    'record -> stored: from a message\'s recording to its insertMany returning (ms clock). CPU: `process.cpuUsage` of the bench process (producer included; a MongoDB server\'s own CPU is not in it). ' +
+    "record -> stored: from a message's recording to its insertMany returning (ms clock). CPU: `process.cpuUsage` of the bench process (producer included; a MongoDB server's own CPU is not in it). " +
     'counts: the store afterwards holds every recorded message once and bucket counts and polarity sums equal to what was recorded.',
   '',
   table,
   '',
-  'Batch sizes (messages per write, from the writer\'s `batchSizes` histogram):',
+  "Batch sizes (messages per write, from the writer's `batchSizes` histogram):",
   '',
   ...histograms,
   '',
@@ -641,9 +831,26 @@ const markdown = [
 publishResults(
   'store',
   {
-    name: 'store', machine: host, loadAvgEnd,
-    settings: { messages: N, channels, rates, rateSeconds, outageS, failureRate, lostAnswerMs: LOST_ANSWER_MS, baselineCapS, flushMs, maxDocs, retryMs: RETRY_MS, drivers: drivers.map((d) => d.name) },
-    rows, failures, exactlyOnce: allExact,
+    name: 'store',
+    machine: host,
+    loadAvgEnd,
+    settings: {
+      messages: N,
+      channels,
+      rates,
+      rateSeconds,
+      outageS,
+      failureRate,
+      lostAnswerMs: LOST_ANSWER_MS,
+      baselineCapS,
+      flushMs,
+      maxDocs,
+      retryMs: RETRY_MS,
+      drivers: drivers.map((d) => d.name),
+    },
+    rows,
+    failures,
+    exactlyOnce: allExact,
   },
   markdown,
 );

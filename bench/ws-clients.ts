@@ -5,8 +5,19 @@
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import {
-  chatTexts, countMarker, deliveryMarker, ERROR_MARKER, monoMs, parsePoolText, SUBSCRIBED_MARKER,
-  type ClientStats, type FromClient, type Schedule, type SubPlan, type ToClient, type Wire,
+  chatTexts,
+  countMarker,
+  deliveryMarker,
+  ERROR_MARKER,
+  monoMs,
+  parsePoolText,
+  SUBSCRIBED_MARKER,
+  type ClientStats,
+  type FromClient,
+  type Schedule,
+  type SubPlan,
+  type ToClient,
+  type Wire,
 } from './ws-protocol.js';
 
 /** Bounded memory however long the phase: beyond this many samples latency is no longer recorded. */
@@ -88,7 +99,12 @@ const asBuffer = (data: WebSocket.RawData): Buffer =>
  * The one-shot outcome of opening a subscriber: resolves once, true when subscribed; a failure (or the
  * timeout) records a sample reason and tears the connection down.
  */
-function settler(resolve: (ok: boolean) => void, teardown: () => void, timeoutMs: number, failures: string[]): (ok: boolean, reason?: string) => void {
+function settler(
+  resolve: (ok: boolean) => void,
+  teardown: () => void,
+  timeoutMs: number,
+  failures: string[],
+): (ok: boolean, reason?: string) => void {
   let settled = false;
   const settle = (ok: boolean, reason?: string) => {
     if (settled) return;
@@ -158,7 +174,12 @@ function openSocketIo(plan: SubPlan, port: number, timeoutMs: number, failures: 
     let held = false;
     // forceNew: one connection each (io() would otherwise multiplex every client over one Manager);
     // websocket only, as the raw clients use, and no reconnection so a failure is counted, not retried.
-    const socket: Socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: timeoutMs });
+    const socket: Socket = io(`http://127.0.0.1:${port}`, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      timeout: timeoutMs,
+    });
     const sub: Sub = { channel: plan.channel, alive: false, track: plan.track, last: new Map(), close: () => socket.disconnect() };
     const settle = settler(resolve, () => socket.disconnect(), timeoutMs, failures);
     const onItems = (items: unknown[]) => {
@@ -196,7 +217,11 @@ async function connectAll(msg: Extract<ToClient, { cmd: 'connect' }>): Promise<v
   for (let at = 0; at < msg.subs.length; at += msg.wave) {
     const wave = msg.subs.slice(at, at + msg.wave);
     const results = await Promise.all(
-      wave.map((plan) => (msg.wire === 'socketio' ? openSocketIo(plan, msg.port, msg.timeoutMs, failures) : openRaw(plan, url, msg.wire, msg.timeoutMs, failures))),
+      wave.map((plan) =>
+        msg.wire === 'socketio'
+          ? openSocketIo(plan, msg.port, msg.timeoutMs, failures)
+          : openRaw(plan, url, msg.wire, msg.timeoutMs, failures),
+      ),
     );
     for (const ok of results) {
       if (ok) held++;

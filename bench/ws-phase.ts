@@ -16,7 +16,20 @@ import { publish, type Publisher } from './ws-publishers.js';
 const QUIET_MS = 1000;
 
 /** The client generator's flags, the same in bench:ws and bench:cluster (docs/benchmarks.md lists both). */
-export const FANOUT_FLAGS = ['connections', 'channels', 'rate', 'duration', 'publishers', 'pool', 'clients', 'wave', 'drain', 'track', 'rounds', 'model'] as const;
+export const FANOUT_FLAGS = [
+  'connections',
+  'channels',
+  'rate',
+  'duration',
+  'publishers',
+  'pool',
+  'clients',
+  'wave',
+  'drain',
+  'track',
+  'rounds',
+  'model',
+] as const;
 
 export interface FanoutSettings {
   connections: number;
@@ -35,7 +48,8 @@ export interface FanoutSettings {
 
 /** The client generator's settings from its flags; the defaults that differ between the benches are given. */
 export function fanoutSettings(
-  flags: Partial<Record<(typeof FANOUT_FLAGS)[number], string>>, defaults: { connections: number; rate: string; drainS: number },
+  flags: Partial<Record<(typeof FANOUT_FLAGS)[number], string>>,
+  defaults: { connections: number; rate: string; drainS: number },
 ): FanoutSettings {
   const channels = int('channels', flags.channels, 10);
   return {
@@ -126,7 +140,12 @@ const statsOf = (clients: readonly ClientProc[], samples: boolean): Promise<Clie
  * window. `assertAlive` throws if a server died meanwhile.
  */
 export async function runPhase<T extends { serverCpu: CpuTime }>(
-  s: PhaseSetup, rate: number, seconds: number, record: boolean, meter: Meter<T>, assertAlive: () => void,
+  s: PhaseSetup,
+  rate: number,
+  seconds: number,
+  record: boolean,
+  meter: Meter<T>,
+  assertAlive: () => void,
 ): Promise<Phase<T>> {
   const { pubs, clients } = s;
   const intervalMs = (pubs.length * 1000) / rate;
@@ -150,7 +169,11 @@ export async function runPhase<T extends { serverCpu: CpuTime }>(
 
   const published = monoMs();
   const delivered = async () => mergeStats(await statsOf(clients, false)).deliveries;
-  await drainDeliveries(async () => ({ delivered: await delivered(), expected }), { maxMs: s.drainS * 1000, quietMs: QUIET_MS, everyMs: 200 });
+  await drainDeliveries(async () => ({ delivered: await delivered(), expected }), {
+    maxMs: s.drainS * 1000,
+    quietMs: QUIET_MS,
+    everyMs: 200,
+  });
   const ended = monoMs();
   const publisherErrors = sum(pubs.map((pub) => pub.errors)) - pubErrors0;
   const clientCpuS = sum(clients.map((c) => cpuSeconds(c.pid))) - clientCpu0;
@@ -204,18 +227,29 @@ export interface RateLoop {
  * deliveries / CPU-s, pushed onto `rows` as it is measured (a later failure keeps the rows so far).
  * `describe` gives a row's progress line from its server CPU on (after "server CPU Ns ").
  */
-export async function measureRates<R extends PhaseRow>(l: RateLoop, phase: (rate: number, seconds: number, record: boolean) => Promise<R>, describe: (row: R) => string, rows: R[]): Promise<void> {
+export async function measureRates<R extends PhaseRow>(
+  l: RateLoop,
+  phase: (rate: number, seconds: number, record: boolean) => Promise<R>,
+  describe: (row: R) => string,
+  rows: R[],
+): Promise<void> {
   for (const rate of l.rates) {
     await phase(rate, l.warmS, false);
-    const { best, scores } = await bestOfRounds(l.rounds, async (attempt) => {
-      progress(`  ${rate} msg/s for ${l.durationS}s${l.rounds > 1 ? `, round ${attempt}/${l.rounds}` : ''} (after a ${l.warmS}s warm-up)`);
-      const row = await phase(rate, l.durationS, true);
-      progress(
-        `    ${fmt(row.deliveriesPerS, 0)} deliveries/s, ${fmt(row.deliveredPct, 1)}% delivered, server CPU ${fmt(row.serverCpuS, 2)}s ${describe(row)}` +
-          (row.errors + row.publisherErrors > 0 ? `, ${row.errors + row.publisherErrors} error frames: ${row.errorSamples[0]}` : ''),
-      );
-      return row;
-    }, (row) => row.deliveriesPerCpuS);
+    const { best, scores } = await bestOfRounds(
+      l.rounds,
+      async (attempt) => {
+        progress(
+          `  ${rate} msg/s for ${l.durationS}s${l.rounds > 1 ? `, round ${attempt}/${l.rounds}` : ''} (after a ${l.warmS}s warm-up)`,
+        );
+        const row = await phase(rate, l.durationS, true);
+        progress(
+          `    ${fmt(row.deliveriesPerS, 0)} deliveries/s, ${fmt(row.deliveredPct, 1)}% delivered, server CPU ${fmt(row.serverCpuS, 2)}s ${describe(row)}` +
+            (row.errors + row.publisherErrors > 0 ? `, ${row.errors + row.publisherErrors} error frames: ${row.errorSamples[0]}` : ''),
+        );
+        return row;
+      },
+      (row) => row.deliveriesPerCpuS,
+    );
     best.roundsDeliveriesPerCpuS = scores;
     rows.push(best);
   }

@@ -46,7 +46,10 @@ export class ClientProc {
 
   request<E extends FromClient['ev']>(msg: ToClient, ev: E, timeoutMs: number): Promise<Extract<FromClient, { ev: E }>> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`subscriber process ${this.pid}: no "${ev}" reply within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`subscriber process ${this.pid}: no "${ev}" reply within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.waiters.push({
         resolve: (m) => {
           clearTimeout(timer);
@@ -88,13 +91,30 @@ export interface Connected {
 }
 
 /** Every share's process opens its subscribers `waveEach` at a time, each wave waiting for the last. */
-export async function connectSubscribers(wire: Wire, shares: readonly SubscriberShare[], waveEach: number, timeoutMs: number): Promise<Connected> {
+export async function connectSubscribers(
+  wire: Wire,
+  shares: readonly SubscriberShare[],
+  waveEach: number,
+  timeoutMs: number,
+): Promise<Connected> {
   const started = monoMs();
   const waves = Math.ceil(Math.max(0, ...shares.map((s) => s.subs.length)) / waveEach) + 1;
   const replies = await Promise.all(
-    shares.map((s) => s.proc.request({ cmd: 'connect', wire, port: s.port, subs: s.subs, wave: waveEach, timeoutMs }, 'connected', waves * (timeoutMs + 5000) + 30_000)),
+    shares.map((s) =>
+      s.proc.request(
+        { cmd: 'connect', wire, port: s.port, subs: s.subs, wave: waveEach, timeoutMs },
+        'connected',
+        waves * (timeoutMs + 5000) + 30_000,
+      ),
+    ),
   );
-  const out: Connected = { heldPerShare: replies.map((r) => r.held), held: 0, failed: 0, failureSamples: [], seconds: Number(((monoMs() - started) / 1000).toFixed(2)) };
+  const out: Connected = {
+    heldPerShare: replies.map((r) => r.held),
+    held: 0,
+    failed: 0,
+    failureSamples: [],
+    seconds: Number(((monoMs() - started) / 1000).toFixed(2)),
+  };
   for (const r of replies) {
     out.held += r.held;
     out.failed += r.failed;

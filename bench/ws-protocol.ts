@@ -32,7 +32,16 @@ export const channelName = (c: number): string => `room:bench-${c}`;
 
 // A handful of chat-like endings so texts are not all the same length; the model never sees them more than
 // once per pool entry because the cache is warmed first.
-const PHRASES = ['what a play', 'gg wp', 'no way that just happened', 'LUL', 'this stream is so good', 'rip', 'lets gooo', 'that was rough'];
+const PHRASES = [
+  'what a play',
+  'gg wp',
+  'no way that just happened',
+  'LUL',
+  'this stream is so good',
+  'rip',
+  'lets gooo',
+  'that was rough',
+];
 
 /** Text `i` of publisher `p`'s fixed pool: the same texts cycle so ChatPulse serves sentiment from its cache. */
 export const poolText = (p: number, i: number): string => `bench p${p} #${i} ${PHRASES[i % PHRASES.length]}`;
@@ -159,7 +168,16 @@ export type FromClient =
 
 /** Sums what the subscriber processes report (the first five error samples kept). */
 export function mergeStats(all: readonly ClientStats[]): ClientStats {
-  const merged: ClientStats = { deliveries: 0, inWindow: 0, closed: 0, errors: 0, errorSamples: [], mismatches: 0, unpaired: 0, latencies: [] };
+  const merged: ClientStats = {
+    deliveries: 0,
+    inWindow: 0,
+    closed: 0,
+    errors: 0,
+    errorSamples: [],
+    mismatches: 0,
+    unpaired: 0,
+    latencies: [],
+  };
   for (const s of all) {
     merged.deliveries += s.deliveries;
     merged.inWindow += s.inWindow;

@@ -81,7 +81,12 @@ function rawPublisher(index: number, channel: string, url: string, timeoutMs: nu
 
 function socketIoPublisher(index: number, channel: string, port: number, timeoutMs: number): Promise<Publisher> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: timeoutMs });
+    const socket: Socket = io(`http://127.0.0.1:${port}`, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      timeout: timeoutMs,
+    });
     const pub: Publisher = {
       index,
       channel,
@@ -113,7 +118,14 @@ function socketIoPublisher(index: number, channel: string, port: number, timeout
   });
 }
 
-function connectPublisher(wire: Wire, port: number, index: number, channel: string, token: string | undefined, timeoutMs: number): Promise<Publisher> {
+function connectPublisher(
+  wire: Wire,
+  port: number,
+  index: number,
+  channel: string,
+  token: string | undefined,
+  timeoutMs: number,
+): Promise<Publisher> {
   if (wire === 'socketio') return socketIoPublisher(index, channel, port, timeoutMs);
   const query = token === undefined ? '' : `?token=${encodeURIComponent(token)}`;
   return rawPublisher(index, channel, `ws://127.0.0.1:${port}/ws${query}`, timeoutMs);
@@ -124,7 +136,13 @@ function connectPublisher(wire: Wire, port: number, index: number, channel: stri
  * connected (so after a failure the caller still closes the ones before it).
  */
 export async function connectPublishers(
-  pubs: Publisher[], wire: Wire, port: number, count: number, channels: number, tokenOf: (p: number) => Promise<string | undefined>, timeoutMs: number,
+  pubs: Publisher[],
+  wire: Wire,
+  port: number,
+  count: number,
+  channels: number,
+  tokenOf: (p: number) => Promise<string | undefined>,
+  timeoutMs: number,
 ): Promise<void> {
   for (let p = 0; p < count; p++) pubs.push(await connectPublisher(wire, port, p, channelName(p % channels), await tokenOf(p), timeoutMs));
 }
@@ -195,7 +213,12 @@ export interface PublishResult {
  * Open loop: each publisher sends `perPublisher` messages on `schedule`, catching up at once if the loop
  * fell behind. Bounded by count and by `deadline` (monotonic ms): whatever is not sent by then is not sent.
  */
-export async function publish(pubs: readonly Publisher[], schedule: Schedule, perPublisher: number, deadline: number): Promise<PublishResult> {
+export async function publish(
+  pubs: readonly Publisher[],
+  schedule: Schedule,
+  perPublisher: number,
+  deadline: number,
+): Promise<PublishResult> {
   const sent = pubs.map(() => 0);
   let maxLagMs = 0;
   for (;;) {

@@ -13,7 +13,16 @@ import { parseFlags } from './lib/flags.js';
 import { loadAvgNow, machine, machineLine } from './lib/machine.js';
 import { sleep } from './lib/phases.js';
 import { cpuTime, openFilesLimit, rssBytes } from './lib/proc.js';
-import { failureReason, freePort, guardRun, portLine, ServerUnavailable, startServer, stopChild, type StartedServer } from './lib/processes.js';
+import {
+  failureReason,
+  freePort,
+  guardRun,
+  portLine,
+  ServerUnavailable,
+  startServer,
+  stopChild,
+  type StartedServer,
+} from './lib/processes.js';
 import { fmt, markdownTable, progress, publishResults } from './lib/results.js';
 import { round } from './lib/stats.js';
 import { FANOUT_FLAGS, fanoutSettings, measureRates, runPhase, type PhaseRow, type PhaseSetup } from './ws-phase.js';
@@ -22,9 +31,12 @@ import { ClientProc, connectSubscribers, createBenchRooms, waveShare } from './w
 import { ConnectError, connectPublishers, warmCache, type Publisher, type WarmResult } from './ws-publishers.js';
 
 const flags = parseFlags([...FANOUT_FLAGS, 'servers']);
-const { connections, channels, rates, durationS, publisherCount, pool, clientProcs, wave, drainS, trackPerChannel, rounds, modelDir } = fanoutSettings(flags, {
-  connections: 10_000, rate: '200,1000', drainS: 30,
-});
+const { connections, channels, rates, durationS, publisherCount, pool, clientProcs, wave, drainS, trackPerChannel, rounds, modelDir } =
+  fanoutSettings(flags, {
+    connections: 10_000,
+    rate: '200,1000',
+    drainS: 30,
+  });
 const specs: ServerSpec[] = (flags.servers ?? SERVERS.map((s) => s.kind).join(',')).split(',').map((k) => {
   const spec = SERVERS.find((s) => s.kind === k.trim());
   if (spec === undefined) throw new Error(`--servers: unknown "${k}" (known: ${SERVERS.map((s) => s.kind).join(', ')})`);
@@ -98,7 +110,8 @@ interface Run extends PhaseSetup {
 
 function assertAlive(run: Run): void {
   const { child } = run.server;
-  if (child.exitCode !== null || child.signalCode !== null) throw new ServerUnavailable(`${run.spec.label} exited during the run (${child.signalCode ?? child.exitCode})`);
+  if (child.exitCode !== null || child.signalCode !== null)
+    throw new ServerUnavailable(`${run.spec.label} exited during the run (${child.signalCode ?? child.exitCode})`);
 }
 
 /** One phase (ws-phase.ts), the server's CPU read from its one process. */
@@ -113,16 +126,35 @@ async function phase(run: Run, rate: number, seconds: number, record: boolean): 
   };
   const { row, measured } = await runPhase(run, rate, seconds, record, meter, () => assertAlive(run));
   return {
-    server: spec.label, kind: spec.kind, batched: spec.batched, ...row, serverUserS: round(measured.serverCpu.user, 2),
-    vsCeiling: null, vsSocketIo: null, vsSocketIoBatched: null,
+    server: spec.label,
+    kind: spec.kind,
+    batched: spec.batched,
+    ...row,
+    serverUserS: round(measured.serverCpu.user, 2),
+    vsCeiling: null,
+    vsSocketIo: null,
+    vsSocketIoBatched: null,
   };
 }
 
 async function runServer(spec: ServerSpec): Promise<ServerResult> {
   const result: ServerResult = {
-    kind: spec.kind, server: spec.label, available: false, reason: null, fdLimit: null,
-    subscribersRequested: connections, publishers: publisherCount, subscribersHeld: 0, subscribersFailed: 0, failureSamples: [], connectS: 0,
-    rssBeforeBytes: null, rssIdleBytes: null, rssPerIdleConnBytes: null, warm: null, phases: [],
+    kind: spec.kind,
+    server: spec.label,
+    available: false,
+    reason: null,
+    fdLimit: null,
+    subscribersRequested: connections,
+    publishers: publisherCount,
+    subscribersHeld: 0,
+    subscribersFailed: 0,
+    failureSamples: [],
+    connectS: 0,
+    rssBeforeBytes: null,
+    rssIdleBytes: null,
+    rssPerIdleConnBytes: null,
+    warm: null,
+    phases: [],
   };
   let server: StartedServer | null = null;
   const pubs: Publisher[] = [];
@@ -132,13 +164,23 @@ async function runServer(spec: ServerSpec): Promise<ServerResult> {
     server = await start(spec);
     result.fdLimit = openFilesLimit(server.pid);
     if (result.fdLimit < connections + publisherCount + 64) {
-      progress(`  warning: the server may open only ${result.fdLimit} files (hard limit), fewer than ${connections + publisherCount} connections need`);
+      progress(
+        `  warning: the server may open only ${result.fdLimit} files (hard limit), fewer than ${connections + publisherCount} connections need`,
+      );
     }
     const port = server.port;
     // ChatPulse publishers post as signed-in users: one account per publisher (and one hosts the rooms).
     const chatpulse = spec.wire === 'chatpulse';
     if (chatpulse) await createBenchRooms(port, await accountToken(port, port, 'bench_host'), channels);
-    await connectPublishers(pubs, spec.wire, port, publisherCount, channels, async (p) => (chatpulse ? accountToken(port, port, `bench_pub_${p}`) : undefined), CONNECT_TIMEOUT_MS);
+    await connectPublishers(
+      pubs,
+      spec.wire,
+      port,
+      publisherCount,
+      channels,
+      async (p) => (chatpulse ? accountToken(port, port, `bench_pub_${p}`) : undefined),
+      CONNECT_TIMEOUT_MS,
+    );
     if (chatpulse) {
       result.warm = await warmCache(pubs, pool, 180_000);
       progress(`  cache warm-up: ${result.warm.confirmed}/${result.warm.total} pool texts came back in ${fmt(result.warm.seconds, 1)}s`);
@@ -150,25 +192,38 @@ async function runServer(spec: ServerSpec): Promise<ServerResult> {
     for (let k = 0; k < clientProcs; k++) clients.push(new ClientProc());
     const waveEach = waveShare(wave, clientProcs);
     progress(`  connecting ${connections} subscribers over ${channels} channels (${clientProcs} processes, waves of ${waveEach} each)`);
-    const held = await connectSubscribers(spec.wire, clients.map((proc, k) => ({ proc, port, subs: perProc[k] as SubPlan[] })), waveEach, CONNECT_TIMEOUT_MS);
+    const held = await connectSubscribers(
+      spec.wire,
+      clients.map((proc, k) => ({ proc, port, subs: perProc[k] as SubPlan[] })),
+      waveEach,
+      CONNECT_TIMEOUT_MS,
+    );
     result.connectS = held.seconds;
     result.subscribersHeld = held.held;
     result.subscribersFailed = held.failed;
     result.failureSamples = held.failureSamples;
-    progress(`  held ${result.subscribersHeld} (+${pubs.length} publishers), failed ${result.subscribersFailed} in ${result.connectS}s${result.failureSamples.length > 0 ? `; e.g. ${result.failureSamples[0]}` : ''}`);
-    if (result.subscribersHeld === 0) throw new ServerUnavailable(`no subscriber connection held${result.failureSamples.length > 0 ? `: ${result.failureSamples[0]}` : ''}`);
+    progress(
+      `  held ${result.subscribersHeld} (+${pubs.length} publishers), failed ${result.subscribersFailed} in ${result.connectS}s${result.failureSamples.length > 0 ? `; e.g. ${result.failureSamples[0]}` : ''}`,
+    );
+    if (result.subscribersHeld === 0)
+      throw new ServerUnavailable(
+        `no subscriber connection held${result.failureSamples.length > 0 ? `: ${result.failureSamples[0]}` : ''}`,
+      );
     // Settle (handshake garbage, presence traffic) before reading the idle footprint.
     await sleep(2000);
     result.rssIdleBytes = rssBytes(server.pid);
     result.rssPerIdleConnBytes = Math.round((result.rssIdleBytes - result.rssBeforeBytes) / result.subscribersHeld);
-    progress(`  RSS ${fmt(result.rssBeforeBytes / 2 ** 20, 1)} -> ${fmt(result.rssIdleBytes / 2 ** 20, 1)} MiB: ${fmt(result.rssPerIdleConnBytes / 1024, 2)} KiB per idle connection`);
+    progress(
+      `  RSS ${fmt(result.rssBeforeBytes / 2 ** 20, 1)} -> ${fmt(result.rssIdleBytes / 2 ** 20, 1)} MiB: ${fmt(result.rssPerIdleConnBytes / 1024, 2)} KiB per idle connection`,
+    );
     result.available = true;
 
     const run: Run = { spec, server, pubs, clients, pool, drainS };
     await measureRates(
       { rates, rounds, durationS, warmS: WARM_PHASE_S },
       (rate, seconds, record) => phase(run, rate, seconds, record),
-      (row) => `-> ${fmt(row.deliveriesPerCpuS, 0)} deliveries/CPU-s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, client CPU ${fmt(row.clientCpuPct, 0)}%`,
+      (row) =>
+        `-> ${fmt(row.deliveriesPerCpuS, 0)} deliveries/CPU-s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, client CPU ${fmt(row.clientCpuPct, 0)}%`,
       result.phases,
     );
   } catch (err) {
@@ -187,7 +242,8 @@ async function runServer(spec: ServerSpec): Promise<ServerResult> {
 function ratios(results: readonly ServerResult[]): void {
   const rows = results.flatMap((r) => r.phases);
   const find = (kind: ServerKind, rate: number) => rows.find((r) => r.kind === kind && r.rate === rate);
-  const ratio = (row: ServerRow, base: ServerRow | undefined) => (base === undefined ? null : row.deliveriesPerCpuS / base.deliveriesPerCpuS);
+  const ratio = (row: ServerRow, base: ServerRow | undefined) =>
+    base === undefined ? null : row.deliveriesPerCpuS / base.deliveriesPerCpuS;
   for (const row of rows) {
     row.vsCeiling = ratio(row, find(row.batched ? 'uws-batched' : 'uws', row.rate));
     row.vsSocketIo = ratio(row, find('socketio', row.rate));
@@ -210,19 +266,34 @@ function targets(results: readonly ServerResult[]): Record<string, Target> {
     for (const rate of rates) {
       const vs = r.phases.find((p) => p.rate === rate)?.vsCeiling ?? null;
       const ceiling = r.kind === 'chatpulse-batched' ? `${BASELINE_COALESCE_MS} ms coalescing bare uWS` : 'bare uWS';
-      out[`${r.kind} @${rate}/s vs ${ceiling} ceiling`] = { target: '>= 70% deliveries per CPU-s', measured: pct(vs), met: vs === null ? null : vs >= 0.7 };
+      out[`${r.kind} @${rate}/s vs ${ceiling} ceiling`] = {
+        target: '>= 70% deliveries per CPU-s',
+        measured: pct(vs),
+        met: vs === null ? null : vs >= 0.7,
+      };
     }
   }
   // The socket.io comparison is stated at 1,000 messages/s; a run without that rate uses its highest.
   const rate = rates.includes(1000) ? 1000 : Math.max(...rates);
-  for (const [kind, factor] of [['chatpulse', 3], ['chatpulse-batched', 5]] as const) {
+  for (const [kind, factor] of [
+    ['chatpulse', 3],
+    ['chatpulse-batched', 5],
+  ] as const) {
     if (!specs.some((s) => s.kind === kind)) continue;
     const row = results.find((r) => r.kind === kind)?.phases.find((p) => p.rate === rate);
-    out[`${kind} @${rate}/s vs socket.io`] = { target: `>= ${factor}x deliveries per CPU-s`, measured: times(row?.vsSocketIo ?? null), met: row?.vsSocketIo == null ? null : row.vsSocketIo >= factor };
+    out[`${kind} @${rate}/s vs socket.io`] = {
+      target: `>= ${factor}x deliveries per CPU-s`,
+      measured: times(row?.vsSocketIo ?? null),
+      met: row?.vsSocketIo == null ? null : row.vsSocketIo >= factor,
+    };
   }
   for (const r of cp) {
     const perConn = r.rssPerIdleConnBytes;
-    out[`${r.kind} RSS per idle connection`] = { target: '<= 8 KiB', measured: perConn === null ? 'n/a' : `${fmt(perConn / 1024, 2)} KiB`, met: perConn === null ? null : perConn <= RSS_TARGET_BYTES };
+    out[`${r.kind} RSS per idle connection`] = {
+      target: '<= 8 KiB',
+      measured: perConn === null ? 'n/a' : `${fmt(perConn / 1024, 2)} KiB`,
+      met: perConn === null ? null : perConn <= RSS_TARGET_BYTES,
+    };
   }
   for (const r of cp) {
     const total = r.subscribersHeld + (r.available ? r.publishers : 0);
@@ -231,7 +302,11 @@ function targets(results: readonly ServerResult[]): Record<string, Target> {
     out[`${r.kind} ${TARGET_CONNECTIONS.toLocaleString('en-US')} concurrent connections`] = {
       target: `>= ${TARGET_CONNECTIONS} held`,
       measured: r.available ? `${total} held, ${r.subscribersFailed} failed${limited}` : 'n/a',
-      met: !r.available ? null : tested ? total >= TARGET_CONNECTIONS && r.subscribersFailed === 0 && r.phases.every((p) => p.closedDuring === 0) : null,
+      met: !r.available
+        ? null
+        : tested
+          ? total >= TARGET_CONNECTIONS && r.subscribersFailed === 0 && r.phases.every((p) => p.closedDuring === 0)
+          : null,
     };
   }
   return out;
@@ -241,13 +316,39 @@ function report(results: readonly ServerResult[], goals: Record<string, Target>,
   const ratioCell = (x: number | null) => (x === null ? '-' : `${fmt(x * 100, 0)}%`);
   const timesCell = (x: number | null) => (x === null ? '-' : `${fmt(x, 2)}x`);
   const throughput = markdownTable(
-    ['server', 'rate msg/s', 'held', 'deliveries/s', 'delivered', 'server CPU', 'deliveries / CPU-s', 'p50 ms', 'p99 ms', 'vs uWS ceiling', 'vs socket.io', 'vs socket.io coalescing', 'client CPU', 'errors'],
+    [
+      'server',
+      'rate msg/s',
+      'held',
+      'deliveries/s',
+      'delivered',
+      'server CPU',
+      'deliveries / CPU-s',
+      'p50 ms',
+      'p99 ms',
+      'vs uWS ceiling',
+      'vs socket.io',
+      'vs socket.io coalescing',
+      'client CPU',
+      'errors',
+    ],
     results.flatMap((r) =>
       r.available
         ? r.phases.map((p) => [
-            r.server, String(p.rate), String(p.subscribersHeld + r.publishers), fmt(p.deliveriesPerS, 0), `${fmt(p.deliveredPct, 1)}%`,
-            `${fmt(p.serverCpuS, 2)}s (${fmt(p.serverCpuPct, 0)}%, sys ${fmt((100 * p.serverSysS) / p.serverCpuS, 0)}%)`, fmt(p.deliveriesPerCpuS, 0), String(p.p50Ms), String(p.p99Ms),
-            ratioCell(p.vsCeiling), timesCell(p.vsSocketIo), timesCell(p.vsSocketIoBatched), `${fmt(p.clientCpuPct, 0)}%`, String(p.errors),
+            r.server,
+            String(p.rate),
+            String(p.subscribersHeld + r.publishers),
+            fmt(p.deliveriesPerS, 0),
+            `${fmt(p.deliveredPct, 1)}%`,
+            `${fmt(p.serverCpuS, 2)}s (${fmt(p.serverCpuPct, 0)}%, sys ${fmt((100 * p.serverSysS) / p.serverCpuS, 0)}%)`,
+            fmt(p.deliveriesPerCpuS, 0),
+            String(p.p50Ms),
+            String(p.p99Ms),
+            ratioCell(p.vsCeiling),
+            timesCell(p.vsSocketIo),
+            timesCell(p.vsSocketIoBatched),
+            `${fmt(p.clientCpuPct, 0)}%`,
+            String(p.errors),
           ])
         : [[r.server, '-', '-', `not available: ${r.reason ?? 'unknown'}`, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-']],
     ),
@@ -255,26 +356,48 @@ function report(results: readonly ServerResult[], goals: Record<string, Target>,
   const memory = markdownTable(
     ['server', 'subscribers held', 'failed', 'connect s', 'RSS before MiB', 'RSS idle MiB', 'per idle connection', 'open-files limit'],
     results.map((r) => [
-      r.server, `${r.subscribersHeld} / ${r.subscribersRequested}`, String(r.subscribersFailed), String(r.connectS),
-      r.rssBeforeBytes === null ? '-' : fmt(r.rssBeforeBytes / 2 ** 20, 1), r.rssIdleBytes === null ? '-' : fmt(r.rssIdleBytes / 2 ** 20, 1),
-      r.rssPerIdleConnBytes === null ? '-' : `${fmt(r.rssPerIdleConnBytes / 1024, 2)} KiB`, r.fdLimit === null ? '-' : String(r.fdLimit),
+      r.server,
+      `${r.subscribersHeld} / ${r.subscribersRequested}`,
+      String(r.subscribersFailed),
+      String(r.connectS),
+      r.rssBeforeBytes === null ? '-' : fmt(r.rssBeforeBytes / 2 ** 20, 1),
+      r.rssIdleBytes === null ? '-' : fmt(r.rssIdleBytes / 2 ** 20, 1),
+      r.rssPerIdleConnBytes === null ? '-' : `${fmt(r.rssPerIdleConnBytes / 1024, 2)} KiB`,
+      r.fdLimit === null ? '-' : String(r.fdLimit),
     ]),
   );
   const met = (m: boolean | null) => (m === null ? 'not measured' : m ? 'met' : 'NOT met');
   const notes: string[] = [];
   for (const r of results) {
-    if (r.available && r.reason !== null) notes.push(`- ${r.server}: stopped early (${r.reason}); rows missing from the table were not measured`);
+    if (r.available && r.reason !== null)
+      notes.push(`- ${r.server}: stopped early (${r.reason}); rows missing from the table were not measured`);
     if (r.failureSamples.length > 0) notes.push(`- ${r.server}: ${r.subscribersFailed} connections failed, e.g. "${r.failureSamples[0]}"`);
-    if (r.warm !== null && r.warm.confirmed < r.warm.total) notes.push(`- ${r.server}: cache warm-up confirmed ${r.warm.confirmed}/${r.warm.total} texts: some deliveries may have waited for inference`);
+    if (r.warm !== null && r.warm.confirmed < r.warm.total)
+      notes.push(
+        `- ${r.server}: cache warm-up confirmed ${r.warm.confirmed}/${r.warm.total} texts: some deliveries may have waited for inference`,
+      );
     for (const p of r.phases) {
       const at = `${r.server} @${p.rate}/s`;
-      if (p.errors + p.publisherErrors > 0) notes.push(`- ${at}: ${p.errors} error frames to subscribers, ${p.publisherErrors} to publishers, e.g. \`${p.errorSamples[0] ?? ''}\``);
-      if (p.deliveredPct < 99) notes.push(`- ${at}: ${fmt(p.deliveredPct, 1)}% delivered by the end of the drain: the server's CPU for the rest is counted, so deliveries / CPU-s understates it`);
+      if (p.errors + p.publisherErrors > 0)
+        notes.push(
+          `- ${at}: ${p.errors} error frames to subscribers, ${p.publisherErrors} to publishers, e.g. \`${p.errorSamples[0] ?? ''}\``,
+        );
+      if (p.deliveredPct < 99)
+        notes.push(
+          `- ${at}: ${fmt(p.deliveredPct, 1)}% delivered by the end of the drain: the server's CPU for the rest is counted, so deliveries / CPU-s understates it`,
+        );
       if (p.closedDuring > 0) notes.push(`- ${at}: ${p.closedDuring} subscriber connections closed during the phase`);
-      if (p.countMismatches > 0) notes.push(`- ${at}: ${p.countMismatches} tracked frames where the delivery count by marker disagreed with the parsed frame: deliveries may be miscounted`);
+      if (p.countMismatches > 0)
+        notes.push(
+          `- ${at}: ${p.countMismatches} tracked frames where the delivery count by marker disagreed with the parsed frame: deliveries may be miscounted`,
+        );
       if (p.unpaired > 0) notes.push(`- ${at}: ${p.unpaired} tracked deliveries not paired with a send (no latency sample)`);
-      if (p.p50Ms > BACKLOG_P50_MS) notes.push(`- ${at}: p50 ${p.p50Ms} ms: receivers fell behind and sockets were backed up, which makes writes cheaper per delivery; compare with rows in the same regime`);
-      if (p.publisherMaxLagMs > 50) notes.push(`- ${at}: the publishers fell up to ${p.publisherMaxLagMs} ms behind schedule (charged to latency)`);
+      if (p.p50Ms > BACKLOG_P50_MS)
+        notes.push(
+          `- ${at}: p50 ${p.p50Ms} ms: receivers fell behind and sockets were backed up, which makes writes cheaper per delivery; compare with rows in the same regime`,
+        );
+      if (p.publisherMaxLagMs > 50)
+        notes.push(`- ${at}: the publishers fell up to ${p.publisherMaxLagMs} ms behind schedule (charged to latency)`);
     }
   }
   return [
@@ -309,11 +432,16 @@ function report(results: readonly ServerResult[], goals: Record<string, Target>,
   ].join('\n');
 }
 
-const perServerS = 240 + Math.ceil(connections / wave) * (CONNECT_TIMEOUT_MS / 1000 + 5) + rates.length * (WARM_PHASE_S + drainS + rounds * (durationS + drainS + 20) + 20);
+const perServerS =
+  240 +
+  Math.ceil(connections / wave) * (CONNECT_TIMEOUT_MS / 1000 + 5) +
+  rates.length * (WARM_PHASE_S + drainS + rounds * (durationS + drainS + 20) + 20);
 guardRun('bench:ws', specs.length * perServerS);
 
 progress(`machine: ${machineLine(host)}`);
-progress(`servers: ${specs.map((s) => s.kind).join(', ')}; ${connections} subscribers, ${channels} channels, ${publisherCount} publishers, rates ${rates.join(', ')} msg/s, ${durationS}s each`);
+progress(
+  `servers: ${specs.map((s) => s.kind).join(', ')}; ${connections} subscribers, ${channels} channels, ${publisherCount} publishers, rates ${rates.join(', ')} msg/s, ${durationS}s each`,
+);
 const results: ServerResult[] = [];
 for (const spec of specs) results.push(await runServer(spec));
 ratios(results);
@@ -323,9 +451,27 @@ const markdown = report(results, goals, loadAvgEnd);
 publishResults(
   'ws',
   {
-    name: 'ws', machine: host, loadAvgEnd, model: modelDir,
-    settings: { connections, channels, publishers: publisherCount, rates, durationS, rounds, warmPhaseS: WARM_PHASE_S, drainS, pool, clientProcs, wave, trackPerChannel, baselineCoalesceMs: BASELINE_COALESCE_MS },
-    servers: results, targets: goals,
+    name: 'ws',
+    machine: host,
+    loadAvgEnd,
+    model: modelDir,
+    settings: {
+      connections,
+      channels,
+      publishers: publisherCount,
+      rates,
+      durationS,
+      rounds,
+      warmPhaseS: WARM_PHASE_S,
+      drainS,
+      pool,
+      clientProcs,
+      wave,
+      trackPerChannel,
+      baselineCoalesceMs: BASELINE_COALESCE_MS,
+    },
+    servers: results,
+    targets: goals,
   },
   markdown,
 );

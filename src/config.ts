@@ -207,8 +207,14 @@ export function loadConfig(env: Env): Config {
     loginFailureWindowS: int(env, 'LOGIN_FAILURE_WINDOW_S', 900, 1, 86_400),
     adminUsername,
     adminPassword: adminUsername === undefined ? undefined : adminPassword,
-    corsOrigins: (str(env, 'CORS_ORIGINS') ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
-    trustedProxies: (str(env, 'TRUSTED_PROXIES') ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    corsOrigins: (str(env, 'CORS_ORIGINS') ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== ''),
+    trustedProxies: (str(env, 'TRUSTED_PROXIES') ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== ''),
     redisUrl: str(env, 'REDIS_URL'),
     mongodbUrl: str(env, 'MONGODB_URL'),
     workers,
@@ -257,7 +263,8 @@ export function loadConfig(env: Env): Config {
       spoolMaxBytes: int(env, 'SPOOL_MAX_BYTES', 256 * 1024 * 1024, 1024),
       flushMs: int(env, 'STORE_FLUSH_MS', 250, 1, 60_000),
       flushMaxDocs: int(env, 'STORE_FLUSH_MAX_DOCS', 500, 1, 100_000),
-      messageRetentionDays: str(env, 'MESSAGE_RETENTION_DAYS') === undefined ? undefined : int(env, 'MESSAGE_RETENTION_DAYS', 30, 1, 36_500),
+      messageRetentionDays:
+        str(env, 'MESSAGE_RETENTION_DAYS') === undefined ? undefined : int(env, 'MESSAGE_RETENTION_DAYS', 30, 1, 36_500),
       memoryMessagesPerChannel: int(env, 'MEMORY_MESSAGES_PER_CHANNEL', 10_000, 1, 10_000_000),
       memoryBucketRetentionHours: int(env, 'MEMORY_BUCKET_RETENTION_HOURS', 48, 1, 24 * 3650),
       mongoTimeoutMs: int(env, 'MONGODB_TIMEOUT_MS', 10_000, 100, 600_000),
@@ -276,7 +283,9 @@ export function loadConfig(env: Env): Config {
   }
   if ((config.ingest.tiktokSessionId === undefined) !== (config.ingest.tiktokTtTargetIdc === undefined)) {
     // tiktok-live-connector refuses a session cookie without the account's data-centre cookie.
-    throw new ConfigError('TIKTOK_SESSION_ID and TIKTOK_TT_TARGET_IDC (the account\'s tt-target-idc cookie, e.g. useast1a) must be set together');
+    throw new ConfigError(
+      "TIKTOK_SESSION_ID and TIKTOK_TT_TARGET_IDC (the account's tt-target-idc cookie, e.g. useast1a) must be set together",
+    );
   }
   if (config.ingest.scanMs * 2 > config.ingest.leaseTtlMs) {
     throw new ConfigError('INGEST_SCAN_MS must be at most half of INGEST_LEASE_TTL_MS: owners renew on each scan');

@@ -12,7 +12,14 @@ try {
   const config = loadConfig(process.env);
   if (config.workers > 1 && cluster.isPrimary) {
     await runPrimary(
-      { workers: config.workers, host: config.host, port: config.port, drainTimeoutMs: config.drainTimeoutMs, maxCrashes: 5, crashWindowMs: 30_000 },
+      {
+        workers: config.workers,
+        host: config.host,
+        port: config.port,
+        drainTimeoutMs: config.drainTimeoutMs,
+        maxCrashes: 5,
+        crashWindowMs: 30_000,
+      },
       log,
     );
   } else {
@@ -20,8 +27,9 @@ try {
   }
 } catch (err) {
   // Configuration and model problems are the operator's to fix: say what, without a stack trace.
-  const known = err instanceof ConfigError || (err instanceof Error && ['ModelError', 'NativeUwsMissingError', 'RegistryError'].includes(err.name));
-  log.fatal(known ? { reason: (err as Error).message } : { err }, 'chatpulse cannot start');
+  const known =
+    err instanceof ConfigError || (err instanceof Error && ['ModelError', 'NativeUwsMissingError', 'RegistryError'].includes(err.name));
+  log.fatal(known ? { reason: (err).message } : { err }, 'chatpulse cannot start');
   // Whatever had started (inference threads, a cluster worker's IPC channel, Redis clients) would keep
   // the process alive with nothing to serve: exit, so a supervisor (or the primary) sees the failure.
   process.exit(1);

@@ -5,7 +5,8 @@ import { AddressSlots, isLoopback, slotKey } from '../src/gateway/address-slots.
 
 describe('address slots', () => {
   it('recognises loopback in any spelling, and nothing else', () => {
-    for (const a of ['127.0.0.1', '127.9.9.9', '::1', '0:0:0:0:0:0:0:1', '0000:0000:0000:0000:0000:0000:0000:0001', '::ffff:127.0.0.1']) expect(isLoopback(a), a).toBe(true);
+    for (const a of ['127.0.0.1', '127.9.9.9', '::1', '0:0:0:0:0:0:0:1', '0000:0000:0000:0000:0000:0000:0000:0001', '::ffff:127.0.0.1'])
+      expect(isLoopback(a), a).toBe(true);
     for (const a of ['10.0.0.1', '::', '::2', '2001:db8::1', '::ffff:10.0.0.1', 'not an address', '']) expect(isLoopback(a), a).toBe(false);
   });
 

@@ -7,8 +7,7 @@ import { SentimentEngine } from '../src/sentiment/engine.js';
 import { call, ROBERTA, startServer, type TestServer } from './helpers.js';
 import { account, WsClient } from './ws-client.js';
 
-const flood = (round: number, n: number) =>
-  Array.from({ length: n }, (_, i) => `flood ${round} text ${i} ${'na'.repeat(i % 40)} batman`);
+const flood = (round: number, n: number) => Array.from({ length: n }, (_, i) => `flood ${round} text ${i} ${'na'.repeat(i % 40)} batman`);
 
 describe('admission by expected wait (ADMISSION_DEADLINE_MS)', () => {
   let s: TestServer | undefined;
@@ -20,7 +19,9 @@ describe('admission by expected wait (ADMISSION_DEADLINE_MS)', () => {
   it('refuses part of a flood with 503 overloaded and Retry-After, and answers every call it admitted in full', async () => {
     s = await startServer({ ADMISSION_DEADLINE_MS: '10', CACHE_SIZE: '0', API_RATE_PER_MIN: '100000' });
     const { token } = await account(s.url, 'flooder');
-    const calls = Array.from({ length: 24 }, (_, round) => call(s!.url, 'POST', '/api/v1/sentiment/batch', { token, body: { texts: flood(round, 256) } }));
+    const calls = Array.from({ length: 24 }, (_, round) =>
+      call(s!.url, 'POST', '/api/v1/sentiment/batch', { token, body: { texts: flood(round, 256) } }),
+    );
     const answers = await Promise.all(calls);
     const admitted = answers.filter((a) => a.status === 200);
     const refused = answers.filter((a) => a.status === 503);
@@ -48,11 +49,16 @@ describe('admission by expected wait (ADMISSION_DEADLINE_MS)', () => {
     expect((await call(s.url, 'POST', '/api/v1/rooms', { token: user.token, body: { id: 'flooded' } })).status).toBe(201);
     const ws = await WsClient.open(s.url, `token=${user.token}`);
     await ws.subscribe('room:flooded');
-    const floods = Array.from({ length: 12 }, (_, round) => call(s!.url, 'POST', '/api/v1/sentiment/batch', { token: user.token, body: { texts: flood(100 + round, 256) } }));
+    const floods = Array.from({ length: 12 }, (_, round) =>
+      call(s!.url, 'POST', '/api/v1/sentiment/batch', { token: user.token, body: { texts: flood(100 + round, 256) } }),
+    );
     for (let i = 0; i < 20; i++) ws.send({ type: 'chat', channel: 'room:flooded', text: `chat during the flood ${i}` });
     await Promise.all(floods);
     // Every chat frame was answered one way or the other.
-    await ws.until((fs) => fs.filter((f) => (f.type === 'message' && String(f.text).startsWith('chat during')) || f.type === 'error').length >= 20, 20_000);
+    await ws.until(
+      (fs) => fs.filter((f) => (f.type === 'message' && String(f.text).startsWith('chat during')) || f.type === 'error').length >= 20,
+      20_000,
+    );
     for (const f of ws.frames.filter((f) => f.type === 'error')) expect(f.code).toBe('overloaded');
     ws.send({ type: 'chat', channel: 'room:flooded', text: 'after the flood' });
     await ws.until((fs) => fs.some((f) => f.type === 'message' && f.text === 'after the flood'), 10_000);
@@ -63,12 +69,22 @@ describe('admission by expected wait (ADMISSION_DEADLINE_MS)', () => {
 describe('SentimentEngine.close', () => {
   it('answers every text it admitted before it stops its threads, and refuses later ones with 503 draining', async () => {
     const engine = await SentimentEngine.start({
-      modelDir: ROBERTA, maxLength: 128, threads: 1, intraOpNumThreads: 1, batchMaxItems: 16, batchMaxTokens: 8192,
-      batchMaxWaitMs: 2, queueMax: 10_000, cacheSize: 0,
+      modelDir: ROBERTA,
+      maxLength: 128,
+      threads: 1,
+      intraOpNumThreads: 1,
+      batchMaxItems: 16,
+      batchMaxTokens: 8192,
+      batchMaxWaitMs: 2,
+      queueMax: 10_000,
+      cacheSize: 0,
     });
     const admitted = Array.from({ length: 20 }, (_, round) => engine.classifyMany(flood(200 + round, 64)));
     const closing = engine.close();
-    const late = await engine.classify('after close').then(() => null, (e: unknown) => e);
+    const late = await engine.classify('after close').then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(late).toBeInstanceOf(AppError);
     expect((late as AppError).code).toBe('draining');
     expect((late as AppError).status).toBe(503);

@@ -5,7 +5,15 @@
 import { randomBytes, scrypt } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthService, hashPassword, MemoryApiKeyStore, MemoryRevocationStore, MemoryUserStore, TokenIssuer, verifyPassword } from '../src/auth/index.js';
+import {
+  AuthService,
+  hashPassword,
+  MemoryApiKeyStore,
+  MemoryRevocationStore,
+  MemoryUserStore,
+  TokenIssuer,
+  verifyPassword,
+} from '../src/auth/index.js';
 import { DUMMY_PASSWORD_HASH, SCRYPT_PARAMS } from '../src/auth/passwords.js';
 import { call, startServer, type JsonResponse, type TestServer } from './helpers.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
@@ -24,7 +32,8 @@ async function signUp(url: string, username: string, password = PASSWORD): Promi
   return login.body as Pair;
 }
 
-const login = (url: string, username: string, password: string) => call(url, 'POST', '/api/v1/auth/login', { body: { username, password } });
+const login = (url: string, username: string, password: string) =>
+  call(url, 'POST', '/api/v1/auth/login', { body: { username, password } });
 const me = (url: string, creds: { token?: string; apiKey?: string }) => call(url, 'GET', '/api/v1/auth/me', creds);
 const code = (r: JsonResponse) => (r.body as { error?: { code?: string } } | null)?.error?.code;
 
@@ -48,7 +57,10 @@ describe('auth hardening over HTTP', () => {
 
   it('a password change retires the API keys as well as the tokens', async () => {
     const pair = await signUp(s.url, 'key_owner');
-    const created = await call(s.url, 'POST', '/api/v1/api-keys', { token: pair.access_token, body: { name: 'bot', current_password: PASSWORD } });
+    const created = await call(s.url, 'POST', '/api/v1/api-keys', {
+      token: pair.access_token,
+      body: { name: 'bot', current_password: PASSWORD },
+    });
     expect(created.status).toBe(201);
     const key = (created.body as { key: string }).key;
     expect((await me(s.url, { apiKey: key })).status).toBe(200);
@@ -63,7 +75,8 @@ describe('auth hardening over HTTP', () => {
 
   it('creating an API key needs a bearer token and the current password; a key alone cannot mint one', async () => {
     const pair = await signUp(s.url, 'minter');
-    const create = (creds: { token?: string; apiKey?: string }, body: unknown) => call(s.url, 'POST', '/api/v1/api-keys', { ...creds, body });
+    const create = (creds: { token?: string; apiKey?: string }, body: unknown) =>
+      call(s.url, 'POST', '/api/v1/api-keys', { ...creds, body });
     const first = await create({ token: pair.access_token }, { name: 'one', current_password: PASSWORD });
     expect(first.status).toBe(201);
     const key = (first.body as { key: string }).key;
@@ -81,7 +94,10 @@ describe('auth hardening over HTTP', () => {
 
   it('deleting the account needs a bearer token and the current password; a key alone cannot', async () => {
     const pair = await signUp(s.url, 'leaving');
-    const key = ((await call(s.url, 'POST', '/api/v1/api-keys', { token: pair.access_token, body: { name: 'k', current_password: PASSWORD } })).body as { key: string }).key;
+    const key = (
+      (await call(s.url, 'POST', '/api/v1/api-keys', { token: pair.access_token, body: { name: 'k', current_password: PASSWORD } }))
+        .body as { key: string }
+    ).key;
     const del = (creds: { token?: string; apiKey?: string }, body?: unknown) =>
       call(s.url, 'DELETE', '/api/v1/users/me', { ...creds, ...(body === undefined ? {} : { body }) });
 
@@ -104,7 +120,9 @@ describe('auth hardening over HTTP', () => {
     // A refresh token revoked by logout is refused, but it is no sign of theft: the other sessions live on.
     const gone = await signUp(s.url, 'logged_out');
     const kept = (await login(s.url, 'logged_out', PASSWORD)).body as Pair;
-    expect((await call(s.url, 'POST', '/api/v1/auth/logout', { token: gone.access_token, body: { refresh_token: gone.refresh_token } })).status).toBe(204);
+    expect(
+      (await call(s.url, 'POST', '/api/v1/auth/logout', { token: gone.access_token, body: { refresh_token: gone.refresh_token } })).status,
+    ).toBe(204);
     expect((await call(s.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: gone.refresh_token } })).status).toBe(401);
     expect((await me(s.url, { token: kept.access_token })).status).toBe(200);
 
@@ -163,7 +181,10 @@ describe('auth hardening over HTTP', () => {
   it('counts wrong current passwords too: a stolen session is no way around the throttle', async () => {
     const pair = await signUp(s.url, 'session_owner');
     for (let i = 0; i < 3; i++) {
-      const r = await call(s.url, 'POST', '/api/v1/api-keys', { token: pair.access_token, body: { name: 'k', current_password: `guess-${i}-guess` } });
+      const r = await call(s.url, 'POST', '/api/v1/api-keys', {
+        token: pair.access_token,
+        body: { name: 'k', current_password: `guess-${i}-guess` },
+      });
       expect(code(r)).toBe('wrong_password');
     }
     const r = await call(s.url, 'DELETE', '/api/v1/users/me', { token: pair.access_token, body: { current_password: PASSWORD } });
@@ -179,7 +200,12 @@ describe('per-account login throttle, cluster-wide', () => {
   let b: TestServer;
   beforeAll(async () => {
     redis = await startRedisServer();
-    const env = { REDIS_URL: redis.url, JWT_SECRET: 'cluster-secret-cluster-secret-0123456789', AUTH_RATE_PER_MIN: '10000', LOGIN_FAILURES_PER_ACCOUNT: '4' };
+    const env = {
+      REDIS_URL: redis.url,
+      JWT_SECRET: 'cluster-secret-cluster-secret-0123456789',
+      AUTH_RATE_PER_MIN: '10000',
+      LOGIN_FAILURES_PER_ACCOUNT: '4',
+    };
     a = await startServer(env);
     b = await startServer(env);
   }, 60_000);
@@ -219,7 +245,9 @@ describe('scrypt parameters', () => {
     try {
       // The format stored before this change: scrypt$16384$8$1$salt$digest.
       const salt = randomBytes(16);
-      const digest = await new Promise<Buffer>((ok, fail) => scrypt(PASSWORD, salt, 64, { N: 16384, r: 8, p: 1 }, (e, k) => (e ? fail(e) : ok(k))));
+      const digest = await new Promise<Buffer>((ok, fail) =>
+        scrypt(PASSWORD, salt, 64, { N: 16384, r: 8, p: 1 }, (e, k) => (e ? fail(e) : ok(k))),
+      );
       const old = `scrypt$16384$8$1$${salt.toString('base64')}$${digest.toString('base64')}`;
       await users.create({ id: 'U1', username: 'veteran', passwordHash: old, role: 'user', createdAt: Date.now(), disabled: false });
 
@@ -308,7 +336,7 @@ describe('auth bodies', () => {
     };
     const unbounded: string[] = [];
     const walk = (node: Json, where: string, seen: Set<string>): void => {
-      if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${where}[${i}]`, seen));
+      if (Array.isArray(node)) { node.forEach((n, i) => walk(n, `${where}[${i}]`, seen)); return; }
       if (node === null || typeof node !== 'object') return;
       const ref = node.$ref;
       if (typeof ref === 'string') {
@@ -316,9 +344,11 @@ describe('auth bodies', () => {
         if (!seen.has(name)) walk(doc.components.schemas[name] ?? null, `${where}->${name}`, new Set([...seen, name]));
         return;
       }
-      if (node.type === 'string' && node.maxLength === undefined && node.enum === undefined && node.const === undefined) unbounded.push(`${where}: string without maxLength`);
+      if (node.type === 'string' && node.maxLength === undefined && node.enum === undefined && node.const === undefined)
+        unbounded.push(`${where}: string without maxLength`);
       if (node.type === 'array' && node.maxItems === undefined) unbounded.push(`${where}: array without maxItems`);
-      if (node.type === 'object' && node.additionalProperties !== false && node.maxProperties === undefined) unbounded.push(`${where}: open object`);
+      if (node.type === 'object' && node.additionalProperties !== false && node.maxProperties === undefined)
+        unbounded.push(`${where}: open object`);
       for (const [k, v] of Object.entries(node)) if (k !== 'enum' && k !== 'examples' && k !== 'example') walk(v, `${where}.${k}`, seen);
     };
     let bodies = 0;

@@ -374,13 +374,21 @@ describe('api keys', () => {
     // Two through the service, the rest stored directly: each create now checks the password (one scrypt).
     for (let i = 0; i < 2; i++) await auth.createApiKey(principal, `k${i}`, PASSWORD);
     for (let i = 2; i < 20; i++) {
-      await apiKeys.create({ id: `K${i}`, userId: principal.userId, name: `k${i}`, prefix: 'cp_x', hash: `h${i}`, createdAt: i, lastUsedAt: null });
+      await apiKeys.create({
+        id: `K${i}`,
+        userId: principal.userId,
+        name: `k${i}`,
+        prefix: 'cp_x',
+        hash: `h${i}`,
+        createdAt: i,
+        lastUsedAt: null,
+      });
     }
     expect(await auth.listApiKeys(principal)).toHaveLength(20);
     expect((await appError(auth.createApiKey(principal, 'one-too-many', PASSWORD))).status).toBe(409);
   });
 
-  it("another user cannot delete my key (404) but an admin can", async () => {
+  it('another user cannot delete my key (404) but an admin can', async () => {
     const { auth } = setup();
     const alice = await userWithToken(auth, 'alice');
     const mallory = await userWithToken(auth, 'mallory');

@@ -70,7 +70,10 @@ describe('MicroBatcher: results by index with cache hits and misses in one call'
     const texts = ['wp', 'gg', 'wp', 'kekw', 'gg', 'pog', 'kekw', 'lul'];
     expect(await settle(texts)).toEqual(texts.map(tag));
     // Each new text classified once, in first-seen order; the repeats and hits cost nothing.
-    expect(batches).toEqual([['gg', 'pog'], ['wp', 'kekw', 'lul']]);
+    expect(batches).toEqual([
+      ['gg', 'pog'],
+      ['wp', 'kekw', 'lul'],
+    ]);
     expect(batcher.stats().dedupHits).toBe(2);
     // And now all of them are hits, still in the caller's order.
     const reversed = [...texts].reverse();

@@ -194,7 +194,10 @@ describe('MicroBatcher admission by expected wait', () => {
   afterEach(() => vi.useRealTimers());
 
   const refusal = async (p: Promise<unknown>): Promise<AppError> => {
-    const err = await p.then(() => null, (e: unknown) => e);
+    const err = await p.then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(AppError);
     return err as AppError;
   };
@@ -311,7 +314,10 @@ describe('MicroBatcher close', () => {
     const queued = batcher.submit(['q1', 'q2', 'q3']);
     let closed = false;
     const closing = batcher.close().then(() => void (closed = true));
-    const refused = await batcher.submit(['new']).then(() => null, (e: unknown) => e as AppError);
+    const refused = await batcher.submit(['new']).then(
+      () => null,
+      (e: unknown) => e as AppError,
+    );
     expect(refused?.status).toBe(503);
     expect(refused?.code).toBe('draining');
     expect(refused?.headers['Retry-After']).toBe('1');
@@ -329,7 +335,10 @@ describe('MicroBatcher close', () => {
     const { batcher, batches, holdRunner, release } = harness({ maxQueue: 100 });
     holdRunner();
     const running = batcher.submit(['r1']);
-    const queued = batcher.submit(['q1']).then(() => null, (e: unknown) => e as AppError);
+    const queued = batcher.submit(['q1']).then(
+      () => null,
+      (e: unknown) => e as AppError,
+    );
     let closed = false;
     const closing = batcher.close(50).then(() => void (closed = true));
     await vi.advanceTimersByTimeAsync(50);

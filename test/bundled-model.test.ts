@@ -25,8 +25,15 @@ describe('bundled model', () => {
 
   beforeAll(async () => {
     engine = await SentimentEngine.start({
-      modelDir: dir, maxLength: 128, threads: 2, intraOpNumThreads: 1, batchMaxItems: 64,
-      batchMaxTokens: 8192, batchMaxWaitMs: 2, queueMax: 10_000, cacheSize: 0,
+      modelDir: dir,
+      maxLength: 128,
+      threads: 2,
+      intraOpNumThreads: 1,
+      batchMaxItems: 64,
+      batchMaxTokens: 8192,
+      batchMaxWaitMs: 2,
+      queueMax: 10_000,
+      cacheSize: 0,
     });
   });
   afterAll(async () => engine.close());
@@ -35,7 +42,8 @@ describe('bundled model', () => {
     expect(engine.info.labels).toEqual(['negative', 'neutral', 'positive']);
     expect(engine.info.featurizer).not.toBeNull();
     expect(engine.info.chat?.emotes).toContain('PogChamp');
-    for (const f of ['config.json', 'tokenizer.json', 'featurizer.json', 'chat.json', 'MODEL_CARD.md', 'onnx/model.onnx']) expect(existsSync(join(dir, f))).toBe(true);
+    for (const f of ['config.json', 'tokenizer.json', 'featurizer.json', 'chat.json', 'MODEL_CARD.md', 'onnx/model.onnx'])
+      expect(existsSync(join(dir, f))).toBe(true);
     const onnxBytes = ['onnx/model.onnx', 'onnx/model_quantized.onnx']
       .filter((f) => existsSync(join(dir, f)))
       .reduce((sum, f) => sum + readFileSync(join(dir, f)).length, 0);
@@ -47,7 +55,11 @@ describe('bundled model', () => {
     expect(dev).toHaveLength(2000);
     const results = await engine.classifyMany(dev.map((e) => e.text));
     const pred = results.map((r) => engine.info.labels.indexOf(r.label));
-    const measured = classificationMetrics(pred, dev.map((e) => e.label), engine.info.labels);
+    const measured = classificationMetrics(
+      pred,
+      dev.map((e) => e.label),
+      engine.info.labels,
+    );
     expect(Math.abs(measured.macro_recall - claimed.tweeteval_val.macro_recall)).toBeLessThanOrEqual(0.002);
     expect(Math.abs(measured.accuracy - claimed.tweeteval_val.accuracy)).toBeLessThanOrEqual(0.002);
     const card = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
@@ -58,13 +70,20 @@ describe('bundled model', () => {
     const { test } = splitChatEval(DATASETS);
     expect(test).toHaveLength(claimed.chat_test.n);
     const results = await engine.classifyMany(test.map((e) => e.text));
-    const measured = classificationMetrics(results.map((r) => engine.info.labels.indexOf(r.label)), test.map((e) => e.label), engine.info.labels);
+    const measured = classificationMetrics(
+      results.map((r) => engine.info.labels.indexOf(r.label)),
+      test.map((e) => e.label),
+      engine.info.labels,
+    );
     expect(Math.abs(measured.macro_recall - claimed.chat_test.macro_recall)).toBeLessThanOrEqual(0.002);
     expect(readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8')).toContain(claimed.chat_test.macro_recall.toFixed(3));
   });
 
   it('reads chat: clear positives and negatives land where a viewer would put them', async () => {
-    const [pos, neg] = await engine.classifyMany(['this stream is amazing, love you all ❤️❤️', 'worst stream ever, so boring and laggy, i hate this']);
+    const [pos, neg] = await engine.classifyMany([
+      'this stream is amazing, love you all ❤️❤️',
+      'worst stream ever, so boring and laggy, i hate this',
+    ]);
     expect(pos!.label).toBe('positive');
     expect(neg!.label).toBe('negative');
   });

@@ -9,8 +9,10 @@ import { BUNDLED_MODELS_DIR } from '../src/paths.js';
 import { SentimentEngine } from '../src/sentiment/engine.js';
 import { ROOT } from './helpers.js';
 
-const cases = chatSanity(join(ROOT, 'test', 'fixtures', 'chat-sanity.tsv'))
-  .map((e) => ({ text: e.text, label: e.label === -1 ? `no label on ${JSON.stringify(e.text)}` : LABELS[e.label] }));
+const cases = chatSanity(join(ROOT, 'test', 'fixtures', 'chat-sanity.tsv')).map((e) => ({
+  text: e.text,
+  label: e.label === -1 ? `no label on ${JSON.stringify(e.text)}` : LABELS[e.label],
+}));
 
 /** Share of the suite the model must get right, overall and within each label. */
 const PASS_OVERALL = 0.9;
@@ -21,8 +23,15 @@ describe('chat sanity suite (bundled model)', () => {
 
   beforeAll(async () => {
     engine = await SentimentEngine.start({
-      modelDir: join(BUNDLED_MODELS_DIR, DEFAULT_MODEL), maxLength: 128, threads: 1, intraOpNumThreads: 1, batchMaxItems: 64,
-      batchMaxTokens: 8192, batchMaxWaitMs: 2, queueMax: 1000, cacheSize: 0,
+      modelDir: join(BUNDLED_MODELS_DIR, DEFAULT_MODEL),
+      maxLength: 128,
+      threads: 1,
+      intraOpNumThreads: 1,
+      batchMaxItems: 64,
+      batchMaxTokens: 8192,
+      batchMaxWaitMs: 2,
+      queueMax: 1000,
+      cacheSize: 0,
     });
   });
   afterAll(async () => engine.close());
@@ -36,7 +45,10 @@ describe('chat sanity suite (bundled model)', () => {
   it(`labels at least ${PASS_OVERALL * 100}% of them as a viewer would, and ${PASS_PER_LABEL * 100}% of each label`, async () => {
     const results = await engine.classifyMany(cases.map((c) => c.text));
     const scored = cases.map((c, i) => ({ ...c, got: results[i]!.label }));
-    const report = scored.filter((c) => c.got !== c.label).map((c) => `  ${JSON.stringify(c.text)}: expected ${c.label}, got ${c.got}`).join('\n');
+    const report = scored
+      .filter((c) => c.got !== c.label)
+      .map((c) => `  ${JSON.stringify(c.text)}: expected ${c.label}, got ${c.got}`)
+      .join('\n');
     const share = (xs: typeof scored) => xs.filter((c) => c.got === c.label).length / xs.length;
     expect(share(scored), `missed:\n${report}`).toBeGreaterThanOrEqual(PASS_OVERALL);
     for (const label of engine.info.labels) {

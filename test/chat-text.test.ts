@@ -40,16 +40,35 @@ describe('ChatText.applyEmotes', () => {
 
   it('keeps unknown emotes and ignores ranges that overlap or fall outside the text', () => {
     const text = 'sodaHype gg LUL';
-    expect(chat.applyEmotes(text, [{ start: 0, end: 7 }, { start: 12, end: 14 }, { start: 13, end: 14 }, { start: 10, end: 99 }]))
-      .toBe('sodaHype gg LUL');
-    expect(chat.applyEmotes(text, [{ start: -1, end: 2 }, { start: 1.5, end: 3 }])).toBe(text);
+    expect(
+      chat.applyEmotes(text, [
+        { start: 0, end: 7 },
+        { start: 12, end: 14 },
+        { start: 13, end: 14 },
+        { start: 10, end: 99 },
+      ]),
+    ).toBe('sodaHype gg LUL');
+    expect(
+      chat.applyEmotes(text, [
+        { start: -1, end: 2 },
+        { start: 1.5, end: 3 },
+      ]),
+    ).toBe(text);
   });
 });
 
 describe('parseChatTextSpec', () => {
   it('accepts a list of emote names and refuses anything else with the file named', () => {
     expect(parseChatTextSpec({ emotes: ['Pog'] }, 'chat.json')).toEqual({ emotes: ['Pog'] });
-    for (const bad of [null, {}, { emotes: 'Pog' }, { emotes: [''] }, { emotes: ['two words'] }, { emotes: [1] }, { emotes: ['x'.repeat(65)] }]) {
+    for (const bad of [
+      null,
+      {},
+      { emotes: 'Pog' },
+      { emotes: [''] },
+      { emotes: ['two words'] },
+      { emotes: [1] },
+      { emotes: ['x'.repeat(65)] },
+    ]) {
       expect(() => parseChatTextSpec(bad, 'chat.json')).toThrow(/chat\.json/);
     }
   });

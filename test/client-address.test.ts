@@ -30,7 +30,10 @@ describe('per-address limits behind a proxy', () => {
   let trusting: TestServer;
   let direct: TestServer;
   const login = (url: string, forwardedFor: string) =>
-    call(url, 'POST', '/api/v1/auth/login', { body: { username: 'nobody', password: 'wrong-password' }, headers: { 'x-forwarded-for': forwardedFor } });
+    call(url, 'POST', '/api/v1/auth/login', {
+      body: { username: 'nobody', password: 'wrong-password' },
+      headers: { 'x-forwarded-for': forwardedFor },
+    });
 
   beforeAll(async () => {
     trusting = await startServer({ TRUSTED_PROXIES: '127.0.0.1', AUTH_RATE_PER_MIN: '2' });

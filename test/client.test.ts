@@ -22,7 +22,13 @@ import { call, createRooms, startServer, type TestServer } from './helpers.js';
 import { startRedisServer } from './redis-server.js';
 
 const LABELS = ['negative', 'neutral', 'positive'];
-const LIMITS = { CHAT_RATE_PER_30S: '10000', WS_FRAME_RATE_PER_10S: '10000', WS_CONNECT_RATE_PER_MIN: '10000', AUTH_RATE_PER_MIN: '10000', MOOD_TICK_MS: '200' };
+const LIMITS = {
+  CHAT_RATE_PER_30S: '10000',
+  WS_FRAME_RATE_PER_10S: '10000',
+  WS_CONNECT_RATE_PER_MIN: '10000',
+  AUTH_RATE_PER_MIN: '10000',
+  MOOD_TICK_MS: '200',
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function freePort(): Promise<number> {
@@ -69,9 +75,13 @@ const BrowserLikeWebSocket: WebSocketConstructor = class implements WebSocketLik
 };
 
 /** Records every event of a live connection, for assertions after the fact. */
-function record(conn: LiveConnection): { events: Array<{ kind: keyof LiveEvents; e: unknown }>; count: (kind: keyof LiveEvents) => number } {
+function record(conn: LiveConnection): {
+  events: Array<{ kind: keyof LiveEvents; e: unknown }>;
+  count: (kind: keyof LiveEvents) => number;
+} {
   const events: Array<{ kind: keyof LiveEvents; e: unknown }> = [];
-  for (const kind of ['open', 'close', 'reconnecting', 'error', 'subscribed', 'message'] as const) conn.on(kind, (e) => events.push({ kind, e }));
+  for (const kind of ['open', 'close', 'reconnecting', 'error', 'subscribed', 'message'] as const)
+    conn.on(kind, (e) => events.push({ kind, e }));
   return { events, count: (kind) => events.filter((x) => x.kind === kind).length };
 }
 
@@ -122,7 +132,13 @@ describe('client SDK', () => {
 
   it('turns error bodies into typed ChatPulseErrors (401, 400, 404, 413)', async () => {
     const anon = new ChatPulseClient({ baseUrl: s.url });
-    const failure = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (err: unknown) => err as ChatPulseError);
+    const failure = (p: Promise<unknown>) =>
+      p.then(
+        () => {
+          throw new Error('expected a failure');
+        },
+        (err: unknown) => err as ChatPulseError,
+      );
 
     const noCreds = await failure(anon.auth.me());
     expect(noCreds).toBeInstanceOf(ChatPulseError);
@@ -150,7 +166,11 @@ describe('client SDK', () => {
     const key = await admin.apiKeys.create('status', 'admin-password');
     expect(await admin.response('DELETE', `/api/v1/api-keys/${key.id}`)).toMatchObject({ status: 204, body: undefined });
     // Refusals reject as from request(), and the methods built on it keep their typed errors.
-    await expect(admin.response('GET', '/api/v1/rooms/nope')).rejects.toMatchObject({ name: 'ChatPulseError', status: 404, code: 'not_found' });
+    await expect(admin.response('GET', '/api/v1/rooms/nope')).rejects.toMatchObject({
+      name: 'ChatPulseError',
+      status: 404,
+      code: 'not_found',
+    });
     await expect(admin.ingest.get('no-such-ingest')).rejects.toMatchObject({ status: 404, code: 'not_found' });
   });
 
@@ -243,7 +263,9 @@ describe('client SDK', () => {
     const c = new ChatPulseClient({ baseUrl: first.url, WebSocket });
     await c.auth.login('admin', 'admin-password');
     await createRooms(first.url, c.accessToken as string, ['restart', 'restart-2']);
-    const conn = track(c.live({ channels: ['room:restart', 'room:restart-2'], reconnect: { minDelayMs: 100, maxDelayMs: 400 }, heartbeat: false }));
+    const conn = track(
+      c.live({ channels: ['room:restart', 'room:restart-2'], reconnect: { minDelayMs: 100, maxDelayMs: 400 }, heartbeat: false }),
+    );
     const log = record(conn);
     await conn.next('subscribed', (f) => f.channel === 'room:restart-2');
     const before = conn.next('message', (m) => m.text === 'before the restart');
@@ -353,7 +375,9 @@ describe('client SDK', () => {
     await user.auth.register('sdk_revoked', 'password123');
     const pair = await user.auth.login('sdk_revoked', 'password123');
     expect((await call(s.url, 'POST', '/api/v1/auth/logout', { token: pair.access_token, body: {} })).status).toBe(204);
-    const browser = track(new LiveConnection({ url: s.url, WebSocket: BrowserLikeWebSocket, credentials: { token: pair.access_token }, ...fast }));
+    const browser = track(
+      new LiveConnection({ url: s.url, WebSocket: BrowserLikeWebSocket, credentials: { token: pair.access_token }, ...fast }),
+    );
     expect(await failsWith(browser, 401, /revoked/)).toBe(0);
 
     // Through a client: the revoked access token is refreshed once, and the connection opens with the new one.
@@ -379,7 +403,9 @@ describe('client SDK', () => {
     let srv: TestServer | null = null;
     try {
       srv = await startServer({ ...LIMITS, REDIS_URL: redis.url });
-      const conn = track(new LiveConnection({ url: srv.url, WebSocket, heartbeat: false, reconnect: { minDelayMs: 100, maxDelayMs: 500 } }));
+      const conn = track(
+        new LiveConnection({ url: srv.url, WebSocket, heartbeat: false, reconnect: { minDelayMs: 100, maxDelayMs: 500 } }),
+      );
       await conn.next('open');
       const login = await call(srv.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } });
       await createRooms(srv.url, (login.body as { access_token: string }).access_token, ['sdk-outage']);
@@ -389,7 +415,10 @@ describe('client SDK', () => {
       await redis.stop();
       let settled = false;
       const sub = conn.subscribe('room:sdk-outage');
-      void sub.then(() => (settled = true), () => (settled = true));
+      void sub.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
       // Rooms live in Redis: the server refuses with `unavailable` (and retry_after_ms) while it is away.
       const refusal = await conn.next('error', (e) => e.channel === 'room:sdk-outage', 15_000);
       expect(refusal).toMatchObject({ code: 'unavailable' });
@@ -433,7 +462,15 @@ describe('client SDK', () => {
     try {
       for (const ctor of [WebSocket, BrowserLikeWebSocket]) {
         const before = accepted.length;
-        const conn = track(new LiveConnection({ url, WebSocket: ctor, connectTimeoutMs: 300, heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
+        const conn = track(
+          new LiveConnection({
+            url,
+            WebSocket: ctor,
+            connectTimeoutMs: 300,
+            heartbeat: false,
+            reconnect: { minDelayMs: 50, maxDelayMs: 100 },
+          }),
+        );
         expect(conn.state).toBe('connecting');
         const why = await conn.next('reconnecting', () => true, 10_000);
         expect(why).toMatchObject({ attempt: 1 });
@@ -459,13 +496,15 @@ describe('client SDK: token renewal and revocation of the live connection', { co
   let admin: ChatPulseClient;
   const conns: LiveConnection[] = [];
   const track = (c: LiveConnection) => (conns.push(c), c);
-  const expiryMs = (jwt: string) => (JSON.parse(Buffer.from(jwt.split('.')[1] as string, 'base64url').toString()) as { exp: number }).exp * 1000;
+  const expiryMs = (jwt: string) =>
+    (JSON.parse(Buffer.from(jwt.split('.')[1] as string, 'base64url').toString()) as { exp: number }).exp * 1000;
 
   beforeAll(async () => {
     s = await startServer({ ...LIMITS, ACCESS_TOKEN_TTL_S: '10' });
     admin = new ChatPulseClient({ baseUrl: s.url, WebSocket });
     await admin.auth.login('admin', 'admin-password');
-    const { access_token } = (await call(s.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as { access_token: string };
+    const { access_token } = (await call(s.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } }))
+      .body as { access_token: string };
     await createRooms(s.url, access_token, ['sdk-renew', 'sdk-role', 'sdk-static', 'sdk-off']);
   });
   afterAll(async () => {
@@ -515,7 +554,10 @@ describe('client SDK: token renewal and revocation of the live connection', { co
     const c = new ChatPulseClient({ baseUrl: s.url, WebSocket });
     const me = await c.auth.register(name, 'password123');
     await c.auth.login(name, 'password123');
-    const created = await call(s.url, 'POST', '/api/v1/api-keys', { token: c.accessToken as string, body: { name, current_password: 'password123' } });
+    const created = await call(s.url, 'POST', '/api/v1/api-keys', {
+      token: c.accessToken as string,
+      body: { name, current_password: 'password123' },
+    });
     return { id: me.id, key: (created.body as { key: string }).key };
   }
   async function survivesRoleChange(live: LiveConnection, userId: string, text: string): Promise<void> {
@@ -532,14 +574,27 @@ describe('client SDK: token renewal and revocation of the live connection', { co
 
   it('with static credentials, reconnects after a 4001 when they are still good (an API key across a role change)', async () => {
     const { id, key } = await keyedUser('sdk_static');
-    const live = track(new LiveConnection({ url: s.url, WebSocket, credentials: { apiKey: key }, channels: ['room:sdk-static'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } }));
+    const live = track(
+      new LiveConnection({
+        url: s.url,
+        WebSocket,
+        credentials: { apiKey: key },
+        channels: ['room:sdk-static'],
+        heartbeat: false,
+        reconnect: { minDelayMs: 50, maxDelayMs: 100 },
+      }),
+    );
     await survivesRoleChange(live, id, 'key still good');
   });
 
   it('client.live() on an API key also reconnects after a 4001 from a role change (the key is still good)', async () => {
     const { id, key } = await keyedUser('sdk_keyed');
     const keyed = new ChatPulseClient({ baseUrl: s.url, WebSocket, apiKey: key });
-    await survivesRoleChange(track(keyed.live({ channels: ['room:sdk-static'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } })), id, 'keyed and still good');
+    await survivesRoleChange(
+      track(keyed.live({ channels: ['room:sdk-static'], heartbeat: false, reconnect: { minDelayMs: 50, maxDelayMs: 100 } })),
+      id,
+      'keyed and still good',
+    );
   });
 
   it('on close 4001 whose refresh is refused too (account disabled), stops with a fatal unauthorized error', async () => {

@@ -18,7 +18,15 @@ interface HostA extends ServerProcess {
 
 async function startHostA(redisUrl: string): Promise<HostA> {
   const host = await spawnServer(
-    { WORKERS: '2', INFERENCE_THREADS: '1', MODEL_DIR: ROBERTA, REDIS_URL: redisUrl, JWT_SECRET: SECRET, CHAT_RATE_PER_30S: '5', PRESENCE_TTL_MS: '1500' },
+    {
+      WORKERS: '2',
+      INFERENCE_THREADS: '1',
+      MODEL_DIR: ROBERTA,
+      REDIS_URL: redisUrl,
+      JWT_SECRET: SECRET,
+      CHAT_RATE_PER_30S: '5',
+      PRESENCE_TTL_MS: '1500',
+    },
     2,
   );
   const died = () =>
@@ -75,7 +83,9 @@ describe('cluster over redis', () => {
     for (let i = 0; i < 6; i++) await fetch(`${a.url}/api/v1/model`, { headers: { connection: 'close' } });
     const text = await (await fetch(`${a.url}/metrics`)).text();
     for (const slot of ['0', '1']) expect(text).toMatch(new RegExp(`chatpulse_ws_connections\\{slot="${slot}"\\} \\d+`));
-    const counted = [...text.matchAll(/chatpulse_http_requests_total\{method="GET",route="\/api\/v1\/model",status="401",slot="\d"\} (\d+)/g)];
+    const counted = [
+      ...text.matchAll(/chatpulse_http_requests_total\{method="GET",route="\/api\/v1\/model",status="401",slot="\d"\} (\d+)/g),
+    ];
     expect(counted.reduce((n, m) => n + Number(m[1]), 0)).toBe(6);
   });
 
@@ -93,7 +103,12 @@ describe('cluster over redis', () => {
     fromA.send({ type: 'chat', channel: 'room:cross', text: 'hello from host A' });
     for (const c of [...subsA, subB]) {
       await c.until((fs) => fs.filter((f) => f.type === 'message').length === 2, 10_000);
-      expect(c.of('message').map((f) => f.text).sort()).toEqual(['hello from host A', 'hello from host B']);
+      expect(
+        c
+          .of('message')
+          .map((f) => f.text)
+          .sort(),
+      ).toEqual(['hello from host A', 'hello from host B']);
     }
     await subB.until((fs) => fs.some((f) => f.type === 'presence' && f.viewers === 7));
   });
@@ -114,7 +129,10 @@ describe('cluster over redis', () => {
   });
 
   it('forgets a deleted API key on every process at once, although lookups are cached', async () => {
-    const created = await call(a.url, 'POST', '/api/v1/api-keys', { token: alice.token, body: { name: 'bot', current_password: 'password123' } });
+    const created = await call(a.url, 'POST', '/api/v1/api-keys', {
+      token: alice.token,
+      body: { name: 'bot', current_password: 'password123' },
+    });
     const { id, key } = created.body as { id: string; key: string };
     expect((await call(b.url, 'GET', '/api/v1/auth/me', { apiKey: key })).status).toBe(200); // now cached on B
     expect((await call(a.url, 'DELETE', `/api/v1/api-keys/${id}`, { token: alice.token })).status).toBe(204);
@@ -147,7 +165,10 @@ describe('cluster over redis', () => {
     const frank = await account(b.url, 'frank');
     const onB = await open(b.url, frank);
     t0 = Date.now();
-    const changed = await call(a.url, 'POST', '/api/v1/users/me/password', { token: frank.token, body: { current_password: 'password123', new_password: 'password456' } });
+    const changed = await call(a.url, 'POST', '/api/v1/users/me/password', {
+      token: frank.token,
+      body: { current_password: 'password123', new_password: 'password456' },
+    });
     expect(changed.status).toBe(200);
     expect(await within(onB, t0)).toEqual({ code: 4001, reason: 'revoked', late: true });
 
@@ -171,7 +192,14 @@ describe('cluster over redis', () => {
     await watcher.until((fs) => fs.some((f) => f.type === 'presence' && f.viewers === 7), 5000);
     const [victim] = a.workerPids();
     process.kill(victim as number, 'SIGKILL');
-    const lost = await Promise.all(onA.map((c) => c.closed(5000).then(() => 1, () => 0)));
+    const lost = await Promise.all(
+      onA.map((c) =>
+        c.closed(5000).then(
+          () => 1,
+          () => 0,
+        ),
+      ),
+    );
     const dropped = lost.reduce<number>((x, y) => x + y, 0);
     expect(dropped).toBeGreaterThan(0);
     // The dead process's viewers vanish from the cluster count within the presence TTL (1.5 s here).
@@ -202,7 +230,11 @@ describe('cluster over redis', () => {
     expect(await watcher.subscribe('twitch:outage')).toMatchObject({ type: 'subscribed' });
     await redis.restart();
     const back = Date.now() + 15_000;
-    while (((await call(b.url, 'GET', '/ready')).status !== 200 || (await call(a.url, 'GET', '/ready')).status !== 200) && Date.now() < back) await sleep(200);
+    while (
+      ((await call(b.url, 'GET', '/ready')).status !== 200 || (await call(a.url, 'GET', '/ready')).status !== 200) &&
+      Date.now() < back
+    )
+      await sleep(200);
     expect((await call(b.url, 'GET', '/ready')).status).toBe(200);
     // Redis restarted empty: accounts are gone with it (persistence is MongoDB's job), so sign up again.
     const dave = await account(a.url, 'dave');

@@ -6,13 +6,7 @@
 // and the live replies match them; `/asyncapi.json` documents every frame and agrees with what was sent.
 import { Ajv, type ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  clientFrameSchemas,
-  frames,
-  RestReplies,
-  SERVER_FRAME_TYPES,
-  type ServerFrameType,
-} from '../src/contract/index.js';
+import { clientFrameSchemas, frames, RestReplies, SERVER_FRAME_TYPES, type ServerFrameType } from '../src/contract/index.js';
 import { plainSchema } from '../src/gateway/openapi.js';
 import type { Route } from '../src/gateway/router.js';
 import { MemoryIngestBoard } from '../src/ingest/board.js';
@@ -37,8 +31,10 @@ function closed(node: Json): Json {
   if (Array.isArray(node)) return node.map(closed);
   if (!isObject(node)) return node;
   const out: Record<string, Json> = {};
-  for (const [k, v] of Object.entries(node)) out[k] = k === 'properties' && isObject(v) ? Object.fromEntries(Object.entries(v).map(([p, s]) => [p, closed(s)])) : closed(v);
-  if (out.type === 'object' && isObject(out.properties) && !('additionalProperties' in out) && !('patternProperties' in out)) out.additionalProperties = false;
+  for (const [k, v] of Object.entries(node))
+    out[k] = k === 'properties' && isObject(v) ? Object.fromEntries(Object.entries(v).map(([p, s]) => [p, closed(s)])) : closed(v);
+  if (out.type === 'object' && isObject(out.properties) && !('additionalProperties' in out) && !('patternProperties' in out))
+    out.additionalProperties = false;
   return out;
 }
 
@@ -70,12 +66,17 @@ describe('the wire contract', () => {
     sockets.push(ws);
     return ws;
   };
-  const hasType = (ws: WsClient, type: string, channel?: string) => ws.until((fs) => fs.find((f) => f.type === type && (channel === undefined || f.channel === channel)), 5000, type);
+  const hasType = (ws: WsClient, type: string, channel?: string) =>
+    ws.until((fs) => fs.find((f) => f.type === type && (channel === undefined || f.channel === channel)), 5000, type);
 
   beforeAll(async () => {
     irc = await startTwitchIrcServer();
     s = await startServer({
-      TWITCH_IRC_URL: irc.url, INGEST_SCAN_MS: '200', MOOD_TICK_MS: '100', STORE_FLUSH_MS: '20', MAX_TEXT_LENGTH: String(MAX_TEXT_LENGTH),
+      TWITCH_IRC_URL: irc.url,
+      INGEST_SCAN_MS: '200',
+      MOOD_TICK_MS: '100',
+      STORE_FLUSH_MS: '20',
+      MAX_TEXT_LENGTH: String(MAX_TEXT_LENGTH),
     });
     alice = await account(s.url, 'alice');
     bob = await account(s.url, 'bob');
@@ -92,15 +93,31 @@ describe('the wire contract', () => {
 
   describe('server frames (each checked against its schema as it arrives)', () => {
     it('flags frames off the contract: an unknown type, a missing field, an extra field, a wrong type', () => {
-      const message = JSON.parse(frames.message({
-        channel: 'room:x', id: '01JD0000000000000000000000', user: { id: 'u', name: 'n', badges: [] }, text: 't', sentiment: { label: 'positive', score: 0.5 }, ts: 1,
-      })) as Record<string, unknown>;
+      const message = JSON.parse(
+        frames.message({
+          channel: 'room:x',
+          id: '01JD0000000000000000000000',
+          user: { id: 'u', name: 'n', badges: [] },
+          text: 't',
+          sentiment: { label: 'positive', score: 0.5 },
+          ts: 1,
+        }),
+      ) as Record<string, unknown>;
       expect(frameViolation(message)).toBeNull();
       expect(frameViolation({ ...message, type: 'nope' })).toMatch(/unknown server frame type/);
       expect(frameViolation({ ...message, ts: undefined })).toMatch(/^message: .*ts/);
       expect(frameViolation({ ...message, offset: 3 })).toMatch(/additional properties/);
       expect(frameViolation({ ...message, user: { id: 'u', name: 'n', badges: 'host' } })).toMatch(/badges/);
-      expect(frameViolation({ type: 'gift', channel: 'tiktok:x', user: { id: 'u', name: 'n', badges: [] }, gift: 'Rose', count: 1, diamonds: 1 })).toMatch(/ts/);
+      expect(
+        frameViolation({
+          type: 'gift',
+          channel: 'tiktok:x',
+          user: { id: 'u', name: 'n', badges: [] },
+          gift: 'Rose',
+          count: 1,
+          diamonds: 1,
+        }),
+      ).toMatch(/ts/);
     });
 
     it('room traffic: subscribed, message, messages, presence, mood, likes, pong, authed, error', async () => {
@@ -114,7 +131,12 @@ describe('the wire contract', () => {
 
       b.send({ type: 'like', channel: 'room:contract', message_id: msg.id });
       a.send({ type: 'like', channel: 'room:contract' });
-      await a.until((fs) => fs.some((f) => f.type === 'likes' && f.message_id === msg.id) && fs.some((f) => f.type === 'likes' && f.message_id === undefined), 5000, 'both likes');
+      await a.until(
+        (fs) =>
+          fs.some((f) => f.type === 'likes' && f.message_id === msg.id) && fs.some((f) => f.type === 'likes' && f.message_id === undefined),
+        5000,
+        'both likes',
+      );
 
       // A late subscriber gets the replay as one batch, then the mood.
       const late = await open();
@@ -123,14 +145,24 @@ describe('the wire contract', () => {
 
       a.send({ type: 'ping' });
       await hasType(a, 'pong');
-      const fresh = (await call(s.url, 'POST', '/api/v1/auth/login', { body: { username: 'alice', password: 'password123' } })).body as { access_token: string };
+      const fresh = (await call(s.url, 'POST', '/api/v1/auth/login', { body: { username: 'alice', password: 'password123' } })).body as {
+        access_token: string;
+      };
       a.send({ type: 'auth', token: fresh.access_token });
       await hasType(a, 'authed');
 
       a.send('not json');
       a.send({ type: 'chat', channel: 'twitch:somebody', text: 'hi' });
       await a.until((fs) => fs.filter((f) => f.type === 'error').length >= 2, 5000, 'two errors');
-      expect(a.of('error').map((f) => [f.code, f.channel]).sort()).toEqual([['forbidden', 'twitch:somebody'], ['invalid_json', undefined]]);
+      expect(
+        a
+          .of('error')
+          .map((f) => [f.code, f.channel])
+          .sort(),
+      ).toEqual([
+        ['forbidden', 'twitch:somebody'],
+        ['invalid_json', undefined],
+      ]);
     });
 
     it('moderation: delete, unsubscribed, closed', async () => {
@@ -148,17 +180,37 @@ describe('the wire contract', () => {
       expect(created.status).toBe(201);
       await a.subscribe('twitch:streamer');
       await irc.waitFor(() => irc.joined('streamer') === 1, 10_000, 'the join');
-      irc.say('streamer', { login: 'modguy', displayName: 'ModGuy', userId: '1001', badges: 'moderator/1', color: '#1E90FF', emotes: '25:11-15', text: 'great play Kappa' });
+      irc.say('streamer', {
+        login: 'modguy',
+        displayName: 'ModGuy',
+        userId: '1001',
+        badges: 'moderator/1',
+        color: '#1E90FF',
+        emotes: '25:11-15',
+        text: 'great play Kappa',
+      });
       const line = await hasType(a, 'message', 'twitch:streamer');
-      expect(line).toMatchObject({ source: 'twitch', user: { color: '#1e90ff' }, emotes: [{ id: '25', name: 'Kappa', start: 11, end: 15 }] });
+      expect(line).toMatchObject({
+        source: 'twitch',
+        user: { color: '#1e90ff' },
+        emotes: [{ id: '25', name: 'Kappa', start: 11, end: 15 }],
+      });
     });
 
-    it('a TikTok stream through the ingest manager and the server\'s hub: message, gift, likes, presence with the platform\'s viewers', async () => {
+    it("a TikTok stream through the ingest manager and the server's hub: message, gift, likes, presence with the platform's viewers", async () => {
       const tiktok = new TestTikTok();
       const store = new MemoryIngestStore();
       await store.create({ id: 'T1', source: 'tiktok', channel: 'gifter', createdBy: alice.id, createdAt: Date.now() });
       const manager = new IngestManager(
-        { store, leases: new MemoryLeaseManager(), board: new MemoryIngestBoard(), connectors: new Map([['tiktok', tiktok]]), hub: s.app.hub, ownerId: 'contract-test', log: createLogger('silent') },
+        {
+          store,
+          leases: new MemoryLeaseManager(),
+          board: new MemoryIngestBoard(),
+          connectors: new Map([['tiktok', tiktok]]),
+          hub: s.app.hub,
+          ownerId: 'contract-test',
+          log: createLogger('silent'),
+        },
         { leaseTtlMs: 10_000, scanMs: 5_000, maxOwned: 1, maxStreams: 1, retryEndedMs: 1_000, retryErrorMs: 1_000 },
       );
       try {
@@ -174,7 +226,11 @@ describe('the wire contract', () => {
         await hasType(a, 'gift', 'tiktok:gifter');
         await hasType(a, 'message', 'tiktok:gifter');
         await a.until((fs) => fs.find((f) => f.type === 'likes' && f.channel === 'tiktok:gifter' && f.total === 120), 5000, 'tiktok likes');
-        await a.until((fs) => fs.find((f) => f.type === 'presence' && f.channel === 'tiktok:gifter' && f.external_viewers === 77), 5000, 'external viewers');
+        await a.until(
+          (fs) => fs.find((f) => f.type === 'presence' && f.channel === 'tiktok:gifter' && f.external_viewers === 77),
+          5000,
+          'external viewers',
+        );
       } finally {
         await manager.close();
       }
@@ -195,17 +251,42 @@ describe('the wire contract', () => {
       expect(frames.message(base)).toBe(JSON.stringify({ type: 'message', ...base }));
       const tuser = { id: '1001', name: 'ModGuy', badges: ['moderator'], color: '#1e90ff' };
       const emotes = [{ id: '25', name: 'Kappa', start: 11, end: 15 }];
-      const ingested = { ...base, channel: 'twitch:x', user: tuser, source: 'twitch' as const, source_id: 'abc', sent_ts: 1763799999000, emotes };
-      expect(frames.message(ingested)).toBe(JSON.stringify({ type: 'message', ...base, channel: 'twitch:x', user: { ...tuser }, source: 'twitch', source_id: 'abc', sent_ts: 1763799999000, emotes }));
+      const ingested = {
+        ...base,
+        channel: 'twitch:x',
+        user: tuser,
+        source: 'twitch' as const,
+        source_id: 'abc',
+        sent_ts: 1763799999000,
+        emotes,
+      };
+      expect(frames.message(ingested)).toBe(
+        JSON.stringify({
+          type: 'message',
+          ...base,
+          channel: 'twitch:x',
+          user: { ...tuser },
+          source: 'twitch',
+          source_id: 'abc',
+          sent_ts: 1763799999000,
+          emotes,
+        }),
+      );
       const m1 = frames.message(base);
-      expect(frames.messages('room:finals', [m1, m1])).toBe(JSON.stringify({ type: 'messages', channel: 'room:finals', items: [JSON.parse(m1), JSON.parse(m1)] }));
+      expect(frames.messages('room:finals', [m1, m1])).toBe(
+        JSON.stringify({ type: 'messages', channel: 'room:finals', items: [JSON.parse(m1), JSON.parse(m1)] }),
+      );
       const short = { counts: { negative: 1, neutral: 3, positive: 8 }, score: 0.41, rate: 1.2, window_s: 10 };
       const long = { ...short, window_s: 60 };
-      expect(frames.mood('room:finals', short, long, 5)).toBe(JSON.stringify({ type: 'mood', channel: 'room:finals', ...short, ts: 5, long }));
+      expect(frames.mood('room:finals', short, long, 5)).toBe(
+        JSON.stringify({ type: 'mood', channel: 'room:finals', ...short, ts: 5, long }),
+      );
       expect(frames.presence('c', 4)).toBe(JSON.stringify({ type: 'presence', channel: 'c', viewers: 4 }));
       expect(frames.presence('c', 4, 9)).toBe(JSON.stringify({ type: 'presence', channel: 'c', viewers: 4, external_viewers: 9 }));
       expect(frames.likes('c', 17)).toBe(JSON.stringify({ type: 'likes', channel: 'c', total: 17 }));
-      expect(frames.likes('c', 17, 'm', 1)).toBe(JSON.stringify({ type: 'likes', channel: 'c', total: 17, message_id: 'm', message_likes: 1 }));
+      expect(frames.likes('c', 17, 'm', 1)).toBe(
+        JSON.stringify({ type: 'likes', channel: 'c', total: 17, message_id: 'm', message_likes: 1 }),
+      );
       expect(frames.delete('c', 'm')).toBe(JSON.stringify({ type: 'delete', channel: 'c', message_id: 'm' }));
       expect(frames.closed('c')).toBe(JSON.stringify({ type: 'closed', channel: 'c' }));
       expect(frames.subscribed('c', 3)).toBe(JSON.stringify({ type: 'subscribed', channel: 'c', viewers: 3 }));
@@ -213,11 +294,20 @@ describe('the wire contract', () => {
       expect(frames.pong()).toBe('{"type":"pong"}');
       expect(frames.authed(1000)).toBe(JSON.stringify({ type: 'authed', expires_at: 1000 }));
       expect(frames.error({ code: 'x', message: 'y' })).toBe(JSON.stringify({ type: 'error', code: 'x', message: 'y' }));
-      expect(frames.error({ code: 'x', message: 'y', channel: 'c', retry_after_ms: 5 })).toBe(JSON.stringify({ type: 'error', code: 'x', message: 'y', channel: 'c', retry_after_ms: 5 }));
+      expect(frames.error({ code: 'x', message: 'y', channel: 'c', retry_after_ms: 5 })).toBe(
+        JSON.stringify({ type: 'error', code: 'x', message: 'y', channel: 'c', retry_after_ms: 5 }),
+      );
       const gift = { channel: 'tiktok:x', user, gift: 'Rose', count: 3, diamonds: 3, ts: 7 };
       expect(frames.gift(gift)).toBe(JSON.stringify({ type: 'gift', ...gift }));
       // Every constructor's output is a frame of its own schema.
-      for (const f of [m1, frames.message(ingested), frames.messages('room:finals', [m1]), frames.mood('room:finals', short, long, 5), frames.gift(gift), frames.error({ code: 'x', message: 'y', channel: 'c', retry_after_ms: 5 })]) {
+      for (const f of [
+        m1,
+        frames.message(ingested),
+        frames.messages('room:finals', [m1]),
+        frames.mood('room:finals', short, long, 5),
+        frames.gift(gift),
+        frames.error({ code: 'x', message: 'y', channel: 'c', retry_after_ms: 5 }),
+      ]) {
         expect(frameViolation(JSON.parse(f))).toBeNull();
       }
     });
@@ -242,7 +332,9 @@ describe('the wire contract', () => {
 
     it('every JSON reply a route documents is a schema of src/contract', () => {
       for (const r of s.app.routes.filter((x) => !x.hidden)) {
-        const bodies = [r.response, ...Object.values(r.responses ?? {}).filter((v) => typeof v !== 'string')].filter((v) => v !== undefined);
+        const bodies = [r.response, ...Object.values(r.responses ?? {}).filter((v) => typeof v !== 'string')].filter(
+          (v) => v !== undefined,
+        );
         for (const body of bodies) expect(contract.has(body), `${r.method} ${r.path}`).toBe(true);
         const bodiless = r.method === 'del' || r.path === '/docs' || Object.keys(r.responses ?? {}).includes('204');
         if (bodies.length === 0) expect(bodiless, `${r.method} ${r.path} documents no reply`).toBe(true);
@@ -252,27 +344,61 @@ describe('the wire contract', () => {
     it('history, reports, account, admin and ingest replies match their schemas', async () => {
       const token = alice.token;
       // Stored by the writer a moment after publishing.
-      const stored = async () => ((await call(s.url, 'GET', '/api/v1/channels/twitch:streamer/messages', { token })).body as { items: unknown[] }).items;
+      const stored = async () =>
+        ((await call(s.url, 'GET', '/api/v1/channels/twitch:streamer/messages', { token })).body as { items: unknown[] }).items;
       await vi.waitFor(async () => expect(await stored()).not.toEqual([]), { timeout: 5000 });
       conforms('get', '/api/v1/channels', await call(s.url, 'GET', '/api/v1/channels', { token }));
-      conforms('get', '/api/v1/channels/:channel/messages', await call(s.url, 'GET', '/api/v1/channels/twitch:streamer/messages', { token }));
+      conforms(
+        'get',
+        '/api/v1/channels/:channel/messages',
+        await call(s.url, 'GET', '/api/v1/channels/twitch:streamer/messages', { token }),
+      );
       conforms('get', '/api/v1/channels/:channel/timeline', await call(s.url, 'GET', '/api/v1/channels/room:contract/timeline', { token }));
-      const report = await call(s.url, 'POST', '/api/v1/reports', { token, body: { channel: 'room:contract', from: Date.now() - 3_600_000, to: Date.now() + 1000 } });
+      const report = await call(s.url, 'POST', '/api/v1/reports', {
+        token,
+        body: { channel: 'room:contract', from: Date.now() - 3_600_000, to: Date.now() + 1000 },
+      });
       conforms('post', '/api/v1/reports', report);
       conforms('get', '/api/v1/reports', await call(s.url, 'GET', '/api/v1/reports', { token }));
       conforms('get', '/api/v1/reports/:id', await call(s.url, 'GET', `/api/v1/reports/${(report.body as { id: string }).id}`, { token }));
       const streams = await call(s.url, 'GET', '/api/v1/ingest', { token });
       conforms('get', '/api/v1/ingest', streams);
-      conforms('get', '/api/v1/ingest/:id', await call(s.url, 'GET', `/api/v1/ingest/${(streams.body as { items: Array<{ id: string }> }).items[0]?.id}`, { token }));
+      conforms(
+        'get',
+        '/api/v1/ingest/:id',
+        await call(s.url, 'GET', `/api/v1/ingest/${(streams.body as { items: Array<{ id: string }> }).items[0]?.id}`, { token }),
+      );
 
-      const admin = ((await call(s.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as { access_token: string }).access_token;
+      const admin = (
+        (await call(s.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as {
+          access_token: string;
+        }
+      ).access_token;
       conforms('get', '/api/v1/admin/stats', await call(s.url, 'GET', '/api/v1/admin/stats', { token: admin }));
       conforms('get', '/api/v1/admin/users', await call(s.url, 'GET', '/api/v1/admin/users?limit=2', { token: admin }));
-      conforms('patch', '/api/v1/admin/users/:id', await call(s.url, 'PATCH', `/api/v1/admin/users/${bob.id}`, { token: admin, body: { disabled: false } }));
+      conforms(
+        'patch',
+        '/api/v1/admin/users/:id',
+        await call(s.url, 'PATCH', `/api/v1/admin/users/${bob.id}`, { token: admin, body: { disabled: false } }),
+      );
 
       const carol = await account(s.url, 'carol');
-      conforms('put', '/api/v1/users/me', await call(s.url, 'PUT', '/api/v1/users/me', { token: carol.token, body: { display_name: 'Carol', avatar_url: 'https://example.com/c.png' } }));
-      conforms('post', '/api/v1/users/me/password', await call(s.url, 'POST', '/api/v1/users/me/password', { token: carol.token, body: { current_password: 'password123', new_password: 'password456' } }));
+      conforms(
+        'put',
+        '/api/v1/users/me',
+        await call(s.url, 'PUT', '/api/v1/users/me', {
+          token: carol.token,
+          body: { display_name: 'Carol', avatar_url: 'https://example.com/c.png' },
+        }),
+      );
+      conforms(
+        'post',
+        '/api/v1/users/me/password',
+        await call(s.url, 'POST', '/api/v1/users/me/password', {
+          token: carol.token,
+          body: { current_password: 'password123', new_password: 'password456' },
+        }),
+      );
     });
   });
 
@@ -280,12 +406,18 @@ describe('the wire contract', () => {
     interface AsyncApi {
       asyncapi: string;
       channels: Record<string, { address: string; messages: Record<string, { $ref: string }> }>;
-      operations: Record<string, { action: string; channel: { $ref: string }; messages: Array<{ $ref: string }>; reply?: { messages: Array<{ $ref: string }> } }>;
+      operations: Record<
+        string,
+        { action: string; channel: { $ref: string }; messages: Array<{ $ref: string }>; reply?: { messages: Array<{ $ref: string }> } }
+      >;
       components: { schemas: Record<string, Json>; messages: Record<string, { name: string; payload: { $ref: string } }> };
     }
     let doc: AsyncApi;
     const resolve = (ref: string): unknown =>
-      ref.slice(2).split('/').reduce<unknown>((node, key) => (isObject(node) ? node[key] : undefined), doc);
+      ref
+        .slice(2)
+        .split('/')
+        .reduce<unknown>((node, key) => (isObject(node) ? node[key] : undefined), doc);
 
     beforeAll(async () => {
       const res = await fetch(`${s.url}/asyncapi.json`);
@@ -310,14 +442,16 @@ describe('the wire contract', () => {
       expect(doc.channels.live?.address).toBe('/ws');
       const ops = Object.values(doc.operations);
       expect(ops).toHaveLength(all.length);
-      for (const type of CLIENT_TYPES) expect(ops.filter((o) => o.action === 'receive' && o.messages[0]?.$ref.endsWith(`/${type}`))).toHaveLength(1);
-      for (const type of SERVER_FRAME_TYPES) expect(ops.filter((o) => o.action === 'send' && o.messages[0]?.$ref.endsWith(`/${type}`))).toHaveLength(1);
+      for (const type of CLIENT_TYPES)
+        expect(ops.filter((o) => o.action === 'receive' && o.messages[0]?.$ref.endsWith(`/${type}`))).toHaveLength(1);
+      for (const type of SERVER_FRAME_TYPES)
+        expect(ops.filter((o) => o.action === 'send' && o.messages[0]?.$ref.endsWith(`/${type}`))).toHaveLength(1);
       expect(doc.operations.receiveSubscribe?.reply?.messages[0]?.$ref).toBe('#/channels/live/messages/subscribed');
       const chat = resolve('#/components/schemas/ChatFrame') as { properties: { text: { maxLength: number } } };
       expect(chat.properties.text.maxLength).toBe(MAX_TEXT_LENGTH);
     });
 
-    it('resolves every $ref, and every frame this suite received validates against the document\'s payload', () => {
+    it("resolves every $ref, and every frame this suite received validates against the document's payload", () => {
       let refs = 0;
       const walk = (node: unknown): void => {
         if (Array.isArray(node)) node.forEach(walk);

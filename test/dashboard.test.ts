@@ -61,7 +61,13 @@ describe('static files', () => {
     }
     expect((await fetch(`${s.url}/assets/vendor/uPlot.esm.js`)).headers.get('cache-control')).toBe('no-cache'); // revalidated: the URL does not change with uPlot's version
     // Only the allow-list: anything else falls through to the API's JSON 404.
-    for (const path of ['/assets/app/../../package.json', '/assets/client/%2e%2e/%2e%2e/package.json', '/src/app.ts', '/assets/app/app.ts', '/index.html']) {
+    for (const path of [
+      '/assets/app/../../package.json',
+      '/assets/client/%2e%2e/%2e%2e/package.json',
+      '/src/app.ts',
+      '/assets/app/app.ts',
+      '/index.html',
+    ]) {
       const res = await fetch(s.url + path);
       expect(res.status, path).toBe(404);
       expect(res.headers.get('content-type'), path).toBe('application/json');
@@ -80,7 +86,10 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
 
   beforeAll(async () => {
     s = await startServer({ CHAT_RATE_PER_30S: '1000', WS_FRAME_RATE_PER_10S: '1000', MOOD_TICK_MS: '250', MOOD_WINDOW_S: '5' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
     // A failed request logs a console error too: the API's answers are checked through the UI instead.
@@ -152,17 +161,27 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
 
     // History: either a timeline or a clear message (the history API may not be there yet).
     await page.getByRole('button', { name: 'Load timeline' }).click();
-    await expect.poll(() => page.locator('#history-status').textContent(), { timeout: 5000 }).toMatch(/messages in \d+ buckets|does not offer this yet \(404\)/);
+    await expect
+      .poll(() => page.locator('#history-status').textContent(), { timeout: 5000 })
+      .toMatch(/messages in \d+ buckets|does not offer this yet \(404\)/);
 
     // Saving the period as a report; and, where an endpoint answers 404, a clear message in the page.
     await page.getByLabel('Report title').fill('dashboard test');
     await page.getByRole('button', { name: 'Save as report', exact: true }).click();
-    await expect.poll(() => page.locator('#history-status').textContent(), { timeout: 5000 }).toMatch(/Saved report dashboard test|does not offer this yet \(404\)/);
+    await expect
+      .poll(() => page.locator('#history-status').textContent(), { timeout: 5000 })
+      .toMatch(/Saved report dashboard test|does not offer this yet \(404\)/);
     await page.route('**/api/v1/channels/*/timeline*', (route) =>
-      route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'not_found', message: 'no route for /api/v1/channels/room:dash/timeline' } }) }),
+      route.fulfill({
+        status: 404,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'not_found', message: 'no route for /api/v1/channels/room:dash/timeline' } }),
+      }),
     );
     await page.getByRole('button', { name: 'Load timeline' }).click();
-    await expect.poll(() => page.locator('#history-status').textContent()).toBe('Timeline of room:dash: this server does not offer this yet (404).');
+    await expect
+      .poll(() => page.locator('#history-status').textContent())
+      .toBe('Timeline of room:dash: this server does not offer this yet (404).');
     await page.unroute('**/api/v1/channels/*/timeline*');
     await page.getByRole('button', { name: 'Load timeline' }).click();
     await expect.poll(() => page.locator('#history-status').textContent()).toMatch(/messages in \d+ buckets|does not offer this yet/);

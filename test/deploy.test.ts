@@ -167,7 +167,8 @@ function parseYamlDocs(path: string): unknown[] {
   return docs.map((doc, i) => {
     for (const error of doc.errors) yamlProblems.push(`${file} document ${i}: ${error.message}`);
     const value: unknown = doc.toJS();
-    if (!isDeepStrictEqual(legacy[i]?.toJS(), value)) yamlProblems.push(`${file} document ${i} reads differently as YAML 1.1: quote yes/no/on/off-like values`);
+    if (!isDeepStrictEqual(legacy[i]?.toJS(), value))
+      yamlProblems.push(`${file} document ${i} reads differently as YAML 1.1: quote yes/no/on/off-like values`);
     return value;
   });
 }
@@ -198,7 +199,10 @@ const manifests = loadManifests();
 
 function find<T>(key: string, name: string): T {
   const found = manifests.filter((m) => m.key === key && m.name === name);
-  expect(found.map((m) => m.file), `${key} ${name}`).toHaveLength(1);
+  expect(
+    found.map((m) => m.file),
+    `${key} ${name}`,
+  ).toHaveLength(1);
   return (found[0] as Manifest).raw as T;
 }
 
@@ -300,7 +304,18 @@ describe('Kubernetes manifests: schemas', () => {
 
   it('finds the manifests and resolves the model declarations', () => {
     expect(K8S_FILES).toEqual(
-      expect.arrayContaining(['configmap.yaml', 'deployment.yaml', 'hpa.yaml', 'ingress.yaml', 'mongodb.yaml', 'namespace.yaml', 'pdb.yaml', 'redis.yaml', 'secret.example.yaml', 'service.yaml']),
+      expect.arrayContaining([
+        'configmap.yaml',
+        'deployment.yaml',
+        'hpa.yaml',
+        'ingress.yaml',
+        'mongodb.yaml',
+        'namespace.yaml',
+        'pdb.yaml',
+        'redis.yaml',
+        'secret.example.yaml',
+        'service.yaml',
+      ]),
     );
     expect(kindTypes.diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual([]);
     expect([...kindTypes.types.keys()].sort()).toEqual(Object.keys(MODELS).sort());
@@ -314,7 +329,9 @@ describe('Kubernetes manifests: schemas', () => {
   });
 
   it('rejects an invalid object (the validation is real)', () => {
-    const broken = structuredClone(deployment) as unknown as { spec: { replicas: unknown; template: { spec: { containers: Array<Record<string, unknown>> } } } };
+    const broken = structuredClone(deployment) as unknown as {
+      spec: { replicas: unknown; template: { spec: { containers: Array<Record<string, unknown>> } } };
+    };
     broken.spec.replicas = 'three';
     delete broken.spec.template.spec.containers[0]?.name;
     expect(() => validateObject(broken)).toThrow(/replicas must be integer/);
@@ -368,7 +385,7 @@ describe('Kubernetes manifests: cross-references', () => {
     expect((startup.periodSeconds ?? 10) * (startup.failureThreshold ?? 3)).toBeGreaterThanOrEqual(120);
   });
 
-  it('grace period > preStop sleep + ChatPulse drain (DRAIN_TIMEOUT_MS, + the primary\'s 5 s with WORKERS > 1)', () => {
+  it("grace period > preStop sleep + ChatPulse drain (DRAIN_TIMEOUT_MS, + the primary's 5 s with WORKERS > 1)", () => {
     const preStop = preStopSleepSeconds(gateway);
     expect(preStop).toBeGreaterThanOrEqual(5);
     const drainMs = Number(gatewayEnv('DRAIN_TIMEOUT_MS') ?? configDefault('DRAIN_TIMEOUT_MS'));
@@ -378,7 +395,7 @@ describe('Kubernetes manifests: cross-references', () => {
     expect(gatewayPod.terminationGracePeriodSeconds).toBeGreaterThan(needed);
   });
 
-  it('the Service, HPA and PDB point at the Deployment\'s pods', () => {
+  it("the Service, HPA and PDB point at the Deployment's pods", () => {
     const selector = deployment.spec?.selector.matchLabels;
     expect(includesLabels(selector, podLabels)).toBe(true);
     expect(includesLabels(service.spec?.selector, podLabels)).toBe(true);
@@ -391,13 +408,22 @@ describe('Kubernetes manifests: cross-references', () => {
     if (pdb.spec?.minAvailable !== undefined) expect(Number(pdb.spec.minAvailable)).toBeLessThan(min);
     else expect(pdb.spec?.maxUnavailable).toBe(1);
     for (const c of gatewayPod.topologySpreadConstraints ?? []) expect(includesLabels(c.labelSelector?.matchLabels, podLabels)).toBe(true);
-    expect(gatewayPod.topologySpreadConstraints?.map((c) => c.topologyKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+    expect(gatewayPod.topologySpreadConstraints?.map((c) => c.topologyKey).sort()).toEqual([
+      'kubernetes.io/hostname',
+      'topology.kubernetes.io/zone',
+    ]);
   });
 
   it('the HPA scales on CPU and on WebSocket connections per pod', () => {
     const metrics = hpa.spec?.metrics ?? [];
-    expect(metrics.find((m) => m.type === 'Resource')?.resource).toMatchObject({ name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } });
-    expect(metrics.find((m) => m.type === 'Pods')?.pods).toMatchObject({ metric: { name: 'chatpulse_ws_connections' }, target: { type: 'AverageValue' } });
+    expect(metrics.find((m) => m.type === 'Resource')?.resource).toMatchObject({
+      name: 'cpu',
+      target: { type: 'Utilization', averageUtilization: 70 },
+    });
+    expect(metrics.find((m) => m.type === 'Pods')?.pods).toMatchObject({
+      metric: { name: 'chatpulse_ws_connections' },
+      target: { type: 'AverageValue' },
+    });
     // Scale out before a pod reaches its connection cap (where it refuses new sockets with 503).
     const perPod = Number(metrics.find((m) => m.type === 'Pods')?.pods?.target.averageValue);
     expect(perPod).toBeLessThan(Number(gatewayEnv('WS_MAX_CONNECTIONS') ?? configDefault('WS_MAX_CONNECTIONS')));
@@ -447,12 +473,15 @@ describe('Kubernetes manifests: cross-references', () => {
     expect(new URL(secret.stringData?.REDIS_URL ?? '').host).toBe(`${host(redis)}:6379`);
     expect(new URL(secret.stringData?.MONGODB_URL ?? '').host).toBe(`${host(mongodb)}:27017`);
     expect(secret.stringData?.REDIS_URL).toContain(secret.stringData?.REDIS_PASSWORD);
-    expect(secret.stringData?.MONGODB_URL).toContain(`${secret.stringData?.MONGO_INITDB_ROOT_USERNAME}:${secret.stringData?.MONGO_INITDB_ROOT_PASSWORD}@`);
+    expect(secret.stringData?.MONGODB_URL).toContain(
+      `${secret.stringData?.MONGO_INITDB_ROOT_USERNAME}:${secret.stringData?.MONGO_INITDB_ROOT_PASSWORD}@`,
+    );
   });
 
   it('every variable in the ConfigMap and the Deployment is one ChatPulse reads (src/config.ts)', () => {
     // The parse found config.ts's reads (a sanity floor, so a changed reading style cannot pass vacuously).
-    for (const name of ['PORT', 'JWT_SECRET', 'DRAIN_TIMEOUT_MS', 'ADMIN_PASSWORD', 'REDIS_URL', 'MONGODB_URL', 'WORKERS', 'LOG_LEVEL']) expect(ENV_READ).toContain(name);
+    for (const name of ['PORT', 'JWT_SECRET', 'DRAIN_TIMEOUT_MS', 'ADMIN_PASSWORD', 'REDIS_URL', 'MONGODB_URL', 'WORKERS', 'LOG_LEVEL'])
+      expect(ENV_READ).toContain(name);
     expect(ENV_READ.size).toBeGreaterThan(30);
     const used = [...Object.keys(configMap.data ?? {}), ...(gateway.env ?? []).map((e) => e.name)];
     expect(used.filter((name) => !knownEnv(name))).toEqual([]);
@@ -490,7 +519,9 @@ describe('Kubernetes manifests: cross-references', () => {
       expect(pod.securityContext?.seccompProfile?.type, name).toBe('RuntimeDefault');
       const volumes = new Set([
         ...(pod.volumes ?? []).map((v) => v.name),
-        ...(workload.kind === 'StatefulSet' ? ((workload as IStatefulSet).spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name) : []),
+        ...(workload.kind === 'StatefulSet'
+          ? ((workload).spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name)
+          : []),
       ]);
       for (const c of pod.containers) {
         expect(c.securityContext?.allowPrivilegeEscalation, `${name}/${c.name}`).toBe(false);
@@ -554,7 +585,9 @@ describe('Dockerfile', () => {
     const tsconfig: unknown = JSON.parse(read(join(ROOT, 'tsconfig.json')));
     const include = isRecord(tsconfig) && Array.isArray(tsconfig.include) ? tsconfig.include.map(String) : [];
     expect(include.length).toBeGreaterThan(0);
-    const ignore = read(join(DEPLOY, 'Dockerfile.dockerignore')).split('\n').map((l) => l.trim());
+    const ignore = read(join(DEPLOY, 'Dockerfile.dockerignore'))
+      .split('\n')
+      .map((l) => l.trim());
     for (const dir of new Set(include.map((p) => p.split('/')[0] as string))) {
       expect(instr(build, 'COPY'), dir).toContainEqual(expect.stringMatching(new RegExp(`^COPY ${dir} `)));
       expect(ignore, dir).toContain(`!${dir}/`);
@@ -567,14 +600,16 @@ describe('Dockerfile', () => {
     const staticTs = read(join(ROOT, 'src', 'gateway', 'static.ts'));
     const files = [...staticTs.matchAll(/join\(dashboardSrc, '([^']+)'\)/g)].map((m) => `src/dashboard/${m[1] as string}`);
     expect(files.length).toBeGreaterThan(0);
-    const copied = instr(runtime, 'COPY').filter((l) => !l.includes('--from=')).flatMap((l) => l.split(/\s+/).slice(1, -1));
+    const copied = instr(runtime, 'COPY')
+      .filter((l) => !l.includes('--from='))
+      .flatMap((l) => l.split(/\s+/).slice(1, -1));
     for (const file of files) {
       expect(copied, file).toContain(file);
       expect(existsSync(join(ROOT, file)), file).toBe(true);
     }
   });
 
-  it('runs as a non-root user with NODE_ENV=production, a fetch health check and npm start\'s command', () => {
+  it("runs as a non-root user with NODE_ENV=production, a fetch health check and npm start's command", () => {
     const user = instr(runtime, 'USER').at(-1)?.slice(5).trim() ?? 'root';
     expect(user.split(':')[0]).not.toMatch(/^(root|0)$/);
     // Numeric, so that Kubernetes' runAsNonRoot can verify it, and the Deployment's runAsUser agrees.
@@ -601,7 +636,9 @@ describe('compose.yaml', () => {
     if (!isRecord(s)) throw new Error(`compose.yaml: no service ${name}`);
     return s;
   };
-  const gateways = Object.keys(services).filter((name) => isRecord(services[name]) && JSON.stringify(service(name).build ?? '').includes('deploy/Dockerfile'));
+  const gateways = Object.keys(services).filter(
+    (name) => isRecord(services[name]) && JSON.stringify(service(name).build ?? '').includes('deploy/Dockerfile'),
+  );
   const envOf = (name: string): Record<string, string> => {
     const env = service(name).environment;
     return isRecord(env) ? Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) : {};
@@ -609,14 +646,19 @@ describe('compose.yaml', () => {
 
   it('has two gateway replicas sharing Redis and one JWT secret, on distinct host ports', () => {
     expect(gateways).toHaveLength(2);
-    const ports = gateways.flatMap((g) => (Array.isArray(service(g).ports) ? (service(g).ports as unknown[]).map((p) => String(p).split(':')[0]) : []));
+    const ports = gateways.flatMap((g) =>
+      Array.isArray(service(g).ports) ? (service(g).ports as unknown[]).map((p) => String(p).split(':')[0]) : [],
+    );
     expect(new Set(ports).size).toBe(2);
     for (const g of gateways) {
       const env = envOf(g);
       expect(env.REDIS_URL, g).toMatch(/^redis:\/\/redis:6379/);
       expect(env.MONGODB_URL, g).toMatch(/^mongodb:\/\/mongodb:27017\//);
       expect(env.JWT_SECRET, g).toMatch(/^\$\{JWT_SECRET:\?/);
-      expect(Object.keys(env).filter((name) => !knownEnv(name)), g).toEqual([]);
+      expect(
+        Object.keys(env).filter((name) => !knownEnv(name)),
+        g,
+      ).toEqual([]);
       expect(service(g).depends_on, g).toEqual({ redis: { condition: 'service_healthy' }, mongodb: { condition: 'service_healthy' } });
       // Docker's 10 s default stop timeout is shorter than the drain.
       const grace = Number(String(service(g).stop_grace_period).replace(/s$/, ''));

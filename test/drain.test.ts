@@ -32,7 +32,13 @@ describe('drain on SIGTERM with open keep-alive connections', () => {
   });
 
   it('answers every request it had read, refuses later ones with 503 draining, closes every connection cleanly and exits 0', async () => {
-    server = await spawnServer({ MODEL_DIR: ROBERTA, INFERENCE_THREADS: '1', DRAIN_TIMEOUT_MS: '30000', ADMISSION_DEADLINE_MS: '600000', JWT_SECRET: 'drain-test-secret-drain-test-secret-0123456789' });
+    server = await spawnServer({
+      MODEL_DIR: ROBERTA,
+      INFERENCE_THREADS: '1',
+      DRAIN_TIMEOUT_MS: '30000',
+      ADMISSION_DEADLINE_MS: '600000',
+      JWT_SECRET: 'drain-test-secret-drain-test-secret-0123456789',
+    });
     const s = server;
     const exited = new Promise<number | null>((r) => s.child.once('exit', (code) => r(code)));
     const { token } = await account(s.url, 'drainer');

@@ -6,13 +6,16 @@ import { afterAll, afterEach } from 'vitest';
 import { ServerFrameSchemas, type ServerFrameType } from '../src/contract/index.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
-const validators = new Map<string, ValidateFunction>(Object.entries(ServerFrameSchemas).map(([type, schema]) => [type, ajv.compile(schema)]));
+const validators = new Map<string, ValidateFunction>(
+  Object.entries(ServerFrameSchemas).map(([type, schema]) => [type, ajv.compile(schema)]),
+);
 
 /** Why `frame` is not a server frame of the contract, or null when it is one. */
 export function frameViolation(frame: unknown): string | null {
   const type = typeof frame === 'object' && frame !== null ? (frame as { type?: unknown }).type : undefined;
   const validate = typeof type === 'string' ? validators.get(type) : undefined;
-  if (typeof type !== 'string' || !validate) return `unknown server frame type ${JSON.stringify(type)}: ${JSON.stringify(frame).slice(0, 300)}`;
+  if (typeof type !== 'string' || !validate)
+    return `unknown server frame type ${JSON.stringify(type)}: ${JSON.stringify(frame).slice(0, 300)}`;
   if (validate(frame)) return null;
   return `${type}: ${ajv.errorsText(validate.errors)}: ${JSON.stringify(frame).slice(0, 300)}`;
 }

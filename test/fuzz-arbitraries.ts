@@ -17,11 +17,12 @@ export function capturingLogger(): { log: Logger; errors: string[] } {
   const errors: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line !== '' && (JSON.parse(line) as { level: number }).level >= 50) errors.push(line);
+      for (const line of chunk.toString().split('\n'))
+        if (line !== '' && (JSON.parse(line) as { level: number }).level >= 50) errors.push(line);
       done();
     },
   });
-  return { log: pino<never>({ level: 'warn' }, sink), errors };
+  return { log: pino({ level: 'warn' }, sink), errors };
 }
 
 /**
@@ -53,10 +54,52 @@ export async function startFuzzServer(env: Record<string, string> = {}): Promise
 /** Strings that have broken servers: escapes, prototype names, traversal, control and astral characters. */
 export const hostileString: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(
-    '', ' ', '%', '%%', '%zz', '%E0%A4%A', '%ED%A0%80', '%00', '%2F', '..', '../..', '__proto__', 'constructor', 'prototype',
-    'toString', 'hasOwnProperty', 'valueOf', '__proto__:x', 'constructor:x', 'toString:abc', 'room:__proto__', 'room:constructor',
-    'twitch:__proto__', 'room:', ':', 'room:lobby', 'lobby', 'admin', 'fuzzer', 'room:a:b', 'ROOM:X', 'twitch:UPPER', '\u0000', '\uD800', '\uFFFF', '😀'.repeat(40),
-    'null', 'undefined', 'NaN', '-1', '1e308', '9007199254740991', '99999999999999999999', '0x10', '2026-13-45T99:99', '+275760-09-13T00:00:00.000Z',
+    '',
+    ' ',
+    '%',
+    '%%',
+    '%zz',
+    '%E0%A4%A',
+    '%ED%A0%80',
+    '%00',
+    '%2F',
+    '..',
+    '../..',
+    '__proto__',
+    'constructor',
+    'prototype',
+    'toString',
+    'hasOwnProperty',
+    'valueOf',
+    '__proto__:x',
+    'constructor:x',
+    'toString:abc',
+    'room:__proto__',
+    'room:constructor',
+    'twitch:__proto__',
+    'room:',
+    ':',
+    'room:lobby',
+    'lobby',
+    'admin',
+    'fuzzer',
+    'room:a:b',
+    'ROOM:X',
+    'twitch:UPPER',
+    '\u0000',
+    '\uD800',
+    '\uFFFF',
+    '😀'.repeat(40),
+    'null',
+    'undefined',
+    'NaN',
+    '-1',
+    '1e308',
+    '9007199254740991',
+    '99999999999999999999',
+    '0x10',
+    '2026-13-45T99:99',
+    '+275760-09-13T00:00:00.000Z',
   ),
   fc.string({ maxLength: 80 }),
   fc.string({ unit: 'grapheme', maxLength: 40 }),
@@ -66,7 +109,22 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
 
 /** Numbers at and past every boundary a handler might store or turn into a Date. */
 export const hostileNumber: fc.Arbitrary<number> = fc.oneof(
-  fc.constantFrom(0, -0, 1, -1, 0.5, 2 ** 31, 2 ** 32, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 8.64e15, 8.64e15 + 1, 1e21, 1e308, -1e308),
+  fc.constantFrom(
+    0,
+    -0,
+    1,
+    -1,
+    0.5,
+    2 ** 31,
+    2 ** 32,
+    Number.MAX_SAFE_INTEGER,
+    -Number.MAX_SAFE_INTEGER,
+    8.64e15,
+    8.64e15 + 1,
+    1e21,
+    1e308,
+    -1e308,
+  ),
   fc.integer(),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
   fc.integer({ min: Date.now() - 1e10, max: Date.now() + 1e10 }),
@@ -108,10 +166,17 @@ export function fromSchema(schema: TSchema | undefined, depth = 0): fc.Arbitrary
   else if (s.type === 'object' && s.properties) {
     const props = s.properties;
     const keys = Object.keys(props);
-    const entries = keys.map((k) => fc.option(fromSchema(props[k], depth + 1), { nil: undefined, freq: s.required?.includes(k) ? 8 : 2 }).map((v) => [k, v] as const));
+    const entries = keys.map((k) =>
+      fc.option(fromSchema(props[k], depth + 1), { nil: undefined, freq: s.required?.includes(k) ? 8 : 2 }).map((v) => [k, v] as const),
+    );
     right = fc.tuple(...entries).map((pairs) => Object.fromEntries(pairs.filter(([, v]) => v !== undefined)));
   } else if (s.type === 'array') right = fc.array(fromSchema(s.items, depth + 1), { maxLength: Math.min(s.maxItems ?? 4, 6) });
-  else if (s.type === 'string') right = fc.oneof(hostileString, fc.string({ maxLength: Math.min(s.maxLength ?? 64, 64) }), fc.date({ noInvalidDate: true }).map((d) => d.toISOString()));
+  else if (s.type === 'string')
+    right = fc.oneof(
+      hostileString,
+      fc.string({ maxLength: Math.min(s.maxLength ?? 64, 64) }),
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+    );
   else if (s.type === 'integer' || s.type === 'number') right = hostileNumber;
   else if (s.type === 'boolean') right = fc.boolean();
   else right = wrong;

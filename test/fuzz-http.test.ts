@@ -18,7 +18,11 @@ const METHOD: Record<Route['method'], string> = { get: 'GET', post: 'POST', put:
 
 /** A path segment or query part as a client could send it: visible ASCII as is (malformed escapes too), the rest percent-encoded. */
 const onTheWire = (s: string, reserved: string) =>
-  Array.from(Buffer.from(s, 'utf8'), (b) => (b > 0x20 && b < 0x7f && !reserved.includes(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  Array.from(Buffer.from(s, 'utf8'), (b) =>
+    b > 0x20 && b < 0x7f && !reserved.includes(String.fromCharCode(b))
+      ? String.fromCharCode(b)
+      : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+  ).join('');
 
 interface Case {
   /** The route pattern the case was made from ('' for made-up paths). */
@@ -33,9 +37,16 @@ interface Case {
 
 function requestFor(routes: readonly Route[], ids: readonly string[]): fc.Arbitrary<Case> {
   const segment = fc
-    .oneof(hostileString, fc.stringMatching(/^[0-9A-Z]{26}$/), fc.constantFrom('room:lobby', 'twitch:somechannel', 'me', ...ids), fc.constantFrom(...ids))
+    .oneof(
+      hostileString,
+      fc.stringMatching(/^[0-9A-Z]{26}$/),
+      fc.constantFrom('room:lobby', 'twitch:somechannel', 'me', ...ids),
+      fc.constantFrom(...ids),
+    )
     .map((s) => onTheWire(s, '/?#'));
-  const queryPart = fc.oneof(hostileString, fc.constantFrom('limit', 'before', 'after', 'from', 'to', 'bucket', 'kind', '__proto__', 'constructor')).map((s) => onTheWire(s, '&=#'));
+  const queryPart = fc
+    .oneof(hostileString, fc.constantFrom('limit', 'before', 'after', 'from', 'to', 'bucket', 'kind', '__proto__', 'constructor'))
+    .map((s) => onTheWire(s, '&=#'));
   const query = fc.array(fc.tuple(queryPart, queryPart), { maxLength: 4 }).map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join('&'));
   const method = fc.oneof(
     { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS') },
@@ -46,7 +57,13 @@ function requestFor(routes: readonly Route[], ids: readonly string[]): fc.Arbitr
     { weight: 3, arbitrary: fc.constantFrom('user', 'admin') },
     { weight: 1, arbitrary: fc.constantFrom('none', 'garbage', 'basic', 'badKey') },
   );
-  const contentType = fc.constantFrom('application/json', 'text/plain', '', 'application/json; charset=utf-16', 'multipart/form-data; boundary=x');
+  const contentType = fc.constantFrom(
+    'application/json',
+    'text/plain',
+    '',
+    'application/json; charset=utf-16',
+    'multipart/form-data; boundary=x',
+  );
   const bodyFor = (r: Route | null) =>
     fc.oneof(
       { weight: 6, arbitrary: fromSchema(r?.body).map((v) => Buffer.from(JSON.stringify(v) ?? '')) },
@@ -73,7 +90,9 @@ function requestFor(routes: readonly Route[], ids: readonly string[]): fc.Arbitr
   const unknown = fc.record({
     route: fc.constant(''),
     method,
-    path: fc.tuple(fc.constantFrom('api/v1', 'api/v1/rooms', 'ws', 'docs', 'assets', ''), fc.array(segment, { minLength: 1, maxLength: 5 })).map(([base, parts]) => `/${base}/${parts.join('/')}`),
+    path: fc
+      .tuple(fc.constantFrom('api/v1', 'api/v1/rooms', 'ws', 'docs', 'assets', ''), fc.array(segment, { minLength: 1, maxLength: 5 }))
+      .map(([base, parts]) => `/${base}/${parts.join('/')}`),
     query,
     auth,
     contentType,
@@ -87,7 +106,12 @@ describe('REST fuzz', () => {
   let url: string;
   let errors: string[] = [];
   const tokens = { user: '', admin: '' };
-  const creds: Record<string, string> = { none: '', garbage: 'Authorization: Bearer abc.def.ghi\r\n', basic: 'Authorization: Basic Zm9vOmJhcg==\r\n', badKey: 'X-API-Key: cp_nope\r\n' };
+  const creds: Record<string, string> = {
+    none: '',
+    garbage: 'Authorization: Bearer abc.def.ghi\r\n',
+    basic: 'Authorization: Basic Zm9vOmJhcg==\r\n',
+    badKey: 'X-API-Key: cp_nope\r\n',
+  };
 
   beforeAll(async () => {
     ({ app, url, errors } = await startFuzzServer());
@@ -98,8 +122,12 @@ describe('REST fuzz', () => {
   async function renew(): Promise<void> {
     await app.auth.ensureAdmin('admin', 'admin-password');
     await call(url, 'POST', '/api/v1/auth/register', { body: { username: 'fuzzer', password: 'fuzzer-password' } });
-    const user = (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'fuzzer', password: 'fuzzer-password' } })).body as { access_token: string };
-    const admin = (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as { access_token: string };
+    const user = (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'fuzzer', password: 'fuzzer-password' } })).body as {
+      access_token: string;
+    };
+    const admin = (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as {
+      access_token: string;
+    };
     tokens.user = user.access_token;
     tokens.admin = admin.access_token;
     creds.user = `Authorization: Bearer ${user.access_token}\r\n`;
@@ -110,9 +138,13 @@ describe('REST fuzz', () => {
   it(`answers ${RUNS} generated requests with documented statuses and the error shape, and stays up`, async () => {
     const routes = app.routes.filter((r) => !r.path.startsWith('/docs/'));
     // Real ids to aim at, so cases reach the handlers behind a lookup: a room, a report, both users.
-    const room = (await call(url, 'POST', '/api/v1/rooms', { token: tokens.user, body: { id: 'lobby', title: 'Lobby' } })).body as { id: string };
+    const room = (await call(url, 'POST', '/api/v1/rooms', { token: tokens.user, body: { id: 'lobby', title: 'Lobby' } })).body as {
+      id: string;
+    };
     const now = Date.now();
-    const report = (await call(url, 'POST', '/api/v1/reports', { token: tokens.user, body: { channel: 'room:lobby', from: now - 3_600_000, to: now } })).body as { id: string };
+    const report = (
+      await call(url, 'POST', '/api/v1/reports', { token: tokens.user, body: { channel: 'room:lobby', from: now - 3_600_000, to: now } })
+    ).body as { id: string };
     const me = (await call(url, 'GET', '/api/v1/auth/me', { token: tokens.user })).body as { id: string };
     const admin = (await call(url, 'GET', '/api/v1/auth/me', { token: tokens.admin })).body as { id: string };
     const known = [room.id, report.id, me.id, admin.id].filter((x) => typeof x === 'string');

@@ -26,9 +26,13 @@ interface FrameCase {
 
 function frameCase(): fc.Arbitrary<FrameCase> {
   const schemas = clientFrameSchemas(500);
-  const shaped = fc.constantFrom(...(Object.keys(schemas) as Array<keyof typeof schemas>)).chain((type) =>
-    fromSchema(schemas[type]).map((v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? JSON.stringify({ ...v, type }) : JSON.stringify(v))),
-  );
+  const shaped = fc
+    .constantFrom(...(Object.keys(schemas) as Array<keyof typeof schemas>))
+    .chain((type) =>
+      fromSchema(schemas[type]).map((v) =>
+        typeof v === 'object' && v !== null && !Array.isArray(v) ? JSON.stringify({ ...v, type }) : JSON.stringify(v),
+      ),
+    );
   const text = fc.oneof(
     { weight: 8, arbitrary: shaped },
     { weight: 2, arbitrary: anyJson(5).map((v) => JSON.stringify(v) ?? 'null') },
@@ -38,7 +42,12 @@ function frameCase(): fc.Arbitrary<FrameCase> {
   const data = fc.oneof(
     { weight: 12, arbitrary: text },
     { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b)) },
-    { weight: 1, arbitrary: fc.constantFrom(MAX_FRAME_BYTES + 1, MAX_FRAME_BYTES * 2 - 1, MAX_FRAME_BYTES * 3).map((n) => `{"type":"chat","channel":"room:lobby","text":"${'x'.repeat(n)}"}`) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom(MAX_FRAME_BYTES + 1, MAX_FRAME_BYTES * 2 - 1, MAX_FRAME_BYTES * 3)
+        .map((n) => `{"type":"chat","channel":"room:lobby","text":"${'x'.repeat(n)}"}`),
+    },
   );
   return fc.record({ who: fc.constantFrom<Who>('anonymous', 'user', 'admin'), data }).map(({ who, data: d }) => {
     const bytes = typeof d === 'string' ? Buffer.byteLength(d) : d.length;
@@ -48,7 +57,8 @@ function frameCase(): fc.Arbitrary<FrameCase> {
 
 function checkFrame(f: Frame): string | null {
   if (!SERVER_TYPES.has(f.type)) return `unknown server frame type: ${JSON.stringify(f).slice(0, 200)}`;
-  if (f.type === 'error' && !(typeof f.code === 'string' && /^[a-z][a-z0-9_]*$/.test(f.code) && typeof f.message === 'string')) return `bad error frame: ${JSON.stringify(f)}`;
+  if (f.type === 'error' && !(typeof f.code === 'string' && /^[a-z][a-z0-9_]*$/.test(f.code) && typeof f.message === 'string'))
+    return `bad error frame: ${JSON.stringify(f)}`;
   if (f.type === 'error' && f.code === 'internal') return `internal error: ${JSON.stringify(f)}`;
   return null;
 }
@@ -62,8 +72,16 @@ describe('WebSocket fuzz', () => {
   beforeAll(async () => {
     ({ app, url, errors } = await startFuzzServer({ WS_MAX_FRAME_BYTES: String(MAX_FRAME_BYTES) }));
     await call(url, 'POST', '/api/v1/auth/register', { body: { username: 'wsfuzzer', password: 'wsfuzzer-password' } });
-    tokens.user = ((await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'wsfuzzer', password: 'wsfuzzer-password' } })).body as { access_token: string }).access_token;
-    tokens.admin = ((await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as { access_token: string }).access_token;
+    tokens.user = (
+      (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'wsfuzzer', password: 'wsfuzzer-password' } })).body as {
+        access_token: string;
+      }
+    ).access_token;
+    tokens.admin = (
+      (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as {
+        access_token: string;
+      }
+    ).access_token;
     expect((await call(url, 'POST', '/api/v1/rooms', { token: tokens.user, body: { id: 'lobby', title: 'Lobby' } })).status).toBe(201);
   });
   afterAll(() => app.stop());

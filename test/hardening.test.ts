@@ -18,7 +18,15 @@ describe('hostile requests', () => {
   afterAll(() => s.app.stop());
 
   it('answers a malformed percent-escape in a path parameter with 400 and stays up', async () => {
-    const paths = ['/api/v1/rooms/%', '/api/v1/rooms/%zz', '/api/v1/rooms/%E0%A4%A', '/api/v1/ingest/%ED%A0%80', '/api/v1/channels/%/messages', '/api/v1/reports/%', '/%'];
+    const paths = [
+      '/api/v1/rooms/%',
+      '/api/v1/rooms/%zz',
+      '/api/v1/rooms/%E0%A4%A',
+      '/api/v1/ingest/%ED%A0%80',
+      '/api/v1/channels/%/messages',
+      '/api/v1/reports/%',
+      '/%',
+    ];
     for (const path of paths) {
       for (const auth of ['', `Authorization: Bearer ${user.token}\r\n`]) {
         const res = await exchange(s.app.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`);
@@ -78,7 +86,10 @@ describe('clients that leave mid-request', () => {
     await new Promise((r) => setTimeout(r, 300));
     // Before, the abandoned body's promise never settled: the request stayed in flight for ever and the
     // drain waited all of DRAIN_TIMEOUT_MS (here two minutes, far past this test's own limit).
-    const outcome = await Promise.race([s.app.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still draining'), 20_000))]);
+    const outcome = await Promise.race([
+      s.app.stop().then(() => 'stopped'),
+      new Promise((r) => setTimeout(() => r('still draining'), 20_000)),
+    ]);
     expect(outcome).toBe('stopped');
   });
 });
@@ -90,9 +101,9 @@ describe('process model', () => {
     try {
       await expect(spawnServer({ MODEL_DIR: ROBERTA, INFERENCE_THREADS: '1', PORT: port })).rejects.toThrow(/exited with 1[\s\S]*in use/);
       // WORKERS>1: the primary checks the port before forking (the workers share it with SO_REUSEPORT).
-      await expect(spawnServer({ MODEL_DIR: ROBERTA, WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:1', JWT_SECRET: 'x'.repeat(40), PORT: port })).rejects.toThrow(
-        /exited with 1[\s\S]*in use/,
-      );
+      await expect(
+        spawnServer({ MODEL_DIR: ROBERTA, WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:1', JWT_SECRET: 'x'.repeat(40), PORT: port }),
+      ).rejects.toThrow(/exited with 1[\s\S]*in use/);
       // The first one still answers alone.
       expect((await fetch(`${first.url}/health`)).status).toBe(200);
     } finally {
@@ -101,7 +112,15 @@ describe('process model', () => {
   });
 
   it('a cluster primary whose workers crash-loop exits, and one told SIGTERM while restarting them exits too', async () => {
-    const env = { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:1', JWT_SECRET: 'x'.repeat(40), MODEL_DIR: '/nonexistent-model' };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      WORKERS: '2',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      JWT_SECRET: 'x'.repeat(40),
+      MODEL_DIR: '/nonexistent-model',
+    };
     const run = (signalAfterFirstDeath: boolean) =>
       new Promise<{ code: number | null; ms: number }>((resolve) => {
         const started = Date.now();

@@ -72,7 +72,9 @@ describe('history, reports and accounts', () => {
   it('refuses bad paging and channel input with 400', async () => {
     await expect(alice.channels.messages('room:hist', { limit: 0 })).rejects.toMatchObject(refused(400));
     // Not a number: past the SDK's types, so a plain request.
-    await expect(alice.request('GET', '/api/v1/channels/room:hist/messages', { query: { limit: 'abc' } })).rejects.toMatchObject(refused(400));
+    await expect(alice.request('GET', '/api/v1/channels/room:hist/messages', { query: { limit: 'abc' } })).rejects.toMatchObject(
+      refused(400),
+    );
     await expect(alice.channels.messages('room:hist', { before: 'not-a-cursor' })).rejects.toMatchObject(refused(400));
     await expect(alice.channels.messages('nope:x')).rejects.toMatchObject(refused(400));
     // A literal `%` reaches the route already decoded (by the router, once): an invalid channel, not a 500.
@@ -89,7 +91,7 @@ describe('history, reports and accounts', () => {
     const minute = await alice.channels.timeline('room:hist', { from: new Date(t0 - 120_000).toISOString(), to: t1, bucket: 60 });
     expect(total(minute.buckets)).toBe(N);
     expect(minute.buckets.length).toBeGreaterThanOrEqual(2);
-    for (const b of minute.buckets) expect((b.ts as number) % 60_000).toBe(0);
+    for (const b of minute.buckets) expect((b.ts) % 60_000).toBe(0);
     expect(minute.buckets.filter((b) => b.score !== null).length).toBeGreaterThanOrEqual(1);
 
     const fine = await alice.channels.timeline('room:hist', { from: t0 - 5000, to: t1, bucket: 1 });
@@ -121,7 +123,9 @@ describe('history, reports and accounts', () => {
     await expect(alice.reports.create({ channel: 'room:hist', from: 0, to: 40 * 86_400_000 })).rejects.toMatchObject(refused(400));
     // Times past what a Date holds (±8.64e15 ms) are refused, not a 500 when the report is shown.
     await expect(alice.reports.create({ channel: 'room:hist', from: 9e15, to: 9e15 + 60_000 })).rejects.toMatchObject(refused(400));
-    await expect(alice.reports.create({ channel: 'room:hist', from: 8.64e15 - 60_000, to: 8.64e15 + 1 })).rejects.toMatchObject(refused(400));
+    await expect(alice.reports.create({ channel: 'room:hist', from: 8.64e15 - 60_000, to: 8.64e15 + 1 })).rejects.toMatchObject(
+      refused(400),
+    );
     const last = await alice.reports.create({ channel: 'room:hist', from: 8.64e15 - 60_000, to: 8.64e15 });
     expect(last.to).toBe(new Date(8.64e15).toISOString());
     await alice.reports.delete(last.id);
@@ -158,7 +162,9 @@ describe('history, reports and accounts', () => {
     await otherSession.auth.login('dave', 'first-password');
     const oldToken = dave.accessToken;
     const change = (current: string) =>
-      dave.request<TokenPair>('POST', '/api/v1/users/me/password', { body: { current_password: current, new_password: 'second-password' } });
+      dave.request<TokenPair>('POST', '/api/v1/users/me/password', {
+        body: { current_password: current, new_password: 'second-password' },
+      });
     await expect(change('nope-nope')).rejects.toMatchObject(refused(403));
     const fresh = await change('first-password');
     await expect(withToken(oldToken).auth.me()).rejects.toMatchObject(refused(401));

@@ -147,7 +147,13 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
     return entry.fault;
   };
 
-  const send = (res: ServerResponse, record: ServedRequest, status: number, body: string | Buffer, headers: Record<string, string> = {}) => {
+  const send = (
+    res: ServerResponse,
+    record: ServedRequest,
+    status: number,
+    body: string | Buffer,
+    headers: Record<string, string> = {},
+  ) => {
     record.status = status;
     record.bytes = Buffer.byteLength(body);
     res.writeHead(status, { 'content-length': String(record.bytes), ...headers });
@@ -159,7 +165,7 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
 
   const serveFile = (req: IncomingMessage, res: ServerResponse, record: ServedRequest, file: RepoFile) => {
     const fault = takeFault(file.path);
-    if (fault?.kind === 'status') return send(res, record, fault.status, `injected ${fault.status}`);
+    if (fault?.kind === 'status') { send(res, record, fault.status, `injected ${fault.status}`); return; }
     let content = readFileSync(file.abs);
     if (fault?.kind === 'corrupt') {
       content = Buffer.from(content);
@@ -179,7 +185,7 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       const start = Number(range[1]);
       const end = range[2] ? Math.min(Number(range[2]), content.length - 1) : content.length - 1;
       if (start >= content.length || start > end) {
-        return send(res, record, 416, '', { 'content-range': `bytes */${content.length}` });
+        send(res, record, 416, '', { 'content-range': `bytes */${content.length}` }); return;
       }
       status = 206;
       body = content.subarray(start, end + 1);
@@ -222,19 +228,23 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       if (treeFault) {
         const { status } = treeFault;
         if (--treeFault.times <= 0) treeFault = undefined;
-        return send(res, record, status, JSON.stringify({ error: `injected ${status}` }), { 'content-type': 'application/json' });
+        send(res, record, status, JSON.stringify({ error: `injected ${status}` }), { 'content-type': 'application/json' }); return;
       }
       const files = org === FIXTURES_ORG && name !== undefined ? repoFiles(name) : undefined;
-      if (!files) return notFound(res, record, 'Repository not found');
-      if (rev !== REVISION) return notFound(res, record, `Invalid rev id: ${rev}`);
+      if (!files) { notFound(res, record, 'Repository not found'); return; }
+      if (rev !== REVISION) { notFound(res, record, `Invalid rev id: ${rev}`); return; }
       const entries = treeEntries(files);
       const half = Math.ceil(entries.length / 2);
-      if (url.searchParams.get('page') === '2') return send(res, record, 200, JSON.stringify(entries.slice(half)), { 'content-type': 'application/json' });
+      if (url.searchParams.get('page') === '2')
+        { send(res, record, 200, JSON.stringify(entries.slice(half)), { 'content-type': 'application/json' }); return; }
       if (options.nextPageUrl !== undefined) {
         const next = `${options.nextPageUrl}${url.pathname}?recursive=true&page=2`;
-        return send(res, record, 200, JSON.stringify(entries.slice(0, half)), { 'content-type': 'application/json', link: `<${next}>; rel="next"` });
+        send(res, record, 200, JSON.stringify(entries.slice(0, half)), {
+          'content-type': 'application/json',
+          link: `<${next}>; rel="next"`,
+        }); return;
       }
-      return send(res, record, 200, JSON.stringify(entries), { 'content-type': 'application/json' });
+      send(res, record, 200, JSON.stringify(entries), { 'content-type': 'application/json' }); return;
     }
 
     // /<org>/<name>/resolve/<rev>/<path...>, and /cdn/<name>/<path...> where LFS redirects land
@@ -244,16 +254,16 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       const rev = isCdn ? REVISION : segments[3];
       const path = segments.slice(isCdn ? 2 : 4).join('/');
       const files = org === FIXTURES_ORG && name !== undefined ? repoFiles(name) : undefined;
-      if (!files) return notFound(res, record, 'Repository not found');
-      if (rev !== REVISION) return notFound(res, record, `Invalid rev id: ${rev}`);
+      if (!files) { notFound(res, record, 'Repository not found'); return; }
+      if (rev !== REVISION) { notFound(res, record, `Invalid rev id: ${rev}`); return; }
       const file = files.find((f) => f.path === path);
-      if (!file) return send(res, record, 404, 'Entry not found', { 'x-error-code': 'EntryNotFound' });
+      if (!file) { send(res, record, 404, 'Entry not found', { 'x-error-code': 'EntryNotFound' }); return; }
       if (file.lfs && redirectLfs && !isCdn) {
-        return send(res, record, 302, '', { location: `${options.cdnUrl ?? ''}/cdn/${name}/${path}`, 'x-repo-commit': COMMIT });
+        send(res, record, 302, '', { location: `${options.cdnUrl ?? ''}/cdn/${name}/${path}`, 'x-repo-commit': COMMIT }); return;
       }
-      return serveFile(req, res, record, file);
+      serveFile(req, res, record, file); return;
     }
-    return send(res, record, 404, 'not found');
+    send(res, record, 404, 'not found');
   });
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -289,5 +299,7 @@ export async function closedPortUrl(): Promise<string> {
 
 /** The original bytes' sha256 of a fixture file, for checking what was downloaded. */
 export function fixtureSha256(name: string, path: string): string {
-  return createHash('sha256').update(readFileSync(join(FIXTURES_DIR, name, path))).digest('hex');
+  return createHash('sha256')
+    .update(readFileSync(join(FIXTURES_DIR, name, path)))
+    .digest('hex');
 }

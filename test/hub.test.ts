@@ -28,8 +28,15 @@ type Engine = HubDeps['engine'];
 /** An engine whose classifications the test settles, in any order. */
 class FakeEngine implements Engine {
   readonly info: ModelInfo = {
-    name: 'fake', dir: '/nowhere', labels: LABELS, maxLength: 64, onnxFile: 'model.onnx', quantized: false,
-    modelType: null, featurizer: null, chat: null,
+    name: 'fake',
+    dir: '/nowhere',
+    labels: LABELS,
+    maxLength: 64,
+    onnxFile: 'model.onnx',
+    quantized: false,
+    modelType: null,
+    featurizer: null,
+    chat: null,
   };
   readonly calls: Classification[] = [];
 
@@ -67,17 +74,36 @@ class FakeFanout implements Fanout {
 }
 
 const room = (id: string): RoomRecord => ({
-  id, title: id, ownerId: 'owner', moderators: [], opensAt: null, closesAt: null, closedAt: null, createdAt: 0, timeouts: {},
+  id,
+  title: id,
+  ownerId: 'owner',
+  moderators: [],
+  opensAt: null,
+  closesAt: null,
+  closedAt: null,
+  createdAt: 0,
+  timeouts: {},
 });
 
 const OPTIONS: HubOptions = {
-  replaySize: 10, moodWindowS: 10, moodLongWindowS: 60, moodTickMs: 1_000, batchTickMs: 50, controlTickMs: 200, presenceRefreshMs: 0,
+  replaySize: 10,
+  moodWindowS: 10,
+  moodLongWindowS: 60,
+  moodTickMs: 1_000,
+  batchTickMs: 50,
+  controlTickMs: 200,
+  presenceRefreshMs: 0,
 };
 
 const alice: Principal = { userId: 'u1', username: 'alice', role: 'user', via: 'jwt' };
 
 const chatLine = (text: string, sourceId = text): IngestedChat => ({
-  kind: 'chat', sourceId, user: { id: 'p1', name: 'viewer', badges: [] }, text, sentAt: 1, emotes: [],
+  kind: 'chat',
+  sourceId,
+  user: { id: 'p1', name: 'viewer', badges: [] },
+  text,
+  sentAt: 1,
+  emotes: [],
 });
 
 function setup() {
@@ -126,7 +152,10 @@ describe('ChannelHub ordering', () => {
     const [a, b] = await Promise.all([first, second]);
     const frames = fanout.frames('c:room:lobby', 'message');
     expect(frames.map((f) => f.text)).toEqual(['one', 'two']);
-    expect(frames.map((f) => f.sentiment)).toEqual([{ label: 'positive', score: 0.9 }, { label: 'negative', score: 0.8 }]);
+    expect(frames.map((f) => f.sentiment)).toEqual([
+      { label: 'positive', score: 0.9 },
+      { label: 'negative', score: 0.8 },
+    ]);
     expect(frames.map((f) => f.id)).toEqual([a.id, b.id]);
     expect(a.id < b.id).toBe(true);
     expect(recorded.map((m) => m.text)).toEqual(['one', 'two']);
@@ -196,7 +225,12 @@ describe('ChannelHub delivery', () => {
   afterEach(() => vi.useRealTimers());
 
   const message = (channel: string, id: string, text: string): BusEvent => ({
-    kind: 'message', channel, id, label: 'positive', polarity: 0.85, ts: Date.now(),
+    kind: 'message',
+    channel,
+    id,
+    label: 'positive',
+    polarity: 0.85,
+    ts: Date.now(),
     frame: JSON.stringify({ type: 'message', channel, id, text }),
   });
 
@@ -211,10 +245,16 @@ describe('ChannelHub delivery', () => {
     expect(fanout.frames('b:room:lobby')).toEqual([]); // held until the batch tick
     await vi.advanceTimersByTimeAsync(OPTIONS.batchTickMs);
     const batches = fanout.frames('b:room:lobby');
-    expect(batches).toEqual([{ type: 'messages', channel: 'room:lobby', items: [
-      { type: 'message', channel: 'room:lobby', id: 'A1', text: 'one' },
-      { type: 'message', channel: 'room:lobby', id: 'A2', text: 'two' },
-    ] }]);
+    expect(batches).toEqual([
+      {
+        type: 'messages',
+        channel: 'room:lobby',
+        items: [
+          { type: 'message', channel: 'room:lobby', id: 'A1', text: 'one' },
+          { type: 'message', channel: 'room:lobby', id: 'A2', text: 'two' },
+        ],
+      },
+    ]);
   });
 
   it('builds no batch for a channel nobody watches batched', async () => {

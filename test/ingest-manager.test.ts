@@ -69,7 +69,9 @@ class FakeHub implements Hub {
     return new Promise((resolve, reject) => {
       const id = `M${++this.seq}`;
       this.ingested.push({
-        channel, chat, stillOwner,
+        channel,
+        chat,
+        stillOwner,
         publish: () => resolve({ kind: 'message', channel, id, frame: '{}', label: 'neutral', polarity: 0, ts: Date.now() }),
         refuse: () => reject(new Error('refused')),
       });
@@ -106,7 +108,13 @@ class RefusingLeases extends MemoryLeaseManager {
 }
 
 const OPTIONS: IngestManagerOptions = {
-  leaseTtlMs: 10_000, scanMs: 3_000, maxOwned: 10, maxStreams: 10, retryEndedMs: 1_000, retryErrorMs: 1_000, stopTimeoutMs: 500,
+  leaseTtlMs: 10_000,
+  scanMs: 3_000,
+  maxOwned: 10,
+  maxStreams: 10,
+  retryEndedMs: 1_000,
+  retryErrorMs: 1_000,
+  stopTimeoutMs: 500,
 };
 
 const REC: IngestRecord = { id: 'S1', source: 'twitch', channel: 'streamer', createdBy: 'u1', createdAt: 1 };
@@ -114,7 +122,12 @@ const LEASE = `ingest:${REC.id}`;
 const CHANNEL = 'twitch:streamer';
 
 const line = (text: string, sourceId = text): IngestedChat => ({
-  kind: 'chat', sourceId, user: { id: 'p1', name: 'viewer', badges: [] }, text, sentAt: 1, emotes: [],
+  kind: 'chat',
+  sourceId,
+  user: { id: 'p1', name: 'viewer', badges: [] },
+  text,
+  sentAt: 1,
+  emotes: [],
 });
 
 /** One process's manager over state shared with the others of the test (store, leases, board). */

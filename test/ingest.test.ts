@@ -74,25 +74,42 @@ describe('ingesting a Twitch chat on one process', () => {
     expect(again.body.id).toBe(stream.id);
     await sleep(300);
     expect(irc.connectionsTotal).toBe(1);
-    const live = await until(async () => (await bob.ingest.list()).items.find((s) => s.id === stream.id && s.status === 'live'), 5000, 'status live');
+    const live = await until(
+      async () => (await bob.ingest.list()).items.find((s) => s.id === stream.id && s.status === 'live'),
+      5000,
+      'status live',
+    );
     expect(live.owner).toBe(stream.owner);
   });
 
   it('refuses bad input with clear errors', async () => {
     await expect(alice.ingest.create({ source: 'twitch', channel: 'no spaces allowed' })).rejects.toMatchObject(refused(400));
     // Not a source the SDK's types allow, so a plain request.
-    await expect(alice.request('POST', '/api/v1/ingest', { body: { source: 'youtube', channel: 'x' } })).rejects.toMatchObject(refused(400));
-    await expect(clientOf(server.url).ingest.create({ source: 'twitch', channel: 'abc' })).rejects.toMatchObject(refused(401, 'unauthorized'));
+    await expect(alice.request('POST', '/api/v1/ingest', { body: { source: 'youtube', channel: 'x' } })).rejects.toMatchObject(
+      refused(400),
+    );
+    await expect(clientOf(server.url).ingest.create({ source: 'twitch', channel: 'abc' })).rejects.toMatchObject(
+      refused(401, 'unauthorized'),
+    );
   });
 
   it('delivers chat lines to subscribers with sentiment, badges, colour and emotes', async () => {
     irc.say('streamer', {
-      login: 'modguy', displayName: 'ModGuy', userId: '1001', badges: 'moderator/1,subscriber/12', color: '#1E90FF',
-      emotes: '25:11-15', text: 'great play Kappa', sentTs: 1_700_000_000_000,
+      login: 'modguy',
+      displayName: 'ModGuy',
+      userId: '1001',
+      badges: 'moderator/1,subscriber/12',
+      color: '#1E90FF',
+      emotes: '25:11-15',
+      text: 'great play Kappa',
+      sentTs: 1_700_000_000_000,
     });
     const m = await sub.until(() => sub.messages('twitch:streamer')[0]);
     expect(m).toMatchObject({
-      channel: 'twitch:streamer', text: 'great play Kappa', source: 'twitch', sent_ts: 1_700_000_000_000,
+      channel: 'twitch:streamer',
+      text: 'great play Kappa',
+      source: 'twitch',
+      sent_ts: 1_700_000_000_000,
       user: { id: '1001', name: 'ModGuy', badges: expect.arrayContaining(['moderator', 'subscriber']), color: '#1e90ff' },
       emotes: [{ id: '25', name: 'Kappa', start: 11, end: 15 }],
     });
@@ -117,10 +134,14 @@ describe('ingesting a Twitch chat on one process', () => {
     const deleted = sub.frames.flatMap((x) => (x.type === 'delete' ? [x.message_id] : []));
     expect(deleted).not.toContain(byText('hello everyone'));
 
-    const history = await until(async () => {
-      const { items } = await alice.channels.messages('twitch:streamer', { limit: 50 });
-      return items.some((i) => i.text === 'hello everyone') && items;
-    }, 5000, 'history');
+    const history = await until(
+      async () => {
+        const { items } = await alice.channels.messages('twitch:streamer', { limit: 50 });
+        return items.some((i) => i.text === 'hello everyone') && items;
+      },
+      5000,
+      'history',
+    );
     expect(history.map((i) => i.text)).not.toContain('first bad line');
     expect(history.map((i) => i.text)).not.toContain('second bad line');
   });
@@ -158,7 +179,12 @@ describe('ingesting a Twitch chat on one process', () => {
 
   it('publishes an ingested line only while its owner still holds the stream when the line is ready', async () => {
     const line = (text: string): IngestedChat => ({
-      kind: 'chat', sourceId: ulid(), user: { id: '40', name: 'fenced', badges: [] }, text, sentAt: Date.now(), emotes: [],
+      kind: 'chat',
+      sourceId: ulid(),
+      user: { id: '40', name: 'fenced', badges: [] },
+      text,
+      sentAt: Date.now(),
+      emotes: [],
     });
     let owner = true;
     const late = server.app.hub.ingest('twitch', 'twitch:streamer', line('accepted, then the lease lapsed'), () => owner);
@@ -211,8 +237,13 @@ const SCAN_MS = 300;
 /** A second process: `node dist/src/main.js` on its own port, sharing Redis. */
 const startChild = (redisUrl: string, ircUrl: string): Promise<ServerProcess> =>
   spawnServer({
-    INFERENCE_THREADS: '1', MODEL_DIR: ROBERTA, REDIS_URL: redisUrl, JWT_SECRET: SECRET, TWITCH_IRC_URL: ircUrl,
-    INGEST_LEASE_TTL_MS: String(TTL_MS), INGEST_SCAN_MS: String(SCAN_MS),
+    INFERENCE_THREADS: '1',
+    MODEL_DIR: ROBERTA,
+    REDIS_URL: redisUrl,
+    JWT_SECRET: SECRET,
+    TWITCH_IRC_URL: ircUrl,
+    INGEST_LEASE_TTL_MS: String(TTL_MS),
+    INGEST_SCAN_MS: String(SCAN_MS),
   });
 
 describe('emote positions reach a chat model (the bundled model, which has chat.json)', () => {
@@ -286,7 +317,13 @@ describe('one owner per stream across processes (Redis)', () => {
     expect(created.body.owner).toBe(created.headers.get('x-instance'));
     await irc.waitFor(() => irc.joined('bigstream') === 1, 10_000, 'the join');
 
-    const env = { REDIS_URL: redis.url, JWT_SECRET: SECRET, TWITCH_IRC_URL: irc.url, INGEST_LEASE_TTL_MS: String(TTL_MS), INGEST_SCAN_MS: String(SCAN_MS) };
+    const env = {
+      REDIS_URL: redis.url,
+      JWT_SECRET: SECRET,
+      TWITCH_IRC_URL: irc.url,
+      INGEST_LEASE_TTL_MS: String(TTL_MS),
+      INGEST_SCAN_MS: String(SCAN_MS),
+    };
     b = await startServer(env);
     // Logging every frame as sent (watch: no dropping of repeats), so a line delivered twice shows.
     const subA = watch(clientOf(a.url));
@@ -321,10 +358,14 @@ describe('one owner per stream across processes (Redis)', () => {
     const takeoverMs = Date.now() - killedAt;
     expect(takeoverMs).toBeLessThanOrEqual(TTL_MS + SCAN_MS + 2000);
     const survivor = aliceOn(server.url);
-    const view = await until(async () => {
-      const list = await survivor.ingest.list();
-      return list.items[0]?.status === 'live' && list.items[0];
-    }, 5000, 'live on the survivor');
+    const view = await until(
+      async () => {
+        const list = await survivor.ingest.list();
+        return list.items[0]?.status === 'live' && list.items[0];
+      },
+      5000,
+      'live on the survivor',
+    );
     expect(view.owner).toBe(`${(await survivor.response('GET', '/health')).headers.get('x-instance')}`);
 
     const before = subB.messages('twitch:bigstream').length;
@@ -337,7 +378,13 @@ describe('one owner per stream across processes (Redis)', () => {
     await (b as TestServer).app.stop(); // graceful: the lease is released
     b = null;
     await irc.waitFor(() => irc.connections() === 0, 5000, 'the disconnect');
-    c = await startServer({ REDIS_URL: redis.url, JWT_SECRET: SECRET, TWITCH_IRC_URL: irc.url, INGEST_LEASE_TTL_MS: String(TTL_MS), INGEST_SCAN_MS: String(SCAN_MS) });
+    c = await startServer({
+      REDIS_URL: redis.url,
+      JWT_SECRET: SECRET,
+      TWITCH_IRC_URL: irc.url,
+      INGEST_LEASE_TTL_MS: String(TTL_MS),
+      INGEST_SCAN_MS: String(SCAN_MS),
+    });
     await irc.waitFor(() => irc.joined('bigstream') === 1, 5000, 'the pickup');
   });
 });
@@ -352,8 +399,12 @@ describe('settings: a per-process cap (INGEST_MAX_OWNED) and a TikTok session', 
   beforeAll(async () => {
     irc = await startTwitchIrcServer();
     server = await startServer({
-      TWITCH_IRC_URL: irc.url, INGEST_SCAN_MS: '200', INGEST_LEASE_TTL_MS: '2000', INGEST_MAX_OWNED: '1',
-      TIKTOK_SESSION_ID: 'sessionid_test_c0ffee42', TIKTOK_TT_TARGET_IDC: 'useast1a',
+      TWITCH_IRC_URL: irc.url,
+      INGEST_SCAN_MS: '200',
+      INGEST_LEASE_TTL_MS: '2000',
+      INGEST_MAX_OWNED: '1',
+      TIKTOK_SESSION_ID: 'sessionid_test_c0ffee42',
+      TIKTOK_TT_TARGET_IDC: 'useast1a',
     });
     alice = await signUp(server.url, 'alice');
   });
@@ -401,8 +452,12 @@ describe('connections that fail, end or hang (one process on Redis)', () => {
     redis = await startRedisServer();
     irc = await startTwitchIrcServer();
     server = await startServer({
-      REDIS_URL: redis.url, TWITCH_IRC_URL: irc.url, INGEST_SCAN_MS: '200', INGEST_LEASE_TTL_MS: String(TTL),
-      INGEST_RETRY_ERROR_MS: '300', INGEST_RETRY_ENDED_MS: '300',
+      REDIS_URL: redis.url,
+      TWITCH_IRC_URL: irc.url,
+      INGEST_SCAN_MS: '200',
+      INGEST_LEASE_TTL_MS: String(TTL),
+      INGEST_RETRY_ERROR_MS: '300',
+      INGEST_RETRY_ENDED_MS: '300',
     });
     alice = await signUp(server.url, 'alice');
     sub = watch(clientOf(server.url));
@@ -425,14 +480,22 @@ describe('connections that fail, end or hang (one process on Redis)', () => {
     irc.refuseJoin('suspended_chan', 'msg_channel_suspended');
     await sub.live.subscribe('twitch:suspended_chan');
     const { id } = (await startIngest(alice, 'suspended_chan')).body;
-    const failed = await until(async () => {
-      const v = await alice.ingest.get(id);
-      return v.status === 'error' && v;
-    }, 10_000, 'status error');
+    const failed = await until(
+      async () => {
+        const v = await alice.ingest.get(id);
+        return v.status === 'error' && v;
+      },
+      10_000,
+      'status error',
+    );
     expect(failed.last_error).toMatch(/suspended/);
     // Tried again after the cooldown, refused again: still `error` (not "connecting"), the lease still this process's.
     await irc.waitFor(() => joins('suspended_chan') >= 3, 15_000, 'two more attempts');
-    expect(await alice.ingest.get(id)).toMatchObject({ status: 'error', owner: failed.owner, last_error: expect.stringMatching(/suspended/) });
+    expect(await alice.ingest.get(id)).toMatchObject({
+      status: 'error',
+      owner: failed.owner,
+      last_error: expect.stringMatching(/suspended/),
+    });
     expect((await leases.current(`ingest:${id}`))?.owner).toBe(failed.owner);
 
     irc.refuseJoin('suspended_chan', null); // reinstated
@@ -449,7 +512,11 @@ describe('connections that fail, end or hang (one process on Redis)', () => {
     const me = await alice.auth.me();
     const rec = { id: ulid(), source: 'twitch' as const, channel: 'Not A Channel!', createdBy: me.id, createdAt: Date.now() };
     await store.create(rec); // e.g. written by an older version with looser checks
-    const view = await until(async () => (await alice.ingest.list()).items.find((s) => s.id === rec.id && s.status === 'error'), 10_000, 'status error');
+    const view = await until(
+      async () => (await alice.ingest.list()).items.find((s) => s.id === rec.id && s.status === 'error'),
+      10_000,
+      'status error',
+    );
     expect(view.last_error).toMatch(/3-25 letters/);
     expect((await leases.current(`ingest:${rec.id}`))?.owner).toBe(view.owner);
     await alice.ingest.delete(rec.id);

@@ -11,16 +11,24 @@ const SRC = resolve(import.meta.dirname, '../src');
 const RANK: Record<string, number> = {
   // The wire contract sits under everything (it imports only TypeBox): vocabulary.ts takes its words from it.
   contract: -1,
-  vocabulary: 0, errors: 0, config: 0, paths: 0,
+  vocabulary: 0,
+  errors: 0,
+  config: 0,
+  paths: 0,
   observability: 1,
-  redis: 2, mongo: 2,
-  limits: 3, registry: 3, sentiment: 3,
-  auth: 4, store: 4,
+  redis: 2,
+  mongo: 2,
+  limits: 3,
+  registry: 3,
+  sentiment: 3,
+  auth: 4,
+  store: 4,
   channels: 5,
   ingest: 6,
   gateway: 7,
   app: 8,
-  cluster: 9, cli: 9,
+  cluster: 9,
+  cli: 9,
   main: 10,
 };
 /** Outside the server's layers: what each may import. */
@@ -35,7 +43,10 @@ function sources(dir: string): string[] {
 }
 
 /** The unit a file belongs to: its top folder under src/, or its own name for a file directly in src/. */
-const unitOf = (file: string): string => relative(SRC, file).split('/')[0]!.replace(/\.tsx?$/, '');
+const unitOf = (file: string): string =>
+  relative(SRC, file)
+    .split('/')[0]!
+    .replace(/\.tsx?$/, '');
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');

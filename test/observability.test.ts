@@ -16,13 +16,23 @@ describe('observability', () => {
   beforeAll(async () => {
     const sink = new Writable({
       write(chunk: Buffer, _enc, cb) {
-        lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
+        lines.push(
+          ...chunk
+            .toString()
+            .split('\n')
+            .filter((l) => l !== ''),
+        );
         cb();
       },
     });
     const config = loadConfig({
-      PORT: '0', HOST: '127.0.0.1', MODEL_DIR: ROBERTA, INFERENCE_THREADS: '1',
-      JWT_SECRET: 'observability-secret-observability-secret-0123', ADMIN_USERNAME: 'admin', ADMIN_PASSWORD: 'admin-password',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MODEL_DIR: ROBERTA,
+      INFERENCE_THREADS: '1',
+      JWT_SECRET: 'observability-secret-observability-secret-0123',
+      ADMIN_USERNAME: 'admin',
+      ADMIN_PASSWORD: 'admin-password',
     });
     app = await startChatPulse(config, pino({ level: 'info' }, sink));
     url = `http://127.0.0.1:${app.port}`;
@@ -39,13 +49,16 @@ describe('observability', () => {
     expect(made.headers.get('x-request-id')).toMatch(/^[0-9A-Z]{26}$/);
     const odd = await call(url, 'GET', '/api/v1/model', { headers: { 'x-request-id': 'has spaces and {json}' } });
     expect(odd.headers.get('x-request-id')).toMatch(/^[0-9A-Z]{26}$/);
-    const entry = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.msg === 'request' && e.req_id === 'trace-abc.123');
+    const entry = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e.msg === 'request' && e.req_id === 'trace-abc.123');
     expect(entry).toMatchObject({ method: 'GET', route: '/api/v1/model', path: '/api/v1/model', status: 401 });
     expect(typeof entry?.ms).toBe('number');
   });
 
   it('logs every request but the probes: unknown routes, the dashboard and the docs too, with bounded labels', async () => {
-    const logged = (id: string) => lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.msg === 'request' && e.req_id === id);
+    const logged = (id: string) =>
+      lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.msg === 'request' && e.req_id === id);
     // node:http, not fetch: fetch refuses methods like TRACE.
     const seen = async (method: string, path: string, id: string) => {
       const echoed = await new Promise<string | string[] | undefined>((resolve, reject) => {
@@ -72,7 +85,9 @@ describe('observability', () => {
   });
 
   it('documents /metrics with the media type it answers with', async () => {
-    const doc = (await call(url, 'GET', '/openapi.json')).body as { paths: Record<string, { get: { responses: Record<string, { content?: Record<string, unknown> }> } }> };
+    const doc = (await call(url, 'GET', '/openapi.json')).body as {
+      paths: Record<string, { get: { responses: Record<string, { content?: Record<string, unknown> }> } }>;
+    };
     const res = await fetch(`${url}/metrics`);
     await res.text();
     expect(Object.keys(doc.paths['/metrics']?.get.responses['200']?.content ?? {})).toEqual([res.headers.get('content-type')]);
@@ -82,24 +97,43 @@ describe('observability', () => {
     const password = 'SuperSecretPassw0rd!';
     await call(url, 'POST', '/api/v1/auth/register', { body: { username: 'carol', password } });
     await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'carol', password: 'wrong-password-attempt' } });
-    const pair = (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'carol', password } })).body as { access_token: string; refresh_token: string };
-    const key = ((await call(url, 'POST', '/api/v1/api-keys', { token: pair.access_token, body: { name: 'bot', current_password: password } })).body as { key: string }).key;
+    const pair = (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'carol', password } })).body as {
+      access_token: string;
+      refresh_token: string;
+    };
+    const key = (
+      (await call(url, 'POST', '/api/v1/api-keys', { token: pair.access_token, body: { name: 'bot', current_password: password } }))
+        .body as { key: string }
+    ).key;
     await call(url, 'POST', '/api/v1/sentiment', { apiKey: key, body: { text: 'what a game' } });
     await call(url, 'POST', '/api/v1/sentiment', { apiKey: `${key}x`, body: { text: 'bad key' } });
     await call(url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: pair.refresh_token } });
     const ws = await WsClient.open(url, `token=${pair.access_token}`);
     ws.close();
-    await call(url, 'POST', '/api/v1/users/me/password', { token: pair.access_token, body: { current_password: password, new_password: 'AnotherSecret99' } });
+    await call(url, 'POST', '/api/v1/users/me/password', {
+      token: pair.access_token,
+      body: { current_password: password, new_password: 'AnotherSecret99' },
+    });
     await new Promise((r) => setTimeout(r, 100));
     const all = lines.join('\n');
     expect(lines.filter((l) => l.includes('"msg":"request"')).length).toBeGreaterThan(5);
-    for (const secret of [password, 'wrong-password-attempt', 'AnotherSecret99', pair.access_token, pair.refresh_token, key, key.slice(8)]) {
+    for (const secret of [
+      password,
+      'wrong-password-attempt',
+      'AnotherSecret99',
+      pair.access_token,
+      pair.refresh_token,
+      key,
+      key.slice(8),
+    ]) {
       expect(all).not.toContain(secret);
     }
   });
 
   it('exposes Prometheus metrics for HTTP, WebSockets, the engine, the store and ingestion', async () => {
-    const admin = (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as { access_token: string };
+    const admin = (await call(url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } })).body as {
+      access_token: string;
+    };
     await call(url, 'POST', '/api/v1/sentiment/batch', { token: admin.access_token, body: { texts: ['one', 'two', 'three'] } });
     expect((await call(url, 'POST', '/api/v1/rooms', { token: admin.access_token, body: { id: 'metrics' } })).status).toBe(201);
     const ws = await WsClient.open(url, `token=${admin.access_token}`);

@@ -76,8 +76,10 @@ function closed(node: Json): Json {
   if (Array.isArray(node)) return node.map(closed);
   if (!isObject(node)) return node;
   const out: JsonObject = {};
-  for (const [k, v] of Object.entries(node)) out[k] = k === 'properties' && isObject(v) ? Object.fromEntries(Object.entries(v).map(([p, s]) => [p, closed(s)])) : closed(v);
-  if (out.type === 'object' && isObject(out.properties) && !('additionalProperties' in out) && !('patternProperties' in out)) out.additionalProperties = false;
+  for (const [k, v] of Object.entries(node))
+    out[k] = k === 'properties' && isObject(v) ? Object.fromEntries(Object.entries(v).map(([p, s]) => [p, closed(s)])) : closed(v);
+  if (out.type === 'object' && isObject(out.properties) && !('additionalProperties' in out) && !('patternProperties' in out))
+    out.additionalProperties = false;
   return out;
 }
 
@@ -107,7 +109,9 @@ function conforms(doc: Document, ajv: Ajv2020, method: string, path: string, rep
   expect(isObject(media) && isObject(media.schema), `${op.operationId} ${reply.status} documents no JSON body`).toBe(true);
   const schema = (media as { schema: JsonObject }).schema;
   const validate = ajv.compile({ ...(closed(schema) as JsonObject), components: closed(doc.components as unknown as Json) });
-  expect(validate(reply.body), `${method} ${path} ${reply.status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(reply.body)}`).toBe(true);
+  expect(validate(reply.body), `${method} ${path} ${reply.status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(reply.body)}`).toBe(
+    true,
+  );
 }
 
 interface DocsServer {
@@ -192,7 +196,7 @@ async function checkDocs(url: string): Promise<Document> {
       expect(body.length, ref).toBeGreaterThan(0);
       if (ref.startsWith('/docs/swagger-initializer.js')) {
         const script = body.toString();
-        expect(script).toContain("url: \"/openapi.json\"");
+        expect(script).toContain('url: "/openapi.json"');
         expect(script).not.toContain('petstore');
       } else if (ext !== 'png' && ref.startsWith('/docs/')) {
         const file = readFileSync(`${ROOT}node_modules/swagger-ui-dist/${ref.split('?')[0]!.slice('/docs/'.length)}`);
@@ -212,9 +216,19 @@ describe('OpenAPI', () => {
   beforeAll(async () => {
     s = await startServer();
     // The route table the composition root (src/app/http.ts) builds, from the same factories and the live services.
-    const rooms = new RoomService(new MemoryRoomStore(), new MemoryChannelBus(), { maxRooms: 100, maxRoomsPerUser: 10, maxTimeoutS: MAX_TIMEOUT_S }, { findByUsername: async () => null, findById: async () => null });
+    const rooms = new RoomService(
+      new MemoryRoomStore(),
+      new MemoryChannelBus(),
+      { maxRooms: 100, maxRoomsPerUser: 10, maxTimeoutS: MAX_TIMEOUT_S },
+      { findByUsername: async () => null, findById: async () => null },
+    );
     // (Admin and the history routes are covered by the live document once the composition root mounts the docs.)
-    routes = [...opsRoutes({ notReadyReason: () => null }), ...authRoutes(s.app.auth), ...sentimentRoutes(s.app.engine, LIMITS), ...roomRoutes(rooms)];
+    routes = [
+      ...opsRoutes({ notReadyReason: () => null }),
+      ...authRoutes(s.app.auth),
+      ...sentimentRoutes(s.app.engine, LIMITS),
+      ...roomRoutes(rooms),
+    ];
     routes.push(
       ...docsRoutes(() => {
         builds++;
@@ -235,11 +249,23 @@ describe('OpenAPI', () => {
       });
       expect(doc.components.schemas.Error).toEqual({
         type: 'object',
-        properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } },
+        properties: {
+          error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] },
+        },
         required: ['error'],
       });
       expect(Object.keys(doc.components.schemas)).toEqual(
-        expect.arrayContaining(['Credentials', 'TokenPair', 'User', 'SentimentResult', 'BatchResult', 'Model', 'Room', 'ApiKey', 'CreatedApiKey']),
+        expect.arrayContaining([
+          'Credentials',
+          'TokenPair',
+          'User',
+          'SentimentResult',
+          'BatchResult',
+          'Model',
+          'Room',
+          'ApiKey',
+          'CreatedApiKey',
+        ]),
       );
       expect(doc.tags.map((t) => t.name)).toEqual(['ops', 'auth', 'sentiment', 'rooms', 'docs']);
       // Plain JSON: no TypeBox symbols, nothing JSON.stringify would drop or change.
@@ -277,7 +303,10 @@ describe('OpenAPI', () => {
         const op = doc.paths[toTemplate(r.path)]?.[METHOD[r.method]] as Operation;
         const where = `${r.method} ${r.path}`;
         const statuses = Object.keys(op.responses);
-        expect(statuses.some((st) => st.startsWith('2')), where).toBe(true);
+        expect(
+          statuses.some((st) => st.startsWith('2')),
+          where,
+        ).toBe(true);
         if (r.auth === 'public') expect(op.security, where).toBeUndefined();
         else {
           expect(op.security, where).toEqual(r.bearerOnly ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, { apiKey: [] }]);
@@ -304,7 +333,9 @@ describe('OpenAPI', () => {
         }
       }
       const sentiment = doc.paths['/api/v1/sentiment']?.post as Operation;
-      expect(sentiment.responses['200']).toMatchObject({ content: { 'application/json': { schema: { $ref: '#/components/schemas/SentimentResult' } } } });
+      expect(sentiment.responses['200']).toMatchObject({
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/SentimentResult' } } },
+      });
       expect(sentiment.requestBody?.content['application/json']?.schema).toMatchObject({
         properties: { text: { type: 'string', minLength: 1, maxLength: 2000 } },
         additionalProperties: false,
@@ -315,8 +346,20 @@ describe('OpenAPI', () => {
       expect(doc.paths['/api/v1/api-keys/{id}']?.delete?.responses['204']).toEqual({ description: 'Deleted' });
       const list = doc.paths['/api/v1/rooms']?.get as Operation;
       expect(list.parameters).toEqual([
-        { name: 'limit', in: 'query', required: false, description: expect.any(String), schema: { type: 'string', pattern: '^[0-9]{1,6}$' } },
-        { name: 'after', in: 'query', required: false, description: expect.any(String), schema: { type: 'string', minLength: 1, maxLength: 64 } },
+        {
+          name: 'limit',
+          in: 'query',
+          required: false,
+          description: expect.any(String),
+          schema: { type: 'string', pattern: '^[0-9]{1,6}$' },
+        },
+        {
+          name: 'after',
+          in: 'query',
+          required: false,
+          description: expect.any(String),
+          schema: { type: 'string', minLength: 1, maxLength: 64 },
+        },
       ]);
     });
 
@@ -326,35 +369,81 @@ describe('OpenAPI', () => {
       const handler = () => ({});
       const table: Route[] = [
         route({
-          method: 'patch', path: '/api/v1/things/:thingId', auth: 'admin', rateLimit: 'api', tag: 'things', summary: 'Edit',
-          description: 'Long text', body: Type.Object({ size: Type.Integer() }), response: Thing,
-          responses: { 409: 'Busy', 503: Type.Object({ why: Type.String() }, { description: 'Down' }) }, handler,
+          method: 'patch',
+          path: '/api/v1/things/:thingId',
+          auth: 'admin',
+          rateLimit: 'api',
+          tag: 'things',
+          summary: 'Edit',
+          description: 'Long text',
+          body: Type.Object({ size: Type.Integer() }),
+          response: Thing,
+          responses: { 409: 'Busy', 503: Type.Object({ why: Type.String() }, { description: 'Down' }) },
+          handler,
         }),
         route({
-          method: 'get', path: '/api/v1/things', auth: 'user', tag: 'things', summary: 'List',
-          query: Type.Object({ q: Type.String({ minLength: 2, description: 'Search' }), n: Type.Optional(Type.String({ pattern: '^[0-9]+$' })) }),
-          response: Type.Object({ items: Type.Array(Thing), other: OtherThing }), handler,
+          method: 'get',
+          path: '/api/v1/things',
+          auth: 'user',
+          tag: 'things',
+          summary: 'List',
+          query: Type.Object({
+            q: Type.String({ minLength: 2, description: 'Search' }),
+            n: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
+          }),
+          response: Type.Object({ items: Type.Array(Thing), other: OtherThing }),
+          handler,
         }),
-        route({ method: 'post', path: '/things/new', auth: 'public', tag: 'things', summary: 'New', response: Thing, responses: { 201: 'Made' }, handler }),
-        route({ method: 'del', path: '/things/:id', auth: 'public', tag: 'things', summary: 'Gone', responses: { 204: 'Deleted' }, handler }),
+        route({
+          method: 'post',
+          path: '/things/new',
+          auth: 'public',
+          tag: 'things',
+          summary: 'New',
+          response: Thing,
+          responses: { 201: 'Made' },
+          handler,
+        }),
+        route({
+          method: 'del',
+          path: '/things/:id',
+          auth: 'public',
+          tag: 'things',
+          summary: 'Gone',
+          responses: { 204: 'Deleted' },
+          handler,
+        }),
         route({ method: 'get', path: '/things/secret', auth: 'public', tag: 'things', summary: 'Hidden', hidden: true, handler }),
       ];
       const d = openApiDocument(table, { title: 't', version: '1' }) as unknown as Document;
       expect(Object.keys(d.paths).sort()).toEqual(['/api/v1/things', '/api/v1/things/{thingId}', '/things/new', '/things/{id}']);
       const edit = d.paths['/api/v1/things/{thingId}']?.patch as Operation;
       expect(edit).toMatchObject({
-        operationId: 'patchThingsByThingId', tags: ['things'], summary: 'Edit', description: 'Long text',
+        operationId: 'patchThingsByThingId',
+        tags: ['things'],
+        summary: 'Edit',
+        description: 'Long text',
         parameters: [{ name: 'thingId', in: 'path', required: true, schema: { type: 'string' } }],
         security: [{ bearerAuth: [] }, { apiKey: [] }],
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['size'] } } } },
       });
       expect(Object.keys(edit.responses)).toEqual(['200', '400', '401', '403', '404', '409', '413', '429', '503']);
-      expect(edit.responses['200']).toEqual({ description: 'OK', content: { 'application/json': { schema: { $ref: '#/components/schemas/Thing' } } } });
+      expect(edit.responses['200']).toEqual({
+        description: 'OK',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Thing' } } },
+      });
       expect(edit.responses['401']).toEqual({ $ref: '#/components/responses/Unauthorized' });
-      expect(edit.responses['409']).toEqual({ description: 'Busy', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+      expect(edit.responses['409']).toEqual({
+        description: 'Busy',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      });
       expect(edit.responses['503']).toEqual({
         description: 'Down',
-        content: { 'application/json': { schema: { description: 'Down', type: 'object', properties: { why: { type: 'string' } }, required: ['why'] } } },
+        content: {
+          'application/json': {
+            schema: { description: 'Down', type: 'object', properties: { why: { type: 'string' } }, required: ['why'] },
+          },
+        },
       });
       const list = d.paths['/api/v1/things']?.get as Operation;
       expect(list.parameters).toEqual([
@@ -366,8 +455,13 @@ describe('OpenAPI', () => {
       expect(d.components.schemas.Thing2).toMatchObject({ properties: { name: { type: 'string' } } });
       const created = d.paths['/things/new']?.post as Operation;
       expect(created.security).toBeUndefined();
-      expect(created.responses).toEqual({ '201': { description: 'Made', content: { 'application/json': { schema: { $ref: '#/components/schemas/Thing' } } } } });
-      expect(d.paths['/things/{id}']?.delete?.responses).toEqual({ '204': { description: 'Deleted' }, '404': { $ref: '#/components/responses/NotFound' } });
+      expect(created.responses).toEqual({
+        '201': { description: 'Made', content: { 'application/json': { schema: { $ref: '#/components/schemas/Thing' } } } },
+      });
+      expect(d.paths['/things/{id}']?.delete?.responses).toEqual({
+        '204': { description: 'Deleted' },
+        '404': { $ref: '#/components/responses/NotFound' },
+      });
     });
 
     it('resolves every $ref, and every schema compiles as JSON Schema 2020-12', () => {
@@ -420,7 +514,9 @@ describe('OpenAPI', () => {
       await check('POST', '/api/v1/sentiment/batch', { token, body: { texts: ['love it', 'hate it'] } });
       await check('GET', '/api/v1/model', { token });
 
-      expect((await check('POST', '/api/v1/rooms', { token, body: { id: 'doc-room', title: 'Docs', closes_at: Date.now() + 60_000 } })).status).toBe(201);
+      expect(
+        (await check('POST', '/api/v1/rooms', { token, body: { id: 'doc-room', title: 'Docs', closes_at: Date.now() + 60_000 } })).status,
+      ).toBe(201);
       await check('POST', '/api/v1/rooms', { token, body: { id: 'doc-room-2' } });
       await check('GET', '/api/v1/rooms/doc-room', { token });
       expect((await check('GET', '/api/v1/rooms/nope', { token })).status).toBe(404);
@@ -438,7 +534,9 @@ describe('OpenAPI', () => {
       for (const bad of ['limit=abc', 'limit=-1', 'limit=1.5', 'after=']) {
         const res = await call(s.url, 'GET', `/api/v1/rooms?${bad}`, { token });
         expect(res.status, bad).toBe(400);
-        expect(res.body, bad).toMatchObject({ error: { code: 'validation_failed', message: expect.stringMatching(/^query\.(limit|after) /) } });
+        expect(res.body, bad).toMatchObject({
+          error: { code: 'validation_failed', message: expect.stringMatching(/^query\.(limit|after) /) },
+        });
       }
       // Well-formed strings still reach the handler, which keeps its own range check.
       expect((await call(s.url, 'GET', '/api/v1/rooms?limit=500', { token })).body).toMatchObject({

@@ -27,7 +27,16 @@ describe('quota defaults', () => {
 describe('stored records from older versions', () => {
   it('render a report whose times no date can show with nulls instead of throwing', () => {
     const summary = { messages: 0, counts: {}, score: null, bucket_s: 60, buckets: [], most_negative: [], most_positive: [] };
-    const view = reportView({ id: 'r', ownerId: 'u', channel: 'room:a', title: 't', from: 9_007_199_254_740_991, to: Number.NaN, createdAt: -9e15, summary });
+    const view = reportView({
+      id: 'r',
+      ownerId: 'u',
+      channel: 'room:a',
+      title: 't',
+      from: 9_007_199_254_740_991,
+      to: Number.NaN,
+      createdAt: -9e15,
+      summary,
+    });
     expect(view).toMatchObject({ from: null, to: null, created_at: null });
   });
 });
@@ -49,8 +58,18 @@ describe('rooms: quota, no auto-create, bounded times, timeouts, likes', () => {
   const nthError = (c: WsClient, n: number) => c.nth('error', n);
 
   beforeAll(async () => {
-    s = await startServer({ MAX_ROOMS_PER_USER: '3', WS_FRAME_RATE_PER_10S: '100000', CHAT_RATE_PER_30S: '100000', WS_CONNECT_RATE_PER_MIN: '100000' });
-    [alice, bob, carol, admin] = await Promise.all([account(s.url, 'alice'), account(s.url, 'bob'), account(s.url, 'carol'), account(s.url, 'admin', 'admin-password')]);
+    s = await startServer({
+      MAX_ROOMS_PER_USER: '3',
+      WS_FRAME_RATE_PER_10S: '100000',
+      CHAT_RATE_PER_30S: '100000',
+      WS_CONNECT_RATE_PER_MIN: '100000',
+    });
+    [alice, bob, carol, admin] = await Promise.all([
+      account(s.url, 'alice'),
+      account(s.url, 'bob'),
+      account(s.url, 'carol'),
+      account(s.url, 'admin', 'admin-password'),
+    ]);
   });
   afterAll(async () => {
     for (const c of clients) c.close();
@@ -111,8 +130,11 @@ describe('rooms: quota, no auto-create, bounded times, timeouts, likes', () => {
   it('times out only real users, never an admin or the host, and moderators only by the host', async () => {
     const room = await createRoom(bob, { id: 'mods' });
     expect(room.status).toBe(201);
-    expect((await call(s.url, 'POST', '/api/v1/rooms/mods/moderators', { token: bob.token, body: { username: 'carol' } })).status).toBe(200);
-    const timeout = (who: Account, userId: string) => call(s.url, 'POST', '/api/v1/rooms/mods/timeouts', { token: who.token, body: { user_id: userId, duration_s: 60 } });
+    expect((await call(s.url, 'POST', '/api/v1/rooms/mods/moderators', { token: bob.token, body: { username: 'carol' } })).status).toBe(
+      200,
+    );
+    const timeout = (who: Account, userId: string) =>
+      call(s.url, 'POST', '/api/v1/rooms/mods/timeouts', { token: who.token, body: { user_id: userId, duration_s: 60 } });
 
     const onAdmin = await timeout(carol, admin.id);
     expect(onAdmin.status).toBe(403);
@@ -185,7 +207,18 @@ describe('rooms kept in Redis by an older version', () => {
     await client.zadd('cp:rooms', await client.incr('cp:rooms:seq'), id);
   };
   const record = (id: string, over: Record<string, unknown> = {}) =>
-    JSON.stringify({ id, title: id, ownerId: host.id, moderators: [], opensAt: null, closesAt: null, closedAt: null, createdAt: Date.now(), timeouts: {}, ...over });
+    JSON.stringify({
+      id,
+      title: id,
+      ownerId: host.id,
+      moderators: [],
+      opensAt: null,
+      closesAt: null,
+      closedAt: null,
+      createdAt: Date.now(),
+      timeouts: {},
+      ...over,
+    });
 
   beforeAll(async () => {
     redis = await startRedisServer();
@@ -201,7 +234,10 @@ describe('rooms kept in Redis by an older version', () => {
   });
 
   it('lists and reads rooms whose stored times no date can show (null), and skips unreadable ones', async () => {
-    await plant('ancient', record('ancient', { opensAt: 9_007_199_254_740_991, closesAt: 9_007_199_254_740_992, createdAt: 9_007_199_254_740_991 }));
+    await plant(
+      'ancient',
+      record('ancient', { opensAt: 9_007_199_254_740_991, closesAt: 9_007_199_254_740_992, createdAt: 9_007_199_254_740_991 }),
+    );
     await plant('garbled', '{not json');
     await plant('partial', JSON.stringify({ id: 'partial' }));
     const list = await call(s.url, 'GET', '/api/v1/rooms?limit=100', { token: bob.token });
@@ -227,7 +263,8 @@ describe('rooms kept in Redis by an older version', () => {
     const future = Date.now() + 3_600_000;
     const full = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`made-up-${i}`, future]));
     await plant('full', record('full', { timeouts: full }));
-    const timeout = (room: string) => call(s.url, 'POST', `/api/v1/rooms/${room}/timeouts`, { token: host.token, body: { user_id: bob.id, duration_s: 60 } });
+    const timeout = (room: string) =>
+      call(s.url, 'POST', `/api/v1/rooms/${room}/timeouts`, { token: host.token, body: { user_id: bob.id, duration_s: 60 } });
     const over = await timeout('full');
     expect(over.status).toBe(409);
     expect(errorOf(over).code).toBe('quota_exceeded');
@@ -246,7 +283,13 @@ describe('ingest streams per user', () => {
 
   beforeAll(async () => {
     irc = await startTwitchIrcServer();
-    s = await startServer({ TWITCH_IRC_URL: irc.url, INGEST_MAX_STREAMS: '10', INGEST_MAX_STREAMS_PER_USER: '2', INGEST_SCAN_MS: '200', INGEST_LEASE_TTL_MS: '2000' });
+    s = await startServer({
+      TWITCH_IRC_URL: irc.url,
+      INGEST_MAX_STREAMS: '10',
+      INGEST_MAX_STREAMS_PER_USER: '2',
+      INGEST_SCAN_MS: '200',
+      INGEST_LEASE_TTL_MS: '2000',
+    });
   });
   afterAll(async () => {
     await s?.app.stop();
@@ -254,8 +297,13 @@ describe('ingest streams per user', () => {
   });
 
   it('caps the streams one user has defined (409 quota_exceeded); deleting one frees its slot', async () => {
-    const [alice, bob, admin] = await Promise.all([account(s.url, 'alice'), account(s.url, 'bob'), account(s.url, 'admin', 'admin-password')]);
-    const start = (who: Account, channel: string) => call(s.url, 'POST', '/api/v1/ingest', { token: who.token, body: { source: 'twitch', channel } });
+    const [alice, bob, admin] = await Promise.all([
+      account(s.url, 'alice'),
+      account(s.url, 'bob'),
+      account(s.url, 'admin', 'admin-password'),
+    ]);
+    const start = (who: Account, channel: string) =>
+      call(s.url, 'POST', '/api/v1/ingest', { token: who.token, body: { source: 'twitch', channel } });
     const first = await start(alice, 'chan_one');
     expect(first.status).toBe(201);
     expect((await start(alice, 'chan_two')).status).toBe(201);
@@ -320,7 +368,9 @@ describe('reports per user, with retention', () => {
     const carol = await account(s.url, 'carol');
     const now = Date.now();
     const burst = await Promise.all(
-      Array.from({ length: 8 }, () => call(s.url, 'POST', '/api/v1/reports', { token: carol.token, body: { channel: 'room:anything', from: now - 3_600_000, to: now } })),
+      Array.from({ length: 8 }, () =>
+        call(s.url, 'POST', '/api/v1/reports', { token: carol.token, body: { channel: 'room:anything', from: now - 3_600_000, to: now } }),
+      ),
     );
     expect(burst.filter((r) => r.status === 201)).toHaveLength(2);
     expect(burst.filter((r) => r.status === 409)).toHaveLength(6);

@@ -79,7 +79,8 @@ export class RawConnection {
   private async until(ready: () => boolean, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!ready()) {
-      if (this.ended !== null) throw new Error(`connection closed (${this.ended}) before the response; had: ${JSON.stringify(this.buffer.toString())}`);
+      if (this.ended !== null)
+        throw new Error(`connection closed (${this.ended}) before the response; had: ${JSON.stringify(this.buffer.toString())}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no response within ${timeoutMs} ms; had: ${JSON.stringify(this.buffer.toString())}`);
       await new Promise<void>((resolve) => {
@@ -117,7 +118,9 @@ export function rawRequest(method: string, path: string, headers: Record<string,
     all['content-type'] ??= 'application/json';
     all['content-length'] = String(Buffer.byteLength(body));
   }
-  return `${method} ${path} HTTP/1.1\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body ?? ''}`;
+  return `${method} ${path} HTTP/1.1\r\n${Object.entries(all)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n${body ?? ''}`;
 }
 
 /**

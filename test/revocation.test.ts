@@ -75,7 +75,7 @@ describe('revocation closes open sockets (4001)', () => {
     await s?.app.stop();
   });
 
-  it('logout closes that token\'s sockets within 1 s, and only those; the closed socket no longer chats', async () => {
+  it("logout closes that token's sockets within 1 s, and only those; the closed socket no longer chats", async () => {
     const u = await account(s.url, 'logout-user');
     const other = await login(s.url, 'logout-user');
     const a = await open(`token=${u.token}`);
@@ -93,7 +93,7 @@ describe('revocation closes open sockets (4001)', () => {
     expect(s.app.ws.counters.closedRevoked).toBeGreaterThanOrEqual(1);
   });
 
-  it('a password change closes every socket of the user (tokens and API keys) but no one else\'s', async () => {
+  it("a password change closes every socket of the user (tokens and API keys) but no one else's", async () => {
     const u = await account(s.url, 'pw-user');
     const bystander = await account(s.url, 'pw-bystander');
     const key = await createKey(s.url, u.token, 'k');
@@ -102,7 +102,10 @@ describe('revocation closes open sockets (4001)', () => {
     const other = await open(`token=${bystander.token}`);
     const anonymous = await open('');
     const t0 = Date.now();
-    const res = await call(s.url, 'POST', '/api/v1/users/me/password', { token: u.token, body: { current_password: 'password123', new_password: 'password456' } });
+    const res = await call(s.url, 'POST', '/api/v1/users/me/password', {
+      token: u.token,
+      body: { current_password: 'password123', new_password: 'password456' },
+    });
     expect(res.status).toBe(200);
     for (const c of [jwtSocket, keySocket]) {
       const closed = await closedWithin(c, t0);
@@ -117,7 +120,7 @@ describe('revocation closes open sockets (4001)', () => {
     expect(await chatReaches(fresh, watcher, 'room:lobby', 'new password')).toBe(true);
   });
 
-  it('an admin disabling a user closes the user\'s sockets', async () => {
+  it("an admin disabling a user closes the user's sockets", async () => {
     const u = await account(s.url, 'disable-me');
     const c = await open(`token=${u.token}`);
     const t0 = Date.now();
@@ -128,7 +131,7 @@ describe('revocation closes open sockets (4001)', () => {
     await expect(WsClient.open(s.url, `token=${u.token}`)).rejects.toMatchObject({ status: 401 });
   });
 
-  it('a role change closes the user\'s sockets, so no stale admin badge: the reconnect carries the new role', async () => {
+  it("a role change closes the user's sockets, so no stale admin badge: the reconnect carries the new role", async () => {
     const u = await account(s.url, 'promoted');
     expect((await call(s.url, 'PATCH', `/api/v1/admin/users/${u.id}`, { token: admin, body: { role: 'admin' } })).status).toBe(200);
     const asAdmin = await open(`token=${u.token}`);
@@ -148,13 +151,15 @@ describe('revocation closes open sockets (4001)', () => {
     const u = await account(s.url, 'leaving');
     const c = await open(`token=${u.token}`);
     const t0 = Date.now();
-    expect((await call(s.url, 'DELETE', '/api/v1/users/me', { token: u.token, body: { current_password: 'password123' } })).status).toBe(204);
+    expect((await call(s.url, 'DELETE', '/api/v1/users/me', { token: u.token, body: { current_password: 'password123' } })).status).toBe(
+      204,
+    );
     const closed = await closedWithin(c, t0);
     expect(closed).toMatchObject({ code: 4001, reason: 'revoked' });
     expect(closed.ms).toBeLessThan(1000);
   });
 
-  it('deleting an API key closes the sockets opened with it, not the owner\'s others', async () => {
+  it("deleting an API key closes the sockets opened with it, not the owner's others", async () => {
     const u = await account(s.url, 'key-owner');
     const created = await createKey(s.url, u.token, 'bot');
     const bot = await open(`api_key=${created.key}`);
@@ -168,7 +173,7 @@ describe('revocation closes open sockets (4001)', () => {
     expect(person.closeCode).toBeNull();
   });
 
-  it('refuses an auth frame with another user\'s token or a bad one, and leaves the socket as it was', async () => {
+  it("refuses an auth frame with another user's token or a bad one, and leaves the socket as it was", async () => {
     const u = await account(s.url, 'renew-owner');
     const intruder = await account(s.url, 'renew-intruder');
     const c = await open(`token=${u.token}`);
@@ -197,7 +202,7 @@ describe('token expiry closes the socket (4001 expired) unless renewed in place'
     await s?.app.stop();
   });
 
-  it('closes a socket at its token\'s expiry', async () => {
+  it("closes a socket at its token's expiry", async () => {
     const u = await account(s.url, 'expiring');
     const exp = JSON.parse(Buffer.from(u.token.split('.')[1] as string, 'base64url').toString()) as { exp: number };
     const c = await WsClient.open(s.url, `token=${u.token}`);

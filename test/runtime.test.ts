@@ -27,7 +27,10 @@ interface Direct {
 
 /** The reference: one text at a time, no padding, plain onnxruntime-node, float64 softmax. */
 async function directProbs(d: Direct, text: string, maxLength: number): Promise<number[]> {
-  const enc = d.tokenizer(text, { truncation: true, max_length: maxLength }) as unknown as Record<string, { data: BigInt64Array; dims: number[] }>;
+  const enc = d.tokenizer(text, { truncation: true, max_length: maxLength }) as unknown as Record<
+    string,
+    { data: BigInt64Array; dims: number[] }
+  >;
   const ids = enc.input_ids!;
   const feeds: Record<string, ort.Tensor> = {
     input_ids: new ort.Tensor('int64', ids.data, ids.dims),
@@ -57,8 +60,15 @@ describe.each([
     };
     runtime = await ModelRuntime.load(info, { intraOpNumThreads: 1 });
     engine = await SentimentEngine.start({
-      modelDir: dir, maxLength: 128, threads: 2, intraOpNumThreads: 1, batchMaxItems: 4,
-      batchMaxTokens: 4096, batchMaxWaitMs: 1, queueMax: 1000, cacheSize: 100,
+      modelDir: dir,
+      maxLength: 128,
+      threads: 2,
+      intraOpNumThreads: 1,
+      batchMaxItems: 4,
+      batchMaxTokens: 4096,
+      batchMaxWaitMs: 1,
+      queueMax: 1000,
+      cacheSize: 100,
     });
   });
   afterAll(async () => {

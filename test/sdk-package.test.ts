@@ -70,7 +70,8 @@ let dir: string;
 
 beforeAll(async () => {
   // The JavaScript, not the declarations: a build that emits no declarations must fail the checks below.
-  if (!existsSync(join(ROOT, 'dist/src/client/index.js'))) throw new Error('dist/src/client/index.js is missing: run `npm run build` first');
+  if (!existsSync(join(ROOT, 'dist/src/client/index.js')))
+    throw new Error('dist/src/client/index.js is missing: run `npm run build` first');
   dir = await mkdtemp(join(tmpdir(), 'chatpulse-consumer-'));
   await mkdir(join(dir, 'node_modules/@types'), { recursive: true });
   await symlink(ROOT, join(dir, 'node_modules/chatpulse'), 'dir');
@@ -81,7 +82,8 @@ beforeAll(async () => {
   await writeFile(join(dir, 'node.ts'), examples.node);
   await writeFile(join(dir, 'browser.ts'), examples.browser);
   await writeFile(join(dir, 'guard.ts'), GUARD);
-  for (const [name, config] of Object.entries(CONFIGS)) await writeFile(join(dir, `tsconfig.${name}.json`), JSON.stringify(config, null, 2));
+  for (const [name, config] of Object.entries(CONFIGS))
+    await writeFile(join(dir, `tsconfig.${name}.json`), JSON.stringify(config, null, 2));
 });
 
 afterAll(async () => {
@@ -100,8 +102,20 @@ function typeCheck(name: keyof typeof CONFIGS): { errors: string; resolved: stri
   if (parsed === undefined) throw new Error(`tsconfig.${name}.json could not be read`);
   const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options, projectReferences: parsed.projectReferences });
   const diagnostics = [...parsed.errors, ...ts.getPreEmitDiagnostics(program)];
-  const errors = ts.formatDiagnostics(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => dir, getNewLine: () => '\n' });
-  const resolved = ts.resolveModuleName('chatpulse/client', join(dir, `${name}.ts`), parsed.options, ts.sys, undefined, undefined, ts.ModuleKind.ESNext);
+  const errors = ts.formatDiagnostics(diagnostics, {
+    getCanonicalFileName: (f) => f,
+    getCurrentDirectory: () => dir,
+    getNewLine: () => '\n',
+  });
+  const resolved = ts.resolveModuleName(
+    'chatpulse/client',
+    join(dir, `${name}.ts`),
+    parsed.options,
+    ts.sys,
+    undefined,
+    undefined,
+    ts.ModuleKind.ESNext,
+  );
   return { errors, resolved: resolved.resolvedModule?.resolvedFileName };
 }
 

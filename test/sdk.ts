@@ -1,7 +1,14 @@
 // The client SDK as the end-to-end tests use it: clients (signed in or not) and live connections that
 // record every frame, for assertions on what arrived.
 import WebSocket from 'ws';
-import { ChatPulseClient, type ClientOptions, type LiveConnection, type LiveOptions, type MessageFrame, type ServerFrame } from '../src/client/index.js';
+import {
+  ChatPulseClient,
+  type ClientOptions,
+  type LiveConnection,
+  type LiveOptions,
+  type MessageFrame,
+  type ServerFrame,
+} from '../src/client/index.js';
 import { auditServerFrame } from './frame-contract.js';
 
 /** A client of the server at `url`; its live() connections use `ws` (Node 20 has no global WebSocket). */

@@ -80,7 +80,13 @@ describe('gateway', () => {
       expect(JSON.stringify(reg.body)).not.toContain('longenough');
       const dup = await call(s.url, 'POST', '/api/v1/auth/register', { body: { username: 'streamer_9', password: 'longenough' } });
       expect(dup.status).toBe(409);
-      for (const body of [{ username: 'ab', password: 'longenough' }, { username: 'ok_name', password: 'short' }, { username: 'x y z', password: 'longenough' }, { username: 'okname' }, { username: 5, password: 'longenough' }]) {
+      for (const body of [
+        { username: 'ab', password: 'longenough' },
+        { username: 'ok_name', password: 'short' },
+        { username: 'x y z', password: 'longenough' },
+        { username: 'okname' },
+        { username: 5, password: 'longenough' },
+      ]) {
         const bad = await call(s.url, 'POST', '/api/v1/auth/register', { body });
         expect(bad.status).toBe(400);
         expect(code(bad.body)).toBe('validation_failed');
@@ -125,14 +131,20 @@ describe('gateway', () => {
     it('logout revokes the presented token', async () => {
       const tokens = await signUp(s.url, 'leaver');
       expect((await call(s.url, 'GET', '/api/v1/auth/me', { token: tokens.access_token })).status).toBe(200);
-      const out = await call(s.url, 'POST', '/api/v1/auth/logout', { token: tokens.access_token, body: { refresh_token: tokens.refresh_token } });
+      const out = await call(s.url, 'POST', '/api/v1/auth/logout', {
+        token: tokens.access_token,
+        body: { refresh_token: tokens.refresh_token },
+      });
       expect(out.status).toBe(204);
       expect((await call(s.url, 'GET', '/api/v1/auth/me', { token: tokens.access_token })).status).toBe(401);
       expect((await call(s.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: tokens.refresh_token } })).status).toBe(401);
     });
 
     it('creates API keys shown once, stores them hashed, authenticates with X-API-Key and deletes them', async () => {
-      const created = await call(s.url, 'POST', '/api/v1/api-keys', { token: user.access_token, body: { name: 'overlay', current_password: 'password123' } });
+      const created = await call(s.url, 'POST', '/api/v1/api-keys', {
+        token: user.access_token,
+        body: { name: 'overlay', current_password: 'password123' },
+      });
       expect(created.status).toBe(201);
       const key = created.body as { id: string; name: string; key: string };
       expect(key.name).toBe('overlay');
@@ -173,7 +185,10 @@ describe('gateway', () => {
     }
 
     it('classifies one text per the contract', async () => {
-      const res = await call(s.url, 'POST', '/api/v1/sentiment', { token: user.access_token, body: { text: 'this stream is great PogChamp' } });
+      const res = await call(s.url, 'POST', '/api/v1/sentiment', {
+        token: user.access_token,
+        body: { text: 'this stream is great PogChamp' },
+      });
       expect(res.status).toBe(200);
       const body = res.body as Sentiment;
       expect(Object.keys(body.scores)).toEqual(['negative', 'neutral', 'positive']);
@@ -187,7 +202,13 @@ describe('gateway', () => {
     });
 
     it('classifies a batch in order', async () => {
-      const texts = ['first', 'second message LUL', 'first', '🔥🔥🔥', 'a much longer chat line with many more words in it than the others'];
+      const texts = [
+        'first',
+        'second message LUL',
+        'first',
+        '🔥🔥🔥',
+        'a much longer chat line with many more words in it than the others',
+      ];
       const res = await call(s.url, 'POST', '/api/v1/sentiment/batch', { token: user.access_token, body: { texts } });
       expect(res.status).toBe(200);
       const body = res.body as { results: Sentiment[]; model: string; count: number };
@@ -202,7 +223,12 @@ describe('gateway', () => {
     it('describes the model', async () => {
       const res = await call(s.url, 'GET', '/api/v1/model', { token: user.access_token });
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ name: 'tiny-random-roberta-3class', labels: ['negative', 'neutral', 'positive'], max_length: 128, quantized: false });
+      expect(res.body).toMatchObject({
+        name: 'tiny-random-roberta-3class',
+        labels: ['negative', 'neutral', 'positive'],
+        max_length: 128,
+        quantized: false,
+      });
     });
 
     it('refuses bad input with 400 and oversize input with 413', async () => {
@@ -235,7 +261,10 @@ describe('gateway', () => {
       for (const [body, status] of batchCases) {
         expect((await call(s.url, 'POST', '/api/v1/sentiment/batch', { token: t, body })).status).toBe(status);
       }
-      const ok256 = await call(s.url, 'POST', '/api/v1/sentiment/batch', { token: t, body: { texts: Array.from({ length: 256 }, (_, i) => `t${i}`) } });
+      const ok256 = await call(s.url, 'POST', '/api/v1/sentiment/batch', {
+        token: t,
+        body: { texts: Array.from({ length: 256 }, (_, i) => `t${i}`) },
+      });
       expect(ok256.status).toBe(200);
     });
 
@@ -262,7 +291,9 @@ describe('gateway', () => {
       await raw(port, 'POST /api/v1/sentiment HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{"te');
       const huge = await raw(port, `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n{}`);
       expect(huge).toMatch(/^HTTP\/1\.1 413/);
-      const streamed = await call(s.url, 'POST', '/api/v1/auth/register', { raw: JSON.stringify({ username: 'u'.repeat(600_000), password: 'x' }).repeat(4) });
+      const streamed = await call(s.url, 'POST', '/api/v1/auth/register', {
+        raw: JSON.stringify({ username: 'u'.repeat(600_000), password: 'x' }).repeat(4),
+      });
       expect(streamed.status).toBe(413);
       const nonObject = await call(s.url, 'POST', '/api/v1/auth/login', { raw: 'null' });
       expect(nonObject.status).toBe(400);
@@ -301,7 +332,9 @@ describe('limits', () => {
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 3; i++) {
-        statuses.push((await call(s.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'wrong-password' } })).status);
+        statuses.push(
+          (await call(s.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'wrong-password' } })).status,
+        );
       }
       expect(statuses).toEqual([401, 401, 429]);
     } finally {
@@ -318,7 +351,10 @@ describe('limits', () => {
       expect(res.status).toBe(503);
       expect(code(res.body)).toBe('overloaded');
       expect(res.headers.get('retry-after')).toBe('1');
-      const fits = await call(s.url, 'POST', '/api/v1/sentiment/batch', { token: tokens.access_token, body: { texts: texts.slice(0, 100) } });
+      const fits = await call(s.url, 'POST', '/api/v1/sentiment/batch', {
+        token: tokens.access_token,
+        body: { texts: texts.slice(0, 100) },
+      });
       expect(fits.status).toBe(200);
     } finally {
       await s.app.stop();
@@ -328,7 +364,9 @@ describe('limits', () => {
   it('answers CORS only for configured origins', async () => {
     const s = await startServer({ CORS_ORIGINS: 'https://overlay.example' });
     try {
-      const allowed = await call(s.url, 'OPTIONS', '/api/v1/sentiment', { headers: { origin: 'https://overlay.example', 'access-control-request-method': 'POST' } });
+      const allowed = await call(s.url, 'OPTIONS', '/api/v1/sentiment', {
+        headers: { origin: 'https://overlay.example', 'access-control-request-method': 'POST' },
+      });
       expect(allowed.status).toBe(204);
       expect(allowed.headers.get('access-control-allow-origin')).toBe('https://overlay.example');
       expect(allowed.headers.get('access-control-allow-headers')).toContain('X-API-Key');

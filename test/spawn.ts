@@ -44,7 +44,10 @@ export function spawnServer(env: Record<string, string>, listening = 1): Promise
           child,
           url: `http://127.0.0.1:${entry.port ?? 0}`,
           log,
-          listeningPids: () => entries().filter((e) => e.msg === 'chatpulse listening').map((e) => e.pid as number),
+          listeningPids: () =>
+            entries()
+              .filter((e) => e.msg === 'chatpulse listening')
+              .map((e) => e.pid as number),
         });
       }
     });

@@ -31,7 +31,12 @@ async function setup(messages: StoredMessage[], limits?: HistoryLimits) {
   const inner = new MemoryMessageStore();
   const buckets = new MemoryBucketStore();
   await inner.insertMany(messages);
-  const increments = messages.map((m) => ({ channel: m.channel, start: Math.floor(m.ts / BUCKET_MS) * BUCKET_MS, counts: { [m.label]: 1 }, polaritySum: m.polarity }));
+  const increments = messages.map((m) => ({
+    channel: m.channel,
+    start: Math.floor(m.ts / BUCKET_MS) * BUCKET_MS,
+    counts: { [m.label]: 1 },
+    polaritySum: m.polarity,
+  }));
   await buckets.apply('setup:1', increments);
   const calls: string[] = [];
   const store = new Proxy(inner, {
@@ -62,9 +67,19 @@ describe('HistoryService reports', () => {
   it('count only the messages inside [from, to), in the totals, the series and the extremes', async () => {
     const from = T0 + 30_000; // mid-minute
     const to = T0 + 3 * BUCKET_MS + 20_000;
-    const inside = [msg(from, 'positive', 0.5), msg(T0 + BUCKET_MS + 10, 'negative', -0.4), msg(T0 + 2 * BUCKET_MS + 5, 'positive', 0.8), msg(to - 1, 'neutral', 0)];
+    const inside = [
+      msg(from, 'positive', 0.5),
+      msg(T0 + BUCKET_MS + 10, 'negative', -0.4),
+      msg(T0 + 2 * BUCKET_MS + 5, 'positive', 0.8),
+      msg(to - 1, 'neutral', 0),
+    ];
     // Just outside, several in the same minutes as inside ones, and the most extreme of all.
-    const outside = [msg(T0 - 1, 'negative', -1), msg(from - 1, 'negative', -0.99), msg(to, 'positive', 0.99), msg(T0 + 4 * BUCKET_MS, 'positive', 1)];
+    const outside = [
+      msg(T0 - 1, 'negative', -1),
+      msg(from - 1, 'negative', -0.99),
+      msg(to, 'positive', 0.99),
+      msg(T0 + 4 * BUCKET_MS, 'positive', 1),
+    ];
     const { history, calls } = await setup([...inside, ...outside].sort((a, b) => a.ts - b.ts));
 
     const summary = await history.summarize(CHANNEL, from, to);
@@ -86,7 +101,12 @@ describe('HistoryService reports', () => {
   it('count a range inside one minute from its messages alone', async () => {
     const from = T0 + 10_000;
     const to = T0 + 20_000;
-    const { history } = await setup([msg(from - 1, 'negative', -0.5), msg(from, 'positive', 0.5), msg(to - 1, 'positive', 0.7), msg(to, 'negative', -0.9)]);
+    const { history } = await setup([
+      msg(from - 1, 'negative', -0.5),
+      msg(from, 'positive', 0.5),
+      msg(to - 1, 'positive', 0.7),
+      msg(to, 'negative', -0.9),
+    ]);
     const summary = await history.summarize(CHANNEL, from, to);
     expect(summary.messages).toBe(2);
     expect(summary.counts).toEqual({ negative: 0, neutral: 0, positive: 2 });
@@ -98,7 +118,9 @@ describe('HistoryService reports', () => {
 
 describe('HistoryService sub-minute timelines', () => {
   const limits = { maxBuckets: 1440, maxScan: 10 };
-  const busyMinute = Array.from({ length: 12 }, (_, i) => msg(T0 + BUCKET_MS + i * 1_000, i % 2 ? 'negative' : 'positive', i % 2 ? -0.5 : 0.5));
+  const busyMinute = Array.from({ length: 12 }, (_, i) =>
+    msg(T0 + BUCKET_MS + i * 1_000, i % 2 ? 'negative' : 'positive', i % 2 ? -0.5 : 0.5),
+  );
 
   it('are refused before any message is read when the whole minutes in range already hold too many', async () => {
     const { history, calls } = await setup(busyMinute, limits);

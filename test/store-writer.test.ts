@@ -83,7 +83,8 @@ function msg(channel: string, ts: number, label: string, polarity: number): Stor
   };
 }
 
-const many = (n: number, channel = 'c1', ts = T0): StoredMessage[] => Array.from({ length: n }, (_, i) => msg(channel, ts + i, i % 2 ? 'negative' : 'positive', i % 2 ? -0.5 : 0.5));
+const many = (n: number, channel = 'c1', ts = T0): StoredMessage[] =>
+  Array.from({ length: n }, (_, i) => msg(channel, ts + i, i % 2 ? 'negative' : 'positive', i % 2 ? -0.5 : 0.5));
 
 async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -95,7 +96,10 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function totals(buckets: BucketStore, channel: string): Promise<{ counts: Record<string, number>; polaritySum: number; buckets: number }> {
+async function totals(
+  buckets: BucketStore,
+  channel: string,
+): Promise<{ counts: Record<string, number>; polaritySum: number; buckets: number }> {
   const all = await buckets.range(channel, 0, Number.MAX_SAFE_INTEGER);
   const counts: Record<string, number> = {};
   let polaritySum = 0;
@@ -166,7 +170,14 @@ describe('StoreWriter: batching', () => {
     await until(async () => (await r.messages.count()) === 4);
     expect(r.writer.batches).toBe(1);
     expect(r.writer.written).toBe(4);
-    expect(r.writer.state()).toMatchObject({ pending: 0, spooledBatches: 0, storeHealthy: true, dropped: 0, overflow: false, lastError: null });
+    expect(r.writer.state()).toMatchObject({
+      pending: 0,
+      spooledBatches: 0,
+      storeHealthy: true,
+      dropped: 0,
+      overflow: false,
+      lastError: null,
+    });
     expect(await r.buckets.range('c1', 0, Number.MAX_SAFE_INTEGER)).toEqual([
       { start: T0, counts: { positive: 1, negative: 1 }, polaritySum: 0.25 },
       { start: T0 + BUCKET_MS, counts: { positive: 1 }, polaritySum: 0.25 },
@@ -375,7 +386,10 @@ describe('StoreWriter: a slow or hung store', () => {
       await until(() => r.writer.state().spooledBatches === 8);
       expect(r.writer.state().pending).toBe(0);
       const onDisk = (await Promise.all((await segmentFiles()).sort().map((f) => readFile(join(dir, f), 'utf8')))).join('');
-      const spooledIds = onDisk.trim().split('\n').flatMap((line) => (JSON.parse(line) as WriteBatch).messages.map((m) => m.id));
+      const spooledIds = onDisk
+        .trim()
+        .split('\n')
+        .flatMap((line) => (JSON.parse(line) as WriteBatch).messages.map((m) => m.id));
       expect(spooledIds).toEqual(all.map((m) => m.id));
 
       r.msgCtl.mode = outcome === 'lands' ? 'ok' : 'down';
@@ -417,7 +431,8 @@ describe('StoreWriter: a slow or hung store', () => {
 });
 
 describe('StoreWriter: batches the store refuses for good', () => {
-  const isBad = (method: string, args: unknown[]) => method === 'insertMany' && (args[0] as StoredMessage[]).some((m) => m.text.startsWith('$bad'));
+  const isBad = (method: string, args: unknown[]) =>
+    method === 'insertMany' && (args[0] as StoredMessage[]).some((m) => m.text.startsWith('$bad'));
   const bad = (ts: number) => ({ ...msg('c1', ts, 'negative', -1), text: '$bad: a document the database refuses' });
   const deadLetters = async () =>
     (await readFile(join(dir, DEAD_LETTER_FILE), 'utf8'))

@@ -146,7 +146,8 @@ describe('TikTokConnector mapping', () => {
     const h = start();
     const conn = await h.live();
     const fan = user({ id: '9', nickname: 'Mo' });
-    const rose = (repeatCount: number, repeatEnd: boolean) => gift({ user: fan, name: 'Rose', type: 1, diamondCount: 1, repeatCount, repeatEnd });
+    const rose = (repeatCount: number, repeatEnd: boolean) =>
+      gift({ user: fan, name: 'Rose', type: 1, diamondCount: 1, repeatCount, repeatEnd });
     await conn.receive(rose(1, false), rose(2, false), rose(3, false));
     expect(h.data()).toEqual([]);
     await conn.receive(rose(3, true));

@@ -149,7 +149,8 @@ export async function startTwitchIrcServer(options: TwitchIrcServerOptions = {})
           `:${HOST} 376 ${n} :>`,
         ];
         // Twitch sends GLOBALUSERSTATE to logged-in users only.
-        if (!anonymous) welcome.push(`@badge-info=;badges=;color=;display-name=${n};emote-sets=0;user-id=1;user-type= :${HOST} GLOBALUSERSTATE`);
+        if (!anonymous)
+          welcome.push(`@badge-info=;badges=;color=;display-name=${n};emote-sets=0;user-id=1;user-type= :${HOST} GLOBALUSERSTATE`);
         send(ws, welcome);
         break;
       }

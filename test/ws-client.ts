@@ -79,13 +79,23 @@ export class WsClient {
 
   /** The next frame of `type` after the first `skip` of them. */
   nth(type: string, n: number, timeoutMs = 5000, channel?: string): Promise<Frame> {
-    return this.until((fs) => fs.filter((f) => f.type === type && (channel === undefined || f.channel === channel))[n], timeoutMs, `${type} #${n + 1}`);
+    return this.until(
+      (fs) => fs.filter((f) => f.type === type && (channel === undefined || f.channel === channel))[n],
+      timeoutMs,
+      `${type} #${n + 1}`,
+    );
   }
 
   async subscribe(channel: string, batch = false): Promise<Frame> {
     const before = this.of('subscribed', channel).length;
     this.send({ type: 'subscribe', channel, batch });
-    return this.until((fs) => fs.filter((f) => f.type === 'subscribed' && f.channel === channel)[before] ?? fs.find((f) => f.type === 'error' && f.channel === channel), 5000, `subscribed ${channel}`);
+    return this.until(
+      (fs) =>
+        fs.filter((f) => f.type === 'subscribed' && f.channel === channel)[before] ??
+        fs.find((f) => f.type === 'error' && f.channel === channel),
+      5000,
+      `subscribed ${channel}`,
+    );
   }
 
   closed(timeoutMs = 5000): Promise<number> {
@@ -117,6 +127,9 @@ export async function account(url: string, username: string, password = 'passwor
   const reg = await call(url, 'POST', '/api/v1/auth/register', { body: { username, password } });
   const login = await call(url, 'POST', '/api/v1/auth/login', { body: { username, password } });
   const token = (login.body as { access_token: string }).access_token;
-  const id = reg.status === 201 ? (reg.body as { id: string }).id : ((await call(url, 'GET', '/api/v1/auth/me', { token })).body as { id: string }).id;
+  const id =
+    reg.status === 201
+      ? (reg.body as { id: string }).id
+      : ((await call(url, 'GET', '/api/v1/auth/me', { token })).body as { id: string }).id;
   return { id, name: username, token };
 }

@@ -23,11 +23,23 @@ describe('websocket channels', () => {
 
   beforeAll(async () => {
     s = await startServer({
-      CHAT_RATE_PER_30S: '100000', WS_FRAME_RATE_PER_10S: '100000', WS_CONNECT_RATE_PER_MIN: '100000',
-      REPLAY_SIZE: '5', MOOD_WINDOW_S: '1', MOOD_LONG_WINDOW_S: '10', MOOD_TICK_MS: '200',
-      WS_MAX_FRAME_BYTES: '4096', MAX_TEXT_LENGTH: '1000', WS_MAX_BACKPRESSURE: '65536',
+      CHAT_RATE_PER_30S: '100000',
+      WS_FRAME_RATE_PER_10S: '100000',
+      WS_CONNECT_RATE_PER_MIN: '100000',
+      REPLAY_SIZE: '5',
+      MOOD_WINDOW_S: '1',
+      MOOD_LONG_WINDOW_S: '10',
+      MOOD_TICK_MS: '200',
+      WS_MAX_FRAME_BYTES: '4096',
+      MAX_TEXT_LENGTH: '1000',
+      WS_MAX_BACKPRESSURE: '65536',
     });
-    [alice, bob, carol, admin] = await Promise.all([account(s.url, 'alice'), account(s.url, 'bob'), account(s.url, 'carol'), account(s.url, 'admin', 'admin-password')]);
+    [alice, bob, carol, admin] = await Promise.all([
+      account(s.url, 'alice'),
+      account(s.url, 'bob'),
+      account(s.url, 'carol'),
+      account(s.url, 'admin', 'admin-password'),
+    ]);
     // Rooms exist only through the API; the admin hosts these, so alice, bob and carol post without badges.
     await createRooms(s.url, admin.token, ['keyed', 'fan-a', 'fan-b', 'fan-c', 'batch', 'replay', 'mood', 'likes', 'anon', 'x', 'slow']);
   });
@@ -39,7 +51,10 @@ describe('websocket channels', () => {
   it('checks credentials during the upgrade: a bad token never gets a socket', async () => {
     await expect(WsClient.open(s.url, 'token=not-a-jwt')).rejects.toMatchObject({ status: 401 });
     await expect(WsClient.open(s.url, 'api_key=cp_nope')).rejects.toBeInstanceOf(UpgradeRefused);
-    const key = await call(s.url, 'POST', '/api/v1/api-keys', { token: alice.token, body: { name: 'overlay', current_password: 'password123' } });
+    const key = await call(s.url, 'POST', '/api/v1/api-keys', {
+      token: alice.token,
+      body: { name: 'overlay', current_password: 'password123' },
+    });
     const viaKey = await WsClient.open(s.url, `api_key=${(key.body as { key: string }).key}`);
     clients.push(viaKey);
     viaKey.send({ type: 'chat', channel: 'room:keyed', text: 'hello from an api key' });
@@ -65,7 +80,11 @@ describe('websocket channels', () => {
       for (const seq of seqs) expect(seq).toEqual(seqs[0]);
       // Each sender's messages keep the order it sent them in.
       const own = (who: string) => (seqs[0] as unknown[]).filter((t) => String(t).startsWith(who));
-      expect(own('a says')).toEqual(Array.from({ length: 15 }, (_, i) => i).filter((i) => channels[i % 3] === ch).map((i) => `a says ${i} gg`));
+      expect(own('a says')).toEqual(
+        Array.from({ length: 15 }, (_, i) => i)
+          .filter((i) => channels[i % 3] === ch)
+          .map((i) => `a says ${i} gg`),
+      );
       expect(own('b says')).toHaveLength(5);
     }
     const sample = subs[0]!.of('message', 'room:fan-a')[0] as Frame;
@@ -187,7 +206,10 @@ describe('websocket channels', () => {
 
   it('runs rooms: windows, host and moderator badges, delete, timeout, close', async () => {
     const later = new Date(Date.now() + 3_600_000).toISOString();
-    const scheduled = await call(s.url, 'POST', '/api/v1/rooms', { token: alice.token, body: { id: 'draw', title: 'The draw', opens_at: later } });
+    const scheduled = await call(s.url, 'POST', '/api/v1/rooms', {
+      token: alice.token,
+      body: { id: 'draw', title: 'The draw', opens_at: later },
+    });
     expect(scheduled.status).toBe(201);
     expect(scheduled.body).toMatchObject({ id: 'draw', channel: 'room:draw', status: 'scheduled', owner_id: alice.id });
     expect((await call(s.url, 'POST', '/api/v1/rooms', { token: bob.token, body: { id: 'draw' } })).status).toBe(409);
@@ -196,7 +218,10 @@ describe('websocket channels', () => {
     early.send({ type: 'chat', channel: 'room:draw', text: 'too early' });
     expect(await early.nth('error', 0)).toMatchObject({ code: 'room_not_open' });
 
-    const created = await call(s.url, 'POST', '/api/v1/rooms', { token: alice.token, body: { id: 'show', closes_at: Date.now() + 3_600_000 } });
+    const created = await call(s.url, 'POST', '/api/v1/rooms', {
+      token: alice.token,
+      body: { id: 'show', closes_at: Date.now() + 3_600_000 },
+    });
     expect(created.body).toMatchObject({ status: 'open' });
     expect((await call(s.url, 'GET', '/api/v1/rooms/show', { token: bob.token })).body).toMatchObject({ id: 'show' });
     const list = await call(s.url, 'GET', '/api/v1/rooms?limit=1', { token: bob.token });
@@ -206,8 +231,12 @@ describe('websocket channels', () => {
     const host = await open(alice);
     const viewer = await open(bob);
     const mod = await open(carol);
-    expect((await call(s.url, 'POST', '/api/v1/rooms/show/moderators', { token: bob.token, body: { username: 'carol' } })).status).toBe(403);
-    expect((await call(s.url, 'POST', '/api/v1/rooms/show/moderators', { token: alice.token, body: { username: 'carol' } })).body).toMatchObject({ moderators: [carol.id] });
+    expect((await call(s.url, 'POST', '/api/v1/rooms/show/moderators', { token: bob.token, body: { username: 'carol' } })).status).toBe(
+      403,
+    );
+    expect(
+      (await call(s.url, 'POST', '/api/v1/rooms/show/moderators', { token: alice.token, body: { username: 'carol' } })).body,
+    ).toMatchObject({ moderators: [carol.id] });
     host.send({ type: 'chat', channel: 'room:show', text: 'welcome everyone' });
     mod.send({ type: 'chat', channel: 'room:show', text: 'be nice' });
     viewer.send({ type: 'chat', channel: 'room:show', text: 'spam spam spam' });
@@ -228,7 +257,10 @@ describe('websocket channels', () => {
 
     const to = await call(s.url, 'POST', '/api/v1/rooms/show/timeouts', { token: carol.token, body: { user_id: bob.id, duration_s: 60 } });
     expect(to.status).toBe(200);
-    expect((await call(s.url, 'POST', '/api/v1/rooms/show/timeouts', { token: carol.token, body: { user_id: alice.id, duration_s: 60 } })).status).toBe(403);
+    expect(
+      (await call(s.url, 'POST', '/api/v1/rooms/show/timeouts', { token: carol.token, body: { user_id: alice.id, duration_s: 60 } }))
+        .status,
+    ).toBe(403);
     viewer.send({ type: 'chat', channel: 'room:show', text: 'let me talk' });
     const timedOut = await viewer.until((fs) => fs.find((f) => f.type === 'error' && f.code === 'timed_out'));
     expect(timedOut.retry_after_ms).toBeGreaterThan(50_000);
@@ -256,7 +288,16 @@ describe('websocket channels', () => {
     c.send({ type: 'subscribe', channel: 'room:x', extra: 1 });
     c.socket.send(Buffer.from([1, 2, 3]), { binary: true });
     await c.until((fs) => fs.filter((f) => f.type === 'error').length === 8);
-    expect(c.of('error').map((f) => f.code)).toEqual(['invalid_json', 'invalid_json', 'unknown_type', 'invalid_frame', 'empty_text', 'text_too_long', 'invalid_frame', 'unsupported']);
+    expect(c.of('error').map((f) => f.code)).toEqual([
+      'invalid_json',
+      'invalid_json',
+      'unknown_type',
+      'invalid_frame',
+      'empty_text',
+      'text_too_long',
+      'invalid_frame',
+      'unsupported',
+    ]);
     c.send({ type: 'ping' });
     await c.nth('pong', 0);
   });
@@ -285,7 +326,7 @@ describe('websocket channels', () => {
     // Paced in steps the fast reader keeps up with: this process both sends and reads, and a burst of all
     // 6,000 at once can starve the fast reader on a busy machine until it too passes maxBackpressure.
     const received = () => fast.of('message', 'room:slow').length;
-    for (let sent = 0; sent < n; ) {
+    for (let sent = 0; sent < n;) {
       for (const end = sent + 50; sent < end; sent++) pub.send({ type: 'chat', channel: 'room:slow', text });
       await fast.until(() => received() >= sent || undefined, 30_000, `${sent} messages on the fast reader`);
     }

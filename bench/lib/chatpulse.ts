@@ -54,20 +54,26 @@ export interface Deployment extends StartedServer {
 export async function startChatPulse(label: string, env: Record<string, string>, workers: number, timeoutMs: number): Promise<Deployment> {
   const port = Number(env.PORT);
   const listening = new Set<number>();
-  const started = await startServer(label, ['dist/src/main.js'], { ...env, WORKERS: String(workers) }, (line) => {
-    if (line.msg === 'chatpulse cannot start' && workers > 1 && typeof line.pid === 'number') {
-      // A cluster worker that cannot start exits, and the primary would restart it until its crash-loop
-      // check gives up: fail at the first one instead. Killing the primary (the worker's parent, our child)
-      // makes startServer reject with the logged reason; the worker is killed too.
-      const parent = ppidOf(line.pid);
-      if (parent !== null && ppidOf(parent) === process.pid) killPid(parent);
-      killPid(line.pid);
-      return null;
-    }
-    if (line.msg !== 'chatpulse listening') return null;
-    if (typeof line.pid === 'number') listening.add(line.pid);
-    return listening.size >= workers ? (typeof line.port === 'number' ? line.port : port) : null;
-  }, timeoutMs);
+  const started = await startServer(
+    label,
+    ['dist/src/main.js'],
+    { ...env, WORKERS: String(workers) },
+    (line) => {
+      if (line.msg === 'chatpulse cannot start' && workers > 1 && typeof line.pid === 'number') {
+        // A cluster worker that cannot start exits, and the primary would restart it until its crash-loop
+        // check gives up: fail at the first one instead. Killing the primary (the worker's parent, our child)
+        // makes startServer reject with the logged reason; the worker is killed too.
+        const parent = ppidOf(line.pid);
+        if (parent !== null && ppidOf(parent) === process.pid) killPid(parent);
+        killPid(line.pid);
+        return null;
+      }
+      if (line.msg !== 'chatpulse listening') return null;
+      if (typeof line.pid === 'number') listening.add(line.pid);
+      return listening.size >= workers ? (typeof line.port === 'number' ? line.port : port) : null;
+    },
+    timeoutMs,
+  );
   const workerPids = [...listening];
   for (const pid of workerPids) if (pid !== started.pid) killAtExit(pid);
   const pids = [...new Set([started.pid, ...workerPids])];
@@ -87,8 +93,16 @@ export async function stopDeployment(d: Deployment): Promise<void> {
 export const deadPids = (d: Deployment): number[] => d.pids.filter((pid) => !alive(pid));
 
 async function postJson(url: string, body: unknown): Promise<unknown> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
-  if (!res.ok) throw new ServerUnavailable(`POST ${new URL(url).pathname} on port ${new URL(url).port}: ${res.status} ${(await res.text()).slice(0, 200)}`);
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (!res.ok)
+    throw new ServerUnavailable(
+      `POST ${new URL(url).pathname} on port ${new URL(url).port}: ${res.status} ${(await res.text()).slice(0, 200)}`,
+    );
   return res.json();
 }
 
@@ -99,7 +113,9 @@ async function postJson(url: string, body: unknown): Promise<unknown> {
 export async function accountToken(registerPort: number, loginPort: number, username: string): Promise<string> {
   const credentials = { username, password: 'bench-password-1' };
   await postJson(`http://127.0.0.1:${registerPort}/api/v1/auth/register`, credentials);
-  const { access_token: token } = (await postJson(`http://127.0.0.1:${loginPort}/api/v1/auth/login`, credentials)) as { access_token?: unknown };
+  const { access_token: token } = (await postJson(`http://127.0.0.1:${loginPort}/api/v1/auth/login`, credentials)) as {
+    access_token?: unknown;
+  };
   if (typeof token !== 'string') throw new ServerUnavailable('login returned no access_token');
   return token;
 }

@@ -7,7 +7,11 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
  * `rounds` measured rounds, the best kept by `score` (higher is better), every round's score listed: on a
  * shared machine a neighbour's burst lands on one round, not on all of them.
  */
-export async function bestOfRounds<T>(rounds: number, run: (round: number) => Promise<T>, score: (row: T) => number): Promise<{ best: T; scores: number[] }> {
+export async function bestOfRounds<T>(
+  rounds: number,
+  run: (round: number) => Promise<T>,
+  score: (row: T) => number,
+): Promise<{ best: T; scores: number[] }> {
   let best: { row: T; score: number } | null = null;
   const scores: number[] = [];
   for (let round = 1; round <= rounds; round++) {

@@ -82,7 +82,13 @@ export const portLine = (line: Record<string, unknown>): number | null => (typeo
  * stdout keeps being drained afterwards (a full pipe would block the server); error-level pino lines are
  * echoed, a few of them, so a failing server says why.
  */
-export function startServer(name: string, args: readonly string[], env: Record<string, string>, ready: (line: Record<string, unknown>) => number | null, timeoutMs: number): Promise<StartedServer> {
+export function startServer(
+  name: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  ready: (line: Record<string, unknown>) => number | null,
+  timeoutMs: number,
+): Promise<StartedServer> {
   const child = spawnNode(args, env, false);
   let echoed = 0;
   let lastError = '';

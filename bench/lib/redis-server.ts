@@ -64,7 +64,8 @@ async function launch(port: number, dir: string): Promise<ChildProcess> {
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   // Bounded: 200 x 50 ms. A loaded machine may take a while to fork; a failed start exits early.
   for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server exited on start (port ${port}): ${stderr.trim()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`redis-server exited on start (port ${port}): ${stderr.trim()}`);
     if (await ping(port)) return child;
     await sleep(50);
   }

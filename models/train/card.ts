@@ -13,13 +13,26 @@ type Evals = { dev: Split; chat_dev: Split; chat_test: Split };
 interface Report {
   model: string;
   baseline_sklearn: { model: string; train_sources: string; train_rows: number; dev: Split; chat_dev: Split; chat_test: Split } | null;
-  branches_in_training: { linear: Evals; transformer: Evals; hybrid: Evals; parameters: { transformer: number; linear: number }; alpha: number } | null;
+  branches_in_training: {
+    linear: Evals;
+    transformer: Evals;
+    hybrid: Evals;
+    parameters: { transformer: number; linear: number };
+    alpha: number;
+  } | null;
   ablation: Array<{ key?: string; ingredients: string; rows: number } & Evals> | null;
   mixture?: string;
   training_args: Record<string, string | number | boolean> | null;
   data: {
-    vocabSize: number; buckets: number; counts: Record<string, number>; trainBySource: Record<string, number>;
-    weakBySource: Record<string, number>; weakByLabel: Record<string, number>; emojiPolarities: number; emotes: number; chatWords?: string[];
+    vocabSize: number;
+    buckets: number;
+    counts: Record<string, number>;
+    trainBySource: Record<string, number>;
+    weakBySource: Record<string, number>;
+    weakByLabel: Record<string, number>;
+    emojiPolarities: number;
+    emotes: number;
+    chatWords?: string[];
   } | null;
   served: string;
   tweeteval_val: Metrics;
@@ -28,7 +41,10 @@ interface Report {
   sanity: Metrics;
   training_seconds: number | null;
   msgs_per_s_one_thread: number;
-  variants: { fp32: { bytes: number; tweeteval_val: Metrics; msgs_per_s_one_thread: number }; int8: { bytes: number; tweeteval_val: Metrics; msgs_per_s_one_thread: number } | null };
+  variants: {
+    fp32: { bytes: number; tweeteval_val: Metrics; msgs_per_s_one_thread: number };
+    int8: { bytes: number; tweeteval_val: Metrics; msgs_per_s_one_thread: number } | null;
+  };
   machine: { cores: number; cpu: string; node: string };
   date: string;
 }

@@ -27,21 +27,37 @@ function lines(path: string): string[] {
 function cleanTweet(text: string): string {
   return text
     .replace(/\\u([0-9a-fA-F]{4})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
-    .replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
     .replace(/\s+/g, ' ')
     .trim();
 }
 
 const SEMEVAL_FILES = [
-  'twitter-2013dev-A.tsv', 'twitter-2013test-A.tsv', 'twitter-2013train-A.tsv', 'twitter-2014sarcasm-A.tsv',
-  'twitter-2014test-A.tsv', 'twitter-2015test-A.tsv', 'twitter-2015train-A.tsv', 'twitter-2016dev-A.tsv',
-  'twitter-2016devtest-A.tsv', 'twitter-2016test-A.tsv', 'twitter-2016train-A.tsv',
+  'twitter-2013dev-A.tsv',
+  'twitter-2013test-A.tsv',
+  'twitter-2013train-A.tsv',
+  'twitter-2014sarcasm-A.tsv',
+  'twitter-2014test-A.tsv',
+  'twitter-2015test-A.tsv',
+  'twitter-2015train-A.tsv',
+  'twitter-2016dev-A.tsv',
+  'twitter-2016devtest-A.tsv',
+  'twitter-2016test-A.tsv',
+  'twitter-2016train-A.tsv',
 ];
 
 export function semeval(root: string): Example[] {
   const dir = join(root, 'semeval2017-task4a');
   // TweetEval validation tweets are the dev set: every copy of them stays out of training.
-  const heldOut = new Set(lines(join(dir, 'ids_overlapping_tweeteval_val.tsv')).slice(1).map((l) => l.split('\t')[1]?.trim()));
+  const heldOut = new Set(
+    lines(join(dir, 'ids_overlapping_tweeteval_val.tsv'))
+      .slice(1)
+      .map((l) => l.split('\t')[1]?.trim()),
+  );
   const out: Example[] = [];
   for (const file of SEMEVAL_FILES) {
     for (const line of lines(join(dir, file))) {
@@ -131,7 +147,9 @@ export function twitchChat(root: string): Example[] {
   const dir = join(root, 'twitch-chat-unlabeled');
   const seen = new Set<string>();
   const out: Example[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.tsv')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.tsv'))
+    .sort()) {
     for (const line of lines(join(dir, file))) {
       const text = (line.split('\t')[0] ?? '').trim();
       if (text === '' || seen.has(text)) continue;

@@ -53,7 +53,14 @@ async function evaluate(info: ModelInfo, sets: EvalSets): Promise<VariantReport>
   const runtime = await ModelRuntime.load(info, { intraOpNumThreads: 1 });
   try {
     const score = async (set: Example[]) =>
-      classificationMetrics(await predictAll(runtime, set.map((e) => e.text)), set.map((e) => e.label), info.labels);
+      classificationMetrics(
+        await predictAll(
+          runtime,
+          set.map((e) => e.text),
+        ),
+        set.map((e) => e.label),
+        info.labels,
+      );
     const devMetrics = await score(sets.tweeteval_val);
     const texts = sets.tweeteval_val.map((e) => e.text);
     await predictAll(runtime, texts.slice(0, 256)); // warm-up
@@ -61,8 +68,13 @@ async function evaluate(info: ModelInfo, sets: EvalSets): Promise<VariantReport>
     for (let round = 0; round < 2; round++) await predictAll(runtime, texts);
     const rate = (2 * texts.length) / ((performance.now() - t0) / 1000);
     return {
-      file: info.onnxFile, bytes: statSync(info.onnxFile).size, tweeteval_val: devMetrics, chat_dev: await score(sets.chat_dev),
-      chat_test: await score(sets.chat_test), sanity: await score(sets.sanity), msgs_per_s_one_thread: Math.round(rate),
+      file: info.onnxFile,
+      bytes: statSync(info.onnxFile).size,
+      tweeteval_val: devMetrics,
+      chat_dev: await score(sets.chat_dev),
+      chat_test: await score(sets.chat_test),
+      sanity: await score(sets.sanity),
+      msgs_per_s_one_thread: Math.round(rate),
     };
   } finally {
     await runtime.close();
@@ -100,13 +112,20 @@ async function main(): Promise<void> {
   }
   // What the training step measured in PyTorch (each branch alone) and the scikit-learn reference.
   const work = resolve(arg('--work', 'models/train/.work'));
-  const readJson = (f: string): unknown => (existsSync(join(work, f)) ? (JSON.parse(readFileSync(join(work, f), 'utf8')) as unknown) : null);
+  const readJson = (f: string): unknown =>
+    existsSync(join(work, f)) ? (JSON.parse(readFileSync(join(work, f), 'utf8')) as unknown) : null;
   const training = readJson('train_report.json') as Record<string, unknown> | null;
   const report = {
     model: base.name,
     baseline_sklearn: readJson('baseline.json'),
     branches_in_training: training
-      ? { linear: training.linear_branch, transformer: training.transformer_branch, hybrid: training.hybrid, parameters: training.parameters, alpha: training.alpha }
+      ? {
+          linear: training.linear_branch,
+          transformer: training.transformer_branch,
+          hybrid: training.hybrid,
+          parameters: training.parameters,
+          alpha: training.alpha,
+        }
       : null,
     ablation: training?.ablation ?? null,
     training_args: training?.args ?? null,
@@ -124,7 +143,9 @@ async function main(): Promise<void> {
   };
   for (const v of [report.variants.fp32, report.variants.int8]) if (v) v.file = v.file.slice(dir.length + 1);
   writeFileSync(join(dir, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`served: ${report.served}; TweetEval val macro-recall ${chosen.tweeteval_val.macro_recall}; wrote ${join(dir, 'metrics.json')}`);
+  console.log(
+    `served: ${report.served}; TweetEval val macro-recall ${chosen.tweeteval_val.macro_recall}; wrote ${join(dir, 'metrics.json')}`,
+  );
 }
 
 await main();

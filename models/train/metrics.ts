@@ -14,7 +14,9 @@ export function classificationMetrics(pred: readonly number[], gold: readonly nu
   const recall: number[] = [];
   const f1: Record<string, number> = {};
   for (let c = 0; c < k; c++) {
-    let tp = 0, fp = 0, fn = 0;
+    let tp = 0,
+      fp = 0,
+      fn = 0;
     pred.forEach((p, i) => {
       if (p === c && gold[i] === c) tp++;
       else if (p === c) fp++;

@@ -8,7 +8,14 @@ import { AutoTokenizer, env } from '@huggingface/transformers';
 import { ChatText } from '../../src/sentiment/chat-text.js';
 import { ngramCounts, normalizeForFeatures, type FeaturizerSpec } from '../../src/sentiment/featurizer.js';
 import {
-  emojiPolarity, goEmotions, semeval, sentiment140, splitChatEval, tweetevalVal, tweetSentimentExtraction, twitchChat,
+  emojiPolarity,
+  goEmotions,
+  semeval,
+  sentiment140,
+  splitChatEval,
+  tweetevalVal,
+  tweetSentimentExtraction,
+  twitchChat,
   type Example,
 } from './datasets.js';
 import { CHAT_WORD_POLARITY, chatWordPolarity, EMOTE_NAMES, EMOTE_POLARITY } from './emotes.js';
@@ -91,7 +98,10 @@ function reduceVocabulary(full: TokenizerJson, counts: Map<number, number>, minC
 /** A growable typed array: the chat corpus has tens of millions of n-gram entries, too many for number[]. */
 class Column<T extends Int32Array | Float32Array> {
   length = 0;
-  constructor(private data: T, private readonly make: (n: number) => T) {}
+  constructor(
+    private data: T,
+    private readonly make: (n: number) => T,
+  ) {}
   push(v: number): void {
     if (this.length === this.data.length) {
       const next = this.make(this.data.length * 2);
@@ -130,7 +140,7 @@ function weakLabel(normalized: string, emoji: Map<string, 1 | -1>): { label: 0 |
     }
     if (p === 0 && rest !== '') kept.push(rest);
   }
-  if ((pos > 0) === (neg > 0)) return null;
+  if (pos > 0 === neg > 0) return null;
   const stripped = kept.join(' ').trim();
   return { label: pos > 0 ? 2 : 0, stripped: /\p{L}{2,}/u.test(stripped) ? stripped : null };
 }
@@ -153,7 +163,10 @@ async function main(): Promise<void> {
   const unlabelled = dedupe(sentiment140(args.data).map(norm), new Set([...evalKeys, ...trainKeys]));
 
   // Chat: every distinct line (pretraining, self-training candidates) and the emote/emoji-labelled ones.
-  const chatLines = dedupe(twitchChat(args.data).map((e) => ({ ...norm(e), split: 'chat' as const })), evalKeys);
+  const chatLines = dedupe(
+    twitchChat(args.data).map((e) => ({ ...norm(e), split: 'chat' as const })),
+    evalKeys,
+  );
   const emoji = emojiPolarity(args.data);
   const weak: Example[] = [];
   for (const line of chatLines) {
@@ -168,10 +181,13 @@ async function main(): Promise<void> {
   const withNgrams = [...train, ...dev, ...chatDev, ...chatTest, ...weak, ...chatLines];
   const all = [...withNgrams, ...unlabelled];
   const bySource = (xs: Example[]) => xs.reduce<Record<string, number>>((acc, e) => ({ ...acc, [e.source]: (acc[e.source] ?? 0) + 1 }), {});
-  const byLabel = (xs: Example[]) => xs.reduce<Record<string, number>>((acc, e) => ({ ...acc, [String(e.label)]: (acc[String(e.label)] ?? 0) + 1 }), {});
+  const byLabel = (xs: Example[]) =>
+    xs.reduce<Record<string, number>>((acc, e) => ({ ...acc, [String(e.label)]: (acc[String(e.label)] ?? 0) + 1 }), {});
   console.log(`train ${train.length} (from ${rawTrain.length}) ${JSON.stringify(bySource(train))}`);
   console.log(`dev ${dev.length}, chat dev ${chatDev.length}, chat test ${chatTest.length}, unlabelled ${unlabelled.length}`);
-  console.log(`chat lines ${chatLines.length}; weak rows ${weak.length} ${JSON.stringify(bySource(weak))} by label ${JSON.stringify(byLabel(weak))}`);
+  console.log(
+    `chat lines ${chatLines.length}; weak rows ${weak.length} ${JSON.stringify(bySource(weak))} by label ${JSON.stringify(byLabel(weak))}`,
+  );
 
   // Vocabulary: count the full tokenizer's pieces over training and pretraining text only.
   const full = await AutoTokenizer.from_pretrained(args.baseTokenizer, { local_files_only: true });
@@ -187,7 +203,10 @@ async function main(): Promise<void> {
   const tokConfig = JSON.parse(readFileSync(join(args.baseTokenizer, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
   tokConfig.model_max_length = args.maxTokens;
   tokConfig.added_tokens_decoder = Object.fromEntries(
-    Object.entries(tokConfig.added_tokens_decoder as Record<string, { content: string }>).map(([, v]) => [String(reduced.model.vocab[v.content]), v]),
+    Object.entries(tokConfig.added_tokens_decoder as Record<string, { content: string }>).map(([, v]) => [
+      String(reduced.model.vocab[v.content]),
+      v,
+    ]),
   );
   writeFileSync(join(args.out, 'tokenizer_config.json'), JSON.stringify(tokConfig, null, 2));
   writeFileSync(join(args.out, 'special_tokens_map.json'), readFileSync(join(args.baseTokenizer, 'special_tokens_map.json')));
@@ -204,7 +223,12 @@ async function main(): Promise<void> {
     if (ids[ids.length - 1] !== 2) ids[ids.length - 1] = 2; // truncated: keep </s> last, as the tokenizer's truncation does
     for (const id of ids) tokIds.push(id);
     tokOffsets[i + 1] = tokIds.length;
-    if (i < 2000 && tokenizer.decode(tokenizer.encode(ex.text, { add_special_tokens: false })) !== full.decode(full.encode(ex.text, { add_special_tokens: false }))) mismatches++;
+    if (
+      i < 2000 &&
+      tokenizer.decode(tokenizer.encode(ex.text, { add_special_tokens: false })) !==
+        full.decode(full.encode(ex.text, { add_special_tokens: false }))
+    )
+      mismatches++;
   }
   console.log(`tokens ${tokIds.length}; round-trip mismatches in the first 2000 texts: ${mismatches}`);
 
@@ -234,21 +258,55 @@ async function main(): Promise<void> {
 
   const splitCode: Record<Example['split'], number> = { train: 0, dev: 1, twitch: 2, unlabelled: 3, 'chat-test': 4, weak: 5, chat: 6 };
   const sources = [...new Set(all.map((e) => e.source))];
-  const bin = (name: string, a: Int32Array | Float32Array | Int8Array) => writeFileSync(join(args.work, name), Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+  const bin = (name: string, a: Int32Array | Float32Array | Int8Array) =>
+    writeFileSync(join(args.work, name), Buffer.from(a.buffer, a.byteOffset, a.byteLength));
   bin('tokens.offsets.i32', tokOffsets);
   bin('tokens.ids.i32', tokIds.values);
   bin('ngrams.offsets.i32', ngOffsets);
   bin('ngrams.ids.i32', ngIds.values);
   bin('ngrams.tf.f32', ngTf.values);
   bin('idf.f32', idf);
-  bin('labels.i8', Int8Array.from(all, (e) => e.label));
-  bin('splits.i8', Int8Array.from(all, (e) => splitCode[e.split]));
-  bin('sources.i8', Int8Array.from(all, (e) => sources.indexOf(e.source)));
+  bin(
+    'labels.i8',
+    Int8Array.from(all, (e) => e.label),
+  );
+  bin(
+    'splits.i8',
+    Int8Array.from(all, (e) => splitCode[e.split]),
+  );
+  bin(
+    'sources.i8',
+    Int8Array.from(all, (e) => sources.indexOf(e.source)),
+  );
   writeFileSync(join(args.work, 'texts.json'), JSON.stringify(withNgrams.map((e) => e.text)));
-  const counted = { train: train.length, dev: dev.length, chatDev: chatDev.length, chatTest: chatTest.length, weak: weak.length, chat: chatLines.length, unlabelled: unlabelled.length };
+  const counted = {
+    train: train.length,
+    dev: dev.length,
+    chatDev: chatDev.length,
+    chatTest: chatTest.length,
+    weak: weak.length,
+    chat: chatLines.length,
+    unlabelled: unlabelled.length,
+  };
   writeFileSync(
     join(args.work, 'meta.json'),
-    JSON.stringify({ vocabSize, buckets: FEATURIZER.buckets, maxTokens: args.maxTokens, sources, counts: counted, trainBySource: bySource(train), weakBySource: bySource(weak), weakByLabel: byLabel(weak), emojiPolarities: emoji.size, emotes: EMOTE_NAMES.length, chatWords: Object.keys(CHAT_WORD_POLARITY) }, null, 2),
+    JSON.stringify(
+      {
+        vocabSize,
+        buckets: FEATURIZER.buckets,
+        maxTokens: args.maxTokens,
+        sources,
+        counts: counted,
+        trainBySource: bySource(train),
+        weakBySource: bySource(weak),
+        weakByLabel: byLabel(weak),
+        emojiPolarities: emoji.size,
+        emotes: EMOTE_NAMES.length,
+        chatWords: Object.keys(CHAT_WORD_POLARITY),
+      },
+      null,
+      2,
+    ),
   );
   console.log(`wrote ${args.work} and the tokenizer/featurizer/chat files of ${args.out}`);
 }

@@ -7,7 +7,10 @@ import type { Logger } from '../observability/log.js';
 import type { SourceKind } from '../vocabulary.js';
 
 export function ingestConnectors(ic: Config['ingest'], log: Logger): Map<SourceKind, IngestConnector> {
-  const twitchLogin = ic.twitchUsername === undefined || ic.twitchOauthToken === undefined ? {} : { username: ic.twitchUsername, oauthToken: ic.twitchOauthToken };
+  const twitchLogin =
+    ic.twitchUsername === undefined || ic.twitchOauthToken === undefined
+      ? {}
+      : { username: ic.twitchUsername, oauthToken: ic.twitchOauthToken };
   return new Map<SourceKind, IngestConnector>([
     ['twitch', new TwitchConnector({ ircUrl: ic.twitchIrcUrl, log, ...twitchLogin })],
     [

@@ -35,8 +35,10 @@ import type { SharedState } from './state.js';
 
 /** Infrastructure failures become a 503 the client may retry, instead of a 500. */
 export function mapInfraError(err: unknown): AppError | null {
-  if (isRedisUnavailable(err)) return new AppError(503, 'unavailable', 'shared state (Redis) is unreachable; retry shortly', { 'Retry-After': '1' }, 1000);
-  if (isMongoUnavailable(err)) return new AppError(503, 'unavailable', 'the store (MongoDB) is unreachable; retry shortly', { 'Retry-After': '1' }, 1000);
+  if (isRedisUnavailable(err))
+    return new AppError(503, 'unavailable', 'shared state (Redis) is unreachable; retry shortly', { 'Retry-After': '1' }, 1000);
+  if (isMongoUnavailable(err))
+    return new AppError(503, 'unavailable', 'the store (MongoDB) is unreachable; retry shortly', { 'Retry-After': '1' }, 1000);
   return null;
 }
 
@@ -92,7 +94,11 @@ export function mountHttp(app: TemplatedApp, d: HttpDeps): Router {
     metrics.httpRequests.inc({ method: e.method, route: e.route, status: e.status });
     metrics.httpDuration.observe({ method: e.method, route: e.route }, e.ms / 1000);
     // Probes (the light path, no request id) are counted, not logged: they would drown the log.
-    if (e.requestId !== undefined) log.info({ req_id: e.requestId, method: e.method, route: e.route, path: e.path, status: e.status, ms: Math.round(e.ms * 10) / 10, ip: e.ip }, 'request');
+    if (e.requestId !== undefined)
+      log.info(
+        { req_id: e.requestId, method: e.method, route: e.route, path: e.path, status: e.status, ms: Math.round(e.ms * 10) / 10, ip: e.ip },
+        'request',
+      );
   };
   const router = new Router({
     auth: d.auth,
@@ -116,17 +122,31 @@ export function mountHttp(app: TemplatedApp, d: HttpDeps): Router {
     ...roomRoutes(d.rooms),
     ...ingestRoutes(d.ingest),
     ...historyRoutes({ hub: d.hub, ...stores, history: d.history }),
-    ...reportRoutes(persistent.reports, d.history, { maxPerUser: config.quotas.reportsPerUser, retentionDays: config.quotas.reportRetentionDays }),
+    ...reportRoutes(persistent.reports, d.history, {
+      maxPerUser: config.quotas.reportsPerUser,
+      retentionDays: config.quotas.reportRetentionDays,
+    }),
     ...accountRoutes(d.auth, persistent.reports),
     ...adminRoutes(d.auth, d.engine, d.ws, d.hub, stores),
     ...metricsRoutes(metrics),
     ...docsRoutes(
-      () => openApiDocument(router.routes, { title: 'ChatPulse API', version: '1.0.0', description: 'Real-time sentiment for live-stream chat.' }),
+      () =>
+        openApiDocument(router.routes, {
+          title: 'ChatPulse API',
+          version: '1.0.0',
+          description: 'Real-time sentiment for live-stream chat.',
+        }),
       () => asyncApiDocument({ version: '1.0.0', maxTextLength: config.maxTextLength }),
     ),
   );
   // The dashboard at / (exact routes; the router's /* fallback stays for the rest).
-  mountStatic(app, { baseHeaders: d.baseHeaders, observe, addresses: d.addresses, draining: () => drain.draining, onError: (err) => log.error({ err }, 'static file request failed') });
+  mountStatic(app, {
+    baseHeaders: d.baseHeaders,
+    observe,
+    addresses: d.addresses,
+    draining: () => drain.draining,
+    onError: (err) => log.error({ err }, 'static file request failed'),
+  });
   router.mount(app);
   return router;
 }
@@ -138,7 +158,9 @@ export function listen(app: TemplatedApp, config: Config): Promise<us_listen_soc
     // checked it was free).
     const exclusive = config.workers === 1 ? 1 : 0; // LIBUS_LISTEN_EXCLUSIVE_PORT : LIBUS_LISTEN_DEFAULT (a type-only enum in the typings)
     const done = (socket: us_listen_socket | false) =>
-      socket ? resolve(socket) : reject(new ConfigError(`PORT: cannot listen on ${config.host}:${config.port} (in use, or not an address of this host)`));
+      socket
+        ? resolve(socket)
+        : reject(new ConfigError(`PORT: cannot listen on ${config.host}:${config.port} (in use, or not an address of this host)`));
     // The native build takes (host, port, options, cb); its typings list only (port, options, cb).
     (app.listen as unknown as (h: string, p: number, o: number, cb: typeof done) => void)(config.host, config.port, exclusive, done);
   });

@@ -50,7 +50,8 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   const metrics = new Metrics(config.workerSlot);
   const engine = await startEngine(config, metrics);
   const jwtSecret = config.jwtSecret ?? randomBytes(48).toString('base64');
-  if (config.jwtSecret === undefined) log.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts');
+  if (config.jwtSecret === undefined)
+    log.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts');
 
   const shared = config.redisUrl === undefined ? memoryState() : await redisState(config.redisUrl, config.presenceTtlMs, log);
   const persistent = await persistentState(config, log);
@@ -60,7 +61,14 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   const { users, bus } = state;
   const spool = await DiskSpool.open(persistent.spoolDir, { maxBytes: config.store.spoolMaxBytes, log });
   const st = config.store;
-  const writer = new StoreWriter({ messages: persistent.messages, buckets: persistent.buckets, spool, flushMs: st.flushMs, maxDocs: st.flushMaxDocs, log });
+  const writer = new StoreWriter({
+    messages: persistent.messages,
+    buckets: persistent.buckets,
+    spool,
+    flushMs: st.flushMs,
+    maxDocs: st.flushMaxDocs,
+    log,
+  });
   metrics.read('writer', () => ({ ...writer.state(), written: writer.written }));
 
   const auth = new AuthService({
@@ -81,16 +89,33 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   }
 
   const onRemove = (channel: string, ids: readonly string[]) => writer.remove(channel, ids);
-  const rooms = new RoomService(state.rooms, bus, { maxRooms: config.maxRooms, maxRoomsPerUser: config.quotas.roomsPerUser, maxTimeoutS: MAX_TIMEOUT_S, onRemove }, users);
+  const rooms = new RoomService(
+    state.rooms,
+    bus,
+    { maxRooms: config.maxRooms, maxRoomsPerUser: config.quotas.roomsPerUser, maxTimeoutS: MAX_TIMEOUT_S, onRemove },
+    users,
+  );
   const app = uws.App();
   const hub = new ChannelHub(
     {
-      engine, bus, fanout: socketFanout(app, metrics.wsFramesOut), presence: state.presence, likes: state.likes, rooms, recorder: writer, messages: persistent.messages,
+      engine,
+      bus,
+      fanout: socketFanout(app, metrics.wsFramesOut),
+      presence: state.presence,
+      likes: state.likes,
+      rooms,
+      recorder: writer,
+      messages: persistent.messages,
       chatLimiter: state.limiter(config.chatRatePer30s, 30, 'chat'),
       ingestLive: (channel): Promise<boolean> => ingest.isLive(channel.kind, channel.id), // called only once `ingest` below exists
     },
     {
-      replaySize: config.replaySize, moodWindowS: config.moodWindowS, moodLongWindowS: config.moodLongWindowS, moodTickMs: config.moodTickMs, batchTickMs: config.batchTickMs, controlTickMs: 250,
+      replaySize: config.replaySize,
+      moodWindowS: config.moodWindowS,
+      moodLongWindowS: config.moodLongWindowS,
+      moodTickMs: config.moodTickMs,
+      batchTickMs: config.batchTickMs,
+      controlTickMs: 250,
       presenceRefreshMs: config.redisUrl === undefined ? 0 : Math.max(500, Math.floor(config.presenceTtlMs / 3)),
     },
   );
@@ -98,20 +123,48 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   const { ingest: ic } = config;
   const ingest = new IngestManager(
     { store: state.ingest, leases: state.leases, board: state.board, connectors: ingestConnectors(ic, log), hub, ownerId: instance, log },
-    { leaseTtlMs: ic.leaseTtlMs, scanMs: ic.scanMs, maxOwned: ic.maxOwned, maxStreams: ic.maxStreams, maxStreamsPerUser: config.quotas.ingestStreamsPerUser, retryEndedMs: ic.retryEndedMs, retryErrorMs: ic.retryErrorMs },
+    {
+      leaseTtlMs: ic.leaseTtlMs,
+      scanMs: ic.scanMs,
+      maxOwned: ic.maxOwned,
+      maxStreams: ic.maxStreams,
+      maxStreamsPerUser: config.quotas.ingestStreamsPerUser,
+      retryEndedMs: ic.retryEndedMs,
+      retryErrorMs: ic.retryErrorMs,
+    },
   );
   metrics.read('ingest', () => ingest.statusCounts());
 
   const drain = new Drain();
   const baseHeaders = { 'X-Instance': instance };
   const wsDeps = { auth, hub, baseHeaders, log, metrics, addresses, mapError: mapInfraError, draining: () => drain.draining };
-  const wsLimits = { connectLimiter: state.limiter(config.ws.connectRatePerMin, 60, 'ws-connect'), frameLimiter: state.limiter(config.ws.frameRatePer10s, 10, 'ws-frames') };
+  const wsLimits = {
+    connectLimiter: state.limiter(config.ws.connectRatePerMin, 60, 'ws-connect'),
+    frameLimiter: state.limiter(config.ws.frameRatePer10s, 10, 'ws-frames'),
+  };
   const ws = new WsGateway({ ...wsDeps, ...wsLimits }, { ...config.ws, maxTextLength: config.maxTextLength });
   bus.onEvent((e) => e.kind === 'revoke' && isRevocation(e.revocation) && ws.revoke(e.revocation));
   ws.mount(app);
   const history = new HistoryService(persistent.messages, persistent.buckets, engine.info.labels);
   const ready = readiness({ draining: () => drain.draining, engine, shared: state, persistent, writer });
-  const router = mountHttp(app, { config, log, metrics, drain, addresses, baseHeaders, state, persistent, readiness: ready, auth, engine, rooms, ingest, hub, ws, history });
+  const router = mountHttp(app, {
+    config,
+    log,
+    metrics,
+    drain,
+    addresses,
+    baseHeaders,
+    state,
+    persistent,
+    readiness: ready,
+    auth,
+    engine,
+    rooms,
+    ingest,
+    hub,
+    ws,
+    history,
+  });
   const listenSocket = await listen(app, config);
   const port = uws.us_socket_local_port(listenSocket);
   log.info({ port, host: config.host, model: engine.info.name, threads: config.inferenceThreads }, 'chatpulse listening');

@@ -16,7 +16,14 @@ import type { Metrics } from '../observability/metrics.js';
 import { MongoBucketStore } from '../store/mongo-buckets.js';
 import { MongoMessageStore } from '../store/mongo-messages.js';
 import { MongoReportStore } from '../store/mongo-reports.js';
-import { MemoryBucketStore, MemoryMessageStore, MemoryReportStore, type BucketStore, type MessageStore, type ReportStore } from '../store/stores.js';
+import {
+  MemoryBucketStore,
+  MemoryMessageStore,
+  MemoryReportStore,
+  type BucketStore,
+  type MessageStore,
+  type ReportStore,
+} from '../store/stores.js';
 
 export { COLLECTIONS, connectMongo, type MongoHandle } from '../mongo/connection.js';
 
@@ -73,12 +80,17 @@ export async function persistentState(config: Config, log: Logger): Promise<Pers
   }
   let mongo: MongoHandle;
   try {
-    mongo = await connectMongo(config.mongodbUrl, { appName: `chatpulse-${hostname()}-${process.pid}`, commandTimeoutMS: config.store.mongoTimeoutMs });
+    mongo = await connectMongo(config.mongodbUrl, {
+      appName: `chatpulse-${hostname()}-${process.pid}`,
+      commandTimeoutMS: config.store.mongoTimeoutMs,
+    });
   } catch (err) {
     // An operator's problem, said in one line (the driver's message names hosts, never the password).
     throw new ConfigError(`MONGODB_URL: MongoDB did not answer (${err instanceof Error ? err.message : String(err)})`);
   }
-  await mongo.ensureIndexes(config.store.messageRetentionDays === undefined ? {} : { messageRetentionDays: config.store.messageRetentionDays });
+  await mongo.ensureIndexes(
+    config.store.messageRetentionDays === undefined ? {} : { messageRetentionDays: config.store.messageRetentionDays },
+  );
   const stores = mongoStores(mongo);
   let healthy = true;
   // Readiness must not wait on a round trip per probe: a background ping keeps the answer fresh.

@@ -3,7 +3,14 @@
 import type { Redis } from 'ioredis';
 import { CachedApiKeyStore, CachedUserStore, type Invalidations } from '../auth/cache.js';
 import { RedisApiKeyStore, RedisRevocationStore, RedisUserStore } from '../auth/redis-stores.js';
-import { MemoryApiKeyStore, MemoryRevocationStore, MemoryUserStore, type ApiKeyStore, type RevocationStore, type UserStore } from '../auth/stores.js';
+import {
+  MemoryApiKeyStore,
+  MemoryRevocationStore,
+  MemoryUserStore,
+  type ApiKeyStore,
+  type RevocationStore,
+  type UserStore,
+} from '../auth/stores.js';
 import { MemoryChannelBus, SYSTEM_CHANNEL, type ChannelBus } from '../channels/bus.js';
 import { MemoryLikeStore, type LikeStore } from '../channels/likes.js';
 import { MemoryPresenceStore, type PresenceStore } from '../channels/presence.js';
@@ -103,7 +110,10 @@ export async function redisState(url: string, presenceTtlMs: number, log: Logger
       pinger = setInterval(() => {
         if (!isReady(redis)) return;
         const end = metrics.redisLatency.startTimer();
-        redis.ping().then(() => end(), () => undefined);
+        redis.ping().then(
+          () => end(),
+          () => undefined,
+        );
       }, 5000);
       pinger.unref();
     },

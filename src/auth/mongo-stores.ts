@@ -127,8 +127,6 @@ export class MongoUserStore implements UserStore {
   }
 }
 
-
-
 export type ApiKeyDoc = Omit<ApiKeyRecord, 'id'> & { _id: string };
 
 const keyToDoc = (k: ApiKeyRecord): ApiKeyDoc => ({
@@ -189,10 +187,7 @@ export class MongoApiKeyStore implements ApiKeyStore {
   }
 
   async usage(since: number): Promise<{ keys: number; usedSince: number }> {
-    const [keys, usedSince] = await Promise.all([
-      this.keys.countDocuments({}),
-      this.keys.countDocuments({ lastUsedAt: { $gte: since } }),
-    ]);
+    const [keys, usedSince] = await Promise.all([this.keys.countDocuments({}), this.keys.countDocuments({ lastUsedAt: { $gte: since } })]);
     return { keys, usedSince };
   }
 }

@@ -113,10 +113,4 @@ export function needsRehash(stored: string): boolean {
  * current parameters so verifying against it costs the same as verifying a real user.
  * Login runs it for unknown usernames so response time does not reveal which exist.
  */
-export const DUMMY_PASSWORD_HASH: string = format(
-  COST_N,
-  BLOCK_R,
-  PARALLEL_P,
-  randomBytes(SALT_BYTES),
-  randomBytes(KEY_BYTES),
-);
+export const DUMMY_PASSWORD_HASH: string = format(COST_N, BLOCK_R, PARALLEL_P, randomBytes(SALT_BYTES), randomBytes(KEY_BYTES));

@@ -116,7 +116,12 @@ export class RedisUserStore implements UserStore {
       const current = JSON.parse(before) as UserRecord;
       const next: UserRecord = { ...current, ...patch, id: current.id, createdAt: current.createdAt };
       const after = JSON.stringify(next);
-      const keys = [this.idPrefix + id, this.namePrefix + usernameKey(current.username), this.namePrefix + usernameKey(next.username), this.rolesKey];
+      const keys = [
+        this.idPrefix + id,
+        this.namePrefix + usernameKey(current.username),
+        this.namePrefix + usernameKey(next.username),
+        this.rolesKey,
+      ];
       const res = await UPDATE_USER.run(this.client, keys, [before, after, id, current.role, next.role]);
       if (res === 'ok') return JSON.parse(after) as UserRecord;
       if (res === 'gone') return null;
@@ -255,7 +260,10 @@ export class RedisApiKeyStore implements ApiKeyStore {
 
   async usage(since: number): Promise<{ keys: number; usedSince: number }> {
     // Never-used keys score 0, so the lower bound is at least 1.
-    const [keys, usedSince] = await Promise.all([this.client.zcard(this.allKey), this.client.zcount(this.allKey, Math.max(1, since), '+inf')]);
+    const [keys, usedSince] = await Promise.all([
+      this.client.zcard(this.allKey),
+      this.client.zcount(this.allKey, Math.max(1, since), '+inf'),
+    ]);
     return { keys, usedSince };
   }
 }

@@ -289,7 +289,7 @@ export class AuthService {
       else next.avatarUrl = patch.avatarUrl;
     }
     // Replace the whole record's optional fields: a patch cannot express "remove this field".
-    const updated = await this.#users.update(current.id, { displayName: next.displayName as string, avatarUrl: next.avatarUrl as string });
+    const updated = await this.#users.update(current.id, { displayName: next.displayName, avatarUrl: next.avatarUrl });
     if (!updated) throw unauthorized();
     return toPublicUser(updated);
   }
@@ -337,7 +337,8 @@ export class AuthService {
     }
     const updated = await this.#users.update(id, patch);
     if (!updated) throw notFound('user not found');
-    if (patch.role !== undefined || patch.disabled === true) this.#onRevoke({ reason: patch.disabled === true ? 'disabled' : 'role', userId: id });
+    if (patch.role !== undefined || patch.disabled === true)
+      this.#onRevoke({ reason: patch.disabled === true ? 'disabled' : 'role', userId: id });
     return toAdminUser(updated);
   }
 

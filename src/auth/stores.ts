@@ -76,7 +76,6 @@ export interface RevocationStore {
   isRevoked(jti: string): Promise<boolean>;
 }
 
-
 // Records are copied in and out so callers cannot mutate stored state by reference,
 // matching what a networked driver would do.
 

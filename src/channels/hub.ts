@@ -132,7 +132,8 @@ export class ChannelHub {
       setInterval(() => this.moodTick(Date.now()), this.options.moodTickMs),
       setInterval(() => this.controlTick(), this.options.controlTickMs),
     );
-    if (this.options.presenceRefreshMs > 0) this.timers.push(setInterval(() => void this.refreshPresence(), this.options.presenceRefreshMs));
+    if (this.options.presenceRefreshMs > 0)
+      this.timers.push(setInterval(() => void this.refreshPresence(), this.options.presenceRefreshMs));
   }
 
   close(): void {
@@ -203,7 +204,13 @@ export class ChannelHub {
     const out: string[] = [];
     const recent = this.replay.get(channel);
     if (recent && recent.length > 0) {
-      if (batch) out.push(frames.messages(channel, recent.map((r) => r.frame)));
+      if (batch)
+        out.push(
+          frames.messages(
+            channel,
+            recent.map((r) => r.frame),
+          ),
+        );
       else for (const r of recent) out.push(r.frame);
     }
     const mood = this.moods.get(channel);
@@ -228,7 +235,17 @@ export class ChannelHub {
     const user = { id: principal.userId, name: principal.username, badges };
     return this.publishInOrder(channel.name, this.deps.engine.classify(text), (result, id, ts) => ({
       frame: frames.message({ channel: channel.name, id, user, text, sentiment: result, ts }),
-      stored: { id, channel: channel.name, source: 'native', user, text, label: result.label, score: result.score, polarity: polarityOf(result.scores), ts },
+      stored: {
+        id,
+        channel: channel.name,
+        source: 'native',
+        user,
+        text,
+        label: result.label,
+        score: result.score,
+        polarity: polarityOf(result.scores),
+        ts,
+      },
     }));
   }
 
@@ -240,15 +257,37 @@ export class ChannelHub {
    */
   ingest(source: SourceKind, channel: string, chat: IngestedChat, stillOwner?: () => boolean): Promise<MessageEvent> {
     const { user } = chat;
-    return this.publishInOrder(channel, this.deps.engine.classify(chat.text, chat.emotes), (result, id, ts) => ({
-      frame: frames.message({
-        channel, id, user, text: chat.text, sentiment: result, ts, source, source_id: chat.sourceId, sent_ts: chat.sentAt, emotes: chat.emotes,
+    return this.publishInOrder(
+      channel,
+      this.deps.engine.classify(chat.text, chat.emotes),
+      (result, id, ts) => ({
+        frame: frames.message({
+          channel,
+          id,
+          user,
+          text: chat.text,
+          sentiment: result,
+          ts,
+          source,
+          source_id: chat.sourceId,
+          sent_ts: chat.sentAt,
+          emotes: chat.emotes,
+        }),
+        stored: {
+          id,
+          channel,
+          source,
+          user: { id: user.id, name: user.name, badges: user.badges },
+          text: chat.text,
+          label: result.label,
+          score: result.score,
+          polarity: polarityOf(result.scores),
+          ts,
+          sourceId: chat.sourceId,
+        },
       }),
-      stored: {
-        id, channel, source, user: { id: user.id, name: user.name, badges: user.badges }, text: chat.text,
-        label: result.label, score: result.score, polarity: polarityOf(result.scores), ts, sourceId: chat.sourceId,
-      },
-    }), stillOwner);
+      stillOwner,
+    );
   }
 
   /** Removes messages from every subscriber's view, the replay and the store. */
@@ -313,7 +352,13 @@ export class ChannelHub {
     }
     const totals = await this.deps.likes.likeMessage(channel.name, messageId, principal.userId);
     if (totals === null) throw new AppError(409, 'already_liked', 'you already liked this message');
-    this.deps.bus.publish({ kind: 'likes', channel: channel.name, total: totals.total, messageId, messageLikes: totals.messageLikes as number });
+    this.deps.bus.publish({
+      kind: 'likes',
+      channel: channel.name,
+      total: totals.total,
+      messageId,
+      messageLikes: totals.messageLikes as number,
+    });
   }
 
   private async messageExists(channel: string, messageId: string): Promise<boolean> {
@@ -343,7 +388,11 @@ export class ChannelHub {
       case 'delete': {
         this.known.delete(`${e.channel}\n${e.messageId}`);
         const recent = this.replay.get(e.channel);
-        if (recent) this.replay.set(e.channel, recent.filter((r) => r.id !== e.messageId));
+        if (recent)
+          this.replay.set(
+            e.channel,
+            recent.filter((r) => r.id !== e.messageId),
+          );
         this.toAll(e.channel, frames.delete(e.channel, e.messageId));
         return;
       }
@@ -413,7 +462,11 @@ export class ChannelHub {
 
   private moodOf(channel: string): MoodState {
     let mood = this.moods.get(channel);
-    if (!mood) this.moods.set(channel, (mood = { window: new MoodWindow(this.deps.engine.info.labels, this.options.moodLongWindowS), settled: false }));
+    if (!mood)
+      this.moods.set(
+        channel,
+        (mood = { window: new MoodWindow(this.deps.engine.info.labels, this.options.moodLongWindowS), settled: false }),
+      );
     mood.settled = false;
     return mood;
   }
@@ -425,7 +478,9 @@ export class ChannelHub {
   }
 
   /** Channels with traffic in the long mood window as this process sees them, busiest first. */
-  liveChannels(now = Date.now()): Array<{ channel: string; viewers: number | null; external_viewers?: number; mood: ReturnType<MoodWindow['summary']> }> {
+  liveChannels(
+    now = Date.now(),
+  ): Array<{ channel: string; viewers: number | null; external_viewers?: number; mood: ReturnType<MoodWindow['summary']> }> {
     const out = [];
     for (const [channel, mood] of this.moods) {
       if (now - mood.window.lastTs > this.options.moodLongWindowS * 1000) continue;

@@ -7,4 +7,13 @@ export { MemoryLikeStore, type LikeStore, type LikeTotals } from './likes.js';
 export { MoodWindow, polarityOf, type MoodSummary } from './mood.js';
 export { parseChannel, roomChannel, ROOM_ID_PATTERN, type ChannelKind, type ChannelName } from './names.js';
 export { MemoryPresenceStore, type PresenceStore } from './presence.js';
-export { MAX_TIMEOUTS_PER_ROOM, MemoryRoomStore, RoomService, roomView, type RoomRecord, type RoomStore, type RoomUsers, type RoomView } from './rooms.js';
+export {
+  MAX_TIMEOUTS_PER_ROOM,
+  MemoryRoomStore,
+  RoomService,
+  roomView,
+  type RoomRecord,
+  type RoomStore,
+  type RoomUsers,
+  type RoomView,
+} from './rooms.js';

@@ -82,7 +82,11 @@ export class MongoRoomStore implements RoomStore {
       if (!from) return [];
       seq = from.seq;
     }
-    const docs = await this.rooms.find({ seq: { $gt: seq } }).sort({ seq: 1 }).limit(limit).toArray();
+    const docs = await this.rooms
+      .find({ seq: { $gt: seq } })
+      .sort({ seq: 1 })
+      .limit(limit)
+      .toArray();
     return docs.map(fromDoc);
   }
 

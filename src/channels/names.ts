@@ -32,7 +32,10 @@ export function parseChannel(raw: string): ChannelName {
   if (colon < 0 || !Object.hasOwn(IDS, kind)) throw invalidChannel('channel must be room:<id>, twitch:<login> or tiktok:<user>');
   if (!IDS[kind as ChannelKind].test(id)) {
     // A case slip would subscribe to a channel nothing is ever published on: say so rather than accept it.
-    const hint = kind !== 'room' && IDS[kind as ChannelKind].test(id.toLowerCase()) ? `: ${kind} names are lowercase, "${kind}:${id.toLowerCase()}"` : '';
+    const hint =
+      kind !== 'room' && IDS[kind as ChannelKind].test(id.toLowerCase())
+        ? `: ${kind} names are lowercase, "${kind}:${id.toLowerCase()}"`
+        : '';
     throw invalidChannel(`"${id}" is not a valid ${kind} name${hint}`);
   }
   return { kind: kind as ChannelKind, id, name: raw };

@@ -45,7 +45,8 @@ export class RedisLikeStore implements LikeStore {
 
   async likeMessage(channel: string, messageId: string, userId: string): Promise<LikeTotals | null> {
     const likersKey = `${this.prefix}likes:msg:${keyPart(channel)}:${messageId}`;
-    const res = (await LIKE_MESSAGE.run(this.client, [this.totalKey(channel), likersKey], [userId, this.messageTtlS])) as [number, number] | null;
+    const res = (await LIKE_MESSAGE.run(this.client, [this.totalKey(channel), likersKey], [userId, this.messageTtlS])) as
+      [number, number] | null;
     return res === null ? null : { total: Number(res[0]), messageLikes: Number(res[1]) };
   }
 

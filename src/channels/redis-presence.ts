@@ -107,7 +107,10 @@ export class RedisPresenceStore implements PresenceStore {
   async count(channel: string): Promise<number> {
     if (!isReady(this.client)) return this.localCount(channel);
     try {
-      const [total] = (await WRITE_AND_SUM.run(this.client, [this.hashKey(channel)], [this.procPrefix(), '', 0, this.ttlMs])) as [number, number];
+      const [total] = (await WRITE_AND_SUM.run(this.client, [this.hashKey(channel)], [this.procPrefix(), '', 0, this.ttlMs])) as [
+        number,
+        number,
+      ];
       return total;
     } catch (err) {
       this.log?.warn({ err: (err as Error).message, channel }, 'presence count failed; answering the local count');

@@ -68,7 +68,11 @@ export class RedisRoomStore implements RoomStore {
 
   async create(room: RoomRecord): Promise<void> {
     const ownerKey = room.ownerId === null ? '' : this.ownerPrefix + keyPart(room.ownerId);
-    const created = await CREATE.run(this.client, [this.roomPrefix + room.id, this.indexKey, this.seqKey, ownerKey], [JSON.stringify(room), room.id]);
+    const created = await CREATE.run(
+      this.client,
+      [this.roomPrefix + room.id, this.indexKey, this.seqKey, ownerKey],
+      [JSON.stringify(room), room.id],
+    );
     if (Number(created) !== 1) throw conflict(`room "${room.id}" already exists`);
   }
 

@@ -193,7 +193,9 @@ export class ChatPulseClient {
 
     /** Newest first; pass the answer's `next` as `before` for the previous page. */
     messages: (channel: string, query: { limit?: number; before?: string } = {}): Promise<List<HistoryMessage>> =>
-      this.request('GET', `/api/v1/channels/${encodeURIComponent(channel)}/messages`, { query: { limit: query.limit, before: query.before } }),
+      this.request('GET', `/api/v1/channels/${encodeURIComponent(channel)}/messages`, {
+        query: { limit: query.limit, before: query.before },
+      }),
 
     /** Sentiment counts per bucket (`bucket` in seconds) between `from` and `to`. */
     timeline: (channel: string, query: { from?: TimeInput; to?: TimeInput; bucket?: number } = {}): Promise<Timeline> =>
@@ -204,7 +206,12 @@ export class ChatPulseClient {
 
   readonly reports = {
     create: (input: ReportInput): Promise<Report> => {
-      const body = { channel: input.channel, from: timeBody(input.from), to: timeBody(input.to), ...(input.title === undefined ? {} : { title: input.title }) };
+      const body = {
+        channel: input.channel,
+        from: timeBody(input.from),
+        to: timeBody(input.to),
+        ...(input.title === undefined ? {} : { title: input.title }),
+      };
       return this.request('POST', '/api/v1/reports', { body });
     },
     list: (query: { limit?: number; before?: string } = {}): Promise<List<Report>> =>
@@ -296,7 +303,8 @@ export class ChatPulseClient {
 
   private tryRefresh(): Promise<boolean> {
     const used = this.refreshTok;
-    this.refreshing ??= this.auth.refresh()
+    this.refreshing ??= this.auth
+      .refresh()
       .then(
         () => true,
         (err: unknown) => {

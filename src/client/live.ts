@@ -254,8 +254,8 @@ export class LiveConnection {
   on<K extends LiveEvent>(event: K, handler: (e: LiveEvents[K]) => void): () => void {
     let set = this.handlers.get(event);
     if (!set) this.handlers.set(event, (set = new Set()));
-    set.add(handler as (event: never) => void);
-    return () => void set.delete(handler as (event: never) => void);
+    set.add(handler);
+    return () => void set.delete(handler);
   }
 
   /** Resolves with the next event of a kind that passes `filter`; rejects after `timeoutMs`. */
@@ -359,7 +359,8 @@ export class LiveConnection {
         socket.terminate?.();
       }
     }
-    for (const channel of [...this.pending.keys()]) this.rejectPending(channel, new LiveError('closed', 'the connection was closed', channel));
+    for (const channel of [...this.pending.keys()])
+      this.rejectPending(channel, new LiveError('closed', 'the connection was closed', channel));
     if (wasOpen) this.emit('close', { code, reason, willReconnect: false });
   }
 
@@ -450,8 +451,17 @@ export class LiveConnection {
    * browsers do not tell apart (both are a bare 1006). Retrying a refusal forever would hide it, so find
    * out which, and on a refusal ask once for fresh credentials, else end the connection.
    */
-  private async failedBeforeOpen(generation: number, creds: LiveCredentials, upgradeStatus: number | undefined, code: number, reason: string): Promise<void> {
-    const refusal = upgradeStatus !== undefined ? { status: upgradeStatus, message: `the upgrade was refused with HTTP ${upgradeStatus}` } : await this.checkCredentials(creds);
+  private async failedBeforeOpen(
+    generation: number,
+    creds: LiveCredentials,
+    upgradeStatus: number | undefined,
+    code: number,
+    reason: string,
+  ): Promise<void> {
+    const refusal =
+      upgradeStatus !== undefined
+        ? { status: upgradeStatus, message: `the upgrade was refused with HTTP ${upgradeStatus}` }
+        : await this.checkCredentials(creds);
     if (generation !== this.generation || this._state !== 'connecting') return; // closed (or reconnected) meanwhile
     if (refusal === null || !AUTH_STATUSES.has(refusal.status)) {
       this.lost(code, reason);
@@ -480,7 +490,12 @@ export class LiveConnection {
     this.stopTimers();
     this.confirmed.clear();
     this.askedFresh = true;
-    this.rejected = { creds, status: 401, message: `the server closed the connection: credentials ${reason === '' ? 'revoked' : reason}`, verified: false };
+    this.rejected = {
+      creds,
+      status: 401,
+      message: `the server closed the connection: credentials ${reason === '' ? 'revoked' : reason}`,
+      verified: false,
+    };
     this.emit('close', { code, reason, willReconnect: true });
     void this.open();
   }
@@ -493,10 +508,13 @@ export class LiveConnection {
     const exp = token === undefined ? undefined : jwtExpiryMs(token);
     if (exp === undefined || typeof this.options.credentials !== 'function') return;
     const left = exp - Date.now();
-    this.renewTimer = setTimeout(() => {
-      this.renewTimer = null;
-      void this.renew(token as string);
-    }, Math.min(2 ** 31 - 1, Math.max(0, left - renewLeadMs(left))));
+    this.renewTimer = setTimeout(
+      () => {
+        this.renewTimer = null;
+        void this.renew(token as string);
+      },
+      Math.min(2 ** 31 - 1, Math.max(0, left - renewLeadMs(left))),
+    );
   }
 
   private async renew(token: string): Promise<void> {
@@ -561,7 +579,11 @@ export class LiveConnection {
   private urlWith(creds: LiveCredentials): string {
     let base = this.options.url.replace(/^http(s?):/i, 'ws$1:').replace(/\/+$/, '');
     if (!/\/ws$/.test(base)) base += '/ws';
-    const query = creds.token ? `token=${encodeURIComponent(creds.token)}` : creds.apiKey ? `api_key=${encodeURIComponent(creds.apiKey)}` : '';
+    const query = creds.token
+      ? `token=${encodeURIComponent(creds.token)}`
+      : creds.apiKey
+        ? `api_key=${encodeURIComponent(creds.apiKey)}`
+        : '';
     return query === '' ? base : `${base}${base.includes('?') ? '&' : '?'}${query}`;
   }
 
@@ -580,7 +602,8 @@ export class LiveConnection {
     if (wasOpen) this.emit('close', { code, reason, willReconnect });
     if (!willReconnect) {
       this._state = 'closed';
-      for (const channel of [...this.pending.keys()]) this.rejectPending(channel, new LiveError('closed', 'the connection closed', channel));
+      for (const channel of [...this.pending.keys()])
+        this.rejectPending(channel, new LiveError('closed', 'the connection closed', channel));
       return;
     }
     this._state = 'reconnecting';
@@ -770,7 +793,7 @@ export class LiveConnection {
         break;
     }
     this.emit('frame', frame);
-    this.emit(frame.type, frame as never);
+    this.emit(frame.type, frame);
   }
 
   /** False for a message seen before (a room's replay after a reconnect). */

@@ -95,8 +95,19 @@ export type ErrorFrame = ServerFrameOf<'error'>;
 
 // Every server frame type, checked against the contract's list at compile time (a missing one fails the build).
 const SERVER_TYPES: Readonly<Record<ServerFrame['type'], true>> = {
-  subscribed: true, unsubscribed: true, message: true, messages: true, mood: true, presence: true,
-  likes: true, delete: true, gift: true, closed: true, pong: true, authed: true, error: true,
+  subscribed: true,
+  unsubscribed: true,
+  message: true,
+  messages: true,
+  mood: true,
+  presence: true,
+  likes: true,
+  delete: true,
+  gift: true,
+  closed: true,
+  pong: true,
+  authed: true,
+  error: true,
 };
 
 /** Parses one text frame; null when it is not a JSON object of a known server frame type. */

@@ -9,10 +9,17 @@ export const DEFAULT_MAX_TEXT_LENGTH = 2000;
 /** Every client frame type's schema (the parser's, the fuzz suite's, the AsyncAPI document's). */
 export const clientFrameSchemas = (maxTextLength: number) => ({
   subscribe: Type.Object(
-    { type: Type.Literal('subscribe'), channel: ChannelSchema, batch: Type.Optional(Type.Boolean({ description: 'Receive `messages` batches instead of `message` frames' })) },
+    {
+      type: Type.Literal('subscribe'),
+      channel: ChannelSchema,
+      batch: Type.Optional(Type.Boolean({ description: 'Receive `messages` batches instead of `message` frames' })),
+    },
     { additionalProperties: false, description: 'Watch a channel: `subscribed`, then (rooms) the recent messages and the current mood' },
   ),
-  unsubscribe: Type.Object({ type: Type.Literal('unsubscribe'), channel: ChannelSchema }, { additionalProperties: false, description: 'Stop watching a channel: `unsubscribed`' }),
+  unsubscribe: Type.Object(
+    { type: Type.Literal('unsubscribe'), channel: ChannelSchema },
+    { additionalProperties: false, description: 'Stop watching a channel: `unsubscribed`' },
+  ),
   chat: Type.Object(
     { type: Type.Literal('chat'), channel: ChannelSchema, text: Type.String({ minLength: 1, maxLength: maxTextLength, pattern: '\\S' }) },
     { additionalProperties: false, description: 'Post to a room (signed in): classified, then published as a `message` frame' },

@@ -23,15 +23,19 @@ export const ChatUserSchema = Type.Object(
     id: Type.String(),
     name: Type.String({ description: 'Display name' }),
     badges: Type.Array(Type.String(), {
-      description: 'Rooms: `host`, `moderator`, `admin`; Twitch: `broadcaster`, `moderator`, `vip`, `subscriber`; TikTok: `broadcaster`, `moderator`, `subscriber`, `follower`, `gifter`',
+      description:
+        'Rooms: `host`, `moderator`, `admin`; Twitch: `broadcaster`, `moderator`, `vip`, `subscriber`; TikTok: `broadcaster`, `moderator`, `subscriber`, `follower`, `gifter`',
     }),
-    color: Type.Optional(Type.String({ pattern: '^#[0-9a-f]{6}$', description: 'The platform\'s name colour, when it gives one' })),
+    color: Type.Optional(Type.String({ pattern: '^#[0-9a-f]{6}$', description: "The platform's name colour, when it gives one" })),
   },
   { additionalProperties: false },
 );
 export type ChatUser = Static<typeof ChatUserSchema>;
 
-export const SentimentTagSchema = Type.Object({ label: LabelSchema, score: Type.Number({ minimum: 0, maximum: 1 }) }, { additionalProperties: false });
+export const SentimentTagSchema = Type.Object(
+  { label: LabelSchema, score: Type.Number({ minimum: 0, maximum: 1 }) },
+  { additionalProperties: false },
+);
 
 const Count = Type.Integer({ minimum: 0 });
 
@@ -45,7 +49,7 @@ export const MessageFrameSchema = Type.Object(
     sentiment: SentimentTagSchema,
     ts: Type.Integer({ description: 'Publish time (server clock), epoch ms' }),
     source: Type.Optional(SourceKindSchema),
-    source_id: Type.Optional(Type.String({ description: 'Ingested lines: the platform\'s message id' })),
+    source_id: Type.Optional(Type.String({ description: "Ingested lines: the platform's message id" })),
     sent_ts: Type.Optional(Type.Integer({ description: 'Ingested lines: when the platform says it was sent, epoch ms' })),
     emotes: Type.Optional(Type.Array(EmoteSpanSchema, { description: 'Ingested lines: emote positions (Twitch; empty elsewhere)' })),
   },
@@ -60,11 +64,11 @@ export const ServerFrameSchemas = {
   }),
   unsubscribed: frame('unsubscribed', 'The answer to `unsubscribe`', { channel: ChannelSchema }),
   message: MessageFrameSchema,
-  messages: frame('messages', 'A batched subscription\'s messages of one tick, instead of `message` frames', {
+  messages: frame('messages', "A batched subscription's messages of one tick, instead of `message` frames", {
     channel: ChannelSchema,
     items: Type.Array(MessageFrameSchema),
   }),
-  mood: frame('mood', 'The channel\'s mood, every mood tick while it has traffic, once more when it falls quiet', {
+  mood: frame('mood', "The channel's mood, every mood tick while it has traffic, once more when it falls quiet", {
     channel: ChannelSchema,
     counts: LabelCountsSchema,
     score: MoodSummarySchema.properties.score,
@@ -73,18 +77,21 @@ export const ServerFrameSchemas = {
     ts: EpochMsSchema,
     long: MoodSummarySchema,
   }),
-  presence: frame('presence', 'The channel\'s subscriber count changed (coalesced)', {
+  presence: frame('presence', "The channel's subscriber count changed (coalesced)", {
     channel: ChannelSchema,
     viewers: Count,
-    external_viewers: Type.Optional(Type.Integer({ minimum: 0, description: 'The platform\'s own count (TikTok)' })),
+    external_viewers: Type.Optional(Type.Integer({ minimum: 0, description: "The platform's own count (TikTok)" })),
   }),
-  likes: frame('likes', 'Like totals changed (coalesced; on `tiktok:` channels TikTok\'s own total)', {
+  likes: frame('likes', "Like totals changed (coalesced; on `tiktok:` channels TikTok's own total)", {
     channel: ChannelSchema,
     total: Count,
     message_id: Type.Optional(Type.String()),
     message_likes: Type.Optional(Count),
   }),
-  delete: frame('delete', 'A message was removed (moderation, or a Twitch CLEARMSG/CLEARCHAT)', { channel: ChannelSchema, message_id: Type.String() }),
+  delete: frame('delete', 'A message was removed (moderation, or a Twitch CLEARMSG/CLEARCHAT)', {
+    channel: ChannelSchema,
+    message_id: Type.String(),
+  }),
   gift: frame('gift', 'A TikTok gift, once per finished streak', {
     channel: ChannelSchema,
     user: ChatUserSchema,
@@ -96,7 +103,7 @@ export const ServerFrameSchemas = {
   closed: frame('closed', 'The room was closed; posting is refused from now on', { channel: ChannelSchema }),
   pong: frame('pong', 'The answer to `ping`', {}),
   authed: frame('authed', 'The answer to an accepted `auth`: the socket goes on as the new token', {
-    expires_at: Type.Integer({ description: 'The new token\'s expiry, epoch ms' }),
+    expires_at: Type.Integer({ description: "The new token's expiry, epoch ms" }),
   }),
   error: frame('error', 'A refused frame; the connection stays open', {
     code: Type.String({ pattern: '^[a-z][a-z0-9_]*$', description: 'Stable, snake_case' }),
@@ -124,28 +131,53 @@ const PONG = JSON.stringify({ type: 'pong' } satisfies ServerFrameOf<'pong'>);
 
 /** Every server frame's constructor: JSON text in the contract's shape and field order. */
 export const frames = {
-  subscribed: (channel: string, viewers: number): string => JSON.stringify({ type: 'subscribed', channel, viewers } satisfies ServerFrameOf<'subscribed'>),
+  subscribed: (channel: string, viewers: number): string =>
+    JSON.stringify({ type: 'subscribed', channel, viewers } satisfies ServerFrameOf<'subscribed'>),
   unsubscribed: (channel: string): string => JSON.stringify({ type: 'unsubscribed', channel } satisfies ServerFrameOf<'unsubscribed'>),
   message: (m: Fields<'message'>): string =>
     JSON.stringify({
-      type: 'message', channel: m.channel, id: m.id, user: chatUser(m.user), text: m.text,
-      sentiment: { label: m.sentiment.label, score: m.sentiment.score }, ts: m.ts,
-      source: m.source, source_id: m.source_id, sent_ts: m.sent_ts, emotes: m.emotes,
+      type: 'message',
+      channel: m.channel,
+      id: m.id,
+      user: chatUser(m.user),
+      text: m.text,
+      sentiment: { label: m.sentiment.label, score: m.sentiment.score },
+      ts: m.ts,
+      source: m.source,
+      source_id: m.source_id,
+      sent_ts: m.sent_ts,
+      emotes: m.emotes,
     } satisfies MessageFrame),
   /** Joins message frames already serialized by `message()`: a batch costs no re-encoding. */
-  messages: (channel: string, items: readonly string[]): string => `{"type":"messages","channel":${JSON.stringify(channel)},"items":[${items.join(',')}]}`,
+  messages: (channel: string, items: readonly string[]): string =>
+    `{"type":"messages","channel":${JSON.stringify(channel)},"items":[${items.join(',')}]}`,
   mood: (channel: string, short: MoodSummary, long: MoodSummary, ts: number): string =>
     JSON.stringify({ type: 'mood', channel, ...summary(short), ts, long: summary(long) } satisfies ServerFrameOf<'mood'>),
   presence: (channel: string, viewers: number, externalViewers?: number): string =>
     JSON.stringify({ type: 'presence', channel, viewers, external_viewers: externalViewers } satisfies ServerFrameOf<'presence'>),
   likes: (channel: string, total: number, messageId?: string, messageLikes?: number): string =>
     JSON.stringify({ type: 'likes', channel, total, message_id: messageId, message_likes: messageLikes } satisfies ServerFrameOf<'likes'>),
-  delete: (channel: string, messageId: string): string => JSON.stringify({ type: 'delete', channel, message_id: messageId } satisfies ServerFrameOf<'delete'>),
+  delete: (channel: string, messageId: string): string =>
+    JSON.stringify({ type: 'delete', channel, message_id: messageId } satisfies ServerFrameOf<'delete'>),
   gift: (g: Fields<'gift'>): string =>
-    JSON.stringify({ type: 'gift', channel: g.channel, user: chatUser(g.user), gift: g.gift, count: g.count, diamonds: g.diamonds, ts: g.ts } satisfies ServerFrameOf<'gift'>),
+    JSON.stringify({
+      type: 'gift',
+      channel: g.channel,
+      user: chatUser(g.user),
+      gift: g.gift,
+      count: g.count,
+      diamonds: g.diamonds,
+      ts: g.ts,
+    } satisfies ServerFrameOf<'gift'>),
   closed: (channel: string): string => JSON.stringify({ type: 'closed', channel } satisfies ServerFrameOf<'closed'>),
   pong: (): string => PONG,
   authed: (expiresAt: number): string => JSON.stringify({ type: 'authed', expires_at: expiresAt } satisfies ServerFrameOf<'authed'>),
   error: (e: Fields<'error'>): string =>
-    JSON.stringify({ type: 'error', code: e.code, message: e.message, channel: e.channel, retry_after_ms: e.retry_after_ms } satisfies ServerFrameOf<'error'>),
+    JSON.stringify({
+      type: 'error',
+      code: e.code,
+      message: e.message,
+      channel: e.channel,
+      retry_after_ms: e.retry_after_ms,
+    } satisfies ServerFrameOf<'error'>),
 } satisfies Record<ServerFrameType, (...args: never[]) => string>;

@@ -27,12 +27,20 @@ export const HealthReply = Type.Object({ status: Type.Literal('ok') });
 export const ReadyReply = Type.Object({
   status: Type.Literal('ready'),
   degraded: Type.Optional(
-    Type.Array(Type.String(), { description: 'What is failing while the process still serves, e.g. a MongoDB outage that the write spool absorbs' }),
+    Type.Array(Type.String(), {
+      description: 'What is failing while the process still serves, e.g. a MongoDB outage that the write spool absorbs',
+    }),
   ),
 });
 export const NotReadyReply = Type.Object(
-  { status: Type.Literal('not_ready'), error: Type.Object({ code: Type.Literal('not_ready'), message: Type.String({ description: 'Why not' }) }) },
-  { description: 'Not ready: loading the model, Redis unreachable, the write spool full or draining (a process at its WebSocket connection limit stays ready: it still serves REST)' },
+  {
+    status: Type.Literal('not_ready'),
+    error: Type.Object({ code: Type.Literal('not_ready'), message: Type.String({ description: 'Why not' }) }),
+  },
+  {
+    description:
+      'Not ready: loading the model, Redis unreachable, the write spool full or draining (a process at its WebSocket connection limit stays ready: it still serves REST)',
+  },
 );
 export const MetricsReply = Type.String({ description: 'Prometheus text exposition format' });
 export const OpenApiReply = Type.Object(
@@ -98,7 +106,7 @@ export const BatchReply = Type.Object({ results: Type.Array(SentimentReply), mod
 export const ModelReply = Type.Object(
   {
     name: Type.String(),
-    labels: Type.Array(Type.String(), { description: 'In the order of the model\'s outputs' }),
+    labels: Type.Array(Type.String(), { description: "In the order of the model's outputs" }),
     max_length: Type.Integer({ description: 'Tokens per text; longer texts are truncated' }),
     quantized: Type.Boolean(),
     model_type: Type.Union([Type.String(), Type.Null()]),
@@ -124,12 +132,16 @@ export const RoomReply = Type.Object(
     id: Type.String(),
     channel: Type.String({ description: 'The WebSocket channel of its chat: `room:<id>`' }),
     title: Type.String(),
-    owner_id: Type.Union([Type.String(), Type.Null()], { description: 'Null only for rooms auto-created by a first post in older versions' }),
+    owner_id: Type.Union([Type.String(), Type.Null()], {
+      description: 'Null only for rooms auto-created by a first post in older versions',
+    }),
     moderators: Type.Array(Type.String(), { description: 'User ids' }),
     opens_at: IsoTime,
     closes_at: IsoTime,
     closed_at: IsoTime,
-    created_at: Type.Union([Type.String(), Type.Null()], { description: 'Null only for a stored time no date can show (a damaged record)' }),
+    created_at: Type.Union([Type.String(), Type.Null()], {
+      description: 'Null only for a stored time no date can show (a damaged record)',
+    }),
     status: RoomStatusSchema,
   },
   { title: 'Room' },
@@ -146,8 +158,10 @@ export const TimeoutReply = Type.Object({
 export const LiveChannelReply = Type.Object(
   {
     channel: Type.String(),
-    viewers: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Subscribers cluster-wide; null when this process does not watch it' }),
-    external_viewers: Type.Optional(Type.Integer({ minimum: 0, description: 'The platform\'s own viewer count (TikTok)' })),
+    viewers: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      description: 'Subscribers cluster-wide; null when this process does not watch it',
+    }),
+    external_viewers: Type.Optional(Type.Integer({ minimum: 0, description: "The platform's own viewer count (TikTok)" })),
     mood: MoodSummarySchema,
   },
   { title: 'LiveChannel' },
@@ -155,7 +169,7 @@ export const LiveChannelReply = Type.Object(
 export const ChannelSummaryReply = Type.Object(
   {
     channel: Type.String(),
-    messages: Type.Integer({ minimum: 0, description: 'Stored messages over the channel\'s whole history' }),
+    messages: Type.Integer({ minimum: 0, description: "Stored messages over the channel's whole history" }),
     counts: LabelCountsSchema,
     last_ts: Type.Integer({ description: 'Last stored activity, epoch ms' }),
     live: Type.Union([LiveChannelReply, Type.Null()], { description: 'Present while the channel has traffic now' }),
@@ -178,14 +192,23 @@ export const HistoryMessageReply = Type.Object(
   },
   { title: 'HistoryMessage' },
 );
-export const HistoryMessageListReply = Type.Object({ items: Type.Array(HistoryMessageReply), next: next('before') }, { title: 'HistoryMessageList' });
+export const HistoryMessageListReply = Type.Object(
+  { items: Type.Array(HistoryMessageReply), next: next('before') },
+  { title: 'HistoryMessageList' },
+);
 export const TimelinePointReply = Type.Object({
   ts: Type.Integer({ description: 'Bucket start, epoch ms' }),
   counts: LabelCountsSchema,
   score: Type.Union([Type.Number(), Type.Null()], { description: 'Mean polarity; null for an empty bucket' }),
 });
 export const TimelineReply = Type.Object(
-  { channel: Type.String(), from: EpochMsSchema, to: EpochMsSchema, bucket: Type.Integer({ description: 'Seconds' }), buckets: Type.Array(TimelinePointReply) },
+  {
+    channel: Type.String(),
+    from: EpochMsSchema,
+    to: EpochMsSchema,
+    bucket: Type.Integer({ description: 'Seconds' }),
+    buckets: Type.Array(TimelinePointReply),
+  },
   { title: 'Timeline' },
 );
 
@@ -287,18 +310,43 @@ export const AdminStatsReply = Type.Object(
       likes_frames: Counter,
     }),
   },
-  { title: 'AdminStats', description: 'This process\'s engine and WebSocket counters; accounts and stored messages cluster-wide' },
+  { title: 'AdminStats', description: "This process's engine and WebSocket counters; accounts and stored messages cluster-wide" },
 );
 
 /** Every REST reply schema, by name (what the OpenAPI document and the contract test walk). */
 export const RestReplies = {
-  ErrorReply, HealthReply, ReadyReply, NotReadyReply, MetricsReply, OpenApiReply, AsyncApiReply,
-  TokenPairReply, UserReply, UserListReply, ApiKeyInfoReply, CreatedApiKeyReply, ApiKeyListReply,
-  SentimentReply, BatchReply, ModelReply,
-  RoomReply, RoomListReply, TimeoutReply,
-  LiveChannelReply, ChannelSummaryReply, ChannelListReply, HistoryMessageReply, HistoryMessageListReply, TimelinePointReply, TimelineReply,
-  ReportSummaryReply, ReportReply, ReportListReply,
-  IngestCountersReply, IngestReply, IngestListReply,
+  ErrorReply,
+  HealthReply,
+  ReadyReply,
+  NotReadyReply,
+  MetricsReply,
+  OpenApiReply,
+  AsyncApiReply,
+  TokenPairReply,
+  UserReply,
+  UserListReply,
+  ApiKeyInfoReply,
+  CreatedApiKeyReply,
+  ApiKeyListReply,
+  SentimentReply,
+  BatchReply,
+  ModelReply,
+  RoomReply,
+  RoomListReply,
+  TimeoutReply,
+  LiveChannelReply,
+  ChannelSummaryReply,
+  ChannelListReply,
+  HistoryMessageReply,
+  HistoryMessageListReply,
+  TimelinePointReply,
+  TimelineReply,
+  ReportSummaryReply,
+  ReportReply,
+  ReportListReply,
+  IngestCountersReply,
+  IngestReply,
+  IngestListReply,
   AdminStatsReply,
 };
 

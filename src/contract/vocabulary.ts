@@ -8,11 +8,16 @@ export type SourceKind = Static<typeof SourceKindSchema>;
 export const SOURCE_KINDS: readonly SourceKind[] = SourceKindSchema.anyOf.map((s) => s.const);
 
 export const MessageSourceSchema = Type.Union([Type.Literal('native'), ...SourceKindSchema.anyOf], {
-  description: 'Where a message came from: a room\'s own chat (`native`) or an ingested platform',
+  description: "Where a message came from: a room's own chat (`native`) or an ingested platform",
 });
 export type MessageSource = Static<typeof MessageSourceSchema>;
 
-export const RoomStatusSchema = Type.Union([Type.Literal('scheduled'), Type.Literal('open'), Type.Literal('ended'), Type.Literal('closed')]);
+export const RoomStatusSchema = Type.Union([
+  Type.Literal('scheduled'),
+  Type.Literal('open'),
+  Type.Literal('ended'),
+  Type.Literal('closed'),
+]);
 export type RoomStatus = Static<typeof RoomStatusSchema>;
 
 export const IngestStatusSchema = Type.Union([
@@ -29,13 +34,17 @@ export type Role = Static<typeof RoleSchema>;
 
 /** `room:<id>` (1-64 id characters), `twitch:<login>` or `tiktok:<user>`: 72 characters at most. */
 export const MAX_CHANNEL_LENGTH = 72;
-export const ChannelSchema = Type.String({ minLength: 1, maxLength: MAX_CHANNEL_LENGTH, description: '`room:<id>`, `twitch:<login>` or `tiktok:<user>`' });
+export const ChannelSchema = Type.String({
+  minLength: 1,
+  maxLength: MAX_CHANNEL_LENGTH,
+  description: '`room:<id>`, `twitch:<login>` or `tiktok:<user>`',
+});
 
 /** Message ids are ULIDs: they sort by publish time, which is what paging and replay rely on. */
 export const MessageIdSchema = Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{26}$', description: 'A ULID' });
 
 /** Labels are the served model's own (`GET /api/v1/model`), so they are names, not a fixed set. */
-export const LabelSchema = Type.String({ description: 'One of the served model\'s labels' });
+export const LabelSchema = Type.String({ description: "One of the served model's labels" });
 export const LabelCountsSchema = Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Messages per label' });
 
 /** Epoch milliseconds. */

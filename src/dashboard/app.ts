@@ -34,7 +34,15 @@ declare global {
   }
 }
 
-const state: DashboardState = { connection: 'idle', channel: null, messages: 0, moodFrames: 0, chartPoints: 0, lastLabel: null, timelinePoints: 0 };
+const state: DashboardState = {
+  connection: 'idle',
+  channel: null,
+  messages: 0,
+  moodFrames: 0,
+  chartPoints: 0,
+  lastLabel: null,
+  timelinePoints: 0,
+};
 window.__chatpulse = state;
 
 function el<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -161,7 +169,8 @@ function leave(): void {
 
 async function enter(): Promise<void> {
   const me = await client.auth.me();
-  el('whoami').textContent = `${me.username}${me.role === 'admin' ? ' (admin)' : ''}${client.accessToken === undefined ? ' · API key' : ''}`;
+  el('whoami').textContent =
+    `${me.username}${me.role === 'admin' ? ' (admin)' : ''}${client.accessToken === undefined ? ' · API key' : ''}`;
   el('auth').hidden = true;
   el('app').hidden = false;
   el('signout').hidden = false;
@@ -240,7 +249,9 @@ async function watch(channel: string): Promise<void> {
   STORE.setItem('chatpulse.channel', channel);
   const ok = await attempt(`Cannot watch ${channel}`, () => (live as LiveConnection).subscribe(channel));
   if (ok && state.channel === channel) {
-    el('channel-status').textContent = channel.startsWith('room:') ? `Watching ${channel}. Messages you send appear below.` : `Watching ${channel} (read-only).`;
+    el('channel-status').textContent = channel.startsWith('room:')
+      ? `Watching ${channel}. Messages you send appear below.`
+      : `Watching ${channel} (read-only).`;
   } else if (state.channel === channel) {
     el('channel-status').textContent = `Not watching ${channel}.`;
   }
@@ -314,9 +325,17 @@ el('like-button').addEventListener('click', () => sendLike());
 
 async function loadChannels(): Promise<void> {
   const options = new Set<string>();
-  const found = await attempt('Recent channels', () => client.channels.list(), () => undefined);
+  const found = await attempt(
+    'Recent channels',
+    () => client.channels.list(),
+    () => undefined,
+  );
   for (const c of found?.items ?? []) options.add(c.channel);
-  const rooms = await attempt('Rooms', () => client.rooms.list({ limit: 50 }), () => undefined);
+  const rooms = await attempt(
+    'Rooms',
+    () => client.rooms.list({ limit: 50 }),
+    () => undefined,
+  );
   for (const r of rooms?.items ?? []) if (r.status !== 'closed') options.add(r.channel);
   el('channel-list').replaceChildren(
     ...[...options].map((value) => {
@@ -344,10 +363,14 @@ function renderIngests(items: Ingest[]): void {
       const stop = make('button', { className: 'secondary', text: 'Stop' });
       stop.type = 'button';
       stop.setAttribute('aria-label', `Stop ingesting ${channel}`);
-      stop.addEventListener('click', () => void attempt(`Cannot stop ${channel}`, async () => {
-        await client.ingest.delete(i.id);
-        await loadIngests();
-      }));
+      stop.addEventListener(
+        'click',
+        () =>
+          void attempt(`Cannot stop ${channel}`, async () => {
+            await client.ingest.delete(i.id);
+            await loadIngests();
+          }),
+      );
       const actions = make('span');
       actions.append(watchButton, ' ', stop);
       li.append(name, actions);
@@ -357,9 +380,13 @@ function renderIngests(items: Ingest[]): void {
 }
 
 async function loadIngests(): Promise<void> {
-  const list = await attempt('Ingest list', () => client.ingest.list(), (msg) => {
-    el('ingest-list').replaceChildren(make('li', { className: 'muted', text: msg }));
-  });
+  const list = await attempt(
+    'Ingest list',
+    () => client.ingest.list(),
+    (msg) => {
+      el('ingest-list').replaceChildren(make('li', { className: 'muted', text: msg }));
+    },
+  );
   if (list) renderIngests(list.items);
 }
 
@@ -409,18 +436,26 @@ el<HTMLFormElement>('history-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const channel = state.channel;
   const p = period();
-  if (channel === null) return historyStatus('Watch a channel first: the timeline is for that channel.');
+  if (channel === null) { historyStatus('Watch a channel first: the timeline is for that channel.'); return; }
   if (!p) return;
   historyStatus(`Loading ${channel}…`);
-  void attempt(`Timeline of ${channel}`, async () => {
-    const timeline = await client.channels.timeline(channel, p);
-    const points = timeline.buckets.map((b) => ({ ts: typeof b.ts === 'number' ? b.ts : Date.parse(b.ts), counts: b.counts, score: b.score }));
-    timelineChart ??= new SentimentChart(el('timeline-chart'));
-    timelineChart.setPoints(points);
-    state.timelinePoints = points.length;
-    const total = points.reduce((n, b) => n + Object.values(b.counts).reduce((a, c) => a + c, 0), 0);
-    historyStatus(`${channel}: ${total} messages in ${points.length} buckets.`);
-  }, historyStatus);
+  void attempt(
+    `Timeline of ${channel}`,
+    async () => {
+      const timeline = await client.channels.timeline(channel, p);
+      const points = timeline.buckets.map((b) => ({
+        ts: typeof b.ts === 'number' ? b.ts : Date.parse(b.ts),
+        counts: b.counts,
+        score: b.score,
+      }));
+      timelineChart ??= new SentimentChart(el('timeline-chart'));
+      timelineChart.setPoints(points);
+      state.timelinePoints = points.length;
+      const total = points.reduce((n, b) => n + Object.values(b.counts).reduce((a, c) => a + c, 0), 0);
+      historyStatus(`${channel}: ${total} messages in ${points.length} buckets.`);
+    },
+    historyStatus,
+  );
 });
 
 el<HTMLFormElement>('report-form').addEventListener('submit', (ev) => {
@@ -428,15 +463,19 @@ el<HTMLFormElement>('report-form').addEventListener('submit', (ev) => {
   const form = ev.currentTarget as HTMLFormElement;
   const channel = state.channel;
   const p = period();
-  if (channel === null) return historyStatus('Watch a channel first: a report is about one channel.');
+  if (channel === null) { historyStatus('Watch a channel first: a report is about one channel.'); return; }
   if (!p) return;
   const title = field(form, 'title');
-  void attempt('Cannot save the report', async () => {
-    const report = await client.reports.create({ channel, from: p.from, to: p.to, ...(title === '' ? {} : { title }) });
-    historyStatus(`Saved report ${report.title ?? report.id}.`);
-    form.reset();
-    await loadReports();
-  }, historyStatus);
+  void attempt(
+    'Cannot save the report',
+    async () => {
+      const report = await client.reports.create({ channel, from: p.from, to: p.to, ...(title === '' ? {} : { title }) });
+      historyStatus(`Saved report ${report.title ?? report.id}.`);
+      form.reset();
+      await loadReports();
+    },
+    historyStatus,
+  );
 });
 
 function renderReports(items: Report[]): void {
@@ -447,10 +486,14 @@ function renderReports(items: Report[]): void {
       const del = make('button', { className: 'secondary', text: 'Delete' });
       del.type = 'button';
       del.setAttribute('aria-label', `Delete report ${r.title ?? r.id}`);
-      del.addEventListener('click', () => void attempt('Cannot delete the report', async () => {
-        await client.reports.delete(r.id);
-        await loadReports();
-      }));
+      del.addEventListener(
+        'click',
+        () =>
+          void attempt('Cannot delete the report', async () => {
+            await client.reports.delete(r.id);
+            await loadReports();
+          }),
+      );
       li.append(del);
       return li;
     }),
@@ -458,9 +501,13 @@ function renderReports(items: Report[]): void {
 }
 
 async function loadReports(): Promise<void> {
-  const list = await attempt('Reports', () => client.reports.list(), (msg) => {
-    el('report-list').replaceChildren(make('li', { className: 'muted', text: msg }));
-  });
+  const list = await attempt(
+    'Reports',
+    () => client.reports.list(),
+    (msg) => {
+      el('report-list').replaceChildren(make('li', { className: 'muted', text: msg }));
+    },
+  );
   if (list) renderReports(list.items);
 }
 

@@ -111,7 +111,11 @@ export class SentimentChart {
         width: this.width(),
         height: this.height,
         series,
-        scales: { x: this.windowMs > 0 ? { time: true, range: (_u, _min, max) => [max - this.windowMs / 1000, max] } : { time: true }, count: { auto: true, range: (_u, _min, max) => [0, Math.max(1, max)] }, score: { range: [-1, 1] } },
+        scales: {
+          x: this.windowMs > 0 ? { time: true, range: (_u, _min, max) => [max - this.windowMs / 1000, max] } : { time: true },
+          count: { auto: true, range: (_u, _min, max) => [0, Math.max(1, max)] },
+          score: { range: [-1, 1] },
+        },
         axes: [
           { stroke: axisColour, grid },
           { scale: 'count', stroke: axisColour, grid, label: 'messages', size: 50 },

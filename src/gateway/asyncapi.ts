@@ -25,7 +25,7 @@ const SHARED = { MessageFrame: ServerFrameSchemas.message } as const;
 const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 const DESCRIPTION = [
-  'ChatPulse\'s real-time protocol: `GET /ws` upgrades to a WebSocket; every frame, both ways, is one JSON object in a text frame, told apart by `type`.',
+  "ChatPulse's real-time protocol: `GET /ws` upgrades to a WebSocket; every frame, both ways, is one JSON object in a text frame, told apart by `type`.",
   'Credentials go in the query string (`?token=<access token>` or `?api_key=<key>`) or the `Authorization` / `X-API-Key` headers; without them a socket may subscribe but not chat or like.',
   'Channels are `room:<id>` (native chat), `twitch:<login>` and `tiktok:<user>` (ingested, read-only).',
   'A refused frame is answered with an `error` frame and the socket stays open. Closes: 1001 draining, 1008 repeated rate-limit refusals, 1009 a frame over the size limit, 4001 credentials revoked or expired.',
@@ -72,7 +72,9 @@ export function asyncApiDocument(options: AsyncApiOptions): JsonObject {
       channel: { $ref: CHANNEL_REF },
       ...(typeof plain.description === 'string' ? { summary: plain.description } : {}),
       messages: [{ $ref: `${CHANNEL_REF}/messages/${type}` }],
-      ...(reply === undefined ? {} : { reply: { channel: { $ref: CHANNEL_REF }, messages: [{ $ref: `${CHANNEL_REF}/messages/${reply}` }] } }),
+      ...(reply === undefined
+        ? {}
+        : { reply: { channel: { $ref: CHANNEL_REF }, messages: [{ $ref: `${CHANNEL_REF}/messages/${reply}` }] } }),
     };
   };
   for (const [type, schema] of Object.entries(client)) add(type, schema, 'receive');
@@ -86,7 +88,8 @@ export function asyncApiDocument(options: AsyncApiOptions): JsonObject {
       [CHANNEL]: {
         address: '/ws',
         title: 'The live connection',
-        description: 'One WebSocket per client; it subscribes to any number of channels (up to WS_MAX_SUBSCRIPTIONS) and every frame names its channel.',
+        description:
+          'One WebSocket per client; it subscribes to any number of channels (up to WS_MAX_SUBSCRIPTIONS) and every frame names its channel.',
         messages: channelMessages,
         bindings: {
           ws: {

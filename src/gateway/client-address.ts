@@ -23,7 +23,8 @@ export class ClientAddress {
       if (bits === undefined) list.addAddress(address, type);
       else {
         const prefix = Number(bits);
-        if (!/^\d{1,3}$/.test(bits) || prefix > (family === 4 ? 32 : 128)) throw new ConfigError(`TRUSTED_PROXIES: "${entry}" has a bad prefix length`);
+        if (!/^\d{1,3}$/.test(bits) || prefix > (family === 4 ? 32 : 128))
+          throw new ConfigError(`TRUSTED_PROXIES: "${entry}" has a bad prefix length`);
         list.addSubnet(address, prefix, type);
       }
     }

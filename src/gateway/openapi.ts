@@ -119,7 +119,11 @@ class SchemaComponents {
   /** Adds the named schemas that were not referenced (Error always is). */
   finish(): Record<string, JsonObject> {
     for (const name of [...this.pending.keys()]) this.define(name);
-    return Object.fromEntries(Object.keys(this.schemas).sort().map((k) => [k, this.schemas[k] as JsonObject]));
+    return Object.fromEntries(
+      Object.keys(this.schemas)
+        .sort()
+        .map((k) => [k, this.schemas[k] as JsonObject]),
+    );
   }
 
   private define(name: string): void {
@@ -220,7 +224,10 @@ function operation(r: Route, components: SchemaComponents, id: string, pathParam
   const withBody = (fallback: string, schema: unknown): JsonObject => {
     const converted = components.use(schema);
     const own = isObject(converted) ? converted.description : undefined;
-    return { description: typeof own === 'string' ? own : fallback, content: { [r.produces ?? 'application/json']: { schema: converted } } };
+    return {
+      description: typeof own === 'string' ? own : fallback,
+      content: { [r.produces ?? 'application/json']: { schema: converted } },
+    };
   };
   if (success.length === 0) responses['200'] = r.response ? withBody('OK', r.response) : { description: 'OK' };
   // Errors every route of this kind may answer; a route's own `responses` may describe them better.
@@ -244,7 +251,11 @@ function operation(r: Route, components: SchemaComponents, id: string, pathParam
     } else if (typeof value === 'string') responses[key] = errorResponse(status, value);
     else responses[key] = withBody(SHARED_RESPONSES[status]?.description ?? statusDescription(status), value);
   }
-  op.responses = Object.fromEntries(Object.keys(responses).sort().map((k) => [k, responses[k] as JsonValue]));
+  op.responses = Object.fromEntries(
+    Object.keys(responses)
+      .sort()
+      .map((k) => [k, responses[k] as JsonValue]),
+  );
 
   if (r.auth !== 'public') op.security = r.bearerOnly ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, { apiKey: [] }];
   if (r.auth === 'admin') op['x-required-role'] = 'admin';

@@ -6,8 +6,10 @@ import { parseTime } from './time.js';
 
 /** The OpenAPI side of the parsers below (the router checks these shapes; the parsers check the ranges). */
 export const QueryInt = (description: string): TSchema => Type.Optional(Type.String({ pattern: '^[0-9]{0,9}$', description }));
-export const QueryCursor = (description: string): TSchema => Type.Optional(Type.String({ pattern: '^([0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26})?$', description }));
-export const QueryTime = (description: string): TSchema => Type.Optional(Type.String({ maxLength: 40, description: `${description} (ISO 8601 or epoch ms)` }));
+export const QueryCursor = (description: string): TSchema =>
+  Type.Optional(Type.String({ pattern: '^([0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26})?$', description }));
+export const QueryTime = (description: string): TSchema =>
+  Type.Optional(Type.String({ maxLength: 40, description: `${description} (ISO 8601 or epoch ms)` }));
 
 export function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
   const raw = query.get(name);
@@ -38,6 +40,7 @@ export function timeParam(query: URLSearchParams, name: string, fallback: number
 export function cursorParam(query: URLSearchParams, name: string): string | undefined {
   const raw = query.get(name);
   if (raw === null || raw === '') return undefined;
-  if (!/^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$/.test(raw)) throw badRequest(`${name} must be a cursor from a previous page's \`next\``, 'validation_failed');
+  if (!/^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$/.test(raw))
+    throw badRequest(`${name} must be a cursor from a previous page's \`next\``, 'validation_failed');
   return raw.toUpperCase();
 }

@@ -6,7 +6,20 @@ import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../auth/index.js';
 import { AppError, forbidden, payloadTooLarge, rateLimited, unauthorized } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
-import { decodePathSegment, errorBody, parseJson, readBody, refuseDraining, ResponseState, peerAddress, snapshot, writeHead, writeJson, writeNow, type RequestSnapshot } from './http.js';
+import {
+  decodePathSegment,
+  errorBody,
+  parseJson,
+  readBody,
+  refuseDraining,
+  ResponseState,
+  peerAddress,
+  snapshot,
+  writeHead,
+  writeJson,
+  writeNow,
+  type RequestSnapshot,
+} from './http.js';
 import type { ClientAddress } from './client-address.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -86,7 +99,7 @@ export const DEFAULT_BODY_BYTES = 16 * 1024;
 
 /** Keeps the body type of each route tied to its schema. */
 export function route<S extends TSchema | undefined = undefined>(spec: RouteSpec<S>): Route {
-  return spec as unknown as Route;
+  return spec;
 }
 
 export interface GatewayDeps {
@@ -174,14 +187,24 @@ export class Router {
 
   mount(app: TemplatedApp): void {
     for (const r of this.routes) {
-      if (r.probe && (r.auth !== 'public' || r.body || r.query || r.rateLimit)) throw new Error(`probe route ${r.path} must be public, without body, query or limit`);
+      if (r.probe && (r.auth !== 'public' || r.body || r.query || r.rateLimit))
+        throw new Error(`probe route ${r.path} must be public, without body, query or limit`);
       const validate = r.body ? this.ajv.compile(r.body) : null;
       const validateQuery = r.query ? this.ajv.compile(r.query) : null;
       const paramNames = [...r.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1] as string);
-      app[r.method](r.path, this.guard(r.path, (res, req) => this.handle(r, validate, validateQuery, paramNames, res, req)));
+      app[r.method](
+        r.path,
+        this.guard(r.path, (res, req) => this.handle(r, validate, validateQuery, paramNames, res, req)),
+      );
     }
-    app.options('/*', this.guard('preflight', (res, req) => this.preflight(res, req)));
-    app.any('/*', this.guard('unmatched', (res, req) => this.fallback(res, req)));
+    app.options(
+      '/*',
+      this.guard('preflight', (res, req) => this.preflight(res, req)),
+    );
+    app.any(
+      '/*',
+      this.guard('unmatched', (res, req) => this.fallback(res, req)),
+    );
   }
 
   /**
@@ -245,7 +268,15 @@ export class Router {
     const { requestId } = snap;
     headers['X-Request-Id'] = requestId;
     const done = (status: number) =>
-      this.deps.observe?.({ method: UPPER[r.method], route: r.path, path: snap.url, status, ms: performance.now() - started, requestId, ip: snap.ip });
+      this.deps.observe?.({
+        method: UPPER[r.method],
+        route: r.path,
+        path: snap.url,
+        status,
+        ms: performance.now() - started,
+        requestId,
+        ip: snap.ip,
+      });
     const params = namedParams(paramNames, snap.params);
     // uWS delivers the body only to a handler attached now, in the synchronous part.
     const body = validate ? readBody(res, state, snap.contentLength, r.maxBodyBytes ?? DEFAULT_BODY_BYTES) : null;
@@ -270,9 +301,13 @@ export class Router {
   private handleLight(r: Route, paramNames: string[], res: HttpResponse, req: HttpRequest): void {
     const started = performance.now();
     const path = req.getUrl();
-    const done = (status: number) => this.deps.observe?.({ method: UPPER[r.method], route: r.path, path, status, ms: performance.now() - started });
+    const done = (status: number) =>
+      this.deps.observe?.({ method: UPPER[r.method], route: r.path, path, status, ms: performance.now() - started });
     const headers = this.deps.corsOrigins.length === 0 ? this.deps.baseHeaders : this.corsHeaders(req.getHeader('origin'));
-    const params = namedParams(paramNames, Array.from(paramNames, (_, i) => decodePathSegment(req.getParameter(i))));
+    const params = namedParams(
+      paramNames,
+      Array.from(paramNames, (_, i) => decodePathSegment(req.getParameter(i))),
+    );
     const query = req.getQuery() ?? '';
     const ctx: RouteContext<undefined> = {
       body: undefined,
@@ -288,7 +323,7 @@ export class Router {
     };
     let reply: Reply | Promise<Reply>;
     try {
-      reply = r.handler(ctx as RouteContext<never>);
+      reply = r.handler(ctx);
     } catch (err) {
       done(this.fail(res, new ResponseState(res), { ...headers }, err, lightSnapshot(req)));
       return;
@@ -341,7 +376,7 @@ export class Router {
       parsed = raw.length === 0 && r.optionalBody ? {} : parseJson(raw);
       if (!validate(parsed)) throw validationError(validate.errors ?? []);
     }
-    return r.handler({ body: parsed as never, params, query, principal, ip: snap.ip });
+    return r.handler({ body: parsed, params, query, principal, ip: snap.ip });
   }
 
   /** Answers with the error's status (returned). */
@@ -434,10 +469,32 @@ function namedParams(names: readonly string[], values: readonly string[]): Recor
 }
 
 /** What the guard can say of a request whose own snapshot failed. */
-const UNKNOWN_REQUEST: RequestSnapshot = { method: '', url: '', query: '', authorization: '', apiKey: '', origin: '', contentLength: '', ip: '', params: [], requestId: '' };
+const UNKNOWN_REQUEST: RequestSnapshot = {
+  method: '',
+  url: '',
+  query: '',
+  authorization: '',
+  apiKey: '',
+  origin: '',
+  contentLength: '',
+  ip: '',
+  params: [],
+  requestId: '',
+};
 
 function lightSnapshot(req: HttpRequest): RequestSnapshot {
-  return { method: req.getMethod(), url: req.getUrl(), query: '', authorization: '', apiKey: '', origin: '', contentLength: '', ip: '', params: [], requestId: '' };
+  return {
+    method: req.getMethod(),
+    url: req.getUrl(),
+    query: '',
+    authorization: '',
+    apiKey: '',
+    origin: '',
+    contentLength: '',
+    ip: '',
+    params: [],
+    requestId: '',
+  };
 }
 
 function patternMatches(pattern: string, url: string): boolean {
@@ -448,7 +505,7 @@ function patternMatches(pattern: string, url: string): boolean {
 
 export function credentials(snap: { authorization: string; apiKey: string }): { bearer?: string; apiKey?: string } {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(snap.authorization);
-  if (match) return { bearer: match[1] as string };
+  if (match) return { bearer: match[1] };
   if (snap.apiKey !== '') return { apiKey: snap.apiKey };
   if (snap.authorization !== '') throw unauthorized('Authorization must be "Bearer <access token>"');
   return {};

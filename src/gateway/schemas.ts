@@ -17,8 +17,11 @@ export const LogoutBody = Type.Object(
   { additionalProperties: false },
 );
 /** The password a signed-in user re-enters for account-level actions (same bounds as at registration). */
-export const CurrentPassword = Type.String({ minLength: 1, maxLength: 128, description: 'The account\'s current password' });
-export const ApiKeyBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), current_password: CurrentPassword }, { additionalProperties: false });
+export const CurrentPassword = Type.String({ minLength: 1, maxLength: 128, description: "The account's current password" });
+export const ApiKeyBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 64 }), current_password: CurrentPassword },
+  { additionalProperties: false },
+);
 export const DeleteAccountBody = Type.Object({ current_password: CurrentPassword }, { additionalProperties: false });
 
 /** A text must hold something besides whitespace. */

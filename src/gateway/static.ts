@@ -74,15 +74,22 @@ export function mountStatic(app: TemplatedApp, options: StaticOptions): string[]
   for (const [path, { file, cache }] of files) {
     if (!existsSync(file)) continue;
     const asset = load(file, cache, options.baseHeaders);
-    app.get(path, guarded(options.baseHeaders, (err) => options.onError?.(err), (res, req) => {
-      const started = performance.now();
-      const requestId = requestIdOf(req);
-      const ip = peerAddress(res, req, options.addresses); // before the reply: a finished response must not be touched
-      const refused = options.draining?.() === true;
-      if (refused) refuseDraining(res, req, { ...options.baseHeaders, 'X-Request-Id': requestId });
-      const status = refused ? 503 : serve(asset, res, req, requestId);
-      options.observe?.({ method: 'GET', route: path, path, status, ms: performance.now() - started, requestId, ip });
-    }));
+    app.get(
+      path,
+      guarded(
+        options.baseHeaders,
+        (err) => options.onError?.(err),
+        (res, req) => {
+          const started = performance.now();
+          const requestId = requestIdOf(req);
+          const ip = peerAddress(res, req, options.addresses); // before the reply: a finished response must not be touched
+          const refused = options.draining?.() === true;
+          if (refused) refuseDraining(res, req, { ...options.baseHeaders, 'X-Request-Id': requestId });
+          const status = refused ? 503 : serve(asset, res, req, requestId);
+          options.observe?.({ method: 'GET', route: path, path, status, ms: performance.now() - started, requestId, ip });
+        },
+      ),
+    );
     mounted.push(path);
   }
   return mounted;
@@ -121,7 +128,10 @@ function load(file: string, cache: string, baseHeaders: Readonly<Record<string, 
 /** Scripts only from this origin, plus the page's inline import map, allowed by its hash. */
 function contentSecurityPolicy(html: string): string {
   const hashes = [...html.matchAll(/<script type="importmap">([\s\S]*?)<\/script>/g)].map(
-    (m) => `'sha256-${createHash('sha256').update(m[1] as string).digest('base64')}'`,
+    (m) =>
+      `'sha256-${createHash('sha256')
+        .update(m[1] as string)
+        .digest('base64')}'`,
   );
   return [
     "default-src 'self'",

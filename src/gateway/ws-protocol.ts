@@ -13,7 +13,9 @@ export class FrameParser {
 
   constructor(maxTextLength: number) {
     const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false });
-    this.validators = Object.fromEntries(Object.entries(clientFrameSchemas(maxTextLength)).map(([type, schema]) => [type, ajv.compile(schema)]));
+    this.validators = Object.fromEntries(
+      Object.entries(clientFrameSchemas(maxTextLength)).map(([type, schema]) => [type, ajv.compile(schema)]),
+    );
   }
 
   /** A client frame, or an AppError whose code names what is wrong with it. */
@@ -24,7 +26,8 @@ export class FrameParser {
     } catch {
       throw frameError('invalid_json', 'a frame must be one JSON object');
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw frameError('invalid_json', 'a frame must be one JSON object');
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw frameError('invalid_json', 'a frame must be one JSON object');
     const type = (value as { type?: unknown }).type;
     const validate = typeof type === 'string' && Object.hasOwn(this.validators, type) ? this.validators[type] : undefined;
     if (!validate) throw frameError('unknown_type', `"type" must be one of ${Object.keys(this.validators).join(', ')}`);
@@ -37,7 +40,8 @@ function describe(type: string, errors: ErrorObject[]): AppError {
   const first = errors[0];
   const field = first?.instancePath.replace(/^\//, '') ?? '';
   if (field === 'text' && first?.keyword === 'maxLength') return frameError('text_too_long', `text ${first.message ?? 'is too long'}`);
-  if (field === 'text' && (first?.keyword === 'minLength' || first?.keyword === 'pattern')) return frameError('empty_text', 'text must not be empty');
+  if (field === 'text' && (first?.keyword === 'minLength' || first?.keyword === 'pattern'))
+    return frameError('empty_text', 'text must not be empty');
   if (first?.keyword === 'additionalProperties') {
     const extra = (first.params as { additionalProperty?: string }).additionalProperty ?? '';
     return frameError('invalid_frame', `${type} has an unknown field "${extra}"`);

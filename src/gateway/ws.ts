@@ -133,7 +133,21 @@ export class WsGateway {
   private upgrading = 0;
   private connSeq = 0;
   private readonly instance = randomBytes(4).toString('hex');
-  readonly counters: WsCounters = { opened: 0, refusedCapacity: 0, refusedRate: 0, refusedAuth: 0, frames: 0, errorFrames: 0, closedAbuse: 0, closedAbnormal: 0, closedTooBig: 0, refusedAddress: 0, closedRevoked: 0, closedExpired: 0, renewed: 0 };
+  readonly counters: WsCounters = {
+    opened: 0,
+    refusedCapacity: 0,
+    refusedRate: 0,
+    refusedAuth: 0,
+    frames: 0,
+    errorFrames: 0,
+    closedAbuse: 0,
+    closedAbnormal: 0,
+    closedTooBig: 0,
+    refusedAddress: 0,
+    closedRevoked: 0,
+    closedExpired: 0,
+    renewed: 0,
+  };
 
   constructor(
     private readonly deps: WsDeps,
@@ -233,59 +247,78 @@ export class WsGateway {
       sendPingsAutomatically: true,
       maxBackpressure: this.options.maxBackpressure,
       closeOnBackpressureLimit: 1,
-      upgrade: guarded(this.deps.baseHeaders, (err) => this.deps.log.error({ err }, 'websocket upgrade failed'), (res, req, context) => {
-        // HttpRequest dies with this callback: copy everything now.
-        const key = req.getHeader('sec-websocket-key');
-        const protocol = req.getHeader('sec-websocket-protocol');
-        const extensions = req.getHeader('sec-websocket-extensions');
-        const query = new URLSearchParams(req.getQuery() ?? '');
-        const header = { authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key') };
-        const ip = peerAddress(res, req, this.deps.addresses);
-        const state = new ResponseState(res);
-        const refuse = (err: AppError) => writeJson(res, state, err.status, errorBody(err), { ...this.deps.baseHeaders, ...err.headers });
-        if (this.deps.draining?.() === true) {
-          refuse(draining());
-          return;
-        }
-        if (this.atCapacity) {
-          this.counters.refusedCapacity++;
-          refuse(unavailable('this server is at its connection limit; try another instance or retry shortly'));
-          return;
-        }
-        if (!this.slots.take(ip)) {
-          this.counters.refusedAddress++;
-          refuse(
-            new AppError(429, 'too_many_connections', `this address holds ${this.slots.max} open connections already`, { 'Retry-After': String(ADDRESS_RETRY_S) }, ADDRESS_RETRY_S * 1000),
-          );
-          return;
-        }
-        this.upgrading++;
-        this.authorize(ip, query, header)
-          .then(
-            (principal) => {
-              if (!state.open) {
+      upgrade: guarded(
+        this.deps.baseHeaders,
+        (err) => this.deps.log.error({ err }, 'websocket upgrade failed'),
+        (res, req, context) => {
+          // HttpRequest dies with this callback: copy everything now.
+          const key = req.getHeader('sec-websocket-key');
+          const protocol = req.getHeader('sec-websocket-protocol');
+          const extensions = req.getHeader('sec-websocket-extensions');
+          const query = new URLSearchParams(req.getQuery() ?? '');
+          const header = { authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key') };
+          const ip = peerAddress(res, req, this.deps.addresses);
+          const state = new ResponseState(res);
+          const refuse = (err: AppError) => writeJson(res, state, err.status, errorBody(err), { ...this.deps.baseHeaders, ...err.headers });
+          if (this.deps.draining?.() === true) {
+            refuse(draining());
+            return;
+          }
+          if (this.atCapacity) {
+            this.counters.refusedCapacity++;
+            refuse(unavailable('this server is at its connection limit; try another instance or retry shortly'));
+            return;
+          }
+          if (!this.slots.take(ip)) {
+            this.counters.refusedAddress++;
+            refuse(
+              new AppError(
+                429,
+                'too_many_connections',
+                `this address holds ${this.slots.max} open connections already`,
+                { 'Retry-After': String(ADDRESS_RETRY_S) },
+                ADDRESS_RETRY_S * 1000,
+              ),
+            );
+            return;
+          }
+          this.upgrading++;
+          this.authorize(ip, query, header)
+            .then(
+              (principal) => {
+                if (!state.open) {
+                  this.slots.release(ip);
+                  return;
+                }
+                state.done = true;
+                const data: SocketData = {
+                  id: `${this.instance}-${++this.connSeq}`,
+                  principal,
+                  ip,
+                  subs: new Map(),
+                  joining: new Set(),
+                  closed: false,
+                  strikes: [],
+                  expiry: null,
+                };
+                try {
+                  res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+                } catch (err) {
+                  // The client left between the check and the upgrade: its slot is not taken after all.
+                  this.slots.release(ip);
+                  this.deps.log.warn({ err }, 'websocket upgrade failed');
+                }
+              },
+              (err: unknown) => {
                 this.slots.release(ip);
-                return;
-              }
-              state.done = true;
-              const data: SocketData = { id: `${this.instance}-${++this.connSeq}`, principal, ip, subs: new Map(), joining: new Set(), closed: false, strikes: [], expiry: null };
-              try {
-                res.cork(() => res.upgrade(data, key, protocol, extensions, context));
-              } catch (err) {
-                // The client left between the check and the upgrade: its slot is not taken after all.
-                this.slots.release(ip);
-                this.deps.log.warn({ err }, 'websocket upgrade failed');
-              }
-            },
-            (err: unknown) => {
-              this.slots.release(ip);
-              const appErr = this.toAppError(err);
-              if (appErr.status === 500) this.deps.log.error({ err }, 'websocket upgrade failed');
-              refuse(appErr);
-            },
-          )
-          .finally(() => this.upgrading--);
-      }),
+                const appErr = this.toAppError(err);
+                if (appErr.status === 500) this.deps.log.error({ err }, 'websocket upgrade failed');
+                refuse(appErr);
+              },
+            )
+            .finally(() => this.upgrading--);
+        },
+      ),
       open: (ws) => {
         this.sockets.add(ws);
         this.counters.opened++;
@@ -317,7 +350,8 @@ export class WsGateway {
         // uWS drops a consumer whose buffered output passed maxBackpressure without a close frame (1006), as
         // a vanished client looks; the closed socket can no longer be asked which it was.
         if (code === 1006) this.counters.closedAbnormal++;
-        for (const channel of d.subs.keys()) void this.deps.hub.leave(channel, d.id).catch((err: unknown) => this.deps.log.warn({ err }, 'presence leave failed'));
+        for (const channel of d.subs.keys())
+          void this.deps.hub.leave(channel, d.id).catch((err: unknown) => this.deps.log.warn({ err }, 'presence leave failed'));
       },
     });
   }
@@ -337,7 +371,11 @@ export class WsGateway {
     }
   }
 
-  private async authorize(ip: string, query: URLSearchParams, header: { authorization: string; apiKey: string }): Promise<Principal | null> {
+  private async authorize(
+    ip: string,
+    query: URLSearchParams,
+    header: { authorization: string; apiKey: string },
+  ): Promise<Principal | null> {
     const decision = await this.deps.connectLimiter.consume(`ip:${ip}`);
     if (!decision.allowed) {
       this.counters.refusedRate++;
@@ -365,7 +403,8 @@ export class WsGateway {
       const seq = this.recent.seq;
       const principal = await this.deps.auth.authenticate(creds);
       if (!this.recent.since(seq, principal)) return principal;
-      if (attempt === 1) throw new AppError(503, 'unavailable', 'credentials changed while connecting; retry', { 'Retry-After': '1' }, 1000);
+      if (attempt === 1)
+        throw new AppError(503, 'unavailable', 'credentials changed while connecting; retry', { 'Retry-After': '1' }, 1000);
     }
   }
 
@@ -406,12 +445,15 @@ export class WsGateway {
     d.expiry = null;
     const exp = d.principal?.via === 'jwt' ? d.principal.tokenExp : undefined;
     if (exp === undefined) return;
-    d.expiry = setTimeout(() => {
-      d.expiry = null;
-      if (d.closed) return;
-      if (Date.now() < exp * 1000) this.armExpiry(ws, d);
-      else this.expire(ws);
-    }, Math.min(MAX_TIMER_MS, Math.max(0, exp * 1000 - Date.now())));
+    d.expiry = setTimeout(
+      () => {
+        d.expiry = null;
+        if (d.closed) return;
+        if (Date.now() < exp * 1000) this.armExpiry(ws, d);
+        else this.expire(ws);
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, exp * 1000 - Date.now())),
+    );
     d.expiry.unref();
   }
 
@@ -423,9 +465,11 @@ export class WsGateway {
   /** `{"type":"auth","token"}`: the socket goes on as the new token, which must be the same user's. */
   private async renew(ws: Socket, d: SocketData, token: string): Promise<void> {
     const current = d.principal;
-    if (current === null || current.via !== 'jwt') throw new AppError(400, 'not_a_token', 'only a connection opened with an access token can renew it');
+    if (current === null || current.via !== 'jwt')
+      throw new AppError(400, 'not_a_token', 'only a connection opened with an access token can renew it');
     const next = await this.authenticate({ bearer: token });
-    if (next.userId !== current.userId) throw new AppError(403, 'wrong_user', 'the token belongs to another user; this connection is unchanged');
+    if (next.userId !== current.userId)
+      throw new AppError(403, 'wrong_user', 'the token belongs to another user; this connection is unchanged');
     if (d.closed || d.principal !== current) return; // closed, or renewed by a concurrent frame, meanwhile
     d.principal = next;
     this.armExpiry(ws, d);

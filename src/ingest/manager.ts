@@ -179,7 +179,8 @@ export class IngestManager {
   async remove(principal: Principal, id: string): Promise<void> {
     const rec = await this.deps.store.get(id);
     if (!rec) throw notFound(`no ingest stream "${id}"`);
-    if (rec.createdBy !== principal.userId && principal.role !== 'admin') throw forbidden('only the stream\'s creator or an admin may stop it');
+    if (rec.createdBy !== principal.userId && principal.role !== 'admin')
+      throw forbidden("only the stream's creator or an admin may stop it");
     await this.deps.store.delete(id);
     const mine = this.owned.get(id);
     if (mine) void this.stop(mine, true); // not awaited: a socket slow to close holds up no request
@@ -236,7 +237,8 @@ export class IngestManager {
       if (this.storeFailing) this.deps.log.info('ingest definitions readable again');
       this.storeFailing = false;
     } catch (err) {
-      if (!this.storeFailing) this.deps.log.warn({ err: String(err) }, 'cannot read ingest definitions; owned streams keep running while their leases hold');
+      if (!this.storeFailing)
+        this.deps.log.warn({ err: String(err) }, 'cannot read ingest definitions; owned streams keep running while their leases hold');
       this.storeFailing = true;
       defs = [...this.owned.values()].map((o) => o.rec);
     }
@@ -295,8 +297,15 @@ export class IngestManager {
       restartTimer: null,
       ids: new LRUCache({ max: REMEMBERED_IDS }),
       state: {
-        status: 'connecting', owner: this.deps.ownerId, token: lease.token, since: Date.now(), counters: zero(),
-        viewers: null, likes: null, lastError: null, updatedAt: Date.now(),
+        status: 'connecting',
+        owner: this.deps.ownerId,
+        token: lease.token,
+        since: Date.now(),
+        counters: zero(),
+        viewers: null,
+        likes: null,
+        lastError: null,
+        updatedAt: Date.now(),
       },
     };
     this.owned.set(rec.id, o);
@@ -358,16 +367,18 @@ export class IngestManager {
     const { counters } = o.state;
     switch (e.kind) {
       case 'chat': {
-        const published = this.deps.hub.ingest(o.rec.source, o.channel, e, () => this.holds(o)).then(
-          (m) => {
-            counters.messages++;
-            return m.id;
-          },
-          () => {
-            counters.dropped++;
-            return null;
-          },
-        );
+        const published = this.deps.hub
+          .ingest(o.rec.source, o.channel, e, () => this.holds(o))
+          .then(
+            (m) => {
+              counters.messages++;
+              return m.id;
+            },
+            () => {
+              counters.dropped++;
+              return null;
+            },
+          );
         o.ids.set(e.sourceId, { id: published, userId: e.user.id });
         return;
       }
@@ -382,7 +393,10 @@ export class IngestManager {
       case 'clear': {
         const matched = [...o.ids.entries()].filter(([, v]) => e.userId === undefined || v.userId === e.userId);
         for (const [sourceId] of matched) o.ids.delete(sourceId);
-        this.removeWhenPublished(o, matched.map(([, v]) => v.id));
+        this.removeWhenPublished(
+          o,
+          matched.map(([, v]) => v.id),
+        );
         return;
       }
       case 'likes':

@@ -23,8 +23,7 @@ export interface IngestStore {
   delete(id: string): Promise<boolean>;
 }
 
-export const ingestConflict = (source: SourceKind, channel: string) =>
-  conflict(`${source} channel "${channel}" is already ingested`);
+export const ingestConflict = (source: SourceKind, channel: string) => conflict(`${source} channel "${channel}" is already ingested`);
 
 export class MemoryIngestStore implements IngestStore {
   readonly #byId = new Map<string, IngestRecord>();

@@ -364,5 +364,8 @@ function epochMs(value: string | undefined): number | undefined {
 
 /** For a message without msgId: the same message seen twice (e.g. after a reconnect) gets the same id. */
 function fallbackId(userId: string, createTime: string | undefined, text: string): string {
-  return `tt-${createHash('sha256').update(`${userId}\n${createTime ?? ''}\n${text}`).digest('hex').slice(0, 24)}`;
+  return `tt-${createHash('sha256')
+    .update(`${userId}\n${createTime ?? ''}\n${text}`)
+    .digest('hex')
+    .slice(0, 24)}`;
 }

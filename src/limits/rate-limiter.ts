@@ -27,7 +27,6 @@ export async function decide(limiter: RateLimiterAbstract, key: string, points: 
   }
 }
 
-
 export class MemoryRateLimiter implements RateLimiter {
   private readonly limiter: RateLimiterMemory;
 

@@ -266,7 +266,12 @@ const isTransientCode = (code: unknown): boolean =>
 export function isPermanentWriteError(err: unknown): boolean {
   if (!(err instanceof MongoServerError) || isMongoUnavailable(err)) return false;
   if (err instanceof MongoWriteConcernError) return false;
-  for (const label of [MongoErrorLabel.RetryableWriteError, MongoErrorLabel.TransientTransactionError, MongoErrorLabel.RetryableError, MongoErrorLabel.SystemOverloadedError]) {
+  for (const label of [
+    MongoErrorLabel.RetryableWriteError,
+    MongoErrorLabel.TransientTransactionError,
+    MongoErrorLabel.RetryableError,
+    MongoErrorLabel.SystemOverloadedError,
+  ]) {
     if (err.hasErrorLabel(label)) return false;
   }
   if (err instanceof MongoBulkWriteError) {

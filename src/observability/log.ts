@@ -8,6 +8,9 @@ export function createLogger(level = 'info'): Logger {
     level,
     base: { pid: process.pid },
     // Defence in depth should a credential-bearing object ever reach a log call.
-    redact: { paths: ['password', '*.password', 'authorization', '*.authorization', 'apiKey', '*.apiKey', 'key', '*.key', 'token', '*.token'], censor: '[redacted]' },
+    redact: {
+      paths: ['password', '*.password', 'authorization', '*.authorization', 'apiKey', '*.apiKey', 'key', '*.key', 'token', '*.token'],
+      censor: '[redacted]',
+    },
   });
 }

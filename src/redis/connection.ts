@@ -30,7 +30,10 @@ export interface RedisConnectionOptions {
 }
 
 /** Capped exponential backoff: 50 ms, 100 ms, 200 ms, ... up to `maxMs`, forever (never gives up). */
-export const backoff = (maxMs: number) => (attempt: number): number => Math.min(maxMs, 50 * 2 ** Math.min(attempt - 1, 16));
+export const backoff =
+  (maxMs: number) =>
+  (attempt: number): number =>
+    Math.min(maxMs, 50 * 2 ** Math.min(attempt - 1, 16));
 
 function baseOptions(options: RedisConnectionOptions): RedisOptions {
   return {

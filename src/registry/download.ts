@@ -139,7 +139,7 @@ async function downloadFile(ctx: FileContext, file: HubFile, retried = false): P
 
   // Finished by an earlier attempt; re-checked because the revision (a branch) may have moved since.
   if (existsSync(target)) {
-    if ((await verifyFile(target, file)).ok) return done(file.size);
+    if ((await verifyFile(target, file)).ok) { done(file.size); return; }
     await unlink(target);
   }
 

@@ -55,7 +55,12 @@ const MAX_REDIRECTS = 10;
  * mirror or a tampered answer could point either anywhere. Not left to fetch's own redirect handling,
  * whose header rules depend on the fetch implementation. The answer's `url` is the last one fetched.
  */
-export async function hubGet(url: string, endpoint: string, token: string | undefined, init: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
+export async function hubGet(
+  url: string,
+  endpoint: string,
+  token: string | undefined,
+  init: { headers?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<Response> {
   const home = new URL(endpoint).origin;
   let current = url;
   for (let hop = 0; ; hop++) {
@@ -82,7 +87,10 @@ export function httpError(hub: HubId, revision: string, url: string, status: num
     return new RegistryError('model_not_found', `${what} does not exist on the hub${hint}: GET ${url} answered ${status}`);
   }
   if (status === 403) {
-    return new RegistryError('model_download_failed', `${what} is not accessible with this HF_TOKEN (gated? accept its terms on the hub): GET ${url} answered 403`);
+    return new RegistryError(
+      'model_download_failed',
+      `${what} is not accessible with this HF_TOKEN (gated? accept its terms on the hub): GET ${url} answered 403`,
+    );
   }
   return new RegistryError('model_download_failed', `downloading ${what} failed: GET ${url} answered ${status}`);
 }
@@ -132,7 +140,11 @@ export async function listTree(hub: HubId, revision: string, options: HubRequest
     try {
       body = await response.json();
     } catch (err) {
-      throw new RegistryError('model_download_failed', `the hub's file list for "${hub.id}" is not JSON: GET ${url}: ${describeNetworkError(err)}`, { cause: err });
+      throw new RegistryError(
+        'model_download_failed',
+        `the hub's file list for "${hub.id}" is not JSON: GET ${url}: ${describeNetworkError(err)}`,
+        { cause: err },
+      );
     }
     if (!Array.isArray(body) || !body.every(isTreeEntry)) {
       throw new RegistryError('model_download_failed', `the hub's file list for "${hub.id}" has an unexpected shape: GET ${url}`);

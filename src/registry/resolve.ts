@@ -69,7 +69,11 @@ function bundledNames(bundledDir: string): string[] {
 
 export async function resolveModel(spec: string, options: ResolveOptions): Promise<string> {
   const trimmed = spec.trim();
-  if (trimmed === '') throw new RegistryError('model_spec_invalid', 'MODEL is empty: give a model folder, a bundled model name or a Hugging Face id (org/name)');
+  if (trimmed === '')
+    throw new RegistryError(
+      'model_spec_invalid',
+      'MODEL is empty: give a model folder, a bundled model name or a Hugging Face id (org/name)',
+    );
   const tried: string[] = [];
 
   // `~` is expanded here because a value from a .env file or a compose file never went through a shell.
@@ -98,7 +102,10 @@ export async function resolveModel(spec: string, options: ResolveOptions): Promi
   const revisionIn = options.revision ?? 'main';
   const revision = parseRevision(revisionIn);
   if (revision === undefined) {
-    throw new RegistryError('model_spec_invalid', `revision "${revisionIn}" for model "${hub.id}" is not a valid branch, tag or commit name`);
+    throw new RegistryError(
+      'model_spec_invalid',
+      `revision "${revisionIn}" for model "${hub.id}" is not a valid branch, tag or commit name`,
+    );
   }
 
   // The cached copy is used without asking the hub, so a restart works offline.

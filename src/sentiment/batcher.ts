@@ -90,7 +90,17 @@ export class MicroBatcher<R extends object> {
   private running = 0;
   private runningItems = 0;
   private timer: NodeJS.Timeout | null = null;
-  private counters = { batches: 0, items: 0, cacheHits: 0, cacheMisses: 0, dedupHits: 0, shed: 0, shedLate: 0, shedEarly: 0, lastBatchSize: 0 };
+  private counters = {
+    batches: 0,
+    items: 0,
+    cacheHits: 0,
+    cacheMisses: 0,
+    dedupHits: 0,
+    shed: 0,
+    shedLate: 0,
+    shedEarly: 0,
+    lastBatchSize: 0,
+  };
   /** Smoothed cost of one text on one runner slot (ms): the service rate is maxInFlight / itemMs. */
   private itemMs: number;
   private closing = false;

@@ -53,7 +53,11 @@ export class ChatText {
    * into rare pieces. Emote casing is identity (`LUL` is an emote, `lul` a word), so emotes keep theirs.
    */
   normalize(text: string): string {
-    return text.normalize('NFC').split(/(\s+)/u).map((word, i) => (i % 2 === 1 || word === '' ? word : this.word(word))).join('');
+    return text
+      .normalize('NFC')
+      .split(/(\s+)/u)
+      .map((word, i) => (i % 2 === 1 || word === '' ? word : this.word(word)))
+      .join('');
   }
 
   /**
@@ -86,9 +90,14 @@ export class ChatText {
 export function parseChatTextSpec(raw: unknown, where: string): ChatTextSpec {
   const o = (raw ?? {}) as Record<string, unknown>;
   const emotes = o.emotes;
-  if (!Array.isArray(emotes) || emotes.length > MAX_EMOTES ||
-      !emotes.every((e) => typeof e === 'string' && e !== '' && e.length <= MAX_EMOTE_LENGTH && !/\s/u.test(e))) {
-    throw new Error(`${where}: expected {emotes: [names without spaces, at most ${MAX_EMOTE_LENGTH} characters]} with at most ${MAX_EMOTES} names`);
+  if (
+    !Array.isArray(emotes) ||
+    emotes.length > MAX_EMOTES ||
+    !emotes.every((e) => typeof e === 'string' && e !== '' && e.length <= MAX_EMOTE_LENGTH && !/\s/u.test(e))
+  ) {
+    throw new Error(
+      `${where}: expected {emotes: [names without spaces, at most ${MAX_EMOTE_LENGTH} characters]} with at most ${MAX_EMOTES} names`,
+    );
   }
   return { emotes: emotes as string[] };
 }

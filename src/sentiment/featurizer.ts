@@ -107,8 +107,14 @@ export function parseFeaturizerSpec(raw: unknown, where: string): FeaturizerSpec
   const o = (raw ?? {}) as Record<string, unknown>;
   const pair = (v: unknown): v is [number, number] =>
     Array.isArray(v) && v.length === 2 && v.every((n) => Number.isInteger(n) && n >= 1) && v[0] <= v[1];
-  if (!Number.isInteger(o.buckets) || (o.buckets as number) < 2 || !pair(o.wordNgrams) || !pair(o.charNgrams) ||
-      !Number.isInteger(o.maxFeatures) || (o.maxFeatures as number) < 1) {
+  if (
+    !Number.isInteger(o.buckets) ||
+    (o.buckets as number) < 2 ||
+    !pair(o.wordNgrams) ||
+    !pair(o.charNgrams) ||
+    !Number.isInteger(o.maxFeatures) ||
+    (o.maxFeatures as number) < 1
+  ) {
     throw new Error(`${where}: expected {buckets, wordNgrams: [min,max], charNgrams: [min,max], maxFeatures}`);
   }
   return { buckets: o.buckets as number, wordNgrams: o.wordNgrams, charNgrams: o.charNgrams, maxFeatures: o.maxFeatures as number };

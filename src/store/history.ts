@@ -38,14 +38,21 @@ export class HistoryService {
     const start = Math.floor(from / size) * size;
     const n = Math.ceil((to - start) / size);
     if (n > this.limits.maxBuckets) {
-      throw badRequest(`that is ${n} buckets; at most ${this.limits.maxBuckets}: use a larger bucket or a shorter range`, 'validation_failed');
+      throw badRequest(
+        `that is ${n} buckets; at most ${this.limits.maxBuckets}: use a larger bucket or a shorter range`,
+        'validation_failed',
+      );
     }
     const series = new Series(this.labels, start, size, n);
     if (size % BUCKET_MS === 0 && start % BUCKET_MS === 0) {
       for (const b of await this.buckets.range(channel, start, start + n * size)) series.add(b.start, b.counts, b.polaritySum);
     } else {
       const end = start + n * size;
-      const tooMany = () => badRequest(`more than ${this.limits.maxScan} messages in range: use a bucket that is a whole number of minutes`, 'validation_failed');
+      const tooMany = () =>
+        badRequest(
+          `more than ${this.limits.maxScan} messages in range: use a bucket that is a whole number of minutes`,
+          'validation_failed',
+        );
       // The whole minutes inside the range hold at least this many: a busy range is refused unread.
       const inside = await this.buckets.range(channel, ceilMinute(start), floorMinute(end));
       if (inside.reduce((sum, b) => sum + countOf(b.counts), 0) > this.limits.maxScan) throw tooMany();
@@ -99,7 +106,6 @@ export class HistoryService {
       most_positive: extremes.positive.map(pick),
     };
   }
-
 }
 
 interface Slot {

@@ -73,7 +73,12 @@ const segmentName = (seq: number): string => `spool-${String(seq).padStart(12, '
 function isBatch(value: unknown): value is WriteBatch {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return typeof v.id === 'string' && Array.isArray(v.messages) && Array.isArray(v.increments) && (v.removals === undefined || Array.isArray(v.removals));
+  return (
+    typeof v.id === 'string' &&
+    Array.isArray(v.messages) &&
+    Array.isArray(v.increments) &&
+    (v.removals === undefined || Array.isArray(v.removals))
+  );
 }
 
 function parseBatch(line: Buffer): WriteBatch | null {
@@ -152,7 +157,10 @@ export class DiskSpool {
       }
       const last = i === found.length - 1;
       if (pos < buf.length) {
-        options.log?.warn({ segment: path, offset: pos, bytes: buf.length - pos }, 'spool: skipping a torn last line (crash during a write)');
+        options.log?.warn(
+          { segment: path, offset: pos, bytes: buf.length - pos },
+          'spool: skipping a torn last line (crash during a write)',
+        );
         // Later appends go to the last segment: they must not be glued onto the fragment.
         if (last) await truncate(path, pos);
       }
@@ -247,7 +255,11 @@ export class DiskSpool {
     return this.serial(async () => {
       this.open();
       const path = join(this.dir, DEAD_LETTER_FILE);
-      if (this.deadBytes === null) this.deadBytes = await stat(path).then((st) => st.size, () => 0);
+      if (this.deadBytes === null)
+        this.deadBytes = await stat(path).then(
+          (st) => st.size,
+          () => 0,
+        );
       if (this.deadBytes + line.length > this.maxBytes) return false;
       const fh = await open(path, 'a');
       try {
@@ -418,4 +430,3 @@ async function syncDir(dir: string): Promise<void> {
     // some platforms cannot fsync a directory; the data files are fsynced regardless
   }
 }
-

@@ -5,7 +5,6 @@
 import { conflict } from '../errors.js';
 import type { StoredMessage } from '../vocabulary.js';
 
-
 export interface MessageQuery {
   /** 1..1000 */
   limit: number;
@@ -144,7 +143,6 @@ export interface ReportStore {
   deleteCreatedBefore(cutoff: number, ownerId?: string): Promise<number>;
 }
 
-
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** Index of the first element whose id is >= `id` in an array sorted by id. */
@@ -230,8 +228,14 @@ export class MemoryMessageStore implements MessageStore {
     // The list is in id order and sorts are stable: ties stay by id, as the Mongo driver orders them.
     const quote = (m: StoredMessage): QuotedMessage => ({ id: m.id, text: m.text, polarity: m.polarity });
     return {
-      negative: negative.sort((a, b) => a.polarity - b.polarity).slice(0, Math.max(0, n)).map(quote),
-      positive: positive.sort((a, b) => b.polarity - a.polarity).slice(0, Math.max(0, n)).map(quote),
+      negative: negative
+        .sort((a, b) => a.polarity - b.polarity)
+        .slice(0, Math.max(0, n))
+        .map(quote),
+      positive: positive
+        .sort((a, b) => b.polarity - a.polarity)
+        .slice(0, Math.max(0, n))
+        .map(quote),
     };
   }
 

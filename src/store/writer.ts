@@ -235,7 +235,10 @@ export class StoreWriter {
     ]);
     clearTimeout(timer);
     if (!done) {
-      this.log.warn({ waitedMs: this.closeWaitMs, pending: this.state().pending }, 'store writer: a store write is still under way at close; spooling the rest');
+      this.log.warn(
+        { waitedMs: this.closeWaitMs, pending: this.state().pending },
+        'store writer: a store write is still under way at close; spooling the rest',
+      );
       await this.spill([]);
     }
     await this.spills;
@@ -266,7 +269,8 @@ export class StoreWriter {
     const batches = [...(this.current ? [this.current] : []), ...this.waiting, ...extra];
     this.current = null;
     this.waiting = [];
-    if (!this.spilling) this.log.warn({ batches: batches.length }, 'store writer: the store is slow; spooling batches instead of queueing them');
+    if (!this.spilling)
+      this.log.warn({ batches: batches.length }, 'store writer: the store is slow; spooling batches instead of queueing them');
     this.spilling = true;
     const appends = batches.map((batch) => {
       this.spilledEarly.add(batch);
@@ -307,7 +311,7 @@ export class StoreWriter {
           return;
         }
         if (error === null) return;
-        if (error instanceof PermanentWriteError) return await this.setAside(batch, error);
+        if (error instanceof PermanentWriteError) { await this.setAside(batch, error); return; }
         this.failed(error);
       }
       this.current = null; // an append like any other from here: a spill must not add it twice
@@ -415,7 +419,10 @@ export class StoreWriter {
     if (this.overflow) return;
     this.overflow = true;
     const info = { dropped: this.dropped, spooledBytes: this.spool.bytes };
-    this.log.error({ ...info, spooledBatches: this.spool.size, lastError: this.lastError }, 'store writer: spool full; dropping new batches until it drains');
+    this.log.error(
+      { ...info, spooledBatches: this.spool.size, lastError: this.lastError },
+      'store writer: spool full; dropping new batches until it drains',
+    );
     try {
       this.onOverflow?.(info);
     } catch (err) {

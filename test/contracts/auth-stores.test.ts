@@ -143,7 +143,8 @@ describe.each(userDrivers)('UserStore contract: %s', (_name, make, unavailable) 
 
   it('lists users in id order, paging with `after` without gaps or repeats', async () => {
     const users = await make();
-    for (const id of ['01U3', '01U1', '01U5', '01U2', '01U4']) await users.create(user(id, `name-${id}`, { role: id === '01U2' ? 'admin' : 'user' }));
+    for (const id of ['01U3', '01U1', '01U5', '01U2', '01U4'])
+      await users.create(user(id, `name-${id}`, { role: id === '01U2' ? 'admin' : 'user' }));
     const all = ['01U1', '01U2', '01U3', '01U4', '01U5'];
     expect((await users.list(10)).map((u) => u.id)).toEqual(all);
     expect((await users.list(2)).map((u) => u.id)).toEqual(['01U1', '01U2']);
@@ -256,7 +257,13 @@ describe.each(apiKeyDrivers)('ApiKeyStore contract: %s', (_name, make, unavailab
 
   it('deletes every key of a user and only theirs, returning how many', async () => {
     const keys = await make();
-    for (const [id, owner] of [['a1', 'u1'], ['a2', 'u1'], ['a3', 'u1'], ['b1', 'u2']] as const) await keys.create(apiKey(id, owner, 1));
+    for (const [id, owner] of [
+      ['a1', 'u1'],
+      ['a2', 'u1'],
+      ['a3', 'u1'],
+      ['b1', 'u2'],
+    ] as const)
+      await keys.create(apiKey(id, owner, 1));
     expect(await keys.deleteByUser('u1')).toBe(3);
     expect(await keys.deleteByUser('u1')).toBe(0);
     expect(await keys.deleteByUser('nobody')).toBe(0);
@@ -299,11 +306,14 @@ describe.each(apiKeyDrivers)('ApiKeyStore contract: %s', (_name, make, unavailab
 });
 
 describe.each([
-  ['memory', async (): Promise<RevocationStore> => {
-    const store = new MemoryRevocationStore({ sweepIntervalMs: 0 });
-    redis.defer(() => store.close());
-    return store;
-  }],
+  [
+    'memory',
+    async (): Promise<RevocationStore> => {
+      const store = new MemoryRevocationStore({ sweepIntervalMs: 0 });
+      redis.defer(() => store.close());
+      return store;
+    },
+  ],
   ['redis', async (): Promise<RevocationStore> => new RedisRevocationStore(redis.client)],
 ] as const)('RevocationStore contract: %s', (_name, make) => {
   it('revokes once: the first revoke wins, later ones report it was already revoked', async () => {

@@ -10,8 +10,8 @@ const redis = useRedis();
 type Make = (points: number, windowS: number, prefix: string) => Promise<RateLimiter>;
 
 describe.each([
-  ['memory', (async (points, windowS, prefix) => new MemoryRateLimiter(points, windowS, prefix)) as Make],
-  ['redis', (async (points, windowS, prefix) => new RedisRateLimiter(redis.client, points, windowS, prefix)) as Make],
+  ['memory', (async (points, windowS, prefix) => new MemoryRateLimiter(points, windowS, prefix)) satisfies Make],
+  ['redis', (async (points, windowS, prefix) => new RedisRateLimiter(redis.client, points, windowS, prefix)) satisfies Make],
 ] as const)('RateLimiter contract: %s', (_name, make) => {
   it('grants `points` per key per window, then refuses with a retry delay', async () => {
     const limiter = await make(3, 30, 'chat');

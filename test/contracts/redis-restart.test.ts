@@ -75,7 +75,11 @@ describe('Redis drivers across a Redis restart', () => {
     // another process; the channel emptied during the outage is zero.
     const observer = new RedisPresenceStore(redis.client, { processId: 'observer' });
     redis.defer(() => observer.close());
-    await waitFor(async () => (await observer.count('room:before')) === 2 && (await observer.count('room:during')) === 1, 5_000, 'presence re-registered');
+    await waitFor(
+      async () => (await observer.count('room:before')) === 2 && (await observer.count('room:during')) === 1,
+      5_000,
+      'presence re-registered',
+    );
     expect(await observer.count('room:gone')).toBe(0);
 
     // The limiter is back on the shared (and, after the restart, empty) Redis budget.

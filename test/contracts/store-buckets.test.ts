@@ -26,7 +26,11 @@ function expectBuckets(got: Bucket[], want: Bucket[]): void {
 function contract(make: () => Promise<BucketStore>): void {
   it('adds increments into per-channel buckets, one label map per bucket', async () => {
     const store = await make();
-    await store.apply('b1', [inc('a', 0, { positive: 2, negative: 1 }, 0.9), inc('a', 1, { neutral: 1 }, 0.1), inc('b', 0, { positive: 1 }, 0.5)]);
+    await store.apply('b1', [
+      inc('a', 0, { positive: 2, negative: 1 }, 0.9),
+      inc('a', 1, { neutral: 1 }, 0.1),
+      inc('b', 0, { positive: 1 }, 0.5),
+    ]);
     await store.apply('b2', [inc('a', 0, { positive: 1, neutral: 4 }, -0.4)]);
     expectBuckets(await store.range('a', at(0), at(10)), [
       { start: at(0), counts: { positive: 3, negative: 1, neutral: 4 }, polaritySum: 0.5 },
@@ -73,7 +77,9 @@ function contract(make: () => Promise<BucketStore>): void {
     const batch = [inc('a', 0, { positive: 1 }, 0.5), inc('a', 0, { positive: 2, negative: 1 }, 0.25), inc('a', 0, { neutral: 1 })];
     await store.apply('b1', batch);
     await store.apply('b1', batch);
-    expectBuckets(await store.range('a', at(0), at(1)), [{ start: at(0), counts: { positive: 3, negative: 1, neutral: 1 }, polaritySum: 0.75 }]);
+    expectBuckets(await store.range('a', at(0), at(1)), [
+      { start: at(0), counts: { positive: 3, negative: 1, neutral: 1 }, polaritySum: 0.75 },
+    ]);
     await store.apply('empty', []);
   });
 

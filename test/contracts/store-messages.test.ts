@@ -99,14 +99,19 @@ function contract(make: () => Promise<MessageStore & MessageRangeReads>): void {
     await store.insertMany([msg(20, 'room:b', { polarity: -1, ts: at(3) })]);
 
     const points = await store.points('room:a', at(2), at(8), 100);
-    expect(points.sort((x, y) => x.ts - y.ts)).toEqual([2, 3, 4, 5, 6, 7].map((n) => ({ ts: at(n), label: msg(n).label, polarity: polarities[n - 1] })));
+    expect(points.sort((x, y) => x.ts - y.ts)).toEqual(
+      [2, 3, 4, 5, 6, 7].map((n) => ({ ts: at(n), label: msg(n).label, polarity: polarities[n - 1] })),
+    );
     expect(await store.points('room:a', at(2), at(8), 3)).toHaveLength(3);
     expect(await store.points('room:a', at(8), at(8), 10)).toEqual([]);
 
     const quote = (n: number) => ({ id: msg(n).id, text: msg(n).text, polarity: polarities[n - 1] });
     // Ties (messages 3 and 7) by id; polarity 0 is neither side; 1 and 8 are outside, room:b is another channel.
     expect(await store.extremes('room:a', at(2), at(8), 2)).toEqual({ negative: [quote(3), quote(7)], positive: [quote(6), quote(5)] });
-    expect(await store.extremes('room:a', at(2), at(8), 10)).toEqual({ negative: [quote(3), quote(7), quote(2)], positive: [quote(6), quote(5)] });
+    expect(await store.extremes('room:a', at(2), at(8), 10)).toEqual({
+      negative: [quote(3), quote(7), quote(2)],
+      positive: [quote(6), quote(5)],
+    });
     expect(await store.extremes('room:a', at(20), at(30), 5)).toEqual({ negative: [], positive: [] });
   });
 

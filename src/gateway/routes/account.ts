@@ -22,8 +22,14 @@ export function accountRoutes(auth: AuthService, reports: ReportStore): Route[] 
   const who = (p: Principal | null) => p as Principal; // non-null on authenticated routes
   return [
     route({
-      method: 'put', path: '/api/v1/users/me', auth: 'user', rateLimit: 'api', tag: 'account', summary: 'Set your display name and avatar URL (null removes one)',
-      body: ProfileBody, response: UserReply,
+      method: 'put',
+      path: '/api/v1/users/me',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'account',
+      summary: 'Set your display name and avatar URL (null removes one)',
+      body: ProfileBody,
+      response: UserReply,
       handler: async ({ body, principal }) => ({
         body: await auth.updateProfile(who(principal), {
           ...(body.display_name === undefined ? {} : { displayName: body.display_name }),
@@ -32,13 +38,25 @@ export function accountRoutes(auth: AuthService, reports: ReportStore): Route[] 
       }),
     }),
     route({
-      method: 'post', path: '/api/v1/users/me/password', auth: 'user', rateLimit: 'auth', tag: 'account',
+      method: 'post',
+      path: '/api/v1/users/me/password',
+      auth: 'user',
+      rateLimit: 'auth',
+      tag: 'account',
       summary: 'Change your password; every token issued before stops working, and a new pair for this session is returned',
-      body: PasswordBody, response: TokenPairReply,
-      handler: async ({ body, principal }) => ({ body: await auth.changePassword(who(principal), body.current_password, body.new_password) }),
+      body: PasswordBody,
+      response: TokenPairReply,
+      handler: async ({ body, principal }) => ({
+        body: await auth.changePassword(who(principal), body.current_password, body.new_password),
+      }),
     }),
     route({
-      method: 'del', path: '/api/v1/users/me', auth: 'user', rateLimit: 'auth', tag: 'account', summary: 'Delete your account, its API keys and its reports',
+      method: 'del',
+      path: '/api/v1/users/me',
+      auth: 'user',
+      rateLimit: 'auth',
+      tag: 'account',
+      summary: 'Delete your account, its API keys and its reports',
       bearerOnly: true,
       description: 'Needs a bearer token from a login and the current password: an API key cannot delete the account.',
       body: DeleteAccountBody,

@@ -27,15 +27,25 @@ async function messageTotals(buckets: BucketStore) {
     const source = c.channel.startsWith('room:') ? 'native' : c.channel.slice(0, c.channel.indexOf(':'));
     bySource[source] = (bySource[source] ?? 0) + c.messages;
     total += c.messages;
-    for (const [label, n] of Object.entries(c.counts)) byLabel[label] = (byLabel[label] ?? 0) + (n as number);
+    for (const [label, n] of Object.entries(c.counts)) byLabel[label] = (byLabel[label] ?? 0) + (n);
   }
   return { total, by_source: bySource, by_label: byLabel };
 }
 
-export function adminRoutes(auth: AuthService, engine: SentimentEngine, ws: WsGateway, hub: ChannelHub, store: { messages: MessageStore; buckets: BucketStore }): Route[] {
+export function adminRoutes(
+  auth: AuthService,
+  engine: SentimentEngine,
+  ws: WsGateway,
+  hub: ChannelHub,
+  store: { messages: MessageStore; buckets: BucketStore },
+): Route[] {
   return [
     route({
-      method: 'get', path: '/api/v1/admin/stats', auth: 'admin', tag: 'admin', summary: 'Accounts, engine and WebSocket counters',
+      method: 'get',
+      path: '/api/v1/admin/stats',
+      auth: 'admin',
+      tag: 'admin',
+      summary: 'Accounts, engine and WebSocket counters',
       response: AdminStatsReply,
       handler: async () => {
         const [users, keys, messages, stored] = await Promise.all([
@@ -82,8 +92,12 @@ export function adminRoutes(auth: AuthService, engine: SentimentEngine, ws: WsGa
       },
     }),
     route({
-      method: 'get', path: '/api/v1/admin/users', auth: 'admin', tag: 'admin', summary: 'Accounts in creation order (`limit`, `after`: the previous page\'s `next`)',
-      query: Type.Object({ limit: QueryInt('1-200, default 50'), after: QueryCursor('the previous page\'s `next`') }),
+      method: 'get',
+      path: '/api/v1/admin/users',
+      auth: 'admin',
+      tag: 'admin',
+      summary: "Accounts in creation order (`limit`, `after`: the previous page's `next`)",
+      query: Type.Object({ limit: QueryInt('1-200, default 50'), after: QueryCursor("the previous page's `next`") }),
       response: UserListReply,
       handler: async ({ query }) => {
         const limit = intParam(query, 'limit', 50, 1, 200);
@@ -92,8 +106,14 @@ export function adminRoutes(auth: AuthService, engine: SentimentEngine, ws: WsGa
       },
     }),
     route({
-      method: 'patch', path: '/api/v1/admin/users/:id', auth: 'admin', rateLimit: 'api', tag: 'admin', summary: 'Change an account\'s role or disable it (its tokens and keys stop working at once)',
-      body: UserPatchBody, response: UserReply,
+      method: 'patch',
+      path: '/api/v1/admin/users/:id',
+      auth: 'admin',
+      rateLimit: 'api',
+      tag: 'admin',
+      summary: "Change an account's role or disable it (its tokens and keys stop working at once)",
+      body: UserPatchBody,
+      response: UserReply,
       handler: async ({ body, params, principal }) => ({
         body: await auth.adminUpdate(principal as Principal, params.id as string, {
           ...(body.role === undefined ? {} : { role: body.role }),

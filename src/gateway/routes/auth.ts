@@ -9,13 +9,26 @@ export function authRoutes(auth: AuthService): Route[] {
   const base = '/api/v1/auth';
   return [
     route({
-      method: 'post', path: `${base}/register`, auth: 'public', rateLimit: 'auth', tag: 'auth', summary: 'Create an account',
-      body: Credentials, response: UserReply, responses: { 201: 'The new account', 409: 'The username is taken (`conflict`)' },
+      method: 'post',
+      path: `${base}/register`,
+      auth: 'public',
+      rateLimit: 'auth',
+      tag: 'auth',
+      summary: 'Create an account',
+      body: Credentials,
+      response: UserReply,
+      responses: { 201: 'The new account', 409: 'The username is taken (`conflict`)' },
       handler: async ({ body }) => ({ status: 201, body: await auth.register(body.username, body.password) }),
     }),
     route({
-      method: 'post', path: `${base}/login`, auth: 'public', rateLimit: 'auth', tag: 'auth', summary: 'Exchange a password for tokens',
-      body: Credentials, response: TokenPairReply,
+      method: 'post',
+      path: `${base}/login`,
+      auth: 'public',
+      rateLimit: 'auth',
+      tag: 'auth',
+      summary: 'Exchange a password for tokens',
+      body: Credentials,
+      response: TokenPairReply,
       responses: {
         401: 'Wrong username or password (`unauthorized`)',
         429: 'Too many attempts from this address, or too many failed ones for this username (`rate_limited`, with `Retry-After`)',
@@ -23,14 +36,28 @@ export function authRoutes(auth: AuthService): Route[] {
       handler: async ({ body }) => ({ body: await auth.login(body.username, body.password) }),
     }),
     route({
-      method: 'post', path: `${base}/refresh`, auth: 'public', rateLimit: 'auth', tag: 'auth', summary: 'Rotate a refresh token',
+      method: 'post',
+      path: `${base}/refresh`,
+      auth: 'public',
+      rateLimit: 'auth',
+      tag: 'auth',
+      summary: 'Rotate a refresh token',
       description: 'The presented refresh token is spent: use the new pair from here on.',
-      body: RefreshBody, response: TokenPairReply, responses: { 401: 'The refresh token is invalid, expired or already used (`unauthorized`)' },
+      body: RefreshBody,
+      response: TokenPairReply,
+      responses: { 401: 'The refresh token is invalid, expired or already used (`unauthorized`)' },
       handler: async ({ body }) => ({ body: await auth.refresh(body.refresh_token) }),
     }),
     route({
-      method: 'post', path: `${base}/logout`, auth: 'user', tag: 'auth', summary: 'Revoke the presented access token (and a refresh token if given)',
-      body: LogoutBody, optionalBody: true, bearerOnly: true, responses: { 204: 'Revoked: the token fails from now on, on every process' },
+      method: 'post',
+      path: `${base}/logout`,
+      auth: 'user',
+      tag: 'auth',
+      summary: 'Revoke the presented access token (and a refresh token if given)',
+      body: LogoutBody,
+      optionalBody: true,
+      bearerOnly: true,
+      responses: { 204: 'Revoked: the token fails from now on, on every process' },
       handler: async ({ body, principal }) => {
         if (!principal) throw unauthorized();
         await auth.logout(principal, body.refresh_token);
@@ -38,17 +65,28 @@ export function authRoutes(auth: AuthService): Route[] {
       },
     }),
     route({
-      method: 'get', path: `${base}/me`, auth: 'user', tag: 'auth', summary: 'The signed-in user', response: UserReply,
+      method: 'get',
+      path: `${base}/me`,
+      auth: 'user',
+      tag: 'auth',
+      summary: 'The signed-in user',
+      response: UserReply,
       handler: async ({ principal }) => {
         if (!principal) throw unauthorized();
         return { body: await auth.me(principal) };
       },
     }),
     route({
-      method: 'post', path: '/api/v1/api-keys', auth: 'user', rateLimit: 'auth', tag: 'auth', summary: 'Create an API key (shown once)',
+      method: 'post',
+      path: '/api/v1/api-keys',
+      auth: 'user',
+      rateLimit: 'auth',
+      tag: 'auth',
+      summary: 'Create an API key (shown once)',
       bearerOnly: true,
       description: 'Needs a bearer token from a login and the current password: an API key cannot mint keys.',
-      body: ApiKeyBody, response: CreatedApiKeyReply,
+      body: ApiKeyBody,
+      response: CreatedApiKeyReply,
       responses: {
         201: 'The key, shown this once',
         403: 'Called with an API key (`jwt_required`), or the current password is wrong (`wrong_password`)',
@@ -60,14 +98,23 @@ export function authRoutes(auth: AuthService): Route[] {
       },
     }),
     route({
-      method: 'get', path: '/api/v1/api-keys', auth: 'user', tag: 'auth', summary: 'List my API keys', response: ApiKeyListReply,
+      method: 'get',
+      path: '/api/v1/api-keys',
+      auth: 'user',
+      tag: 'auth',
+      summary: 'List my API keys',
+      response: ApiKeyListReply,
       handler: async ({ principal }) => {
         if (!principal) throw unauthorized();
         return { body: { items: await auth.listApiKeys(principal) } };
       },
     }),
     route({
-      method: 'del', path: '/api/v1/api-keys/:id', auth: 'user', tag: 'auth', summary: 'Delete an API key',
+      method: 'del',
+      path: '/api/v1/api-keys/:id',
+      auth: 'user',
+      tag: 'auth',
+      summary: 'Delete an API key',
       responses: { 204: 'Deleted', 404: 'No such key of yours (`not_found`)' },
       handler: async ({ params, principal }) => {
         if (!principal) throw unauthorized();

@@ -121,7 +121,11 @@ export function docsRoutes(getDocument: () => object, getAsyncApi: () => object)
 
   return [
     route({
-      method: 'get', path: OPENAPI_PATH, auth: 'public', tag: 'docs', summary: 'This API as an OpenAPI 3.1 document',
+      method: 'get',
+      path: OPENAPI_PATH,
+      auth: 'public',
+      tag: 'docs',
+      summary: 'This API as an OpenAPI 3.1 document',
       response: OpenApiReply,
       handler: () => ({
         raw: { contentType: 'application/json', body: (json ??= JSON.stringify(getDocument())) },
@@ -129,7 +133,11 @@ export function docsRoutes(getDocument: () => object, getAsyncApi: () => object)
       }),
     }),
     route({
-      method: 'get', path: ASYNCAPI_PATH, auth: 'public', tag: 'docs', summary: 'The WebSocket protocol (`/ws`) as an AsyncAPI 3.0 document',
+      method: 'get',
+      path: ASYNCAPI_PATH,
+      auth: 'public',
+      tag: 'docs',
+      summary: 'The WebSocket protocol (`/ws`) as an AsyncAPI 3.0 document',
       description: 'Every client and server frame, generated from the same schemas the server validates and builds frames with.',
       response: AsyncApiReply,
       handler: () => ({
@@ -138,19 +146,33 @@ export function docsRoutes(getDocument: () => object, getAsyncApi: () => object)
       }),
     }),
     route({
-      method: 'get', path: DOCS_PATH, auth: 'public', tag: 'docs', summary: 'Swagger UI for this API',
+      method: 'get',
+      path: DOCS_PATH,
+      auth: 'public',
+      tag: 'docs',
+      summary: 'Swagger UI for this API',
       description: 'An HTML page; its scripts and styles are served from this server under `/docs/`.',
       responses: { 200: 'Swagger UI (text/html)' },
       handler: servePage,
     }),
     route({ method: 'get', path: `${DOCS_PATH}/`, auth: 'public', tag: 'docs', summary: 'Swagger UI', hidden: true, handler: servePage }),
     route({
-      method: 'get', path: `${DOCS_PATH}/${INIT_FILE}`, auth: 'public', tag: 'docs', summary: 'Swagger UI start-up script', hidden: true,
+      method: 'get',
+      path: `${DOCS_PATH}/${INIT_FILE}`,
+      auth: 'public',
+      tag: 'docs',
+      summary: 'Swagger UI start-up script',
+      hidden: true,
       handler: () => ({ raw: { contentType: 'text/javascript; charset=utf-8', body: INIT_SCRIPT }, headers: headers(NO_CACHE) }),
     }),
     ...ASSETS.map((asset) =>
       route({
-        method: 'get', path: `${DOCS_PATH}/${asset.file}`, auth: 'public', tag: 'docs', summary: `Swagger UI asset ${asset.file}`, hidden: true,
+        method: 'get',
+        path: `${DOCS_PATH}/${asset.file}`,
+        auth: 'public',
+        tag: 'docs',
+        summary: `Swagger UI asset ${asset.file}`,
+        hidden: true,
         handler: async () => ({ raw: { contentType: asset.contentType, body: await load(asset.file) }, headers: headers(ASSET_CACHE) }),
       }),
     ),

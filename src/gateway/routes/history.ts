@@ -17,7 +17,11 @@ export function historyRoutes(deps: { hub: ChannelHub; messages: MessageStore; b
   // Channel names come decoded from the router: a second decode would mangle a literal `%` (or throw on it).
   return [
     route({
-      method: 'get', path: '/api/v1/channels', auth: 'user', rateLimit: 'api', tag: 'history',
+      method: 'get',
+      path: '/api/v1/channels',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'history',
       summary: 'Channels with stored traffic, most recently active first, each with its live mood where it has traffic now (`limit`)',
       query: Type.Object({ limit: QueryInt('1-200, default 50') }),
       response: ChannelListReply,
@@ -31,14 +35,19 @@ export function historyRoutes(deps: { hub: ChannelHub; messages: MessageStore; b
           return { channel: c.channel, messages: c.messages, counts: c.counts, last_ts: c.lastTs, live: now ?? null };
         });
         // Live but not yet flushed to the store (the first seconds of a channel's traffic).
-        for (const now of live.values()) if (items.length < limit) items.unshift({ channel: now.channel, messages: 0, counts: {}, last_ts: Date.now(), live: now });
+        for (const now of live.values())
+          if (items.length < limit) items.unshift({ channel: now.channel, messages: 0, counts: {}, last_ts: Date.now(), live: now });
         return { body: { items } };
       },
     }),
     route({
-      method: 'get', path: '/api/v1/channels/:channel/messages', auth: 'user', rateLimit: 'api', tag: 'history',
-      summary: 'A channel\'s messages, newest first (`limit` 1-200, `before`: the previous page\'s `next`)',
-      query: Type.Object({ limit: QueryInt('1-200, default 50'), before: QueryCursor('the previous page\'s `next`') }),
+      method: 'get',
+      path: '/api/v1/channels/:channel/messages',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'history',
+      summary: "A channel's messages, newest first (`limit` 1-200, `before`: the previous page's `next`)",
+      query: Type.Object({ limit: QueryInt('1-200, default 50'), before: QueryCursor("the previous page's `next`") }),
       response: HistoryMessageListReply,
       handler: async ({ params, query }) => {
         const channel = parseChannel(params.channel as string).name;
@@ -46,17 +55,32 @@ export function historyRoutes(deps: { hub: ChannelHub; messages: MessageStore; b
         const before = cursorParam(query, 'before');
         const page = await deps.messages.list(channel, { limit, ...(before === undefined ? {} : { before }) });
         const items = page.map((m) => ({
-          id: m.id, channel: m.channel, source: m.source, user: m.user, text: m.text,
-          sentiment: { label: m.label, score: m.score }, polarity: m.polarity, ts: m.ts,
+          id: m.id,
+          channel: m.channel,
+          source: m.source,
+          user: m.user,
+          text: m.text,
+          sentiment: { label: m.label, score: m.score },
+          polarity: m.polarity,
+          ts: m.ts,
           ...(m.sourceId === undefined ? {} : { source_id: m.sourceId }),
         }));
         return { body: page.length === limit ? { items, next: page[page.length - 1]?.id } : { items } };
       },
     }),
     route({
-      method: 'get', path: '/api/v1/channels/:channel/timeline', auth: 'user', rateLimit: 'api', tag: 'history',
-      summary: 'Sentiment counts and mean score per bucket (`from`, `to`: ISO 8601 or epoch ms, default the last hour; `bucket` seconds, default 60)',
-      query: Type.Object({ from: QueryTime('start, default `to` minus one hour'), to: QueryTime('end, default now'), bucket: QueryInt('bucket seconds, 1-86400, default 60') }),
+      method: 'get',
+      path: '/api/v1/channels/:channel/timeline',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'history',
+      summary:
+        'Sentiment counts and mean score per bucket (`from`, `to`: ISO 8601 or epoch ms, default the last hour; `bucket` seconds, default 60)',
+      query: Type.Object({
+        from: QueryTime('start, default `to` minus one hour'),
+        to: QueryTime('end, default now'),
+        bucket: QueryInt('bucket seconds, 1-86400, default 60'),
+      }),
       response: TimelineReply,
       handler: async ({ params, query }) => {
         const channel = parseChannel(params.channel as string).name;

@@ -17,7 +17,11 @@ export function ingestRoutes(ingest: IngestManager): Route[] {
   const who = (p: Principal | null) => p as Principal; // non-null on authenticated routes
   return [
     route({
-      method: 'post', path: '/api/v1/ingest', auth: 'user', rateLimit: 'api', tag: 'ingest',
+      method: 'post',
+      path: '/api/v1/ingest',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'ingest',
       summary: 'Start ingesting a Twitch chat or TikTok LIVE (201); a stream already ingested is returned as is (200)',
       body: StartBody,
       response: IngestReply,
@@ -27,17 +31,30 @@ export function ingestRoutes(ingest: IngestManager): Route[] {
       },
     }),
     route({
-      method: 'get', path: '/api/v1/ingest', auth: 'user', tag: 'ingest', summary: 'Every ingested stream with its status, owner and counters',
+      method: 'get',
+      path: '/api/v1/ingest',
+      auth: 'user',
+      tag: 'ingest',
+      summary: 'Every ingested stream with its status, owner and counters',
       response: IngestListReply,
       handler: async () => ({ body: { items: await ingest.list() } }),
     }),
     route({
-      method: 'get', path: '/api/v1/ingest/:id', auth: 'user', tag: 'ingest', summary: 'One ingested stream',
+      method: 'get',
+      path: '/api/v1/ingest/:id',
+      auth: 'user',
+      tag: 'ingest',
+      summary: 'One ingested stream',
       response: IngestReply,
       handler: async ({ params }) => ({ body: await ingest.get(params.id as string) }),
     }),
     route({
-      method: 'del', path: '/api/v1/ingest/:id', auth: 'user', rateLimit: 'api', tag: 'ingest', summary: 'Stop ingesting (its creator or an admin)',
+      method: 'del',
+      path: '/api/v1/ingest/:id',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'ingest',
+      summary: 'Stop ingesting (its creator or an admin)',
       responses: { 204: 'Stopped: the stream is released and its definition deleted', 403: 'Not its creator or an admin' },
       handler: async ({ params, principal }) => {
         await ingest.remove(who(principal), params.id as string);

@@ -7,7 +7,10 @@ import { route, type Route } from '../router.js';
 export function metricsRoutes(metrics: Metrics): Route[] {
   return [
     route({
-      method: 'get', path: '/metrics', auth: 'public', tag: 'ops',
+      method: 'get',
+      path: '/metrics',
+      auth: 'public',
+      tag: 'ops',
       summary: 'Prometheus metrics; with WORKERS>1, every gateway process of the host (label `slot`)',
       produces: 'text/plain; version=0.0.4; charset=utf-8',
       responses: { 200: MetricsReply },

@@ -12,7 +12,16 @@ export interface Readiness {
 export function opsRoutes(readiness: Readiness): Route[] {
   const ok = { status: 'ok' };
   return [
-    route({ method: 'get', path: '/health', auth: 'public', probe: true, tag: 'ops', summary: 'Liveness', response: HealthReply, handler: () => ({ body: ok }) }),
+    route({
+      method: 'get',
+      path: '/health',
+      auth: 'public',
+      probe: true,
+      tag: 'ops',
+      summary: 'Liveness',
+      response: HealthReply,
+      handler: () => ({ body: ok }),
+    }),
     route({
       method: 'get',
       path: '/ready',

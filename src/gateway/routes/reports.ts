@@ -27,10 +27,18 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 // A stored time no Date can show (a record from an older version, or written by hand) reads as null: one
 // bad report must not fail its owner's every listing.
-const storedIso = (ms: unknown): string | null => (typeof ms === 'number' && Math.abs(ms) <= MAX_TIME_MS ? new Date(ms).toISOString() : null);
+const storedIso = (ms: unknown): string | null =>
+  typeof ms === 'number' && Math.abs(ms) <= MAX_TIME_MS ? new Date(ms).toISOString() : null;
 
 export const reportView = (r: ReportRecord) => ({
-  id: r.id, owner_id: r.ownerId, channel: r.channel, title: r.title, from: storedIso(r.from), to: storedIso(r.to), created_at: storedIso(r.createdAt), summary: r.summary,
+  id: r.id,
+  owner_id: r.ownerId,
+  channel: r.channel,
+  title: r.title,
+  from: storedIso(r.from),
+  to: storedIso(r.to),
+  created_at: storedIso(r.createdAt),
+  summary: r.summary,
 });
 
 export interface ReportQuota {
@@ -55,8 +63,14 @@ export function reportRoutes(reports: ReportStore, history: HistoryService, quot
   };
   return [
     route({
-      method: 'post', path: '/api/v1/reports', auth: 'user', rateLimit: 'api', tag: 'reports', summary: 'Analyse a channel over [from, to) and save the result (at most 31 days)',
-      body: CreateReportBody, response: ReportReply,
+      method: 'post',
+      path: '/api/v1/reports',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'reports',
+      summary: 'Analyse a channel over [from, to) and save the result (at most 31 days)',
+      body: CreateReportBody,
+      response: ReportReply,
       responses: { 201: 'The report', 409: 'You hold MAX_REPORTS_PER_USER reports already (`quota_exceeded`)' },
       handler: async ({ body, principal }) => {
         const channel = parseChannel(body.channel).name;
@@ -71,10 +85,19 @@ export function reportRoutes(reports: ReportStore, history: HistoryService, quot
           // Retention is swept here, for every owner: creating is rare (each costs a summary) and indexed.
           await reports.deleteCreatedBefore(cutoff());
           if ((await reports.countByOwner(owner)) >= quota.maxPerUser) {
-            throw new AppError(409, 'quota_exceeded', `you may keep at most ${quota.maxPerUser} reports (MAX_REPORTS_PER_USER): delete some first`);
+            throw new AppError(
+              409,
+              'quota_exceeded',
+              `you may keep at most ${quota.maxPerUser} reports (MAX_REPORTS_PER_USER): delete some first`,
+            );
           }
           const report: ReportRecord = {
-            id: ulid(), ownerId: owner, channel, from, to, createdAt: Date.now(),
+            id: ulid(),
+            ownerId: owner,
+            channel,
+            from,
+            to,
+            createdAt: Date.now(),
             title: body.title ?? `${channel} ${iso(from)} – ${iso(to)}`,
             summary: await history.summarize(channel, from, to),
           };
@@ -84,8 +107,12 @@ export function reportRoutes(reports: ReportStore, history: HistoryService, quot
       },
     }),
     route({
-      method: 'get', path: '/api/v1/reports', auth: 'user', tag: 'reports', summary: 'Your reports, newest first (`limit`, `before`)',
-      query: Type.Object({ limit: QueryInt('1-100, default 50'), before: QueryCursor('the previous page\'s `next`') }),
+      method: 'get',
+      path: '/api/v1/reports',
+      auth: 'user',
+      tag: 'reports',
+      summary: 'Your reports, newest first (`limit`, `before`)',
+      query: Type.Object({ limit: QueryInt('1-100, default 50'), before: QueryCursor("the previous page's `next`") }),
       response: ReportListReply,
       handler: async ({ principal, query }) => {
         const limit = intParam(query, 'limit', 50, 1, 100);
@@ -97,11 +124,21 @@ export function reportRoutes(reports: ReportStore, history: HistoryService, quot
       },
     }),
     route({
-      method: 'get', path: '/api/v1/reports/:id', auth: 'user', tag: 'reports', summary: 'One report (owner or admin)', response: ReportReply,
+      method: 'get',
+      path: '/api/v1/reports/:id',
+      auth: 'user',
+      tag: 'reports',
+      summary: 'One report (owner or admin)',
+      response: ReportReply,
       handler: async ({ params, principal }) => ({ body: reportView(await owned(who(principal), params.id as string)) }),
     }),
     route({
-      method: 'del', path: '/api/v1/reports/:id', auth: 'user', rateLimit: 'api', tag: 'reports', summary: 'Delete a report (owner or admin)',
+      method: 'del',
+      path: '/api/v1/reports/:id',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'reports',
+      summary: 'Delete a report (owner or admin)',
       responses: { 204: 'Deleted' },
       handler: async ({ params, principal }) => {
         const report = await owned(who(principal), params.id as string);

@@ -21,23 +21,36 @@ const CreateRoomBody = Type.Object(
 );
 const ModeratorBody = Type.Object({ username: Type.String({ minLength: 3, maxLength: 32 }) }, { additionalProperties: false });
 const timeoutBody = (maxS: number) =>
-  Type.Object({ user_id: Type.String({ minLength: 1, maxLength: 64 }), duration_s: Type.Integer({ minimum: 1, maximum: maxS }) }, { additionalProperties: false });
+  Type.Object(
+    { user_id: Type.String({ minLength: 1, maxLength: 64 }), duration_s: Type.Integer({ minimum: 1, maximum: maxS }) },
+    { additionalProperties: false },
+  );
 
 export const MAX_TIMEOUT_S = 7 * 24 * 3600;
 
 const RoomListQuery = Type.Object({
   limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$', description: 'Page size, an integer from 1 to 100 (default 50)' })),
-  after: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Continue after this room id (the previous page\'s `next`)' })),
+  after: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 64, description: "Continue after this room id (the previous page's `next`)" }),
+  ),
 });
 
 export function roomRoutes(rooms: RoomService): Route[] {
   const who = (p: Principal | null) => p as Principal; // non-null on authenticated routes
   return [
     route({
-      method: 'post', path: '/api/v1/rooms', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Create a room (the caller hosts it)',
-      description: '`opens_at` / `closes_at` are ISO 8601 or epoch milliseconds, from 2000 to ten years ahead; chat is refused outside that window. ' +
+      method: 'post',
+      path: '/api/v1/rooms',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'rooms',
+      summary: 'Create a room (the caller hosts it)',
+      description:
+        '`opens_at` / `closes_at` are ISO 8601 or epoch milliseconds, from 2000 to ten years ahead; chat is refused outside that window. ' +
         'A user creates at most `MAX_ROOMS_PER_USER` rooms (admins: `MAX_ROOMS`); chat, likes and subscriptions never create one.',
-      body: CreateRoomBody, response: RoomReply, responses: {
+      body: CreateRoomBody,
+      response: RoomReply,
+      responses: {
         201: 'The room',
         400: 'A time out of range, or `closes_at` not after `opens_at` (`validation_failed`)',
         409: 'The id is taken (`conflict`), or you created `MAX_ROOMS_PER_USER` rooms already (`quota_exceeded`)',
@@ -54,38 +67,77 @@ export function roomRoutes(rooms: RoomService): Route[] {
       },
     }),
     route({
-      method: 'get', path: '/api/v1/rooms', auth: 'user', tag: 'rooms', summary: 'Rooms, oldest first (`limit`, `after`)',
-      query: RoomListQuery, response: RoomListReply,
+      method: 'get',
+      path: '/api/v1/rooms',
+      auth: 'user',
+      tag: 'rooms',
+      summary: 'Rooms, oldest first (`limit`, `after`)',
+      query: RoomListQuery,
+      response: RoomListReply,
       handler: async ({ query }) => {
         const raw = query.get('limit');
         const limit = raw === null ? 50 : Number(raw);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw badRequest('limit must be an integer from 1 to 100', 'validation_failed');
+        if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+          throw badRequest('limit must be an integer from 1 to 100', 'validation_failed');
         const page = await rooms.list(limit + 1, query.get('after') ?? undefined);
         const items = page.slice(0, limit).map((r) => roomView(r));
         return { body: page.length > limit ? { items, next: items[items.length - 1]?.id } : { items } };
       },
     }),
     route({
-      method: 'get', path: '/api/v1/rooms/:id', auth: 'user', tag: 'rooms', summary: 'One room', response: RoomReply,
+      method: 'get',
+      path: '/api/v1/rooms/:id',
+      auth: 'user',
+      tag: 'rooms',
+      summary: 'One room',
+      response: RoomReply,
       handler: async ({ params }) => ({ body: roomView(await rooms.get(params.id as string)) }),
     }),
     route({
-      method: 'post', path: '/api/v1/rooms/:id/close', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Close a room for good (host or admin); subscribers get a `closed` frame',
-      response: RoomReply, responses: { 403: 'Not the host or an admin' },
+      method: 'post',
+      path: '/api/v1/rooms/:id/close',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'rooms',
+      summary: 'Close a room for good (host or admin); subscribers get a `closed` frame',
+      response: RoomReply,
+      responses: { 403: 'Not the host or an admin' },
       handler: async ({ params, principal }) => ({ body: roomView(await rooms.close(who(principal), params.id as string)) }),
     }),
     route({
-      method: 'post', path: '/api/v1/rooms/:id/moderators', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Appoint a moderator (host or admin)',
-      body: ModeratorBody, response: RoomReply, responses: { 403: 'Not the host or an admin' },
-      handler: async ({ params, principal, body }) => ({ body: roomView(await rooms.addModerator(who(principal), params.id as string, body.username)) }),
+      method: 'post',
+      path: '/api/v1/rooms/:id/moderators',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'rooms',
+      summary: 'Appoint a moderator (host or admin)',
+      body: ModeratorBody,
+      response: RoomReply,
+      responses: { 403: 'Not the host or an admin' },
+      handler: async ({ params, principal, body }) => ({
+        body: roomView(await rooms.addModerator(who(principal), params.id as string, body.username)),
+      }),
     }),
     route({
-      method: 'del', path: '/api/v1/rooms/:id/moderators/:userId', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Remove a moderator (host or admin)',
-      response: RoomReply, responses: { 403: 'Not the host or an admin' },
-      handler: async ({ params, principal }) => ({ body: roomView(await rooms.removeModerator(who(principal), params.id as string, params.userId as string)) }),
+      method: 'del',
+      path: '/api/v1/rooms/:id/moderators/:userId',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'rooms',
+      summary: 'Remove a moderator (host or admin)',
+      response: RoomReply,
+      responses: { 403: 'Not the host or an admin' },
+      handler: async ({ params, principal }) => ({
+        body: roomView(await rooms.removeModerator(who(principal), params.id as string, params.userId as string)),
+      }),
     }),
     route({
-      method: 'del', path: '/api/v1/rooms/:id/messages/:messageId', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Delete a message (host, moderator or admin); subscribers get a `delete` frame',
+      method: 'del',
+      path: '/api/v1/rooms/:id/messages/:messageId',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'rooms',
+      summary: 'Delete a message (host, moderator or admin); subscribers get a `delete` frame',
       responses: { 204: 'Deleted', 403: 'Not the host, a moderator or an admin' },
       handler: async ({ params, principal }) => {
         await rooms.deleteMessage(who(principal), params.id as string, params.messageId as string);
@@ -93,9 +145,16 @@ export function roomRoutes(rooms: RoomService): Route[] {
       },
     }),
     route({
-      method: 'post', path: '/api/v1/rooms/:id/timeouts', auth: 'user', rateLimit: 'api', tag: 'rooms', summary: 'Stop a user posting for a while (host, moderator or admin)',
+      method: 'post',
+      path: '/api/v1/rooms/:id/timeouts',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'rooms',
+      summary: 'Stop a user posting for a while (host, moderator or admin)',
       description: `The user must exist (404). Nobody times out an admin or the host, and only the host or an admin a moderator (403). A room holds at most ${MAX_TIMEOUTS_PER_ROOM} unexpired timeouts (409 \`quota_exceeded\`).`,
-      body: timeoutBody(MAX_TIMEOUT_S), response: TimeoutReply, responses: {
+      body: timeoutBody(MAX_TIMEOUT_S),
+      response: TimeoutReply,
+      responses: {
         403: 'Not the host, a moderator or an admin; or the user is an admin, the host, or a moderator and you are not the host',
         404: 'No such room or user',
         409: 'The room holds its maximum of timeouts (`quota_exceeded`)',

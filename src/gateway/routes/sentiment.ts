@@ -10,23 +10,43 @@ export function sentimentRoutes(engine: SentimentEngine, limits: Limits & { maxB
   return [
     // One text's body: up to 12 bytes a character (an astral character escaped as a \uXXXX\uXXXX pair).
     route({
-      method: 'post', path: '/api/v1/sentiment', auth: 'user', rateLimit: 'api', tag: 'sentiment', summary: 'Classify one text',
+      method: 'post',
+      path: '/api/v1/sentiment',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'sentiment',
+      summary: 'Classify one text',
       description: `At most ${limits.maxTextLength} characters, not only whitespace. \`scores\` sum to 1; \`label\` is their argmax.`,
-      body: sentimentBody(limits), response: SentimentReply, maxBodyBytes: Math.min(limits.maxBodyBytes, limits.maxTextLength * 12 + 1024),
+      body: sentimentBody(limits),
+      response: SentimentReply,
+      maxBodyBytes: Math.min(limits.maxBodyBytes, limits.maxTextLength * 12 + 1024),
       admit: () => engine.admit(),
       handler: async ({ body }) => ({ body: shape(await engine.classify(body.text)) }),
     }),
     route({
-      method: 'post', path: '/api/v1/sentiment/batch', auth: 'user', rateLimit: 'api', tag: 'sentiment', summary: 'Classify up to the batch limit of texts, in order',
+      method: 'post',
+      path: '/api/v1/sentiment/batch',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'sentiment',
+      summary: 'Classify up to the batch limit of texts, in order',
       description: `1 to ${limits.maxBatchTexts} texts of at most ${limits.maxTextLength} characters each; \`results\` keep their order.`,
-      body: batchBody(limits), maxBodyBytes: limits.maxBodyBytes, response: BatchReply, admit: () => engine.admit(),
+      body: batchBody(limits),
+      maxBodyBytes: limits.maxBodyBytes,
+      response: BatchReply,
+      admit: () => engine.admit(),
       handler: async ({ body }) => {
         const results = await engine.classifyMany(body.texts);
         return { body: { results: results.map(shape), model, count: results.length } };
       },
     }),
     route({
-      method: 'get', path: '/api/v1/model', auth: 'user', tag: 'sentiment', summary: 'The served model and engine counters', response: ModelReply,
+      method: 'get',
+      path: '/api/v1/model',
+      auth: 'user',
+      tag: 'sentiment',
+      summary: 'The served model and engine counters',
+      response: ModelReply,
       handler: () => {
         const { info } = engine;
         const stats = engine.stats();
