@@ -18,7 +18,7 @@ export type CorpusKind = 'twitch' | 'tweets' | 'generated';
 export function loadCorpus(kind: CorpusKind = 'tweets'): Corpus {
   const twitchFile = resolve(repoRoot, TWITCH);
   if (kind === 'twitch' && existsSync(twitchFile)) {
-    const rows = parse(readFileSync(twitchFile), { columns: true, skip_empty_lines: true }) as Array<{ message?: string }>;
+    const rows = parse<{ message?: string }>(readFileSync(twitchFile), { columns: true, skip_empty_lines: true });
     const texts = [...new Set(rows.map((r) => (r.message ?? '').trim()).filter((t) => t !== ''))];
     if (texts.length > 0) return { source: `Twitch chat lines (${texts.length}, twitch-jasonmates)`, texts };
   }

@@ -186,7 +186,8 @@ async function loadMain(): Promise<void> {
       dedupe: 0,
     });
     const sub: Sub = { live, tally: new Tally(track), errors: 0 };
-    let socketError: string | null = null;
+    // Set by the 'error' listener (a closure: the type says so, or the `??` below would read as dead).
+    let socketError = null as string | null;
     live.on('message', (m) => record(sub, m, nowEpoch()));
     live.on('messages', (f) => {
       const now = nowEpoch();
@@ -208,7 +209,7 @@ async function loadMain(): Promise<void> {
       return sub;
     } catch (err) {
       live.close();
-      throw new Error(socketError ?? (err instanceof Error ? err.message : String(err)));
+      throw new Error(socketError ?? (err instanceof Error ? err.message : String(err)), { cause: err });
     } finally {
       clearTimeout(timer);
     }

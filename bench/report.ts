@@ -696,8 +696,8 @@ function runBench(bench: Bench, index: number, total: number): Promise<Outcome> 
     const closed = () => {
       if (--open === 0) resolve();
     };
-    child.stdout?.once('close', closed);
-    child.stderr?.once('close', closed);
+    child.stdout.once('close', closed);
+    child.stderr.once('close', closed);
   });
   return new Promise((resolve) => {
     let done = false;

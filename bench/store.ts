@@ -616,9 +616,10 @@ async function failure(driver: Driver): Promise<Failure> {
   progress(
     `${driver.name}: failure, ${failureRate} messages/s for ${seconds}s, the store failing from ${FAILURE_MARGIN_S}s for ${outageS}s (bucket answers lost for the first ${LOST_ANSWER_MS} ms)`,
   );
-  let recoveredAt: number | null = null;
-  let firstAckAt: number | null = null;
-  let drainedAt: number | null = null;
+  // All three are set in callbacks (the producer's, the watcher's): typed so, not narrowed to their initial null.
+  let recoveredAt = null as number | null;
+  let firstAckAt = null as number | null;
+  let drainedAt = null as number | null;
   // Watched alongside the producer, which keeps recording while the spool drains.
   const watcher = setInterval(() => {
     if (recoveredAt === null || drainedAt !== null) return;

@@ -19,6 +19,10 @@ export interface Publisher {
   errorSamples: string[];
 }
 
+/** A frame's text: ws hands a message over as one Buffer (its default binaryType), the other shapes converted alike. */
+const frameText = (data: WebSocket.RawData): string =>
+  (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
+
 /** A publisher that could not connect or subscribe: the server is unavailable for the run. */
 export class ConnectError extends ServerUnavailable {
   override name = 'ConnectError';
@@ -55,7 +59,7 @@ function rawPublisher(index: number, channel: string, url: string, timeoutMs: nu
       if (!subscribed) fail(`publisher ${index}: closed with ${code} before subscribed`);
     });
     ws.on('message', (data) => {
-      const frame = String(data);
+      const frame = frameText(data);
       if (!subscribed) {
         if (frame.includes('"type":"subscribed"')) {
           subscribed = true;
@@ -175,14 +179,14 @@ export async function warmCache(pubs: readonly Publisher[], pool: number, timeou
   try {
     while (monoMs() < deadline) {
       let done = true;
-      pubs.forEach((pub, p) => {
+      for (const [p, pub] of pubs.entries()) {
         const got = (seen[p] as Set<string>).size;
         if (got < pool) done = false;
         for (let s = sent[p] as number; s < pool && s - got < window; s++) {
           pub.send(poolText(pub.index, s));
           sent[p] = s + 1;
         }
-      });
+      }
       if (done) break;
       const total = seen.reduce((sum, set) => sum + set.size, 0);
       if (total !== seenTotal) {
@@ -225,7 +229,7 @@ export async function publish(
     const now = monoMs();
     if (now > deadline) break;
     let remaining = false;
-    pubs.forEach((pub, p) => {
+    for (const [p, pub] of pubs.entries()) {
       const start = schedule.t0[p] as number;
       const due = Math.min(perPublisher, Math.floor((now - start) / schedule.intervalMs) + 1);
       for (let n = sent[p] as number; n < due; n++) {
@@ -234,7 +238,7 @@ export async function publish(
       }
       if (due > (sent[p] as number)) sent[p] = due;
       if ((sent[p] as number) < perPublisher) remaining = true;
-    });
+    }
     if (!remaining) break;
     await sleep(1);
   }

@@ -31,7 +31,7 @@ io.on('connection', (socket) => {
   socket.on('subscribe', (channel: unknown, ack: unknown) => {
     if (typeof channel !== 'string') return;
     void socket.join(channel);
-    if (typeof ack === 'function') ack({ channel });
+    if (typeof ack === 'function') (ack as (reply: { channel: string }) => void)({ channel });
   });
   socket.on('chat', (msg: unknown) => {
     if (!isChat(msg)) return;

@@ -29,7 +29,7 @@ try {
   // Configuration and model problems are the operator's to fix: say what, without a stack trace.
   const known =
     err instanceof ConfigError || (err instanceof Error && ['ModelError', 'NativeUwsMissingError', 'RegistryError'].includes(err.name));
-  log.fatal(known ? { reason: (err).message } : { err }, 'chatpulse cannot start');
+  log.fatal(known ? { reason: err.message } : { err }, 'chatpulse cannot start');
   // Whatever had started (inference threads, a cluster worker's IPC channel, Redis clients) would keep
   // the process alive with nothing to serve: exit, so a supervisor (or the primary) sees the failure.
   process.exit(1);
@@ -39,7 +39,8 @@ async function serve(config: Config): Promise<void> {
   // Handlers go in before the start: a signal that arrives while starting (or right after "listening")
   // drains as soon as the server exists instead of killing the process mid-write.
   let server: Awaited<ReturnType<typeof startChatPulse>> | null = null;
-  let requested: string | null = null;
+  // Assigned by the signal handler while startChatPulse is awaited, which TypeScript's narrowing does not follow.
+  let requested = null as string | null;
   let stopping = false;
   const drain = (signal: string) => {
     requested ??= signal;

@@ -44,7 +44,8 @@ describe('auth hardening over HTTP', () => {
     s = await startServer({ AUTH_RATE_PER_MIN: '10000', LOGIN_FAILURES_PER_ACCOUNT: '3' });
   });
   afterAll(async () => {
-    await s?.app.stop();
+    // `as ... | undefined`: a beforeAll that failed part-way left some of these unassigned; what it started is still released.
+    await (s as TestServer | undefined)?.app.stop();
   });
 
   it('logout with only the bearer token (no body, no content type) answers 204 and the token then fails', async () => {
@@ -210,9 +211,9 @@ describe('per-account login throttle, cluster-wide', () => {
     b = await startServer(env);
   }, 60_000);
   afterAll(async () => {
-    await a?.app.stop();
-    await b?.app.stop();
-    await redis?.stop();
+    await (a as TestServer | undefined)?.app.stop();
+    await (b as TestServer | undefined)?.app.stop();
+    await (redis as RedisServer | undefined)?.stop();
   });
 
   it('adds up the failures of every process: one budget per username, not one per process', async () => {
@@ -291,7 +292,7 @@ describe('auth bodies', () => {
     s = await startServer();
   });
   afterAll(async () => {
-    await s?.app.stop();
+    await (s as TestServer | undefined)?.app.stop();
   });
 
   it('refuses a 1 MB login body from its Content-Length with 413 before reading it', async () => {
@@ -336,7 +337,10 @@ describe('auth bodies', () => {
     };
     const unbounded: string[] = [];
     const walk = (node: Json, where: string, seen: Set<string>): void => {
-      if (Array.isArray(node)) { node.forEach((n, i) => walk(n, `${where}[${i}]`, seen)); return; }
+      if (Array.isArray(node)) {
+        node.forEach((n, i) => walk(n, `${where}[${i}]`, seen));
+        return;
+      }
       if (node === null || typeof node !== 'object') return;
       const ref = node.$ref;
       if (typeof ref === 'string') {

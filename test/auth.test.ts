@@ -122,7 +122,8 @@ describe('register', () => {
   it('creates a public user with role user', async () => {
     const { auth } = setup();
     const u = await auth.register('alice', PASSWORD);
-    expect(u).toEqual({ id: expect.any(String), username: 'alice', role: 'user', created_at: expect.any(String) });
+    const anyString: unknown = expect.any(String);
+    expect(u).toEqual({ id: anyString, username: 'alice', role: 'user', created_at: anyString });
     expect(new Date(u.created_at).toISOString()).toBe(u.created_at);
     expect(u).not.toHaveProperty('passwordHash');
   });

@@ -150,7 +150,8 @@ describe('MicroBatcher', () => {
     const queued = batcher.submit(['q1', 'q2', 'q3', 'q4', 'q5', 'q6']); // 6 of 8 queue places
     const refused = batcher.submit(['n1', 'n2', 'n3']); // 6 + 3 > 8: refused whole
     await expect(refused).rejects.toBeInstanceOf(AppError);
-    await refused.catch((err: AppError) => {
+    await refused.catch((err: unknown) => {
+      if (!(err instanceof AppError)) throw err;
       expect(err.status).toBe(503);
       expect(err.code).toBe('overloaded');
       expect(err.headers['Retry-After']).toBe('1');

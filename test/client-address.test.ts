@@ -41,8 +41,9 @@ describe('per-address limits behind a proxy', () => {
   });
 
   afterAll(async () => {
-    await trusting?.app.stop();
-    await direct?.app.stop();
+    // `as ... | undefined`: a beforeAll that failed part-way left some of these unassigned; what it started is still released.
+    await (trusting as TestServer | undefined)?.app.stop();
+    await (direct as TestServer | undefined)?.app.stop();
   });
 
   it('gives each forwarded client its own budget only when the proxy is trusted', async () => {

@@ -100,7 +100,8 @@ describe('client SDK', () => {
   });
   afterAll(async () => {
     for (const c of conns) c.close();
-    await s?.app.stop();
+    // `as ... | undefined`: a beforeAll that failed part-way left some of these unassigned; what it started is still released.
+    await (s as TestServer | undefined)?.app.stop();
   });
 
   it('registers, signs in and calls the sentiment API', async () => {
@@ -183,7 +184,10 @@ describe('client SDK', () => {
       baseUrl: s.url,
       token: 'not-a-valid-token',
       refreshToken: pair.refresh_token,
-      fetch: (input, init) => (calls.push(`${init?.method ?? 'GET'} ${String(input).replace(s.url, '')}`), fetch(input, init)),
+      fetch: (input, init) => {
+        calls.push(`${init?.method ?? 'GET'} ${(input instanceof Request ? input.url : String(input)).replace(s.url, '')}`);
+        return fetch(input, init);
+      },
     });
     expect((await c.auth.me()).username).toBe('refresher');
     expect(calls).toEqual(['GET /api/v1/auth/me', 'POST /api/v1/auth/refresh', 'GET /api/v1/auth/me']);
@@ -342,7 +346,10 @@ describe('client SDK', () => {
       await got;
     } finally {
       conn.close();
-      for (const [a, b] of pairs) (a.destroy(), b.destroy());
+      for (const [a, b] of pairs) {
+        a.destroy();
+        b.destroy();
+      }
       await new Promise((r) => proxy.close(r));
     }
   });
@@ -509,7 +516,7 @@ describe('client SDK: token renewal and revocation of the live connection', { co
   });
   afterAll(async () => {
     for (const c of conns) c.close();
-    await s?.app.stop();
+    await (s as TestServer | undefined)?.app.stop();
   });
 
   it('renews its access token in place before it expires: the connection never closes and still chats', async () => {

@@ -60,13 +60,15 @@ describe('cluster over redis', () => {
 
   afterAll(async () => {
     for (const c of clients) c.close();
-    await b?.app.stop();
-    if (a && a.child.exitCode === null) {
-      const exited = new Promise((r) => a.child.once('exit', r));
-      a.child.kill('SIGKILL');
+    // `as ... | undefined`: a beforeAll that failed part-way left some of these unassigned; what it started is still released.
+    await (b as TestServer | undefined)?.app.stop();
+    const host = a as HostA | undefined;
+    if (host && host.child.exitCode === null) {
+      const exited = new Promise((r) => host.child.once('exit', r));
+      host.child.kill('SIGKILL');
       await exited;
     }
-    await redis?.stop();
+    await (redis as RedisServer | undefined)?.stop();
   });
 
   it('spreads host A over two processes on one port', async () => {

@@ -31,7 +31,8 @@ describe('static files', () => {
     s = await startServer();
   });
   afterAll(async () => {
-    await s?.app.stop();
+    // `as ... | undefined`: a beforeAll that failed part-way left some of these unassigned; what it started is still released.
+    await (s as TestServer | undefined)?.app.stop();
   });
 
   it('serves the dashboard, its scripts and uPlot with types, caching headers and X-Instance', async () => {
@@ -82,7 +83,7 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
   let page: Page;
   let poster: LiveConnection;
   const pageErrors: string[] = [];
-  const state = () => page.evaluate('window.__chatpulse') as Promise<PageState>;
+  const state = () => page.evaluate<PageState>('window.__chatpulse');
 
   beforeAll(async () => {
     s = await startServer({ CHAT_RATE_PER_30S: '1000', WS_FRAME_RATE_PER_10S: '1000', MOOD_TICK_MS: '250', MOOD_WINDOW_S: '5' });
@@ -105,9 +106,9 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
     await poster.next('subscribed');
   });
   afterAll(async () => {
-    poster?.close();
-    await browser?.close();
-    await s?.app.stop();
+    (poster as LiveConnection | undefined)?.close();
+    await (browser as Browser | undefined)?.close();
+    await (s as TestServer | undefined)?.app.stop();
   });
 
   it('signs in, watches a room, tints messages by sentiment and charts the mood', async () => {

@@ -93,11 +93,13 @@ function loadKindTypes(): KindTypes {
     skipLibCheck: true,
   };
   const host = ts.createCompilerHost(options, true);
-  const { getSourceFile, fileExists, readFile } = host;
+  const getSourceFile = host.getSourceFile.bind(host);
+  const fileExists = host.fileExists.bind(host);
+  const readFile = host.readFile.bind(host);
   host.getSourceFile = (name, language, onError, fresh) =>
-    name === file ? ts.createSourceFile(name, text, language, true) : getSourceFile.call(host, name, language, onError, fresh);
-  host.fileExists = (name) => name === file || fileExists.call(host, name);
-  host.readFile = (name) => (name === file ? text : readFile.call(host, name));
+    name === file ? ts.createSourceFile(name, text, language, true) : getSourceFile(name, language, onError, fresh);
+  host.fileExists = (name) => name === file || fileExists(name);
+  host.readFile = (name) => (name === file ? text : readFile(name));
   const program = ts.createProgram([file], options, host);
   const checker = program.getTypeChecker();
   const source = program.getSourceFile(file);
@@ -197,25 +199,39 @@ function loadManifests(): Manifest[] {
 
 const manifests = loadManifests();
 
-function find<T>(key: string, name: string): T {
+/** The model type of each kind the checks below read, by apiVersion/kind (the objects validate against it above). */
+interface KindModels {
+  'v1/Namespace': INamespace;
+  'v1/ConfigMap': IConfigMap;
+  'v1/Secret': ISecret;
+  'v1/Service': IService;
+  'apps/v1/Deployment': IDeployment;
+  'apps/v1/StatefulSet': IStatefulSet;
+  'networking.k8s.io/v1/Ingress': IIngress;
+  'autoscaling/v2/HorizontalPodAutoscaler': IHorizontalPodAutoscaler;
+  'policy/v1/PodDisruptionBudget': IPodDisruptionBudget;
+}
+
+function find<K extends keyof KindModels>(key: K, name: string): KindModels[K] {
   const found = manifests.filter((m) => m.key === key && m.name === name);
   expect(
     found.map((m) => m.file),
     `${key} ${name}`,
   ).toHaveLength(1);
-  return (found[0] as Manifest).raw as T;
+  const raw: unknown = (found[0] as Manifest).raw; // checked against the model by the validation test
+  return raw as KindModels[K];
 }
 
-const namespace = find<INamespace>('v1/Namespace', 'chatpulse');
-const deployment = find<IDeployment>('apps/v1/Deployment', 'chatpulse');
-const configMap = find<IConfigMap>('v1/ConfigMap', 'chatpulse-config');
-const secret = find<ISecret>('v1/Secret', 'chatpulse-secrets');
-const service = find<IService>('v1/Service', 'chatpulse');
-const ingress = find<IIngress>('networking.k8s.io/v1/Ingress', 'chatpulse');
-const hpa = find<IHorizontalPodAutoscaler>('autoscaling/v2/HorizontalPodAutoscaler', 'chatpulse');
-const pdb = find<IPodDisruptionBudget>('policy/v1/PodDisruptionBudget', 'chatpulse');
-const redis = find<IStatefulSet>('apps/v1/StatefulSet', 'redis');
-const mongodb = find<IStatefulSet>('apps/v1/StatefulSet', 'mongodb');
+const namespace = find('v1/Namespace', 'chatpulse');
+const deployment = find('apps/v1/Deployment', 'chatpulse');
+const configMap = find('v1/ConfigMap', 'chatpulse-config');
+const secret = find('v1/Secret', 'chatpulse-secrets');
+const service = find('v1/Service', 'chatpulse');
+const ingress = find('networking.k8s.io/v1/Ingress', 'chatpulse');
+const hpa = find('autoscaling/v2/HorizontalPodAutoscaler', 'chatpulse');
+const pdb = find('policy/v1/PodDisruptionBudget', 'chatpulse');
+const redis = find('apps/v1/StatefulSet', 'redis');
+const mongodb = find('apps/v1/StatefulSet', 'mongodb');
 
 function podSpec(workload: IDeployment | IStatefulSet): IPodSpec {
   const spec = workload.spec?.template.spec;
@@ -363,7 +379,7 @@ describe('Kubernetes manifests: cross-references', () => {
     expect(kustomization.kind).toBe('Kustomization');
     expect(kustomization.namespace).toBe(ns);
     // Every manifest but the placeholder Secret, each once, and nothing that does not exist.
-    expect([...kustomization.resources].map(String).sort()).toEqual(K8S_FILES.filter((f) => f !== 'secret.example.yaml'));
+    expect((kustomization.resources as unknown[]).map(String).sort()).toEqual(K8S_FILES.filter((f) => f !== 'secret.example.yaml'));
     const images = Array.isArray(kustomization.images) ? kustomization.images.filter(isRecord) : [];
     expect(images.map((i) => i.name)).toContain(gateway.image?.split(':')[0]);
   });
@@ -400,10 +416,10 @@ describe('Kubernetes manifests: cross-references', () => {
     expect(includesLabels(selector, podLabels)).toBe(true);
     expect(includesLabels(service.spec?.selector, podLabels)).toBe(true);
     for (const p of service.spec?.ports ?? []) expect([port?.name, port?.containerPort]).toContain(p.targetPort);
-    expect(hpa.spec?.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata?.name });
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata?.name });
     expect(includesLabels(pdb.spec?.selector?.matchLabels, podLabels)).toBe(true);
     // A PDB that allows no eviction at the HPA's minimum would block every node drain.
-    const min = hpa.spec?.minReplicas ?? 1;
+    const min = hpa.spec.minReplicas ?? 1;
     expect(min).toBeGreaterThanOrEqual(2);
     if (pdb.spec?.minAvailable !== undefined) expect(Number(pdb.spec.minAvailable)).toBeLessThan(min);
     else expect(pdb.spec?.maxUnavailable).toBe(1);
@@ -415,7 +431,7 @@ describe('Kubernetes manifests: cross-references', () => {
   });
 
   it('the HPA scales on CPU and on WebSocket connections per pod', () => {
-    const metrics = hpa.spec?.metrics ?? [];
+    const metrics = hpa.spec.metrics ?? [];
     expect(metrics.find((m) => m.type === 'Resource')?.resource).toMatchObject({
       name: 'cpu',
       target: { type: 'Utilization', averageUtilization: 70 },
@@ -506,8 +522,9 @@ describe('Kubernetes manifests: cross-references', () => {
     const spoolBytes = Number(gatewayEnv('SPOOL_MAX_BYTES')) * Number(gatewayEnv('WORKERS') ?? 1);
     expect(spoolBytes).toBeGreaterThan(0);
     expect(quantityBytes(String(spool?.emptyDir?.sizeLimit))).toBeGreaterThan(spoolBytes);
-    expect(gateway.resources?.requests).toMatchObject({ cpu: expect.anything(), memory: expect.anything() });
-    expect(gateway.resources?.limits).toMatchObject({ cpu: expect.anything(), memory: expect.anything() });
+    const set: unknown = expect.anything();
+    expect(gateway.resources?.requests).toMatchObject({ cpu: set, memory: set });
+    expect(gateway.resources?.limits).toMatchObject({ cpu: set, memory: set });
   });
 
   it('every pod meets Pod Security "restricted" (the namespace enforces it) and mounts only volumes it has', () => {
@@ -519,9 +536,7 @@ describe('Kubernetes manifests: cross-references', () => {
       expect(pod.securityContext?.seccompProfile?.type, name).toBe('RuntimeDefault');
       const volumes = new Set([
         ...(pod.volumes ?? []).map((v) => v.name),
-        ...(workload.kind === 'StatefulSet'
-          ? ((workload).spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name)
-          : []),
+        ...(workload.kind === 'StatefulSet' ? (workload.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name) : []),
       ]);
       for (const c of pod.containers) {
         expect(c.securityContext?.allowPrivilegeEscalation, `${name}/${c.name}`).toBe(false);
@@ -534,7 +549,7 @@ describe('Kubernetes manifests: cross-references', () => {
   it('Redis and MongoDB: StatefulSets with volume claims behind headless Services', () => {
     for (const set of [redis, mongodb]) {
       const name = set.metadata?.name ?? '';
-      const headless = find<IService>('v1/Service', set.spec?.serviceName ?? '');
+      const headless = find('v1/Service', set.spec?.serviceName ?? '');
       expect(headless.spec?.clusterIP, name).toBe('None');
       expect(includesLabels(headless.spec?.selector, set.spec?.template.metadata?.labels ?? {}), name).toBe(true);
       expect(includesLabels(set.spec?.selector.matchLabels, set.spec?.template.metadata?.labels ?? {}), name).toBe(true);

@@ -35,7 +35,7 @@ function frameCase(): fc.Arbitrary<FrameCase> {
     );
   const text = fc.oneof(
     { weight: 8, arbitrary: shaped },
-    { weight: 2, arbitrary: anyJson(5).map((v) => JSON.stringify(v) ?? 'null') },
+    { weight: 2, arbitrary: anyJson(5).map((v) => (JSON.stringify(v) as string | undefined) ?? 'null') },
     { weight: 1, arbitrary: hostileString },
     { weight: 1, arbitrary: fc.integer({ min: 50, max: 400 }).map((n) => '{"type":'.repeat(n)) },
   );

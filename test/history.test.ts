@@ -43,7 +43,8 @@ describe('history, reports and accounts', () => {
   });
 
   afterAll(async () => {
-    await server?.app.stop();
+    // `as ... | undefined`: a beforeAll that failed part-way left some of these unassigned; what it started is still released.
+    await (server as TestServer | undefined)?.app.stop();
   });
 
   /** A client holding only this access token: no refresh to fall back on, so a refused token shows as 401. */
@@ -91,7 +92,7 @@ describe('history, reports and accounts', () => {
     const minute = await alice.channels.timeline('room:hist', { from: new Date(t0 - 120_000).toISOString(), to: t1, bucket: 60 });
     expect(total(minute.buckets)).toBe(N);
     expect(minute.buckets.length).toBeGreaterThanOrEqual(2);
-    for (const b of minute.buckets) expect((b.ts) % 60_000).toBe(0);
+    for (const b of minute.buckets) expect(b.ts % 60_000).toBe(0);
     expect(minute.buckets.filter((b) => b.score !== null).length).toBeGreaterThanOrEqual(1);
 
     const fine = await alice.channels.timeline('room:hist', { from: t0 - 5000, to: t1, bucket: 1 });

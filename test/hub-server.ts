@@ -165,7 +165,10 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
 
   const serveFile = (req: IncomingMessage, res: ServerResponse, record: ServedRequest, file: RepoFile) => {
     const fault = takeFault(file.path);
-    if (fault?.kind === 'status') { send(res, record, fault.status, `injected ${fault.status}`); return; }
+    if (fault?.kind === 'status') {
+      send(res, record, fault.status, `injected ${fault.status}`);
+      return;
+    }
     let content = readFileSync(file.abs);
     if (fault?.kind === 'corrupt') {
       content = Buffer.from(content);
@@ -185,7 +188,8 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       const start = Number(range[1]);
       const end = range[2] ? Math.min(Number(range[2]), content.length - 1) : content.length - 1;
       if (start >= content.length || start > end) {
-        send(res, record, 416, '', { 'content-range': `bytes */${content.length}` }); return;
+        send(res, record, 416, '', { 'content-range': `bytes */${content.length}` });
+        return;
       }
       status = 206;
       body = content.subarray(start, end + 1);
@@ -228,23 +232,34 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       if (treeFault) {
         const { status } = treeFault;
         if (--treeFault.times <= 0) treeFault = undefined;
-        send(res, record, status, JSON.stringify({ error: `injected ${status}` }), { 'content-type': 'application/json' }); return;
+        send(res, record, status, JSON.stringify({ error: `injected ${status}` }), { 'content-type': 'application/json' });
+        return;
       }
       const files = org === FIXTURES_ORG && name !== undefined ? repoFiles(name) : undefined;
-      if (!files) { notFound(res, record, 'Repository not found'); return; }
-      if (rev !== REVISION) { notFound(res, record, `Invalid rev id: ${rev}`); return; }
+      if (!files) {
+        notFound(res, record, 'Repository not found');
+        return;
+      }
+      if (rev !== REVISION) {
+        notFound(res, record, `Invalid rev id: ${rev}`);
+        return;
+      }
       const entries = treeEntries(files);
       const half = Math.ceil(entries.length / 2);
-      if (url.searchParams.get('page') === '2')
-        { send(res, record, 200, JSON.stringify(entries.slice(half)), { 'content-type': 'application/json' }); return; }
+      if (url.searchParams.get('page') === '2') {
+        send(res, record, 200, JSON.stringify(entries.slice(half)), { 'content-type': 'application/json' });
+        return;
+      }
       if (options.nextPageUrl !== undefined) {
         const next = `${options.nextPageUrl}${url.pathname}?recursive=true&page=2`;
         send(res, record, 200, JSON.stringify(entries.slice(0, half)), {
           'content-type': 'application/json',
           link: `<${next}>; rel="next"`,
-        }); return;
+        });
+        return;
       }
-      send(res, record, 200, JSON.stringify(entries), { 'content-type': 'application/json' }); return;
+      send(res, record, 200, JSON.stringify(entries), { 'content-type': 'application/json' });
+      return;
     }
 
     // /<org>/<name>/resolve/<rev>/<path...>, and /cdn/<name>/<path...> where LFS redirects land
@@ -254,14 +269,25 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       const rev = isCdn ? REVISION : segments[3];
       const path = segments.slice(isCdn ? 2 : 4).join('/');
       const files = org === FIXTURES_ORG && name !== undefined ? repoFiles(name) : undefined;
-      if (!files) { notFound(res, record, 'Repository not found'); return; }
-      if (rev !== REVISION) { notFound(res, record, `Invalid rev id: ${rev}`); return; }
-      const file = files.find((f) => f.path === path);
-      if (!file) { send(res, record, 404, 'Entry not found', { 'x-error-code': 'EntryNotFound' }); return; }
-      if (file.lfs && redirectLfs && !isCdn) {
-        send(res, record, 302, '', { location: `${options.cdnUrl ?? ''}/cdn/${name}/${path}`, 'x-repo-commit': COMMIT }); return;
+      if (!files) {
+        notFound(res, record, 'Repository not found');
+        return;
       }
-      serveFile(req, res, record, file); return;
+      if (rev !== REVISION) {
+        notFound(res, record, `Invalid rev id: ${rev}`);
+        return;
+      }
+      const file = files.find((f) => f.path === path);
+      if (!file) {
+        send(res, record, 404, 'Entry not found', { 'x-error-code': 'EntryNotFound' });
+        return;
+      }
+      if (file.lfs && redirectLfs && !isCdn) {
+        send(res, record, 302, '', { location: `${options.cdnUrl ?? ''}/cdn/${name}/${path}`, 'x-repo-commit': COMMIT });
+        return;
+      }
+      serveFile(req, res, record, file);
+      return;
     }
     send(res, record, 404, 'not found');
   });

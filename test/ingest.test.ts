@@ -54,9 +54,10 @@ describe('ingesting a Twitch chat on one process', () => {
   });
 
   afterAll(async () => {
-    sub?.close();
-    await server?.app.stop();
-    await irc?.close();
+    // `as ... | undefined`: a beforeAll that failed part-way left some of these unassigned; what it started is still released.
+    (sub as FrameLog | undefined)?.close();
+    await (server as TestServer | undefined)?.app.stop();
+    await (irc as TwitchIrcServer | undefined)?.close();
   });
 
   it('starts once: anonymous read-only, normalized name, the same stream returned on a second start', async () => {
@@ -110,7 +111,7 @@ describe('ingesting a Twitch chat on one process', () => {
       text: 'great play Kappa',
       source: 'twitch',
       sent_ts: 1_700_000_000_000,
-      user: { id: '1001', name: 'ModGuy', badges: expect.arrayContaining(['moderator', 'subscriber']), color: '#1e90ff' },
+      user: { id: '1001', name: 'ModGuy', badges: expect.arrayContaining(['moderator', 'subscriber']) as unknown, color: '#1e90ff' },
       emotes: [{ id: '25', name: 'Kappa', start: 11, end: 15 }],
     });
     expect(['negative', 'neutral', 'positive', 'LABEL_0', 'LABEL_1', 'LABEL_2']).toContain(m.sentiment.label);
@@ -262,9 +263,9 @@ describe('emote positions reach a chat model (the bundled model, which has chat.
   });
 
   afterAll(async () => {
-    sub?.close();
-    await server?.app.stop();
-    await irc?.close();
+    (sub as FrameLog | undefined)?.close();
+    await (server as TestServer | undefined)?.app.stop();
+    await (irc as TwitchIrcServer | undefined)?.close();
   });
 
   it('reads a channel-prefixed emote Twitch reports as the emote itself, and the same word without a position as a word', async () => {
@@ -306,9 +307,10 @@ describe('one owner per stream across processes (Redis)', () => {
     for (const sub of subs) sub.close();
     await b?.app.stop();
     await c?.app.stop();
-    if (a && a.child.exitCode === null) a.child.kill('SIGKILL');
-    await irc?.close();
-    await redis?.stop();
+    const child = (a as ServerProcess | undefined)?.child;
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await (irc as TwitchIrcServer | undefined)?.close();
+    await (redis as RedisServer | undefined)?.stop();
   });
 
   it('has exactly one connection while two processes live, and delivers every line once', async () => {
@@ -410,8 +412,8 @@ describe('settings: a per-process cap (INGEST_MAX_OWNED) and a TikTok session', 
   });
 
   afterAll(async () => {
-    await server?.app.stop();
-    await irc?.close();
+    await (server as TestServer | undefined)?.app.stop();
+    await (irc as TwitchIrcServer | undefined)?.close();
   });
 
   it('boots with TIKTOK_SESSION_ID and TIKTOK_TT_TARGET_IDC; refuses either alone at startup, naming both', async () => {
@@ -467,11 +469,11 @@ describe('connections that fail, end or hang (one process on Redis)', () => {
   }, 60_000);
 
   afterAll(async () => {
-    sub?.close();
-    client?.disconnect();
-    await server?.app.stop();
-    await irc?.close();
-    await redis?.stop();
+    (sub as FrameLog | undefined)?.close();
+    (client as Redis | undefined)?.disconnect();
+    await (server as TestServer | undefined)?.app.stop();
+    await (irc as TwitchIrcServer | undefined)?.close();
+    await (redis as RedisServer | undefined)?.stop();
   });
 
   const joins = (channel: string) => irc.received.filter((l) => l === `JOIN #${channel}`).length;
@@ -494,7 +496,7 @@ describe('connections that fail, end or hang (one process on Redis)', () => {
     expect(await alice.ingest.get(id)).toMatchObject({
       status: 'error',
       owner: failed.owner,
-      last_error: expect.stringMatching(/suspended/),
+      last_error: expect.stringMatching(/suspended/) as unknown,
     });
     expect((await leases.current(`ingest:${id}`))?.owner).toBe(failed.owner);
 

@@ -39,7 +39,7 @@ describe('observability', () => {
   });
 
   afterAll(async () => {
-    await app?.stop();
+    await (app as ChatPulse | undefined)?.stop(); // unset when beforeAll failed
   });
 
   it('echoes a client request id, makes one otherwise, and logs one line per request', async () => {

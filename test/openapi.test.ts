@@ -350,14 +350,14 @@ describe('OpenAPI', () => {
           name: 'limit',
           in: 'query',
           required: false,
-          description: expect.any(String),
+          description: expect.any(String) as unknown,
           schema: { type: 'string', pattern: '^[0-9]{1,6}$' },
         },
         {
           name: 'after',
           in: 'query',
           required: false,
-          description: expect.any(String),
+          description: expect.any(String) as unknown,
           schema: { type: 'string', minLength: 1, maxLength: 64 },
         },
       ]);
@@ -521,7 +521,7 @@ describe('OpenAPI', () => {
       await check('GET', '/api/v1/rooms/doc-room', { token });
       expect((await check('GET', '/api/v1/rooms/nope', { token })).status).toBe(404);
       const page = await check('GET', '/api/v1/rooms?limit=1', { token });
-      expect(page.body).toMatchObject({ next: expect.any(String) });
+      expect(page.body).toMatchObject({ next: expect.any(String) as unknown });
       await check('POST', '/api/v1/rooms/doc-room/timeouts', { token, body: { user_id: 'someone', duration_s: 60 } });
       await check('POST', '/api/v1/rooms/doc-room/close', { token });
 
@@ -535,7 +535,7 @@ describe('OpenAPI', () => {
         const res = await call(s.url, 'GET', `/api/v1/rooms?${bad}`, { token });
         expect(res.status, bad).toBe(400);
         expect(res.body, bad).toMatchObject({
-          error: { code: 'validation_failed', message: expect.stringMatching(/^query\.(limit|after) /) },
+          error: { code: 'validation_failed', message: expect.stringMatching(/^query\.(limit|after) /) as unknown },
         });
       }
       // Well-formed strings still reach the handler, which keeps its own range check.

@@ -228,9 +228,10 @@ describe('rooms kept in Redis by an older version', () => {
     bob = await account(s.url, 'bobby');
   });
   afterAll(async () => {
-    await s?.app.stop();
-    client?.disconnect();
-    await redis?.stop();
+    // `as ... | undefined`: a beforeAll that failed part-way left some of these unassigned; what it started is still released.
+    await (s as TestServer | undefined)?.app.stop();
+    (client as Redis | undefined)?.disconnect();
+    await (redis as RedisServer | undefined)?.stop();
   });
 
   it('lists and reads rooms whose stored times no date can show (null), and skips unreadable ones', async () => {
@@ -292,8 +293,8 @@ describe('ingest streams per user', () => {
     });
   });
   afterAll(async () => {
-    await s?.app.stop();
-    await irc?.close();
+    await (s as TestServer | undefined)?.app.stop();
+    await (irc as TwitchIrcServer | undefined)?.close();
   });
 
   it('caps the streams one user has defined (409 quota_exceeded); deleting one frees its slot', async () => {
@@ -332,7 +333,7 @@ describe('reports per user, with retention', () => {
   });
   afterAll(async () => {
     vi.restoreAllMocks();
-    await s?.app.stop();
+    await (s as TestServer | undefined)?.app.stop();
   });
 
   it('caps the reports one user keeps (409 quota_exceeded), and forgets those past retention', async () => {

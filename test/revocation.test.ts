@@ -72,7 +72,7 @@ describe('revocation closes open sockets (4001)', () => {
 
   afterAll(async () => {
     for (const c of clients) c.close();
-    await s?.app.stop();
+    await (s as TestServer | undefined)?.app.stop(); // unset when beforeAll failed
   });
 
   it("logout closes that token's sockets within 1 s, and only those; the closed socket no longer chats", async () => {
@@ -136,7 +136,9 @@ describe('revocation closes open sockets (4001)', () => {
     expect((await call(s.url, 'PATCH', `/api/v1/admin/users/${u.id}`, { token: admin, body: { role: 'admin' } })).status).toBe(200);
     const asAdmin = await open(`token=${u.token}`);
     expect(await chatReaches(asAdmin, watcher, 'room:lobby', 'I am admin')).toBe(true);
-    expect(watcher.frames.find((f) => f.text === 'I am admin')?.user).toMatchObject({ badges: expect.arrayContaining(['admin']) });
+    expect(watcher.frames.find((f) => f.text === 'I am admin')?.user).toMatchObject({
+      badges: expect.arrayContaining(['admin']) as unknown,
+    });
     const t0 = Date.now();
     expect((await call(s.url, 'PATCH', `/api/v1/admin/users/${u.id}`, { token: admin, body: { role: 'user' } })).status).toBe(200);
     const closed = await closedWithin(asAdmin, t0);
@@ -199,7 +201,7 @@ describe('token expiry closes the socket (4001 expired) unless renewed in place'
   });
 
   afterAll(async () => {
-    await s?.app.stop();
+    await (s as TestServer | undefined)?.app.stop(); // unset when beforeAll failed
   });
 
   it("closes a socket at its token's expiry", async () => {
@@ -255,7 +257,7 @@ describe('per-address socket slots and readiness at the cap', () => {
       const refused = await refusal(from('203.0.113.7'));
       expect(refused.status).toBe(429);
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
-      expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'too_many_connections', message: expect.any(String) } });
+      expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'too_many_connections', message: expect.any(String) as unknown } });
       clients.push(await from('203.0.113.8'));
       // A closed socket gives its slot back.
       const first = clients.shift() as WsClient;

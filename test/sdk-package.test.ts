@@ -87,7 +87,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  // Unset when beforeAll failed before mkdtemp.
+  if ((dir as string | undefined) !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
 /** `tsc -p <dir>/tsconfig.<name>.json`, in process: every diagnostic, formatted. */

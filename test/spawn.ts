@@ -30,8 +30,8 @@ export function spawnServer(env: Record<string, string>, listening = 1): Promise
     let seen = 0;
     const timer = setTimeout(() => reject(new Error(`the server did not start:\n${log.join('\n')}`)), 30_000);
     child.once('exit', (code) => reject(new Error(`the server exited with ${code}:\n${log.join('\n')}`)));
-    child.stderr?.on('data', (d: Buffer) => log.push(d.toString()));
-    child.stdout?.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => log.push(d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
       buffer += d.toString();
       const lines = buffer.split('\n');
       buffer = lines.pop() ?? '';

@@ -12,6 +12,11 @@ import { OfflineTikTokConnection, chat, gift, identity, like, member, roomUser, 
 const API_KEY = 'euler_test_key_8f3a9c';
 const SESSION_ID = 'sessionid_test_c0ffee42';
 
+/** The sign client's request options, which the library types as `any` (axios options): the part read here. */
+interface ClientOptions {
+  headers?: Record<string, string>;
+}
+
 interface Harness {
   connection: IngestConnection;
   events: IngestEvent[];
@@ -289,7 +294,7 @@ describe('tiktokConnectionFactory', () => {
       apiKey: SignConfig.apiKey,
       basePath: SignConfig.basePath,
       cachedInstance: SignConfig.cachedInstance,
-      headers: JSON.stringify(SignConfig.baseOptions?.headers ?? {}),
+      headers: JSON.stringify((SignConfig.baseOptions as ClientOptions | undefined)?.headers ?? {}),
     });
     const before = snapshot();
     const create = tiktokConnectionFactory({
@@ -309,7 +314,7 @@ describe('tiktokConnectionFactory', () => {
     expect(a.options.fetchRoomInfoOnConnect).toBe(true);
     expect(a.options.authenticateWs).toBeFalsy();
     expect(a.apiClient.configuration.basePath).toBe('http://127.0.0.1:9/sign');
-    expect(a.apiClient.configuration.baseOptions.headers['X-Api-Key']).toBe(API_KEY);
+    expect((a.apiClient.configuration.baseOptions as Required<ClientOptions>).headers['X-Api-Key']).toBe(API_KEY);
     expect(b.apiClient).toBe(a.apiClient);
     expect(a.webClient.clientHeaders['Cookie']).toContain(`sessionid=${SESSION_ID}`);
     expect(a.webClient.clientHeaders['Cookie']).toContain('tt-target-idc=useast1a');

@@ -2,7 +2,7 @@
 // just enough of Twitch's IRC dialect for the real tmi.js client to log in, join, receive tagged chat and
 // moderation commands, and be told to reconnect or be cut off. Tests and benchmarks drive it through the
 // methods below; it checks nothing itself, so `received` is there for the assertions.
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 
 export interface ChatLine {
   id?: string;
@@ -84,6 +84,9 @@ const HOST = 'tmi.twitch.tv';
 const escapeTag = (value: string) =>
   value.replace(/[\\; \r\n]/g, (c) => ({ '\\': '\\\\', ';': '\\:', ' ': '\\s', '\r': '\\r', '\n': '\\n' })[c] ?? c);
 
+/** A frame's text: ws hands a message over as one Buffer (its default binaryType), the other shapes converted alike. */
+const frameText = (data: RawData): string =>
+  (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
 const chan = (channel: string) => (channel.startsWith('#') ? channel : `#${channel}`).toLowerCase();
 
 export async function startTwitchIrcServer(options: TwitchIrcServerOptions = {}): Promise<TwitchIrcServer> {
@@ -190,7 +193,7 @@ export async function startTwitchIrcServer(options: TwitchIrcServerOptions = {})
     const peer: Peer = { nick: '', pass: '', channels: new Set() };
     peers.set(ws, peer);
     ws.on('message', (data) => {
-      for (const line of data.toString().split('\r\n')) if (line !== '') handle(ws, peer, line);
+      for (const line of frameText(data).split('\r\n')) if (line !== '') handle(ws, peer, line);
     });
     ws.on('close', () => peers.delete(ws));
     ws.on('error', () => peers.delete(ws));

@@ -9,6 +9,10 @@ export interface Frame {
   [key: string]: unknown;
 }
 
+/** A frame's text: ws hands a message over as one Buffer (its default binaryType), the other shapes converted alike. */
+const frameText = (data: WebSocket.RawData): string =>
+  (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
+
 export class WsClient {
   readonly frames: Frame[] = [];
   closeCode: number | null = null;
@@ -17,7 +21,7 @@ export class WsClient {
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as Frame;
+      const frame = JSON.parse(frameText(data)) as Frame;
       auditServerFrame(frame);
       this.frames.push(frame);
       this.wake();

@@ -225,7 +225,7 @@ describe('websocket channels', () => {
     expect(created.body).toMatchObject({ status: 'open' });
     expect((await call(s.url, 'GET', '/api/v1/rooms/show', { token: bob.token })).body).toMatchObject({ id: 'show' });
     const list = await call(s.url, 'GET', '/api/v1/rooms?limit=1', { token: bob.token });
-    expect(list.body).toMatchObject({ items: [{ id: expect.any(String) }], next: expect.any(String) });
+    expect(list.body).toMatchObject({ items: [{ id: expect.any(String) as unknown }], next: expect.any(String) as unknown });
     const watcher = await open();
     await watcher.subscribe('room:show');
     const host = await open(alice);

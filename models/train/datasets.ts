@@ -87,7 +87,7 @@ export function tweetSentimentExtraction(root: string): Example[] {
   const dir = join(root, 'tweet-sentiment-extraction');
   const out: Example[] = [];
   for (const file of ['train_10fold.csv', 'test.csv']) {
-    const rows = parse(readFileSync(join(dir, file)), { columns: true, skip_empty_lines: true }) as Array<Record<string, string>>;
+    const rows = parse<Record<string, string>>(readFileSync(join(dir, file)), { columns: true, skip_empty_lines: true });
     for (const row of rows) {
       const l = LABEL_BY_NAME[(row.sentiment ?? '').trim()];
       const text = (row.text ?? '').replace(/`/g, "'").trim();
@@ -115,10 +115,10 @@ export function goEmotions(root: string): Example[] {
 
 /** Student-labelled Twitch chat: no license, so evaluation only (never trains the shipped weights). */
 export function twitchJasonMates(root: string): Example[] {
-  const rows = parse(readFileSync(join(root, 'twitch-jasonmates', 'Twitch_Sentiment_Labels.csv')), {
+  const rows = parse<Record<string, string>>(readFileSync(join(root, 'twitch-jasonmates', 'Twitch_Sentiment_Labels.csv')), {
     columns: true,
     skip_empty_lines: true,
-  }) as Array<Record<string, string>>;
+  });
   const out: Example[] = [];
   for (const row of rows) {
     const l = LABEL_BY_NAME[(row.sentiment ?? '').trim().toLowerCase()];
@@ -165,10 +165,10 @@ export function twitchChat(root: string): Example[] {
  * as +1/-1. Only polarities derived from it are used (weak labels), never its rows.
  */
 export function emojiPolarity(root: string, minOccurrences = 50, minScore = 0.3): Map<string, 1 | -1> {
-  const rows = parse(readFileSync(join(root, 'emoji-sentiment-ranking', 'Emoji_Sentiment_Data_v1.0.csv')), {
+  const rows = parse<Record<string, string>>(readFileSync(join(root, 'emoji-sentiment-ranking', 'Emoji_Sentiment_Data_v1.0.csv')), {
     columns: true,
     skip_empty_lines: true,
-  }) as Array<Record<string, string>>;
+  });
   const out = new Map<string, 1 | -1>();
   for (const row of rows) {
     const n = Number(row.Occurrences);

@@ -76,8 +76,11 @@ function reduceVocabulary(full: TokenizerJson, counts: Map<number, number>, minC
   const partsOf = new Map(merges.map(([a, b]) => [a + b, [a, b] as const]));
   const specials = ['<s>', '<pad>', '</s>', '<unk>', '<mask>'];
   const keep = new Set<string>(specials);
+  // Code points are what is counted: a byte-level BPE symbol is one code point, never a grapheme cluster.
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- code points, by design (see above)
   for (const token of Object.keys(full.model.vocab)) if ([...token].length === 1) keep.add(token);
   const visit = (token: string) => {
+    // eslint-disable-next-line @typescript-eslint/no-misused-spread -- code points, by design (see above)
     if (keep.has(token) && [...token].length > 1 && !specials.includes(token)) return;
     keep.add(token);
     const parts = partsOf.get(token);

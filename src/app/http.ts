@@ -49,7 +49,9 @@ export class Drain {
   #idle: (() => void) | null = null;
 
   readonly inflight = {
-    begin: () => void this.#inflight++,
+    begin: () => {
+      this.#inflight++;
+    },
     end: () => {
       if (--this.#inflight === 0 && this.#idle) this.#idle();
     },

@@ -146,7 +146,7 @@ export class ChannelHub {
    * Checks that `raw` may be watched and returns the parsed name: a room must exist (anyone may watch it,
    * signed in or not); an ingested kind may be watched before it is ingested.
    */
-  async checkSubscribe(raw: string, _principal?: Principal | null): Promise<ChannelName> {
+  async checkSubscribe(raw: string): Promise<ChannelName> {
     const channel = parseChannel(raw);
     if (channel.kind === 'room') await this.deps.rooms.resolve(channel.id);
     return channel;

@@ -67,10 +67,12 @@ export class RedisChannelBus implements ChannelBus {
     try {
       payload = JSON.stringify(event);
     } catch (err) {
-      this.drop(event.channel, (err as Error).message);
+      this.drop(event.channel, err instanceof Error ? err.message : String(err));
       return;
     }
-    this.publisher.spublish(this.channelPrefix + event.channel, payload).catch((err: Error) => this.drop(event.channel, err.message));
+    this.publisher
+      .spublish(this.channelPrefix + event.channel, payload)
+      .catch((err: unknown) => this.drop(event.channel, err instanceof Error ? err.message : String(err)));
   }
 
   onEvent(handler: (event: BusEvent) => void): void {
@@ -133,9 +135,9 @@ export class RedisChannelBus implements ChannelBus {
   }
 
   private track(op: Promise<unknown>): void {
-    this.lastOp = op.catch((err: Error) => {
+    this.lastOp = op.catch((err: unknown) => {
       // Ignored: the connection dropped mid-command, and 'ready' re-subscribes from `watched`.
-      this.log?.warn({ err: err.message }, 'bus (un)subscribe failed');
+      this.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'bus (un)subscribe failed');
     });
   }
 

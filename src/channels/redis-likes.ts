@@ -46,7 +46,7 @@ export class RedisLikeStore implements LikeStore {
   async likeMessage(channel: string, messageId: string, userId: string): Promise<LikeTotals | null> {
     const likersKey = `${this.prefix}likes:msg:${keyPart(channel)}:${messageId}`;
     const res = (await LIKE_MESSAGE.run(this.client, [this.totalKey(channel), likersKey], [userId, this.messageTtlS])) as
-      [number, number] | null;
+      [unknown, unknown] | null;
     return res === null ? null : { total: Number(res[0]), messageLikes: Number(res[1]) };
   }
 

@@ -292,9 +292,11 @@ export class RoomService {
     if (user.role === 'admin') throw forbidden('admins cannot be timed out');
     const now = Date.now();
     const until = now + Math.min(Math.max(1, Math.floor(durationS)), this.options.maxTimeoutS) * 1000;
-    // Expired entries are dropped before counting; a Map, not an object, while user ids are keys.
+    // Expired entries are dropped before counting; a Map, not an object, while user ids are keys. The
+    // stored document is read as it is (as in timedOutUntil): the field may be missing or hold non-numbers.
+    const stored = room.timeouts as Record<string, unknown> | null | undefined;
     const live = new Map<string, number>();
-    for (const [uid, t] of Object.entries(room.timeouts ?? {})) if (typeof t === 'number' && t > now) live.set(uid, t);
+    for (const [uid, t] of Object.entries(stored ?? {})) if (typeof t === 'number' && t > now) live.set(uid, t);
     if (!live.has(user.id) && live.size >= MAX_TIMEOUTS_PER_ROOM) {
       throw new AppError(409, 'quota_exceeded', `a room holds at most ${MAX_TIMEOUTS_PER_ROOM} timeouts at once`);
     }

@@ -148,7 +148,7 @@ export class ChatPulseClient {
       try {
         // No refresh-and-retry here: an access token the server refuses is as good as logged out.
         const res = await this.send('POST', '/api/v1/auth/logout', { body }, true);
-        if (res.status !== 401) await parse<void>(res);
+        if (res.status !== 401) await parse<unknown>(res);
       } finally {
         this.setTokens(undefined);
       }
@@ -164,7 +164,7 @@ export class ChatPulseClient {
      * current password. The client forgets its tokens afterwards.
      */
     delete: async (currentPassword: string): Promise<void> => {
-      await this.request<void>('DELETE', '/api/v1/users/me', { body: { current_password: currentPassword } });
+      await this.request<unknown>('DELETE', '/api/v1/users/me', { body: { current_password: currentPassword } });
       this.setTokens(undefined);
     },
   };

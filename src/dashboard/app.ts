@@ -45,10 +45,10 @@ const state: DashboardState = {
 };
 window.__chatpulse = state;
 
-function el<T extends HTMLElement = HTMLElement>(id: string): T {
+function el(id: string): HTMLElement {
   const found = document.getElementById(id);
   if (!found) throw new Error(`#${id} is missing from the page`);
-  return found as T;
+  return found;
 }
 
 function make<K extends keyof HTMLElementTagNameMap>(tag: K, props: { className?: string; text?: string } = {}): HTMLElementTagNameMap[K] {
@@ -122,7 +122,7 @@ let timelineChart: SentimentChart | null = null;
 
 // -------------------------------------------------------------------------------------------- auth
 
-el<HTMLFormElement>('login-form').addEventListener('submit', (ev) => {
+el('login-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const form = ev.currentTarget as HTMLFormElement;
   void attempt('Sign-in failed', async () => {
@@ -134,7 +134,7 @@ el<HTMLFormElement>('login-form').addEventListener('submit', (ev) => {
   });
 });
 
-el<HTMLFormElement>('key-form').addEventListener('submit', (ev) => {
+el('key-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const form = ev.currentTarget as HTMLFormElement;
   void attempt('The API key was refused', async () => {
@@ -177,7 +177,7 @@ async function enter(): Promise<void> {
   connect();
   const remembered = STORE.getItem('chatpulse.channel');
   if (remembered) {
-    el<HTMLInputElement>('channel-input').value = remembered;
+    (el('channel-input') as HTMLInputElement).value = remembered;
     void watch(remembered);
   }
   void loadChannels();
@@ -236,9 +236,9 @@ function setChannel(channel: string | null): void {
   moodChart.clear();
   for (const id of ['stat-viewers', 'stat-rate', 'stat-score', 'stat-likes']) el(id).textContent = '–';
   const room = channel?.startsWith('room:') === true;
-  el<HTMLInputElement>('chat-text').disabled = !room;
-  el<HTMLButtonElement>('chat-send').disabled = !room;
-  el<HTMLButtonElement>('like-button').disabled = channel === null;
+  (el('chat-text') as HTMLInputElement).disabled = !room;
+  (el('chat-send') as HTMLButtonElement).disabled = !room;
+  (el('like-button') as HTMLButtonElement).disabled = channel === null;
   el('channel-status').textContent = channel === null ? 'Not watching a channel.' : `Joining ${channel}…`;
 }
 
@@ -257,7 +257,7 @@ async function watch(channel: string): Promise<void> {
   }
 }
 
-el<HTMLFormElement>('channel-form').addEventListener('submit', (ev) => {
+el('channel-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const typed = field(ev.currentTarget as HTMLFormElement, 'channel');
   // Twitch and TikTok names are case-insensitive and published lowercase; room ids keep their case.
@@ -294,10 +294,10 @@ function onMood(m: MoodFrame): void {
   state.moodFrames++;
   state.chartPoints = moodChart.length;
   el('stat-rate').textContent = m.rate.toFixed(1);
-  el('stat-score').textContent = m.score === null ? '–' : `${m.score > 0 ? '+' : ''}${m.score.toFixed(2)}`;
+  el('stat-score').textContent = `${m.score > 0 ? '+' : ''}${m.score.toFixed(2)}`;
 }
 
-el<HTMLFormElement>('chat-form').addEventListener('submit', (ev) => {
+el('chat-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const form = ev.currentTarget as HTMLFormElement;
   const text = field(form, 'text');
@@ -357,7 +357,7 @@ function renderIngests(items: Ingest[]): void {
       const watchButton = make('button', { className: 'secondary', text: 'Watch' });
       watchButton.type = 'button';
       watchButton.addEventListener('click', () => {
-        el<HTMLInputElement>('channel-input').value = channel;
+        (el('channel-input') as HTMLInputElement).value = channel;
         void watch(channel);
       });
       const stop = make('button', { className: 'secondary', text: 'Stop' });
@@ -390,7 +390,7 @@ async function loadIngests(): Promise<void> {
   if (list) renderIngests(list.items);
 }
 
-el<HTMLFormElement>('ingest-form').addEventListener('submit', (ev) => {
+el('ingest-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const form = ev.currentTarget as HTMLFormElement;
   const source = field(form, 'source') === 'tiktok' ? 'tiktok' : 'twitch';
@@ -411,14 +411,14 @@ function localInput(ms: number): string {
 }
 
 function defaultPeriod(): void {
-  const form = el<HTMLFormElement>('history-form');
+  const form = el('history-form') as HTMLFormElement;
   const now = Date.now();
   (form.elements.namedItem('from') as HTMLInputElement).value = localInput(now - 3600_000);
   (form.elements.namedItem('to') as HTMLInputElement).value = localInput(now + 60_000);
 }
 
 function period(): { from: number; to: number; bucket: number } | null {
-  const form = el<HTMLFormElement>('history-form');
+  const form = el('history-form') as HTMLFormElement;
   const from = new Date(field(form, 'from')).getTime();
   const to = new Date(field(form, 'to')).getTime();
   if (!Number.isFinite(from) || !Number.isFinite(to) || from >= to) {
@@ -432,11 +432,14 @@ function historyStatus(text: string): void {
   el('history-status').textContent = text;
 }
 
-el<HTMLFormElement>('history-form').addEventListener('submit', (ev) => {
+el('history-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const channel = state.channel;
   const p = period();
-  if (channel === null) { historyStatus('Watch a channel first: the timeline is for that channel.'); return; }
+  if (channel === null) {
+    historyStatus('Watch a channel first: the timeline is for that channel.');
+    return;
+  }
   if (!p) return;
   historyStatus(`Loading ${channel}…`);
   void attempt(
@@ -458,19 +461,22 @@ el<HTMLFormElement>('history-form').addEventListener('submit', (ev) => {
   );
 });
 
-el<HTMLFormElement>('report-form').addEventListener('submit', (ev) => {
+el('report-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const form = ev.currentTarget as HTMLFormElement;
   const channel = state.channel;
   const p = period();
-  if (channel === null) { historyStatus('Watch a channel first: a report is about one channel.'); return; }
+  if (channel === null) {
+    historyStatus('Watch a channel first: a report is about one channel.');
+    return;
+  }
   if (!p) return;
   const title = field(form, 'title');
   void attempt(
     'Cannot save the report',
     async () => {
       const report = await client.reports.create({ channel, from: p.from, to: p.to, ...(title === '' ? {} : { title }) });
-      historyStatus(`Saved report ${report.title ?? report.id}.`);
+      historyStatus(`Saved report ${report.title}.`);
       form.reset();
       await loadReports();
     },
@@ -482,10 +488,10 @@ function renderReports(items: Report[]): void {
   el('report-list').replaceChildren(
     ...items.map((r) => {
       const li = make('li');
-      li.append(make('span', { text: `${r.title ?? r.id} · ${r.channel}` }));
+      li.append(make('span', { text: `${r.title} · ${r.channel}` }));
       const del = make('button', { className: 'secondary', text: 'Delete' });
       del.type = 'button';
-      del.setAttribute('aria-label', `Delete report ${r.title ?? r.id}`);
+      del.setAttribute('aria-label', `Delete report ${r.title}`);
       del.addEventListener(
         'click',
         () =>

@@ -119,7 +119,7 @@ export class SentimentChart {
         axes: [
           { stroke: axisColour, grid },
           { scale: 'count', stroke: axisColour, grid, label: 'messages', size: 50 },
-          { scale: 'score', side: 1, stroke: axisColour, grid: { show: false }, label: 'score', size: 50 },
+          { scale: 'score', side: uPlot.Axis.Side.Right, stroke: axisColour, grid: { show: false }, label: 'score', size: 50 },
         ],
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },

@@ -40,13 +40,19 @@ export interface RequestSnapshot {
   requestId: string;
 }
 
+/** The raw query string, '' when there is none (uWS then returns undefined, whatever its typings say). */
+export function rawQuery(req: HttpRequest): string {
+  const query: unknown = req.getQuery();
+  return typeof query === 'string' ? query : '';
+}
+
 export function snapshot(res: HttpResponse, req: HttpRequest, paramCount: number, addresses?: ClientAddress): RequestSnapshot {
   const params: string[] = [];
   for (let i = 0; i < paramCount; i++) params.push(decodePathSegment(req.getParameter(i)));
   return {
     method: req.getMethod(),
     url: req.getUrl(),
-    query: req.getQuery() ?? '',
+    query: rawQuery(req),
     authorization: req.getHeader('authorization'),
     apiKey: req.getHeader('x-api-key'),
     origin: req.getHeader('origin'),

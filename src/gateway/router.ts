@@ -10,6 +10,7 @@ import {
   decodePathSegment,
   errorBody,
   parseJson,
+  rawQuery,
   readBody,
   refuseDraining,
   ResponseState,
@@ -308,7 +309,7 @@ export class Router {
       paramNames,
       Array.from(paramNames, (_, i) => decodePathSegment(req.getParameter(i))),
     );
-    const query = req.getQuery() ?? '';
+    const query = rawQuery(req);
     const ctx: RouteContext<undefined> = {
       body: undefined,
       params,

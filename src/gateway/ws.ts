@@ -14,7 +14,7 @@ import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AddressSlots } from './address-slots.js';
 import type { ClientAddress } from './client-address.js';
-import { errorBody, guarded, peerAddress, ResponseState, writeJson } from './http.js';
+import { errorBody, guarded, peerAddress, rawQuery, ResponseState, writeJson } from './http.js';
 import { credentials } from './router.js';
 import type { TemplatedApp, WebSocket } from './uws.js';
 import { errorFrame, FrameParser, type ClientFrame } from './ws-protocol.js';
@@ -255,7 +255,7 @@ export class WsGateway {
           const key = req.getHeader('sec-websocket-key');
           const protocol = req.getHeader('sec-websocket-protocol');
           const extensions = req.getHeader('sec-websocket-extensions');
-          const query = new URLSearchParams(req.getQuery() ?? '');
+          const query = new URLSearchParams(rawQuery(req));
           const header = { authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key') };
           const ip = peerAddress(res, req, this.deps.addresses);
           const state = new ResponseState(res);
@@ -573,7 +573,7 @@ export class WsGateway {
     d.joining.add(channel);
     let viewers: number;
     try {
-      await this.deps.hub.checkSubscribe(channel, d.principal);
+      await this.deps.hub.checkSubscribe(channel);
       viewers = await this.deps.hub.join(channel, d.id);
     } finally {
       d.joining.delete(channel);

@@ -229,6 +229,11 @@ export class IngestManager {
     return this.scanning;
   }
 
+  /** `closed` as read after an await: close() may have run meanwhile, which TypeScript's narrowing does not see. */
+  private isClosed(): boolean {
+    return this.closed;
+  }
+
   private async scanOnce(): Promise<void> {
     if (this.closed) return;
     let defs: IngestRecord[];
@@ -251,7 +256,7 @@ export class IngestManager {
     }
     await Promise.allSettled(renewals);
     for (const rec of defs) {
-      if (this.closed || this.owned.size >= this.options.maxOwned) break;
+      if (this.isClosed() || this.owned.size >= this.options.maxOwned) break;
       if (this.owned.has(rec.id) || !this.deps.connectors.has(rec.source)) continue;
       let lease: Lease | null;
       let current: IngestRecord | null;
@@ -263,7 +268,7 @@ export class IngestManager {
       } catch {
         return; // the lease backend is unreachable: nobody can take anything; try next scan
       }
-      if (current && !this.closed) this.take(rec, lease);
+      if (current && !this.isClosed()) this.take(rec, lease);
       else await this.deps.leases.release(lease).catch(() => undefined);
     }
   }

@@ -73,7 +73,7 @@ export class RedisLeaseManager implements LeaseManager {
   }
 
   async current(name: string): Promise<Lease | null> {
-    const row = (await CURRENT.run(this.client, [this.keys(name)[0]], [])) as [string, number] | null;
+    const row = (await CURRENT.run(this.client, [this.keys(name)[0]], [])) as [string, unknown] | null;
     if (row === null) return null;
     const [value, remainingMs] = row;
     const colon = value.indexOf(':');

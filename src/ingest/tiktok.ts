@@ -83,7 +83,9 @@ export function tiktokConnectionFactory(options: SignOptions): (uniqueId: string
 function ownSignClient(apiKey: string | undefined, basePath: string | undefined): EulerClient {
   const saved = { ...SignConfig };
   SignConfig.cachedInstance = undefined;
-  SignConfig.baseOptions = { ...saved.baseOptions, headers: { ...saved.baseOptions?.headers } };
+  // Typed `any` by the SDK: request options (axios's), of which only the headers are touched here.
+  const baseOptions = saved.baseOptions as { headers?: Record<string, unknown> } | undefined;
+  SignConfig.baseOptions = { ...baseOptions, headers: { ...baseOptions?.headers } };
   if (apiKey) SignConfig.apiKey = apiKey;
   if (basePath) SignConfig.basePath = basePath;
   try {
@@ -226,9 +228,10 @@ class TikTokSession {
 
   private attach(conn: TikTokLiveConnection): void {
     // The class's declared base (typed-emitter's default export) does not resolve under NodeNext, so
-    // TypeScript sees no on/off; at runtime it extends node:events, and the library's event map types the listeners.
+    // TypeScript sees no on/off; at runtime it extends node:events, and the library's event map types the
+    // listeners' arguments. The listeners here are synchronous: node:events would not await a promise.
     if (!(conn instanceof EventEmitter)) throw new TypeError('tiktok: the connection is not an EventEmitter');
-    const on = <E extends keyof ClientEventMap>(event: E, listener: ClientEventMap[E]): void => {
+    const on = <E extends keyof ClientEventMap>(event: E, listener: (...args: Parameters<ClientEventMap[E]>) => void): void => {
       conn.on(event, listener);
       this.offs.push(() => conn.off(event, listener));
     };

@@ -116,12 +116,13 @@ function toChat(tags: ChatUserstate, text: string): IngestedChat {
   };
 }
 
-// tmi.js logs every chat line at info and its own retries at error: chatter for the service log.
+// tmi.js logs every chat line at info and its own retries at error: chatter for the service log. Not
+// always a string, whatever its typings say: a failed join's rejection is logged as it is.
 function tmiLogger(log: Logger | undefined) {
   return {
-    info: (message: string) => log?.trace({ lib: 'tmi.js' }, String(message)),
-    warn: (message: string) => log?.debug({ lib: 'tmi.js' }, String(message)),
-    error: (message: string) => log?.debug({ lib: 'tmi.js' }, String(message)),
+    info: (message: unknown) => log?.trace({ lib: 'tmi.js' }, String(message)),
+    warn: (message: unknown) => log?.debug({ lib: 'tmi.js' }, String(message)),
+    error: (message: unknown) => log?.debug({ lib: 'tmi.js' }, String(message)),
   };
 }
 

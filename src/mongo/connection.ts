@@ -16,6 +16,7 @@ import {
   MongoWriteConcernError,
   type Db,
   type IndexDescription,
+  type WriteError,
 } from 'mongodb';
 import { PermanentWriteError } from '../errors.js';
 
@@ -172,7 +173,7 @@ export async function ensureIndexes(db: Db, options: EnsureIndexesOptions = {}):
     // Unsetting the retention must stop the deletions, not leave the old TTL running.
     if (ttl) await messages.dropIndex(INDEX.messagesTtl);
   } else if (!ttl) {
-    await messages.createIndex({ at: 1 }, { name: INDEX.messagesTtl, expireAfterSeconds: seconds });
+    await messages.createIndex({ at: 1 }, { name: INDEX.messagesTtl, expireAfterSeconds: seconds }, undefined);
   } else if (ttl.expireAfterSeconds !== seconds) {
     // createIndex refuses to change an existing index's options; collMod changes them in place.
     await db.command({ collMod: COLLECTIONS.messages, index: { name: INDEX.messagesTtl, expireAfterSeconds: seconds } });
@@ -188,13 +189,19 @@ export function duplicateKeyIndex(err: unknown): string | null {
   return /index: (\S+)/.exec(err.message)?.[1] ?? '';
 }
 
+// A type guard, since Array.isArray does not narrow a ReadonlyArray (it would make the elements `any`).
+const isList = (w: WriteError | readonly WriteError[]): w is readonly WriteError[] => Array.isArray(w);
+
+/** A bulk write error's write errors: the driver gives one or several. */
+const writeErrorsOf = (err: MongoBulkWriteError): readonly WriteError[] => (isList(err.writeErrors) ? err.writeErrors : [err.writeErrors]);
+
 /**
  * For a bulk write that failed only on duplicate keys (what replays produce, so nothing else was lost): the
  * indexes of the operations that hit them. Null for any other error.
  */
 export function duplicateKeyOps(err: unknown): number[] | null {
   if (!(err instanceof MongoBulkWriteError) || err.err !== undefined || err.result.getWriteConcernError()) return null;
-  const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+  const errors = writeErrorsOf(err);
   if (errors.length === 0 || !errors.every((e) => e.code === DUPLICATE_KEY)) return null;
   return errors.map((e) => e.index);
 }
@@ -276,8 +283,7 @@ export function isPermanentWriteError(err: unknown): boolean {
   }
   if (err instanceof MongoBulkWriteError) {
     if (err.err !== undefined || err.result.getWriteConcernError()) return false;
-    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-    return errors.some((e) => !isTransientCode(e.code));
+    return writeErrorsOf(err).some((e) => !isTransientCode(e.code));
   }
   return !isTransientCode(err.code);
 }

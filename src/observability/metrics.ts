@@ -241,7 +241,8 @@ function askPrimary(): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => done(new Error('the primary did not answer the metrics request')), 6000);
     const onMessage = (m: unknown) => {
-      const reply = m as MetricsReply;
+      // Any IPC message arrives here, not only replies: read it as possibly anything.
+      const reply = m as Partial<MetricsReply> | null | undefined;
       if (reply?.type !== RESPONSE || reply.id !== id) return;
       done(reply.error === undefined ? null : new Error(reply.error), reply.text);
     };
@@ -260,7 +261,7 @@ function askPrimary(): Promise<string> {
 export function serveClusterMetrics(): void {
   const aggregator = new AggregatorRegistry();
   cluster.on('message', (worker, m: unknown) => {
-    const req = m as { type?: string; id?: number };
+    const req = m as { type?: string; id?: number } | null | undefined;
     if (req?.type !== REQUEST) return;
     aggregator.clusterMetrics().then(
       (text) => worker.send({ type: RESPONSE, id: req.id, text }),

@@ -75,16 +75,19 @@ async function fetchInto(ctx: FileContext, file: HubFile, url: string, part: str
     if (offset > 0 && response.status === 206) {
       const range = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '');
       if (range?.[1] === undefined || Number(range[1]) !== offset) {
-        // A range we did not ask for cannot be appended; start over rather than guess.
+        // A range we did not ask for cannot be appended; start over rather than guess (this attempt's
+        // stall timer stopped first: it must not fire during the next one).
         await response.body?.cancel();
         await unlink(part).catch(() => {});
-        return fetchInto(ctx, file, url, part, 0);
+        clearTimeout(timer);
+        return await fetchInto(ctx, file, url, part, 0);
       }
     } else if (offset > 0 && response.status === 416) {
       // The server thinks our `.part` already covers the file, yet it did not verify: start over.
       await response.body?.cancel();
       await unlink(part).catch(() => {});
-      return fetchInto(ctx, file, url, part, 0);
+      clearTimeout(timer);
+      return await fetchInto(ctx, file, url, part, 0);
     } else if (response.ok) {
       // 200 to a Range request: the server (or a proxy) ignores ranges, so the body is the whole file.
       start = 0;
@@ -98,7 +101,8 @@ async function fetchInto(ctx: FileContext, file: HubFile, url: string, part: str
     let received = start;
     let failure: unknown;
     try {
-      for await (const chunk of response.body) {
+      // Typed ReadableStream<any> by undici; a fetch body yields bytes.
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
         received += chunk.byteLength;
         if (received > file.size) {
           controller.abort();
@@ -139,7 +143,10 @@ async function downloadFile(ctx: FileContext, file: HubFile, retried = false): P
 
   // Finished by an earlier attempt; re-checked because the revision (a branch) may have moved since.
   if (existsSync(target)) {
-    if ((await verifyFile(target, file)).ok) { done(file.size); return; }
+    if ((await verifyFile(target, file)).ok) {
+      done(file.size);
+      return;
+    }
     await unlink(target);
   }
 

@@ -5,7 +5,8 @@ import type { HubId } from './spec.js';
 
 /** One entry of `GET /api/models/{id}/tree/{revision}?recursive=true`. */
 export interface TreeEntry {
-  type: 'file' | 'directory' | string;
+  /** 'file' or 'directory'; any other kind the hub may add is kept as it is, and ignored. */
+  type: string;
   path: string;
   /** For LFS files the hub reports the real content size here too. */
   size: number;

@@ -69,16 +69,21 @@ export interface Marker {
 export function isCompleteModelDir(dir: string): boolean {
   const markerPath = join(dir, MARKER_FILE);
   if (!existsSync(markerPath)) return false;
-  let marker: Marker;
+  // Read from disk, so checked rather than trusted to be a Marker.
+  let marker: { files?: unknown };
   try {
-    marker = JSON.parse(readFileSync(markerPath, 'utf8')) as Marker;
+    marker = JSON.parse(readFileSync(markerPath, 'utf8')) as { files?: unknown };
   } catch {
     return false;
   }
-  if (!Array.isArray(marker.files) || marker.files.length === 0) return false;
-  return marker.files.every((file) => {
+  const files = marker.files;
+  if (!Array.isArray(files) || files.length === 0) return false;
+  return files.every((file: unknown) => {
+    if (typeof file !== 'object' || file === null) return false;
+    const { path, size } = file as { path?: unknown; size?: unknown };
+    if (typeof path !== 'string') return false;
     try {
-      return statSync(join(dir, file.path)).size === file.size;
+      return statSync(join(dir, path)).size === size;
     } catch {
       return false;
     }

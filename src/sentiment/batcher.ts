@@ -342,7 +342,8 @@ export class MicroBatcher<R extends object> {
   async close(timeoutMs = Number.POSITIVE_INFINITY): Promise<void> {
     this.closing = true;
     if (this.running > 0 || this.queue.length > 0) {
-      let timer: NodeJS.Timeout | null = null;
+      // Assigned inside the executor, which TypeScript's narrowing does not follow.
+      let timer = null as NodeJS.Timeout | null;
       await new Promise<void>((resolve) => {
         this.drained = resolve;
         if (Number.isFinite(timeoutMs)) timer = setTimeout(resolve, Math.max(0, timeoutMs));

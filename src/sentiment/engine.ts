@@ -146,7 +146,7 @@ async function calibrate(pool: InferencePool, threads: number, size: number): Pr
 
 export function toResults(probs: Float32Array, labels: readonly string[], rows: number): SentimentResult[] {
   const width = labels.length;
-  const out: SentimentResult[] = new Array(rows);
+  const out = new Array<SentimentResult>(rows);
   for (let r = 0; r < rows; r++) {
     const scores: Record<string, number> = {};
     let best = 0;

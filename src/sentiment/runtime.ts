@@ -34,16 +34,16 @@ export class ModelRuntime {
   }
 
   static async load(info: ModelInfo, options: RuntimeOptions): Promise<ModelRuntime> {
-    const tokenizer = await AutoTokenizer.from_pretrained(info.dir, { local_files_only: true }).catch((err: Error) => {
-      throw new ModelError(`cannot load the tokenizer of ${info.dir}: ${err.message}`);
+    const tokenizer = await AutoTokenizer.from_pretrained(info.dir, { local_files_only: true }).catch((err: unknown) => {
+      throw new ModelError(`cannot load the tokenizer of ${info.dir}: ${messageOf(err)}`);
     });
     const session = await ort.InferenceSession.create(info.onnxFile, {
       intraOpNumThreads: options.intraOpNumThreads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
-    }).catch((err: Error) => {
-      throw new ModelError(`cannot load ${info.onnxFile}: ${err.message}`);
+    }).catch((err: unknown) => {
+      throw new ModelError(`cannot load ${info.onnxFile}: ${messageOf(err)}`);
     });
     const unknown = session.inputNames.filter((name) => !SUPPORTED_INPUTS.has(name));
     if (unknown.length > 0) throw new ModelError(`${info.onnxFile} declares inputs this runtime cannot feed: ${unknown.join(', ')}`);
@@ -114,6 +114,8 @@ export class ModelRuntime {
     await this.session.release();
   }
 }
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 function positionIds(dims: readonly number[]): BigInt64Array {
   const [rows = 0, cols = 0] = dims;

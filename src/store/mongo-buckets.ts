@@ -22,7 +22,8 @@ export interface BucketDoc {
   _id: string;
   channel: string;
   start: number;
-  counts: Record<string, number>;
+  /** Absent from a bucket whose increments named no label: $inc creates only the fields it names. */
+  counts?: Record<string, number>;
   polaritySum: number;
   /** The sum of counts, kept so totals need not add up label maps. */
   messages: number;

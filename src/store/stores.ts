@@ -272,7 +272,8 @@ interface StoredBucket extends BucketCounts {
 
 interface ChannelState {
   buckets: Map<number, StoredBucket>;
-  totals: { messages: number; counts: Record<string, number>; lastTs: number };
+  /** Counts in a Map, not an object: labels come and go (swept to zero) as keys. */
+  totals: { messages: number; counts: Map<string, number>; lastTs: number };
 }
 
 const sumCounts = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
@@ -315,7 +316,7 @@ export class MemoryBucketStore implements BucketStore {
       if (inc.start < this.#newest - this.#retentionMs) continue;
       let state = this.#channels.get(inc.channel);
       if (!state) {
-        state = { buckets: new Map(), totals: { messages: 0, counts: {}, lastTs: inc.start } };
+        state = { buckets: new Map(), totals: { messages: 0, counts: new Map(), lastTs: inc.start } };
         this.#channels.set(inc.channel, state);
       }
       let bucket = state.buckets.get(inc.start);
@@ -325,7 +326,7 @@ export class MemoryBucketStore implements BucketStore {
       bucket.applied.set(stream, seq);
       addCounts(bucket.counts, inc.counts);
       bucket.polaritySum += inc.polaritySum;
-      addCounts(state.totals.counts, inc.counts);
+      for (const [label, n] of Object.entries(inc.counts)) state.totals.counts.set(label, (state.totals.counts.get(label) ?? 0) + n);
       state.totals.messages += sumCounts(inc.counts);
       state.totals.lastTs = Math.max(state.totals.lastTs, inc.start);
       this.#newest = Math.max(this.#newest, inc.start);
@@ -343,9 +344,9 @@ export class MemoryBucketStore implements BucketStore {
         if (start >= cutoff) continue;
         state.buckets.delete(start);
         for (const [label, n] of Object.entries(bucket.counts)) {
-          const left = (state.totals.counts[label] ?? 0) - n;
-          if (left > 0) state.totals.counts[label] = left;
-          else delete state.totals.counts[label];
+          const left = (state.totals.counts.get(label) ?? 0) - n;
+          if (left > 0) state.totals.counts.set(label, left);
+          else state.totals.counts.delete(label);
           state.totals.messages -= n;
         }
       }
@@ -366,7 +367,7 @@ export class MemoryBucketStore implements BucketStore {
   async channels(limit: number): Promise<ChannelTotals[]> {
     const all: ChannelTotals[] = [];
     for (const [channel, { totals }] of this.#channels) {
-      all.push({ channel, messages: totals.messages, counts: { ...totals.counts }, lastTs: totals.lastTs });
+      all.push({ channel, messages: totals.messages, counts: Object.fromEntries(totals.counts), lastTs: totals.lastTs });
     }
     // Ties by name, as the Mongo driver, so both give one order.
     all.sort((a, b) => b.lastTs - a.lastTs || (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));

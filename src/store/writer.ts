@@ -311,7 +311,10 @@ export class StoreWriter {
           return;
         }
         if (error === null) return;
-        if (error instanceof PermanentWriteError) { await this.setAside(batch, error); return; }
+        if (error instanceof PermanentWriteError) {
+          await this.setAside(batch, error);
+          return;
+        }
         this.failed(error);
       }
       this.current = null; // an append like any other from here: a spill must not add it twice
@@ -320,6 +323,11 @@ export class StoreWriter {
       if (this.current === batch) this.current = null;
       this.release(batch);
     }
+  }
+
+  /** `closed` as read after an await: close() may have run meanwhile, which TypeScript's narrowing does not see. */
+  private isClosed(): boolean {
+    return this.closed;
   }
 
   /** Replays the oldest spooled batch; the next step queues behind batches committed meanwhile. */
@@ -341,7 +349,7 @@ export class StoreWriter {
       }
     }
     // Closed meanwhile: the spool is left as it is, and the next process replays this batch (harmlessly).
-    if (this.closed) return;
+    if (this.isClosed()) return;
     await this.spool.ack();
     if (this.spool.size === 0) {
       this.log.info({ written: this.written }, 'store writer: spool drained; writing directly again');
@@ -354,7 +362,8 @@ export class StoreWriter {
    * after it; the refusal is thrown once they are done. Any other failure is thrown at once.
    */
   private async write(batch: WriteBatch): Promise<void> {
-    let refused: PermanentWriteError | null = null;
+    // Assigned inside part(), which TypeScript's narrowing does not follow.
+    let refused = null as PermanentWriteError | null;
     const part = async (op: () => Promise<void>): Promise<void> => {
       try {
         await op();

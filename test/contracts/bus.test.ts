@@ -34,7 +34,10 @@ const redisDriver: BusDriver = {
     redis.defer(() => bus.close());
     return bus;
   },
-  settle: (bus) => (bus as RedisChannelBus).synced(),
+  settle: (bus) => {
+    if (!(bus instanceof RedisChannelBus)) throw new Error('not a RedisChannelBus');
+    return bus.synced();
+  },
   deliversUnwatched: false,
   shared: true,
 };

@@ -19,6 +19,7 @@ const inc = (channel: string, minute: number, counts: Record<string, number>, po
 
 /** Polarity sums are floats: compared to 9 places, the rest exactly. */
 function expectBuckets(got: Bucket[], want: Bucket[]): void {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- `_p` is bound only to leave polaritySum out of `rest`
   expect(got.map(({ polaritySum: _p, ...rest }) => rest)).toEqual(want.map(({ polaritySum: _p, ...rest }) => rest));
   got.forEach((b, i) => expect(b.polaritySum).toBeCloseTo((want[i] as Bucket).polaritySum, 9));
 }

@@ -27,7 +27,7 @@ async function messageTotals(buckets: BucketStore) {
     const source = c.channel.startsWith('room:') ? 'native' : c.channel.slice(0, c.channel.indexOf(':'));
     bySource[source] = (bySource[source] ?? 0) + c.messages;
     total += c.messages;
-    for (const [label, n] of Object.entries(c.counts)) byLabel[label] = (byLabel[label] ?? 0) + (n);
+    for (const [label, n] of Object.entries(c.counts)) byLabel[label] = (byLabel[label] ?? 0) + n;
   }
   return { total, by_source: bySource, by_label: byLabel };
 }
