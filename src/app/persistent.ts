@@ -24,6 +24,8 @@ import {
   type MessageStore,
   type ReportStore,
 } from '../store/stores.js';
+import { DiskSpool } from '../store/spool.js';
+import { StoreWriter } from '../store/writer.js';
 
 export { COLLECTIONS, connectMongo, type MongoHandle } from '../mongo/connection.js';
 
@@ -119,4 +121,18 @@ export async function persistentState(config: Config, log: Logger): Promise<Pers
       await mongo.close();
     },
   };
+}
+
+/** The batched writer over the persistent stores, with its disk spool; it reports itself to the metrics. */
+export async function startWriter(
+  persistent: PersistentState,
+  config: Config,
+  log: Logger,
+  metrics: Pick<Metrics, 'read'>,
+): Promise<StoreWriter> {
+  const spool = await DiskSpool.open(persistent.spoolDir, { maxBytes: config.store.spoolMaxBytes, log });
+  const { messages, buckets } = persistent;
+  const writer = new StoreWriter({ messages, buckets, spool, flushMs: config.store.flushMs, maxDocs: config.store.flushMaxDocs, log });
+  metrics.read('writer', () => ({ ...writer.state(), written: writer.written }));
+  return writer;
 }
