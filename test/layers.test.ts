@@ -51,7 +51,8 @@ const unitOf = (file: string): string =>
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const out: string[] = [];
-  for (const m of text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]/gms)) {
+  // Static imports and re-exports (`from '…'`), bare side-effect imports and dynamic `import('…')`.
+  for (const m of text.matchAll(/(?:^\s*(?:import|export)\b[^'";]*?\bfrom\s*|^\s*import\s*|\bimport\s*\(\s*)['"](\.{1,2}\/[^'"]+)['"]/gm)) {
     out.push(resolve(dirname(file), m[1]!).replace(/\.js$/, '.ts'));
   }
   return out;
