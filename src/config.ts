@@ -44,6 +44,8 @@ export interface Config {
   /** Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client; empty: the TCP peer is the client. */
   trustedProxies: string[];
   redisUrl: string | undefined;
+  /** What a process does when Redis comes back empty (src/redis/epoch.ts): `hold` not-ready until acknowledged, or `reseed`. */
+  stateLossPolicy: 'hold' | 'reseed';
   mongodbUrl: string | undefined;
   workers: number;
   drainTimeoutMs: number;
@@ -157,6 +159,12 @@ export function logLevelFrom(env: Env): string {
   return str(env, 'LOG_LEVEL') ?? 'info';
 }
 
+function stateLossPolicy(env: Env): 'hold' | 'reseed' {
+  const raw = str(env, 'STATE_LOSS_POLICY') ?? 'hold';
+  if (raw === 'hold' || raw === 'reseed') return raw;
+  throw new ConfigError(`STATE_LOSS_POLICY must be hold or reseed, got "${raw}"`);
+}
+
 export function loadConfig(env: Env): Config {
   const maxTextLength = int(env, 'MAX_TEXT_LENGTH', 2000, 1, 100_000);
   const maxBatchTexts = int(env, 'MAX_BATCH_TEXTS', 256, 1, 10_000);
@@ -216,6 +224,7 @@ export function loadConfig(env: Env): Config {
       .map((o) => o.trim())
       .filter((o) => o !== ''),
     redisUrl: str(env, 'REDIS_URL'),
+    stateLossPolicy: stateLossPolicy(env),
     mongodbUrl: str(env, 'MONGODB_URL'),
     workers,
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 10_000, 0),

@@ -2,7 +2,9 @@
 // node:cluster primary and two gateway processes on one port), host B a second server in this process.
 // Cross-process delivery, cluster-wide viewers, shared limits and revocations, a worker killed with -9,
 // and Redis going away and coming back.
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EPOCH_KEY } from '../src/redis/epoch.js';
 import { call, createRooms, ROBERTA, startServer, type TestServer } from './helpers.js';
 import { spawnServer, type ServerProcess } from './spawn.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
@@ -231,6 +233,16 @@ describe('cluster over redis', () => {
     const watcher = await open(b.url);
     expect(await watcher.subscribe('twitch:outage')).toMatchObject({ type: 'subscribed' });
     await redis.restart();
+    // Redis answers again, but empty: the processes see the cluster epoch gone and stay out of traffic,
+    // saying why, until an operator acknowledges the loss by writing a new epoch.
+    const lostBy = Date.now() + 15_000;
+    const lost = async (url: string) => JSON.stringify((await call(url, 'GET', '/ready')).body).includes('shared state lost');
+    while (!((await lost(a.url)) && (await lost(b.url))) && Date.now() < lostBy) await sleep(200);
+    expect(await lost(a.url)).toBe(true);
+    expect(await lost(b.url)).toBe(true);
+    const operator = new Redis(redis.url);
+    await operator.set(EPOCH_KEY, 'acknowledged');
+    operator.disconnect();
     const back = Date.now() + 15_000;
     while (
       ((await call(b.url, 'GET', '/ready')).status !== 200 || (await call(a.url, 'GET', '/ready')).status !== 200) &&
@@ -238,7 +250,7 @@ describe('cluster over redis', () => {
     )
       await sleep(200);
     expect((await call(b.url, 'GET', '/ready')).status).toBe(200);
-    // Redis restarted empty: accounts are gone with it (persistence is MongoDB's job), so sign up again.
+    // Accounts went with Redis (persistence is MongoDB's job), so sign up again.
     const dave = await account(a.url, 'dave');
     await createRooms(a.url, dave.token, ['after']);
     const sub = await open(a.url);

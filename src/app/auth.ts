@@ -21,9 +21,13 @@ export async function startAuth(
     onRevoke,
     passwordFailures: state.limiter(config.loginFailuresPerAccount, config.loginFailureWindowS, 'login-fail'),
   });
-  if (config.adminUsername !== undefined && config.adminPassword !== undefined) {
-    await auth.ensureAdmin(config.adminUsername, config.adminPassword);
-    log.info({ username: config.adminUsername }, 'admin account ensured');
-  }
+  await ensureConfiguredAdmin(auth, config, log);
   return auth;
+}
+
+/** The admin account ADMIN_USERNAME/ADMIN_PASSWORD name, if any: at start, and again after a state reseed. */
+export async function ensureConfiguredAdmin(auth: Pick<AuthService, 'ensureAdmin'>, config: Config, log: Logger): Promise<void> {
+  if (config.adminUsername === undefined || config.adminPassword === undefined) return;
+  await auth.ensureAdmin(config.adminUsername, config.adminPassword);
+  log.info({ username: config.adminUsername }, 'admin account ensured');
 }

@@ -19,7 +19,7 @@ import { Metrics } from '../observability/metrics.js';
 import type { SentimentEngine } from '../sentiment/engine.js';
 import { HistoryService } from '../store/history.js';
 import type { StoreWriter } from '../store/writer.js';
-import { startAuth } from './auth.js';
+import { ensureConfiguredAdmin, startAuth } from './auth.js';
 import { ingestConnectors } from './connectors.js';
 import { startEngine } from './engine.js';
 import { Drain, listen, mapInfraError, mountHttp } from './http.js';
@@ -52,7 +52,8 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   if (config.jwtSecret === undefined)
     log.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts');
 
-  const shared = config.redisUrl === undefined ? memoryState() : await redisState(config.redisUrl, config.presenceTtlMs, log);
+  const shared =
+    config.redisUrl === undefined ? memoryState() : await redisState(config.redisUrl, config.presenceTtlMs, config.stateLossPolicy, log);
   const persistent = await persistentState(config, log);
   shared.instrument?.(metrics);
   persistent.instrument?.(metrics);
@@ -71,6 +72,10 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     log,
   );
 
+  // Re-seeded after Redis came back empty: the configured admin account is created again with it.
+  shared.onReseed?.(
+    () => void ensureConfiguredAdmin(auth, config, log).catch((err: unknown) => log.error({ err }, 'admin account not re-created')),
+  );
   const rooms = new RoomService(
     state.rooms,
     bus,

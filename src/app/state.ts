@@ -30,6 +30,7 @@ import { MemoryRateLimiter, type RateLimiter } from '../limits/rate-limiter.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { closeRedis, connectRedis, createSubscriber, isReady } from '../redis/connection.js';
+import { ClusterEpoch, type StateLossPolicy } from '../redis/epoch.js';
 import type { PersistentState } from './persistent.js';
 
 export interface SharedState {
@@ -48,6 +49,8 @@ export interface SharedState {
   problem(): string | null;
   /** Reports the backend's errors and latency to the metrics. */
   instrument?(metrics: Metrics): void;
+  /** Called after Redis came back empty and this process re-seeded it (STATE_LOSS_POLICY=reseed). */
+  onReseed?(handler: () => void): void;
   close(): Promise<void>;
 }
 
@@ -85,8 +88,35 @@ function cachedAccounts(bus: ChannelBus, users: UserStore, apiKeys: ApiKeyStore)
   return { users: new CachedUserStore(users, invalidations, cache), apiKeys: new CachedApiKeyStore(apiKeys, invalidations, cache) };
 }
 
-export async function redisState(url: string, presenceTtlMs: number, log: Logger): Promise<SharedState> {
+/** How often a process looks for the cluster epoch (what tells an empty Redis from the one it started with). */
+const EPOCH_CHECK_MS = 1000;
+
+export async function redisState(url: string, presenceTtlMs: number, policy: StateLossPolicy, log: Logger): Promise<SharedState> {
   const redis: Redis = await connectRedis(url, log);
+  const reseeded: Array<() => void> = [];
+  const epoch = await ClusterEpoch.establish(redis, policy, (id) => {
+    log.error(
+      { epoch: id },
+      'redis came back empty: shared state re-seeded (STATE_LOSS_POLICY=reseed); accounts, keys and rooms it held are lost',
+    );
+    for (const handler of reseeded) handler();
+  });
+  let checking = false;
+  const checker = setInterval(() => {
+    if (checking || !isReady(redis)) return;
+    checking = true;
+    const wasLost = epoch.problem() !== null;
+    epoch
+      .check()
+      .then(() => {
+        const lost = epoch.problem() !== null;
+        if (lost && !wasLost) log.error(epoch.problem());
+        if (!lost && wasLost) log.warn({ epoch: epoch.epoch }, 'shared state loss acknowledged: ready again');
+      })
+      .catch(() => undefined) // unreachable again: the connection's own state already says not ready
+      .finally(() => (checking = false));
+  }, EPOCH_CHECK_MS);
+  checker.unref();
   const subscriber = createSubscriber(url, log);
   const presence = new RedisPresenceStore(redis, { log, ttlMs: presenceTtlMs, heartbeatMs: Math.floor(presenceTtlMs / 3) });
   const bus = new RedisChannelBus(redis, subscriber, { log });
@@ -103,7 +133,8 @@ export async function redisState(url: string, presenceTtlMs: number, log: Logger
     leases: new RedisLeaseManager(redis),
     board: new RedisIngestBoard(redis),
     limiter: (points, windowS, name) => new RedisRateLimiter(redis, points, windowS, name),
-    problem: () => (isReady(redis) && isReady(subscriber) ? null : 'redis is unreachable'),
+    problem: () => (isReady(redis) && isReady(subscriber) ? epoch.problem() : 'redis is unreachable'),
+    onReseed: (handler) => void reseeded.push(handler),
     instrument(metrics) {
       redis.on('error', () => metrics.redisErrors.inc({ connection: 'commands' }));
       subscriber.on('error', () => metrics.redisErrors.inc({ connection: 'subscriber' }));
@@ -119,6 +150,7 @@ export async function redisState(url: string, presenceTtlMs: number, log: Logger
     },
     async close() {
       if (pinger) clearInterval(pinger);
+      clearInterval(checker);
       await presence.close();
       await bus.close();
       await closeRedis(redis);

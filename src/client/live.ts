@@ -73,7 +73,7 @@ export interface ChannelOptions {
 export interface ReconnectOptions {
   /** First delay; default 500 ms. */
   minDelayMs?: number;
-  /** Cap; default 30 s. */
+  /** Cap; default 5 s. */
   maxDelayMs?: number;
   /** Growth per failed attempt; default 2. */
   factor?: number;
@@ -173,7 +173,9 @@ const OPEN = 1;
 const PERMANENT = new Set(['invalid_channel', 'not_found', 'too_many_subscriptions', 'invalid_frame']);
 /** Subscribe refusals that may pass: the channel stays wanted and is subscribed again later. */
 const RETRYABLE = new Set(['internal', 'unavailable', 'rate_limited', 'overloaded']);
-const DEFAULT_RECONNECT: Required<ReconnectOptions> = { minDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.5 };
+// Capped at a few seconds: a restarted host is back within seconds, and a client still waiting out a 30 s
+// backoff misses everything published meanwhile.
+const DEFAULT_RECONNECT: Required<ReconnectOptions> = { minDelayMs: 500, maxDelayMs: 5000, factor: 2, jitter: 0.5 };
 const AUTH_STATUSES = new Set([401, 403]);
 /** The server's close code for a socket whose credentials were revoked or expired. */
 const REVOKED_CLOSE = 4001;
