@@ -11,7 +11,8 @@ import type { RoomRecord } from '../src/channels/rooms.js';
 import { MemoryRateLimiter } from '../src/limits/rate-limiter.js';
 import type { SentimentResult } from '../src/sentiment/engine.js';
 import type { ModelInfo } from '../src/sentiment/model.js';
-import type { IngestedChat, StoredMessage } from '../src/vocabulary.js';
+import type { StoredMessage } from '../src/vocabulary.js';
+import { chatLine } from './chat-line.js';
 
 const LABELS = ['negative', 'neutral', 'positive'] as const;
 const POSITIVE: SentimentResult = { label: 'positive', score: 0.9, scores: { negative: 0.05, neutral: 0.05, positive: 0.9 } };
@@ -96,15 +97,6 @@ const OPTIONS: HubOptions = {
 };
 
 const alice: Principal = { userId: 'u1', username: 'alice', role: 'user', via: 'jwt' };
-
-const chatLine = (text: string, sourceId = text): IngestedChat => ({
-  kind: 'chat',
-  sourceId,
-  user: { id: 'p1', name: 'viewer', badges: [] },
-  text,
-  sentAt: 1,
-  emotes: [],
-});
 
 function setup() {
   const engine = new FakeEngine();

@@ -10,6 +10,7 @@ import type { IngestConnection, IngestConnector, IngestEvent } from '../src/inge
 import { MemoryIngestStore, type IngestRecord } from '../src/ingest/store.js';
 import { createLogger } from '../src/observability/log.js';
 import type { IngestedChat, SourceKind } from '../src/vocabulary.js';
+import { chatLine } from './chat-line.js';
 
 type Hub = IngestManagerDeps['hub'];
 type Announced = Parameters<Hub['announce']>[0];
@@ -87,7 +88,7 @@ class FakeHub implements Hub {
   }
 
   /** The n-th line handed over; fails the test if there is none. */
-  line(n: number): Ingested {
+  chatLine(n: number): Ingested {
     const got = this.ingested[n];
     if (!got) throw new Error(`no line #${n} was ingested`);
     return got;
@@ -120,15 +121,6 @@ const OPTIONS: IngestManagerOptions = {
 const REC: IngestRecord = { id: 'S1', source: 'twitch', channel: 'streamer', createdBy: 'u1', createdAt: 1 };
 const LEASE = `ingest:${REC.id}`;
 const CHANNEL = 'twitch:streamer';
-
-const line = (text: string, sourceId = text): IngestedChat => ({
-  kind: 'chat',
-  sourceId,
-  user: { id: 'p1', name: 'viewer', badges: [] },
-  text,
-  sentAt: 1,
-  emotes: [],
-});
 
 /** One process's manager over state shared with the others of the test (store, leases, board). */
 function manager(ownerId: string, shared: Pick<IngestManagerDeps, 'store' | 'leases' | 'board'>) {
@@ -179,7 +171,7 @@ describe('IngestManager', () => {
     const a = manager('a:1', await sharedState());
     await a.m.scan();
     const conn = a.connector.opened(0);
-    for (const t of ['one', 'two', 'three', 'four']) conn.emit(line(t));
+    for (const t of ['one', 'two', 'three', 'four']) conn.emit(chatLine(t));
     expect(a.hub.texts()).toEqual(['one', 'two', 'three', 'four']);
     expect(a.hub.ingested.every((i) => i.channel === CHANNEL && i.stillOwner?.() === true)).toBe(true);
     await a.m.close();
@@ -190,8 +182,8 @@ describe('IngestManager', () => {
     const a = manager('a:1', await sharedState(leases));
     await a.m.scan();
     const conn = a.connector.opened(0);
-    conn.emit(line('before'));
-    const before = a.hub.line(0);
+    conn.emit(chatLine('before'));
+    const before = a.hub.chatLine(0);
     expect(before.stillOwner?.()).toBe(true);
 
     leases.refuseRenew = true;
@@ -200,7 +192,7 @@ describe('IngestManager', () => {
 
     // The line still being classified must not be published now, nor anything emitted since.
     expect(before.stillOwner?.()).toBe(false);
-    conn.emit(line('after'));
+    conn.emit(chatLine('after'));
     expect(a.hub.texts()).toEqual(['before']);
     expect(conn.stopped).toBe(true);
     expect(a.m.ownedCount).toBe(0);
@@ -212,19 +204,19 @@ describe('IngestManager', () => {
     const b = manager('b:1', shared);
     await a.m.scan();
     const conn = a.connector.opened(0);
-    conn.emit(line('before'));
-    const before = a.hub.line(0);
+    conn.emit(chatLine('before'));
+    const before = a.hub.chatLine(0);
 
     // A stalls past its lease: no scan of its own runs meanwhile.
     vi.setSystemTime(Date.now() + OPTIONS.leaseTtlMs + 1);
     expect(before.stillOwner?.()).toBe(false);
-    conn.emit(line('stale'));
+    conn.emit(chatLine('stale'));
     expect(a.hub.texts()).toEqual(['before']);
 
     await b.m.scan();
     expect(b.connector.connections).toHaveLength(1);
     expect((await shared.leases.current(LEASE))?.owner).toBe('b:1');
-    b.connector.opened(0).emit(line('successor'));
+    b.connector.opened(0).emit(chatLine('successor'));
     expect(b.hub.texts()).toEqual(['successor']);
 
     // A's next scan finds its renewal refused and stops its copy without touching B's lease.
@@ -248,7 +240,7 @@ describe('IngestManager', () => {
     await a.m.close();
     expect(conn.stopped).toBe(true);
     expect(await shared.leases.current(LEASE)).toBeNull();
-    conn.emit(line('after close'));
+    conn.emit(chatLine('after close'));
     expect(a.hub.ingested).toEqual([]);
 
     await b.m.scan();
@@ -265,15 +257,15 @@ describe('IngestManager', () => {
     const a = manager('a:1', await sharedState());
     await a.m.scan();
     const conn = a.connector.opened(0);
-    conn.emit(line('kept', 'src-1'));
-    conn.emit(line('dropped', 'src-2'));
+    conn.emit(chatLine('kept', 'src-1'));
+    conn.emit(chatLine('dropped', 'src-2'));
     conn.emit({ kind: 'delete', sourceId: 'src-1' });
     conn.emit({ kind: 'delete', sourceId: 'src-2' });
     await settle();
     expect(a.hub.removed).toEqual([]); // still being classified
 
-    a.hub.line(0).publish();
-    a.hub.line(1).refuse();
+    a.hub.chatLine(0).publish();
+    a.hub.chatLine(1).refuse();
     await settle();
     expect(a.hub.removed).toEqual([{ channel: CHANNEL, ids: ['M1'] }]);
     await a.m.close();
@@ -286,12 +278,12 @@ describe('IngestManager', () => {
     first.emit({ kind: 'status', status: 'ended' });
     await settle();
     expect(first.stopped).toBe(true);
-    first.emit(line('late'));
+    first.emit(chatLine('late'));
     expect(a.hub.ingested).toEqual([]);
 
     await vi.advanceTimersByTimeAsync(OPTIONS.retryEndedMs);
     expect(a.connector.connections).toHaveLength(2);
-    a.connector.opened(1).emit(line('fresh'));
+    a.connector.opened(1).emit(chatLine('fresh'));
     expect(a.hub.texts()).toEqual(['fresh']);
     await a.m.close();
   });

@@ -2,6 +2,7 @@
 // With the default policy the process leaves traffic and says why until an operator acknowledges the loss;
 // with STATE_LOSS_POLICY=reseed it writes a new epoch itself and re-creates the configured admin. Real
 // redis-server, real ChatPulse servers.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -9,8 +10,6 @@ import { EPOCH_KEY } from '../src/redis/epoch.js';
 import { call, startServer, type TestServer } from './helpers.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { account } from './ws-client.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** /ready once it answers `status` (and, when given, says `saying`), or its last answer at the deadline. */
 async function readyWithin(url: string, status: number, saying?: string, timeoutMs = 10_000): Promise<{ status: number; body: unknown }> {
