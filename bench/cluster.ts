@@ -8,7 +8,10 @@
 // 2. Engine throughput with 1 and 2 gateway processes on one host (WORKERS=1 vs WORKERS=2, inference
 //    threads chosen so processes x threads = cores), unique texts through POST /api/v1/sentiment/batch;
 //    the measured numbers decide the recommended default split.
+//    The same with the two instances on a Redis Cluster (3 masters, REDIS_CLUSTER_NODES): Cluster vs single.
 // 3. Holding 20,000 idle connections with WORKERS=2 on one port.
+// 4. Rolling restart (bench/cluster-rolling.ts): two hosts on a Redis Cluster, SDK subscribers and acked
+//    publishers, each host SIGTERMed and restarted in turn: lost / repeated deliveries, latency during restarts.
 // Every server, redis-server and client process is a child of this one and is killed when it exits.
 import autocannon from 'autocannon';
 import { loadCorpus, uniqueText } from './corpus.js';
@@ -18,7 +21,8 @@ import { loadAvgNow, machine, machineLine } from './lib/machine.js';
 import { sleep } from './lib/phases.js';
 import { cpuOf, cpuSum, machineBusyS, rssOf, type CpuTime } from './lib/proc.js';
 import { failureReason, freePort, guardRun, ServerUnavailable } from './lib/processes.js';
-import { startRedisServer, type RedisServer } from './lib/redis-server.js';
+import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from './lib/redis-server.js';
+import { rollingReport, runRolling, type RollingResult } from './cluster-rolling.js';
 import { fmt, markdownTable, progress, publishResults } from './lib/results.js';
 import { percentile, round, sum } from './lib/stats.js';
 import { FANOUT_FLAGS, fanoutSettings, measureRates, runPhase, type PhaseRow } from './ws-phase.js';
@@ -26,7 +30,18 @@ import { channelName, monoMs, type SubPlan } from './ws-protocol.js';
 import { ClientProc, connectSubscribers, createBenchRooms, waveShare } from './ws-procs.js';
 import { connectPublishers, warmCache, type Publisher, type WarmResult } from './ws-publishers.js';
 
-const flags = parseFlags([...FANOUT_FLAGS, 'parts', 'splits', 'concurrency', 'batch-texts', 'hold']);
+const flags = parseFlags([
+  ...FANOUT_FLAGS,
+  'parts',
+  'splits',
+  'concurrency',
+  'batch-texts',
+  'hold',
+  'rolling-subscribers',
+  'rolling-rate',
+  'rolling-steady',
+  'rolling-redis',
+]);
 // The fan-out part's client generator; --duration and --rounds apply to the engine part too.
 const { connections, channels, rates, durationS, publisherCount, pool, clientProcs, wave, drainS, trackPerChannel, rounds, modelDir } =
   fanoutSettings(flags, {
@@ -34,9 +49,15 @@ const { connections, channels, rates, durationS, publisherCount, pool, clientPro
     rate: '500',
     drainS: 15,
   });
-const parts = (flags.parts ?? 'fanout,engine,hold').split(',').map((p) => p.trim());
+const parts = (flags.parts ?? 'fanout,engine,hold,rolling').split(',').map((p) => p.trim());
 for (const p of parts)
-  if (!['fanout', 'engine', 'hold'].includes(p)) throw new Error(`--parts: unknown "${p}" (known: fanout, engine, hold)`);
+  if (!['fanout', 'engine', 'hold', 'rolling'].includes(p))
+    throw new Error(`--parts: unknown "${p}" (known: fanout, engine, hold, rolling)`);
+const rollingSubscribers = int('rolling-subscribers', flags['rolling-subscribers'], 1000);
+const rollingRate = int('rolling-rate', flags['rolling-rate'], 500);
+const rollingSteadyS = int('rolling-steady', flags['rolling-steady'], 10);
+const rollingRedis = flags['rolling-redis'] ?? 'cluster';
+if (!['cluster', 'single'].includes(rollingRedis)) throw new Error('--rolling-redis: cluster or single');
 // One process cannot hold 20,000 sockets where the open-files hard limit is 20,000 (as here): the hold part
 // uses WORKERS=2 on one port, which is how a host serves that many.
 const holdTarget = int('hold', flags.hold, 20_000);
@@ -76,7 +97,23 @@ const CONTESTED_PCT = 15;
 const BACKLOG_P50_MS = 100;
 
 const jwtSecret = newJwtSecret(); // shared by every instance of a deployment
-const envOf = (port: number, redisUrl: string | null, threads: number) => serverEnv({ port, modelDir, jwtSecret, redisUrl, threads });
+
+/** The Redis a deployment shares: how its processes find it, and its processes (for their CPU). */
+interface SharedRedis {
+  label: string;
+  env: Record<string, string>;
+  pids(): number[];
+}
+const singleRedis = (r: RedisServer): SharedRedis => ({ label: 'one redis-server', env: { REDIS_URL: r.url }, pids: () => [r.pid] });
+const clusterRedis = (c: RedisCluster): SharedRedis => ({
+  label: `a Redis Cluster of ${c.nodes.length} masters`,
+  env: { REDIS_URL: '', REDIS_CLUSTER_NODES: c.nodes.join(',') },
+  pids: () => c.nodes.map((n) => c.pid(n)).filter((pid) => pid > 0),
+});
+const envOf = (port: number, shared: SharedRedis | null, threads: number) => ({
+  ...serverEnv({ port, modelDir, jwtSecret, redisUrl: null, threads }),
+  ...shared?.env,
+});
 
 // ============================================================================ 1. fan-out through Redis
 
@@ -101,7 +138,7 @@ interface FanoutRow extends PhaseRow {
 }
 
 interface FanoutResult {
-  deployment: 'one' | 'two';
+  deployment: 'one' | 'two' | 'cluster';
   label: string;
   instances: number;
   available: boolean;
@@ -126,7 +163,7 @@ interface FanoutRun {
   instances: Deployment[];
   pubs: Publisher[];
   clients: Client[];
-  redis: RedisServer;
+  redis: SharedRedis;
 }
 
 /** Per instance, the sum of a per-subscriber-process figure over that instance's processes. */
@@ -160,7 +197,7 @@ async function fanoutPhase(run: FanoutRun, rate: number, seconds: number, record
   const { clients, instances, redis } = run;
   const meter = () => {
     const cpu0 = instances.map((d) => cpuOf(d.pids));
-    const redis0 = cpuSum(cpuOf([redis.pid]));
+    const redis0 = cpuSum(cpuOf(redis.pids()));
     const busy0 = machineBusyS();
     const self0 = process.cpuUsage();
     return (clientCpuS: number) => {
@@ -169,7 +206,7 @@ async function fanoutPhase(run: FanoutRun, rate: number, seconds: number, record
         return { user: c1.user - c0.user, sys: c1.sys - c0.sys };
       });
       const serverCpu: CpuTime = { user: sum(perInstance.map((c) => c.user)), sys: sum(perInstance.map((c) => c.sys)) };
-      const redisCpuS = cpuSum(cpuOf([redis.pid])) - redis0;
+      const redisCpuS = cpuSum(cpuOf(redis.pids())) - redis0;
       const self = process.cpuUsage(self0);
       const otherS = machineBusyS() - busy0 - cpuSum(serverCpu) - redisCpuS - clientCpuS - (self.user + self.system) / 1e6;
       return { serverCpu, perInstanceCpuS: perInstance.map(cpuSum), redisCpuS, otherS };
@@ -205,9 +242,13 @@ async function fanoutPhase(run: FanoutRun, rate: number, seconds: number, record
   };
 }
 
-async function runFanout(deployment: 'one' | 'two', redis: RedisServer): Promise<FanoutResult> {
+async function runFanout(deployment: 'one' | 'two' | 'cluster', redis: SharedRedis): Promise<FanoutResult> {
   const count = deployment === 'one' ? 1 : 2;
-  const label = deployment === 'one' ? '(a) one instance, in-memory bus' : '(b) two instances through Redis';
+  const label = {
+    one: '(a) one instance, in-memory bus',
+    two: '(b) two instances through Redis',
+    cluster: '(c) two instances through a Redis Cluster',
+  }[deployment];
   const result: FanoutResult = {
     deployment,
     label,
@@ -230,7 +271,7 @@ async function runFanout(deployment: 'one' | 'two', redis: RedisServer): Promise
   try {
     progress(`${label}: starting`);
     for (let i = 0; i < count; i++) {
-      const env = envOf(await freePort(), deployment === 'one' ? null : redis.url, 1);
+      const env = envOf(await freePort(), deployment === 'one' ? null : redis, 1);
       instances.push(
         await startChatPulse(`ChatPulse ${deployment === 'one' ? '' : String.fromCharCode(65 + i)}`.trim(), env, 1, START_TIMEOUT_MS),
       );
@@ -450,7 +491,7 @@ async function runEngine(redis: RedisServer): Promise<EngineResult[]> {
       const result = results[k] as EngineResult;
       try {
         progress(`engine split ${result.split} (WORKERS=${s.processes}, INFERENCE_THREADS=${s.threads}): starting`);
-        const env = envOf(await freePort(), redis.url, s.threads);
+        const env = envOf(await freePort(), singleRedis(redis), s.threads);
         const deployment = await startChatPulse(`ChatPulse WORKERS=${s.processes}`, env, s.processes, START_TIMEOUT_MS);
         result.port = deployment.port;
         const token = await accountToken(deployment.port, deployment.port, `bench_engine_${s.processes}x${s.threads}_${k}`);
@@ -538,7 +579,12 @@ async function runHold(redis: RedisServer): Promise<HoldResult> {
   let d: Deployment | null = null;
   try {
     progress(`hold: ${holdTarget} idle subscribers on WORKERS=${HOLD_WORKERS} (one port, Redis)`);
-    d = await startChatPulse(`ChatPulse WORKERS=${HOLD_WORKERS}`, envOf(await freePort(), redis.url, 1), HOLD_WORKERS, START_TIMEOUT_MS);
+    d = await startChatPulse(
+      `ChatPulse WORKERS=${HOLD_WORKERS}`,
+      envOf(await freePort(), singleRedis(redis), 1),
+      HOLD_WORKERS,
+      START_TIMEOUT_MS,
+    );
     // Rooms exist only through the API; the fan-out part, when it ran, made them in this Redis already.
     await createBenchRooms(d.port, await accountToken(d.port, d.port, 'bench_hold_host'), channels, true);
     await sleep(1000);
@@ -672,9 +718,13 @@ interface Comparison {
   p99DeltaMs: number | null;
 }
 
-function compare(fanout: readonly FanoutResult[]): Comparison[] {
-  const one = fanout.find((r) => r.deployment === 'one');
-  const two = fanout.find((r) => r.deployment === 'two');
+function compare(
+  fanout: readonly FanoutResult[],
+  base: FanoutResult['deployment'] = 'one',
+  other: FanoutResult['deployment'] = 'two',
+): Comparison[] {
+  const one = fanout.find((r) => r.deployment === base);
+  const two = fanout.find((r) => r.deployment === other);
   return rates.map((rate) => {
     const a = one?.rows.find((r) => r.rate === rate);
     const b = two?.rows.find((r) => r.rate === rate);
@@ -757,6 +807,11 @@ function report(
       ...comparisons.map(
         (c) =>
           `- (b)/(a) at ${c.rate} msg/s: deliveries/s ${times(c.deliveriesPerS)}, deliveries per server CPU-s ${times(c.deliveriesPerCpuS)}, ` +
+          `p50 ${delta(c.p50DeltaMs)}, p99 ${delta(c.p99DeltaMs)}`,
+      ),
+      ...compare(fanout, 'two', 'cluster').map(
+        (c) =>
+          `- (c)/(b), Redis Cluster vs one Redis, at ${c.rate} msg/s: deliveries/s ${times(c.deliveriesPerS)}, deliveries per server CPU-s ${times(c.deliveriesPerCpuS)}, ` +
           `p50 ${delta(c.p50DeltaMs)}, p99 ${delta(c.p99DeltaMs)}`,
       ),
     );
@@ -881,9 +936,11 @@ const fanoutBoundS =
     rates.length * (rounds + 1) * (durationS + drainS + 40));
 const engineBoundS = splits.length * (START_TIMEOUT_MS / 1000 + 30 + rounds * (durationS + WARM_PHASE_S + 70));
 const holdBoundS = START_TIMEOUT_MS / 1000 + 60 + Math.ceil(holdTarget / wave) * (CONNECT_TIMEOUT_MS / 1000 + 5);
+const rollingBoundS = 2 * (START_TIMEOUT_MS / 1000) * 2 + 4 * rollingSteadyS + 240;
 const boundS =
   60 +
-  (parts.includes('fanout') ? fanoutBoundS : 0) +
+  (parts.includes('rolling') ? rollingBoundS : 0) +
+  (parts.includes('fanout') ? (fanoutBoundS * 3) / 2 : 0) +
   (parts.includes('engine') ? engineBoundS : 0) +
   (parts.includes('hold') ? holdBoundS : 0);
 guardRun('bench:cluster', boundS);
@@ -893,23 +950,46 @@ progress(`machine: ${machineLine(host)}`);
 progress(`model: ${modelDir}; parts: ${parts.join(', ')}`);
 const redis = await startRedisServer();
 progress(`redis-server on 127.0.0.1:${redis.port} (pid ${redis.pid}), no persistence`);
+const needsCluster = parts.includes('fanout') || (parts.includes('rolling') && rollingRedis === 'cluster');
+const cluster = needsCluster ? await startRedisCluster({ masters: 3 }) : null;
+if (cluster) progress(`Redis Cluster of 3 masters on ${cluster.nodes.join(', ')}`);
 const fanout: FanoutResult[] = [];
 let engine: EngineResult[] = [];
 let hold: HoldResult | null = null;
+let rolling: RollingResult | null = null;
 try {
   if (parts.includes('fanout')) {
-    fanout.push(await runFanout('one', redis));
-    fanout.push(await runFanout('two', redis));
+    fanout.push(await runFanout('one', singleRedis(redis)));
+    fanout.push(await runFanout('two', singleRedis(redis)));
+    if (cluster) fanout.push(await runFanout('cluster', clusterRedis(cluster)));
   }
   if (parts.includes('engine')) engine = await runEngine(redis);
   if (parts.includes('hold')) hold = await runHold(redis);
+  if (parts.includes('rolling')) {
+    const shared = rollingRedis === 'cluster' && cluster ? clusterRedis(cluster) : singleRedis(redis);
+    rolling = await runRolling({
+      subscribers: rollingSubscribers,
+      channels,
+      rate: rollingRate,
+      steadyS: rollingSteadyS,
+      clientProcs,
+      startTimeoutMs: START_TIMEOUT_MS,
+      env: (port) => envOf(port, shared, 1),
+      redis: shared.label,
+    });
+  }
 } finally {
+  await cluster?.stop();
   await redis.stop();
 }
 const comparisons = compare(fanout);
 const loadAvgEnd = loadAvgNow();
 const rec = parts.includes('engine') ? recommend(engine, loadAvgEnd) : null;
-const markdown = [report(fanout, comparisons, engine, rec, loadAvgEnd), ...(hold ? holdReport(hold) : [])].join('\n');
+const markdown = [
+  report(fanout, comparisons, engine, rec, loadAvgEnd),
+  ...(hold ? holdReport(hold) : []),
+  ...(rolling ? rollingReport(rolling, { steadyS: rollingSteadyS }) : []),
+].join('\n');
 publishResults(
   'cluster',
   {
@@ -940,6 +1020,7 @@ publishResults(
     comparisons,
     engine,
     hold,
+    rolling,
     recommendation: rec,
   },
   markdown,

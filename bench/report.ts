@@ -39,8 +39,10 @@ interface Bench {
 // - rest: 3 s per scenario after its 1 s warm-up, 9 scenarios and 4 overload rows (full: 10 s): ~1.5 min;
 // - ws: all six servers, 500 subscribers, rates 200 and 1,000 msg/s for 3 s each, one round, drains at most
 //   10 s (full: 10,000 subscribers, 10 s, 30 s drains): ~2.5 min;
-// - cluster: the fan-out part only (one instance vs two through Redis), 500 subscribers at 500 msg/s for
-//   3 s, one round (full: 2,000 subscribers, 10 s, plus the engine split and the 20,000-connection hold): ~1 min;
+// - cluster: the fan-out part (one instance vs two through Redis vs two through a Redis Cluster), 500
+//   subscribers at 500 msg/s for 3 s, one round, and a small rolling restart (300 SDK subscribers, 200
+//   msg/s, 4 s steady) (full: 2,000 subscribers, 10 s, 1,000 SDK subscribers at 500 msg/s, plus the engine
+//   split and the 20,000-connection hold): ~2.5 min;
 // - ingest, store: their own --quick.
 const BENCHES: readonly Bench[] = [
   { name: 'engine', title: 'Engine', args: ['--duration', '2'], expectS: 60, timeoutS: 300, figures: engineFigures },
@@ -56,8 +58,27 @@ const BENCHES: readonly Bench[] = [
   {
     name: 'cluster',
     title: 'Cluster',
-    args: ['--parts', 'fanout', '--connections', '500', '--rate', '500', '--duration', '3', '--drain', '10', '--rounds', '1'],
-    expectS: 70,
+    args: [
+      '--parts',
+      'fanout,rolling',
+      '--connections',
+      '500',
+      '--rate',
+      '500',
+      '--duration',
+      '3',
+      '--drain',
+      '10',
+      '--rounds',
+      '1',
+      '--rolling-subscribers',
+      '300',
+      '--rolling-rate',
+      '200',
+      '--rolling-steady',
+      '4',
+    ],
+    expectS: 150,
     timeoutS: 360,
     figures: clusterFigures,
   },
@@ -111,7 +132,8 @@ type Unit =
   | 'CPU ms / 1,000 lines'
   | 'CPU ms / 1,000 msgs'
   | 'calls / msg'
-  | 'upserts / msg';
+  | 'upserts / msg'
+  | 'deliveries';
 
 const rec = (x: unknown): Record<string, unknown> | undefined =>
   typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined;
@@ -383,6 +405,52 @@ function clusterFigures(j: unknown): Figure[] {
         ratioAs: 'x',
       });
     }
+  }
+  if (parts.includes('fanout')) {
+    for (const rate of list(j, 'settings', 'rates').filter((r): r is number => typeof r === 'number')) {
+      out.push({
+        figure: `fan-out deliveries / server CPU-s @${rate} msg/s, two instances through a Redis Cluster`,
+        value: num(row('cluster', rate), 'deliveriesPerCpuS'),
+        unit: 'deliveries / CPU-s',
+        baseline: num(row('two', rate), 'deliveriesPerCpuS'),
+        baselineWhat: 'two instances through one Redis',
+        ratioAs: 'x',
+      });
+    }
+  }
+  if (parts.includes('rolling')) {
+    const owed = num(j, 'rolling', 'owed');
+    const lost = num(j, 'rolling', 'lost');
+    const repeated = num(j, 'rolling', 'repeated');
+    out.push(
+      {
+        figure: `rolling restart: deliveries lost (of ${owed ?? '?'} owed to ${num(j, 'rolling', 'subscribersHeld') ?? '?'} SDK subscribers)`,
+        value: lost,
+        unit: 'deliveries',
+        baselineWhat: 'no baseline',
+        ratioAs: 'x',
+        lowerIsBetter: true,
+        targets: [target('0', atMost(lost, 0))],
+      },
+      {
+        figure: 'rolling restart: deliveries repeated',
+        value: repeated,
+        unit: 'deliveries',
+        baselineWhat: 'no baseline',
+        ratioAs: 'x',
+        lowerIsBetter: true,
+        targets: [target('0', atMost(repeated, 0))],
+      },
+      {
+        figure: 'rolling restart: p99 delivery latency of messages published during a restart',
+        value: num(j, 'rolling', 'latency', 'during', 'p99Ms'),
+        unit: 'ms',
+        baseline: num(j, 'rolling', 'latency', 'outside', 'p99Ms'),
+        baselineWhat: 'published outside the restarts',
+        ratioAs: 'x',
+        lowerIsBetter: true,
+      },
+    );
   }
   if (parts.includes('hold')) {
     const held = num(j, 'hold', 'held');

@@ -44,6 +44,10 @@ export interface Config {
   /** Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client; empty: the TCP peer is the client. */
   trustedProxies: string[];
   redisUrl: string | undefined;
+  /** REDIS_CLUSTER_NODES: seed nodes (`host:port`) of a Redis Cluster; exclusive with redisUrl. */
+  redisClusterNodes: string[] | undefined;
+  /** Where the shared state lives, from either setting; undefined: in this process. */
+  redis: RedisSetting | undefined;
   /** What a process does when Redis comes back empty (src/redis/epoch.ts): `hold` not-ready until acknowledged, or `reseed`. */
   stateLossPolicy: 'hold' | 'reseed';
   mongodbUrl: string | undefined;
@@ -67,6 +71,8 @@ export interface Config {
   chatRatePer30s: number;
   maxRooms: number;
   replaySize: number;
+  /** Messages kept per channel for replay and recovery (at least), and how long after its last message. */
+  history: { size: number; ttlS: number };
   moodWindowS: number;
   moodLongWindowS: number;
   moodTickMs: number;
@@ -122,6 +128,9 @@ export interface Config {
   workerSlot: number;
 }
 
+/** A single Redis (REDIS_URL) or a Redis Cluster's seed nodes (REDIS_CLUSTER_NODES, with REDIS_USERNAME/REDIS_PASSWORD). */
+export type RedisSetting = { url: string } | { clusterNodes: string[]; username?: string; password?: string };
+
 /** The model bundled in models/ and served when neither MODEL_DIR nor MODEL is set. */
 export const DEFAULT_MODEL = 'chatpulse-mini';
 
@@ -163,6 +172,47 @@ function stateLossPolicy(env: Env): 'hold' | 'reseed' {
   const raw = str(env, 'STATE_LOSS_POLICY') ?? 'hold';
   if (raw === 'hold' || raw === 'reseed') return raw;
   throw new ConfigError(`STATE_LOSS_POLICY must be hold or reseed, got "${raw}"`);
+}
+
+/** Seed nodes are enough to find the rest (a few per shard); this bounds what a typo can ask for. */
+const MAX_CLUSTER_SEEDS = 64;
+// A host name or IPv4 address, or an IPv6 address in brackets; then a port.
+const NODE_ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
+
+function redisClusterNodes(env: Env): string[] | undefined {
+  const raw = str(env, 'REDIS_CLUSTER_NODES');
+  if (raw === undefined) return undefined;
+  const nodes = raw.split(',').map((n) => n.trim());
+  for (const node of nodes) {
+    const port = Number(NODE_ADDRESS.exec(node)?.[1]);
+    if (!(port >= 1 && port <= 65535))
+      throw new ConfigError(
+        `REDIS_CLUSTER_NODES must be a comma-separated list of host:port (e.g. redis-0:6379,redis-1:6379), got "${node}"`,
+      );
+  }
+  if (nodes.length > MAX_CLUSTER_SEEDS)
+    throw new ConfigError(
+      `REDIS_CLUSTER_NODES lists at most ${MAX_CLUSTER_SEEDS} seed nodes (a few per shard are enough), got ${nodes.length}`,
+    );
+  if (new Set(nodes).size !== nodes.length) throw new ConfigError('REDIS_CLUSTER_NODES lists a node twice');
+  return nodes;
+}
+
+function redisSetting(env: Env): RedisSetting | undefined {
+  const url = str(env, 'REDIS_URL');
+  const clusterNodes = redisClusterNodes(env);
+  const username = str(env, 'REDIS_USERNAME');
+  const password = env.REDIS_PASSWORD === '' ? undefined : env.REDIS_PASSWORD;
+  if (url !== undefined && clusterNodes !== undefined) {
+    throw new ConfigError(
+      'REDIS_URL and REDIS_CLUSTER_NODES are mutually exclusive: REDIS_URL for one Redis, REDIS_CLUSTER_NODES for a Redis Cluster',
+    );
+  }
+  // REDIS_USERNAME/REDIS_PASSWORD are the cluster nodes' credentials only: a REDIS_URL carries its own (and
+  // a REDIS_PASSWORD meant for something else beside it must not change what it says).
+  if (url !== undefined) return { url };
+  if (clusterNodes === undefined) return undefined;
+  return { clusterNodes, ...(username === undefined ? {} : { username }), ...(password === undefined ? {} : { password }) };
 }
 
 export function loadConfig(env: Env): Config {
@@ -224,6 +274,8 @@ export function loadConfig(env: Env): Config {
       .map((o) => o.trim())
       .filter((o) => o !== ''),
     redisUrl: str(env, 'REDIS_URL'),
+    redisClusterNodes: redisClusterNodes(env),
+    redis: redisSetting(env),
     stateLossPolicy: stateLossPolicy(env),
     mongodbUrl: str(env, 'MONGODB_URL'),
     workers,
@@ -245,6 +297,8 @@ export function loadConfig(env: Env): Config {
     chatRatePer30s: int(env, 'CHAT_RATE_PER_30S', 20, 1),
     maxRooms,
     replaySize: int(env, 'REPLAY_SIZE', 50, 0, 1000),
+    // Bounded so one recovery is one read of at most 10,000 messages (a few MB).
+    history: { size: int(env, 'HISTORY_SIZE', 1000, 10, 10_000), ttlS: int(env, 'HISTORY_TTL_S', 3600, 10, 7 * 86_400) },
     moodWindowS: int(env, 'MOOD_WINDOW_S', 10, 1, 3600),
     moodLongWindowS: int(env, 'MOOD_LONG_WINDOW_S', 60, 1, 3600),
     moodTickMs: int(env, 'MOOD_TICK_MS', 1000, 50, 60_000),
@@ -302,11 +356,12 @@ export function loadConfig(env: Env): Config {
   if (config.moodLongWindowS < config.moodWindowS) {
     throw new ConfigError('MOOD_LONG_WINDOW_S must be at least MOOD_WINDOW_S');
   }
-  if (config.workers > 1 && config.redisUrl === undefined) {
-    throw new ConfigError('WORKERS > 1 needs REDIS_URL: processes share rooms, presence and limits through Redis');
+  if (config.workers > 1 && config.redis === undefined) {
+    throw new ConfigError('WORKERS > 1 needs REDIS_URL (or REDIS_CLUSTER_NODES): processes share rooms, presence and limits through Redis');
   }
-  if (config.redisUrl !== undefined && config.jwtSecret === undefined) {
-    throw new ConfigError('REDIS_URL needs JWT_SECRET: every process of a cluster must sign and verify tokens with the same secret');
+  if (config.redis !== undefined && config.jwtSecret === undefined) {
+    const setting = config.redisUrl !== undefined ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES';
+    throw new ConfigError(`${setting} needs JWT_SECRET: every process of a cluster must sign and verify tokens with the same secret`);
   }
   return config;
 }

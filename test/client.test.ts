@@ -19,6 +19,7 @@ import {
   type WebSocketLike,
 } from '../src/client/index.js';
 import { call, createRooms, startServer, type TestServer } from './helpers.js';
+import { roomKeys } from '../src/channels/redis-rooms.js';
 import { startRedisServer } from './redis-server.js';
 
 const LABELS = ['negative', 'neutral', 'positive'];
@@ -209,7 +210,7 @@ describe('client SDK', () => {
     await conn.next('subscribed', (f) => f.channel === 'room:sdk-live');
     expect(conn.isOpen).toBe(true);
     const got = conn.next('message', (m) => m.text === 'this stream is amazing, love it');
-    conn.chat('room:sdk-live', 'this stream is amazing, love it');
+    void conn.chat('room:sdk-live', 'this stream is amazing, love it');
     const own = await got;
     expect(own).toMatchObject({ type: 'message', channel: 'room:sdk-live', user: { name: 'admin' } });
     expect(LABELS).toContain(own.sentiment.label);
@@ -226,21 +227,21 @@ describe('client SDK', () => {
     await expect(conn.subscribe('nonsense')).rejects.toMatchObject({ name: 'LiveError', code: 'invalid_channel' });
     expect(conn.channels.has('nonsense')).toBe(false);
     const refused = conn.next('error', (e) => e.channel === 'twitch:somestreamer');
-    conn.chat('twitch:somestreamer', 'hi');
+    void conn.chat('twitch:somestreamer', 'hi');
     expect(await refused).toMatchObject({ code: 'forbidden' });
 
     // Batched delivery.
     await conn.subscribe('room:sdk-batch', { batch: true });
     const batch = conn.next('messages', (f) => f.channel === 'room:sdk-batch');
-    conn.chat('room:sdk-batch', 'one');
-    conn.chat('room:sdk-batch', 'two');
+    void conn.chat('room:sdk-batch', 'one');
+    void conn.chat('room:sdk-batch', 'two');
     expect((await batch).items[0]).toMatchObject({ type: 'message', text: 'one' });
 
     // Anonymous: may watch, may not post.
     const anon = track(new LiveConnection({ url: s.url, WebSocket, channels: ['room:sdk-live'] }));
     await anon.next('subscribed');
     const denied = anon.next('error');
-    anon.chat('room:sdk-live', 'hello?');
+    void anon.chat('room:sdk-live', 'hello?');
     expect(await denied).toMatchObject({ code: 'unauthorized' });
     // Closed while still connecting: nothing is left behind and nothing throws later.
     const early = new LiveConnection({ url: s.url, WebSocket, channels: ['room:sdk-live'] });
@@ -273,7 +274,7 @@ describe('client SDK', () => {
     const log = record(conn);
     await conn.next('subscribed', (f) => f.channel === 'room:restart-2');
     const before = conn.next('message', (m) => m.text === 'before the restart');
-    conn.chat('room:restart', 'before the restart');
+    void conn.chat('room:restart', 'before the restart');
     await before;
 
     await first.app.stop();
@@ -293,7 +294,7 @@ describe('client SDK', () => {
       expect(log.events.find((x) => x.kind === 'close')?.e).toMatchObject({ code: 1001, willReconnect: true });
 
       const after = conn.next('message', (m) => m.text === 'after the restart');
-      conn.chat('room:restart', 'after the restart'); // posting needs a token the new process accepts
+      void conn.chat('room:restart', 'after the restart'); // posting needs a token the new process accepts
       expect((await after).channel).toBe('room:restart');
     } finally {
       conn.close();
@@ -342,7 +343,7 @@ describe('client SDK', () => {
       await conn.next('subscribed', (f) => f.channel === 'room:heartbeat', 5000);
       expect(pairs.length).toBe(2);
       const got = conn.next('message', (m: MessageFrame) => m.text === 'still here');
-      conn.chat('room:heartbeat', 'still here');
+      void conn.chat('room:heartbeat', 'still here');
       await got;
     } finally {
       conn.close();
@@ -393,7 +394,7 @@ describe('client SDK', () => {
     await live.next('subscribed', (f) => f.channel === 'room:sdk-auth');
     expect(refreshing.accessToken).not.toBe(pair.access_token);
     const mine = live.next('message', (m) => m.text === 'refreshed');
-    live.chat('room:sdk-auth', 'refreshed');
+    void live.chat('room:sdk-auth', 'refreshed');
     expect((await mine).user.name).toBe('sdk_revoked');
     live.close();
 
@@ -417,7 +418,7 @@ describe('client SDK', () => {
       const login = await call(srv.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'admin-password' } });
       await createRooms(srv.url, (login.body as { access_token: string }).access_token, ['sdk-outage']);
       const reader = new Redis(redis.url);
-      const saved = (await reader.get('cp:room:sdk-outage')) as string;
+      const saved = (await reader.get(roomKeys().record('sdk-outage'))) as string;
       reader.disconnect();
       await redis.stop();
       let settled = false;
@@ -437,7 +438,7 @@ describe('client SDK', () => {
       // retries every 5 ms, ahead of the server's own reconnect backoff), as a restored Redis would hold it.
       const planter = new Redis(redis.url, { retryStrategy: () => 5, maxRetriesPerRequest: null });
       planter.on('error', () => undefined);
-      const planted = Promise.all([planter.set('cp:room:sdk-outage', saved), planter.zadd('cp:rooms', 1, 'sdk-outage')]);
+      const planted = Promise.all([planter.set(roomKeys().record('sdk-outage'), saved), planter.zadd(roomKeys().index, 1, 'sdk-outage')]);
       await redis.restart();
       await planted;
       planter.disconnect();
@@ -535,7 +536,7 @@ describe('client SDK: token renewal and revocation of the live connection', { co
     expect(c.accessToken).not.toBe(first);
     expect(authed[0]).toBe(expiryMs(c.accessToken as string));
     const mine = live.next('message', (m) => m.text === 'past the first expiry');
-    live.chat('room:sdk-renew', 'past the first expiry');
+    void live.chat('room:sdk-renew', 'past the first expiry');
     expect((await mine).user.name).toBe('sdk_renew');
   });
 
@@ -552,7 +553,7 @@ describe('client SDK: token renewal and revocation of the live connection', { co
     await reopened;
     await live.next('subscribed', (f) => f.channel === 'room:sdk-role');
     const mine = live.next('message', (m) => m.text === 'promoted');
-    live.chat('room:sdk-role', 'promoted');
+    void live.chat('room:sdk-role', 'promoted');
     expect((await mine).user.badges).toContain('admin');
   });
 
@@ -575,7 +576,7 @@ describe('client SDK: token renewal and revocation of the live connection', { co
     expect(await closed).toMatchObject({ code: 4001, reason: 'revoked', willReconnect: true });
     await reopened;
     const mine = live.next('message', (m) => m.text === text);
-    live.chat('room:sdk-static', text);
+    void live.chat('room:sdk-static', text);
     expect((await mine).user.badges).toContain('admin');
   }
 

@@ -101,12 +101,15 @@ describe('the wire contract', () => {
           text: 't',
           sentiment: { label: 'positive', score: 0.5 },
           ts: 1,
+          offset: 1,
         }),
       ) as Record<string, unknown>;
       expect(frameViolation(message)).toBeNull();
       expect(frameViolation({ ...message, type: 'nope' })).toMatch(/unknown server frame type/);
       expect(frameViolation({ ...message, ts: undefined })).toMatch(/^message: .*ts/);
-      expect(frameViolation({ ...message, offset: 3 })).toMatch(/additional properties/);
+      expect(frameViolation({ ...message, extra: 3 })).toMatch(/additional properties/);
+      expect(frameViolation({ ...message, offset: undefined })).toMatch(/offset/);
+      expect(frameViolation({ ...message, offset: 0 })).toMatch(/offset/);
       expect(frameViolation({ ...message, user: { id: 'u', name: 'n', badges: 'host' } })).toMatch(/badges/);
       expect(
         frameViolation({
@@ -123,8 +126,9 @@ describe('the wire contract', () => {
     it('room traffic: subscribed, message, messages, presence, mood, likes, pong, authed, error', async () => {
       await a.subscribe('room:contract');
       await b.subscribe('room:contract', true);
-      a.send({ type: 'chat', channel: 'room:contract', text: 'what a great stream' });
+      a.send({ type: 'chat', channel: 'room:contract', text: 'what a great stream', ref: 'first' });
       const msg = await hasType(a, 'message', 'room:contract');
+      expect(await hasType(a, 'ack')).toEqual({ type: 'ack', ref: 'first', id: msg.id, offset: msg.offset });
       await hasType(b, 'messages', 'room:contract');
       await hasType(a, 'presence', 'room:contract');
       await hasType(a, 'mood', 'room:contract');
@@ -152,16 +156,16 @@ describe('the wire contract', () => {
       await hasType(a, 'authed');
 
       a.send('not json');
-      a.send({ type: 'chat', channel: 'twitch:somebody', text: 'hi' });
+      a.send({ type: 'chat', channel: 'twitch:somebody', text: 'hi', ref: 'nope' });
       await a.until((fs) => fs.filter((f) => f.type === 'error').length >= 2, 5000, 'two errors');
       expect(
         a
           .of('error')
-          .map((f) => [f.code, f.channel])
+          .map((f) => [f.code, f.channel, f.ref])
           .sort(),
       ).toEqual([
-        ['forbidden', 'twitch:somebody'],
-        ['invalid_json', undefined],
+        ['forbidden', 'twitch:somebody', 'nope'],
+        ['invalid_json', undefined, undefined],
       ]);
     });
 
@@ -248,7 +252,7 @@ describe('the wire contract', () => {
       const user = { id: 'u1', name: 'kai', badges: ['host'] };
       const sentiment = { label: 'positive', score: 0.9915 };
       const base = { channel: 'room:finals', id: '01JD0000000000000000000000', user, text: 'welcome!', sentiment, ts: 1763800000000 };
-      expect(frames.message(base)).toBe(JSON.stringify({ type: 'message', ...base }));
+      expect(frames.message({ ...base, offset: 7 })).toBe(JSON.stringify({ type: 'message', ...base, offset: 7 }));
       const tuser = { id: '1001', name: 'ModGuy', badges: ['moderator'], color: '#1e90ff' };
       const emotes = [{ id: '25', name: 'Kappa', start: 11, end: 15 }];
       const ingested = {
@@ -260,7 +264,7 @@ describe('the wire contract', () => {
         sent_ts: 1763799999000,
         emotes,
       };
-      expect(frames.message(ingested)).toBe(
+      expect(frames.message({ ...ingested, offset: 8 })).toBe(
         JSON.stringify({
           type: 'message',
           ...base,
@@ -270,9 +274,10 @@ describe('the wire contract', () => {
           source_id: 'abc',
           sent_ts: 1763799999000,
           emotes,
+          offset: 8,
         }),
       );
-      const m1 = frames.message(base);
+      const m1 = frames.message({ ...base, offset: 1 });
       expect(frames.messages('room:finals', [m1, m1])).toBe(
         JSON.stringify({ type: 'messages', channel: 'room:finals', items: [JSON.parse(m1), JSON.parse(m1)] }),
       );
@@ -289,7 +294,13 @@ describe('the wire contract', () => {
       );
       expect(frames.delete('c', 'm')).toBe(JSON.stringify({ type: 'delete', channel: 'c', message_id: 'm' }));
       expect(frames.closed('c')).toBe(JSON.stringify({ type: 'closed', channel: 'c' }));
-      expect(frames.subscribed('c', 3)).toBe(JSON.stringify({ type: 'subscribed', channel: 'c', viewers: 3 }));
+      expect(frames.subscribed({ channel: 'c', viewers: 3, epoch: 'e', offset: 4 })).toBe(
+        JSON.stringify({ type: 'subscribed', channel: 'c', viewers: 3, epoch: 'e', offset: 4 }),
+      );
+      expect(frames.subscribed({ channel: 'c', viewers: 3, epoch: 'e', offset: 4, recovered: false, reason: 'r' })).toBe(
+        JSON.stringify({ type: 'subscribed', channel: 'c', viewers: 3, epoch: 'e', offset: 4, recovered: false, reason: 'r' }),
+      );
+      expect(frames.ack('r1', 'm', 9)).toBe(JSON.stringify({ type: 'ack', ref: 'r1', id: 'm', offset: 9 }));
       expect(frames.unsubscribed('c')).toBe(JSON.stringify({ type: 'unsubscribed', channel: 'c' }));
       expect(frames.pong()).toBe('{"type":"pong"}');
       expect(frames.authed(1000)).toBe(JSON.stringify({ type: 'authed', expires_at: 1000 }));
@@ -302,7 +313,7 @@ describe('the wire contract', () => {
       // Every constructor's output is a frame of its own schema.
       for (const f of [
         m1,
-        frames.message(ingested),
+        frames.message({ ...ingested, offset: 2 }),
         frames.messages('room:finals', [m1]),
         frames.mood('room:finals', short, long, 5),
         frames.gift(gift),
@@ -436,7 +447,7 @@ describe('the wire contract', () => {
     it('has one message and one operation per frame type: the server receives client frames and sends its own', () => {
       const all = [...CLIENT_TYPES, ...SERVER_FRAME_TYPES];
       expect(CLIENT_TYPES).toHaveLength(6);
-      expect(SERVER_FRAME_TYPES).toHaveLength(13);
+      expect(SERVER_FRAME_TYPES).toHaveLength(14);
       expect(Object.keys(doc.components.messages).sort()).toEqual([...all].sort());
       expect(Object.keys(doc.channels.live?.messages ?? {}).sort()).toEqual([...all].sort());
       expect(doc.channels.live?.address).toBe('/ws');
@@ -447,6 +458,7 @@ describe('the wire contract', () => {
       for (const type of SERVER_FRAME_TYPES)
         expect(ops.filter((o) => o.action === 'send' && o.messages[0]?.$ref.endsWith(`/${type}`))).toHaveLength(1);
       expect(doc.operations.receiveSubscribe?.reply?.messages[0]?.$ref).toBe('#/channels/live/messages/subscribed');
+      expect(doc.operations.receiveChat?.reply?.messages[0]?.$ref).toBe('#/channels/live/messages/ack');
       const chat = resolve('#/components/schemas/ChatFrame') as { properties: { text: { maxLength: number } } };
       expect(chat.properties.text.maxLength).toBe(MAX_TEXT_LENGTH);
     });
@@ -464,7 +476,7 @@ describe('the wire contract', () => {
         }
       };
       walk(doc);
-      expect(refs).toBeGreaterThan(3 * 19);
+      expect(refs).toBeGreaterThan(3 * 20);
       const ajv = new Ajv({ strict: false, allErrors: true });
       const validators = new Map<string, ValidateFunction>();
       const received: Frame[] = sockets.flatMap((ws) => ws.frames);

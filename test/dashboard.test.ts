@@ -126,7 +126,7 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
 
     // A message sent through the SDK shows up with its label as data-label (and the matching tint).
     const sent = poster.next('message', (m: MessageFrame) => m.text === 'this is the best stream ever, love it');
-    poster.chat('room:dash', 'this is the best stream ever, love it');
+    void poster.chat('room:dash', 'this is the best stream ever, love it');
     const frame = await sent;
     const item = page.locator(`#chat li[data-id="${frame.id}"]`);
     await item.waitFor();
@@ -145,7 +145,7 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
     // The chart gets points from mood frames; more traffic, more points.
     await expect.poll(async () => (await state()).chartPoints, { timeout: 5000 }).toBeGreaterThan(0);
     const before = (await state()).chartPoints;
-    poster.chat('room:dash', 'this is awful, worst game');
+    void poster.chat('room:dash', 'this is awful, worst game');
     await expect.poll(async () => (await state()).chartPoints, { timeout: 5000 }).toBeGreaterThan(before);
     expect(Number(await page.locator('#mood-chart').getAttribute('data-points'))).toBeGreaterThan(before);
     await page.locator('#mood-chart canvas').waitFor();

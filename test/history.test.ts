@@ -35,7 +35,7 @@ describe('history, reports and accounts', () => {
     const log = watch(alice);
     await log.live.subscribe('room:hist');
     t0 = Date.now();
-    for (let i = 0; i < N; i++) log.live.chat('room:hist', `message number ${i}`);
+    for (let i = 0; i < N; i++) void log.live.chat('room:hist', `message number ${i}`);
     await log.until(() => log.messages('room:hist').length === N, 10_000, `${N} messages`);
     t1 = Date.now() + 1;
     log.close();

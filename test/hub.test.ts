@@ -3,8 +3,9 @@
 // The memory drivers stand in for the ports they implement; the engine, fanout and rooms are fakes.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Principal } from '../src/auth/index.js';
-import { MemoryChannelBus, type BusEvent } from '../src/channels/bus.js';
-import { ChannelHub, topicOf, type Fanout, type HubDeps, type HubOptions } from '../src/channels/hub.js';
+import { MemoryChannelBus, type BusEvent, type ChannelBus, type PlainEvent } from '../src/channels/bus.js';
+import type { AppendRef, HistoryOptions, NewMessage } from '../src/channels/history.js';
+import { ChannelHub, topicOf, type Fanout, type HubDeps, type HubOptions, type Since, type Welcome } from '../src/channels/hub.js';
 import { MemoryLikeStore } from '../src/channels/likes.js';
 import { MemoryPresenceStore } from '../src/channels/presence.js';
 import type { RoomRecord } from '../src/channels/rooms.js';
@@ -88,6 +89,7 @@ const room = (id: string): RoomRecord => ({
 
 const OPTIONS: HubOptions = {
   replaySize: 10,
+  historyRead: 100,
   moodWindowS: 10,
   moodLongWindowS: 60,
   moodTickMs: 1_000,
@@ -98,10 +100,58 @@ const OPTIONS: HubOptions = {
 
 const alice: Principal = { userId: 'u1', username: 'alice', role: 'user', via: 'jwt' };
 
-function setup() {
+/**
+ * The memory bus delivering, as a cluster bus does, only the channels this process watches, and able to lose
+ * chosen offsets on the way (as a subscription that was not yet in effect, or a dropped connection, would).
+ */
+class WatchingBus implements ChannelBus {
+  readonly inner: MemoryChannelBus;
+  private readonly watched = new Set<string>();
+  /** Offsets not delivered (they stay in history). */
+  readonly lose = new Set<number>();
+
+  constructor(history?: HistoryOptions) {
+    this.inner = new MemoryChannelBus(history);
+  }
+
+  publish(event: PlainEvent): void {
+    this.inner.publish(event);
+  }
+
+  append(message: NewMessage, ref?: AppendRef) {
+    return this.inner.append(message, ref);
+  }
+
+  history(channel: string, after: number | null, limit: number) {
+    return this.inner.history(channel, after, limit);
+  }
+
+  onEvent(handler: (event: BusEvent) => void): void {
+    this.inner.onEvent((e) => {
+      if (!this.watched.has(e.channel)) return;
+      if (e.kind === 'message' && this.lose.has(e.offset)) return;
+      handler(e);
+    });
+  }
+
+  watch(channel: string): Promise<void> {
+    this.watched.add(channel);
+    return Promise.resolve();
+  }
+
+  unwatch(channel: string): void {
+    this.watched.delete(channel);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+function setup(options: { bus?: ChannelBus; hub?: Partial<HubOptions> } = {}) {
   const engine = new FakeEngine();
   const fanout = new FakeFanout();
-  const bus = new MemoryChannelBus();
+  const bus = options.bus ?? new MemoryChannelBus();
   const recorded: StoredMessage[] = [];
   const hub = new ChannelHub(
     {
@@ -114,10 +164,21 @@ function setup() {
       chatLimiter: new MemoryRateLimiter(1_000, 60, 'test-chat'),
       recorder: { record: (m) => void recorded.push(m), remove: () => undefined },
     },
-    OPTIONS,
+    { ...OPTIONS, ...options.hub },
   );
   return { engine, fanout, bus, hub, recorded };
 }
+
+/** What a subscriber attached now would be sent. */
+async function welcomeOf(hub: ChannelHub, channel: string, since?: Since, batch = false): Promise<Welcome> {
+  let welcome: Welcome | undefined;
+  await hub.welcome(channel, batch, since, (w) => (welcome = w));
+  if (!welcome) throw new Error('welcome never attached');
+  return welcome;
+}
+
+const offsetsOf = (frames: readonly string[]) =>
+  frames.map((f) => JSON.parse(f) as { type: string; offset?: number }).flatMap((f) => (f.type === 'message' ? [f.offset] : []));
 
 /** Lets every pending promise chain run (real timers only). */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -196,7 +257,7 @@ describe('ChannelHub ordering', () => {
     engine.call('broken').reject(failure);
     // The sender of the failed one gets the engine's error; the next one is not held up by it.
     await expect(first).rejects.toBe(failure);
-    await expect(second).resolves.toMatchObject({ kind: 'message', channel: 'room:lobby' });
+    await expect(second).resolves.toMatchObject({ offset: 1 }); // the failed one took no offset
     expect(fanout.frames('c:room:lobby', 'message').map((f) => f.text)).toEqual(['fine']);
     expect(recorded.map((m) => m.text)).toEqual(['fine']);
     expect(hub.counters.messages).toBe(1);
@@ -216,22 +277,21 @@ describe('ChannelHub ordering', () => {
 describe('ChannelHub delivery', () => {
   afterEach(() => vi.useRealTimers());
 
-  const message = (channel: string, id: string, text: string): BusEvent => ({
-    kind: 'message',
+  const message = (channel: string, id: string, text: string): NewMessage => ({
     channel,
     id,
     label: 'positive',
     polarity: 0.85,
     ts: Date.now(),
-    frame: JSON.stringify({ type: 'message', channel, id, text }),
+    head: JSON.stringify({ type: 'message', channel, id, text }).slice(0, -1),
   });
 
   it('sends a bus message to per-message subscribers at once and to batched ones in one frame per tick', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     const { bus, fanout } = setup();
     fanout.watchers.set(topicOf('room:lobby', true), 1);
-    bus.publish(message('room:lobby', 'A1', 'one'));
-    bus.publish(message('room:lobby', 'A2', 'two'));
+    void bus.append(message('room:lobby', 'A1', 'one'));
+    void bus.append(message('room:lobby', 'A2', 'two'));
 
     expect(fanout.frames('c:room:lobby').map((f) => f.text)).toEqual(['one', 'two']);
     expect(fanout.frames('b:room:lobby')).toEqual([]); // held until the batch tick
@@ -242,8 +302,8 @@ describe('ChannelHub delivery', () => {
         type: 'messages',
         channel: 'room:lobby',
         items: [
-          { type: 'message', channel: 'room:lobby', id: 'A1', text: 'one' },
-          { type: 'message', channel: 'room:lobby', id: 'A2', text: 'two' },
+          { type: 'message', channel: 'room:lobby', id: 'A1', text: 'one', offset: 1 },
+          { type: 'message', channel: 'room:lobby', id: 'A2', text: 'two', offset: 2 },
         ],
       },
     ]);
@@ -252,7 +312,7 @@ describe('ChannelHub delivery', () => {
   it('builds no batch for a channel nobody watches batched', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     const { bus, fanout, hub } = setup();
-    bus.publish(message('room:lobby', 'A1', 'one'));
+    void bus.append(message('room:lobby', 'A1', 'one'));
     await vi.advanceTimersByTimeAsync(OPTIONS.batchTickMs * 2);
     expect(fanout.frames('c:room:lobby')).toHaveLength(1);
     expect(fanout.frames('b:room:lobby')).toEqual([]);
@@ -263,13 +323,16 @@ describe('ChannelHub delivery', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     const { bus, fanout, hub } = setup();
     fanout.watchers.set('b:room:lobby', 1);
-    bus.publish(message('room:lobby', 'A1', 'one'));
+    void bus.append(message('room:lobby', 'A1', 'one'));
     hub.remove('room:lobby', ['A1']);
     expect(fanout.frames('b:room:lobby').map((f) => f.type)).toEqual(['messages', 'delete']);
     expect(fanout.frames('c:room:lobby').map((f) => f.type)).toEqual(['message', 'delete']);
     expect(fanout.frames('c:room:lobby', 'delete')).toEqual([{ type: 'delete', channel: 'room:lobby', message_id: 'A1' }]);
     // Gone from what a new subscriber is replayed.
-    expect(hub.welcome('room:lobby', false).map((f) => (JSON.parse(f) as { type: string }).type)).not.toContain('message');
+    await hub.join('room:lobby', 'conn-1');
+    const welcome = await welcomeOf(hub, 'room:lobby');
+    expect(welcome.frames.map((f) => (JSON.parse(f) as { type: string }).type)).not.toContain('message');
+    expect(welcome.offset).toBe(1);
   });
 
   it('pushes mood on the tick only to channels someone watches, and stops once a channel has settled', async () => {
@@ -277,8 +340,8 @@ describe('ChannelHub delivery', () => {
     const { bus, fanout, hub } = setup();
     hub.start();
     try {
-      bus.publish(message('room:lobby', 'A1', 'one'));
-      bus.publish(message('room:other', 'B1', 'two'));
+      void bus.append(message('room:lobby', 'A1', 'one'));
+      void bus.append(message('room:other', 'B1', 'two'));
       fanout.watchers.set('c:room:lobby', 1);
 
       await vi.advanceTimersByTimeAsync(OPTIONS.moodTickMs);
@@ -319,3 +382,107 @@ describe('ChannelHub delivery', () => {
     }
   });
 });
+
+describe('ChannelHub history: replay, recovery, gaps', () => {
+  const line = (channel: string, n: number): NewMessage => ({
+    channel,
+    id: `M${String(n).padStart(25, '0')}`,
+    label: n % 2 ? 'positive' : 'negative',
+    polarity: n % 2 ? 0.8 : -0.8,
+    ts: Date.now(),
+    head: JSON.stringify({ type: 'message', channel, id: `M${n}`, text: `m${n}` }).slice(0, -1),
+  });
+  const publish = async (bus: ChannelBus, channel: string, from: number, to: number) => {
+    for (let n = from; n <= to; n++) await bus.append(line(channel, n));
+  };
+
+  it('replays the recent messages, then recovers exactly the ones after a client offset', async () => {
+    const { bus, hub } = setup({ hub: { replaySize: 3 } });
+    await hub.join('room:lobby', 'conn-1');
+    await publish(bus, 'room:lobby', 1, 8);
+    const fresh = await welcomeOf(hub, 'room:lobby');
+    expect(fresh).toMatchObject({ offset: 8 });
+    expect(fresh.recovered).toBeUndefined();
+    expect(offsetsOf(fresh.frames)).toEqual([6, 7, 8]);
+
+    // Within the recent messages, and further back than them (read from history).
+    for (const from of [6, 2, 0]) {
+      const back = await welcomeOf(hub, 'room:lobby', { offset: from, epoch: fresh.epoch });
+      expect(back).toMatchObject({ offset: 8, recovered: true });
+      expect(offsetsOf(back.frames)).toEqual(range(from + 1, 8));
+    }
+    const upToDate = await welcomeOf(hub, 'room:lobby', { offset: 8, epoch: fresh.epoch });
+    expect(upToDate).toMatchObject({ recovered: true });
+    expect(offsetsOf(upToDate.frames)).toEqual([]);
+  });
+
+  it('batches a recovery for a batched subscriber', async () => {
+    const { bus, hub } = setup({ hub: { replaySize: 2 } });
+    await hub.join('room:lobby', 'conn-1');
+    await publish(bus, 'room:lobby', 1, 5);
+    const epoch = (await welcomeOf(hub, 'room:lobby')).epoch;
+    const back = await welcomeOf(hub, 'room:lobby', { offset: 1, epoch }, true);
+    const batch = JSON.parse(back.frames[0] as string) as { type: string; items: Array<{ offset: number }> };
+    expect(batch.type).toBe('messages');
+    expect(batch.items.map((i) => i.offset)).toEqual([2, 3, 4, 5]);
+  });
+
+  it('says why it cannot recover: another epoch, or history trimmed', async () => {
+    const { bus, hub } = setup({ bus: new MemoryChannelBus({ size: 4, ttlMs: 60_000, refTtlMs: 60_000 }), hub: { replaySize: 2 } });
+    await hub.join('room:lobby', 'conn-1');
+    await publish(bus, 'room:lobby', 1, 10);
+    const other = await welcomeOf(hub, 'room:lobby', { offset: 3, epoch: 'not-this-one' });
+    const epochReason: unknown = expect.stringMatching(/epoch/);
+    expect(other).toMatchObject({ recovered: false, reason: epochReason });
+    expect(offsetsOf(other.frames)).toEqual([9, 10]); // the recent ones, as a new subscriber
+    const trimmed = await welcomeOf(hub, 'room:lobby', { offset: 2, epoch: other.epoch });
+    const trimmedReason: unknown = expect.stringMatching(/trimmed/);
+    expect(trimmed).toMatchObject({ recovered: false, reason: trimmedReason });
+    expect(offsetsOf(trimmed.frames)).toEqual([7, 8, 9, 10]); // what history still holds
+  });
+
+  it('fills a gap in what it receives from history, so its subscribers see every offset in order', async () => {
+    const bus = new WatchingBus();
+    const { fanout, hub } = setup({ bus });
+    await hub.join('room:lobby', 'conn-1');
+    await welcomeOf(hub, 'room:lobby');
+    bus.lose.add(2).add(3);
+    await publish(bus, 'room:lobby', 1, 5);
+    await settle();
+    expect(fanout.frames('c:room:lobby', 'message').map((f) => f.offset)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it("starts a feed at the channel's history: messages before the subscription are replayed, not lost", async () => {
+    const bus = new WatchingBus();
+    const { fanout, hub } = setup({ bus });
+    await publish(bus, 'room:lobby', 1, 3); // nobody watching here yet
+    expect(fanout.frames('c:room:lobby')).toEqual([]);
+    await hub.join('room:lobby', 'conn-1');
+    const welcome = await welcomeOf(hub, 'room:lobby');
+    expect(welcome.offset).toBe(3);
+    expect(offsetsOf(welcome.frames)).toEqual([1, 2, 3]);
+    // The mood window comes from history too: the first subscriber sees the channel's mood at once.
+    const mood = welcome.frames
+      .map((f) => JSON.parse(f) as { type: string; counts?: Record<string, number> })
+      .find((f) => f.type === 'mood');
+    expect(mood?.counts).toMatchObject({ positive: 2, negative: 1 });
+  });
+
+  it("publishes a message once per ref, answering a repeat with the first one's id and offset", async () => {
+    const { engine, fanout, hub } = setup();
+    const first = hub.chat(alice, 'room:lobby', 'hello', 'ref-1');
+    await classified(engine, 1);
+    engine.call('hello').resolve(POSITIVE);
+    const a = await first;
+    const again = hub.chat(alice, 'room:lobby', 'hello', 'ref-1');
+    await classified(engine, 2);
+    (engine.calls[1] as Classification).resolve(POSITIVE);
+    const b = await again;
+    expect(b).toEqual({ id: a.id, offset: a.offset, epoch: a.epoch, frame: null });
+    expect(fanout.frames('c:room:lobby', 'message')).toHaveLength(1);
+  });
+});
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}

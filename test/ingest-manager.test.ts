@@ -2,7 +2,7 @@
 // server, no platform, no model): a stream runs only under a held lease, a lost lease fences its events
 // and stops its connection, close() hands the stream to the next owner, and lines reach the hub in order.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { MessageEvent } from '../src/channels/bus.js';
+import type { Published } from '../src/channels/hub.js';
 import { MemoryIngestBoard } from '../src/ingest/board.js';
 import { MemoryLeaseManager, type Lease } from '../src/ingest/lease.js';
 import { IngestManager, type IngestManagerDeps, type IngestManagerOptions } from '../src/ingest/manager.js';
@@ -66,14 +66,14 @@ class FakeHub implements Hub {
   readonly announced: Announced[] = [];
   private seq = 0;
 
-  ingest(_source: SourceKind, channel: string, chat: IngestedChat, stillOwner?: () => boolean): Promise<MessageEvent> {
+  ingest(_source: SourceKind, channel: string, chat: IngestedChat, stillOwner?: () => boolean): Promise<Published> {
     return new Promise((resolve, reject) => {
       const id = `M${++this.seq}`;
       this.ingested.push({
         channel,
         chat,
         stillOwner,
-        publish: () => resolve({ kind: 'message', channel, id, frame: '{}', label: 'neutral', polarity: 0, ts: Date.now() }),
+        publish: () => resolve({ id, offset: this.seq, epoch: 'e', frame: '{}' }),
         refuse: () => reject(new Error('refused')),
       });
     });

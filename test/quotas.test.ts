@@ -3,6 +3,7 @@
 // timeouts that name real, non-admin users and stay capped; likes only on live channels and known messages.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { roomKeys } from '../src/channels/redis-rooms.js';
 import { loadConfig } from '../src/config.js';
 import { reportView } from '../src/gateway/routes/reports.js';
 import { call, startServer, type TestServer } from './helpers.js';
@@ -203,8 +204,8 @@ describe('rooms kept in Redis by an older version', () => {
 
   /** Writes a room as a driver would have (JSON plus its index entry), bypassing today's checks. */
   const plant = async (id: string, json: string) => {
-    await client.set(`cp:room:${id}`, json);
-    await client.zadd('cp:rooms', await client.incr('cp:rooms:seq'), id);
+    await client.set(roomKeys().record(id), json);
+    await client.zadd(roomKeys().index, await client.incr(roomKeys().seq), id);
   };
   const record = (id: string, over: Record<string, unknown> = {}) =>
     JSON.stringify({
@@ -273,7 +274,7 @@ describe('rooms kept in Redis by an older version', () => {
     const stale = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`made-up-${i}`, Date.now() - 1000]));
     await plant('stale', record('stale', { timeouts: stale }));
     expect((await timeout('stale')).status).toBe(200);
-    const kept = JSON.parse((await client.get('cp:room:stale')) as string) as { timeouts: Record<string, number> };
+    const kept = JSON.parse((await client.get(roomKeys().record('stale'))) as string) as { timeouts: Record<string, number> };
     expect(Object.keys(kept.timeouts)).toEqual([bob.id]);
   });
 });

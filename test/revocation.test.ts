@@ -4,6 +4,7 @@
 // slot; and a process at its socket cap stays ready. Real server, real `ws` clients.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { userKeys } from '../src/auth/redis-stores.js';
 import { call, createRooms, startServer, type TestServer } from './helpers.js';
 import { startRedisServer } from './redis-server.js';
 import { account, UpgradeRefused, WsClient } from './ws-client.js';
@@ -313,7 +314,7 @@ describe('a revocation the bus lost still reaches the socket', () => {
       const bystander = await WsClient.open(s.url, `token=${other.token}`);
       // The change lands in the shared store with no event on the bus (as when another host wrote it
       // while this one's subscriber was reconnecting): only the sweep can notice it.
-      const key = `cp:users:id:${u.id}`;
+      const key = `${userKeys().idPrefix}${u.id}`;
       const record = JSON.parse((await raw.get(key)) as string) as Record<string, unknown>;
       await raw.set(key, JSON.stringify({ ...record, disabled: true }));
       // Users are cached per process for 5 s; the sweep runs every second after that.

@@ -90,9 +90,9 @@ export class WsClient {
     );
   }
 
-  async subscribe(channel: string, batch = false): Promise<Frame> {
+  async subscribe(channel: string, batch = false, since?: { offset: number; epoch: string }): Promise<Frame> {
     const before = this.of('subscribed', channel).length;
-    this.send({ type: 'subscribe', channel, batch });
+    this.send({ type: 'subscribe', channel, batch, since });
     return this.until(
       (fs) =>
         fs.filter((f) => f.type === 'subscribed' && f.channel === channel)[before] ??

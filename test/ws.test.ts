@@ -41,7 +41,21 @@ describe('websocket channels', () => {
       account(s.url, 'admin', 'admin-password'),
     ]);
     // Rooms exist only through the API; the admin hosts these, so alice, bob and carol post without badges.
-    await createRooms(s.url, admin.token, ['keyed', 'fan-a', 'fan-b', 'fan-c', 'batch', 'replay', 'mood', 'likes', 'anon', 'x', 'slow']);
+    await createRooms(s.url, admin.token, [
+      'keyed',
+      'fan-a',
+      'fan-b',
+      'fan-c',
+      'batch',
+      'replay',
+      'recover',
+      'acked',
+      'mood',
+      'likes',
+      'anon',
+      'x',
+      'slow',
+    ]);
   });
   afterAll(async () => {
     for (const c of clients) c.close();
@@ -127,6 +141,62 @@ describe('websocket channels', () => {
     await lateBatch.subscribe('room:replay', true);
     const replayed = await lateBatch.nth('messages', 0);
     expect((replayed.items as Frame[]).map((f) => f.text)).toEqual(['old 2', 'old 3', 'old 4', 'old 5', 'old 6']);
+  });
+
+  it('recovers what a client missed: every message after its offset, then live ones, none twice', async () => {
+    const pub = await open(bob);
+    pub.send({ type: 'chat', channel: 'room:recover', text: 'seen 0' });
+    await pub.until((fs) => texts(fs, 'room:recover').length === 1);
+    const first = await open();
+    const sub = await first.subscribe('room:recover');
+    await first.until((fs) => texts(fs, 'room:recover').length === 1);
+    const anyEpoch: unknown = expect.any(String);
+    expect(sub).toMatchObject({ offset: 1, epoch: anyEpoch });
+    const seen = { offset: first.of('message', 'room:recover')[0]?.offset as number, epoch: sub.epoch as string };
+    first.close();
+    // Published while the client is away: more than REPLAY_SIZE (5), so replay alone would lose some.
+    for (let i = 1; i <= 8; i++) pub.send({ type: 'chat', channel: 'room:recover', text: `missed ${i}` });
+    await pub.until((fs) => texts(fs, 'room:recover').length === 9);
+
+    for (const batch of [false, true]) {
+      const back = await open();
+      const again = await back.subscribe('room:recover', batch, seen);
+      expect(again).toMatchObject({ recovered: true, offset: batch ? 10 : 9, epoch: seen.epoch }); // + the first pass's live one
+      pub.send({ type: 'chat', channel: 'room:recover', text: `live ${batch}` });
+      const all = () => back.frames.flatMap((f) => (f.type === 'messages' ? (f.items as Frame[]) : f.type === 'message' ? [f] : []));
+      await back.until(() => all().some((f) => f.text === `live ${batch}`), 5000, 'the live message');
+      const got = all();
+      expect(got.map((f) => f.offset)).toEqual(Array.from({ length: got.length }, (_, i) => 2 + i));
+      expect(got.slice(0, 8).map((f) => f.text)).toEqual(Array.from({ length: 8 }, (_, i) => `missed ${i + 1}`));
+    }
+    // Another epoch cannot be recovered: said so, with the recent messages instead.
+    const stale = await open();
+    const epochReason: unknown = expect.stringMatching(/epoch/);
+    expect(await stale.subscribe('room:recover', false, { offset: 1, epoch: 'gone' })).toMatchObject({
+      recovered: false,
+      reason: epochReason,
+    });
+  });
+
+  it('acknowledges chat that carries a ref, once in history, and publishes a repeated ref once', async () => {
+    const watcher = await open();
+    await watcher.subscribe('room:acked');
+    const sender = await open(carol);
+    sender.send({ type: 'chat', channel: 'room:acked', text: 'sent once', ref: 'c-1' });
+    const ack = await sender.nth('ack', 0);
+    sender.send({ type: 'chat', channel: 'room:acked', text: 'sent once', ref: 'c-1' });
+    expect(await sender.nth('ack', 1)).toEqual(ack);
+    sender.send({ type: 'chat', channel: 'room:acked', text: 'next', ref: 'c-2' });
+    expect(await sender.nth('ack', 2)).toMatchObject({ ref: 'c-2', offset: (ack.offset as number) + 1 });
+    await watcher.until((fs) => texts(fs, 'room:acked').length === 2);
+    expect(texts(watcher.frames, 'room:acked')).toEqual(['sent once', 'next']);
+    expect(watcher.of('message', 'room:acked')[0]).toMatchObject({ id: ack.id, offset: ack.offset });
+    // A refused one is answered with its ref.
+    sender.send({ type: 'chat', channel: 'room:no-such-room', text: 'x', ref: 'c-3' });
+    expect(await sender.until((fs) => fs.find((f) => f.type === 'error' && f.ref === 'c-3'))).toMatchObject({ code: 'not_found' });
+    // So is one refused before it was parsed (over MAX_TEXT_LENGTH).
+    sender.send({ type: 'chat', channel: 'room:acked', text: 'x'.repeat(1001), ref: 'c-4' });
+    expect(await sender.until((fs) => fs.find((f) => f.type === 'error' && f.ref === 'c-4'))).toMatchObject({ type: 'error' });
   });
 
   it('counts viewers: on subscribe, pushed when they change, and after a disconnect', async () => {

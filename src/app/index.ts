@@ -25,7 +25,7 @@ import { startEngine } from './engine.js';
 import { Drain, listen, mapInfraError, mountHttp } from './http.js';
 import { shutdown } from './shutdown.js';
 import { persistentState, startWriter } from './persistent.js';
-import { hubOptions, ingestOptions, roomOptions } from './options.js';
+import { historyOptions, hubOptions, ingestOptions, roomOptions } from './options.js';
 import { readiness } from './readiness.js';
 import { memoryState, redisState, withAccounts } from './state.js';
 
@@ -53,7 +53,9 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     log.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts');
 
   const shared =
-    config.redisUrl === undefined ? memoryState() : await redisState(config.redisUrl, config.presenceTtlMs, config.stateLossPolicy, log);
+    config.redis === undefined
+      ? memoryState(historyOptions(config))
+      : await redisState(config.redis, config.presenceTtlMs, config.stateLossPolicy, historyOptions(config), log);
   const persistent = await persistentState(config, log);
   shared.instrument?.(metrics);
   persistent.instrument?.(metrics);

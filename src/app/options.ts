@@ -1,19 +1,24 @@
 // Settings to the options each service takes: the mapping from Config, kept out of the order of things.
+import type { HistoryOptions } from '../channels/history.js';
 import type { HubOptions } from '../channels/hub.js';
 import type { RoomServiceOptions } from '../channels/rooms.js';
 import type { Config } from '../config.js';
 import { MAX_TIMEOUT_S } from '../gateway/routes/rooms.js';
 import type { IngestManagerOptions } from '../ingest/manager.js';
 
+/** How long a chat `ref` is remembered: the contract's dedupe window. */
+const REF_TTL_MS = 300_000;
+
 export const hubOptions = (c: Config): HubOptions => ({
   replaySize: c.replaySize,
+  historyRead: c.history.size,
   moodWindowS: c.moodWindowS,
   moodLongWindowS: c.moodLongWindowS,
   moodTickMs: c.moodTickMs,
   batchTickMs: c.batchTickMs,
   controlTickMs: 250,
   // Presence entries expire in Redis unless refreshed; in one process they do not.
-  presenceRefreshMs: c.redisUrl === undefined ? 0 : Math.max(500, Math.floor(c.presenceTtlMs / 3)),
+  presenceRefreshMs: c.redis === undefined ? 0 : Math.max(500, Math.floor(c.presenceTtlMs / 3)),
 });
 
 export const ingestOptions = (c: Config): IngestManagerOptions => ({
@@ -31,4 +36,10 @@ export const roomOptions = (c: Config, onRemove: RoomServiceOptions['onRemove'])
   maxRoomsPerUser: c.quotas.roomsPerUser,
   maxTimeoutS: MAX_TIMEOUT_S,
   onRemove,
+});
+
+export const historyOptions = (c: Config): HistoryOptions => ({
+  size: c.history.size,
+  ttlMs: c.history.ttlS * 1000,
+  refTtlMs: REF_TTL_MS,
 });

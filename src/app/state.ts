@@ -1,6 +1,5 @@
 // Shared state: in this process (one process) or in Redis (a cluster), behind the same ports. With MongoDB,
 // accounts, rooms and ingest definitions move to the persistent state (withAccounts).
-import type { Redis } from 'ioredis';
 import { CachedApiKeyStore, CachedUserStore, type Invalidations } from '../auth/cache.js';
 import { RedisApiKeyStore, RedisRevocationStore, RedisUserStore } from '../auth/redis-stores.js';
 import {
@@ -12,6 +11,7 @@ import {
   type UserStore,
 } from '../auth/stores.js';
 import { MemoryChannelBus, SYSTEM_CHANNEL, type ChannelBus } from '../channels/bus.js';
+import type { HistoryOptions } from '../channels/history.js';
 import { MemoryLikeStore, type LikeStore } from '../channels/likes.js';
 import { MemoryPresenceStore, type PresenceStore } from '../channels/presence.js';
 import { RedisChannelBus } from '../channels/redis-bus.js';
@@ -29,8 +29,9 @@ import { RedisRateLimiter } from '../limits/redis-rate-limiter.js';
 import { MemoryRateLimiter, type RateLimiter } from '../limits/rate-limiter.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
-import { closeRedis, connectRedis, createSubscriber, isReady } from '../redis/connection.js';
+import { closeRedis, clusterFailure, connectClient, createSubscriberClient, isReady, type RedisTarget } from '../redis/connection.js';
 import { ClusterEpoch, type StateLossPolicy } from '../redis/epoch.js';
+import { migrateKeyLayout } from '../redis/migrate.js';
 import type { PersistentState } from './persistent.js';
 
 export interface SharedState {
@@ -54,13 +55,13 @@ export interface SharedState {
   close(): Promise<void>;
 }
 
-export function memoryState(): SharedState {
+export function memoryState(history: HistoryOptions): SharedState {
   const revocations = new MemoryRevocationStore();
   return {
     users: new MemoryUserStore(),
     apiKeys: new MemoryApiKeyStore(),
     revocations,
-    bus: new MemoryChannelBus(),
+    bus: new MemoryChannelBus(history),
     presence: new MemoryPresenceStore(),
     likes: new MemoryLikeStore(),
     rooms: new MemoryRoomStore(),
@@ -91,8 +92,15 @@ function cachedAccounts(bus: ChannelBus, users: UserStore, apiKeys: ApiKeyStore)
 /** How often a process looks for the cluster epoch (what tells an empty Redis from the one it started with). */
 const EPOCH_CHECK_MS = 1000;
 
-export async function redisState(url: string, presenceTtlMs: number, policy: StateLossPolicy, log: Logger): Promise<SharedState> {
-  const redis: Redis = await connectRedis(url, log);
+export async function redisState(
+  target: RedisTarget,
+  presenceTtlMs: number,
+  policy: StateLossPolicy,
+  history: HistoryOptions,
+  log: Logger,
+): Promise<SharedState> {
+  const redis = await connectClient(target, log);
+  await migrateKeyLayout(redis, log); // keys an earlier version wrote, renamed once
   const reseeded: Array<() => void> = [];
   const epoch = await ClusterEpoch.establish(redis, policy, (id) => {
     log.error(
@@ -102,6 +110,7 @@ export async function redisState(url: string, presenceTtlMs: number, policy: Sta
     for (const handler of reseeded) handler();
   });
   let checking = false;
+  let clusterDown: string | null = null;
   const checker = setInterval(() => {
     if (checking || !isReady(redis)) return;
     checking = true;
@@ -115,12 +124,19 @@ export async function redisState(url: string, presenceTtlMs: number, policy: Sta
       })
       .catch(() => undefined) // unreachable again: the connection's own state already says not ready
       .finally(() => (checking = false));
+    // A Redis Cluster that answers but serves nothing (cluster_state:fail, e.g. a master down and no replica
+    // to take over) is not ready either. One master down while a replica takes over is: the others still
+    // serve their slots, and every process would leave traffic at once.
+    clusterFailure(redis).then(
+      (why) => (clusterDown = why),
+      () => undefined,
+    );
   }, EPOCH_CHECK_MS);
   checker.unref();
-  const subscriber = createSubscriber(url, log);
+  const subscriber = createSubscriberClient(target, log);
   const presence = new RedisPresenceStore(redis, { log, ttlMs: presenceTtlMs, heartbeatMs: Math.floor(presenceTtlMs / 3) });
-  const bus = new RedisChannelBus(redis, subscriber, { log });
-  bus.watch(SYSTEM_CHANNEL);
+  const bus = new RedisChannelBus(redis, subscriber, { log, history });
+  void bus.watch(SYSTEM_CHANNEL);
   let pinger: NodeJS.Timeout | null = null;
   return {
     ...cachedAccounts(bus, new RedisUserStore(redis), new RedisApiKeyStore(redis)),
@@ -133,7 +149,12 @@ export async function redisState(url: string, presenceTtlMs: number, policy: Sta
     leases: new RedisLeaseManager(redis),
     board: new RedisIngestBoard(redis),
     limiter: (points, windowS, name) => new RedisRateLimiter(redis, points, windowS, name),
-    problem: () => (isReady(redis) && isReady(subscriber) ? epoch.problem() : 'redis is unreachable'),
+    problem: () =>
+      !isReady(redis) || !isReady(subscriber)
+        ? 'redis is unreachable'
+        : clusterDown !== null
+          ? `redis cluster is down: ${clusterDown}`
+          : epoch.problem(),
     onReseed: (handler) => void reseeded.push(handler),
     instrument(metrics) {
       redis.on('error', () => metrics.redisErrors.inc({ connection: 'commands' }));

@@ -1,27 +1,56 @@
 // Redis drivers for the auth stores, with the memory drivers' semantics (see stores.ts):
 //
-// users     `cp:users:id:<id>` JSON record; `cp:users:name:<lowercased username>` -> id (usernames are unique
-//           case-insensitively); `cp:users:roles` hash role -> count, kept by the same scripts that write
-//           users, so countByRole is one read however many users there are; `cp:users:all` sorted set of ids
-//           (all scores 0: lexicographic, which is creation order for ULIDs) for paged listing.
-// api keys  `cp:keys:id:<id>` hash { rec: JSON record, used: lastUsedAt or '' } (touch rewrites one field,
-//           not the record); `cp:keys:hash:<sha256>` -> id; `cp:keys:user:<userId>` sorted set of ids by
-//           createdAt, ties by id, which is the memory driver's listing order; `cp:keys:all` sorted set of
+// users     `cp:{users}:id:<id>` JSON record; `cp:{users}:name:<lowercased username>` -> id (usernames are
+//           unique case-insensitively); `cp:{users}:roles` hash role -> count, kept by the same scripts that
+//           write users, so countByRole is one read however many users there are; `cp:{users}:all` sorted set
+//           of ids (all scores 0: lexicographic, which is creation order for ULIDs) for paged listing.
+// api keys  `cp:{keys}:id:<id>` hash { rec: JSON record, used: lastUsedAt or '' } (touch rewrites one field,
+//           not the record); `cp:{keys}:hash:<sha256>` -> id; `cp:{keys}:user:<userId>` sorted set of ids by
+//           createdAt, ties by id, which is the memory driver's listing order; `cp:{keys}:all` sorted set of
 //           ids by lastUsedAt (0 until first use) for the admin usage figures.
 // revoked   `cp:revoked:<jti>` with an absolute expiry (SET NX PXAT): the first revoke wins, and Redis forgets
-//           the entry when the token would have expired anyway.
+//           the entry when the token would have expired anyway. One key per call: on a Redis Cluster the
+//           revocations spread over every master.
 //
 // Every check-then-write is one Lua script, so two processes cannot both create "Alice" and "alice".
 // Updates read, merge in JS and write back with a compare-and-set script (retried on contention) rather
 // than WATCH, whose state belongs to the shared connection, not to one caller. While Redis is unreachable
-// every call rejects: authentication state has no safe local stand-in. The scripts touch keys derived from
-// stored values: fine on a single Redis (or Sentinel), not on Redis Cluster.
-import type { Redis } from 'ioredis';
+// every call rejects: authentication state has no safe local stand-in.
+//
+// Redis Cluster: the scripts touch keys derived from stored values (a user's name key from its record, a
+// key's hash and owner from its record), so each store keeps all its keys in one hash slot on purpose:
+// `{users}` and `{keys}` (two slots, so the two stores may sit on two masters). That is what keeps a
+// username unique and the role counts exact in one atomic step. The trade-off is a hot slot per store: one
+// master holds every account (or key) and serves every account write and every cache miss. Authentication
+// reads go through the per-process caches (auth/cache.ts: 5 s, invalidated over the bus), so that load is
+// the writes and about one read per user per process every few seconds; and a million accounts are a few
+// hundred MB on that master. Revocations, the per-request lookups, are not in the hot slot.
 import { conflict } from '../errors.js';
-import { KEY_PREFIX, LuaScript } from '../redis/connection.js';
+import { KEY_PREFIX, LuaScript, type RedisClient } from '../redis/connection.js';
+import { mgetAny } from '../redis/keys.js';
 import type { ApiKeyRecord, ApiKeyStore, RevocationStore, Role, UserPatch, UserRecord, UserStore } from './stores.js';
 
 const usernameKey = (name: string) => name.toLowerCase();
+
+/** The user store's keys, all in the `{users}` slot (see above). */
+export function userKeys(prefix = KEY_PREFIX) {
+  return {
+    idPrefix: `${prefix}{users}:id:`,
+    namePrefix: `${prefix}{users}:name:`,
+    roles: `${prefix}{users}:roles`,
+    all: `${prefix}{users}:all`,
+  };
+}
+
+/** The API key store's keys, all in the `{keys}` slot (see above). */
+export function apiKeyKeys(prefix = KEY_PREFIX) {
+  return {
+    idPrefix: `${prefix}{keys}:id:`,
+    hashPrefix: `${prefix}{keys}:hash:`,
+    userPrefix: `${prefix}{keys}:user:`,
+    all: `${prefix}{keys}:all`,
+  };
+}
 
 /** Gives up a compare-and-set update after this many lost races (only under a storm of writes to one record). */
 const MAX_UPDATE_ATTEMPTS = 20;
@@ -82,14 +111,14 @@ export class RedisUserStore implements UserStore {
   private readonly allKey: string;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     options: { prefix?: string } = {},
   ) {
-    const prefix = options.prefix ?? KEY_PREFIX;
-    this.idPrefix = `${prefix}users:id:`;
-    this.namePrefix = `${prefix}users:name:`;
-    this.rolesKey = `${prefix}users:roles`;
-    this.allKey = `${prefix}users:all`;
+    const keys = userKeys(options.prefix ?? KEY_PREFIX);
+    this.idPrefix = keys.idPrefix;
+    this.namePrefix = keys.namePrefix;
+    this.rolesKey = keys.roles;
+    this.allKey = keys.all;
   }
 
   async create(user: UserRecord): Promise<void> {
@@ -138,7 +167,10 @@ export class RedisUserStore implements UserStore {
   async list(limit: number, after?: string): Promise<UserRecord[]> {
     const ids = await this.client.zrangebylex(this.allKey, after === undefined ? '-' : `(${after}`, '+', 'LIMIT', 0, limit);
     if (ids.length === 0) return [];
-    const rows = await this.client.mget(ids.map((id) => this.idPrefix + id));
+    const rows = await mgetAny(
+      this.client,
+      ids.map((id) => this.idPrefix + id),
+    );
     return rows.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as UserRecord);
   }
 
@@ -216,14 +248,14 @@ export class RedisApiKeyStore implements ApiKeyStore {
   private readonly allKey: string;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     options: { prefix?: string } = {},
   ) {
-    const prefix = options.prefix ?? KEY_PREFIX;
-    this.idPrefix = `${prefix}keys:id:`;
-    this.hashPrefix = `${prefix}keys:hash:`;
-    this.userPrefix = `${prefix}keys:user:`;
-    this.allKey = `${prefix}keys:all`;
+    const keys = apiKeyKeys(options.prefix ?? KEY_PREFIX);
+    this.idPrefix = keys.idPrefix;
+    this.hashPrefix = keys.hashPrefix;
+    this.userPrefix = keys.userPrefix;
+    this.allKey = keys.all;
   }
 
   async create(rec: ApiKeyRecord): Promise<void> {
@@ -272,7 +304,7 @@ export class RedisRevocationStore implements RevocationStore {
   private readonly prefix: string;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     options: { prefix?: string } = {},
   ) {
     this.prefix = `${options.prefix ?? KEY_PREFIX}revoked:`;

@@ -3,6 +3,12 @@
 // topics (uWS pub/sub): `c:<channel>` for per-message subscribers, `b:<channel>` for batched ones.
 // Periodic work runs on ticks, never per message: batch frames (<= batchTickMs), presence and likes
 // (coalesced, controlTickMs) and mood (moodTickMs).
+//
+// Every message enters its channel's history (bus.append) before anyone sees it, with an offset. Per
+// watched channel the hub keeps a feed: the offset it last delivered to its topics, the recent messages,
+// and events held while it syncs with history or fills a gap from it. So each process delivers every
+// channel's messages gapless and in offset order, and a subscriber is attached at a known offset: replay
+// and recovery (`since`) send exactly what lies between the client's offset and that one.
 import { LRUCache } from 'lru-cache';
 import { monotonicFactory } from 'ulid';
 import type { Principal } from '../auth/index.js';
@@ -11,8 +17,9 @@ import { KeyedSerializer, type RateLimiter } from '../limits/index.js';
 import type { SentimentEngine } from '../sentiment/engine.js';
 import type { MessageStore } from '../store/stores.js';
 import type { IngestedChat, SourceKind, StoredMessage } from '../vocabulary.js';
-import { frames } from '../contract/index.js';
-import type { BusEvent, ChannelBus, MessageEvent } from './bus.js';
+import { frames, messageFrames } from '../contract/index.js';
+import { messageEvent, type BusEvent, type ChannelBus, type MessageEvent } from './bus.js';
+import type { HistoryEntry } from './history.js';
 import type { LikeStore } from './likes.js';
 import { MoodWindow, polarityOf } from './mood.js';
 import { parseChannel, type ChannelName } from './names.js';
@@ -26,8 +33,10 @@ export interface Fanout {
 }
 
 export interface HubOptions {
-  /** Messages of a native room replayed to a new subscriber. */
+  /** Recent messages replayed to a new subscriber (and kept per watched channel). */
   replaySize: number;
+  /** Messages read from history at most: to rebuild a channel's mood, to fill a gap, to recover a client. */
+  historyRead: number;
   moodWindowS: number;
   moodLongWindowS: number;
   moodTickMs: number;
@@ -80,10 +89,49 @@ export const topicOf = (channel: string, batch: boolean) => (batch ? `b:${channe
 
 /** Message ids remembered for likes (about 100 bytes each). */
 const KNOWN_IDS = 50_000;
+/** Messages per `messages` frame when a batched subscriber is sent a replay or a recovery. */
+const REPLAY_BATCH = 100;
+/** The epoch a subscriber is told while the channel's history is unreachable: no client offset is ever in it. */
+const UNKNOWN_EPOCH = '-';
+/** Events held per channel while its feed syncs or fills a gap; beyond it the oldest are dropped. */
+const MAX_HELD = 10_000;
 
-interface Replayed {
+/** Where a client was in a channel's history (the `subscribe` frame's `since`). */
+export interface Since {
+  offset: number;
+  epoch: string;
+}
+
+/** What a subscriber is told and sent when it is attached to a channel's topic. */
+export interface Welcome {
+  epoch: string;
+  offset: number;
+  recovered?: boolean;
+  reason?: string;
+  /** Replay or recovery, then the current mood. */
+  frames: string[];
+}
+
+/** What publishing a message did: its frame is null when a repeated ref published nothing. */
+export interface Published {
   id: string;
-  frame: string;
+  offset: number;
+  epoch: string;
+  frame: string | null;
+}
+
+/** A watched channel as this process delivers it. */
+interface Feed {
+  /** Null until the feed knows the channel's history (a sync or the first event tells it). */
+  epoch: string | null;
+  /** The offset last delivered to this process's topics. */
+  last: number;
+  /** The latest delivered messages (head null: deleted), at most replaySize. */
+  recent: HistoryEntry[];
+  /** Events waiting while the feed syncs or fills a gap from history; null while delivering directly. */
+  held: MessageEvent[] | null;
+  /** The sync in progress, if any. */
+  syncing: Promise<void> | null;
 }
 
 interface MoodState {
@@ -92,10 +140,12 @@ interface MoodState {
   settled: boolean;
 }
 
+const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
+
 export class ChannelHub {
   private readonly fanout: Fanout;
   private readonly nextId = monotonicFactory();
-  private readonly replay = new Map<string, Replayed[]>();
+  private readonly feeds = new Map<string, Feed>();
   private readonly moods = new Map<string, MoodState>();
   /** Unflushed message frames per channel for batched subscribers. */
   private readonly pending = new Map<string, string[]>();
@@ -155,7 +205,11 @@ export class ChannelHub {
   async join(channel: string, connectionId: string): Promise<number> {
     const local = (this.local.get(channel) ?? 0) + 1;
     this.local.set(channel, local);
-    if (local === 1) this.deps.bus.watch(channel);
+    if (local === 1) {
+      const feed: Feed = { epoch: null, last: 0, recent: [], held: [], syncing: null };
+      this.feeds.set(channel, feed);
+      feed.syncing = this.sync(channel, feed);
+    }
     let viewers: number;
     try {
       viewers = await this.deps.presence.join(channel, connectionId);
@@ -172,6 +226,7 @@ export class ChannelHub {
     if (local > 0) this.local.set(channel, local);
     else {
       this.local.delete(channel);
+      this.feeds.delete(channel);
       this.viewers.delete(channel);
       this.external.delete(channel);
       this.deps.bus.unwatch(channel);
@@ -199,30 +254,153 @@ export class ChannelHub {
     this.deps.bus.publish({ kind: 'presence', channel, viewers });
   }
 
-  /** What a new subscriber gets right after `subscribed`: the room's recent messages, then the current mood. */
-  welcome(channel: string, batch: boolean, now = Date.now()): string[] {
-    const out: string[] = [];
-    const recent = this.replay.get(channel);
-    if (recent && recent.length > 0) {
-      if (batch)
-        out.push(
-          frames.messages(
-            channel,
-            recent.map((r) => r.frame),
-          ),
-        );
-      else for (const r of recent) out.push(r.frame);
+  /**
+   * Attaches a subscriber: once the channel's feed is in sync, calls `attach` synchronously with what the
+   * subscriber must be sent before the live messages (the recent ones, or with `since` every message after
+   * it), so the caller can subscribe its socket in the same tick and nothing is lost or sent twice. Call
+   * after `join`.
+   */
+  async welcome(channel: string, batch: boolean, since: Since | undefined, attach: (welcome: Welcome) => void): Promise<void> {
+    const feed = this.feeds.get(channel);
+    if (!feed) throw new AppError(409, 'not_subscribed', `not joined to ${channel}`);
+    for (let attempt = 0; ; attempt++) {
+      // Unsynced (history was unreachable): try again; still unreachable, the subscriber is attached without it.
+      if (feed.epoch === null) await (feed.syncing ??= this.sync(channel, feed));
+      let older: HistoryEntry[] | null = null;
+      const want = since?.epoch === feed.epoch ? since.offset : null;
+      if (want !== null && want < feed.last && want < (feed.recent[0]?.offset ?? feed.last + 1) - 1) {
+        const slice = await this.deps.bus.history(channel, want, this.options.historyRead);
+        older = slice.epoch === feed.epoch ? slice.entries : [];
+      }
+      if (this.feeds.get(channel) !== feed) throw new AppError(409, 'not_subscribed', `no longer joined to ${channel}`);
+      const welcome = this.plan(channel, feed, batch, since, older, attempt < 3);
+      if (welcome === null) continue; // the feed moved past what was read meanwhile: read again
+      attach(welcome);
+      return;
     }
+  }
+
+  /** The welcome of a subscriber attached now, or null when `older` no longer reaches the feed's recent messages. */
+  private plan(
+    channel: string,
+    feed: Feed,
+    batch: boolean,
+    since: Since | undefined,
+    older: HistoryEntry[] | null,
+    mayRetry: boolean,
+  ): Welcome | null {
+    const epoch = feed.epoch ?? UNKNOWN_EPOCH;
+    const welcome: Welcome = { epoch, offset: feed.last, frames: [] };
+    let entries: HistoryEntry[];
+    if (!since) entries = feed.recent;
+    else if (since.epoch !== epoch || feed.epoch === null) {
+      entries = feed.recent;
+      const reason = feed.epoch === null ? 'history is unreachable' : "epoch changed: the channel's history was lost or expired";
+      Object.assign(welcome, { recovered: false, reason });
+    } else {
+      // Every offset in (since, last], from the older read and the recent messages, each once and in order.
+      const byOffset = new Map<number, HistoryEntry>();
+      for (const e of [...(older ?? []), ...feed.recent]) if (e.offset > since.offset && e.offset <= feed.last) byOffset.set(e.offset, e);
+      entries = [...byOffset.values()].sort((a, b) => a.offset - b.offset);
+      // Distinct offsets within the range: as many as the range is wide means none is missing.
+      if (entries.length === Math.max(0, feed.last - since.offset)) welcome.recovered = true;
+      else if (mayRetry && older?.[0]?.offset === since.offset + 1)
+        return null; // history had it all: the feed moved on during the read
+      else Object.assign(welcome, { recovered: false, reason: `history trimmed: not every message after offset ${since.offset} is kept` });
+    }
+    const items = entries.flatMap((e) => (e.head === null ? [] : [messageFrames.withOffset(e.head, e.offset)]));
+    if (batch) {
+      // What waits for the batch tick is already counted in `last`: sent now, before this subscriber joins the topic.
+      this.flushBatch(channel);
+      for (let i = 0; i < items.length; i += REPLAY_BATCH) welcome.frames.push(frames.messages(channel, items.slice(i, i + REPLAY_BATCH)));
+    } else welcome.frames.push(...items);
     const mood = this.moods.get(channel);
-    if (mood && mood.window.lastTs > 0) out.push(this.moodFrame(channel, mood.window, now));
-    return out;
+    if (mood && mood.window.lastTs > 0) welcome.frames.push(this.moodFrame(channel, mood.window, Date.now()));
+    return welcome;
+  }
+
+  /**
+   * Brings a new feed in line with history: watches the channel, reads its latest messages (the replay, and
+   * the mood window when history saw more of it than this process did), then delivers what arrived meanwhile.
+   */
+  private async sync(channel: string, feed: Feed): Promise<void> {
+    feed.held ??= []; // a retry after a failed sync: hold what arrives until history has answered
+    try {
+      await this.deps.bus.watch(channel);
+      const slice = await this.deps.bus.history(channel, null, Math.max(this.options.historyRead, this.options.replaySize));
+      if (this.feeds.get(channel) !== feed) return;
+      feed.epoch = slice.epoch;
+      feed.last = slice.top;
+      feed.recent = this.options.replaySize === 0 ? [] : slice.entries.slice(-this.options.replaySize);
+      this.rebuildMood(channel, slice.entries);
+    } catch {
+      // History unreachable: the feed goes on with what arrives (its first event sets the offset), and the
+      // next subscriber's welcome tries again.
+    } finally {
+      feed.syncing = null;
+      this.release(feed);
+    }
+  }
+
+  /** Replaces the channel's mood window by one rebuilt from history, when history holds more of the window. */
+  private rebuildMood(channel: string, entries: readonly HistoryEntry[], now = Date.now()): void {
+    const longMs = this.options.moodLongWindowS * 1000;
+    const inWindow = entries.filter((e) => e.head !== null && now - e.ts < longMs);
+    if (inWindow.length === 0) return;
+    const current = this.moods.get(channel);
+    const seen = current ? total(current.window.summary(now, this.options.moodLongWindowS).counts) : 0;
+    if (seen >= inWindow.length) return;
+    const window = new MoodWindow(this.deps.engine.info.labels, this.options.moodLongWindowS);
+    for (const e of inWindow) window.add(e.label, e.polarity, e.ts);
+    this.moods.set(channel, { window, settled: false });
+  }
+
+  /** Delivers the events held while syncing or filling a gap, in offset order; a gap left now is skipped. */
+  private release(feed: Feed): void {
+    const held = feed.held ?? [];
+    feed.held = null;
+    for (const e of held) {
+      if (feed.epoch === e.epoch && e.offset <= feed.last) continue;
+      if (feed.epoch !== e.epoch) feed.recent = [];
+      feed.epoch = e.epoch;
+      feed.last = e.offset - 1;
+      this.deliverMessage(e, feed);
+    }
+  }
+
+  /** Fills a gap in the offsets this process received (a message was published while it was subscribing or disconnected). */
+  private async repair(channel: string, feed: Feed, upTo: number): Promise<void> {
+    try {
+      while (feed.last < upTo) {
+        const slice = await this.deps.bus.history(channel, feed.last, this.options.historyRead);
+        if (this.feeds.get(channel) !== feed || slice.epoch !== feed.epoch) return;
+        const next = slice.entries.filter((e) => e.offset > feed.last && e.offset < upTo);
+        if (next[0]?.offset !== feed.last + 1) return; // trimmed meanwhile: the rest is skipped
+        for (const e of next) {
+          if (e.offset !== feed.last + 1) return;
+          if (e.head === null) {
+            feed.last = e.offset;
+            this.remember(feed, e);
+          } else
+            this.deliverMessage(
+              messageEvent({ channel, id: e.id, head: e.head, label: e.label, polarity: e.polarity, ts: e.ts }, e.offset, slice.epoch),
+              feed,
+            );
+        }
+        if (slice.entries.length < this.options.historyRead) return;
+      }
+    } catch {
+      // History unreachable: the held events go out after the gap.
+    } finally {
+      this.release(feed);
+    }
   }
 
   /**
    * Classifies and publishes one chat message; resolves with it once published. Per channel, messages
    * publish in the order chat() was called. Rejects with an AppError (stable code) when refused.
    */
-  async chat(principal: Principal | null, raw: string, text: string): Promise<MessageEvent> {
+  async chat(principal: Principal | null, raw: string, text: string, ref?: string): Promise<Published> {
     if (principal === null) throw new AppError(401, 'unauthorized', 'sign in (token or api_key) to chat');
     const channel = parseChannel(raw);
     if (channel.kind !== 'room') throw forbidden(`${channel.kind} channels are read-only: their messages come from ${channel.kind}`);
@@ -233,8 +411,9 @@ export class ChannelHub {
     if (!decision.allowed) throw rateLimited(decision.retryAfterMs / 1000, 'chat rate limit: slow down');
     const badges = this.deps.rooms.badges(room, principal);
     const user = { id: principal.userId, name: principal.username, badges };
-    return this.publishInOrder(channel.name, this.deps.engine.classify(text), (result, id, ts) => ({
-      frame: frames.message({ channel: channel.name, id, user, text, sentiment: result, ts }),
+    const appendRef = ref === undefined ? undefined : { user: principal.userId, ref };
+    return this.publishInOrder(channel.name, this.deps.engine.classify(text), appendRef, (result, id, ts) => ({
+      head: messageFrames.head({ channel: channel.name, id, user, text, sentiment: result, ts }),
       stored: {
         id,
         channel: channel.name,
@@ -255,13 +434,14 @@ export class ChannelHub {
    * `stillOwner`, which is asked right before publishing (a line waits for inference and for the lines
    * before it, so the lease may have lapsed since): when it says no, the line is refused, not published.
    */
-  ingest(source: SourceKind, channel: string, chat: IngestedChat, stillOwner?: () => boolean): Promise<MessageEvent> {
+  ingest(source: SourceKind, channel: string, chat: IngestedChat, stillOwner?: () => boolean): Promise<Published> {
     const { user } = chat;
     return this.publishInOrder(
       channel,
       this.deps.engine.classify(chat.text, chat.emotes),
+      undefined,
       (result, id, ts) => ({
-        frame: frames.message({
+        head: messageFrames.head({
           channel,
           id,
           user,
@@ -308,22 +488,30 @@ export class ChannelHub {
   private publishInOrder(
     channel: string,
     sentiment: ReturnType<SentimentEngine['classify']>,
-    build: (result: Awaited<ReturnType<SentimentEngine['classify']>>, id: string, ts: number) => { frame: string; stored: StoredMessage },
+    ref: { user: string; ref: string } | undefined,
+    build: (result: Awaited<ReturnType<SentimentEngine['classify']>>, id: string, ts: number) => { head: string; stored: StoredMessage },
     mayPublish: () => boolean = () => true,
-  ): Promise<MessageEvent> {
+  ): Promise<Published> {
     sentiment.catch(() => undefined); // awaited below, in line; a failure is the sender's error
-    return this.order.run(channel, async () => {
+    // In line per channel until the append is issued, not until it is answered: appends reach history in
+    // the order they are issued (one connection), so the next message need not wait for a round trip.
+    const issued = this.order.run(channel, async () => {
       const result = await sentiment;
       if (!mayPublish()) throw new AppError(409, 'not_owner', 'this process no longer owns the ingested stream');
       const ts = Date.now();
       const id = this.nextId(ts);
-      const { frame, stored } = build(result, id, ts);
-      const event: MessageEvent = { kind: 'message', channel, id, frame, label: stored.label, polarity: stored.polarity, ts };
+      const { head, stored } = build(result, id, ts);
+      const appending = this.deps.bus.append({ channel, id, head, label: stored.label, polarity: stored.polarity, ts }, ref);
+      appending.catch(() => undefined); // awaited below
+      return { appending, head, stored };
+    });
+    return issued.then(async ({ appending, head, stored }) => {
+      const appended = await appending;
+      if (appended.duplicate) return { id: appended.id, offset: appended.offset, epoch: appended.epoch, frame: null };
       // Known here even when this process does not watch the channel (a cluster bus then skips it).
-      this.known.set(`${channel}\n${id}`, true);
-      this.deps.bus.publish(event);
+      this.known.set(`${channel}\n${stored.id}`, true);
       this.deps.recorder?.record(stored);
-      return event;
+      return { id: stored.id, offset: appended.offset, epoch: appended.epoch, frame: messageFrames.withOffset(head, appended.offset) };
     });
   }
 
@@ -374,25 +562,17 @@ export class ChannelHub {
   // ------------------------------------------------------------ delivery (every process)
 
   private deliver(e: BusEvent): void {
-    const out = this.fanout;
     switch (e.kind) {
       case 'message': {
-        this.counters.messages++;
-        this.known.set(`${e.channel}\n${e.id}`, true);
-        out.publish(topicOf(e.channel, false), e.frame);
-        if (out.subscribers(topicOf(e.channel, true)) > 0) this.queueBatched(e.channel, e.frame);
-        if (e.channel.startsWith('room:')) this.remember(e.channel, e.id, e.frame);
-        this.moodOf(e.channel).window.add(e.label, e.polarity, e.ts);
+        const feed = this.feeds.get(e.channel);
+        if (feed) this.onMessage(e, feed);
+        else this.deliverMessage(e, null);
         return;
       }
       case 'delete': {
         this.known.delete(`${e.channel}\n${e.messageId}`);
-        const recent = this.replay.get(e.channel);
-        if (recent)
-          this.replay.set(
-            e.channel,
-            recent.filter((r) => r.id !== e.messageId),
-          );
+        const deleted = this.feeds.get(e.channel)?.recent.find((r) => r.id === e.messageId);
+        if (deleted) deleted.head = null;
         this.toAll(e.channel, frames.delete(e.channel, e.messageId));
         return;
       }
@@ -429,12 +609,45 @@ export class ChannelHub {
     this.fanout.publish(topicOf(channel, true), frame);
   }
 
-  private remember(channel: string, id: string, frame: string): void {
+  /** A message for a watched channel: delivered in offset order, held while the feed syncs, a gap filled first. */
+  private onMessage(e: MessageEvent, feed: Feed): void {
+    if (feed.held) {
+      feed.held.push(e);
+      if (feed.held.length > MAX_HELD) feed.held.shift();
+      return;
+    }
+    if (feed.epoch !== e.epoch) {
+      // History restarted (expired, or Redis lost it): offsets start again; no client can recover across it.
+      feed.epoch = e.epoch;
+      feed.last = e.offset - 1;
+      feed.recent = [];
+    }
+    if (e.offset <= feed.last) return; // delivered already (a gap fill read it from history first)
+    if (e.offset > feed.last + 1) {
+      feed.held = [e];
+      void this.repair(e.channel, feed, e.offset);
+      return;
+    }
+    this.deliverMessage(e, feed);
+  }
+
+  private deliverMessage(e: MessageEvent, feed: Feed | null): void {
+    this.counters.messages++;
+    this.known.set(`${e.channel}\n${e.id}`, true);
+    if (feed) {
+      feed.last = e.offset;
+      this.remember(feed, { offset: e.offset, id: e.id, head: e.head, label: e.label, polarity: e.polarity, ts: e.ts });
+    }
+    this.fanout.publish(topicOf(e.channel, false), e.frame);
+    if (this.fanout.subscribers(topicOf(e.channel, true)) > 0) this.queueBatched(e.channel, e.frame);
+    this.moodOf(e.channel).window.add(e.label, e.polarity, e.ts);
+  }
+
+  /** Keeps a delivered message (or a deleted one's place) among the feed's recent ones. */
+  private remember(feed: Feed, entry: HistoryEntry): void {
     if (this.options.replaySize === 0) return;
-    let recent = this.replay.get(channel);
-    if (!recent) this.replay.set(channel, (recent = []));
-    recent.push({ id, frame });
-    if (recent.length > this.options.replaySize) recent.shift();
+    feed.recent.push(entry);
+    if (feed.recent.length > this.options.replaySize) feed.recent.shift();
   }
 
   private queueBatched(channel: string, frame: string): void {

@@ -1,8 +1,15 @@
 // The cluster channel bus: events travel through Redis 7 sharded pub/sub (SPUBLISH/SSUBSCRIBE), one Redis
-// channel per chat channel (`cp:ch:<channel>`). Sharded pub/sub routes a channel by its hash slot, so on
+// channel per chat channel (`cp:{ch:<channel>}`). Sharded pub/sub routes a channel by its hash slot, so on
 // Redis Cluster an event only crosses the shard that owns it instead of being broadcast to every node;
 // on a single Redis it behaves like plain pub/sub. Each SSUBSCRIBE names one channel because a
 // multi-channel SSUBSCRIBE must stay within one slot.
+//
+// History: per channel a stream `cp:{ch:<channel>}:hist` (entry id `<offset>-1`, trimmed `MAXLEN ~ size`),
+// a hash `...:hmeta` (epoch, top offset), a set `...:hdel` of deleted ids and `...:href:<user>:<ref>` dedupe
+// keys, all in the channel's hash slot with its pub/sub channel. One script appends, assigns the offset and
+// SPUBLISHes, so every watcher receives a channel's messages in offset order, and a message is in history
+// before anyone can see it. Everything expires `ttlMs` after the channel's last message; a channel whose
+// meta is gone starts a new epoch (offsets restart at 1 and clients learn their gap cannot be filled).
 //
 // Delivery semantics (differ from MemoryChannelBus, which delivers every event to its one process):
 // - a process receives a channel's events only while it watches the channel (`watch` on its first local
@@ -12,24 +19,87 @@
 //   watch the channel does not receive it;
 // - per channel, events keep publish order for one publisher (one connection, in order); between
 //   publishers the order is the order Redis received them;
-// - at most once: while Redis is unreachable `publish` drops events (the process stays up and chat goes
-//   on locally once Redis is back), and events published between `watch` and the subscription taking
-//   effect are not received.
-import type { Redis } from 'ioredis';
-import { isReady, KEY_PREFIX, waitReady, type RedisLog } from '../redis/connection.js';
-import type { BusEvent, ChannelBus } from './bus.js';
+// - at most once for plain events: while Redis is unreachable `publish` drops them, and events published
+//   between `watch` and the subscription taking effect are not received. Messages are in history first,
+//   and the hub fills any gap in the offsets it receives from there (`append` rejects while Redis is away).
+import { isCluster, isReady, KEY_PREFIX, keyPart, LuaScript, waitReady, type RedisClient, type RedisLog } from '../redis/connection.js';
+import { messageEvent, type BusEvent, type ChannelBus, type PlainEvent } from './bus.js';
+import {
+  DEFAULT_HISTORY,
+  newEpoch,
+  type Appended,
+  type AppendRef,
+  type HistoryEntry,
+  type HistoryOptions,
+  type HistorySlice,
+  type NewMessage,
+} from './history.js';
 
 export interface RedisChannelBusOptions {
   /** Key prefix, `cp:` unless a test or a shared Redis needs another. */
   prefix?: string;
   log?: RedisLog;
+  history?: HistoryOptions;
 }
+
+// KEYS[1] meta, KEYS[2] stream, KEYS[3] ref key. ARGV[1] a fresh epoch, ARGV[2] size, ARGV[3] ttl ms,
+// ARGV[4] pub/sub channel, ARGV[5] id, ARGV[6] head, ARGV[7] label, ARGV[8] polarity, ARGV[9] ts,
+// ARGV[10] ref ttl ms, ARGV[11] the message as JSON, ARGV[12] '1' when KEYS[3] is a ref.
+// {1, offset, epoch}, or {0, "<offset> <epoch> <id>"} of the first append under the same ref.
+const APPEND_LUA = `
+if ARGV[12] == '1' then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then return {0, seen} end
+end
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'top', 1)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], offset .. '-1', 'i', ARGV[5], 'h', ARGV[6], 'l', ARGV[7], 'p', ARGV[8], 't', ARGV[9])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if ARGV[12] == '1' then redis.call('SET', KEYS[3], offset .. ' ' .. epoch .. ' ' .. ARGV[5], 'PX', ARGV[10]) end
+redis.call('SPUBLISH', ARGV[4], offset .. ' ' .. epoch .. ' ' .. ARGV[11])
+return {1, offset, epoch}
+`;
+const APPEND = new LuaScript(APPEND_LUA);
+
+// KEYS[1] meta, KEYS[2] stream, KEYS[3] deleted ids. ARGV[1] offset to read after ('' for the latest),
+// ARGV[2] limit, ARGV[3] a fresh epoch, ARGV[4] ttl ms. {epoch, top, entries, deleted flags}; entries
+// newest first when reading the latest.
+const READ_LUA = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
+local top = redis.call('HGET', KEYS[1], 'top')
+local rows
+if ARGV[1] == '' then
+  rows = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[2])
+else
+  rows = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[1]) + 1) .. '-0', '+', 'COUNT', ARGV[2])
+end
+local deleted = {}
+for i, row in ipairs(rows) do deleted[i] = redis.call('SISMEMBER', KEYS[3], row[2][2]) end
+return {epoch, top, rows, deleted}
+`;
+const READ = new LuaScript(READ_LUA);
+
+type Row = [string, string[]];
 
 export class RedisChannelBus implements ChannelBus {
   private readonly handlers: Array<(event: BusEvent) => void> = [];
   /** Channels this process watches: the source of truth the subscription is rebuilt from after a reconnect. */
   private readonly watched = new Set<string>();
   private readonly channelPrefix: string;
+  private readonly prefix: string;
+  private readonly historyOptions: HistoryOptions;
   private readonly log: RedisLog | undefined;
   /** The last (un)subscribe sent; Redis answers a connection's commands in order, so this settles after all earlier ones. */
   private lastOp: Promise<unknown> = Promise.resolve();
@@ -39,23 +109,95 @@ export class RedisChannelBus implements ChannelBus {
 
   private readonly onMessage = (redisChannel: string, message: string) => this.receive(redisChannel, message);
   private readonly onReady = () => this.resubscribe();
+  private readonly onPublisherReady = () => this.preload();
 
   /**
    * @param publisher a command connection (may be shared with other drivers; not closed by `close`).
    * @param subscriber a dedicated connection from `createSubscriber`, owned by the bus and closed by `close`.
    */
   constructor(
-    private readonly publisher: Redis,
-    private readonly subscriber: Redis,
+    private readonly publisher: RedisClient,
+    private readonly subscriber: RedisClient,
     options: RedisChannelBusOptions = {},
   ) {
-    this.channelPrefix = `${options.prefix ?? KEY_PREFIX}ch:`;
+    this.prefix = options.prefix ?? KEY_PREFIX;
+    this.channelPrefix = `${this.prefix}{ch:`;
+    this.historyOptions = options.history ?? DEFAULT_HISTORY;
     this.log = options.log;
     subscriber.on('smessage', this.onMessage);
     subscriber.on('ready', this.onReady);
+    publisher.on('ready', this.onPublisherReady);
+    if (isReady(publisher)) this.preload();
   }
 
-  publish(event: BusEvent): void {
+  /**
+   * Loads the scripts ahead of their first use (and again on every connection, as a restarted Redis has
+   * forgotten them): an EVALSHA that fails with NOSCRIPT is sent again as EVAL after its reply, and an
+   * event published meanwhile would overtake the message being appended.
+   */
+  private preload(): void {
+    const targets = isCluster(this.publisher) ? this.publisher.nodes('master') : [this.publisher];
+    for (const node of targets) for (const source of [APPEND_LUA, READ_LUA]) node.script('LOAD', source).catch(() => undefined);
+  }
+
+  /** The channel's pub/sub channel; its history keys share its hash tag (so its slot). */
+  private busChannel(channel: string): string {
+    return `${this.channelPrefix}${channel}}`;
+  }
+
+  private keys(channel: string): { meta: string; stream: string; deleted: string } {
+    const base = this.busChannel(channel);
+    return { meta: `${base}:hmeta`, stream: `${base}:hist`, deleted: `${base}:hdel` };
+  }
+
+  async append(message: NewMessage, ref?: AppendRef): Promise<Appended> {
+    const { meta, stream } = this.keys(message.channel);
+    const refKey = ref ? `${this.busChannel(message.channel)}:href:${keyPart(ref.user)}:${keyPart(ref.ref)}` : meta;
+    const h = this.historyOptions;
+    const reply = (await APPEND.run(
+      this.publisher,
+      [meta, stream, refKey],
+      [
+        newEpoch(),
+        h.size,
+        h.ttlMs,
+        this.busChannel(message.channel),
+        message.id,
+        message.head,
+        message.label,
+        message.polarity,
+        message.ts,
+        h.refTtlMs,
+        JSON.stringify(message),
+        ref ? '1' : '0',
+      ],
+    )) as [number, number | string, string?];
+    if (reply[0] === 1) return { offset: Number(reply[1]), epoch: String(reply[2]), id: message.id, duplicate: false };
+    const [offset = '0', epoch = '', id = ''] = String(reply[1]).split(' ');
+    return { offset: Number(offset), epoch, id, duplicate: true };
+  }
+
+  async history(channel: string, after: number | null, limit: number): Promise<HistorySlice> {
+    const { meta, stream, deleted } = this.keys(channel);
+    const reply = (await READ.run(
+      this.publisher,
+      [meta, stream, deleted],
+      [after === null ? '' : after, Math.max(1, limit), newEpoch(), this.historyOptions.ttlMs],
+    )) as [string, string, Row[], number[]];
+    const [epoch, top, rows, flags] = reply;
+    const entries = rows.map(([streamId, f], i): HistoryEntry => ({
+      offset: Number.parseInt(streamId, 10),
+      id: f[1] ?? '',
+      head: flags[i] === 1 ? null : (f[3] ?? null),
+      label: f[5] ?? '',
+      polarity: Number(f[7]),
+      ts: Number(f[9]),
+    }));
+    if (after === null) entries.reverse();
+    return { epoch, top: Number(top), entries };
+  }
+
+  publish(event: PlainEvent): void {
     if (this.closed) return;
     // Fire and forget: never throws, never waits. Checking readiness first drops the event at once
     // instead of letting it fail later (the client queues nothing while disconnected).
@@ -70,26 +212,31 @@ export class RedisChannelBus implements ChannelBus {
       this.drop(event.channel, err instanceof Error ? err.message : String(err));
       return;
     }
-    this.publisher
-      .spublish(this.channelPrefix + event.channel, payload)
-      .catch((err: unknown) => this.drop(event.channel, err instanceof Error ? err.message : String(err)));
+    const fail = (err: unknown) => this.drop(event.channel, err instanceof Error ? err.message : String(err));
+    if (event.kind === 'delete') {
+      const { deleted } = this.keys(event.channel);
+      this.publisher.sadd(deleted, event.messageId).catch(fail);
+      this.publisher.pexpire(deleted, this.historyOptions.ttlMs).catch(fail);
+    }
+    this.publisher.spublish(this.busChannel(event.channel), payload).catch(fail);
   }
 
   onEvent(handler: (event: BusEvent) => void): void {
     this.handlers.push(handler);
   }
 
-  watch(channel: string): void {
-    if (this.closed || this.watched.has(channel)) return;
+  watch(channel: string): Promise<void> {
+    if (this.closed || this.watched.has(channel)) return this.lastOp.then(() => undefined);
     this.watched.add(channel);
     this.subscribe(channel);
+    return this.lastOp.then(() => undefined);
   }
 
   unwatch(channel: string): void {
     if (!this.watched.delete(channel) || this.closed) return;
     // While disconnected there is nothing to undo: the next connection subscribes to `watched` only.
     if (!isReady(this.subscriber)) return;
-    this.track(this.subscriber.sunsubscribe(this.channelPrefix + channel));
+    this.track(this.subscriber.sunsubscribe(this.busChannel(channel)));
   }
 
   /**
@@ -110,6 +257,7 @@ export class RedisChannelBus implements ChannelBus {
     this.watched.clear();
     this.subscriber.off('smessage', this.onMessage);
     this.subscriber.off('ready', this.onReady);
+    this.publisher.off('ready', this.onPublisherReady);
     // Quitting the connection drops all its subscriptions; no SUNSUBSCRIBE needed.
     if (this.subscriber.status === 'end') return;
     try {
@@ -123,7 +271,7 @@ export class RedisChannelBus implements ChannelBus {
   private subscribe(channel: string): void {
     // While disconnected the command would fail at once; 'ready' subscribes every watched channel.
     if (!isReady(this.subscriber)) return;
-    this.track(this.subscriber.ssubscribe(this.channelPrefix + channel));
+    this.track(this.subscriber.ssubscribe(this.busChannel(channel)));
   }
 
   private resubscribe(): void {
@@ -144,10 +292,10 @@ export class RedisChannelBus implements ChannelBus {
   private receive(redisChannel: string, message: string): void {
     if (this.closed || !redisChannel.startsWith(this.channelPrefix)) return;
     // A message can still arrive between unwatch and the SUNSUBSCRIBE taking effect: not ours any more.
-    if (!this.watched.has(redisChannel.slice(this.channelPrefix.length))) return;
+    if (!this.watched.has(redisChannel.slice(this.channelPrefix.length, -1))) return;
     let event: BusEvent;
     try {
-      event = JSON.parse(message) as BusEvent;
+      event = parseEvent(message);
     } catch {
       this.log?.warn({ channel: redisChannel }, 'bus dropped a malformed event');
       return;
@@ -167,4 +315,14 @@ export class RedisChannelBus implements ChannelBus {
     // Logged on the first drop and every 1000th after, not once per chat message of an outage.
     if (this.dropped % 1000 === 1) this.log?.warn({ channel, reason, dropped: this.dropped }, 'bus dropped events');
   }
+}
+
+/** A plain event is JSON; a message comes from the append script as `<offset> <epoch> <message JSON>`. */
+function parseEvent(payload: string): BusEvent {
+  if (payload.startsWith('{')) return JSON.parse(payload) as PlainEvent;
+  const first = payload.indexOf(' ');
+  const second = payload.indexOf(' ', first + 1);
+  if (first < 0 || second < 0) throw new Error('malformed message event');
+  const message = JSON.parse(payload.slice(second + 1)) as NewMessage;
+  return messageEvent(message, Number(payload.slice(0, first)), payload.slice(first + 1, second));
 }

@@ -1,53 +1,80 @@
 // Cluster-wide presence that stays right when a process dies.
 //
-// Layout: per channel a hash `cp:pres:<channel>` with one field per gateway process (field = process id,
-// value = how many of that process's sockets watch the channel), and per process a heartbeat key
-// `cp:proc:<processId>` that lives `ttlMs` and is renewed every `heartbeatMs`. A count sums only the
-// fields whose process still has a heartbeat and deletes the others, so the viewers of a crashed (or
-// partitioned) process vanish within `ttlMs` without anyone cleaning up after it.
+// Layout: per channel a hash `cp:{ch:<channel>}:pres` with one field per gateway process: field = process
+// id, value = `<count>:<expiresAtMs>`, how many of that process's sockets watch the channel and until when
+// that claim holds. A process renews its fields every `heartbeatMs` (well under `ttlMs`); a count sums the
+// fields not yet expired and deletes the others, so the viewers of a crashed (or partitioned) process
+// vanish within `ttlMs` without anyone cleaning up after it. The hash itself expires with its last live
+// field. Expiry times are the Redis server's clock (TIME inside the scripts), never a process's: one
+// channel's hash lives on one server, so every process's claim on it is judged by the same clock.
 //
-// A process writes its field as an absolute value (HSET of its local count), never an increment:
-// only this process writes the field, so a retried or repeated write cannot count a viewer twice, and
-// after an outage (or a Redis restart that lost everything) re-registering is just writing the local
-// counts again. The local counts (sets of connection ids, as MemoryPresenceStore keeps) are the truth;
-// Redis holds the cluster's sum of them.
+// Every script touches one key, the channel's hash, so on a Redis Cluster presence is single-slot (the
+// channel's tag, shared with its likes and its bus channel) and spreads over the masters with the channels.
+// The price, against one heartbeat key per process: a heartbeat renews one field per channel this process
+// serves (its local channels, not the cluster's), instead of one key.
 //
-// While Redis is unreachable join/leave/count never fail: they answer this process's local count and
-// the channels are re-written once Redis is back (on 'ready', or as soon as a heartbeat or a write finds
-// this process's heartbeat key had lapsed).
+// A process writes its field as an absolute value (its local count), never an increment: only this process
+// writes the field, so a retried or repeated write cannot count a viewer twice, and after an outage (or a
+// Redis restart that lost everything) re-registering is just writing the local counts again. The local
+// counts (sets of connection ids, as MemoryPresenceStore keeps) are the truth; Redis holds the cluster's
+// sum of them.
 //
-// The scripts read heartbeat keys they are not passed in KEYS: fine on a single Redis (or Sentinel), not
-// on Redis Cluster, where presence would need one hash slot (e.g. `cp:{pres}:...`).
+// While Redis is unreachable join/leave/count never fail: they answer this process's local count and the
+// channels are written again once Redis is back (on 'ready', on the next heartbeat, or as soon as a write
+// finds that this process's field had lapsed, which means its other fields may have lapsed too).
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { isReady, KEY_PREFIX, LuaScript, type RedisLog } from '../redis/connection.js';
+import { isReady, KEY_PREFIX, LuaScript, type RedisClient, type RedisLog } from '../redis/connection.js';
+import { channelTag } from '../redis/keys.js';
 import type { PresenceStore } from './presence.js';
 
-// KEYS[1] presence hash. ARGV[1] heartbeat key prefix, ARGV[2] this process id ('' for a read-only
-// count), ARGV[3] this process's count, ARGV[4] heartbeat ttl ms. Writing also renews this process's
-// heartbeat so its own field is never judged dead (e.g. right after start, or after a Redis restart).
-// Returns {cluster count, 0 when the heartbeat had lapsed (our other channels' fields may be gone)}.
-const WRITE_AND_SUM = new LuaScript(`
-local alive = 1
-if ARGV[2] ~= '' then
-  if not redis.call('SET', ARGV[1] .. ARGV[2], '1', 'PX', ARGV[4], 'GET') then alive = 0 end
-  if tonumber(ARGV[3]) > 0 then
-    redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+// Shared by the scripts: the server's time in ms, and whether this process's field (ARGV[1]) was live.
+const NOW_AND_MINE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local alive = 0
+if ARGV[1] ~= '' then
+  local prev = redis.call('HGET', KEYS[1], ARGV[1])
+  local until_ms = prev and tonumber(string.match(prev, ':(%d+)$'))
+  if until_ms and until_ms > now then alive = 1 end
+  if tonumber(ARGV[2]) > 0 then
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. string.format('%d', now + tonumber(ARGV[3])))
   else
-    redis.call('HDEL', KEYS[1], ARGV[2])
+    redis.call('HDEL', KEYS[1], ARGV[1])
   end
 end
+`;
+
+// KEYS[1] the channel's hash. ARGV[1] this process id ('' for a read-only count), ARGV[2] this process's
+// count, ARGV[3] ttl ms. Writes this process's field, sums the live fields, deletes the expired ones and
+// lets the hash expire with its last live field. Returns {cluster count, 1 when our field was live before}.
+const WRITE_AND_SUM = new LuaScript(`${NOW_AND_MINE}
 local fields = redis.call('HGETALL', KEYS[1])
-local total = 0
+local total, latest = 0, 0
 for i = 1, #fields, 2 do
-  if redis.call('EXISTS', ARGV[1] .. fields[i]) == 1 then
-    total = total + tonumber(fields[i + 1])
+  local count, until_ms = string.match(fields[i + 1], '^(%d+):(%d+)$')
+  until_ms = tonumber(until_ms)
+  if until_ms and until_ms > now then
+    total = total + tonumber(count)
+    if until_ms > latest then latest = until_ms end
   else
     redis.call('HDEL', KEYS[1], fields[i])
   end
 end
+if latest > 0 then redis.call('PEXPIREAT', KEYS[1], latest) end
 return { total, alive }
 `);
+
+// KEYS[1] the channel's hash. ARGV as WRITE_AND_SUM's. The heartbeat: renews this process's field (or
+// removes it at 0) without reading the others; the hash lives at least as long as the field.
+const RENEW = new LuaScript(`${NOW_AND_MINE}
+if tonumber(ARGV[2]) > 0 and redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return alive
+`);
+
+/** Channels renewed at once by one heartbeat (each is one small command; more only queue on the socket). */
+const RENEW_BATCH = 256;
 
 export interface RedisPresenceStoreOptions {
   /** Unique per process; a random id by default. */
@@ -69,13 +96,15 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly local = new Map<string, Set<string>>();
   /** Channels whose field in Redis may not match the local count (a write failed or was skipped). */
   private readonly dirty = new Set<string>();
+  /** Channels where this process's last successful write left a field (count > 0). */
+  private readonly registered = new Set<string>();
   private timer: NodeJS.Timeout | null;
   private closed = false;
-  private flushing: Promise<void> | null = null;
+  private renewing: Promise<void> | null = null;
   private readonly onReady = () => this.reregister();
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     options: RedisPresenceStoreOptions = {},
   ) {
     this.processId = options.processId ?? randomUUID();
@@ -86,6 +115,11 @@ export class RedisPresenceStore implements PresenceStore {
     this.timer = setInterval(() => void this.heartbeat(), options.heartbeatMs ?? 2_000);
     // Housekeeping must never be what keeps the process (or a test run) alive.
     this.timer.unref();
+  }
+
+  /** The channel's hash (for tests and operators). */
+  keyOf(channel: string): string {
+    return `${this.prefix}${channelTag(channel)}:pres`;
   }
 
   async join(channel: string, connectionId: string): Promise<number> {
@@ -107,10 +141,7 @@ export class RedisPresenceStore implements PresenceStore {
   async count(channel: string): Promise<number> {
     if (!isReady(this.client)) return this.localCount(channel);
     try {
-      const [total] = (await WRITE_AND_SUM.run(this.client, [this.hashKey(channel)], [this.procPrefix(), '', 0, this.ttlMs])) as [
-        number,
-        number,
-      ];
+      const [total] = (await WRITE_AND_SUM.run(this.client, [this.keyOf(channel)], ['', 0, this.ttlMs])) as [number, number];
       return total;
     } catch (err) {
       this.log?.warn({ err: (err as Error).message, channel }, 'presence count failed; answering the local count');
@@ -125,30 +156,19 @@ export class RedisPresenceStore implements PresenceStore {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.client.off('ready', this.onReady);
-    const channels = new Set([...this.local.keys(), ...this.dirty]);
+    const channels = new Set([...this.local.keys(), ...this.dirty, ...this.registered]);
     this.local.clear();
     this.dirty.clear();
-    if (!isReady(this.client)) return; // The heartbeat expires on its own and others drop our fields.
-    try {
-      const tx = this.client.multi();
-      for (const channel of channels) tx.hdel(this.hashKey(channel), this.processId);
-      tx.del(this.procPrefix() + this.processId);
-      await tx.exec();
-    } catch (err) {
-      this.log?.warn({ err: (err as Error).message }, 'presence close could not withdraw its viewers');
-    }
+    this.registered.clear();
+    if (!isReady(this.client)) return; // Our fields expire on their own and counts drop them.
+    // One command per channel (each its own slot on a cluster), not a transaction across them.
+    const results = await Promise.allSettled([...channels].map((channel) => this.client.hdel(this.keyOf(channel), this.processId)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) this.log?.warn({ err: (failed.reason as Error).message }, 'presence close could not withdraw all its viewers');
   }
 
   private localCount(channel: string): number {
     return this.local.get(channel)?.size ?? 0;
-  }
-
-  private hashKey(channel: string): string {
-    return `${this.prefix}pres:${channel}`;
-  }
-
-  private procPrefix(): string {
-    return `${this.prefix}proc:`;
   }
 
   /** Writes this process's count for the channel and returns the cluster count (the local one when Redis is away). */
@@ -157,14 +177,20 @@ export class RedisPresenceStore implements PresenceStore {
       if (!this.closed) this.dirty.add(channel);
       return this.localCount(channel);
     }
-    // The count is read when the command is sent: commands on one connection run in order, so the last
-    // write carries the latest count even when joins and leaves overlap.
-    const args = [this.procPrefix(), this.processId, this.localCount(channel), this.ttlMs];
+    // The count is read when the command is sent: commands on one connection run in order (on a cluster,
+    // one channel's commands all go to one master's connection), so the last write carries the latest
+    // count even when joins and leaves overlap.
+    const count = this.localCount(channel);
     try {
-      const [total, alive] = (await WRITE_AND_SUM.run(this.client, [this.hashKey(channel)], args)) as [number, number];
-      // The heartbeat had lapsed: this write revived it, so the heartbeat timer would not notice that
-      // others may have dropped our fields of other channels meanwhile.
-      if (alive === 0) this.reregister();
+      const [total, alive] = (await WRITE_AND_SUM.run(this.client, [this.keyOf(channel)], [this.processId, count, this.ttlMs])) as [
+        number,
+        number,
+      ];
+      // Our field had lapsed (this process stalled past the TTL, or Redis lost it) and others may have
+      // dropped our fields of other channels too: write them all now rather than at the next heartbeat.
+      const lapsed = alive === 0 && this.registered.has(channel);
+      this.track(channel, count);
+      if (lapsed) this.reregister();
       return total;
     } catch (err) {
       this.dirty.add(channel);
@@ -173,45 +199,56 @@ export class RedisPresenceStore implements PresenceStore {
     }
   }
 
+  private track(channel: string, count: number): void {
+    if (count > 0) this.registered.add(channel);
+    else this.registered.delete(channel);
+  }
+
   private async heartbeat(): Promise<void> {
     if (this.closed || !isReady(this.client)) return;
     // Nothing of ours in Redis to keep alive (every channel was written down to zero).
     if (this.local.size === 0 && this.dirty.size === 0) return;
-    try {
-      // 0: the key had expired (this process stalled, or Redis restarted and lost it): others may have
-      // deleted our fields, so write them all again.
-      const renewed = await this.client.pexpire(this.procPrefix() + this.processId, this.ttlMs);
-      if (renewed === 0) this.reregister();
-      else if (this.dirty.size > 0) await this.flushDirty();
-    } catch (err) {
-      this.log?.warn({ err: (err as Error).message }, 'presence heartbeat failed');
-    }
+    await this.renewAll();
   }
 
   private reregister(): void {
     if (this.closed) return;
-    for (const channel of this.local.keys()) this.dirty.add(channel);
     // Not inline in the 'ready' handler: commands the client resends after a reconnect go first, so
     // anything stale they carry is overwritten by these writes rather than the other way round.
-    setImmediate(() => void this.flushDirty());
+    setImmediate(() => void this.renewAll());
   }
 
-  /** Rewrites every dirty channel (each write also renews the heartbeat). One flush at a time. */
-  private flushDirty(): Promise<void> {
-    if (this.flushing) return this.flushing;
-    this.flushing = (async () => {
+  /** Renews this process's field of every channel it serves, and settles every dirty one. One pass at a time. */
+  private renewAll(): Promise<void> {
+    if (this.renewing) return this.renewing;
+    this.renewing = (async () => {
       try {
-        while (this.dirty.size > 0 && !this.closed && isReady(this.client)) {
-          const channel = this.dirty.values().next().value as string;
-          this.dirty.delete(channel);
-          await this.write(channel);
-          // A failed write re-marked it dirty; stop and let the next heartbeat retry.
-          if (this.dirty.has(channel)) break;
+        const channels = [...new Set([...this.local.keys(), ...this.dirty])];
+        let failed: unknown = null;
+        for (let i = 0; i < channels.length && !this.closed && isReady(this.client); i += RENEW_BATCH) {
+          const errors = await Promise.all(channels.slice(i, i + RENEW_BATCH).map((channel) => this.renew(channel)));
+          failed ??= errors.find((e) => e !== null) ?? null;
         }
+        // Once per pass, not once per channel.
+        if (failed !== null) this.log?.warn({ err: (failed as Error).message }, 'presence heartbeat failed; retried on the next one');
       } finally {
-        this.flushing = null;
+        this.renewing = null;
       }
     })();
-    return this.flushing;
+    return this.renewing;
+  }
+
+  /** Null when renewed, else the error (the channel stays dirty). */
+  private async renew(channel: string): Promise<unknown> {
+    this.dirty.delete(channel);
+    const count = this.localCount(channel);
+    try {
+      await RENEW.run(this.client, [this.keyOf(channel)], [this.processId, count, this.ttlMs]);
+      this.track(channel, count);
+      return null;
+    } catch (err) {
+      this.dirty.add(channel);
+      return err;
+    }
   }
 }

@@ -1,30 +1,40 @@
-// Rooms in Redis: each room a JSON string (`cp:room:<id>`), plus a sorted set (`cp:rooms`) of ids scored by
-// a creation sequence number (`cp:rooms:seq`), which gives the memory driver's order (insertion order,
-// oldest first) without trusting the clocks of many hosts, and cheap "ids after X" pages.
+// Rooms in Redis: each room a JSON string under its channel's hash tag (`cp:{ch:room:<id>}:room`, beside the
+// room's presence, likes and bus channel), plus a sorted set (`cp:{rooms}:index`) of ids scored by a creation
+// sequence number (`cp:{rooms}:seq`), which gives the memory driver's order (insertion order, oldest first)
+// without trusting the clocks of many hosts, and cheap "ids after X" pages; and per owner the set of room ids
+// they created (`cp:{u:<owner>}:rooms`, the per-user quota).
 //
-// - create is one script: SET NX decides who wins a race for an id, and the index is written with it;
+// On a Redis Cluster those are three slots (the room's, the index's, the owner's), so a create is three
+// single-slot steps in an order whose every partial outcome is safe:
+//   1. the index claims a place for the id (ZADD only if absent: a second attempt, or a racer, keeps it);
+//   2. SET NX of the record decides who wins the id (the loser reports a conflict and leaves the index
+//      entry, which is the winner's);
+//   3. the winner adds the id to its owner's set.
+// A process dying between 1 and 2 leaves an index entry without a record: listings skip it, `count()` counts
+// it (the global cap errs on the safe side), and creating that id later fills it in. Dying between 2 and 3
+// leaves one room its owner's quota does not count. The index is one slot on purpose (`{rooms}`): the order
+// and the global count need the sequence and the set together; it is written on create only and read by
+// listings, while the records that chat reads spread over the cluster with their channels.
+//
 // - update reads, merges in JS, then writes only if the stored JSON is still what it read (a compare-and-set
-//   script, retried on contention). No WATCH: the command connection is shared by many concurrent callers,
-//   and WATCH/MULTI state belongs to a connection, not to one caller;
+//   script on the record alone, retried on contention). No WATCH: the command connection is shared by many
+//   concurrent callers, and WATCH/MULTI state belongs to a connection, not to one caller;
 // - while Redis is unreachable every call rejects (the gateway answers 5xx).
-//
-// The scripts read room keys they derive from ids: fine on a single Redis (or Sentinel), not on Redis Cluster.
-import type { Redis } from 'ioredis';
 import { conflict } from '../errors.js';
-import { KEY_PREFIX, keyPart, LuaScript } from '../redis/connection.js';
+import { KEY_PREFIX, LuaScript, type RedisClient } from '../redis/connection.js';
+import { channelTag, mgetAny, userTag } from '../redis/keys.js';
+import { roomChannel } from './names.js';
 import type { RoomRecord, RoomStore } from './rooms.js';
 
-// KEYS[1] room, KEYS[2] index, KEYS[3] sequence, KEYS[4] the owner's room ids (or '' for none).
-// ARGV[1] json, ARGV[2] id. 1 when created, 0 when taken.
-const CREATE = new LuaScript(`
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
-redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[2])
-if KEYS[4] ~= '' then redis.call('SADD', KEYS[4], ARGV[2]) end
+// KEYS[1] index, KEYS[2] sequence. ARGV[1] id. Gives the id the next place unless it has one.
+const CLAIM_PLACE = new LuaScript(`
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[1])
 return 1
 `);
 
-// KEYS[1] index. ARGV[1] after-id ('' for the start), ARGV[2] limit, ARGV[3] room key prefix.
-// The JSON of up to `limit` rooms created after `after`; none when `after` is unknown (as the memory driver).
+// KEYS[1] index. ARGV[1] after-id ('' for the start), ARGV[2] limit.
+// Up to `limit` ids created after `after`; none when `after` is unknown (as the memory driver).
 const LIST = new LuaScript(`
 local from = '-inf'
 if ARGV[1] ~= '' then
@@ -32,10 +42,7 @@ if ARGV[1] ~= '' then
   if not score then return {} end
   from = '(' .. score
 end
-local ids = redis.call('ZRANGE', KEYS[1], from, '+inf', 'BYSCORE', 'LIMIT', 0, ARGV[2])
-local rooms = {}
-for i = 1, #ids do rooms[i] = redis.call('GET', ARGV[3] .. ids[i]) end
-return rooms
+return redis.call('ZRANGE', KEYS[1], from, '+inf', 'BYSCORE', 'LIMIT', 0, ARGV[2])
 `);
 
 // KEYS[1] room. ARGV[1] the JSON read, ARGV[2] the new JSON. 1 when written, 0 when it changed meanwhile.
@@ -48,43 +55,48 @@ return 1
 /** Compare-and-set attempts before giving up: only reached if the same room is updated nonstop. */
 const MAX_UPDATE_ATTEMPTS = 20;
 
+/** Where a room lives (for tests, operators and tools that plant or repair records). */
+export function roomKeys(prefix = KEY_PREFIX) {
+  return {
+    record: (id: string) => `${prefix}${channelTag(roomChannel(id))}:room`,
+    index: `${prefix}{rooms}:index`,
+    seq: `${prefix}{rooms}:seq`,
+    /** Per owner, the set of room ids it created: the per-user quota (rooms are closed, never deleted). */
+    owner: (ownerId: string) => `${prefix}${userTag(ownerId)}:rooms`,
+  };
+}
+
 export class RedisRoomStore implements RoomStore {
-  private readonly roomPrefix: string;
-  private readonly indexKey: string;
-  private readonly seqKey: string;
-  /** Per owner, the set of room ids it created: the per-user quota (rooms are closed, never deleted). */
-  private readonly ownerPrefix: string;
+  private readonly keys: ReturnType<typeof roomKeys>;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     options: { prefix?: string } = {},
   ) {
-    const prefix = options.prefix ?? KEY_PREFIX;
-    this.roomPrefix = `${prefix}room:`;
-    this.indexKey = `${prefix}rooms`;
-    this.seqKey = `${prefix}rooms:seq`;
-    this.ownerPrefix = `${prefix}rooms:owner:`;
+    this.keys = roomKeys(options.prefix ?? KEY_PREFIX);
   }
 
   async create(room: RoomRecord): Promise<void> {
-    const ownerKey = room.ownerId === null ? '' : this.ownerPrefix + keyPart(room.ownerId);
-    const created = await CREATE.run(
-      this.client,
-      [this.roomPrefix + room.id, this.indexKey, this.seqKey, ownerKey],
-      [JSON.stringify(room), room.id],
-    );
-    if (Number(created) !== 1) throw conflict(`room "${room.id}" already exists`);
+    await CLAIM_PLACE.run(this.client, [this.keys.index, this.keys.seq], [room.id]);
+    const created = await this.client.set(this.keys.record(room.id), JSON.stringify(room), 'NX');
+    if (created !== 'OK') throw conflict(`room "${room.id}" already exists`);
+    if (room.ownerId !== null) await this.client.sadd(this.keys.owner(room.ownerId), room.id);
   }
 
   async get(id: string): Promise<RoomRecord | null> {
-    const json = await this.client.get(this.roomPrefix + id);
+    const json = await this.client.get(this.keys.record(id));
     return json === null ? null : (JSON.parse(json) as RoomRecord);
   }
 
   async list(limit: number, after?: string): Promise<RoomRecord[]> {
     if (limit <= 0) return [];
-    const rows = (await LIST.run(this.client, [this.indexKey], [after ?? '', limit, this.roomPrefix])) as Array<string | null>;
-    // A null would be a room key without its index entry, which no code path writes; skipped to be safe.
+    const ids = (await LIST.run(this.client, [this.keys.index], [after ?? '', limit])) as string[];
+    const rows = await mgetAny(
+      this.client,
+      ids.map((id) => this.keys.record(id)),
+    );
+    // A null is an index entry whose record is not written yet (a create in progress, or one that died
+    // half-way): skipped.
     // So is a room that is not JSON (written by hand or damaged): one bad record must not fail every listing.
     return rows.flatMap((json) => {
       if (json === null) return [];
@@ -98,7 +110,7 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async update(id: string, patch: Partial<Omit<RoomRecord, 'id' | 'createdAt'>>): Promise<RoomRecord | null> {
-    const key = this.roomPrefix + id;
+    const key = this.keys.record(id);
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
       const before = await this.client.get(key);
       if (before === null) return null;
@@ -111,11 +123,11 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async count(): Promise<number> {
-    return this.client.zcard(this.indexKey);
+    return this.client.zcard(this.keys.index);
   }
 
   /** Rooms created before the owner sets existed (older versions) are not counted. */
   async countByOwner(ownerId: string): Promise<number> {
-    return this.client.scard(this.ownerPrefix + keyPart(ownerId));
+    return this.client.scard(this.keys.owner(ownerId));
   }
 }

@@ -5,7 +5,11 @@ export { ChatPulseError, LiveError } from './errors.js';
 export {
   LiveConnection,
   type ChannelOptions,
+  type ChannelPosition,
+  type ChatAck,
+  type ChatOptions,
   type CredentialsContext,
+  type GapEvent,
   type HeartbeatOptions,
   type LiveCredentials,
   type LiveErrorEvent,
@@ -14,6 +18,7 @@ export {
   type LiveOptions,
   type LiveState,
   type ReconnectOptions,
+  type RecoveredEvent,
   type WebSocketConstructor,
   type WebSocketLike,
 } from './live.js';

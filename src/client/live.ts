@@ -3,12 +3,16 @@
 // notices a dead connection (no frame within a timeout after a ping) and replaces it, retries of
 // subscriptions the server refused for a passing reason, and a stop (no endless retrying) when the server
 // refuses the credentials themselves, and a token renewed in place before it expires (an `auth` frame; a
-// close 4001, revoked or expired, counts as a refusal). Works with the browser's WebSocket or any constructor of the same
-// shape (in Node: `ws`).
+// close 4001, revoked or expired, counts as a refusal). Recovery: it keeps each channel's place in its
+// history (epoch and offset), resubscribes with `since` so the server sends what was missed, and drops any
+// message it already has; chats carry a `ref` and stay queued until acknowledged, resent with the same ref
+// after a reconnect (the server publishes a ref once). Works with the browser's WebSocket or any constructor
+// of the same shape (in Node: `ws`).
 import { errorFromResponse, LiveError } from './errors.js';
 import { jwtExpiryMs } from './jwt.js';
 import {
   parseServerFrame,
+  type AckFrame,
   type AuthedFrame,
   type ClientFrame,
   type ClosedFrame,
@@ -65,9 +69,62 @@ export interface CredentialsContext {
   expiring?: LiveCredentials;
 }
 
+/** A place in a channel's history: its epoch and the offset of the last message had (see `position()`). */
+export interface ChannelPosition {
+  epoch: string;
+  offset: number;
+}
+
 export interface ChannelOptions {
   /** Receive `messages` frames (every message of one short tick together) instead of `message`. */
   batch?: boolean;
+  /**
+   * Resume from a place saved earlier (`position()`, e.g. before a page reload): the first subscription asks
+   * for every message after it, and a `recovered` event says whether all of them came. Ignored while the
+   * channel is subscribed.
+   */
+  since?: ChannelPosition;
+}
+
+export interface ChatOptions {
+  /**
+   * The message's name for the server (1-64 characters); default a fresh random one. The server publishes a
+   * ref once per user and channel within 5 minutes, so passing the ref of a chat whose outcome is unknown
+   * (a rejected `timeout`) sends it again without a duplicate.
+   */
+  ref?: string;
+}
+
+/** What `chat()` resolves with: the message is in the channel's history. */
+export interface ChatAck {
+  ref: string;
+  /** The message's id (the first one's when the ref had been published already). */
+  id: string;
+  /** Its offset in the channel's history. */
+  offset: number;
+}
+
+/** The outcome of a resubscription with `since` (after a reconnect, or a `since` option). */
+export interface RecoveredEvent {
+  channel: string;
+  /** True: every message after `since` follows (as `message`/`messages` events), then the live ones. */
+  recovered: boolean;
+  /** Why not (history trimmed, epoch changed). */
+  reason?: string;
+  /** Where the client was. */
+  since: ChannelPosition;
+  /** The channel's epoch and latest offset now. */
+  epoch: string;
+  offset: number;
+}
+
+/** A resubscription could not recover every missed message: some are lost to this client (the recent ones follow). */
+export interface GapEvent {
+  channel: string;
+  reason: string;
+  since: ChannelPosition;
+  epoch: string;
+  offset: number;
 }
 
 export interface ReconnectOptions {
@@ -119,8 +176,20 @@ export interface LiveOptions {
    * status itself, so no request is made there.
    */
   fetch?: typeof fetch;
-  /** Message ids remembered per channel to drop replays seen before a reconnect; 0 disables; default 500. */
+  /**
+   * Message ids remembered per channel, besides its offset, to drop a message had before; default 500. They
+   * also tell a channel whose history restarted (offsets from 1 again: message frames do not carry their
+   * epoch) from a repeat. 0: no duplicate guard at all, every message is delivered as it arrives (recovery
+   * still resumes from the highest offset seen).
+   */
   dedupe?: number;
+  /** Chats kept unacknowledged at most (queued while disconnected, or awaiting their ack); beyond, chat() rejects `queue_full`. Default 1000. */
+  maxPendingChats?: number;
+  /**
+   * How long a chat sent on an open connection may wait for its ack before it rejects with `timeout`
+   * (a connection lost meanwhile resends it and starts over); default 30 s; `false` waits as long as it takes.
+   */
+  chatTimeoutMs?: number | false;
   /** Connect now (default) or on the first `connect()`. */
   autoConnect?: boolean;
 }
@@ -152,6 +221,15 @@ export interface LiveEvents {
   pong: PongFrame;
   /** The server took a renewed token (sent by the SDK itself before the old one expired). */
   authed: AuthedFrame;
+  /** A chat was published (`chat()` resolves with it too). */
+  ack: AckFrame;
+  /**
+   * After each resubscription with `since` (every reconnect of a channel seen before), right after its
+   * `subscribed` event and before the missed messages arrive as `message`/`messages` events.
+   */
+  recovered: RecoveredEvent;
+  /** With `recovered`, when it is false: messages were missed for good (history trimmed, or lost with its epoch). */
+  gap: GapEvent;
 }
 
 export type LiveEvent = keyof LiveEvents;
@@ -181,10 +259,37 @@ const AUTH_STATUSES = new Set([401, 403]);
 const REVOKED_CLOSE = 4001;
 /** How long before its expiry a token is renewed: a fifth of what is left, between 2 s and 60 s. */
 const renewLeadMs = (leftMs: number) => Math.min(60_000, Math.max(2_000, leftMs / 5));
+/**
+ * The server publishes a ref once within 5 minutes of its first publication. A chat first sent longer ago
+ * than this (a little less, for the time it took to reach the server) is not sent again: it might publish twice.
+ */
+const REF_WINDOW_MS = 5 * 60_000 - 30_000;
 
 interface Pending {
   resolve: (frame: SubscribedFrame) => void;
   reject: (err: LiveError) => void;
+}
+
+/** Where the client is in a channel: the epoch, the highest offset delivered, and the offset it was attached at. */
+interface Track {
+  epoch: string;
+  last: number;
+  /** The channel's offset when a subscription without recovery was confirmed: what came before is not owed. */
+  base: number;
+}
+
+/** A chat awaiting its ack. */
+interface OutgoingChat {
+  ref: string;
+  channel: string;
+  text: string;
+  resolve: (ack: ChatAck) => void;
+  reject: (err: LiveError) => void;
+  promise: Promise<ChatAck>;
+  /** The socket it was last sent on (null: not sent yet, or to be sent again). */
+  sentOn: WebSocketLike | null;
+  firstSentAt: number | null;
+  timer: ReturnType<typeof setTimeout> | null;
 }
 
 export class LiveConnection {
@@ -198,6 +303,17 @@ export class LiveConnection {
   /** Resubscribes scheduled after a passing refusal, and the refusals in a row per channel. */
   private readonly subRetries = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly subFailures = new Map<string, number>();
+  /** Each subscribed channel's place in its history, kept across reconnects for `since`. */
+  private readonly tracks = new Map<string, Track>();
+  /** The `since` of the subscribe frame awaiting its answer, per channel. */
+  private readonly sinceSent = new Map<string, ChannelPosition>();
+  /** Chats not yet acknowledged, in the order chat() was called. */
+  private readonly outbox = new Map<string, OutgoingChat>();
+  /** Chats are not sent before this time (the server refused frames for a while). */
+  private chatsPausedUntil = 0;
+  private chatRetryTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly maxPendingChats: number;
+  private readonly chatTimeoutMs: number | null;
   private readonly Ctor: WebSocketConstructor;
   private readonly reconnectOpts: Required<ReconnectOptions> | null;
   private readonly heartbeatOpts: Required<HeartbeatOptions> | null;
@@ -232,9 +348,12 @@ export class LiveConnection {
     this.heartbeatOpts = options.heartbeat === false ? null : { intervalMs: 15_000, timeoutMs: 10_000, ...options.heartbeat };
     this.connectTimeoutMs = options.connectTimeoutMs === false ? null : Math.max(1, options.connectTimeoutMs ?? 10_000);
     this.dedupe = options.dedupe ?? 500;
+    this.maxPendingChats = Math.max(1, options.maxPendingChats ?? 1000);
+    this.chatTimeoutMs = options.chatTimeoutMs === false ? null : Math.max(1, options.chatTimeoutMs ?? 30_000);
     for (const c of options.channels ?? []) {
-      const spec = typeof c === 'string' ? { channel: c } : c;
+      const spec: { channel: string } & ChannelOptions = typeof c === 'string' ? { channel: c } : c;
       this.subs.set(spec.channel, spec.batch ?? options.batch ?? false);
+      if (spec.since) this.tracks.set(spec.channel, { epoch: spec.since.epoch, last: spec.since.offset, base: spec.since.offset });
     }
     if (options.autoConnect !== false) this.connect();
   }
@@ -250,6 +369,20 @@ export class LiveConnection {
   /** Subscribed channels (and those to subscribe on connect) with their delivery mode. */
   get channels(): ReadonlyMap<string, boolean> {
     return this.subs;
+  }
+
+  /** Chats not yet acknowledged by the server (queued while disconnected, or awaiting their ack). */
+  get pendingChats(): number {
+    return this.outbox.size;
+  }
+
+  /**
+   * Where this connection is in a subscribed channel's history: the next resubscription asks for every
+   * message after it. Undefined before the first `subscribed`. Save it to resume later (`since`).
+   */
+  position(channel: string): ChannelPosition | undefined {
+    const t = this.tracks.get(channel);
+    return t === undefined ? undefined : { epoch: t.epoch, offset: Math.max(t.last, t.base) };
   }
 
   /** Adds a handler; returns the function that removes it. */
@@ -304,6 +437,8 @@ export class LiveConnection {
     const previous = this.subs.get(channel);
     this.subs.set(channel, batch);
     const last = this.confirmed.get(channel);
+    if (options.since && !last)
+      this.tracks.set(channel, { epoch: options.since.epoch, last: options.since.offset, base: options.since.offset });
     if (this.isOpen && last && !this.pending.has(channel)) {
       // Already subscribed: the server switches delivery silently (no second `subscribed`).
       if (previous !== batch) this.send({ type: 'subscribe', channel, batch });
@@ -323,17 +458,56 @@ export class LiveConnection {
   unsubscribe(channel: string): void {
     if (!this.subs.delete(channel)) return;
     this.seen.delete(channel);
+    this.tracks.delete(channel);
+    this.sinceSent.delete(channel);
     this.confirmed.delete(channel);
     this.awaiting.delete(channel);
     this.cancelSubRetry(channel);
     this.subFailures.delete(channel);
     this.rejectPending(channel, new LiveError('unsubscribed', `unsubscribed from ${channel}`, channel));
     if (this.isOpen) this.send({ type: 'unsubscribe', channel });
+    this.flushChats(); // chats held for this channel's subscription go now
   }
 
-  /** Posts into a native room (`room:<id>`); needs credentials. The message comes back as a `message` event. */
-  chat(channel: string, text: string): void {
-    this.sendOrThrow({ type: 'chat', channel, text });
+  /**
+   * Posts into a native room (`room:<id>`); needs credentials. Resolves with the ack (`id`, `offset`) once
+   * the message is in the channel's history; it also arrives as a `message` event. Sent now if connected,
+   * else queued and sent on (re)connect; on a subscribed channel, after its resubscription. A chat not yet
+   * acknowledged when the connection drops is sent again with the same ref, which the server publishes once.
+   *
+   * Rejects with a LiveError: the server's refusal (`forbidden`, `unauthorized`, `rate_limited`, ...; also an
+   * `error` event), `queue_full` (`maxPendingChats` unacknowledged already), `timeout` (no answer within
+   * `chatTimeoutMs`; resend with the same `ref` to be safe), `unconfirmed` (sent, then disconnected beyond the
+   * server's 5-minute dedupe window: it may or may not have been published), `closed` (close(), or the end of
+   * the connection). Throws a LiveError `closed` at once on a closed connection. Ignoring the promise is safe:
+   * a rejection not handled is not reported as unhandled.
+   */
+  chat(channel: string, text: string, options: ChatOptions = {}): Promise<ChatAck> {
+    if (this._state === 'closed') throw new LiveError('closed', 'this connection was closed for good; create a new one', channel);
+    const ref = options.ref ?? newRef();
+    const queued = this.outbox.get(ref);
+    if (queued) return queued.promise;
+    let result: Promise<ChatAck>;
+    if (ref.length < 1 || ref.length > 64)
+      result = Promise.reject(new LiveError('invalid_frame', 'chat: ref must be 1-64 characters', channel));
+    else if (!/\S/.test(text))
+      result = Promise.reject(new LiveError('invalid_frame', 'chat: text must contain a non-space character', channel));
+    else if (this.outbox.size >= this.maxPendingChats)
+      result = Promise.reject(
+        new LiveError('queue_full', `${this.outbox.size} chats await their ack already (maxPendingChats); try again later`, channel),
+      );
+    else {
+      let resolve!: (ack: ChatAck) => void;
+      let reject!: (err: LiveError) => void;
+      result = new Promise<ChatAck>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.outbox.set(ref, { ref, channel, text, resolve, reject, promise: result, sentOn: null, firstSentAt: null, timer: null });
+      this.flushChats();
+    }
+    result.catch(() => undefined); // callers that ignore the promise get the refusal as an `error` event only
+    return result;
   }
 
   /** A like for the channel, or for one message of it. */
@@ -363,6 +537,7 @@ export class LiveConnection {
     }
     for (const channel of [...this.pending.keys()])
       this.rejectPending(channel, new LiveError('closed', 'the connection was closed', channel));
+    this.rejectChats('closed', 'the connection was closed before the server acknowledged this chat');
     if (wasOpen) this.emit('close', { code, reason, willReconnect: false });
   }
 
@@ -422,6 +597,7 @@ export class LiveConnection {
       this.renewing = undefined;
       this.scheduleRenew();
       for (const [channel, batch] of this.subs) this.sendSubscribe(channel, batch);
+      this.flushChats(); // those of subscribed channels wait for their `subscribed`
       this.emit('open', { reconnected });
     };
     socket.onmessage = (ev) => {
@@ -565,6 +741,7 @@ export class LiveConnection {
     this.retryTimer = null;
     this.emit('error', { type: 'error', code, message, status, fatal: true });
     for (const channel of [...this.pending.keys()]) this.rejectPending(channel, new LiveError(code, message, channel));
+    this.rejectChats(code, message);
   }
 
   /** A newer attempt started, or close() was called, while this one awaited its credentials. */
@@ -606,6 +783,7 @@ export class LiveConnection {
       this._state = 'closed';
       for (const channel of [...this.pending.keys()])
         this.rejectPending(channel, new LiveError('closed', 'the connection closed', channel));
+      this.rejectChats('closed', 'the connection closed before the server acknowledged this chat');
       return;
     }
     this._state = 'reconnecting';
@@ -694,13 +872,91 @@ export class LiveConnection {
     this.subRetries.clear();
     this.subFailures.clear();
     this.awaiting.clear();
+    this.sinceSent.clear();
+    // Chats in flight stay queued (sent again on the next socket); only their ack deadlines go.
+    for (const c of this.outbox.values()) this.clearChatTimer(c);
+    if (this.chatRetryTimer) clearTimeout(this.chatRetryTimer);
+    this.chatRetryTimer = null;
+    this.chatsPausedUntil = 0;
   }
 
-  /** A subscribe frame whose answer (`subscribed` or a refusal) is awaited. */
+  /** A subscribe frame whose answer (`subscribed` or a refusal) is awaited; with `since` where the channel's place is known. */
   private sendSubscribe(channel: string, batch: boolean): void {
     this.cancelSubRetry(channel);
     this.awaiting.add(channel);
-    this.send({ type: 'subscribe', channel, batch });
+    const since = this.position(channel);
+    if (since) this.sinceSent.set(channel, since);
+    else this.sinceSent.delete(channel);
+    this.send(since ? { type: 'subscribe', channel, batch, since } : { type: 'subscribe', channel, batch });
+  }
+
+  /**
+   * Sends every queued chat not yet sent on the open socket, in order: those of a subscribed channel once its
+   * (re)subscription is confirmed, so that what was missed arrives before the resent message's own frame.
+   */
+  private flushChats(): void {
+    const socket = this.socket;
+    if (!socket || !this.isOpen || socket.readyState !== OPEN || this.outbox.size === 0) return;
+    const now = Date.now();
+    if (now < this.chatsPausedUntil) return; // the retry timer flushes
+    for (const c of [...this.outbox.values()]) {
+      if (c.sentOn === socket) continue;
+      if (this.subs.has(c.channel) && !this.confirmed.has(c.channel)) continue;
+      if (c.firstSentAt !== null && now - c.firstSentAt > REF_WINDOW_MS) {
+        this.settleChat(c).reject(
+          new LiveError(
+            'unconfirmed',
+            "sent, but not acknowledged within the server's 5-minute dedupe window: it may or may not have been published",
+            c.channel,
+          ),
+        );
+        continue;
+      }
+      c.sentOn = socket;
+      c.firstSentAt ??= now;
+      this.send({ type: 'chat', channel: c.channel, text: c.text, ref: c.ref });
+      this.clearChatTimer(c);
+      const timeoutMs = this.chatTimeoutMs;
+      if (timeoutMs !== null)
+        c.timer = setTimeout(() => {
+          c.timer = null;
+          if (this.outbox.get(c.ref) !== c || c.sentOn !== socket) return;
+          this.settleChat(c).reject(
+            new LiveError('timeout', `no answer to chat ${c.ref} within ${timeoutMs} ms; resend with the same ref to be safe`, c.channel),
+          );
+        }, timeoutMs);
+    }
+  }
+
+  /** Sends again, after `delayMs`, every chat in flight on this socket (the server refused frames it could not name). */
+  private resendChatsLater(delayMs: number): void {
+    for (const c of this.outbox.values()) {
+      this.clearChatTimer(c);
+      c.sentOn = null;
+    }
+    this.chatsPausedUntil = Date.now() + delayMs;
+    if (this.chatRetryTimer) clearTimeout(this.chatRetryTimer);
+    this.chatRetryTimer = setTimeout(() => {
+      this.chatRetryTimer = null;
+      this.chatsPausedUntil = 0;
+      this.flushChats();
+    }, delayMs);
+  }
+
+  /** Takes a chat out of the queue; returns its callbacks. */
+  private settleChat(c: OutgoingChat): OutgoingChat {
+    this.clearChatTimer(c);
+    this.outbox.delete(c.ref);
+    return c;
+  }
+
+  private clearChatTimer(c: OutgoingChat): void {
+    if (c.timer) clearTimeout(c.timer);
+    c.timer = null;
+  }
+
+  private rejectChats(code: string, message: string): void {
+    for (const c of [...this.outbox.values()]) this.settleChat(c).reject(new LiveError(code, message, c.channel));
   }
 
   private cancelSubRetry(channel: string): void {
@@ -745,33 +1001,53 @@ export class LiveConnection {
   }
 
   private dispatch(frame: ServerFrame): void {
+    let recovery: RecoveredEvent | null = null;
     switch (frame.type) {
       case 'subscribed': {
         this.awaiting.delete(frame.channel);
         this.cancelSubRetry(frame.channel);
         this.subFailures.delete(frame.channel);
         this.confirmed.set(frame.channel, frame);
+        const since = this.sinceSent.get(frame.channel);
+        this.sinceSent.delete(frame.channel);
+        if (this.subs.has(frame.channel)) this.attached(frame);
+        if (since && frame.recovered !== undefined) {
+          recovery = { channel: frame.channel, recovered: frame.recovered, since, epoch: frame.epoch, offset: frame.offset };
+          if (!frame.recovered) recovery.reason = frame.reason ?? 'not every missed message is kept';
+        }
         const list = this.pending.get(frame.channel);
         this.pending.delete(frame.channel);
         for (const p of list ?? []) p.resolve(frame);
         break;
       }
+      case 'ack': {
+        const c = this.outbox.get(frame.ref);
+        if (c) this.settleChat(c).resolve({ ref: frame.ref, id: frame.id, offset: frame.offset });
+        break;
+      }
       case 'error': {
         const channel = frame.channel;
-        if (channel !== undefined && this.awaiting.has(channel)) {
+        const chat = frame.ref === undefined ? undefined : this.outbox.get(frame.ref);
+        if (frame.ref !== undefined) {
+          // The answer to one of our chats, never to a subscribe.
+          if (chat) this.settleChat(chat).reject(new LiveError(frame.code, frame.message, channel ?? chat.channel, frame.retry_after_ms));
+        } else if (channel !== undefined && this.awaiting.has(channel)) {
           if (PERMANENT.has(frame.code)) {
             this.awaiting.delete(channel);
             this.subs.delete(channel);
+            this.tracks.delete(channel);
             this.subFailures.delete(channel);
             this.rejectPending(channel, new LiveError(frame.code, frame.message, channel, frame.retry_after_ms));
+            this.flushChats(); // those held for this subscription: the server answers them itself
           } else if (RETRYABLE.has(frame.code)) {
             this.retrySubscribe(channel, frame.retry_after_ms);
           }
         } else if (channel === undefined && frame.code === 'rate_limited') {
           // The per-address frame limit refuses before the frame is read, so the refusal names no channel:
           // send again every subscribe still unanswered (one that was not refused is answered by then, or
-          // the server ignores the repeat).
+          // the server ignores the repeat), and every chat in flight (the server publishes a ref once).
           for (const waiting of [...this.awaiting]) this.retrySubscribe(waiting, frame.retry_after_ms);
+          if (this.outbox.size > 0) this.resendChatsLater(frame.retry_after_ms ?? this.backoff(1));
         }
         break;
       }
@@ -796,14 +1072,52 @@ export class LiveConnection {
     }
     this.emit('frame', frame);
     this.emit(frame.type, frame);
+    if (recovery) {
+      this.emit('recovered', recovery);
+      if (!recovery.recovered)
+        this.emit('gap', {
+          channel: recovery.channel,
+          reason: recovery.reason ?? '',
+          since: recovery.since,
+          epoch: recovery.epoch,
+          offset: recovery.offset,
+        });
+    }
+    if (frame.type === 'subscribed') this.flushChats(); // chats held for this channel's resubscription
   }
 
-  /** False for a message seen before (a room's replay after a reconnect). */
+  /**
+   * A channel's subscription was confirmed: where the client stands in its history now. Recovered, it goes
+   * on from the offset it had (the missed messages follow); otherwise it was attached at the channel's
+   * current offset (the recent messages that follow are a courtesy), in a new epoch from scratch.
+   */
+  private attached(frame: SubscribedFrame): void {
+    if (typeof frame.epoch !== 'string' || typeof frame.offset !== 'number') return; // a server without recovery
+    const t = this.tracks.get(frame.channel);
+    if (!t || t.epoch !== frame.epoch) this.tracks.set(frame.channel, { epoch: frame.epoch, last: 0, base: frame.offset });
+    else if (frame.recovered !== true) t.base = Math.max(t.base, frame.offset);
+  }
+
+  /**
+   * False for a message had before: on a subscribed channel one at or below the last offset delivered whose
+   * id is remembered, elsewhere one whose id is. An unknown message at or below that offset means the
+   * channel's history restarted under this subscription (offsets from 1 again): it is delivered, and the
+   * channel goes on from it (its next resubscription then reports the epoch change).
+   */
   private fresh(m: MessageFrame): boolean {
-    if (this.dedupe <= 0) return true;
+    const t = this.tracks.get(m.channel);
+    const offset = typeof m.offset === 'number' ? m.offset : null; // null: a server without offsets
+    if (this.dedupe <= 0) {
+      if (t && offset !== null) t.last = Math.max(t.last, offset);
+      return true;
+    }
     let seen = this.seen.get(m.channel);
     if (!seen) this.seen.set(m.channel, (seen = { ids: new Set(), order: [] }));
     if (seen.ids.has(m.id)) return false;
+    if (t && offset !== null) {
+      if (offset <= t.last) t.base = 0; // a restarted history: nothing of the old one is owed any more
+      t.last = offset;
+    }
     seen.ids.add(m.id);
     seen.order.push(m.id);
     if (seen.order.length > this.dedupe) seen.ids.delete(seen.order.shift() as string);
@@ -824,6 +1138,17 @@ export class LiveConnection {
       }
     }
   }
+}
+
+/** A fresh chat ref: the time in base 36 and 80 random bits (29 characters). */
+function newRef(): string {
+  const bytes = new Uint8Array(10);
+  const crypto = (globalThis as { crypto?: { getRandomValues?: (array: Uint8Array) => unknown } }).crypto;
+  if (typeof crypto?.getRandomValues === 'function') crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  let hex = '';
+  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
+  return `${Date.now().toString(36)}-${hex}`;
 }
 
 function messageOf(err: unknown): string {

@@ -91,6 +91,8 @@ export type ClosedFrame = ServerFrameOf<'closed'>;
 export type PongFrame = ServerFrameOf<'pong'>;
 /** The answer to an `auth` frame: the connection goes on as the new token, until `expires_at` (epoch ms). */
 export type AuthedFrame = ServerFrameOf<'authed'>;
+/** The answer to a `chat` frame with a `ref`: the message is in the channel's history, at `offset`. */
+export type AckFrame = ServerFrameOf<'ack'>;
 export type ErrorFrame = ServerFrameOf<'error'>;
 
 // Every server frame type, checked against the contract's list at compile time (a missing one fails the build).
@@ -104,6 +106,7 @@ const SERVER_TYPES: Readonly<Record<ServerFrame['type'], true>> = {
   likes: true,
   delete: true,
   gift: true,
+  ack: true,
   closed: true,
   pong: true,
   authed: true,

@@ -1,6 +1,7 @@
 // Client frames: one JSON object per text frame, each `type` with its schema. The gateway validates every
 // frame against these before any logic runs; `maxTextLength` is the server's MAX_TEXT_LENGTH.
 import { Type, type Static } from '@sinclair/typebox';
+import { EpochSchema, RefSchema } from './frames.js';
 import { ChannelSchema } from './vocabulary.js';
 
 /** MAX_TEXT_LENGTH's default: what the published documents assume when no server's limit is at hand. */
@@ -13,16 +14,33 @@ export const clientFrameSchemas = (maxTextLength: number) => ({
       type: Type.Literal('subscribe'),
       channel: ChannelSchema,
       batch: Type.Optional(Type.Boolean({ description: 'Receive `messages` batches instead of `message` frames' })),
+      since: Type.Optional(
+        Type.Object(
+          { offset: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), epoch: EpochSchema },
+          { additionalProperties: false, description: 'Recover: every message after this offset of this epoch comes first' },
+        ),
+      ),
     },
-    { additionalProperties: false, description: 'Watch a channel: `subscribed`, then (rooms) the recent messages and the current mood' },
+    {
+      additionalProperties: false,
+      description: 'Watch a channel: `subscribed`, then the missed (`since`) or recent messages and the current mood',
+    },
   ),
   unsubscribe: Type.Object(
     { type: Type.Literal('unsubscribe'), channel: ChannelSchema },
     { additionalProperties: false, description: 'Stop watching a channel: `unsubscribed`' },
   ),
   chat: Type.Object(
-    { type: Type.Literal('chat'), channel: ChannelSchema, text: Type.String({ minLength: 1, maxLength: maxTextLength, pattern: '\\S' }) },
-    { additionalProperties: false, description: 'Post to a room (signed in): classified, then published as a `message` frame' },
+    {
+      type: Type.Literal('chat'),
+      channel: ChannelSchema,
+      text: Type.String({ minLength: 1, maxLength: maxTextLength, pattern: '\\S' }),
+      ref: Type.Optional(RefSchema),
+    },
+    {
+      additionalProperties: false,
+      description: 'Post to a room (signed in): classified, then published as a `message` frame; with `ref`, answered by `ack`',
+    },
   ),
   like: Type.Object(
     { type: Type.Literal('like'), channel: ChannelSchema, message_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },

@@ -39,6 +39,16 @@ export const SentimentTagSchema = Type.Object(
 
 const Count = Type.Integer({ minimum: 0 });
 
+/** A message's place in its channel's history: gapless and increasing by 1 within the channel's epoch. */
+export const OffsetSchema = Type.Integer({ minimum: 1, description: "The message's place in its channel's history (per epoch)" });
+export const EpochSchema = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: "Names one run of a channel's history: offsets restart when it changes",
+});
+/** A client's name for one chat message it sends (the ack and any error carry it back). */
+export const RefSchema = Type.String({ minLength: 1, maxLength: 64, description: "A client's name for one message it sends" });
+
 export const MessageFrameSchema = Type.Object(
   {
     type: Type.Literal('message'),
@@ -52,16 +62,25 @@ export const MessageFrameSchema = Type.Object(
     source_id: Type.Optional(Type.String({ description: "Ingested lines: the platform's message id" })),
     sent_ts: Type.Optional(Type.Integer({ description: 'Ingested lines: when the platform says it was sent, epoch ms' })),
     emotes: Type.Optional(Type.Array(EmoteSpanSchema, { description: 'Ingested lines: emote positions (Twitch; empty elsewhere)' })),
+    offset: OffsetSchema,
   },
   { additionalProperties: false, description: 'One classified chat message, published once to every subscriber of its channel' },
 );
 
 /** Every frame the server sends, by `type`. */
 export const ServerFrameSchemas = {
-  subscribed: frame('subscribed', 'The answer to `subscribe`; then (rooms) the replay, then the current mood', {
-    channel: ChannelSchema,
-    viewers: Count,
-  }),
+  subscribed: frame(
+    'subscribed',
+    'The answer to `subscribe`; then the missed messages (`since`) or the recent ones, then the current mood',
+    {
+      channel: ChannelSchema,
+      viewers: Count,
+      epoch: EpochSchema,
+      offset: Type.Integer({ minimum: 0, description: "The channel's latest offset (0: nothing published in this epoch)" }),
+      recovered: Type.Optional(Type.Boolean({ description: 'Only with `since`: whether every missed message follows' })),
+      reason: Type.Optional(Type.String({ description: 'Why `recovered` is false (history trimmed, epoch changed)' })),
+    },
+  ),
   unsubscribed: frame('unsubscribed', 'The answer to `unsubscribe`', { channel: ChannelSchema }),
   message: MessageFrameSchema,
   messages: frame('messages', "A batched subscription's messages of one tick, instead of `message` frames", {
@@ -100,6 +119,11 @@ export const ServerFrameSchemas = {
     diamonds: Count,
     ts: EpochMsSchema,
   }),
+  ack: frame('ack', "The answer to a `chat` frame with a `ref`: the message is in the channel's history", {
+    ref: RefSchema,
+    id: MessageIdSchema,
+    offset: OffsetSchema,
+  }),
   closed: frame('closed', 'The room was closed; posting is refused from now on', { channel: ChannelSchema }),
   pong: frame('pong', 'The answer to `ping`', {}),
   authed: frame('authed', 'The answer to an accepted `auth`: the socket goes on as the new token', {
@@ -110,6 +134,7 @@ export const ServerFrameSchemas = {
     message: Type.String(),
     channel: Type.Optional(ChannelSchema),
     retry_after_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+    ref: Type.Optional(RefSchema),
   }),
 } satisfies Record<string, TObject>;
 
@@ -129,25 +154,37 @@ const summary = (m: MoodSummary): MoodSummary => ({ counts: m.counts, score: m.s
 // JSON.stringify leaves out undefined fields, so optional ones are written in place and vanish when absent.
 const PONG = JSON.stringify({ type: 'pong' } satisfies ServerFrameOf<'pong'>);
 
+/** A message frame without its offset and closing brace (see `messageFrames.head`). */
+const messageHead = (m: Omit<Fields<'message'>, 'offset'>): string =>
+  JSON.stringify({
+    type: 'message',
+    channel: m.channel,
+    id: m.id,
+    user: chatUser(m.user),
+    text: m.text,
+    sentiment: { label: m.sentiment.label, score: m.sentiment.score },
+    ts: m.ts,
+    source: m.source,
+    source_id: m.source_id,
+    sent_ts: m.sent_ts,
+    emotes: m.emotes,
+  } satisfies Omit<MessageFrame, 'offset'>).slice(0, -1);
+const withOffset = (head: string, offset: number): string => `${head},"offset":${offset}}`;
+
 /** Every server frame's constructor: JSON text in the contract's shape and field order. */
 export const frames = {
-  subscribed: (channel: string, viewers: number): string =>
-    JSON.stringify({ type: 'subscribed', channel, viewers } satisfies ServerFrameOf<'subscribed'>),
-  unsubscribed: (channel: string): string => JSON.stringify({ type: 'unsubscribed', channel } satisfies ServerFrameOf<'unsubscribed'>),
-  message: (m: Fields<'message'>): string =>
+  subscribed: (s: Fields<'subscribed'>): string =>
     JSON.stringify({
-      type: 'message',
-      channel: m.channel,
-      id: m.id,
-      user: chatUser(m.user),
-      text: m.text,
-      sentiment: { label: m.sentiment.label, score: m.sentiment.score },
-      ts: m.ts,
-      source: m.source,
-      source_id: m.source_id,
-      sent_ts: m.sent_ts,
-      emotes: m.emotes,
-    } satisfies MessageFrame),
+      type: 'subscribed',
+      channel: s.channel,
+      viewers: s.viewers,
+      epoch: s.epoch,
+      offset: s.offset,
+      recovered: s.recovered,
+      reason: s.reason,
+    } satisfies ServerFrameOf<'subscribed'>),
+  unsubscribed: (channel: string): string => JSON.stringify({ type: 'unsubscribed', channel } satisfies ServerFrameOf<'unsubscribed'>),
+  message: (m: Fields<'message'>): string => withOffset(messageHead(m), m.offset),
   /** Joins message frames already serialized by `message()`: a batch costs no re-encoding. */
   messages: (channel: string, items: readonly string[]): string =>
     `{"type":"messages","channel":${JSON.stringify(channel)},"items":[${items.join(',')}]}`,
@@ -172,6 +209,7 @@ export const frames = {
   closed: (channel: string): string => JSON.stringify({ type: 'closed', channel } satisfies ServerFrameOf<'closed'>),
   pong: (): string => PONG,
   authed: (expiresAt: number): string => JSON.stringify({ type: 'authed', expires_at: expiresAt } satisfies ServerFrameOf<'authed'>),
+  ack: (ref: string, id: string, offset: number): string => JSON.stringify({ type: 'ack', ref, id, offset } satisfies ServerFrameOf<'ack'>),
   error: (e: Fields<'error'>): string =>
     JSON.stringify({
       type: 'error',
@@ -179,5 +217,12 @@ export const frames = {
       message: e.message,
       channel: e.channel,
       retry_after_ms: e.retry_after_ms,
+      ref: e.ref,
     } satisfies ServerFrameOf<'error'>),
 } satisfies Record<ServerFrameType, (...args: never[]) => string>;
+
+/**
+ * Message frames in two steps: the offset is assigned where the message enters its channel's history (in
+ * Redis inside the script that appends it), after the rest of the frame was built.
+ */
+export const messageFrames = { head: messageHead, withOffset };

@@ -303,7 +303,8 @@ el('chat-form').addEventListener('submit', (ev) => {
   const text = field(form, 'text');
   if (text === '' || state.channel === null || !live) return;
   try {
-    live.chat(state.channel, text);
+    // Queued while reconnecting and resent until acknowledged; a refusal rejects (and is an `error` event too).
+    live.chat(state.channel, text).catch((err: unknown) => notify(explain('Not sent', err)));
     form.reset();
   } catch (err) {
     notify(explain('Not sent', err));

@@ -17,7 +17,13 @@ const CHANNEL = 'live';
 const CHANNEL_REF = `#/channels/${CHANNEL}`;
 
 /** Client frames the server answers with one frame of its own (errors aside): AsyncAPI's `reply`. */
-const REPLIES: Readonly<Record<string, string>> = { subscribe: 'subscribed', unsubscribe: 'unsubscribed', ping: 'pong', auth: 'authed' };
+const REPLIES: Readonly<Record<string, string>> = {
+  subscribe: 'subscribed',
+  unsubscribe: 'unsubscribed',
+  ping: 'pong',
+  auth: 'authed',
+  chat: 'ack',
+};
 
 /** Shared parts named once in `components.schemas` and referenced wherever a frame holds them. */
 const SHARED = { MessageFrame: ServerFrameSchemas.message } as const;

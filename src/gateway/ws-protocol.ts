@@ -49,6 +49,6 @@ function describe(type: string, errors: ErrorObject[]): AppError {
   return frameError('invalid_frame', `${type}: ${field === '' ? 'frame' : field} ${first?.message ?? 'is invalid'}`);
 }
 
-export function errorFrame(err: AppError, channel?: string): string {
-  return frames.error({ code: err.code, message: err.message, channel, retry_after_ms: err.retryAfterMs });
+export function errorFrame(err: AppError, channel?: string, ref?: string): string {
+  return frames.error({ code: err.code, message: err.message, channel, retry_after_ms: err.retryAfterMs, ref });
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuthService, Credentials, Principal } from '../auth/index.js';
 import { RecentRevocations, REVOKED_CLOSE_CODE, revokes, type Revocation } from '../auth/revocations.js';
-import { topicOf, type ChannelHub, type Fanout } from '../channels/index.js';
+import { topicOf, type ChannelHub, type Fanout, type Since } from '../channels/index.js';
 import { frames } from '../contract/index.js';
 import { AppError, draining, rateLimited, unavailable } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
@@ -482,11 +482,11 @@ export class WsGateway {
     ws.cork(() => ws.send(frame));
   }
 
-  private refuse(ws: Socket, err: AppError, channel?: string): void {
+  private refuse(ws: Socket, err: AppError, channel?: string, ref?: string): void {
     const d = ws.getUserData();
     if (d.closed) return;
     this.counters.errorFrames++;
-    this.send(ws, errorFrame(err, channel));
+    this.send(ws, errorFrame(err, channel, ref));
     if (err.code !== 'rate_limited') return;
     const now = Date.now();
     d.strikes = d.strikes.filter((t) => now - t < ABUSE_WINDOW_MS);
@@ -500,6 +500,7 @@ export class WsGateway {
   private async onFrame(ws: Socket, data: string | null): Promise<void> {
     const d = ws.getUserData();
     let channel: string | undefined;
+    let ref: string | undefined;
     try {
       const decision = await this.deps.frameLimiter.consume(`ip:${d.ip}`);
       // Revoked or expired while the limiter answered: nothing more is done as that user.
@@ -513,11 +514,12 @@ export class WsGateway {
       if (data === null) throw new AppError(400, 'unsupported', 'binary frames are not supported: send JSON text frames');
       const frame = this.parser.parse(data);
       if ('channel' in frame) channel = frame.channel;
+      if (frame.type === 'chat') ref = frame.ref;
       await this.dispatch(ws, d, frame);
     } catch (err) {
       const appErr = this.toAppError(err);
       if (appErr.status === 500) this.deps.log.error({ err }, 'websocket frame failed');
-      this.refuse(ws, appErr, channel);
+      this.refuse(ws, appErr, channel, ref ?? refOf(data));
     }
   }
 
@@ -532,7 +534,7 @@ export class WsGateway {
         this.send(ws, frames.pong());
         return;
       case 'subscribe':
-        return this.subscribe(ws, d, frame.channel, frame.batch === true);
+        return this.subscribe(ws, d, frame.channel, frame.batch === true, frame.since);
       case 'unsubscribe': {
         const batch = d.subs.get(frame.channel);
         if (batch === undefined) throw new AppError(400, 'not_subscribed', `not subscribed to ${frame.channel}`);
@@ -543,9 +545,10 @@ export class WsGateway {
         return;
       }
       case 'chat': {
-        const event = await this.deps.hub.chat(d.principal, frame.channel, frame.text);
+        const published = await this.deps.hub.chat(d.principal, frame.channel, frame.text, frame.ref);
         // The sender always sees its own message: through its subscription, else directly.
-        if (!d.subs.has(frame.channel)) this.send(ws, event.frame);
+        if (!d.subs.has(frame.channel) && published.frame !== null) this.send(ws, published.frame);
+        if (frame.ref !== undefined) this.send(ws, frames.ack(frame.ref, published.id, published.offset));
         return;
       }
       case 'like':
@@ -555,7 +558,7 @@ export class WsGateway {
     }
   }
 
-  private async subscribe(ws: Socket, d: SocketData, channel: string, batch: boolean): Promise<void> {
+  private async subscribe(ws: Socket, d: SocketData, channel: string, batch: boolean, since?: Since): Promise<void> {
     const current = d.subs.get(channel);
     if (current !== undefined) {
       // Already subscribed: switching between batched and per-message delivery is allowed.
@@ -571,23 +574,42 @@ export class WsGateway {
       throw new AppError(400, 'too_many_subscriptions', `a connection may hold at most ${this.options.maxSubscriptions} subscriptions`);
     }
     d.joining.add(channel);
-    let viewers: number;
+    let joined = false;
     try {
       await this.deps.hub.checkSubscribe(channel);
-      viewers = await this.deps.hub.join(channel, d.id);
+      const viewers = await this.deps.hub.join(channel, d.id);
+      joined = true;
+      await this.deps.hub.welcome(channel, batch, since, (welcome) => {
+        if (d.closed) return;
+        d.subs.set(channel, batch);
+        // Subscribe, confirm and replay in one synchronous, corked block: no live message can slip in between.
+        ws.cork(() => {
+          ws.subscribe(topicOf(channel, batch));
+          const { epoch, offset, recovered, reason } = welcome;
+          ws.send(frames.subscribed({ channel, viewers, epoch, offset, recovered, reason }));
+          for (const frame of welcome.frames) ws.send(frame);
+        });
+      });
     } finally {
       d.joining.delete(channel);
+      // Refused after joining, or closed meanwhile (the close handler did not know of it): leave again.
+      if (joined && !d.subs.has(channel)) await this.deps.hub.leave(channel, d.id);
     }
-    if (d.closed) {
-      await this.deps.hub.leave(channel, d.id); // closed while joining: the close handler did not know of it
-      return;
-    }
-    d.subs.set(channel, batch);
-    // Subscribe, confirm and replay in one synchronous, corked block: no live message can slip in between.
-    ws.cork(() => {
-      ws.subscribe(topicOf(channel, batch));
-      ws.send(frames.subscribed(channel, viewers));
-      for (const frame of this.deps.hub.welcome(channel, batch)) ws.send(frame);
-    });
+  }
+}
+
+/**
+ * The `ref` of a chat frame refused before it was parsed (too long, invalid, rate-limited), so the client
+ * learns which message was refused: read only on this error path, and only a string the contract allows.
+ */
+function refOf(data: string | null | undefined): string | undefined {
+  if (typeof data !== 'string' || !data.includes('"ref"')) return undefined;
+  try {
+    const frame: unknown = JSON.parse(data);
+    if (typeof frame !== 'object' || frame === null || !('ref' in frame)) return undefined;
+    const { ref } = frame;
+    return typeof ref === 'string' && ref.length >= 1 && ref.length <= 64 ? ref : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -1,13 +1,14 @@
-// Leases across processes and hosts. Per name: `cp:lease:<name>` holds "<token>:<owner>" and expires with
-// the lease (SET NX PX: Redis itself ends a dead owner's lease); `cp:lease:fence:<name>` is the fencing
-// token counter (INCR), never expired, so tokens keep increasing across grants. Renew and release are
-// compare-then-act scripts on the exact "<token>:<owner>" value, so only the current holder acts.
+// Leases across processes and hosts. Per name: `cp:{lease:<name>}:holder` holds "<token>:<owner>" and
+// expires with the lease (SET NX PX: Redis itself ends a dead owner's lease); `cp:{lease:<name>}:fence` is
+// the fencing token counter (INCR), never expired, so tokens keep increasing across grants. Renew and
+// release are compare-then-act scripts on the exact "<token>:<owner>" value, so only the current holder
+// acts. The two keys of a name share its hash tag: on a Redis Cluster the acquire script is single-slot,
+// and different leases spread over the masters.
 //
 // Redis down: calls reject. An owner that cannot renew must assume it lost the lease at `expiresAt`.
 // Fencing tokens only keep increasing as long as Redis keeps the counter: a Redis restarted without
 // persistence starts them over (enable AOF/RDB where fencing matters).
-import type { Redis } from 'ioredis';
-import { KEY_PREFIX, LuaScript } from '../redis/connection.js';
+import { KEY_PREFIX, LuaScript, type RedisClient } from '../redis/connection.js';
 import type { Lease, LeaseManager } from './lease.js';
 
 // KEYS[1] lease, KEYS[2] fence counter. ARGV[1] owner, ARGV[2] ttl ms. The token, or nil while held.
@@ -43,15 +44,16 @@ export class RedisLeaseManager implements LeaseManager {
   private readonly prefix: string;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     options: { prefix?: string } = {},
   ) {
-    this.prefix = `${options.prefix ?? KEY_PREFIX}lease:`;
+    this.prefix = options.prefix ?? KEY_PREFIX;
   }
 
   private keys(name: string): [string, string] {
-    // The fence key lives under its own `fence:` namespace so no lease name can collide with it.
-    return [`${this.prefix}name:${name}`, `${this.prefix}fence:${name}`];
+    // Both end in a fixed word after the name, so no lease name can make one collide with another's.
+    const tag = `{lease:${name}}`;
+    return [`${this.prefix}${tag}:holder`, `${this.prefix}${tag}:fence`];
   }
 
   async acquire(name: string, ownerId: string, ttlMs: number): Promise<Lease | null> {

@@ -7,9 +7,12 @@
 // does not even try Redis while the client is not ready and, like on any Redis error, asks its
 // `insuranceLimiter` instead: an in-memory limiter with the same budget, so each process still enforces
 // the limit on its own (the cluster-wide allowance becomes up to N x `points` until Redis is back).
-import type { Redis } from 'ioredis';
+//
+// Redis Cluster: the library's script touches one key per call, so the counters need no hash tag and spread
+// over the masters; a master that is down (until its replica takes over) sends the keys it serves to the
+// insurance limiter, like an outage of a single Redis.
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
-import { KEY_PREFIX } from '../redis/connection.js';
+import { KEY_PREFIX, type RedisClient } from '../redis/connection.js';
 import { decide, type RateDecision, type RateLimiter } from './rate-limiter.js';
 
 export interface RedisRateLimiterOptions {
@@ -22,7 +25,7 @@ export interface RedisRateLimiterOptions {
 export class RedisRateLimiter implements RateLimiter {
   private readonly limiter: RateLimiterRedis;
 
-  constructor(client: Redis, points: number, windowS: number, keyPrefix: string, options: RedisRateLimiterOptions = {}) {
+  constructor(client: RedisClient, points: number, windowS: number, keyPrefix: string, options: RedisRateLimiterOptions = {}) {
     this.limiter = new RateLimiterRedis({
       storeClient: client,
       // ioredis, not node-redis: the library then calls ioredis's API (and defines its script on the client).

@@ -11,14 +11,48 @@
 // - reject a command still in flight when the connection broke after `maxRetriesPerRequest` failed
 //   reconnect attempts (it is resent if the connection comes back sooner), and any command after
 //   `commandTimeout` ms, so nothing a request awaits can hang on a dead or stalled socket.
+//
+// Redis Cluster (REDIS_CLUSTER_NODES): the same policy through ioredis' `Cluster` client, built from seed
+// nodes. The whole cluster unreachable: it reconnects forever with the same backoff (`clusterRetryStrategy`)
+// and queues nothing (`enableOfflineQueue: false`). One master unreachable while the rest answer: the client
+// stays ready, and a command for that master's slots is retried every `retryDelayOnFailover` ms, at most
+// `maxRedirections` times (about 1 s, with a fresh slot map each time: enough for a manual failover), then
+// rejects like a command to an unreachable Redis; once a replica took over (after the cluster's
+// `cluster-node-timeout`) commands go to it. Every script and multi-key command of the drivers touches one
+// hash slot (hash tags: keys.ts), so none is refused CROSSSLOT. Reads go to masters only
+// (`scaleReads: 'master'`): a replica may lag, and every driver reads its own writes.
 import { createHash } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/log.js';
 
 /** Every key and pub/sub channel the drivers use starts with this, so ChatPulse can share a Redis. */
 export const KEY_PREFIX = 'cp:';
 
 export type RedisLog = Pick<Logger, 'info' | 'warn'>;
+
+/** A single Redis (or one behind Sentinel) or a Redis Cluster: every driver takes either. */
+export type RedisClient = Redis | Cluster;
+
+/** Where the shared state lives: `REDIS_URL`, or `REDIS_CLUSTER_NODES` (seed nodes, `host:port`). */
+export type RedisTarget =
+  | { url: string }
+  | {
+      clusterNodes: readonly string[];
+      /** ACL user and password of every node (a URL carries its own). */
+      username?: string;
+      password?: string;
+    };
+
+export const isCluster = (client: RedisClient): client is Cluster => client instanceof Cluster;
+
+/** `host:port` (IPv6 in brackets) as ioredis wants a node (config.ts has checked the list). Throws on a bad port. */
+export function parseNodeAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(address.slice(colon + 1));
+  if (colon <= 0 || host === '' || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`"${address}" is not host:port`);
+  return { host, port };
+}
 
 export interface RedisConnectionOptions {
   /** Shown in CLIENT LIST, e.g. `chatpulse:sub`. */
@@ -46,8 +80,50 @@ function baseOptions(options: RedisConnectionOptions): RedisOptions {
   };
 }
 
+/**
+ * The Cluster client's options; `redisOptions` are those of each node connection. `subscriber`: sharded
+ * pub/sub (SSUBSCRIBE) goes through one subscriber connection per master (ioredis' `shardedSubscribers`,
+ * which also subscribes again after failovers and reconnects), and the slot map is refreshed every second,
+ * because a subscriber never sees a MOVED reply that would tell it a failover happened.
+ */
+function clusterOptions(
+  target: Extract<RedisTarget, { clusterNodes: readonly string[] }>,
+  options: RedisConnectionOptions,
+  subscriber: boolean,
+): ClusterOptions {
+  // The same backoff and no offline queue, but for the whole cluster: ioredis decides them per node itself.
+  const { retryStrategy, enableOfflineQueue, ...node } = baseOptions(options);
+  return {
+    clusterRetryStrategy: retryStrategy,
+    enableOfflineQueue, // false
+    enableReadyCheck: true,
+    scaleReads: 'master',
+    // A command for a master that just went away (or a cluster that says CLUSTERDOWN while it fails over)
+    // is retried after this, with a fresh slot map: 10 x 100 ms bounds the wait before it rejects.
+    maxRedirections: 10,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: 2_000,
+    slotsRefreshInterval: subscriber ? 1_000 : 5_000,
+    shardedSubscribers: subscriber,
+    redisOptions: {
+      ...node,
+      // Node connections open at once instead of on first use (ioredis' default for cluster nodes): a node
+      // that goes away then ends its connection, and only when every one has ended does the client leave
+      // 'ready' and reconnect with the backoff. A node connected lazily, never used since, would keep the
+      // client 'ready' with the whole cluster gone, and `isReady` would not mean what the drivers take it to.
+      lazyConnect: false,
+      ...(target.username === undefined ? {} : { username: target.username }),
+      ...(target.password === undefined ? {} : { password: target.password }),
+    },
+  };
+}
+
+const seeds = (nodes: readonly string[]) => nodes.map(parseNodeAddress);
+
 /** Logs state changes (not every failed reconnect attempt) and keeps ioredis from printing unhandled errors. */
-function observe(client: Redis, label: string, log?: RedisLog): Redis {
+function observe<C extends RedisClient>(client: C, label: string, log?: RedisLog): C {
   let down = false;
   client.on('error', (err: Error) => {
     if (down) return;
@@ -76,10 +152,39 @@ export function createSubscriber(url: string, log?: RedisLog, options: RedisConn
   return observe(new Redis(url, { ...baseOptions({ ...options, name }), autoResubscribe: false }), name, log);
 }
 
-export const isReady = (client: Redis): boolean => client.status === 'ready';
+/** A command connection (a Cluster client for a cluster), shared by every driver of a process. Connects in the background. */
+export function createClient(target: RedisTarget, log?: RedisLog, options: RedisConnectionOptions = {}): RedisClient {
+  if ('url' in target) return createRedis(target.url, log, options);
+  return observe(new Cluster(seeds(target.clusterNodes), clusterOptions(target, options, false)), options.name ?? 'command', log);
+}
+
+/**
+ * `createSubscriber` for either target. On a cluster, SSUBSCRIBE of a channel goes to the master of the
+ * channel's slot and `smessage` events come from all of them; subscriptions are made again by ioredis after
+ * a failover or a reconnect (beside the bus's own re-subscribing on 'ready', which is harmless twice).
+ */
+export function createSubscriberClient(target: RedisTarget, log?: RedisLog, options: RedisConnectionOptions = {}): RedisClient {
+  if ('url' in target) return createSubscriber(target.url, log, options);
+  const name = options.name ?? 'chatpulse:sub';
+  return observe(new Cluster(seeds(target.clusterNodes), clusterOptions(target, { ...options, name }, true)), name, log);
+}
+
+/** createClient + waitReady: a ready command connection to either target. */
+export async function connectClient(target: RedisTarget, log?: RedisLog, options: RedisConnectionOptions = {}): Promise<RedisClient> {
+  const client = createClient(target, log, options);
+  try {
+    await waitReady(client);
+  } catch (err) {
+    client.disconnect();
+    throw err;
+  }
+  return client;
+}
+
+export const isReady = (client: RedisClient): boolean => client.status === 'ready';
 
 /** Resolves once the client is ready; rejects after `timeoutMs` (or when the client is closed). */
-export function waitReady(client: Redis, timeoutMs = 10_000): Promise<void> {
+export function waitReady(client: RedisClient, timeoutMs = 10_000): Promise<void> {
   if (isReady(client)) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const done = (err?: Error) => {
@@ -109,8 +214,19 @@ export async function connectRedis(url: string, log?: RedisLog, options: RedisCo
   return client;
 }
 
+/**
+ * Null unless `client` is a Redis Cluster that says it cannot serve (`cluster_state` other than ok, asked of
+ * any one node): every command then fails with CLUSTERDOWN however ready the client looks.
+ */
+export async function clusterFailure(client: RedisClient): Promise<string | null> {
+  if (!isCluster(client)) return null;
+  const info = await client.cluster('INFO');
+  const state = /^cluster_state:(\w+)/m.exec(info)?.[1];
+  return state === undefined || state === 'ok' ? null : `cluster_state:${state}`;
+}
+
 /** Closes a client: QUIT when connected (pending replies still arrive), a hard disconnect otherwise. */
-export async function closeRedis(client: Redis): Promise<void> {
+export async function closeRedis(client: RedisClient): Promise<void> {
   if (client.status === 'end') return;
   if (isReady(client)) {
     try {
@@ -131,7 +247,8 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
+  /** On a cluster every key must hash to one slot (the drivers use hash tags); the script runs on its master. */
+  async run(client: RedisClient, keys: string[], args: Array<string | number>): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {
@@ -147,7 +264,10 @@ export class LuaScript {
  */
 export const keyPart = (value: string): string => encodeURIComponent(value);
 
-const UNREACHABLE = /^(Connection is closed|Stream isn't writeable|Command timed out|Reached the max retries per request limit)/;
+// The last four: a Cluster that is not ready, that kept failing over past its retries (the last error was a
+// closed connection, CLUSTERDOWN or a MOVED to a dead master), or that was closed.
+const UNREACHABLE =
+  /^(Connection is closed|Stream isn't writeable|Command timed out|Reached the max retries per request limit|Cluster isn't ready|Too many Cluster redirections|None of startup nodes is available|Cluster is ended)/;
 
 /** True for ioredis's "Redis is not there" failures (as opposed to a bug or a Redis reply error). */
 export function isRedisUnavailable(err: unknown): boolean {

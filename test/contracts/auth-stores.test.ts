@@ -1,16 +1,19 @@
 // UserStore and ApiKeyStore contracts, one suite for every driver: memory always, Redis (a redis-server per
-// file), and MongoDB when MONGODB_URL is set (a fresh database per file; skipped otherwise). The
-// RevocationStore contract runs on memory and Redis, its only drivers. To run the Mongo variants:
+// file), Redis Cluster (3 masters per file), and MongoDB when MONGODB_URL is set (a fresh database per file;
+// skipped otherwise). The RevocationStore contract runs on memory and Redis (single and cluster), its only
+// drivers. To run the Mongo variants:
 //   MONGODB_URL=mongodb://host:27017 npx vitest run --config test/vitest.config.ts test/contracts/
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { MemoryApiKeyStore, MemoryRevocationStore, MemoryUserStore } from '../../src/auth/stores.js';
 import { RedisApiKeyStore, RedisRevocationStore, RedisUserStore } from '../../src/auth/redis-stores.js';
 import type { ApiKeyRecord, ApiKeyStore, RevocationStore, UserRecord, UserStore } from '../../src/auth/stores.js';
+import { hashSlot } from '../../src/redis/keys.js';
 import { sleep, useRedis } from './redis-fixture.js';
 import { mongoUrl, useMongo } from './store-mongo-fixture.js';
 
 const redis = useRedis();
+const cluster = useRedis({ cluster: true });
 const mongo = useMongo();
 const noMongo = mongoUrl ? undefined : 'MONGODB_URL not set';
 
@@ -51,12 +54,14 @@ type Driver<S> = [name: string, make: () => Promise<S>, unavailable?: string];
 const userDrivers: Array<Driver<UserStore>> = [
   ['memory', async () => new MemoryUserStore()],
   ['redis', async () => new RedisUserStore(redis.client)],
+  ['redis-cluster', async () => new RedisUserStore(cluster.client)],
   ['mongo', async () => (await mongo.fresh()).users, noMongo],
 ];
 
 const apiKeyDrivers: Array<Driver<ApiKeyStore>> = [
   ['memory', async () => new MemoryApiKeyStore()],
   ['redis', async () => new RedisApiKeyStore(redis.client)],
+  ['redis-cluster', async () => new RedisApiKeyStore(cluster.client)],
   ['mongo', async () => (await mongo.fresh()).apiKeys, noMongo],
 ];
 
@@ -315,6 +320,7 @@ describe.each([
     },
   ],
   ['redis', async (): Promise<RevocationStore> => new RedisRevocationStore(redis.client)],
+  ['redis-cluster', async (): Promise<RevocationStore> => new RedisRevocationStore(cluster.client)],
 ] as const)('RevocationStore contract: %s', (_name, make) => {
   it('revokes once: the first revoke wins, later ones report it was already revoked', async () => {
     const store = await make();
@@ -343,22 +349,43 @@ describe.each([
   });
 });
 
-describe('auth stores, Redis across processes', () => {
+describe.each([
+  ['redis', redis],
+  ['redis-cluster', cluster],
+] as const)('auth stores, %s across processes', (_name, fixture) => {
   it('share users, keys and revocations between processes', async () => {
-    const other = await redis.connect();
-    const [usersA, usersB] = [new RedisUserStore(redis.client), new RedisUserStore(other)];
+    const other = await fixture.connect();
+    const [usersA, usersB] = [new RedisUserStore(fixture.client), new RedisUserStore(other)];
     await usersA.create(user('u1', 'Alice'));
     expect(await conflictMessage(usersB.create(user('u2', 'ALICE')))).toBe('username taken');
     expect((await usersB.findByUsername('alice'))?.id).toBe('u1');
 
-    const [keysA, keysB] = [new RedisApiKeyStore(redis.client), new RedisApiKeyStore(other)];
+    const [keysA, keysB] = [new RedisApiKeyStore(fixture.client), new RedisApiKeyStore(other)];
     await keysA.create(apiKey('k1', 'u1', 1));
     await keysB.touch('k1', 77);
     expect((await keysA.findByHash('hash-k1'))?.lastUsedAt).toBe(77);
 
-    const [revA, revB] = [new RedisRevocationStore(redis.client), new RedisRevocationStore(other)];
+    const [revA, revB] = [new RedisRevocationStore(fixture.client), new RedisRevocationStore(other)];
     expect(await revA.revoke('j', Date.now() + 60_000)).toBe(true);
     expect(await revB.revoke('j', Date.now() + 60_000)).toBe(false);
     expect(await revB.isRevoked('j')).toBe(true);
+  });
+});
+
+describe('auth stores, Redis Cluster layout', () => {
+  it('keeps each store in its one slot and spreads revocations', async () => {
+    const users = new RedisUserStore(cluster.client);
+    const keys = new RedisApiKeyStore(cluster.client);
+    const revocations = new RedisRevocationStore(cluster.client);
+    for (let i = 0; i < 5; i++) {
+      await users.create(user(`u${i}`, `user${i}`));
+      await keys.create(apiKey(`k${i}`, `u${i}`, i));
+      await revocations.revoke(`jti-${i}`, Date.now() + 60_000);
+    }
+    const slots = async (pattern: string) => new Set((await cluster.keys(pattern)).map(hashSlot));
+    expect(await slots('cp:{users}:*')).toEqual(new Set([hashSlot('{users}')]));
+    expect(await slots('cp:{keys}:*')).toEqual(new Set([hashSlot('{keys}')]));
+    expect((await slots('cp:revoked:*')).size).toBe(5);
+    expect((await users.list(10)).map((u) => u.id)).toEqual(['u0', 'u1', 'u2', 'u3', 'u4']);
   });
 });

@@ -1,14 +1,17 @@
-// LeaseManager contract, memory and Redis.
+// LeaseManager contract, memory, Redis and Redis Cluster.
 import { describe, expect, it } from 'vitest';
 import { MemoryLeaseManager, type LeaseManager } from '../../src/ingest/lease.js';
 import { RedisLeaseManager } from '../../src/ingest/redis-lease.js';
+import { hashSlot } from '../../src/redis/keys.js';
 import { sleep, useRedis } from './redis-fixture.js';
 
 const redis = useRedis();
+const cluster = useRedis({ cluster: true });
 
 describe.each([
   ['memory', async (): Promise<LeaseManager> => new MemoryLeaseManager()],
   ['redis', async (): Promise<LeaseManager> => new RedisLeaseManager(redis.client)],
+  ['redis-cluster', async (): Promise<LeaseManager> => new RedisLeaseManager(cluster.client)],
 ] as const)('LeaseManager contract: %s', (_name, make) => {
   it('grants a name to one owner at a time, with increasing fencing tokens', async () => {
     const leases = await make();
@@ -70,10 +73,13 @@ describe.each([
   });
 });
 
-describe('LeaseManager, Redis across processes', () => {
+describe.each([
+  ['redis', redis],
+  ['redis-cluster', cluster],
+] as const)('LeaseManager, %s across processes', (_name, fixture) => {
   it('is exclusive between processes and fences with one token sequence', async () => {
-    const a = new RedisLeaseManager(redis.client);
-    const b = new RedisLeaseManager(await redis.connect());
+    const a = new RedisLeaseManager(fixture.client);
+    const b = new RedisLeaseManager(await fixture.connect());
     const la = (await a.acquire('job', 'proc-a', 10_000))!;
     expect(await b.acquire('job', 'proc-b', 10_000)).toBeNull();
     expect(await b.current('job')).toMatchObject({ owner: 'proc-a', token: la.token });
@@ -81,5 +87,19 @@ describe('LeaseManager, Redis across processes', () => {
     const lb = (await b.acquire('job', 'proc-b', 10_000))!;
     expect(lb.token).toBe(la.token + 1);
     expect(await a.renew(la, 10_000)).toBe(false);
+  });
+});
+
+describe('LeaseManager, Redis Cluster layout', () => {
+  it("keeps a lease and its fencing counter in the lease's slot, different leases on different slots", async () => {
+    const leases = new RedisLeaseManager(cluster.client);
+    for (const name of ['ingest:twitch:a', 'ingest:twitch:b', 'ingest:tiktok:c', 'odd}name{']) {
+      expect(await leases.acquire(name, 'proc-a', 10_000)).not.toBeNull();
+    }
+    const keys = await cluster.keys('cp:{lease:*');
+    expect(keys).toHaveLength(8);
+    const slotsOf = (name: string) => new Set(keys.filter((k) => k.startsWith(`cp:{lease:${name}}`)).map(hashSlot));
+    expect(slotsOf('ingest:twitch:a').size).toBe(1);
+    expect(new Set(keys.map(hashSlot)).size).toBeGreaterThan(1);
   });
 });

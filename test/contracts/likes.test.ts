@@ -1,14 +1,17 @@
-// LikeStore contract, memory and Redis.
+// LikeStore contract, memory, Redis and Redis Cluster.
 import { describe, expect, it } from 'vitest';
 import { MemoryLikeStore, type LikeStore } from '../../src/channels/likes.js';
 import { RedisLikeStore } from '../../src/channels/redis-likes.js';
+import { hashSlot } from '../../src/redis/keys.js';
 import { useRedis } from './redis-fixture.js';
 
 const redis = useRedis();
+const cluster = useRedis({ cluster: true });
 
 describe.each([
   ['memory', async (): Promise<LikeStore> => new MemoryLikeStore()],
   ['redis', async (): Promise<LikeStore> => new RedisLikeStore(redis.client)],
+  ['redis-cluster', async (): Promise<LikeStore> => new RedisLikeStore(cluster.client)],
 ] as const)('LikeStore contract: %s', (_name, make) => {
   it('counts channel likes per channel', async () => {
     const likes = await make();
@@ -42,10 +45,13 @@ describe.each([
   });
 });
 
-describe('LikeStore, Redis across processes', () => {
+describe.each([
+  ['redis', redis],
+  ['redis-cluster', cluster],
+] as const)('LikeStore, %s across processes', (_name, fixture) => {
   it('shares totals and per-message likers between processes', async () => {
-    const a = new RedisLikeStore(redis.client);
-    const b = new RedisLikeStore(await redis.connect());
+    const a = new RedisLikeStore(fixture.client);
+    const b = new RedisLikeStore(await fixture.connect());
     await a.likeChannel('room:a');
     expect(await b.likeChannel('room:a')).toEqual({ total: 2 });
     expect(await a.likeMessage('room:a', 'm1', 'u1')).toEqual({ total: 3, messageLikes: 1 });
@@ -54,13 +60,15 @@ describe('LikeStore, Redis across processes', () => {
   });
 
   it('lets message likers expire (bounded memory); channel totals stay', async () => {
-    const likes = new RedisLikeStore(redis.client, { messageTtlS: 60 });
+    const likes = new RedisLikeStore(fixture.client, { messageTtlS: 60 });
     await likes.likeMessage('room:a', 'm1', 'u1');
-    const keys = await redis.client.keys('cp:likes:msg:*');
-    expect(keys).toHaveLength(1);
-    const ttl = await redis.client.ttl(keys[0] as string);
+    const keys = await fixture.keys('cp:*likes:msg:*');
+    expect(keys).toEqual(['cp:{ch:room:a}:likes:msg:m1']);
+    const ttl = await fixture.client.ttl(keys[0] as string);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60);
-    expect(await redis.client.ttl('cp:likes:total:room:a')).toBe(-1);
+    expect(await fixture.client.ttl('cp:{ch:room:a}:likes:total')).toBe(-1);
+    // A channel's likes share its slot (one script), whatever the message id.
+    expect(hashSlot(keys[0] as string)).toBe(hashSlot('cp:{ch:room:a}:likes:total'));
   });
 });

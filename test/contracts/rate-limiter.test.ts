@@ -1,4 +1,5 @@
-// RateLimiter contract, memory and Redis; and the Redis limiter's budget being one for all processes.
+// RateLimiter contract, memory, Redis and Redis Cluster; and the Redis limiter's budget being one for all
+// processes.
 import { describe, expect, it } from 'vitest';
 import { MemoryRateLimiter } from '../../src/limits/rate-limiter.js';
 import type { RateLimiter } from '../../src/limits/rate-limiter.js';
@@ -6,12 +7,14 @@ import { RedisRateLimiter } from '../../src/limits/redis-rate-limiter.js';
 import { useRedis } from './redis-fixture.js';
 
 const redis = useRedis();
+const cluster = useRedis({ cluster: true });
 
 type Make = (points: number, windowS: number, prefix: string) => Promise<RateLimiter>;
 
 describe.each([
   ['memory', (async (points, windowS, prefix) => new MemoryRateLimiter(points, windowS, prefix)) satisfies Make],
   ['redis', (async (points, windowS, prefix) => new RedisRateLimiter(redis.client, points, windowS, prefix)) satisfies Make],
+  ['redis-cluster', (async (points, windowS, prefix) => new RedisRateLimiter(cluster.client, points, windowS, prefix)) satisfies Make],
 ] as const)('RateLimiter contract: %s', (_name, make) => {
   it('grants `points` per key per window, then refuses with a retry delay', async () => {
     const limiter = await make(3, 30, 'chat');
@@ -56,10 +59,13 @@ describe.each([
   });
 });
 
-describe('RateLimiter, Redis across processes', () => {
+describe.each([
+  ['redis', redis],
+  ['redis-cluster', cluster],
+] as const)('RateLimiter, %s across processes', (_name, fixture) => {
   it('shares one budget between processes', async () => {
-    const a = new RedisRateLimiter(redis.client, 3, 30, 'chat');
-    const b = new RedisRateLimiter(await redis.connect(), 3, 30, 'chat');
+    const a = new RedisRateLimiter(fixture.client, 3, 30, 'chat');
+    const b = new RedisRateLimiter(await fixture.connect(), 3, 30, 'chat');
     expect((await a.consume('u1')).remaining).toBe(2);
     expect((await b.consume('u1')).remaining).toBe(1);
     expect((await a.consume('u1')).remaining).toBe(0);

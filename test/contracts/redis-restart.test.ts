@@ -1,6 +1,7 @@
 // Redis going away and coming back (killed, restarted empty on the same port) under running drivers:
 // nothing throws while it is down, and afterwards the bus delivers again (channels watched before and
-// during the outage), presence is re-registered and the rate limiter is shared again.
+// during the outage), presence is re-registered and the rate limiter is shared again. The same for a Redis
+// Cluster whose every node is killed and restarted empty (same ports, same cluster identity).
 import { describe, expect, it } from 'vitest';
 import type { BusEvent } from '../../src/channels/bus.js';
 import { RedisChannelBus } from '../../src/channels/redis-bus.js';
@@ -10,6 +11,7 @@ import { isReady, waitReady } from '../../src/redis/connection.js';
 import { useRedis, waitFor } from './redis-fixture.js';
 
 const redis = useRedis();
+const cluster = useRedis({ cluster: true });
 
 describe('Redis drivers across a Redis restart', () => {
   it('bus, presence and rate limits degrade while Redis is down and recover when it is back', async () => {
@@ -20,7 +22,7 @@ describe('Redis drivers across a Redis restart', () => {
     redis.defer(() => busB.close());
     const gotB: BusEvent[] = [];
     busB.onEvent((e) => gotB.push(e));
-    busB.watch('room:before');
+    void busB.watch('room:before');
     await busB.synced();
 
     const presClient = await redis.connect();
@@ -41,7 +43,7 @@ describe('Redis drivers across a Redis restart', () => {
     // Down: publishing drops events without throwing; presence answers local counts; the limiter
     // falls back to its in-memory insurance (a fresh per-process budget of 2, still enforced).
     expect(() => busA.publish({ kind: 'closed', channel: 'room:before' })).not.toThrow();
-    busB.watch('room:during');
+    void busB.watch('room:during');
     expect(await presence.join('room:before', 'c2')).toBe(2);
     expect(await presence.join('room:during', 'c1')).toBe(1);
     expect(await presence.leave('room:gone', 'c9')).toBe(0);
@@ -84,6 +86,45 @@ describe('Redis drivers across a Redis restart', () => {
 
     // The limiter is back on the shared (and, after the restart, empty) Redis budget.
     await waitReady(pubClient);
+    expect((await limiter.consume('u1')).remaining).toBe(1);
+  });
+});
+
+describe('Redis Cluster drivers across a restart of the whole cluster', () => {
+  it('presence and rate limits degrade while the cluster is down and recover when it is back', async () => {
+    const presClient = await cluster.connect();
+    const presence = new RedisPresenceStore(presClient, { processId: 'p1', heartbeatMs: 200 });
+    cluster.defer(() => presence.close());
+    await presence.join('room:before', 'c1');
+    await presence.join('room:gone', 'c9');
+    const limClient = await cluster.connect();
+    const limiter = new RedisRateLimiter(limClient, 2, 30, 'chat');
+    expect((await limiter.consume('u1')).remaining).toBe(1);
+
+    for (const node of cluster.cluster.nodes) await cluster.cluster.kill(node);
+    await waitFor(() => !isReady(presClient) && !isReady(limClient), 10_000, 'clients to notice');
+
+    // Down: presence answers local counts; the limiter falls back to its in-memory insurance.
+    expect(await presence.join('room:before', 'c2')).toBe(2);
+    expect(await presence.join('room:during', 'c1')).toBe(1);
+    expect(await presence.leave('room:gone', 'c9')).toBe(0);
+    expect((await limiter.consume('u1')).allowed).toBe(true);
+    expect((await limiter.consume('u1')).allowed).toBe(true);
+    expect((await limiter.consume('u1')).allowed).toBe(false);
+
+    for (const node of cluster.cluster.nodes) await cluster.cluster.restart(node);
+    await cluster.cluster.waitHealthy();
+    await waitReady(cluster.client, 15_000);
+
+    const observer = new RedisPresenceStore(cluster.client, { processId: 'observer' });
+    cluster.defer(() => observer.close());
+    await waitFor(
+      async () => (await observer.count('room:before')) === 2 && (await observer.count('room:during')) === 1,
+      10_000,
+      'presence re-registered',
+    );
+    expect(await observer.count('room:gone')).toBe(0);
+    await waitReady(limClient, 15_000);
     expect((await limiter.consume('u1')).remaining).toBe(1);
   });
 });

@@ -1,14 +1,17 @@
-// RoomStore contract, one suite for every driver: memory always, Redis (a redis-server per file), and MongoDB
-// when MONGODB_URL is set (a fresh database per file; skipped otherwise). To run the Mongo variants:
+// RoomStore contract, one suite for every driver: memory always, Redis (a redis-server per file), Redis Cluster
+// (3 masters per file), and MongoDB when MONGODB_URL is set (a fresh database per file; skipped otherwise).
+// To run the Mongo variants:
 //   MONGODB_URL=mongodb://host:27017 npx vitest run --config test/vitest.config.ts test/contracts/
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { MemoryRoomStore, type RoomRecord, type RoomStore } from '../../src/channels/rooms.js';
-import { RedisRoomStore } from '../../src/channels/redis-rooms.js';
+import { RedisRoomStore, roomKeys } from '../../src/channels/redis-rooms.js';
+import { hashSlot } from '../../src/redis/keys.js';
 import { useRedis } from './redis-fixture.js';
 import { mongoUrl, useMongo } from './store-mongo-fixture.js';
 
 const redis = useRedis();
+const cluster = useRedis({ cluster: true });
 const mongo = useMongo();
 
 const room = (id: string, over: Partial<RoomRecord> = {}): RoomRecord => ({
@@ -39,6 +42,7 @@ type Driver = [name: string, make: () => Promise<RoomStore>, unavailable?: strin
 const drivers: Driver[] = [
   ['memory', async () => new MemoryRoomStore()],
   ['redis', async () => new RedisRoomStore(redis.client)],
+  ['redis-cluster', async () => new RedisRoomStore(cluster.client)],
   ['mongo', async () => (await mongo.fresh()).rooms, mongoUrl ? undefined : 'MONGODB_URL not set'],
 ];
 
@@ -148,10 +152,13 @@ describe.each(drivers)('RoomStore contract: %s', (_name, make, unavailable) => {
   });
 });
 
-describe('RoomStore, Redis across processes', () => {
+describe.each([
+  ['redis', redis],
+  ['redis-cluster', cluster],
+] as const)('RoomStore, %s across processes', (_name, fixture) => {
   it('shares rooms, their order and their count between processes', async () => {
-    const a = new RedisRoomStore(redis.client);
-    const b = new RedisRoomStore(await redis.connect());
+    const a = new RedisRoomStore(fixture.client);
+    const b = new RedisRoomStore(await fixture.connect());
     await a.create(room('one'));
     await b.create(room('two'));
     await conflictOf(b.create(room('one')));
@@ -159,5 +166,38 @@ describe('RoomStore, Redis across processes', () => {
     await b.update('one', { closedAt: 9 });
     expect((await a.get('one'))?.closedAt).toBe(9);
     expect(await a.count()).toBe(2);
+  });
+});
+
+describe('RoomStore, Redis Cluster layout', () => {
+  it("keeps a room's record in its channel's slot and spreads rooms over the masters", async () => {
+    const rooms = new RedisRoomStore(cluster.client);
+    const ids = Array.from({ length: 12 }, (_, i) => `r${i}`);
+    for (const id of ids) await rooms.create(room(id, { ownerId: 'u1' }));
+    const keys = roomKeys();
+    // The channel's tag, exactly: presence, likes and the bus channel of `room:<id>` share this slot.
+    expect(keys.record('lobby')).toBe('cp:{ch:room:lobby}:room');
+    expect(hashSlot(keys.record('lobby'))).toBe(hashSlot('cp:{ch:room:lobby}:pres'));
+    const slots = new Set(ids.map((id) => hashSlot(keys.record(id))));
+    expect(slots.size).toBeGreaterThan(1);
+    const topology = await cluster.cluster.topology();
+    const holders = new Set(
+      [...slots].map((slot) => topology.find((n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b))?.address),
+    );
+    expect(holders.size).toBeGreaterThan(1);
+    expect((await rooms.list(100)).map((r) => r.id)).toEqual(ids);
+    expect(await rooms.countByOwner('u1')).toBe(12);
+  });
+
+  it('a create that died after claiming its place leaves nothing visible, and the id can still be created', async () => {
+    const rooms = new RedisRoomStore(cluster.client);
+    await rooms.create(room('first'));
+    // What a process dying between the index step and the record step leaves behind.
+    await cluster.client.zadd(roomKeys().index, await cluster.client.incr(roomKeys().seq), 'orphan');
+    await rooms.create(room('last'));
+    expect((await rooms.list(10)).map((r) => r.id)).toEqual(['first', 'last']);
+    await rooms.create(room('orphan'));
+    expect((await rooms.get('orphan'))?.id).toBe('orphan');
+    expect((await rooms.list(10)).map((r) => r.id)).toEqual(['first', 'orphan', 'last']);
   });
 });

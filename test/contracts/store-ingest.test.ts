@@ -1,12 +1,17 @@
-// IngestStore contract: memory always, MongoDB when MONGODB_URL is set (a fresh database per file):
+// IngestStore contract: memory and Redis (a redis-server, and a Redis Cluster of 3 masters) always, MongoDB
+// when MONGODB_URL is set (a fresh database per file):
 //   MONGODB_URL=mongodb://host:27017 npx vitest run --config test/vitest.config.ts test/contracts/store-
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
+import { RedisIngestStore } from '../../src/ingest/redis-store.js';
 import { MemoryIngestStore } from '../../src/ingest/store.js';
 import type { IngestRecord, IngestStore } from '../../src/ingest/store.js';
+import { useRedis } from './redis-fixture.js';
 import { mongoUrl, useMongo } from './store-mongo-fixture.js';
 
 const mongo = useMongo();
+const redis = useRedis();
+const cluster = useRedis({ cluster: true });
 
 const ingest = (id: string, source: IngestRecord['source'], channel: string, createdAt = 1_700_000_000_000): IngestRecord => ({
   id,
@@ -71,4 +76,6 @@ function contract(make: () => Promise<IngestStore>): void {
 }
 
 describe('IngestStore contract: memory', () => contract(async () => new MemoryIngestStore()));
+describe('IngestStore contract: redis', () => contract(async () => new RedisIngestStore(redis.client)));
+describe('IngestStore contract: redis-cluster', () => contract(async () => new RedisIngestStore(cluster.client)));
 describe.skipIf(!mongoUrl)('IngestStore contract: mongo', () => contract(async () => (await mongo.fresh()).ingest));
