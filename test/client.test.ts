@@ -21,6 +21,7 @@ import {
 import { call, createRooms, startServer, type TestServer } from './helpers.js';
 import { roomKeys } from '../src/channels/redis-rooms.js';
 import { startRedisServer } from './redis-server.js';
+import { freePort } from '../bench/lib/processes.js';
 
 const LABELS = ['negative', 'neutral', 'positive'];
 const LIMITS = {
@@ -31,17 +32,6 @@ const LIMITS = {
   MOOD_TICK_MS: '200',
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * `ws` as a browser shows it: errors are bare events (a refused upgrade is indistinguishable from an outage,

@@ -3,7 +3,7 @@
 // The memory drivers stand in for the ports they implement; the engine, fanout and rooms are fakes.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Principal } from '../src/auth/index.js';
-import { MemoryChannelBus, type BusEvent, type ChannelBus, type PlainEvent } from '../src/channels/bus.js';
+import { MemoryChannelBus, messageEvent, type BusEvent, type ChannelBus, type PlainEvent } from '../src/channels/bus.js';
 import type { AppendRef, HistoryOptions, NewMessage } from '../src/channels/history.js';
 import { ChannelHub, topicOf, type Fanout, type HubDeps, type HubOptions, type Since, type Welcome } from '../src/channels/hub.js';
 import { MemoryLikeStore } from '../src/channels/likes.js';
@@ -126,7 +126,11 @@ class WatchingBus implements ChannelBus {
     return this.inner.history(channel, after, limit);
   }
 
+  /** Delivers an event as if it came from the bus (for histories that diverged). */
+  inject: (event: BusEvent) => void = () => undefined;
+
   onEvent(handler: (event: BusEvent) => void): void {
+    this.inject = handler;
     this.inner.onEvent((e) => {
       if (!this.watched.has(e.channel)) return;
       if (e.kind === 'message' && this.lose.has(e.offset)) return;
@@ -450,6 +454,26 @@ describe('ChannelHub history: replay, recovery, gaps', () => {
     await publish(bus, 'room:lobby', 1, 5);
     await settle();
     expect(fanout.frames('c:room:lobby', 'message').map((f) => f.offset)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('follows a history that diverged (a failover lost the last appends): new messages at reused offsets are delivered', async () => {
+    const bus = new WatchingBus();
+    const { fanout, hub } = setup({ bus });
+    await hub.join('room:lobby', 'conn-1');
+    const { epoch } = await welcomeOf(hub, 'room:lobby');
+    await publish(bus, 'room:lobby', 1, 4);
+    // The promoted replica had only offsets 1 and 2: the next message gets offset 3 again.
+    bus.inject(messageEvent({ ...line('room:lobby', 99), id: 'M-after-failover' }, 3, epoch));
+    // A repeat of a message already delivered is still dropped.
+    bus.inject(messageEvent(line('room:lobby', 2), 2, epoch));
+    const got = fanout.frames('c:room:lobby', 'message').map((f) => [f.offset, f.id]);
+    expect(got).toEqual([
+      [1, 'M1'],
+      [2, 'M2'],
+      [3, 'M3'],
+      [4, 'M4'],
+      [3, 'M99'],
+    ]);
   });
 
   it("starts a feed at the channel's history: messages before the subscription are replayed, not lost", async () => {

@@ -4,7 +4,6 @@
 // resolves with the ack, a lost ack is resent under the same ref and published once, a chat sent while
 // disconnected waits for the socket, refusals reject with their code. Then the duplicate guard and the resend
 // order on a scripted socket, frame by frame.
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   LiveConnection,
@@ -18,6 +17,7 @@ import {
 import { createRooms, startServer, type TestServer } from './helpers.js';
 import { clientOf, FrameLog } from './sdk.js';
 import { tap, type Tap } from './tap-socket.js';
+import { freePort } from '../bench/lib/processes.js';
 
 const LIMITS = {
   CHAT_RATE_PER_30S: '100000',
@@ -46,17 +46,6 @@ const ANY_STRING: unknown = expect.any(String);
 const matching = (pattern: RegExp): unknown => expect.stringMatching(pattern);
 
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** A signed-in admin's live connection that posts (the admin may post in every room). */
 async function poster(url: string, options: Parameters<ReturnType<typeof clientOf>['live']>[0] = {}): Promise<LiveConnection> {

@@ -622,7 +622,14 @@ export class ChannelHub {
       feed.last = e.offset - 1;
       feed.recent = [];
     }
-    if (e.offset <= feed.last) return; // delivered already (a gap fill read it from history first)
+    if (e.offset <= feed.last) {
+      // Delivered already (a gap fill read it from history first), unless history diverged: a Redis master
+      // that died before its replica had its last appends hands out their offsets again, to other messages.
+      const had = feed.recent.find((r) => r.offset === e.offset);
+      if (had === undefined || had.id === e.id) return;
+      feed.recent = feed.recent.filter((r) => r.offset < e.offset);
+      feed.last = e.offset - 1;
+    }
     if (e.offset > feed.last + 1) {
       feed.held = [e];
       void this.repair(e.channel, feed, e.offset);

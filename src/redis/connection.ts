@@ -169,9 +169,8 @@ export function createSubscriberClient(target: RedisTarget, log?: RedisLog, opti
   return observe(new Cluster(seeds(target.clusterNodes), clusterOptions(target, { ...options, name }, true)), name, log);
 }
 
-/** createClient + waitReady: a ready command connection to either target. */
-export async function connectClient(target: RedisTarget, log?: RedisLog, options: RedisConnectionOptions = {}): Promise<RedisClient> {
-  const client = createClient(target, log, options);
+/** `client` once ready; disconnected when it does not get there. */
+async function whenReady<C extends RedisClient>(client: C): Promise<C> {
   try {
     await waitReady(client);
   } catch (err) {
@@ -180,6 +179,10 @@ export async function connectClient(target: RedisTarget, log?: RedisLog, options
   }
   return client;
 }
+
+/** createClient + waitReady: a ready command connection to either target. */
+export const connectClient = (target: RedisTarget, log?: RedisLog, options: RedisConnectionOptions = {}): Promise<RedisClient> =>
+  whenReady(createClient(target, log, options));
 
 export const isReady = (client: RedisClient): boolean => client.status === 'ready';
 
@@ -203,16 +206,8 @@ export function waitReady(client: RedisClient, timeoutMs = 10_000): Promise<void
 }
 
 /** createRedis + waitReady: what a process calls at startup (commands are not queued before 'ready'). */
-export async function connectRedis(url: string, log?: RedisLog, options: RedisConnectionOptions = {}): Promise<Redis> {
-  const client = createRedis(url, log, options);
-  try {
-    await waitReady(client);
-  } catch (err) {
-    client.disconnect();
-    throw err;
-  }
-  return client;
-}
+export const connectRedis = (url: string, log?: RedisLog, options: RedisConnectionOptions = {}): Promise<Redis> =>
+  whenReady(createRedis(url, log, options));
 
 /**
  * Null unless `client` is a Redis Cluster that says it cannot serve (`cluster_state` other than ok, asked of
