@@ -240,6 +240,15 @@ describe('the wire contract', () => {
       }
     });
 
+    it("a notification: on every socket of its user, nobody else's", async () => {
+      const second = await open(`token=${alice.token}`);
+      s.app.notifier.notify(alice.id, 'matched', { room: 'room:x', score: 0.5 });
+      for (const ws of [a, second]) expect(await hasType(ws, 'notification')).toMatchObject({ kind: 'matched', data: { room: 'room:x' } });
+      b.send({ type: 'ping' });
+      await hasType(b, 'pong');
+      expect(b.of('notification')).toEqual([]);
+    });
+
     it('exercised every server frame schema, and no frame was off its schema', () => {
       const missing = SERVER_FRAME_TYPES.filter((type) => (checked.get(type) ?? 0) === 0);
       expect(missing).toEqual([]);
@@ -447,7 +456,7 @@ describe('the wire contract', () => {
     it('has one message and one operation per frame type: the server receives client frames and sends its own', () => {
       const all = [...CLIENT_TYPES, ...SERVER_FRAME_TYPES];
       expect(CLIENT_TYPES).toHaveLength(6);
-      expect(SERVER_FRAME_TYPES).toHaveLength(14);
+      expect(SERVER_FRAME_TYPES).toHaveLength(15);
       expect(Object.keys(doc.components.messages).sort()).toEqual([...all].sort());
       expect(Object.keys(doc.channels.live?.messages ?? {}).sort()).toEqual([...all].sort());
       expect(doc.channels.live?.address).toBe('/ws');
@@ -476,7 +485,7 @@ describe('the wire contract', () => {
         }
       };
       walk(doc);
-      expect(refs).toBeGreaterThan(3 * 20);
+      expect(refs).toBeGreaterThan(3 * 21);
       const ajv = new Ajv({ strict: false, allErrors: true });
       const validators = new Map<string, ValidateFunction>();
       const received: Frame[] = sockets.flatMap((ws) => ws.frames);

@@ -7,6 +7,7 @@ import { isRevocation } from '../auth/revocations.js';
 import type { AuthService } from '../auth/service.js';
 import { SYSTEM_CHANNEL } from '../channels/bus.js';
 import { ChannelHub } from '../channels/hub.js';
+import { BusNotifier, type Notifier } from '../channels/notify.js';
 import { RoomService } from '../channels/rooms.js';
 import type { Config } from '../config.js';
 import { ClientAddress } from '../gateway/client-address.js';
@@ -37,6 +38,8 @@ export interface ChatPulse {
   readonly ws: WsGateway;
   readonly ingest: IngestManager;
   readonly writer: StoreWriter;
+  /** Personal notifications, to every socket of a user on any process. */
+  readonly notifier: Notifier;
   /** The route table (what the OpenAPI document and the fuzz suite walk). */
   readonly routes: readonly Route[];
   /** Graceful stop: not ready, stop listening, finish in-flight requests (bounded), release the model. */
@@ -108,6 +111,8 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   const frameLimiter = state.limiter(config.ws.frameRatePer10s, 10, 'ws-frames');
   const ws = new WsGateway({ ...wsDeps, connectLimiter, frameLimiter }, { ...config.ws, maxTextLength: config.maxTextLength });
   bus.onEvent((e) => e.kind === 'revoke' && isRevocation(e.revocation) && ws.revoke(e.revocation));
+  bus.onEvent((e) => e.kind === 'notify' && ws.notify(e.userId, e.frame));
+  const notifier = new BusNotifier(bus);
   ws.mount(app);
   const history = new HistoryService(persistent.messages, persistent.buckets, engine.info.labels);
   const ready = readiness({ draining: () => drain.draining, engine, shared: state, persistent, writer });
@@ -120,5 +125,5 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   ingest.start();
 
   const stop = () => shutdown({ config, log, drain, app, listenSocket, ws, ingest, hub, engine, writer, state, persistent });
-  return { port, engine, auth, hub, ws, ingest, writer, routes: router.routes, stop };
+  return { port, engine, auth, hub, ws, ingest, writer, notifier, routes: router.routes, stop };
 }

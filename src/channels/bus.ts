@@ -37,6 +37,8 @@ export type BusEvent =
   | { kind: 'frame'; channel: string; frame: string }
   /** On SYSTEM_CHANNEL: every process forgets a cached entry (auth caches). */
   | { kind: 'invalidate'; channel: string; key: string }
+  /** On SYSTEM_CHANNEL: every process sends a ready `notification` frame to the user's sockets (notify.ts). */
+  | { kind: 'notify'; channel: string; userId: string; frame: string }
   /** On SYSTEM_CHANNEL: every process closes the sockets a revocation names (see auth/revocations.ts). */
   | { kind: 'revoke'; channel: string; revocation: Revocation };
 

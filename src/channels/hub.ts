@@ -591,6 +591,7 @@ export class ChannelHub {
         this.toAll(e.channel, e.frame);
         return;
       case 'invalidate':
+      case 'notify':
       case 'revoke':
         return; // for the auth caches and the gateway, not for channels
       case 'likes': {

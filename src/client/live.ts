@@ -13,6 +13,7 @@ import { jwtExpiryMs } from './jwt.js';
 import {
   parseServerFrame,
   type AckFrame,
+  type NotificationFrame,
   type AuthedFrame,
   type ClientFrame,
   type ClosedFrame,
@@ -223,6 +224,8 @@ export interface LiveEvents {
   authed: AuthedFrame;
   /** A chat was published (`chat()` resolves with it too). */
   ack: AckFrame;
+  /** For this user alone, from wherever it happened (matching, room lifecycle): `kind` says which. */
+  notification: NotificationFrame;
   /**
    * After each resubscription with `since` (every reconnect of a channel seen before), right after its
    * `subscribed` event and before the missed messages arrive as `message`/`messages` events.

@@ -93,6 +93,7 @@ export type PongFrame = ServerFrameOf<'pong'>;
 export type AuthedFrame = ServerFrameOf<'authed'>;
 /** The answer to a `chat` frame with a `ref`: the message is in the channel's history, at `offset`. */
 export type AckFrame = ServerFrameOf<'ack'>;
+export type NotificationFrame = ServerFrameOf<'notification'>;
 export type ErrorFrame = ServerFrameOf<'error'>;
 
 // Every server frame type, checked against the contract's list at compile time (a missing one fails the build).
@@ -107,6 +108,7 @@ const SERVER_TYPES: Readonly<Record<ServerFrame['type'], true>> = {
   delete: true,
   gift: true,
   ack: true,
+  notification: true,
   closed: true,
   pong: true,
   authed: true,

@@ -125,6 +125,11 @@ export const ServerFrameSchemas = {
     offset: OffsetSchema,
   }),
   closed: frame('closed', 'The room was closed; posting is refused from now on', { channel: ChannelSchema }),
+  notification: frame('notification', 'For one user, on every socket of theirs on any process (matching, room lifecycle)', {
+    kind: Type.String({ pattern: '^[a-z][a-z0-9_]*$', description: 'At least `matched` and `room_state`' }),
+    data: Type.Record(Type.String(), Type.Unknown(), { description: 'The payload of its kind (docs/protocol.md)' }),
+    ts: EpochMsSchema,
+  }),
   pong: frame('pong', 'The answer to `ping`', {}),
   authed: frame('authed', 'The answer to an accepted `auth`: the socket goes on as the new token', {
     expires_at: Type.Integer({ description: "The new token's expiry, epoch ms" }),
@@ -207,6 +212,8 @@ export const frames = {
       ts: g.ts,
     } satisfies ServerFrameOf<'gift'>),
   closed: (channel: string): string => JSON.stringify({ type: 'closed', channel } satisfies ServerFrameOf<'closed'>),
+  notification: (kind: string, data: Record<string, unknown>, ts: number): string =>
+    JSON.stringify({ type: 'notification', kind, data, ts } satisfies ServerFrameOf<'notification'>),
   pong: (): string => PONG,
   authed: (expiresAt: number): string => JSON.stringify({ type: 'authed', expires_at: expiresAt } satisfies ServerFrameOf<'authed'>),
   ack: (ref: string, id: string, offset: number): string => JSON.stringify({ type: 'ack', ref, id, offset } satisfies ServerFrameOf<'ack'>),

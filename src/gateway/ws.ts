@@ -424,6 +424,13 @@ export class WsGateway {
     }
   }
 
+  /** Sends a ready frame to every socket of the user on this process (personal notifications). */
+  notify(userId: string, frame: string): void {
+    const targets = this.byUser.get(userId);
+    if (targets === undefined) return;
+    for (const ws of targets) this.send(ws, frame);
+  }
+
   private index(ws: Socket, p: Principal, delta: 1 | -1): void {
     const entries: Array<[Map<string, Set<Socket>>, string]> = [[this.byUser, p.userId]];
     if (p.apiKeyId !== undefined) entries.push([this.byKey, p.apiKeyId]);
