@@ -93,6 +93,10 @@ const READ = new LuaScript(READ_LUA);
 
 type Row = [string, string[]];
 
+/** How often, and how long apart, a failed SSUBSCRIBE of a watched channel is tried again (about 5 s in all). */
+const SUBSCRIBE_ATTEMPTS = 25;
+const SUBSCRIBE_RETRY_MS = 200;
+
 export class RedisChannelBus implements ChannelBus {
   private readonly handlers: Array<(event: BusEvent) => void> = [];
   /** Channels this process watches: the source of truth the subscription is rebuilt from after a reconnect. */
@@ -101,7 +105,7 @@ export class RedisChannelBus implements ChannelBus {
   private readonly prefix: string;
   private readonly historyOptions: HistoryOptions;
   private readonly log: RedisLog | undefined;
-  /** The last (un)subscribe sent; Redis answers a connection's commands in order, so this settles after all earlier ones. */
+  /** Settles once every (un)subscribe sent so far has settled. */
   private lastOp: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** Events dropped because Redis was unreachable (or the publish failed). */
@@ -271,7 +275,24 @@ export class RedisChannelBus implements ChannelBus {
   private subscribe(channel: string): void {
     // While disconnected the command would fail at once; 'ready' subscribes every watched channel.
     if (!isReady(this.subscriber)) return;
-    this.track(this.subscriber.ssubscribe(this.busChannel(channel)));
+    this.track(this.subscribeUntilDone(channel));
+  }
+
+  /**
+   * SSUBSCRIBE, tried again while the channel is still watched and the client ready: on a Redis Cluster a
+   * shard's subscriber connection may not be up yet, or the slot just moved, and the command fails although
+   * a moment later it would not.
+   */
+  private async subscribeUntilDone(channel: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.subscriber.ssubscribe(this.busChannel(channel));
+        return;
+      } catch (err) {
+        if (this.closed || !this.watched.has(channel) || !isReady(this.subscriber) || attempt >= SUBSCRIBE_ATTEMPTS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, SUBSCRIBE_RETRY_MS));
+      }
+    }
   }
 
   private resubscribe(): void {
@@ -283,10 +304,12 @@ export class RedisChannelBus implements ChannelBus {
   }
 
   private track(op: Promise<unknown>): void {
-    this.lastOp = op.catch((err: unknown) => {
+    const settled = op.catch((err: unknown) => {
       // Ignored: the connection dropped mid-command, and 'ready' re-subscribes from `watched`.
       this.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'bus (un)subscribe failed');
     });
+    // Chained: on a cluster each shard has its own subscriber connection, so a later command may be answered first.
+    this.lastOp = Promise.all([this.lastOp, settled]).then(() => undefined);
   }
 
   private receive(redisChannel: string, message: string): void {
