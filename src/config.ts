@@ -70,6 +70,10 @@ export interface Config {
   };
   chatRatePer30s: number;
   maxRooms: number;
+  /** Uploaded images (room files, avatars): where they live without MongoDB, how big, how much per user. */
+  files: { dir: string; maxBytes: number; quotaBytes: number };
+  /** A room created with `event_at`: how long before it chat opens and after it it closes, by default. */
+  roomEvent: { openBeforeS: number; closeAfterS: number };
   replaySize: number;
   /** Messages kept per channel for replay and recovery (at least), and how long after its last message. */
   history: { size: number; ttlS: number };
@@ -79,6 +83,10 @@ export interface Config {
   batchTickMs: number;
   /** Cluster presence: how long a silent process's viewers still count (its heartbeat renews at a third of it). */
   presenceTtlMs: number;
+  /** Matching: the pairing tick, the wait over which the minimum score relaxes to 0, the socket-less grace. */
+  match: { tickMs: number; relaxS: number; graceMs: number };
+  /** Lifecycle rooms: how long `active`, `countdown` and `decision` last; how often every process sweeps deadlines. */
+  roomLifecycle: { activeS: number; countdownS: number; decisionS: number; sweepMs: number };
   ingest: {
     twitchIrcUrl: string;
     /** A bot account; both unset: anonymous read-only (`justinfan…`). */
@@ -296,6 +304,15 @@ export function loadConfig(env: Env): Config {
     },
     chatRatePer30s: int(env, 'CHAT_RATE_PER_30S', 20, 1),
     maxRooms,
+    files: {
+      dir: str(env, 'FILES_DIR') ?? 'var/files',
+      maxBytes: int(env, 'MAX_FILE_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+      quotaBytes: int(env, 'FILE_QUOTA_BYTES', 50 * 1024 * 1024, 1024),
+    },
+    roomEvent: {
+      openBeforeS: int(env, 'ROOM_OPEN_BEFORE_S', 3600, 0, 30 * 86_400),
+      closeAfterS: int(env, 'ROOM_CLOSE_AFTER_S', 3600, 1, 30 * 86_400),
+    },
     replaySize: int(env, 'REPLAY_SIZE', 50, 0, 1000),
     // Bounded so one recovery is one read of at most 10,000 messages (a few MB).
     history: { size: int(env, 'HISTORY_SIZE', 1000, 10, 10_000), ttlS: int(env, 'HISTORY_TTL_S', 3600, 10, 7 * 86_400) },
@@ -305,6 +322,18 @@ export function loadConfig(env: Env): Config {
     // The contract allows at most 25 ms between a message and its batched delivery.
     batchTickMs: int(env, 'WS_BATCH_TICK_MS', 20, 1, 25),
     presenceTtlMs: int(env, 'PRESENCE_TTL_MS', 6000, 1000, 600_000),
+    match: {
+      tickMs: int(env, 'MATCH_TICK_MS', 250, 10, 60_000),
+      relaxS: int(env, 'MATCH_RELAX_S', 30, 0, 3600),
+      graceMs: int(env, 'MATCH_GRACE_MS', 10_000, 1000, 600_000),
+    },
+    roomLifecycle: {
+      activeS: int(env, 'ROOM_ACTIVE_S', 300, 1, 7 * 86_400),
+      countdownS: int(env, 'ROOM_COUNTDOWN_S', 300, 1, 86_400),
+      decisionS: int(env, 'ROOM_DECISION_S', 30, 1, 3600),
+      // A state ends at most this late after its deadline (the tests run whole lifecycles in seconds).
+      sweepMs: int(env, 'ROOM_SWEEP_MS', 500, 50, 5000),
+    },
     ingest: {
       twitchIrcUrl: str(env, 'TWITCH_IRC_URL') ?? 'wss://irc-ws.chat.twitch.tv:443',
       twitchUsername: str(env, 'TWITCH_USERNAME'),

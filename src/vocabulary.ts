@@ -33,6 +33,8 @@ export interface IngestedUser {
   badges: string[];
   /** `#rrggbb` when the platform gives one. */
   color?: string;
+  /** The platform's avatar, when the event carries one. */
+  avatarUrl?: string;
 }
 
 export interface IngestedChat {

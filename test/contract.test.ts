@@ -249,6 +249,23 @@ describe('the wire contract', () => {
       expect(b.of('notification')).toEqual([]);
     });
 
+    it('a lifecycle room: room_state on the channel and as a notification; decide refused outside `decision`', async () => {
+      const created = await call(s.url, 'POST', '/api/v1/rooms', { token: alice.token, body: { id: 'life', lifecycle: true } });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ state: 'active' });
+      await b.subscribe('room:life');
+      expect((await call(s.url, 'POST', '/api/v1/rooms/life/countdown', { token: alice.token })).status).toBe(200);
+      const state = await hasType(b, 'room_state', 'room:life');
+      expect(state).toMatchObject({ state: 'countdown' });
+      expect(await a.until((fs) => fs.find((f) => f.type === 'notification' && f.kind === 'room_state'), 5000)).toMatchObject({
+        data: { room: 'room:life', state: 'countdown', ends_at: state.ends_at },
+      });
+      a.send({ type: 'decide', channel: 'room:life', keep: true });
+      expect(await a.until((fs) => fs.find((f) => f.type === 'error' && f.channel === 'room:life'), 5000)).toMatchObject({
+        code: 'not_in_decision',
+      });
+    });
+
     it('exercised every server frame schema, and no frame was off its schema', () => {
       const missing = SERVER_FRAME_TYPES.filter((type) => (checked.get(type) ?? 0) === 0);
       expect(missing).toEqual([]);
@@ -303,6 +320,12 @@ describe('the wire contract', () => {
       );
       expect(frames.delete('c', 'm')).toBe(JSON.stringify({ type: 'delete', channel: 'c', message_id: 'm' }));
       expect(frames.closed('c')).toBe(JSON.stringify({ type: 'closed', channel: 'c' }));
+      expect(frames.room_state('c', 'decision', 5)).toBe(
+        JSON.stringify({ type: 'room_state', channel: 'c', state: 'decision', ends_at: 5 }),
+      );
+      expect(frames.room_state('c', 'ended', null)).toBe(
+        JSON.stringify({ type: 'room_state', channel: 'c', state: 'ended', ends_at: null }),
+      );
       expect(frames.subscribed({ channel: 'c', viewers: 3, epoch: 'e', offset: 4 })).toBe(
         JSON.stringify({ type: 'subscribed', channel: 'c', viewers: 3, epoch: 'e', offset: 4 }),
       );
@@ -455,8 +478,8 @@ describe('the wire contract', () => {
 
     it('has one message and one operation per frame type: the server receives client frames and sends its own', () => {
       const all = [...CLIENT_TYPES, ...SERVER_FRAME_TYPES];
-      expect(CLIENT_TYPES).toHaveLength(6);
-      expect(SERVER_FRAME_TYPES).toHaveLength(15);
+      expect(CLIENT_TYPES).toHaveLength(7);
+      expect(SERVER_FRAME_TYPES).toHaveLength(16);
       expect(Object.keys(doc.components.messages).sort()).toEqual([...all].sort());
       expect(Object.keys(doc.channels.live?.messages ?? {}).sort()).toEqual([...all].sort());
       expect(doc.channels.live?.address).toBe('/ws');

@@ -1,6 +1,7 @@
 // The dashboard in a real browser (headless Chromium through playwright-core) against a real server:
 // static files, sign-in, a live room with sentiment-tinted messages, the mood chart, posting from the
-// page, and a clear message where a history endpoint is missing. Saves test-output/dashboard.png.
+// page, and a clear message where a history endpoint is missing; two people matched into a private room (avatars,
+// an image). Saves test-output/dashboard.png.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -8,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ChatPulseClient, type LiveConnection, type MessageFrame } from '../src/client/index.js';
 import { ROOT, startServer, type TestServer } from './helpers.js';
+import { IMAGES } from './images.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUT = join(ROOT, 'test-output');
@@ -86,7 +88,15 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
   const state = () => page.evaluate<PageState>('window.__chatpulse');
 
   beforeAll(async () => {
-    s = await startServer({ CHAT_RATE_PER_30S: '1000', WS_FRAME_RATE_PER_10S: '1000', MOOD_TICK_MS: '250', MOOD_WINDOW_S: '5' });
+    s = await startServer({
+      CHAT_RATE_PER_30S: '1000',
+      WS_FRAME_RATE_PER_10S: '1000',
+      MOOD_TICK_MS: '250',
+      MOOD_WINDOW_S: '5',
+      MATCH_TICK_MS: '50',
+      MATCH_RELAX_S: '0', // any two queued people pair at once
+      ROOM_COUNTDOWN_S: '1',
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -104,6 +114,7 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
     await sdk.rooms.create({ id: 'dash' }); // rooms exist only through the API
     poster = sdk.live({ channels: ['room:dash'] });
     await poster.next('subscribed');
+    for (const name of ['alice', 'bobby']) await sdk.auth.register(name, 'password123');
   });
   afterAll(async () => {
     (poster as LiveConnection | undefined)?.close();
@@ -194,5 +205,75 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
     const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     expect(pageErrors).toEqual([]);
+  });
+
+  it('pairs two people who click "Find someone to chat with" into one private room, with avatars and images', async () => {
+    const signIn = async (username: string): Promise<Page> => {
+      const p = await browser.newPage({ viewport: { width: 1280, height: 900 } }); // a context of its own: its own session
+      p.on('pageerror', (err) => pageErrors.push(`${username}: ${err.message}`));
+      await p.goto(`${s.url}/`);
+      await p.getByLabel('Username').fill(username);
+      await p.getByLabel('Password').fill('password123');
+      await p.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await expect.poll(() => p.evaluate<string>('window.__chatpulse.connection')).toBe('open');
+      return p;
+    };
+    const [alice, bobby] = await Promise.all([signIn('alice'), signIn('bobby')]);
+    const channelOf = (p: Page) => p.evaluate<string | null>('window.__chatpulse.channel');
+    try {
+      await alice.getByRole('button', { name: 'Find someone to chat with' }).click();
+      await expect.poll(() => alice.locator('#match-status').textContent()).toContain('waiting…');
+      expect(await alice.getByRole('button', { name: 'Leave', exact: true }).isVisible()).toBe(true);
+      await bobby.getByRole('button', { name: 'Find someone to chat with' }).click();
+
+      // Both land in the same new private room, and see its lifecycle state (active, with a countdown).
+      await expect.poll(() => channelOf(alice), { timeout: 5000 }).toMatch(/^room:/);
+      await expect.poll(() => channelOf(bobby), { timeout: 5000 }).toMatch(/^room:/);
+      const room = (await channelOf(alice)) as string;
+      expect(await channelOf(bobby)).toBe(room);
+      expect(await alice.locator('#match-status').textContent()).toContain('Matched with bobby');
+      for (const p of [alice, bobby]) {
+        await expect.poll(() => p.locator('#channel-status').textContent()).toContain(`Watching ${room}`);
+        await expect.poll(() => p.evaluate<string | null>('window.__chatpulse.roomState')).toBe('active');
+        expect(await p.getByRole('button', { name: 'Start countdown' }).isVisible()).toBe(true);
+        expect(await p.locator('#room-countdown').textContent()).toMatch(/^\d+:\d\d$/);
+      }
+
+      // Alice writes; Bobby sees it, with Alice's avatar (the initials image, loaded).
+      await alice.getByRole('textbox', { name: 'Message', exact: true }).fill('hi bobby, nice to meet you');
+      await alice.getByRole('button', { name: 'Send', exact: true }).click();
+      const line = bobby.locator('#chat li', { hasText: 'hi bobby, nice to meet you' });
+      await line.waitFor();
+      const avatar = line.getByRole('img', { name: 'Avatar of alice' });
+      await expect.poll(() => avatar.evaluate((img: unknown) => (img as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
+      expect(await avatar.getAttribute('src')).toMatch(/^\/api\/v1\/users\/[^/]+\/avatar$/);
+
+      // An image: uploaded, attached, shown inline to both from an object URL fetched with the token.
+      await alice.getByLabel('Attach image').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: IMAGES['image/png'] });
+      await alice.getByRole('textbox', { name: 'Message', exact: true }).fill('look at this');
+      await alice.getByRole('button', { name: 'Send', exact: true }).click();
+      for (const p of [bobby, alice]) {
+        const image = p.locator('#chat li', { hasText: 'look at this' }).getByRole('img', { name: 'Image from alice' });
+        await image.waitFor();
+        await expect.poll(() => image.evaluate((img: unknown) => (img as { naturalWidth: number }).naturalWidth)).toBe(2);
+        expect(await image.getAttribute('src')).toMatch(/^blob:/);
+      }
+      await bobby.screenshot({ path: join(OUT, 'dashboard-room.png'), fullPage: true });
+
+      // The lifecycle: Alice starts the countdown (1 s here), both are asked to decide, both keep: active again.
+      await alice.getByRole('button', { name: 'Start countdown' }).click();
+      for (const p of [alice, bobby]) {
+        await expect.poll(() => p.evaluate<string | null>('window.__chatpulse.roomState'), { timeout: 5000 }).toBe('decision');
+        expect(await p.locator('#room-state-text').textContent()).toContain('Keep this room?');
+      }
+      for (const p of [alice, bobby]) await p.getByRole('button', { name: 'Keep', exact: true }).click();
+      for (const p of [alice, bobby]) {
+        await expect.poll(() => p.evaluate<string | null>('window.__chatpulse.roomState')).toBe('active');
+        expect(await p.getByRole('button', { name: 'Keep', exact: true }).isVisible()).toBe(false);
+      }
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await Promise.all([alice.close(), bobby.close()]);
+    }
   });
 });

@@ -7,6 +7,7 @@ import { Type } from '@sinclair/typebox';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryChannelBus, MemoryRoomStore, RoomService } from '../src/channels/index.js';
+import { RoomLifecycleService } from '../src/channels/room-lifecycle.js';
 import { MemoryRateLimiter } from '../src/limits/index.js';
 import { asyncApiDocument } from '../src/gateway/asyncapi.js';
 import { openApiDocument } from '../src/gateway/openapi.js';
@@ -17,6 +18,7 @@ import { opsRoutes } from '../src/gateway/routes/ops.js';
 import { MAX_TIMEOUT_S, roomRoutes } from '../src/gateway/routes/rooms.js';
 import { sentimentRoutes } from '../src/gateway/routes/sentiment.js';
 import { nativeUws, type us_listen_socket } from '../src/gateway/uws.js';
+import { createLogger } from '../src/observability/log.js';
 import { call, ROOT, startServer, type JsonResponse, type TestServer } from './helpers.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -216,9 +218,11 @@ describe('OpenAPI', () => {
   beforeAll(async () => {
     s = await startServer();
     // The route table the composition root (src/app/http.ts) builds, from the same factories and the live services.
+    const roomStore = new MemoryRoomStore();
+    const roomBus = new MemoryChannelBus();
     const rooms = new RoomService(
-      new MemoryRoomStore(),
-      new MemoryChannelBus(),
+      roomStore,
+      roomBus,
       { maxRooms: 100, maxRoomsPerUser: 10, maxTimeoutS: MAX_TIMEOUT_S },
       { findByUsername: async () => null, findById: async () => null },
     );
@@ -227,7 +231,13 @@ describe('OpenAPI', () => {
       ...opsRoutes({ notReadyReason: () => null }),
       ...authRoutes(s.app.auth),
       ...sentimentRoutes(s.app.engine, LIMITS),
-      ...roomRoutes(rooms),
+      ...roomRoutes(
+        rooms,
+        new RoomLifecycleService(
+          { store: roomStore, bus: roomBus, notifier: { notify: () => undefined }, log: createLogger('silent') },
+          { activeMs: 300_000, countdownMs: 300_000, decisionMs: 30_000, tickMs: 500 },
+        ),
+      ),
     ];
     routes.push(
       ...docsRoutes(() => {
@@ -524,6 +534,13 @@ describe('OpenAPI', () => {
       expect(page.body).toMatchObject({ next: expect.any(String) as unknown });
       await check('POST', '/api/v1/rooms/doc-room/timeouts', { token, body: { user_id: 'someone', duration_s: 60 } });
       await check('POST', '/api/v1/rooms/doc-room/close', { token });
+      expect((await check('POST', '/api/v1/rooms', { token, body: { id: 'doc-life', lifecycle: true } })).body).toMatchObject({
+        state: 'active',
+      });
+      expect((await check('POST', '/api/v1/rooms/doc-life/countdown', { token })).body).toMatchObject({ state: 'countdown' });
+      expect((await check('POST', '/api/v1/rooms/doc-life/countdown', { token })).status).toBe(409);
+      expect((await check('POST', '/api/v1/rooms/doc-life/decision', { token, body: { keep: true } })).status).toBe(409);
+      expect((await check('POST', '/api/v1/rooms/doc-room-2/countdown', { token })).status).toBe(409);
 
       expect((await check('POST', '/api/v1/auth/logout', { token, body: {} })).status).toBe(204);
     });

@@ -137,7 +137,7 @@ describe('chatpulse/client as a package', () => {
     const script = `
       const { ChatPulseClient } = await import('chatpulse/client');
       const c = new ChatPulseClient({ baseUrl: 'http://127.0.0.1:1' });
-      const names = Object.fromEntries(['auth', 'account', 'apiKeys', 'sentiment', 'model', 'channels', 'reports', 'ingest', 'rooms'].map((n) => [n, Object.keys(c[n])]));
+      const names = Object.fromEntries(['auth', 'account', 'apiKeys', 'sentiment', 'model', 'channels', 'reports', 'ingest', 'rooms', 'match', 'files'].map((n) => [n, Object.keys(c[n])]));
       process.stdout.write(JSON.stringify(names));`;
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: dir });
     expect(JSON.parse(stdout)).toEqual({
@@ -149,7 +149,9 @@ describe('chatpulse/client as a package', () => {
       channels: ['list', 'messages', 'timeline'],
       reports: ['create', 'list', 'get', 'delete'],
       ingest: ['create', 'list', 'get', 'delete'],
-      rooms: ['create', 'list', 'get'],
+      rooms: ['create', 'countdown', 'decide', 'list', 'get', 'upload'],
+      match: ['join', 'get', 'leave'],
+      files: ['get'],
     });
   });
 });

@@ -1,7 +1,10 @@
 // HTTP wiring: the route table, the dashboard's static files, in-flight tracking for the drain, and the
 // listen socket.
+import type { IdentityCache } from '../auth/identity.js';
 import type { AuthService } from '../auth/service.js';
+import type { FileService } from '../files/index.js';
 import type { ChannelHub } from '../channels/hub.js';
+import type { RoomLifecycleService } from '../channels/room-lifecycle.js';
 import type { RoomService } from '../channels/rooms.js';
 import { ConfigError, type Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -15,10 +18,14 @@ import { authRoutes } from '../gateway/routes/auth.js';
 import { docsRoutes } from '../gateway/routes/docs.js';
 import { historyRoutes } from '../gateway/routes/history.js';
 import { ingestRoutes } from '../gateway/routes/ingest.js';
+import { matchRoutes } from '../gateway/routes/match.js';
 import { metricsRoutes } from '../gateway/routes/metrics.js';
 import { opsRoutes, type Readiness } from '../gateway/routes/ops.js';
 import { reportRoutes } from '../gateway/routes/reports.js';
+import { fileRoutes } from '../gateway/routes/files.js';
 import { roomRoutes } from '../gateway/routes/rooms.js';
+import { badgeRoutes } from '../gateway/routes/badges.js';
+import { likeRoutes } from '../gateway/routes/likes.js';
 import { sentimentRoutes } from '../gateway/routes/sentiment.js';
 import { mountStatic } from '../gateway/static.js';
 import type { TemplatedApp, us_listen_socket } from '../gateway/uws.js';
@@ -29,6 +36,7 @@ import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { isRedisUnavailable } from '../redis/connection.js';
 import type { SentimentEngine } from '../sentiment/engine.js';
+import type { MatchService } from '../social/service.js';
 import type { HistoryService } from '../store/history.js';
 import type { PersistentState } from './persistent.js';
 import type { SharedState } from './state.js';
@@ -83,10 +91,14 @@ export interface HttpDeps {
   auth: AuthService;
   engine: SentimentEngine;
   rooms: RoomService;
+  lifecycle: RoomLifecycleService;
   ingest: IngestManager;
   hub: ChannelHub;
   ws: WsGateway;
   history: HistoryService;
+  files: FileService;
+  identities: IdentityCache;
+  match: MatchService;
 }
 
 /** Mounts the dashboard and every REST route on `app`; returns the router (its route table). */
@@ -121,7 +133,11 @@ export function mountHttp(app: TemplatedApp, d: HttpDeps): Router {
     ...opsRoutes(d.readiness),
     ...authRoutes(d.auth),
     ...sentimentRoutes(d.engine, limits),
-    ...roomRoutes(d.rooms),
+    ...fileRoutes({ files: d.files, rooms: d.rooms, auth: d.auth, identities: d.identities, maxBytes: config.files.maxBytes }),
+    ...roomRoutes(d.rooms, d.lifecycle, config.roomEvent),
+    ...badgeRoutes(d.rooms),
+    ...likeRoutes(d.hub),
+    ...matchRoutes(d.match),
     ...ingestRoutes(d.ingest),
     ...historyRoutes({ hub: d.hub, ...stores, history: d.history }),
     ...reportRoutes(persistent.reports, d.history, {

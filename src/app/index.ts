@@ -4,16 +4,19 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isRevocation } from '../auth/revocations.js';
+import type { Principal } from '../auth/index.js';
 import type { AuthService } from '../auth/service.js';
 import { SYSTEM_CHANNEL } from '../channels/bus.js';
 import { ChannelHub } from '../channels/hub.js';
 import { BusNotifier, type Notifier } from '../channels/notify.js';
+import { RoomLifecycleService } from '../channels/room-lifecycle.js';
 import { RoomService } from '../channels/rooms.js';
 import type { Config } from '../config.js';
 import { ClientAddress } from '../gateway/client-address.js';
 import type { Route } from '../gateway/router.js';
 import { nativeUws } from '../gateway/uws.js';
 import { socketFanout, WsGateway } from '../gateway/ws.js';
+import { FileService } from '../files/index.js';
 import { IngestManager } from '../ingest/manager.js';
 import type { Logger } from '../observability/log.js';
 import { Metrics } from '../observability/metrics.js';
@@ -26,9 +29,11 @@ import { startEngine } from './engine.js';
 import { Drain, listen, mapInfraError, mountHttp } from './http.js';
 import { shutdown } from './shutdown.js';
 import { persistentState, startWriter } from './persistent.js';
-import { historyOptions, hubOptions, ingestOptions, roomOptions } from './options.js';
+import { historyOptions, hubOptions, ingestOptions, lifecycleOptions, matchOptions, roomOptions } from './options.js';
 import { readiness } from './readiness.js';
-import { memoryState, redisState, withAccounts } from './state.js';
+import { MatchService } from '../social/service.js';
+import { UserMoods } from '../social/moods.js';
+import { memoryState, redisState, withAccounts, withIdentities } from './state.js';
 
 export interface ChatPulse {
   readonly port: number;
@@ -40,6 +45,8 @@ export interface ChatPulse {
   readonly writer: StoreWriter;
   /** Personal notifications, to every socket of a user on any process. */
   readonly notifier: Notifier;
+  /** Matching: the queue's service (its tick runs on every process). */
+  readonly match: MatchService;
   /** The route table (what the OpenAPI document and the fuzz suite walk). */
   readonly routes: readonly Route[];
   /** Graceful stop: not ready, stop listening, finish in-flight requests (bounded), release the model. */
@@ -62,7 +69,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   const persistent = await persistentState(config, log);
   shared.instrument?.(metrics);
   persistent.instrument?.(metrics);
-  const state = withAccounts(shared, persistent);
+  const { state, identities } = withIdentities(withAccounts(shared, persistent));
   const { bus } = state;
   const writer = await startWriter(persistent, config, log, metrics);
   // A revocation closes this process's sockets at once, and every other process's off the bus (this one's echo is a no-op by then).
@@ -88,7 +95,20 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     state.users,
   );
   const app = uws.App();
-  const hubDeps = { engine, bus, rooms, presence: state.presence, likes: state.likes, recorder: writer, messages: persistent.messages };
+  const moods = new UserMoods();
+  const files = new FileService(persistent.files, { quotaBytes: config.files.quotaBytes });
+  const hubDeps = {
+    engine,
+    bus,
+    rooms,
+    presence: state.presence,
+    likes: state.likes,
+    recorder: writer,
+    messages: persistent.messages,
+    moods,
+    files,
+    identities,
+  };
   const hub = new ChannelHub(
     {
       ...hubDeps,
@@ -107,23 +127,34 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   const drain = new Drain();
   const baseHeaders = { 'X-Instance': instance };
   const wsDeps = { auth, hub, baseHeaders, log, metrics, addresses, mapError: mapInfraError, draining: () => drain.draining };
+  // `lifecycle` below exists before the first frame arrives.
+  const decide = (p: Principal | null, channel: string, keep: boolean) => lifecycle.decideOn(p, channel, keep);
   const connectLimiter = state.limiter(config.ws.connectRatePerMin, 60, 'ws-connect');
   const frameLimiter = state.limiter(config.ws.frameRatePer10s, 10, 'ws-frames');
-  const ws = new WsGateway({ ...wsDeps, connectLimiter, frameLimiter }, { ...config.ws, maxTextLength: config.maxTextLength });
+  const ws = new WsGateway({ ...wsDeps, connectLimiter, frameLimiter, decide }, { ...config.ws, maxTextLength: config.maxTextLength });
   bus.onEvent((e) => e.kind === 'revoke' && isRevocation(e.revocation) && ws.revoke(e.revocation));
   bus.onEvent((e) => e.kind === 'notify' && ws.notify(e.userId, e.frame));
   const notifier = new BusNotifier(bus);
+  const lifecycle = new RoomLifecycleService({ store: state.rooms, bus, notifier, log }, lifecycleOptions(config));
+  const matchDeps = { queue: state.matches, rooms, notifier, moods, connectedUsers: () => ws.connectedUsers(), log };
+  const match = new MatchService(matchDeps, matchOptions(config));
   ws.mount(app);
   const history = new HistoryService(persistent.messages, persistent.buckets, engine.info.labels);
   const ready = readiness({ draining: () => drain.draining, engine, shared: state, persistent, writer });
-  const services = { auth, engine, rooms, ingest, hub, ws, history };
+  const services = { auth, engine, rooms, lifecycle, ingest, hub, ws, history, match, files, identities };
   const router = mountHttp(app, { config, log, metrics, drain, addresses, baseHeaders, state, persistent, readiness: ready, ...services });
   const listenSocket = await listen(app, config);
   const port = uws.us_socket_local_port(listenSocket);
   log.info({ port, host: config.host, model: engine.info.name, threads: config.inferenceThreads }, 'chatpulse listening');
   hub.start();
   ingest.start();
+  match.start();
+  lifecycle.start();
 
-  const stop = () => shutdown({ config, log, drain, app, listenSocket, ws, ingest, hub, engine, writer, state, persistent });
-  return { port, engine, auth, hub, ws, ingest, writer, notifier, routes: router.routes, stop };
+  const stop = () => (
+    match.stop(),
+    lifecycle.stop(),
+    shutdown({ config, log, drain, app, listenSocket, ws, ingest, hub, engine, writer, state, persistent })
+  );
+  return { port, engine, auth, hub, ws, ingest, writer, notifier, match, routes: router.routes, stop };
 }

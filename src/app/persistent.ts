@@ -8,6 +8,7 @@ import type { ApiKeyStore, UserStore } from '../auth/stores.js';
 import { MongoRoomStore } from '../channels/mongo-rooms.js';
 import type { RoomStore } from '../channels/rooms.js';
 import { ConfigError, type Config } from '../config.js';
+import { FolderFileStore, GridFsFileStore, type FileStore } from '../files/index.js';
 import { MongoIngestStore } from '../ingest/mongo-store.js';
 import type { IngestStore } from '../ingest/store.js';
 import { connectMongo, type MongoHandle } from '../mongo/connection.js';
@@ -59,6 +60,8 @@ export interface PersistentState {
   reports: ReportStore;
   /** Only with MongoDB: otherwise these stay with the shared state (Redis or memory). */
   accounts: { users: UserStore; apiKeys: ApiKeyStore; rooms: RoomStore; ingest: IngestStore } | null;
+  /** Uploaded images: a folder (FILES_DIR) by default, GridFS with MongoDB. */
+  files: FileStore;
   spoolDir: string;
   problem(): string | null;
   instrument?(metrics: Metrics): void;
@@ -75,6 +78,7 @@ export async function persistentState(config: Config, log: Logger): Promise<Pers
       buckets: new MemoryBucketStore({ retentionMs: config.store.memoryBucketRetentionHours * 3_600_000 }),
       reports: new MemoryReportStore(),
       accounts: null,
+      files: new FolderFileStore(config.files.dir),
       spoolDir,
       problem: () => null,
       close: () => rm(spoolDir, { recursive: true, force: true }),
@@ -109,6 +113,7 @@ export async function persistentState(config: Config, log: Logger): Promise<Pers
     buckets: stores.buckets,
     reports: stores.reports,
     accounts: { users: stores.users, apiKeys: stores.apiKeys, rooms: stores.rooms, ingest: stores.ingest },
+    files: new GridFsFileStore(mongo.db),
     spoolDir: join(config.store.spoolDir, `w${config.workerSlot}`),
     problem: () => (healthy ? null : 'mongodb is unreachable'),
     instrument(metrics) {

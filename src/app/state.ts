@@ -1,6 +1,7 @@
 // Shared state: in this process (one process) or in Redis (a cluster), behind the same ports. With MongoDB,
 // accounts, rooms and ingest definitions move to the persistent state (withAccounts).
 import { CachedApiKeyStore, CachedUserStore, type Invalidations } from '../auth/cache.js';
+import { forgettingChanges, IdentityCache } from '../auth/identity.js';
 import { RedisApiKeyStore, RedisRevocationStore, RedisUserStore } from '../auth/redis-stores.js';
 import {
   MemoryApiKeyStore,
@@ -32,6 +33,8 @@ import type { Metrics } from '../observability/metrics.js';
 import { closeRedis, clusterFailure, connectClient, createSubscriberClient, isReady, type RedisTarget } from '../redis/connection.js';
 import { ClusterEpoch, type StateLossPolicy } from '../redis/epoch.js';
 import { migrateKeyLayout } from '../redis/migrate.js';
+import { MemoryMatchQueue, type MatchQueue } from '../social/queue.js';
+import { RedisMatchQueue } from '../social/redis-queue.js';
 import type { PersistentState } from './persistent.js';
 
 export interface SharedState {
@@ -45,6 +48,8 @@ export interface SharedState {
   ingest: IngestStore;
   leases: LeaseManager;
   board: IngestBoard;
+  /** The match queue (matching pairs users of every process). */
+  matches: MatchQueue;
   limiter(points: number, windowS: number, name: string): RateLimiter;
   /** Null while every backend answers, else why not (readiness). */
   problem(): string | null;
@@ -68,6 +73,7 @@ export function memoryState(history: HistoryOptions): SharedState {
     ingest: new MemoryIngestStore(),
     leases: new MemoryLeaseManager(),
     board: new MemoryIngestBoard(),
+    matches: new MemoryMatchQueue(),
     limiter: (points, windowS, name) => new MemoryRateLimiter(points, windowS, name),
     problem: () => null,
     async close() {
@@ -148,6 +154,7 @@ export async function redisState(
     ingest: new RedisIngestStore(redis),
     leases: new RedisLeaseManager(redis),
     board: new RedisIngestBoard(redis),
+    matches: new RedisMatchQueue(redis),
     limiter: (points, windowS, name) => new RedisRateLimiter(redis, points, windowS, name),
     problem: () =>
       !isReady(redis) || !isReady(subscriber)
@@ -184,4 +191,14 @@ export function withAccounts(shared: SharedState, persistent: PersistentState): 
   const a = persistent.accounts;
   if (a === null) return shared;
   return { ...shared, ...cachedAccounts(shared.bus, a.users, a.apiKeys), rooms: a.rooms, ingest: a.ingest };
+}
+
+/**
+ * How senders show in chat (display name, avatar), cached per process so the chat path reads no store: an
+ * entry is forgotten on every `user:<id>` invalidation (any process's change) and on this process's own.
+ */
+export function withIdentities(state: SharedState): { state: SharedState; identities: IdentityCache } {
+  const identities = new IdentityCache(state.users, { ttlMs: 30_000, max: 50_000 });
+  state.bus.onEvent((e) => e.kind === 'invalidate' && identities.invalidate(e.key));
+  return { state: { ...state, users: forgettingChanges(state.users, identities) }, identities };
 }

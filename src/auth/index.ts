@@ -13,3 +13,4 @@ export { AuthService, MAX_API_KEYS_PER_USER, requireRole } from './service.js';
 export type { ApiKeyInfo, AuthServiceDeps, CreatedApiKey, Credentials, Principal, PublicUser } from './service.js';
 export { isRevocation, REVOKED_CLOSE_CODE } from './revocations.js';
 export type { Revocation, RevocationReason } from './revocations.js';
+export { avatarPath, forgettingChanges, IdentityCache, identityOf, type Identity } from './identity.js';

@@ -22,6 +22,7 @@ function userToDoc(u: UserRecord): UserDoc {
   };
   if (u.displayName !== undefined) doc.displayName = u.displayName;
   if (u.avatarUrl !== undefined) doc.avatarUrl = u.avatarUrl;
+  if (u.avatarFileId !== undefined) doc.avatarFileId = u.avatarFileId;
   if (u.tokenGen !== undefined) doc.tokenGen = u.tokenGen;
   return doc;
 }
@@ -37,13 +38,14 @@ function userFromDoc(d: UserDoc): UserRecord {
   };
   if (d.displayName !== undefined) u.displayName = d.displayName;
   if (d.avatarUrl !== undefined) u.avatarUrl = d.avatarUrl;
+  if (d.avatarFileId !== undefined) u.avatarFileId = d.avatarFileId;
   if (d.tokenGen !== undefined) u.tokenGen = d.tokenGen;
   return u;
 }
 
 /** The fields a patch may change; anything else in it (id, createdAt at runtime) is ignored. */
-const PATCHABLE = ['username', 'passwordHash', 'role', 'disabled', 'displayName', 'avatarUrl', 'tokenGen'] as const;
-const OPTIONAL = ['displayName', 'avatarUrl', 'tokenGen'] as const;
+const PATCHABLE = ['username', 'passwordHash', 'role', 'disabled', 'displayName', 'avatarUrl', 'avatarFileId', 'tokenGen'] as const;
+const OPTIONAL = ['displayName', 'avatarUrl', 'avatarFileId', 'tokenGen'] as const;
 type OptionalField = (typeof OPTIONAL)[number];
 const isOptional = (field: string): field is OptionalField => (OPTIONAL as readonly string[]).includes(field);
 

@@ -4,6 +4,7 @@ import type { RateLimiter } from '../limits/index.js';
 import { generateApiKey, hashApiKey, looksLikeApiKey } from './api-keys.js';
 import { DUMMY_PASSWORD_HASH, hashPassword, needsRehash, verifyPassword } from './passwords.js';
 import type { Revocation } from './revocations.js';
+import { identityOf } from './identity.js';
 import type { ApiKeyStore, RevocationStore, Role, UserRecord, UserStore } from './stores.js';
 import type { TokenClaims, TokenIssuer, TokenPair } from './tokens.js';
 
@@ -113,7 +114,7 @@ function toPublicUser(u: UserRecord): PublicUser {
     role: u.role,
     created_at: iso(u.createdAt),
     ...(u.displayName == null ? {} : { display_name: u.displayName }),
-    ...(u.avatarUrl == null ? {} : { avatar_url: u.avatarUrl }),
+    ...(identityOf(u).avatarUrl === null ? {} : { avatar_url: identityOf(u).avatarUrl as string }),
   };
 }
 
@@ -292,6 +293,21 @@ export class AuthService {
     const updated = await this.#users.update(current.id, { displayName: next.displayName, avatarUrl: next.avatarUrl });
     if (!updated) throw unauthorized();
     return toPublicUser(updated);
+  }
+
+  /** Sets (null: removes) the caller's uploaded avatar; returns the user and the file id it replaced, if any. */
+  async setAvatarFile(principal: Principal, fileId: string | null): Promise<{ user: PublicUser; replaced: string | null }> {
+    const current = await this.#activeUser(principal.userId);
+    const updated = await this.#users.update(current.id, { avatarFileId: fileId ?? undefined });
+    if (!updated) throw unauthorized();
+    return { user: toPublicUser(updated), replaced: current.avatarFileId ?? null };
+  }
+
+  /** What an avatar shows of a user: the uploaded file, else the name its initials come from; null: no such user. */
+  async avatarSource(userId: string): Promise<{ fileId: string | null; name: string } | null> {
+    const user = await this.#users.findById(userId);
+    if (!user || user.disabled) return null;
+    return { fileId: user.avatarFileId ?? null, name: user.displayName ?? user.username };
   }
 
   /**

@@ -16,6 +16,8 @@ export interface UserRecord {
   /** Shown instead of the username where set (account settings). */
   displayName?: string;
   avatarUrl?: string;
+  /** An uploaded avatar (a FileStore id), shown before `avatarUrl`. */
+  avatarFileId?: string;
   /** Bumped by a password change: tokens carry it, and tokens of an older generation are refused. */
   tokenGen?: number;
 }

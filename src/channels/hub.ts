@@ -11,7 +11,8 @@
 // and recovery (`since`) send exactly what lies between the client's offset and that one.
 import { LRUCache } from 'lru-cache';
 import { monotonicFactory } from 'ulid';
-import type { Principal } from '../auth/index.js';
+import type { IdentityCache, Principal } from '../auth/index.js';
+import type { FileService } from '../files/index.js';
 import { AppError, forbidden, notFound, rateLimited } from '../errors.js';
 import { KeyedSerializer, type RateLimiter } from '../limits/index.js';
 import type { SentimentEngine } from '../sentiment/engine.js';
@@ -20,7 +21,7 @@ import type { IngestedChat, SourceKind, StoredMessage } from '../vocabulary.js';
 import { frames, messageFrames } from '../contract/index.js';
 import { messageEvent, type BusEvent, type ChannelBus, type MessageEvent } from './bus.js';
 import type { HistoryEntry } from './history.js';
-import type { LikeStore } from './likes.js';
+import type { LikeStore, LikeTotals } from './likes.js';
 import { MoodWindow, polarityOf } from './mood.js';
 import { parseChannel, type ChannelName } from './names.js';
 import type { PresenceStore } from './presence.js';
@@ -70,6 +71,12 @@ export interface HubDeps {
   ingestLive?: (channel: ChannelName) => Promise<boolean>;
   /** Where a liked message id not seen by this process is looked up (its recent messages). */
   messages?: Pick<MessageStore, 'list'>;
+  /** Files a chat message may carry (absent: none). */
+  files?: Pick<FileService, 'attachable'>;
+  /** How senders show (display name, avatar), cached per process; absent: null for both. */
+  identities?: Pick<IdentityCache, 'identity'>;
+  /** Told each native chat message's polarity as it is published (matching's per-user recent mood). */
+  moods?: { record(userId: string, polarity: number, ts: number): void };
 }
 
 export interface MessageRecorder {
@@ -400,7 +407,7 @@ export class ChannelHub {
    * Classifies and publishes one chat message; resolves with it once published. Per channel, messages
    * publish in the order chat() was called. Rejects with an AppError (stable code) when refused.
    */
-  async chat(principal: Principal | null, raw: string, text: string, ref?: string): Promise<Published> {
+  async chat(principal: Principal | null, raw: string, text: string, ref?: string, fileId?: string): Promise<Published> {
     if (principal === null) throw new AppError(401, 'unauthorized', 'sign in (token or api_key) to chat');
     const channel = parseChannel(raw);
     if (channel.kind !== 'room') throw forbidden(`${channel.kind} channels are read-only: their messages come from ${channel.kind}`);
@@ -410,22 +417,28 @@ export class ChannelHub {
     const decision = await this.deps.chatLimiter.consume(`u:${principal.userId}`);
     if (!decision.allowed) throw rateLimited(decision.retryAfterMs / 1000, 'chat rate limit: slow down');
     const badges = this.deps.rooms.badges(room, principal);
+    const [identity, file] = await Promise.all([
+      this.deps.identities?.identity(principal.userId),
+      fileId === undefined ? undefined : this.attachment(principal.userId, channel.id, fileId),
+    ]);
     const user = { id: principal.userId, name: principal.username, badges };
+    const shown = { ...user, display_name: identity?.displayName ?? null, avatar_url: identity?.avatarUrl ?? null };
     const appendRef = ref === undefined ? undefined : { user: principal.userId, ref };
-    return this.publishInOrder(channel.name, this.deps.engine.classify(text), appendRef, (result, id, ts) => ({
-      head: messageFrames.head({ channel: channel.name, id, user, text, sentiment: result, ts }),
-      stored: {
-        id,
-        channel: channel.name,
-        source: 'native',
-        user,
-        text,
-        label: result.label,
-        score: result.score,
-        polarity: polarityOf(result.scores),
-        ts,
-      },
-    }));
+    return this.publishInOrder(channel.name, this.deps.engine.classify(text), appendRef, (result, id, ts) => {
+      const polarity = polarityOf(result.scores);
+      this.deps.moods?.record(principal.userId, polarity, ts);
+      return {
+        head: messageFrames.head({ channel: channel.name, id, user: shown, text, sentiment: result, ts, file }),
+        stored: { id, channel: channel.name, source: 'native', user, text, label: result.label, score: result.score, polarity, ts },
+      };
+    });
+  }
+
+  /** The `file` of a message: only the sender's own upload to this room (see FileService.attachable). */
+  private async attachment(userId: string, roomId: string, fileId: string): Promise<{ id: string; url: string; content_type: string }> {
+    if (!this.deps.files) throw new AppError(400, 'invalid_file', 'this server takes no files');
+    const ref = await this.deps.files.attachable(userId, roomId, fileId);
+    return { id: ref.id, url: ref.url, content_type: ref.contentType };
   }
 
   /**
@@ -444,7 +457,8 @@ export class ChannelHub {
         head: messageFrames.head({
           channel,
           id,
-          user,
+          // The platform's name is the one to show; an avatar only when the event carried one.
+          user: { ...user, display_name: user.name, avatar_url: user.avatarUrl ?? null },
           text: chat.text,
           sentiment: result,
           ts,
@@ -521,7 +535,7 @@ export class ChannelHub {
    * store's recent messages of that channel. Anything else is `not_found`, so made-up channels and ids
    * cost a like nothing in shared state.
    */
-  async like(principal: Principal | null, raw: string, messageId: string | undefined): Promise<void> {
+  async like(principal: Principal | null, raw: string, messageId: string | undefined): Promise<LikeTotals> {
     if (principal === null) throw new AppError(401, 'unauthorized', 'sign in (token or api_key) to like');
     const channel = parseChannel(raw);
     if (channel.kind === 'room') {
@@ -536,7 +550,7 @@ export class ChannelHub {
     if (messageId === undefined) {
       const { total } = await this.deps.likes.likeChannel(channel.name);
       this.deps.bus.publish({ kind: 'likes', channel: channel.name, total });
-      return;
+      return { total };
     }
     const totals = await this.deps.likes.likeMessage(channel.name, messageId, principal.userId);
     if (totals === null) throw new AppError(409, 'already_liked', 'you already liked this message');
@@ -547,6 +561,7 @@ export class ChannelHub {
       messageId,
       messageLikes: totals.messageLikes as number,
     });
+    return totals;
   }
 
   private async messageExists(channel: string, messageId: string): Promise<boolean> {

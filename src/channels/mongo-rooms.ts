@@ -1,9 +1,11 @@
 // Rooms in MongoDB: the room id as `_id` (a second create of one id is a duplicate key, also when two race)
 // and a creation sequence number from a counter document, which gives the memory driver's order (oldest
 // first, not id order) without trusting the clocks of many hosts, and cheap "rooms after X" pages.
+// A lifecycle transition is one findOneAndUpdate whose filter holds the expected `lifecycle.seq` (the
+// compare-and-set); due rooms are found through the `lifecycle.endsAt` index (null once ended).
 import type { Collection, Db } from 'mongodb';
 import { conflict } from '../errors.js';
-import type { RoomRecord, RoomStore } from './rooms.js';
+import type { RoomRecord, RoomStore, RoomTransition } from './rooms.js';
 import { COLLECTIONS, duplicateKeyIndex } from '../mongo/connection.js';
 
 /** The record with its id as `_id`, and `seq`: its creation number (the listing order). */
@@ -16,7 +18,7 @@ interface CounterDoc {
 
 type RoomPatch = Partial<Omit<RoomRecord, 'id' | 'createdAt'>>;
 
-const PATCHABLE = ['title', 'ownerId', 'moderators', 'opensAt', 'closesAt', 'closedAt', 'timeouts'] as const;
+const PATCHABLE = ['title', 'ownerId', 'moderators', 'opensAt', 'closesAt', 'closedAt', 'timeouts', 'badges'] as const;
 
 const fromDoc = (d: RoomDoc): RoomRecord => ({
   id: d._id,
@@ -28,6 +30,8 @@ const fromDoc = (d: RoomDoc): RoomRecord => ({
   closedAt: d.closedAt,
   createdAt: d.createdAt,
   timeouts: d.timeouts,
+  ...(d.lifecycle ? { lifecycle: d.lifecycle } : {}),
+  ...(d.badges ? { badges: d.badges } : {}),
 });
 
 export class MongoRoomStore implements RoomStore {
@@ -59,6 +63,7 @@ export class MongoRoomStore implements RoomStore {
       closedAt: room.closedAt,
       createdAt: room.createdAt,
       timeouts: { ...room.timeouts },
+      ...(room.lifecycle ? { lifecycle: structuredClone(room.lifecycle) } : {}),
     };
     try {
       await this.rooms.insertOne(doc);
@@ -104,6 +109,22 @@ export class MongoRoomStore implements RoomStore {
 
   async count(): Promise<number> {
     return this.rooms.countDocuments({});
+  }
+
+  async transition(id: string, expectSeq: number, next: RoomTransition): Promise<RoomRecord | null> {
+    const set: Partial<RoomDoc> = { lifecycle: next.lifecycle };
+    if (next.closedAt !== undefined) set.closedAt = next.closedAt;
+    const doc = await this.rooms.findOneAndUpdate({ _id: id, 'lifecycle.seq': expectSeq }, { $set: set }, { returnDocument: 'after' });
+    return doc ? fromDoc(doc) : null;
+  }
+
+  async due(now: number, limit: number): Promise<RoomRecord[]> {
+    if (limit <= 0) return [];
+    const docs = await this.rooms
+      .find({ 'lifecycle.endsAt': { $lte: now }, 'lifecycle.state': { $ne: 'ended' } })
+      .limit(limit)
+      .toArray();
+    return docs.map(fromDoc);
   }
 
   async countByOwner(ownerId: string): Promise<number> {

@@ -1,6 +1,6 @@
 // Native chat rooms: who owns them, who moderates, when chat is open, who is timed out. The store is a
 // port (memory driver now; MongoDB with the persistence issue); the rules live in RoomService.
-import type { RoomStatus, RoomView } from '../contract/index.js';
+import type { RoomState, RoomStatus, RoomView } from '../contract/index.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../errors.js';
 import type { Principal, Role } from '../auth/index.js';
 import { KeyedSerializer } from '../limits/index.js';
@@ -20,6 +20,38 @@ export interface RoomRecord {
   createdAt: number;
   /** userId -> epoch ms until which the user may not post. Read with Object.hasOwn: keys are user ids. */
   timeouts: Record<string, number>;
+  /** A private room (matching): only these users may post; everyone else may still read it. Absent: anyone. */
+  members?: string[];
+  /** userId -> badges awarded in this room by its host or moderators (read with Object.hasOwn). */
+  badges?: Record<string, string[]>;
+  /** Lifecycle rooms only (room-lifecycle.ts): private rooms from matching, rooms created with `lifecycle: true`. */
+  lifecycle?: RoomLifecycle;
+}
+
+/** Where a lifecycle room stands. Changed only through `RoomStore.transition` (a compare-and-set on `seq`). */
+export interface RoomLifecycle {
+  /** Never `kept`: that is announced, and the room is stored `active` again. */
+  state: RoomState;
+  /** Epoch ms at which the sweeper advances the room; null once ended. */
+  endsAt: number | null;
+  /** userId -> keep?, during `decision` (read with Object.hasOwn). */
+  decisions: Record<string, boolean>;
+  /** +1 on every write: what a transition expects to find, so each change happens exactly once. */
+  seq: number;
+}
+
+/** A lifecycle as it starts: `active` for `activeMs`. */
+export const startLifecycle = (now: number, activeMs: number): RoomLifecycle => ({
+  state: 'active',
+  endsAt: now + activeMs,
+  decisions: {},
+  seq: 1,
+});
+
+/** What a transition writes: the next lifecycle, and `closedAt` when it ends the room. */
+export interface RoomTransition {
+  lifecycle: RoomLifecycle;
+  closedAt?: number;
 }
 
 export interface RoomStore {
@@ -32,7 +64,20 @@ export interface RoomStore {
   count(): Promise<number>;
   /** Rooms created by this owner (the per-user quota). */
   countByOwner(ownerId: string): Promise<number>;
+  /**
+   * Writes the transition only if the room's lifecycle still has `seq === expectSeq` (atomic in every driver);
+   * the room after it, or null when the room is missing, has no lifecycle, or moved on meanwhile.
+   */
+  transition(id: string, expectSeq: number, next: RoomTransition): Promise<RoomRecord | null>;
+  /** Lifecycle rooms not ended whose `endsAt` is at or before `now`, at most `limit` (the sweeper's work). */
+  due(now: number, limit: number): Promise<RoomRecord[]>;
 }
+
+/** Whether a stored lifecycle is one the sweeper must advance now. */
+export const isDue = (room: RoomRecord, now: number): boolean => {
+  const l = room.lifecycle;
+  return l !== undefined && l.state !== 'ended' && typeof l.endsAt === 'number' && l.endsAt <= now;
+};
 
 export class MemoryRoomStore implements RoomStore {
   private readonly rooms = new Map<string, RoomRecord>();
@@ -77,6 +122,23 @@ export class MemoryRoomStore implements RoomStore {
     for (const room of this.rooms.values()) if (room.ownerId === ownerId) n++;
     return n;
   }
+
+  async transition(id: string, expectSeq: number, next: RoomTransition): Promise<RoomRecord | null> {
+    const room = this.rooms.get(id);
+    if (room?.lifecycle?.seq !== expectSeq) return null;
+    room.lifecycle = structuredClone(next.lifecycle);
+    if (next.closedAt !== undefined) room.closedAt = next.closedAt;
+    return structuredClone(room);
+  }
+
+  async due(now: number, limit: number): Promise<RoomRecord[]> {
+    const out: RoomRecord[] = [];
+    for (const room of this.rooms.values()) {
+      if (out.length === limit) break;
+      if (isDue(room, now)) out.push(structuredClone(room));
+    }
+    return out;
+  }
 }
 
 // A room as REST shows it: the contract's reply (null times: a stored time a Date cannot show).
@@ -87,6 +149,8 @@ export interface NewRoom {
   title?: string;
   opensAt?: number;
   closesAt?: number;
+  /** active -> countdown -> decision -> kept | ended (room-lifecycle.ts). */
+  lifecycle?: boolean;
 }
 
 export interface RoomServiceOptions {
@@ -97,7 +161,11 @@ export interface RoomServiceOptions {
   maxTimeoutS: number;
   /** Told of every deleted message, so the store forgets it too. */
   onRemove?: (channel: string, ids: readonly string[]) => void;
+  /** How long a lifecycle room's first `active` period lasts (ROOM_ACTIVE_S); default 300 s. */
+  roomActiveMs?: number;
 }
+
+const DEFAULT_ROOM_ACTIVE_MS = 300_000;
 
 /** Users timed out at once per room, expired entries not counted: a host cannot grow a record without bound. */
 export const MAX_TIMEOUTS_PER_ROOM = 1000;
@@ -139,7 +207,28 @@ export function roomView(room: RoomRecord, now = Date.now()): RoomView {
     closed_at: iso(room.closedAt),
     created_at: iso(room.createdAt),
     status: roomStatus(room, now),
+    ...lifecycleView(room),
   };
+}
+
+function lifecycleView(room: RoomRecord): Pick<RoomView, 'state' | 'state_ends_at'> {
+  const l = room.lifecycle as Partial<RoomLifecycle> | null | undefined;
+  if (typeof l !== 'object' || l === null || typeof l.state !== 'string') return {};
+  return { state: l.state, state_ends_at: iso(l.endsAt) };
+}
+
+/** Badges that come with a role (RoomService.badges adds them); none of them is awarded. */
+const ROLE_BADGES = new Set(['host', 'moderator', 'admin']);
+/** Awarded badges: per user in a room, and users with any, so a host cannot grow a record without bound. */
+export const MAX_BADGES_PER_USER = 8;
+export const MAX_BADGED_USERS_PER_ROOM = 1000;
+
+/** The badges awarded to a user in a room (prototype-safe: the key is a user id; a damaged field reads as none). */
+export function awardedBadges(room: RoomRecord, userId: string): string[] {
+  const badges = room.badges as Record<string, unknown> | null | undefined;
+  if (typeof badges !== 'object' || badges === null || !Object.hasOwn(badges, userId)) return [];
+  const held = badges[userId];
+  return Array.isArray(held) ? held.filter((b): b is string => typeof b === 'string') : [];
 }
 
 /** The time a user is timed out until, if any (prototype-safe: the key is a user id). */
@@ -166,6 +255,30 @@ export class RoomService {
   ) {}
 
   private readonly creates = new KeyedSerializer();
+
+  /**
+   * A private room for matched users (no owner: nobody hosts it, admins moderate; not counted in anyone's
+   * quota, nor refused at MAX_ROOMS: a pair must always get its room).
+   */
+  async createPrivate(id: string, members: readonly string[], title: string, extra: Partial<RoomRecord> = {}): Promise<RoomRecord> {
+    const room: RoomRecord = {
+      id,
+      title,
+      ownerId: null,
+      moderators: [],
+      opensAt: null,
+      closesAt: null,
+      closedAt: null,
+      createdAt: Date.now(),
+      timeouts: {},
+      // Private rooms from matching have the room lifecycle (API-CONTRACT "Social rooms").
+      lifecycle: this.startLifecycle(Date.now()),
+      ...extra,
+      members: [...members],
+    };
+    await this.store.create(room);
+    return room;
+  }
 
   async create(owner: Principal, spec: NewRoom): Promise<RoomRecord> {
     const now = Date.now();
@@ -195,9 +308,14 @@ export class RoomService {
       closedAt: null,
       createdAt: now,
       timeouts: {},
+      ...(spec.lifecycle === true ? { lifecycle: this.startLifecycle(now) } : {}),
     };
     await this.store.create(room);
     return room;
+  }
+
+  private startLifecycle(now: number): RoomLifecycle {
+    return startLifecycle(now, this.options.roomActiveMs ?? DEFAULT_ROOM_ACTIVE_MS);
   }
 
   async get(id: string): Promise<RoomRecord> {
@@ -223,6 +341,9 @@ export class RoomService {
   /** Why this user may not post now, or null. */
   postRefusal(room: RoomRecord, principal: Principal, now: number): AppError | null {
     const status = roomStatus(room, now);
+    if (Array.isArray(room.members) && !room.members.includes(principal.userId)) {
+      return new AppError(403, 'not_member', `room "${room.id}" is private: only its members may post`);
+    }
     if (status === 'closed') return new AppError(403, 'room_closed', `room "${room.id}" is closed`);
     if (status === 'scheduled') return new AppError(403, 'room_not_open', `room "${room.id}" opens at ${iso(room.opensAt)}`);
     if (status === 'ended') return new AppError(403, 'room_ended', `room "${room.id}" closed at ${iso(room.closesAt)}`);
@@ -238,7 +359,43 @@ export class RoomService {
     if (room.ownerId === principal.userId) badges.push('host');
     else if (room.moderators.includes(principal.userId)) badges.push('moderator');
     if (principal.role === 'admin') badges.push('admin');
+    for (const badge of awardedBadges(room, principal.userId)) if (!badges.includes(badge)) badges.push(badge);
     return badges;
+  }
+
+  /** Awards `badge` to a user in this room (host, moderator or admin); returns the user's awarded badges. */
+  async awardBadge(principal: Principal, id: string, userId: string, badge: string): Promise<string[]> {
+    const room = await this.get(id);
+    if (!this.canModerate(room, principal)) throw forbidden('only the room host, its moderators or an admin may award badges');
+    if (ROLE_BADGES.has(badge)) throw badRequest(`"${badge}" comes with a role and cannot be awarded`, 'validation_failed');
+    if (!(await this.users.findById(userId))) throw notFound(`no user "${userId}"`);
+    const current = awardedBadges(room, userId);
+    if (current.includes(badge)) return current;
+    if (current.length >= MAX_BADGES_PER_USER) {
+      throw new AppError(409, 'quota_exceeded', `a user holds at most ${MAX_BADGES_PER_USER} badges in a room`);
+    }
+    const all = new Map(Object.entries(room.badges ?? {}));
+    if (!all.has(userId) && all.size >= MAX_BADGED_USERS_PER_ROOM) {
+      throw new AppError(409, 'quota_exceeded', `a room awards badges to at most ${MAX_BADGED_USERS_PER_ROOM} users`);
+    }
+    const next = [...current, badge];
+    all.set(userId, next);
+    await this.store.update(id, { badges: Object.fromEntries(all) });
+    return next;
+  }
+
+  /** Takes an awarded badge back (host, moderator or admin); 404 when the user does not hold it. */
+  async removeBadge(principal: Principal, id: string, userId: string, badge: string): Promise<string[]> {
+    const room = await this.get(id);
+    if (!this.canModerate(room, principal)) throw forbidden('only the room host, its moderators or an admin may remove badges');
+    const current = awardedBadges(room, userId);
+    if (!current.includes(badge)) throw notFound(`user "${userId}" holds no badge "${badge}" in this room`);
+    const all = new Map(Object.entries(room.badges ?? {}));
+    const next = current.filter((b) => b !== badge);
+    if (next.length === 0) all.delete(userId);
+    else all.set(userId, next);
+    await this.store.update(id, { badges: Object.fromEntries(all) });
+    return next;
   }
 
   private isHost(room: RoomRecord, principal: Principal): boolean {
@@ -255,7 +412,17 @@ export class RoomService {
     if (typeof room.closedAt === 'number') return room;
     const updated = (await this.store.update(id, { closedAt: Date.now() })) as RoomRecord;
     this.bus.publish({ kind: 'closed', channel: roomChannel(id) });
-    return updated;
+    return (await this.endLifecycleSoon(updated)) ?? updated;
+  }
+
+  /**
+   * A closed lifecycle room's deadline is pulled to now, so the next sweep (any process) ends it and announces
+   * `ended` to its members. A lost compare-and-set is left alone: a change that won still ends at its deadline.
+   */
+  private async endLifecycleSoon(room: RoomRecord): Promise<RoomRecord | null> {
+    const l = room.lifecycle;
+    if (!l || l.state === 'ended') return null;
+    return this.store.transition(room.id, l.seq, { lifecycle: { ...l, endsAt: Date.now(), seq: l.seq + 1 } });
   }
 
   async addModerator(principal: Principal, id: string, username: string): Promise<RoomRecord> {

@@ -13,6 +13,8 @@ import type {
   Ingest,
   IngestSource,
   List,
+  MatchQueued,
+  MatchTicket,
   ModelInfo,
   Report,
   Room,
@@ -20,6 +22,7 @@ import type {
   TimeInput,
   Timeline,
   TokenPair,
+  UploadedFile,
   User,
 } from './types.js';
 
@@ -52,6 +55,8 @@ export interface RoomInput {
   title?: string;
   opens_at?: TimeInput;
   closes_at?: TimeInput;
+  /** active -> countdown -> decision -> kept | ended (docs/protocol.md, "Room lifecycle"). */
+  lifecycle?: boolean;
 }
 
 export interface ReportInput {
@@ -59,6 +64,12 @@ export interface ReportInput {
   from: TimeInput;
   to: TimeInput;
   title?: string;
+}
+
+/** Raw bytes to send as a request's body (a file upload), with their type. */
+interface RawBody {
+  bytes: Blob | ArrayBuffer | Uint8Array;
+  type: string;
 }
 
 /** A successful answer in full (see `response()`). */
@@ -239,11 +250,51 @@ export class ChatPulseClient {
       if (input.title !== undefined) body.title = input.title;
       if (input.opens_at !== undefined) body.opens_at = timeBody(input.opens_at);
       if (input.closes_at !== undefined) body.closes_at = timeBody(input.closes_at);
+      if (input.lifecycle !== undefined) body.lifecycle = input.lifecycle;
       return this.request('POST', '/api/v1/rooms', { body });
     },
+    /** A member ends a lifecycle room's `active` period early: the room goes to `countdown`. */
+    countdown: (id: string): Promise<Room> => this.request('POST', `/api/v1/rooms/${encodeURIComponent(id)}/countdown`),
+    /** A member's decision while a lifecycle room is in `decision` (as the live connection's `decide`). */
+    decide: (id: string, keep: boolean): Promise<Room> =>
+      this.request('POST', `/api/v1/rooms/${encodeURIComponent(id)}/decision`, { body: { keep } }),
     list: (query: { limit?: number; after?: string } = {}): Promise<List<Room>> =>
       this.request('GET', '/api/v1/rooms', { query: { limit: query.limit, after: query.after } }),
     get: (id: string): Promise<Room> => this.request('GET', `/api/v1/rooms/${encodeURIComponent(id)}`),
+    /**
+     * Uploads an image (PNG, JPEG, GIF or WebP; `type` defaults to the Blob's own) to a room you may post in;
+     * attach it to a chat with `live.chat(channel, text, { fileId: file.id })`.
+     */
+    upload: async (id: string, file: Blob | ArrayBuffer | Uint8Array, type?: string): Promise<UploadedFile> => {
+      const contentType = type ?? (file instanceof Blob ? file.type : '');
+      const res = await this.fetchWithRefresh(
+        'POST',
+        `/api/v1/rooms/${encodeURIComponent(id)}/files`,
+        {},
+        { bytes: file, type: contentType },
+      );
+      return parse<UploadedFile>(res);
+    },
+  };
+
+  readonly files = {
+    /** An uploaded file's bytes (a room's files are served to signed-in callers only): `id` or its `url`. */
+    get: async (idOrUrl: string): Promise<Blob> => {
+      const path = idOrUrl.startsWith('/') ? idOrUrl : `/api/v1/files/${encodeURIComponent(idOrUrl)}`;
+      const res = await this.fetchWithRefresh('GET', path, {});
+      if (!res.ok) throw await errorFromResponse(res);
+      return res.blob();
+    },
+  };
+
+  readonly match = {
+    /** Queues the caller for a one-to-one private room; a `matched` notification on `live()` names it. */
+    join: (input: { interests?: string[]; languages?: string[] } = {}): Promise<MatchQueued> =>
+      this.request('POST', '/api/v1/match', { body: input }),
+    /** The caller's ticket (rejects with a 404 ChatPulseError when not queued). */
+    get: (): Promise<MatchTicket> => this.request('GET', '/api/v1/match'),
+    /** Leaves the queue (a 404 when not queued). */
+    leave: (): Promise<void> => this.request('DELETE', '/api/v1/match'),
   };
 
   // ------------------------------------------------------------------------------------- real time
@@ -290,15 +341,20 @@ export class ChatPulseClient {
    * vs 200 (already there), or `X-Instance` (the process that answered).
    */
   async response<T>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+    const res = await this.fetchWithRefresh(method, path, options);
+    return { status: res.status, headers: res.headers, body: await parse<T>(res) };
+  }
+
+  private async fetchWithRefresh(method: string, path: string, options: RequestOptions, raw?: RawBody): Promise<Response> {
     const auth = options.auth !== false;
     const usedToken = auth ? this.access : undefined;
-    let res = await this.send(method, path, options, auth);
+    let res = await this.send(method, path, options, auth, raw);
     if (res.status === 401 && usedToken !== undefined && this.refreshTok !== undefined) {
       // Another call may have refreshed already; else refresh once, then retry once.
       const fresh = this.access !== usedToken || (await this.tryRefresh());
-      if (fresh) res = await this.send(method, path, options, auth);
+      if (fresh) res = await this.send(method, path, options, auth, raw);
     }
-    return { status: res.status, headers: res.headers, body: await parse<T>(res) };
+    return res;
   }
 
   private tryRefresh(): Promise<boolean> {
@@ -321,7 +377,7 @@ export class ChatPulseClient {
     return this.refreshing;
   }
 
-  private async send(method: string, path: string, options: RequestOptions, auth: boolean): Promise<Response> {
+  private async send(method: string, path: string, options: RequestOptions, auth: boolean, raw?: RawBody): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (auth && this.access !== undefined) headers.authorization = `Bearer ${this.access}`;
     else if (auth && this.key !== undefined) headers['x-api-key'] = this.key;
@@ -329,6 +385,9 @@ export class ChatPulseClient {
     if (options.body !== undefined) {
       headers['content-type'] = 'application/json';
       init.body = JSON.stringify(options.body);
+    } else if (raw !== undefined) {
+      headers['content-type'] = raw.type;
+      init.body = raw.bytes as RequestInit['body']; // a Uint8Array on any ArrayBuffer is a valid body
     }
     let url = this.baseUrl + path;
     if (options.query) {

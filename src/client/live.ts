@@ -14,6 +14,7 @@ import {
   parseServerFrame,
   type AckFrame,
   type NotificationFrame,
+  type RoomStateFrame,
   type AuthedFrame,
   type ClientFrame,
   type ClosedFrame,
@@ -94,6 +95,8 @@ export interface ChatOptions {
    * (a rejected `timeout`) sends it again without a duplicate.
    */
   ref?: string;
+  /** Attaches an image uploaded to this room (`client.rooms.upload`): the message frame then carries `file`. */
+  fileId?: string;
 }
 
 /** What `chat()` resolves with: the message is in the channel's history. */
@@ -226,6 +229,8 @@ export interface LiveEvents {
   ack: AckFrame;
   /** For this user alone, from wherever it happened (matching, room lifecycle): `kind` says which. */
   notification: NotificationFrame;
+  /** A lifecycle room of a subscribed channel changed state (active, countdown, decision, kept, ended). */
+  room_state: RoomStateFrame;
   /**
    * After each resubscription with `since` (every reconnect of a channel seen before), right after its
    * `subscribed` event and before the missed messages arrive as `message`/`messages` events.
@@ -286,6 +291,7 @@ interface OutgoingChat {
   ref: string;
   channel: string;
   text: string;
+  fileId: string | undefined;
   resolve: (ack: ChatAck) => void;
   reject: (err: LiveError) => void;
   promise: Promise<ChatAck>;
@@ -506,7 +512,18 @@ export class LiveConnection {
         resolve = res;
         reject = rej;
       });
-      this.outbox.set(ref, { ref, channel, text, resolve, reject, promise: result, sentOn: null, firstSentAt: null, timer: null });
+      this.outbox.set(ref, {
+        ref,
+        channel,
+        text,
+        fileId: options.fileId,
+        resolve,
+        reject,
+        promise: result,
+        sentOn: null,
+        firstSentAt: null,
+        timer: null,
+      });
       this.flushChats();
     }
     result.catch(() => undefined); // callers that ignore the promise get the refusal as an `error` event only
@@ -516,6 +533,11 @@ export class LiveConnection {
   /** A like for the channel, or for one message of it. */
   like(channel: string, messageId?: string): void {
     this.sendOrThrow(messageId === undefined ? { type: 'like', channel } : { type: 'like', channel, message_id: messageId });
+  }
+
+  /** A member's decision while a lifecycle room is in `decision`: `room_state` frames follow when it changes the state. */
+  decide(channel: string, keep: boolean): void {
+    this.sendOrThrow({ type: 'decide', channel, keep });
   }
 
   ping(): void {
@@ -917,7 +939,7 @@ export class LiveConnection {
       }
       c.sentOn = socket;
       c.firstSentAt ??= now;
-      this.send({ type: 'chat', channel: c.channel, text: c.text, ref: c.ref });
+      this.send({ type: 'chat', channel: c.channel, text: c.text, ref: c.ref, ...(c.fileId === undefined ? {} : { file_id: c.fileId }) });
       this.clearChatTimer(c);
       const timeoutMs = this.chatTimeoutMs;
       if (timeoutMs !== null)

@@ -12,10 +12,13 @@ import type {
   CreatedApiKeyReply,
   EmoteSpan,
   ErrorReply,
+  FileReply,
   HistoryMessageReply,
   IngestCountersReply,
   IngestReply,
   LiveChannelReply,
+  MatchQueuedReply,
+  MatchTicketReply,
   ModelReply,
   MoodSummary,
   ReportReply,
@@ -69,6 +72,10 @@ export type IngestCounters = Static<typeof IngestCountersReply>;
 export type Ingest = Static<typeof IngestReply>;
 
 export type Room = Static<typeof RoomReply>;
+/** An image uploaded to a room: attach it to a chat with `chat(channel, text, { fileId: id })`. */
+export type UploadedFile = Static<typeof FileReply>;
+export type MatchQueued = Static<typeof MatchQueuedReply>;
+export type MatchTicket = Static<typeof MatchTicketReply>;
 export type RoomTimeout = Static<typeof TimeoutReply>;
 export type AdminStats = Static<typeof AdminStatsReply>;
 
@@ -94,6 +101,8 @@ export type AuthedFrame = ServerFrameOf<'authed'>;
 /** The answer to a `chat` frame with a `ref`: the message is in the channel's history, at `offset`. */
 export type AckFrame = ServerFrameOf<'ack'>;
 export type NotificationFrame = ServerFrameOf<'notification'>;
+/** A lifecycle room changed state (`ends_at`: epoch ms, null once ended). */
+export type RoomStateFrame = ServerFrameOf<'room_state'>;
 export type ErrorFrame = ServerFrameOf<'error'>;
 
 // Every server frame type, checked against the contract's list at compile time (a missing one fails the build).
@@ -109,6 +118,7 @@ const SERVER_TYPES: Readonly<Record<ServerFrame['type'], true>> = {
   gift: true,
   ack: true,
   notification: true,
+  room_state: true,
   closed: true,
   pong: true,
   authed: true,

@@ -36,6 +36,12 @@ export const clientFrameSchemas = (maxTextLength: number) => ({
       channel: ChannelSchema,
       text: Type.String({ minLength: 1, maxLength: maxTextLength, pattern: '\\S' }),
       ref: Type.Optional(RefSchema),
+      file_id: Type.Optional(
+        Type.String({
+          pattern: '^[0-9a-hjkmnp-tv-z]{26}$',
+          description: 'Attach an image you uploaded to this room (`POST /api/v1/rooms/{id}/files`)',
+        }),
+      ),
     },
     {
       additionalProperties: false,
@@ -45,6 +51,13 @@ export const clientFrameSchemas = (maxTextLength: number) => ({
   like: Type.Object(
     { type: Type.Literal('like'), channel: ChannelSchema, message_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
     { additionalProperties: false, description: 'Like a live channel, or one of its messages (once per user)' },
+  ),
+  decide: Type.Object(
+    { type: Type.Literal('decide'), channel: ChannelSchema, keep: Type.Boolean() },
+    {
+      additionalProperties: false,
+      description: "A member's decision while a lifecycle room is in `decision`: keep it (every member must) or end it",
+    },
   ),
   ping: Type.Object({ type: Type.Literal('ping') }, { additionalProperties: false, description: 'Answered with `pong`' }),
   // A fresh access token for the open socket, before its own expires. JWTs here are ~300 bytes.

@@ -10,8 +10,10 @@ import {
   LabelSchema,
   MessageIdSchema,
   MoodSummarySchema,
+  RoomStateSchema,
   SourceKindSchema,
   type MoodSummary,
+  type RoomState,
 } from './vocabulary.js';
 
 // Closed: a schema lists every field the server sends, so a test can tell when the wire and the schema part.
@@ -27,6 +29,14 @@ export const ChatUserSchema = Type.Object(
         'Rooms: `host`, `moderator`, `admin`; Twitch: `broadcaster`, `moderator`, `vip`, `subscriber`; TikTok: `broadcaster`, `moderator`, `subscriber`, `follower`, `gifter`',
     }),
     color: Type.Optional(Type.String({ pattern: '^#[0-9a-f]{6}$', description: "The platform's name colour, when it gives one" })),
+    display_name: Type.Optional(
+      Type.Union([Type.String(), Type.Null()], {
+        description: "`message` frames: the name to show (the platform's, or the account's); null when unset",
+      }),
+    ),
+    avatar_url: Type.Optional(
+      Type.Union([Type.String(), Type.Null()], { description: '`message` frames: the avatar to show; null when unset' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -62,6 +72,16 @@ export const MessageFrameSchema = Type.Object(
     source_id: Type.Optional(Type.String({ description: "Ingested lines: the platform's message id" })),
     sent_ts: Type.Optional(Type.Integer({ description: 'Ingested lines: when the platform says it was sent, epoch ms' })),
     emotes: Type.Optional(Type.Array(EmoteSpanSchema, { description: 'Ingested lines: emote positions (Twitch; empty elsewhere)' })),
+    file: Type.Optional(
+      Type.Object(
+        {
+          id: Type.String(),
+          url: Type.String({ description: 'Where the image is served (relative to the server)' }),
+          content_type: Type.String({ description: '`image/png`, `image/jpeg`, `image/gif` or `image/webp`' }),
+        },
+        { additionalProperties: false, description: 'An image the sender uploaded to this room and attached (`file_id`)' },
+      ),
+    ),
     offset: OffsetSchema,
   },
   { additionalProperties: false, description: 'One classified chat message, published once to every subscriber of its channel' },
@@ -125,6 +145,11 @@ export const ServerFrameSchemas = {
     offset: OffsetSchema,
   }),
   closed: frame('closed', 'The room was closed; posting is refused from now on', { channel: ChannelSchema }),
+  room_state: frame('room_state', 'A lifecycle room changed state (docs/protocol.md, room lifecycle)', {
+    channel: ChannelSchema,
+    state: RoomStateSchema,
+    ends_at: Type.Union([EpochMsSchema, Type.Null()], { description: 'When this state ends unless a member acts first; null once ended' }),
+  }),
   notification: frame('notification', 'For one user, on every socket of theirs on any process (matching, room lifecycle)', {
     kind: Type.String({ pattern: '^[a-z][a-z0-9_]*$', description: 'At least `matched` and `room_state`' }),
     data: Type.Record(Type.String(), Type.Unknown(), { description: 'The payload of its kind (docs/protocol.md)' }),
@@ -152,8 +177,15 @@ export const SERVER_FRAME_TYPES = Object.keys(ServerFrameSchemas) as ServerFrame
 type MessageFrame = ServerFrameOf<'message'>;
 type Fields<K extends ServerFrameType> = Omit<ServerFrameOf<K>, 'type'>;
 
-/** The user as the wire shows it: its four fields in a fixed order (a source's extras stay behind). */
-const chatUser = (u: ChatUser): ChatUser => ({ id: u.id, name: u.name, badges: u.badges, color: u.color });
+/** The user as the wire shows it: its fields in a fixed order (a source's extras stay behind). */
+const chatUser = (u: ChatUser): ChatUser => ({
+  id: u.id,
+  name: u.name,
+  badges: u.badges,
+  color: u.color,
+  display_name: u.display_name,
+  avatar_url: u.avatar_url,
+});
 const summary = (m: MoodSummary): MoodSummary => ({ counts: m.counts, score: m.score, rate: m.rate, window_s: m.window_s });
 
 // JSON.stringify leaves out undefined fields, so optional ones are written in place and vanish when absent.
@@ -173,6 +205,7 @@ const messageHead = (m: Omit<Fields<'message'>, 'offset'>): string =>
     source_id: m.source_id,
     sent_ts: m.sent_ts,
     emotes: m.emotes,
+    file: m.file && { id: m.file.id, url: m.file.url, content_type: m.file.content_type },
   } satisfies Omit<MessageFrame, 'offset'>).slice(0, -1);
 const withOffset = (head: string, offset: number): string => `${head},"offset":${offset}}`;
 
@@ -212,6 +245,8 @@ export const frames = {
       ts: g.ts,
     } satisfies ServerFrameOf<'gift'>),
   closed: (channel: string): string => JSON.stringify({ type: 'closed', channel } satisfies ServerFrameOf<'closed'>),
+  room_state: (channel: string, state: RoomState, endsAt: number | null): string =>
+    JSON.stringify({ type: 'room_state', channel, state, ends_at: endsAt } satisfies ServerFrameOf<'room_state'>),
   notification: (kind: string, data: Record<string, unknown>, ts: number): string =>
     JSON.stringify({ type: 'notification', kind, data, ts } satisfies ServerFrameOf<'notification'>),
   pong: (): string => PONG,

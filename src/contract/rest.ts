@@ -10,6 +10,7 @@ import {
   MessageSourceSchema,
   MoodSummarySchema,
   RoleSchema,
+  RoomStateSchema,
   RoomStatusSchema,
   SourceKindSchema,
 } from './vocabulary.js';
@@ -143,6 +144,10 @@ export const RoomReply = Type.Object(
       description: 'Null only for a stored time no date can show (a damaged record)',
     }),
     status: RoomStatusSchema,
+    state: Type.Optional(RoomStateSchema),
+    state_ends_at: Type.Optional(
+      Type.Union([Type.String(), Type.Null()], { description: 'Lifecycle rooms: when `state` ends unless a member acts first' }),
+    ),
   },
   { title: 'Room' },
 );
@@ -152,6 +157,36 @@ export const TimeoutReply = Type.Object({
   user_id: Type.String(),
   until: Type.String({ description: 'When the user may post again (ISO 8601)' }),
 });
+
+// ------------------------------------------------------------------------------------------ matching
+
+const MatchWords = (what: string) => Type.Array(Type.String(), { description: `The ${what} queued with (lower-cased)` });
+export const MatchQueuedReply = Type.Object(
+  {
+    ticket: Type.String({ description: 'This ticket; a new one replaces it when you queue again' }),
+    position: Type.Integer({ minimum: 1, description: 'Place in the queue, oldest first (1: the longest waiting)' }),
+  },
+  { title: 'MatchQueued' },
+);
+export const MatchTicketReply = Type.Object(
+  {
+    ticket: Type.String(),
+    position: Type.Integer({ minimum: 1 }),
+    queued_at: Type.String({ description: 'ISO 8601' }),
+    interests: MatchWords('interests'),
+    languages: MatchWords('languages'),
+  },
+  { title: 'MatchTicket' },
+);
+/** The `data` of a `matched` notification. */
+export const MatchedNotification = Type.Object(
+  {
+    room: Type.String({ description: 'The new private room: `room:<id>`' }),
+    partner: Type.Object({ id: Type.String(), name: Type.String() }),
+    score: Type.Number({ minimum: 0, maximum: 1, description: 'The compatibility score (docs/protocol.md, "Matching")' }),
+  },
+  { title: 'Matched' },
+);
 
 // ------------------------------------------------------------------------------------------ history
 
@@ -313,6 +348,37 @@ export const AdminStatsReply = Type.Object(
   { title: 'AdminStats', description: "This process's engine and WebSocket counters; accounts and stored messages cluster-wide" },
 );
 
+export const FileReply = Type.Object(
+  {
+    id: Type.String(),
+    url: Type.String({ description: 'Where the bytes are served (relative to this server)' }),
+    content_type: Type.Union([
+      Type.Literal('image/png'),
+      Type.Literal('image/jpeg'),
+      Type.Literal('image/gif'),
+      Type.Literal('image/webp'),
+    ]),
+    size: Type.Integer({ minimum: 1, description: 'Bytes' }),
+  },
+  { title: 'File' },
+);
+export const ImageReply = Type.String({ description: 'The image bytes, served with the type they were checked to be' });
+export const BadgesReply = Type.Object(
+  {
+    room_id: Type.String(),
+    user_id: Type.String(),
+    badges: Type.Array(Type.String(), { description: "The user's awarded badges in this room" }),
+  },
+  { title: 'Badges' },
+);
+export const LikesReply = Type.Object(
+  {
+    total: Type.Integer({ minimum: 0, description: "The channel's like total" }),
+    message_likes: Type.Optional(Type.Integer({ minimum: 0, description: "With `message_id`: that message's likes" })),
+  },
+  { title: 'Likes' },
+);
+
 /** Every REST reply schema, by name (what the OpenAPI document and the contract test walk). */
 export const RestReplies = {
   ErrorReply,
@@ -334,6 +400,9 @@ export const RestReplies = {
   RoomReply,
   RoomListReply,
   TimeoutReply,
+  MatchQueuedReply,
+  MatchTicketReply,
+  MatchedNotification,
   LiveChannelReply,
   ChannelSummaryReply,
   ChannelListReply,
@@ -348,6 +417,10 @@ export const RestReplies = {
   IngestReply,
   IngestListReply,
   AdminStatsReply,
+  FileReply,
+  ImageReply,
+  BadgesReply,
+  LikesReply,
 };
 
 export type UserView = Static<typeof UserReply>;

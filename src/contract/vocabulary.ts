@@ -20,6 +20,13 @@ export const RoomStatusSchema = Type.Union([
 ]);
 export type RoomStatus = Static<typeof RoomStatusSchema>;
 
+/** A lifecycle room's phase (private rooms from matching, rooms created with `lifecycle: true`). */
+export const RoomStateSchema = Type.Union(
+  [Type.Literal('active'), Type.Literal('countdown'), Type.Literal('decision'), Type.Literal('kept'), Type.Literal('ended')],
+  { description: '`kept` is announced when every member kept the room, which is `active` again at once' },
+);
+export type RoomState = Static<typeof RoomStateSchema>;
+
 export const IngestStatusSchema = Type.Union([
   Type.Literal('connecting'),
   Type.Literal('live'),

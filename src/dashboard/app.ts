@@ -1,6 +1,6 @@
 // The ChatPulse dashboard: sign in (password or API key), watch a channel live (chat tinted by sentiment,
 // mood chart, rate, viewers, likes), post into rooms, start and stop ingests, and look at a past period's
-// timeline and save it as a report. Built on the SDK, served from the same origin as the API.
+// timeline and save it as a report; meet someone in a private room (matching, the room lifecycle, images). Built on the SDK, served from the same origin as the API.
 import {
   ChatPulseClient,
   ChatPulseError,
@@ -9,7 +9,9 @@ import {
   type LiveConnection,
   type MessageFrame,
   type MoodFrame,
+  type NotificationFrame,
   type Report,
+  type RoomStateFrame,
 } from '../client/index.js';
 import { SentimentChart } from './chart.js';
 
@@ -26,6 +28,10 @@ interface DashboardState {
   chartPoints: number;
   lastLabel: string | null;
   timelinePoints: number;
+  /** Matching: `idle`, `waiting` (queued), `matched`. */
+  match: string;
+  /** The watched room's lifecycle state, when it has one. */
+  roomState: string | null;
 }
 
 declare global {
@@ -42,6 +48,8 @@ const state: DashboardState = {
   chartPoints: 0,
   lastLabel: null,
   timelinePoints: 0,
+  match: 'idle',
+  roomState: null,
 };
 window.__chatpulse = state;
 
@@ -165,6 +173,7 @@ function leave(): void {
   el('whoami').textContent = '';
   setConnection('idle', 'offline');
   setChannel(null);
+  setMatch('idle');
 }
 
 async function enter(): Promise<void> {
@@ -184,6 +193,10 @@ async function enter(): Promise<void> {
   void loadIngests();
   void loadReports();
   defaultPeriod();
+  void client.match.get().then(
+    () => setMatch('waiting'),
+    () => setMatch('idle'), // 404: not queued
+  );
 }
 
 // -------------------------------------------------------------------------------------------- live
@@ -218,6 +231,8 @@ function connect(): void {
   conn.on('delete', (d) => {
     if (d.channel === state.channel) document.querySelector(`#chat li[data-id="${CSS.escape(d.message_id)}"]`)?.remove();
   });
+  conn.on('room_state', (r) => onRoomState(r));
+  conn.on('notification', (n) => onNotification(n));
   conn.on('closed', (c) => c.channel === state.channel && notify(`${c.channel} was closed by its host: posting is over.`, 'info'));
   conn.on('error', (e) => {
     if (e.code === 'socket_error') return; // the reconnecting status says it
@@ -238,6 +253,8 @@ function setChannel(channel: string | null): void {
   const room = channel?.startsWith('room:') === true;
   (el('chat-text') as HTMLInputElement).disabled = !room;
   (el('chat-send') as HTMLButtonElement).disabled = !room;
+  (el('chat-file') as HTMLInputElement).disabled = !room;
+  showRoomState(channel);
   (el('like-button') as HTMLButtonElement).disabled = channel === null;
   el('channel-status').textContent = channel === null ? 'Not watching a channel.' : `Joining ${channel}…`;
 }
@@ -248,6 +265,7 @@ async function watch(channel: string): Promise<void> {
   setChannel(channel);
   STORE.setItem('chatpulse.channel', channel);
   const ok = await attempt(`Cannot watch ${channel}`, () => (live as LiveConnection).subscribe(channel));
+  if (ok && channel.startsWith('room:')) void loadRoomState(channel);
   if (ok && state.channel === channel) {
     el('channel-status').textContent = channel.startsWith('room:')
       ? `Watching ${channel}. Messages you send appear below.`
@@ -271,7 +289,18 @@ function addMessage(m: MessageFrame): void {
   const item = make('li');
   item.dataset.id = m.id;
   item.dataset.label = m.sentiment.label;
-  const user = make('span', { className: 'user', text: m.user.name });
+  const name = m.user.display_name ?? m.user.name;
+  const user = make('span', { className: 'user' });
+  const avatarUrl = m.user.avatar_url ?? (m.channel.startsWith('room:') ? `/api/v1/users/${encodeURIComponent(m.user.id)}/avatar` : null);
+  if (avatarUrl !== null) {
+    const avatar = make('img', { className: 'avatar' });
+    avatar.src = avatarUrl;
+    avatar.alt = `Avatar of ${name}`;
+    avatar.width = 24;
+    avatar.height = 24;
+    user.append(avatar);
+  }
+  user.append(name);
   for (const badge of m.user.badges) user.append(make('span', { className: 'badge', text: badge }));
   const label = make('span', { className: 'label', text: `${m.sentiment.label} ${m.sentiment.score.toFixed(2)}` });
   const text = make('span', { className: 'text', text: m.text });
@@ -282,6 +311,7 @@ function addMessage(m: MessageFrame): void {
   const time = make('time', { className: 'sr-only', text: new Date(m.ts).toLocaleTimeString() });
   time.dateTime = new Date(m.ts).toISOString();
   item.append(user, label, like, text, time);
+  if (m.file) item.append(attachment(m.file.url, name));
   list.append(item);
   while (list.childElementCount > MAX_MESSAGES) list.firstElementChild?.remove();
   if (stick) list.scrollTop = list.scrollHeight;
@@ -301,15 +331,150 @@ el('chat-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const form = ev.currentTarget as HTMLFormElement;
   const text = field(form, 'text');
-  if (text === '' || state.channel === null || !live) return;
+  const file = (el('chat-file') as HTMLInputElement).files?.[0];
+  const channel = state.channel;
+  if ((text === '' && file === undefined) || channel === null || !live) return;
+  if (file !== undefined) {
+    // Uploaded to the room first, then attached to the chat by its id; the file's name stands in for a missing text.
+    void attempt('Image not sent', async () => {
+      const uploaded = await client.rooms.upload(channel.slice('room:'.length), file);
+      await (live as LiveConnection).chat(channel, text === '' ? file.name : text, { fileId: uploaded.id });
+      form.reset();
+    });
+    return;
+  }
   try {
     // Queued while reconnecting and resent until acknowledged; a refusal rejects (and is an `error` event too).
-    live.chat(state.channel, text).catch((err: unknown) => notify(explain('Not sent', err)));
+    live.chat(channel, text).catch((err: unknown) => notify(explain('Not sent', err)));
     form.reset();
   } catch (err) {
     notify(explain('Not sent', err));
   }
 });
+
+/** A room image: fetched with the caller's credentials (room files are not public), shown from an object URL. */
+function attachment(url: string, from: string): HTMLImageElement {
+  const img = make('img', { className: 'attachment' });
+  img.alt = `Image from ${from}`;
+  void attempt('Image not loaded', async () => {
+    const blob = await client.files.get(url);
+    const objectUrl = URL.createObjectURL(blob);
+    img.addEventListener('load', () => URL.revokeObjectURL(objectUrl), { once: true });
+    img.src = objectUrl;
+  });
+  return img;
+}
+
+// ---------------------------------------------------------------------------------- social rooms
+
+/** Lifecycle state per room channel, from `room_state` frames, notifications and `GET /api/v1/rooms/{id}`. */
+const roomStates = new Map<string, { state: string; endsAt: number | null }>();
+const STATE_TEXT: Record<string, string> = {
+  active: 'Active: the countdown starts in',
+  countdown: 'Countdown: the room ends for decision in',
+  decision: 'Keep this room? Decide within',
+  kept: 'Kept: the room goes on',
+  ended: 'This room has ended',
+};
+
+function setMatch(s: 'idle' | 'waiting' | 'matched', text?: string): void {
+  state.match = s;
+  el('match-join').hidden = s === 'waiting';
+  el('match-leave').hidden = s !== 'waiting';
+  el('match-status').textContent = text ?? (s === 'waiting' ? 'waiting…' : 'Get paired with one other person in a private room.');
+}
+
+el('match-join').addEventListener('click', () => {
+  void attempt('Cannot join the queue', async () => {
+    await client.match.join();
+    setMatch('waiting', 'waiting… for someone to chat with');
+  });
+});
+
+el('match-leave').addEventListener('click', () => {
+  void attempt('Cannot leave the queue', async () => {
+    await client.match.leave().catch((err: unknown) => {
+      if (!(err instanceof ChatPulseError && err.status === 404)) throw err; // not queued any more: left anyway
+    });
+    setMatch('idle');
+  });
+});
+
+function onNotification(n: NotificationFrame): void {
+  if (n.kind === 'matched') {
+    const room = typeof n.data.room === 'string' ? n.data.room : null;
+    const partner = n.data.partner as { name?: unknown } | undefined;
+    if (room === null) return;
+    const name = typeof partner?.name === 'string' ? partner.name : 'someone';
+    setMatch('matched', `Matched with ${name}: you are both in ${room}.`);
+    (el('channel-input') as HTMLInputElement).value = room;
+    void watch(room);
+  } else if (n.kind === 'room_state') {
+    const room = n.data.room;
+    const s = n.data.state;
+    const endsAt = n.data.ends_at;
+    if (typeof room === 'string' && typeof s === 'string')
+      setRoomState(room, s, typeof endsAt === 'number' ? endsAt : typeof endsAt === 'string' ? Date.parse(endsAt) : null);
+  }
+}
+
+function onRoomState(r: RoomStateFrame): void {
+  setRoomState(r.channel, r.state, r.ends_at);
+}
+
+function setRoomState(channel: string, s: string, endsAt: number | null): void {
+  roomStates.set(channel, { state: s, endsAt });
+  if (channel === state.channel) showRoomState(channel);
+}
+
+async function loadRoomState(channel: string): Promise<void> {
+  const room = await attempt(
+    'Room',
+    () => client.rooms.get(channel.slice('room:'.length)),
+    () => undefined,
+  );
+  if (room?.state === undefined || roomStates.has(channel)) return; // a frame that came first is newer
+  const at = room.state_ends_at ?? null;
+  const endsAt = at === null ? null : Date.parse(at);
+  setRoomState(channel, room.state, endsAt);
+}
+
+function showRoomState(channel: string | null): void {
+  const known = channel === null ? undefined : roomStates.get(channel);
+  state.roomState = known?.state ?? null;
+  el('room-state').hidden = known === undefined;
+  el('room-start-countdown').hidden = known?.state !== 'active';
+  el('room-keep').hidden = known?.state !== 'decision';
+  el('room-end').hidden = known?.state !== 'decision';
+  el('room-state-text').textContent = known === undefined ? '' : (STATE_TEXT[known.state] ?? known.state);
+  tickCountdown();
+}
+
+function tickCountdown(): void {
+  const known = state.channel === null ? undefined : roomStates.get(state.channel);
+  const endsAt = known?.endsAt ?? null;
+  const left = endsAt === null ? null : Math.max(0, Math.ceil((endsAt - Date.now()) / 1000));
+  el('room-countdown').textContent = left === null ? '' : `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
+}
+setInterval(tickCountdown, 1000);
+
+el('room-start-countdown').addEventListener('click', () => {
+  const channel = state.channel;
+  if (channel === null) return;
+  void attempt('Cannot start the countdown', () => client.rooms.countdown(channel.slice('room:'.length)));
+});
+
+function decide(keep: boolean): void {
+  if (state.channel === null || !live) return;
+  try {
+    live.decide(state.channel, keep);
+  } catch (err) {
+    notify(explain('Decision not sent', err));
+  }
+}
+
+el('room-keep').addEventListener('click', () => decide(true));
+el('room-end').addEventListener('click', () => decide(false));
 
 function sendLike(messageId?: string): void {
   if (state.channel === null || !live) return;

@@ -38,6 +38,8 @@ export interface RequestSnapshot {
   params: string[];
   /** The client's X-Request-Id, '' when absent. */
   requestId: string;
+  /** The body's declared media type, read by raw-body (upload) routes. */
+  contentType?: string;
 }
 
 /** The raw query string, '' when there is none (uWS then returns undefined, whatever its typings say). */
@@ -60,6 +62,7 @@ export function snapshot(res: HttpResponse, req: HttpRequest, paramCount: number
     ip: peerAddress(res, req, addresses),
     params,
     requestId: req.getHeader('x-request-id'),
+    contentType: req.getHeader('content-type'),
   };
 }
 

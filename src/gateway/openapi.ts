@@ -36,6 +36,7 @@ const TAG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   auth: 'Accounts, tokens and API keys',
   sentiment: 'Sentiment classification',
   rooms: 'Native chat rooms (chat itself happens on the WebSocket at `/ws`)',
+  matching: 'One-to-one matching into private rooms (the pair is announced as a `matched` notification on `/ws`)',
   admin: 'Administration (admin role only)',
   docs: 'This document, its viewer, and the AsyncAPI document of the WebSocket protocol (`/asyncapi.json`)',
 };
@@ -213,6 +214,11 @@ function operation(r: Route, components: SchemaComponents, id: string, pathParam
   if (parameters.length > 0) op.parameters = parameters;
 
   if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: components.use(r.body) } } };
+  if (r.upload)
+    op.requestBody = {
+      required: true,
+      content: Object.fromEntries(r.upload.map((type) => [type, { schema: { type: 'string', contentMediaType: type } }])),
+    };
 
   const responses: JsonObject = {};
   const extra = r.responses ?? {};
@@ -233,7 +239,7 @@ function operation(r: Route, components: SchemaComponents, id: string, pathParam
   // Errors every route of this kind may answer; a route's own `responses` may describe them better.
   const errors = new Set<number>();
   if (r.body || r.query) errors.add(400);
-  if (r.body) errors.add(413);
+  if (r.body || r.upload) errors.add(413);
   if (r.auth !== 'public') errors.add(401);
   if (r.auth === 'admin') errors.add(403);
   if (pathParams.length > 0) errors.add(404);

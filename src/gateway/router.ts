@@ -34,6 +34,8 @@ export interface RouteContext<B> {
   /** Null only on public routes. */
   principal: Principal | null;
   ip: string;
+  /** Upload routes only: the raw body and its declared Content-Type ('' when absent). */
+  upload?: { bytes: Buffer; contentType: string };
 }
 
 export interface Reply {
@@ -76,6 +78,11 @@ export interface RouteSpec<S extends TSchema | undefined> {
   maxBodyBytes?: number;
   /** The body may be empty: it is then validated as `{}` (e.g. logout, whose refresh token is optional). */
   optionalBody?: boolean;
+  /**
+   * The body is raw bytes of these media types (an image upload), not JSON: read up to `maxBodyBytes` (413
+   * past it, before it is buffered) and handed to the handler as `ctx.upload`; the handler checks the bytes.
+   */
+  upload?: readonly string[];
   /** Only a bearer token will do (the handler refuses an API key): what the OpenAPI document says. */
   bearerOnly?: boolean;
   /**
@@ -280,7 +287,7 @@ export class Router {
       });
     const params = namedParams(paramNames, snap.params);
     // uWS delivers the body only to a handler attached now, in the synchronous part.
-    const body = validate ? readBody(res, state, snap.contentLength, r.maxBodyBytes ?? DEFAULT_BODY_BYTES) : null;
+    const body = validate || r.upload ? readBody(res, state, snap.contentLength, r.maxBodyBytes ?? DEFAULT_BODY_BYTES) : null;
     body?.catch(() => undefined); // an early 401 may leave it unread; its error is reported below if awaited
     this.deps.inflight.begin();
     this.run(r, validate, validateQuery, params, snap, body)
@@ -377,7 +384,8 @@ export class Router {
       parsed = raw.length === 0 && r.optionalBody ? {} : parseJson(raw);
       if (!validate(parsed)) throw validationError(validate.errors ?? []);
     }
-    return r.handler({ body: parsed, params, query, principal, ip: snap.ip });
+    const upload = r.upload && body ? { bytes: await body, contentType: snap.contentType ?? '' } : undefined;
+    return r.handler({ body: parsed, params, query, principal, ip: snap.ip, ...(upload ? { upload } : {}) });
   }
 
   /** Answers with the error's status (returned). */

@@ -137,7 +137,7 @@ function contentSecurityPolicy(html: string): string {
     "default-src 'self'",
     `script-src 'self' ${hashes.join(' ')}`.trim(),
     "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
+    "img-src 'self' data: blob:", // blob: room images, fetched with the token and shown from an object URL
     "connect-src 'self'",
     "base-uri 'none'",
     "form-action 'self'",

@@ -53,6 +53,8 @@ export interface WsDeps {
   metrics?: Pick<Metrics, 'read'>;
   /** True once a drain has begun: upgrades (even on an open keep-alive connection) are refused. */
   draining?: () => boolean;
+  /** A `decide` frame: a member's decision in a lifecycle room (RoomLifecycleService.decideOn); absent: refused. */
+  decide?: (principal: Principal | null, channel: string, keep: boolean) => Promise<void>;
 }
 
 interface SocketData {
@@ -424,6 +426,11 @@ export class WsGateway {
     }
   }
 
+  /** The users with an authenticated socket on this process (matching keeps their tickets alive). */
+  connectedUsers(): IterableIterator<string> {
+    return this.byUser.keys();
+  }
+
   /** Sends a ready frame to every socket of the user on this process (personal notifications). */
   notify(userId: string, frame: string): void {
     const targets = this.byUser.get(userId);
@@ -552,16 +559,20 @@ export class WsGateway {
         return;
       }
       case 'chat': {
-        const published = await this.deps.hub.chat(d.principal, frame.channel, frame.text, frame.ref);
+        const published = await this.deps.hub.chat(d.principal, frame.channel, frame.text, frame.ref, frame.file_id);
         // The sender always sees its own message: through its subscription, else directly.
         if (!d.subs.has(frame.channel) && published.frame !== null) this.send(ws, published.frame);
         if (frame.ref !== undefined) this.send(ws, frames.ack(frame.ref, published.id, published.offset));
         return;
       }
       case 'like':
-        return this.deps.hub.like(d.principal, frame.channel, frame.message_id);
+        await this.deps.hub.like(d.principal, frame.channel, frame.message_id);
+        return;
       case 'auth':
         return this.renew(ws, d, frame.token);
+      case 'decide':
+        if (!this.deps.decide) throw new AppError(400, 'unsupported', 'room lifecycles are not served here');
+        return this.deps.decide(d.principal, frame.channel, frame.keep);
     }
   }
 

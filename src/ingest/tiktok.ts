@@ -338,7 +338,11 @@ function toGift(m: WebcastGiftMessage): IngestEvent | null {
 function toUser(u: User | undefined, identity?: UserIdentity): IngestedUser {
   const id = nonZero(u?.id) ?? u?.idStr ?? '';
   // `displayId` is the @handle (uniqueId); `nickname` the display name.
-  return { id, name: u?.nickname || u?.displayId || id || 'unknown', badges: badgesOf(u, identity) };
+  const user: IngestedUser = { id, name: u?.nickname || u?.displayId || id || 'unknown', badges: badgesOf(u, identity) };
+  // The event's own avatar, when it carries one (only an https URL: it ends up in an <img> of every viewer).
+  const avatar = u?.avatarThumb?.urlList[0];
+  if (typeof avatar === 'string' && /^https:\/\/[^\s"'<>]+$/.test(avatar) && avatar.length <= 1024) user.avatarUrl = avatar;
+  return user;
 }
 
 /** Chat and gift messages say how the sender relates to the streamer; other messages only carry the user. */

@@ -158,6 +158,8 @@ const INDEXES: Record<string, IndexDescription[]> = {
   [COLLECTIONS.rooms]: [
     { key: { seq: 1 }, name: 'rooms_seq', unique: true },
     { key: { ownerId: 1 }, name: 'rooms_owner' },
+    // The lifecycle sweeper's query: deadlines at or before now.
+    { key: { 'lifecycle.endsAt': 1 }, name: 'rooms_lifecycle_ends' },
   ],
 };
 

@@ -4,7 +4,7 @@
 //   MONGODB_URL=mongodb://host:27017 npx vitest run --config test/vitest.config.ts test/contracts/
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { MemoryRoomStore, type RoomRecord, type RoomStore } from '../../src/channels/rooms.js';
+import { MemoryRoomStore, type RoomLifecycle, type RoomRecord, type RoomStore } from '../../src/channels/rooms.js';
 import { RedisRoomStore, roomKeys } from '../../src/channels/redis-rooms.js';
 import { hashSlot } from '../../src/redis/keys.js';
 import { useRedis } from './redis-fixture.js';
@@ -199,5 +199,126 @@ describe('RoomStore, Redis Cluster layout', () => {
     await rooms.create(room('orphan'));
     expect((await rooms.get('orphan'))?.id).toBe('orphan');
     expect((await rooms.list(10)).map((r) => r.id)).toEqual(['first', 'orphan', 'last']);
+  });
+});
+
+// The room lifecycle's store half (src/channels/room-lifecycle.ts): a transition is a compare-and-set on the
+// lifecycle's `seq`, and `due` finds the rooms whose deadline passed, on every driver.
+const life = (
+  state: RoomLifecycle['state'],
+  endsAt: number | null,
+  seq: number,
+  decisions: Record<string, boolean> = {},
+): RoomLifecycle => ({
+  state,
+  endsAt,
+  decisions,
+  seq,
+});
+
+describe.each(drivers)('RoomStore lifecycle transitions: %s', (_name, make, unavailable) => {
+  beforeEach((ctx) => {
+    if (unavailable) ctx.skip(unavailable);
+  });
+
+  it('stores a lifecycle with the room and writes a transition only over the expected seq', async () => {
+    const rooms = await make();
+    await rooms.create(room('l', { lifecycle: life('active', 1_000, 1) }));
+    await rooms.create(room('plain'));
+    expect((await rooms.get('l'))?.lifecycle).toEqual(life('active', 1_000, 1));
+    expect((await rooms.get('plain'))?.lifecycle).toBeUndefined();
+
+    const next = life('countdown', 2_000, 2);
+    expect(await rooms.transition('l', 1, { lifecycle: next })).toEqual(room('l', { lifecycle: next }));
+    expect((await rooms.get('l'))?.lifecycle).toEqual(next);
+    // The same change again (what a second process would try) finds seq 2, not 1: nothing is written.
+    expect(await rooms.transition('l', 1, { lifecycle: life('decision', 3_000, 2) })).toBeNull();
+    expect((await rooms.get('l'))?.lifecycle).toEqual(next);
+    // No room, or a room without a lifecycle: null, nothing written.
+    expect(await rooms.transition('missing', 1, { lifecycle: next })).toBeNull();
+    expect(await rooms.transition('plain', 1, { lifecycle: next })).toBeNull();
+    expect((await rooms.get('plain'))?.lifecycle).toBeUndefined();
+
+    // Decisions are part of the lifecycle; an end closes the room in the same write.
+    await rooms.transition('l', 2, { lifecycle: life('decision', 3_000, 3, { u1: true }) });
+    expect((await rooms.get('l'))?.lifecycle?.decisions).toEqual({ u1: true });
+    const ended = await rooms.transition('l', 3, { lifecycle: life('ended', null, 4), closedAt: 3_500 });
+    expect(ended).toEqual(room('l', { lifecycle: life('ended', null, 4), closedAt: 3_500 }));
+  });
+
+  it('lets exactly one of many racing transitions from one state win', async () => {
+    const rooms = await make();
+    await rooms.create(room('race', { lifecycle: life('decision', 1_000, 7) }));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => rooms.transition('race', 7, { lifecycle: life('decision', 1_000, 8, { [`u${i}`]: true }) })),
+    );
+    const winners = results.filter((r) => r !== null);
+    expect(winners).toHaveLength(1);
+    expect((await rooms.get('race'))?.lifecycle).toEqual((winners[0] as RoomRecord).lifecycle);
+  });
+
+  it('keeps the fields other writers change while a transition is under way', async () => {
+    const rooms = await make();
+    await rooms.create(room('mixed', { lifecycle: life('active', 1_000, 1) }));
+    await Promise.all([
+      rooms.update('mixed', { title: 'T' }),
+      rooms.transition('mixed', 1, { lifecycle: life('countdown', 2_000, 2) }),
+      rooms.update('mixed', { timeouts: { u4: 9 } }),
+    ]);
+    expect(await rooms.get('mixed')).toEqual(room('mixed', { title: 'T', timeouts: { u4: 9 }, lifecycle: life('countdown', 2_000, 2) }));
+  });
+
+  it('finds the rooms whose deadline passed, and only until they move on', async () => {
+    const rooms = await make();
+    await rooms.create(room('early', { lifecycle: life('active', 1_000, 1) }));
+    await rooms.create(room('late', { lifecycle: life('countdown', 5_000, 1) }));
+    await rooms.create(room('done', { lifecycle: life('ended', null, 9), closedAt: 10 }));
+    await rooms.create(room('plain'));
+    const ids = async (now: number, limit = 10) => (await rooms.due(now, limit)).map((r) => r.id).sort();
+    expect(await ids(500)).toEqual([]);
+    expect(await ids(1_000)).toEqual(['early']);
+    expect(await ids(6_000)).toEqual(['early', 'late']);
+    expect(await ids(6_000, 1)).toHaveLength(1);
+    expect((await rooms.due(1_000, 10))[0]).toEqual(room('early', { lifecycle: life('active', 1_000, 1) }));
+    await rooms.transition('early', 1, { lifecycle: life('countdown', 9_000, 2) });
+    expect(await ids(6_000)).toEqual(['late']);
+    expect(await ids(9_000)).toEqual(['early', 'late']);
+    await rooms.transition('late', 1, { lifecycle: life('ended', null, 2), closedAt: 6_000 });
+    expect(await ids(1e15)).toEqual(['early']);
+  });
+});
+
+describe.each([
+  ['redis', redis],
+  ['redis-cluster', cluster],
+] as const)('RoomStore lifecycle deadlines, %s', (_name, fixture) => {
+  it('repairs a deadline index a dead process left behind, and two processes advance a room once', async () => {
+    const a = new RedisRoomStore(fixture.client);
+    const b = new RedisRoomStore(await fixture.connect());
+    const keys = roomKeys();
+    await a.create(room('r', { lifecycle: life('active', 1_000, 1) }));
+    expect(await fixture.client.zscore(keys.deadlines, 'r')).toBe('1000');
+    // A process that died after its transition but before writing the index: the old, early score stays.
+    await a.transition('r', 1, { lifecycle: life('countdown', 8_000, 2) });
+    await fixture.client.zadd(keys.deadlines, 1_000, 'r');
+    expect(await b.due(2_000, 10)).toEqual([]);
+    expect(await fixture.client.zscore(keys.deadlines, 'r')).toBe('8000');
+    // A ghost entry (a room that is gone) is dropped.
+    await fixture.client.zadd(keys.deadlines, 1, 'ghost');
+    expect(await b.due(2_000, 10)).toEqual([]);
+    expect(await fixture.client.zscore(keys.deadlines, 'ghost')).toBeNull();
+    // Both processes see the room due; one transition wins.
+    const [fromA, fromB] = await Promise.all([a.due(9_000, 10), b.due(9_000, 10)]);
+    expect([fromA.map((r) => r.id), fromB.map((r) => r.id)]).toEqual([['r'], ['r']]);
+    const won = await Promise.all([
+      a.transition('r', 2, { lifecycle: life('decision', 9_500, 3) }),
+      b.transition('r', 2, { lifecycle: life('decision', 9_600, 3) }),
+    ]);
+    expect(won.filter((r) => r !== null)).toHaveLength(1);
+    // Ended: out of the index for good.
+    await a.transition('r', 3, { lifecycle: life('ended', null, 4), closedAt: 10_000 });
+    expect(await fixture.client.zscore(keys.deadlines, 'r')).toBeNull();
+    // The index and the record of a room share nothing but the id: the deadlines live with the room index.
+    expect(keys.deadlines).toBe('cp:{rooms}:deadlines');
   });
 });

@@ -6,8 +6,51 @@ import type { Principal } from '../../auth/index.js';
 import { RoomListReply, RoomReply, TimeoutReply } from '../../contract/index.js';
 import { badRequest } from '../../errors.js';
 import { MAX_TIMEOUTS_PER_ROOM, ROOM_ID_PATTERN, roomView, type RoomService } from '../../channels/index.js';
+import type { RoomLifecycleService } from '../../channels/room-lifecycle.js';
 import { route, type Route } from '../router.js';
 import { boundedTime } from '../query.js';
+
+/** The longest `open_before_s` / `close_after_s`: 30 days. */
+const MAX_EVENT_MARGIN_S = 30 * 86_400;
+
+/** How long a room created with `event_at` opens before it and closes after it (ROOM_OPEN_BEFORE_S, ROOM_CLOSE_AFTER_S). */
+export interface EventWindowDefaults {
+  openBeforeS: number;
+  closeAfterS: number;
+}
+
+/**
+ * The chat window a create asks for: `opens_at`/`closes_at` as given, or from `event_at` and its margins
+ * (never both ways at once, nor margins without an event).
+ */
+function chatWindow(
+  body: {
+    opens_at?: string | number;
+    closes_at?: string | number;
+    event_at?: string | number;
+    open_before_s?: number;
+    close_after_s?: number;
+  },
+  defaults: EventWindowDefaults,
+): { opensAt?: number; closesAt?: number } {
+  if (body.event_at === undefined) {
+    if (body.open_before_s !== undefined || body.close_after_s !== undefined) {
+      throw badRequest('open_before_s and close_after_s need event_at', 'validation_failed');
+    }
+    return {
+      ...(body.opens_at === undefined ? {} : { opensAt: boundedTime(body.opens_at, 'opens_at') }),
+      ...(body.closes_at === undefined ? {} : { closesAt: boundedTime(body.closes_at, 'closes_at') }),
+    };
+  }
+  if (body.opens_at !== undefined || body.closes_at !== undefined) {
+    throw badRequest('give event_at or opens_at/closes_at, not both', 'validation_failed');
+  }
+  const event = boundedTime(body.event_at, 'event_at');
+  return {
+    opensAt: event - (body.open_before_s ?? defaults.openBeforeS) * 1000,
+    closesAt: event + (body.close_after_s ?? defaults.closeAfterS) * 1000,
+  };
+}
 
 const Time = Type.Union([Type.String({ minLength: 1, maxLength: 40 }), Type.Integer({ minimum: 0 })]);
 const CreateRoomBody = Type.Object(
@@ -16,9 +59,16 @@ const CreateRoomBody = Type.Object(
     title: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
     opens_at: Type.Optional(Time),
     closes_at: Type.Optional(Time),
+    event_at: Type.Optional(Time),
+    open_before_s: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_EVENT_MARGIN_S })),
+    close_after_s: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EVENT_MARGIN_S })),
+    lifecycle: Type.Optional(
+      Type.Boolean({ description: 'active → countdown → decision → kept | ended, as private rooms from matching (docs/protocol.md)' }),
+    ),
   },
   { additionalProperties: false },
 );
+const DecisionBody = Type.Object({ keep: Type.Boolean() }, { additionalProperties: false });
 const ModeratorBody = Type.Object({ username: Type.String({ minLength: 3, maxLength: 32 }) }, { additionalProperties: false });
 const timeoutBody = (maxS: number) =>
   Type.Object(
@@ -35,9 +85,14 @@ const RoomListQuery = Type.Object({
   ),
 });
 
-export function roomRoutes(rooms: RoomService): Route[] {
+export function roomRoutes(
+  rooms: RoomService,
+  lifecycle?: RoomLifecycleService,
+  events: EventWindowDefaults = { openBeforeS: 3600, closeAfterS: 3600 },
+): Route[] {
   const who = (p: Principal | null) => p as Principal; // non-null on authenticated routes
   return [
+    ...(lifecycle ? lifecycleRoutes(lifecycle, who) : []),
     route({
       method: 'post',
       path: '/api/v1/rooms',
@@ -47,12 +102,13 @@ export function roomRoutes(rooms: RoomService): Route[] {
       summary: 'Create a room (the caller hosts it)',
       description:
         '`opens_at` / `closes_at` are ISO 8601 or epoch milliseconds, from 2000 to ten years ahead; chat is refused outside that window. ' +
+        'Instead, `event_at` opens chat `open_before_s` before it and closes it `close_after_s` after it (defaults `ROOM_OPEN_BEFORE_S`, `ROOM_CLOSE_AFTER_S`); both ways at once is 400. ' +
         'A user creates at most `MAX_ROOMS_PER_USER` rooms (admins: `MAX_ROOMS`); chat, likes and subscriptions never create one.',
       body: CreateRoomBody,
       response: RoomReply,
       responses: {
         201: 'The room',
-        400: 'A time out of range, or `closes_at` not after `opens_at` (`validation_failed`)',
+        400: 'A time out of range, `closes_at` not after `opens_at`, or `event_at` with `opens_at`/`closes_at` (`validation_failed`)',
         409: 'The id is taken (`conflict`), or you created `MAX_ROOMS_PER_USER` rooms already (`quota_exceeded`)',
         503: 'The server holds its maximum of rooms (`room_limit`), or shared state is unreachable (`unavailable`)',
       },
@@ -60,8 +116,8 @@ export function roomRoutes(rooms: RoomService): Route[] {
         const room = await rooms.create(who(principal), {
           id: body.id ?? ulid().toLowerCase(),
           ...(body.title === undefined ? {} : { title: body.title }),
-          ...(body.opens_at === undefined ? {} : { opensAt: boundedTime(body.opens_at, 'opens_at') }),
-          ...(body.closes_at === undefined ? {} : { closesAt: boundedTime(body.closes_at, 'closes_at') }),
+          ...chatWindow(body, events),
+          ...(body.lifecycle === true ? { lifecycle: true } : {}),
         });
         return { status: 201, body: roomView(room) };
       },
@@ -163,6 +219,44 @@ export function roomRoutes(rooms: RoomService): Route[] {
         const until = await rooms.timeout(who(principal), params.id as string, body.user_id, body.duration_s);
         return { body: { room_id: params.id, user_id: body.user_id, until: new Date(until).toISOString() } };
       },
+    }),
+  ];
+}
+
+/** The lifecycle's REST half (the `decide` frame is the other way to decide). */
+function lifecycleRoutes(lifecycle: RoomLifecycleService, who: (p: Principal | null) => Principal): Route[] {
+  const refusals = {
+    403: 'Not a member: the host, a moderator, or a member of a private room (`not_member`)',
+    404: 'No such room',
+    409: 'Not a lifecycle room (`not_lifecycle_room`), or not in the state this needs (`not_active`, `not_in_decision`)',
+  };
+  return [
+    route({
+      method: 'post',
+      path: '/api/v1/rooms/:id/countdown',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'rooms',
+      summary: 'End `active` early: the room goes to `countdown` (a member, while `active`)',
+      response: RoomReply,
+      responses: { 200: 'The room, in `countdown`', ...refusals },
+      handler: async ({ params, principal }) => ({
+        body: roomView(await lifecycle.startCountdown(who(principal), params.id as string)),
+      }),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/rooms/:id/decision',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'rooms',
+      summary: "A member's decision in `decision`: `keep: false` ends the room; once every member kept it, it is `active` again",
+      body: DecisionBody,
+      response: RoomReply,
+      responses: { 200: 'The room after the decision', ...refusals },
+      handler: async ({ params, principal, body }) => ({
+        body: roomView(await lifecycle.decide(who(principal), params.id as string, body.keep)),
+      }),
     }),
   ];
 }
