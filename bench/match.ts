@@ -7,7 +7,7 @@
 // realistic phase the run lasts until the last, least compatible pair relaxes into a match: its rate says that,
 // the waits say how long users wait.
 // Run: npm run bench:match [-- --users 1000]
-import { MemoryRoomStore, type RoomRecord } from '../src/channels/rooms.js';
+import { MemoryRoomStore, privateRoom } from '../src/channels/rooms.js';
 import { closeRedis, connectRedis } from '../src/redis/connection.js';
 import { MatchService } from '../src/social/service.js';
 import { UserMoods } from '../src/social/moods.js';
@@ -60,7 +60,7 @@ async function run(queues: MatchQueue[], relaxMs: number, tickMs: number): Promi
           queue,
           rooms: {
             createPrivate: async (id, members, title) => {
-              const room = { id, title, members: [...members] } as RoomRecord;
+              const room = privateRoom(id, members, title, Date.now());
               await rooms.create(room);
               return room;
             },

@@ -8,7 +8,7 @@ import { MatchService, type MatchedPair } from '../src/social/service.js';
 import { MemoryMatchQueue, type MatchTicket } from '../src/social/queue.js';
 import { compatibility, threshold } from '../src/social/score.js';
 import { UserMoods } from '../src/social/moods.js';
-import { MemoryRoomStore, type RoomRecord } from '../src/channels/rooms.js';
+import { MemoryRoomStore, privateRoom } from '../src/channels/rooms.js';
 import { call, ROBERTA, startServer, type TestServer } from './helpers.js';
 import { spawnServer, type ServerProcess } from './spawn.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
@@ -162,7 +162,7 @@ describe('MatchService over a real memory queue', () => {
         queue,
         rooms: {
           createPrivate: async (id, members, title) => {
-            const room = { id, title, members: [...members] } as RoomRecord;
+            const room = privateRoom(id, members, title, Date.now());
             await rooms.create(room);
             return room;
           },
@@ -231,7 +231,12 @@ describe('MatchService over a real memory queue', () => {
     expect(moods.mood('a', 1000)).toBe(0); // the last three: (0.5 + 0 - 0.5) / 3
     const queue = new MemoryMatchQueue();
     const svc = new MatchService(
-      { queue, rooms: { createPrivate: async () => ({}) as RoomRecord }, notifier: { notify: () => undefined }, moods },
+      {
+        queue,
+        rooms: { createPrivate: async (id, members, title) => privateRoom(id, members, title, 0) },
+        notifier: { notify: () => undefined },
+        moods,
+      },
       { tickMs: 1000, relaxMs: 30_000, graceMs: 10_000 },
     );
     moods.record('b', 0.9, Date.now());

@@ -54,6 +54,29 @@ export interface RoomTransition {
   closedAt?: number;
 }
 
+/** The record of a private room for `members`: no owner (nobody hosts it, admins moderate), no time window. */
+export function privateRoom(
+  id: string,
+  members: readonly string[],
+  title: string,
+  now: number,
+  extra: Partial<RoomRecord> = {},
+): RoomRecord {
+  return {
+    id,
+    title,
+    ownerId: null,
+    moderators: [],
+    opensAt: null,
+    closesAt: null,
+    closedAt: null,
+    createdAt: now,
+    timeouts: {},
+    ...extra,
+    members: [...members],
+  };
+}
+
 export interface RoomStore {
   /** Throws conflict when the id is taken. */
   create(room: RoomRecord): Promise<void>;
@@ -261,21 +284,8 @@ export class RoomService {
    * quota, nor refused at MAX_ROOMS: a pair must always get its room).
    */
   async createPrivate(id: string, members: readonly string[], title: string, extra: Partial<RoomRecord> = {}): Promise<RoomRecord> {
-    const room: RoomRecord = {
-      id,
-      title,
-      ownerId: null,
-      moderators: [],
-      opensAt: null,
-      closesAt: null,
-      closedAt: null,
-      createdAt: Date.now(),
-      timeouts: {},
-      // Private rooms from matching have the room lifecycle (API-CONTRACT "Social rooms").
-      lifecycle: this.startLifecycle(Date.now()),
-      ...extra,
-      members: [...members],
-    };
+    // Private rooms from matching have the room lifecycle (API-CONTRACT "Social rooms").
+    const room = privateRoom(id, members, title, Date.now(), { lifecycle: this.startLifecycle(Date.now()), ...extra });
     await this.store.create(room);
     return room;
   }
