@@ -130,6 +130,26 @@ export interface Config {
     reportsPerUser: number;
     reportRetentionDays: number;
   };
+  /** How long the MongoDB audit log keeps entries (a TTL index); the memory log keeps the newest 10,000. */
+  auditRetentionDays: number;
+  /** E-mail (verification, password reset): without SMTP_URL the sending routes answer 503 mail_not_configured. */
+  mail: { smtpUrl: string | undefined; from: string; resetTokenTtlS: number };
+  /** Profiles of platform users (docs/operations.md "Profiles and the avatar tiers"). */
+  profiles: {
+    /** Tier 2 for Twitch: both set, Helix is asked (client-credentials app token). */
+    twitchClientId: string | undefined;
+    twitchClientSecret: string | undefined;
+    twitchHelixUrl: string;
+    twitchAuthUrl: string;
+    /** Tier 2 for TikTok: its web API's base URL; unset, TikTok is not asked. */
+    tiktokWebUrl: string | undefined;
+    timeoutMs: number;
+    breakerFailures: number;
+    breakerOpenS: number;
+    /** Fresh for: live, fetched, generated and initials entries. */
+    ttlS: { live: number; fetched: number; generated: number; initials: number };
+    cacheMax: number;
+  };
   /** pino level. */
   logLevel: string;
   /** This gateway's slot on its host (0..WORKERS-1), kept by its replacement after a crash (the spool is per slot). */
@@ -367,6 +387,29 @@ export function loadConfig(env: Env): Config {
       reportsPerUser: int(env, 'MAX_REPORTS_PER_USER', 100, 1, 100_000),
       reportRetentionDays: int(env, 'REPORT_RETENTION_DAYS', 90, 1, 36_500),
     },
+    auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 90, 1, 36_500),
+    mail: {
+      smtpUrl: str(env, 'SMTP_URL'),
+      from: str(env, 'MAIL_FROM') ?? 'ChatPulse <no-reply@localhost>',
+      resetTokenTtlS: int(env, 'RESET_TOKEN_TTL_S', 1800, 1, 7 * 86_400),
+    },
+    profiles: {
+      twitchClientId: str(env, 'TWITCH_CLIENT_ID'),
+      twitchClientSecret: str(env, 'TWITCH_CLIENT_SECRET'),
+      twitchHelixUrl: (str(env, 'TWITCH_HELIX_URL') ?? 'https://api.twitch.tv/helix').replace(/\/+$/, ''),
+      twitchAuthUrl: (str(env, 'TWITCH_AUTH_URL') ?? 'https://id.twitch.tv/oauth2').replace(/\/+$/, ''),
+      tiktokWebUrl: str(env, 'TIKTOK_WEB_URL')?.replace(/\/+$/, ''),
+      timeoutMs: int(env, 'PROFILE_FETCH_TIMEOUT_MS', 3000, 50, 60_000),
+      breakerFailures: int(env, 'PROFILE_BREAKER_FAILURES', 5, 1, 1000),
+      breakerOpenS: int(env, 'PROFILE_BREAKER_OPEN_S', 30, 1, 3600),
+      ttlS: {
+        live: int(env, 'PROFILE_TTL_LIVE_S', 3600, 1, 30 * 86_400),
+        fetched: int(env, 'PROFILE_TTL_FETCHED_S', 6 * 3600, 1, 30 * 86_400),
+        generated: int(env, 'PROFILE_TTL_GENERATED_S', 600, 1, 30 * 86_400),
+        initials: int(env, 'PROFILE_TTL_INITIALS_S', 600, 1, 30 * 86_400),
+      },
+      cacheMax: int(env, 'PROFILE_CACHE_MAX', 50_000, 100, 10_000_000),
+    },
     logLevel: logLevelFrom(env),
     workerSlot: int(env, 'CHATPULSE_WORKER_SLOT', 0, 0, 255),
   };
@@ -378,6 +421,9 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError(
       "TIKTOK_SESSION_ID and TIKTOK_TT_TARGET_IDC (the account's tt-target-idc cookie, e.g. useast1a) must be set together",
     );
+  }
+  if ((config.profiles.twitchClientId === undefined) !== (config.profiles.twitchClientSecret === undefined)) {
+    throw new ConfigError('TWITCH_CLIENT_ID and TWITCH_CLIENT_SECRET must be set together (both unset: Twitch profiles are not fetched)');
   }
   if (config.ingest.scanMs * 2 > config.ingest.leaseTtlMs) {
     throw new ConfigError('INGEST_SCAN_MS must be at most half of INGEST_LEASE_TTL_MS: owners renew on each scan');

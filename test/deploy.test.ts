@@ -684,6 +684,28 @@ describe('compose.yaml', () => {
     expect(read(join(DEPLOY, '.env.example'))).toMatch(/^JWT_SECRET=/m);
   });
 
+  it('puts nginx in front of both gateways with deploy/nginx/nginx.conf, its upstreams naming each gateway', () => {
+    const nginx = service('nginx');
+    expect(String(nginx.image)).toMatch(/^nginx:1\./);
+    const volumes = (nginx.volumes as unknown[]).map(String);
+    expect(volumes).toContain('./nginx/nginx.conf:/etc/nginx/nginx.conf:ro');
+    expect(volumes).toContain('./nginx/upstreams.conf:/etc/nginx/upstreams.conf:ro');
+    expect(Object.keys(nginx.depends_on as object).sort()).toEqual([...gateways].sort());
+    const conf = read(join(DEPLOY, 'nginx', 'nginx.conf'));
+    expect(conf).toMatch(/include upstreams\.conf;/);
+    expect(conf).toMatch(/proxy_next_upstream error timeout http_502 http_503;/);
+    expect(conf).toMatch(/proxy_next_upstream_tries \d+;/);
+    expect(conf).toMatch(/location = \/nginx-health \{[^}]*return 200/);
+    expect(conf).toMatch(/proxy_set_header Upgrade \$http_upgrade;/);
+    expect(conf).toMatch(/listen 8080;/);
+    const upstreams = read(join(DEPLOY, 'nginx', 'upstreams.conf'))
+      .split('\n')
+      .filter((l) => l.startsWith('server '))
+      .map((l) => l.split(/\s+/)[1]);
+    // Each gateway on its container port (PORT), not the host port compose publishes.
+    expect(upstreams.sort()).toEqual(gateways.map((g) => `${g}:${envOf(g).PORT ?? '8080'}`).sort());
+  });
+
   it('has Redis 7 with AOF and MongoDB 7, and a health check on every service', () => {
     expect(String(service('redis').image)).toMatch(/^redis:7/);
     expect(JSON.stringify(service('redis').command)).toMatch(/"--appendonly","yes"/);

@@ -287,4 +287,48 @@ describe('IngestManager', () => {
     expect(a.hub.texts()).toEqual(['fresh']);
     await a.m.close();
   });
+  it('announces `closed` from the owner only, once per stop: ended, error, deleted; not on a hand-over', async () => {
+    const shared = await sharedState();
+    const a = manager('a:1', shared);
+    const b = manager('b:1', shared);
+    await a.m.scan();
+    await b.m.scan();
+    const closed = (hub: FakeHub) => hub.announced.filter((e) => e.kind === 'closed');
+    const first = a.connector.opened(0);
+    first.emit({ kind: 'status', status: 'live' });
+    first.emit({ kind: 'status', status: 'ended' });
+    first.emit({ kind: 'status', status: 'ended' });
+    expect(closed(a.hub)).toEqual([{ kind: 'closed', channel: CHANNEL, reason: 'ended' }]);
+
+    // Restarted, still not live, ends again: the same stop, not announced twice.
+    await vi.advanceTimersByTimeAsync(OPTIONS.retryEndedMs);
+    a.connector.opened(1).emit({ kind: 'status', status: 'error', error: 'refused' });
+    expect(closed(a.hub)).toHaveLength(1);
+    // Live again, then it fails: a new stop.
+    await vi.advanceTimersByTimeAsync(OPTIONS.retryErrorMs);
+    const third = a.connector.opened(2);
+    third.emit({ kind: 'status', status: 'live' });
+    third.emit({ kind: 'status', status: 'error', error: 'gone' });
+    expect(closed(a.hub).map((e) => e.reason)).toEqual(['ended', 'error']);
+
+    // Deleted while down (announced already): no third notice; deleted while live: `deleted`.
+    await vi.advanceTimersByTimeAsync(OPTIONS.retryErrorMs * 2);
+    a.connector.opened(3).emit({ kind: 'status', status: 'live' });
+    await shared.store.delete(REC.id); // elsewhere: the owner notices at its scan
+    await b.m.scan();
+    await a.m.scan();
+    await a.m.scan();
+    expect(closed(a.hub).map((e) => e.reason)).toEqual(['ended', 'error', 'deleted']);
+    expect(closed(b.hub)).toEqual([]);
+    await a.m.close();
+    await b.m.close();
+  });
+
+  it('announces nothing when the owner closes (the stream is handed over)', async () => {
+    const a = manager('a:1', await sharedState());
+    await a.m.scan();
+    a.connector.opened(0).emit({ kind: 'status', status: 'live' });
+    await a.m.close();
+    expect(a.hub.announced.filter((e) => e.kind === 'closed')).toEqual([]);
+  });
 });

@@ -214,8 +214,12 @@ describe('ingesting a Twitch chat on one process', () => {
   it('stops on DELETE by its creator only: the channel is left and the connection closed', async () => {
     await expect(bob.ingest.delete(stream.id)).rejects.toMatchObject(refused(403, 'forbidden'));
     await alice.ingest.delete(stream.id);
+    // Its subscribers are told, once, with the reason.
+    const notice = await sub.until((fs) => fs.find((f) => f.type === 'closed' && f.channel === 'twitch:streamer'));
+    expect(notice).toEqual({ type: 'closed', channel: 'twitch:streamer', reason: 'deleted' });
     await irc.waitFor(() => irc.connections() === 0, 5000, 'the disconnect');
     expect(irc.received.some((l) => /^PART #streamer/.test(l)) || irc.joined('streamer') === 0).toBe(true);
+    expect(sub.frames.filter((f) => f.type === 'closed')).toHaveLength(1);
     expect((await alice.ingest.list()).items.find((s) => s.id === stream.id)).toBeUndefined();
     await expect(alice.ingest.delete(stream.id)).rejects.toMatchObject(refused(404, 'not_found'));
     // A stopped stream is no longer a live channel: likes on it count nothing.
@@ -491,6 +495,9 @@ describe('connections that fail, end or hang (one process on Redis)', () => {
       'status error',
     );
     expect(failed.last_error).toMatch(/suspended/);
+    // The stream stopped: its subscribers are told why, once however often the retries fail.
+    const notice = await sub.until((fs) => fs.find((f) => f.type === 'closed' && f.channel === 'twitch:suspended_chan'));
+    expect(notice).toEqual({ type: 'closed', channel: 'twitch:suspended_chan', reason: 'error' });
     // Tried again after the cooldown, refused again: still `error` (not "connecting"), the lease still this process's.
     await irc.waitFor(() => joins('suspended_chan') >= 3, 15_000, 'two more attempts');
     expect(await alice.ingest.get(id)).toMatchObject({
@@ -500,6 +507,7 @@ describe('connections that fail, end or hang (one process on Redis)', () => {
     });
     expect((await leases.current(`ingest:${id}`))?.owner).toBe(failed.owner);
 
+    expect(sub.frames.filter((f) => f.type === 'closed' && f.channel === 'twitch:suspended_chan')).toHaveLength(1);
     irc.refuseJoin('suspended_chan', null); // reinstated
     await irc.waitFor(() => irc.joined('suspended_chan') === 1, 20_000, 'the join once allowed');
     await until(async () => (await alice.ingest.get(id)).status === 'live', 5000, 'status live');
@@ -508,6 +516,29 @@ describe('connections that fail, end or hang (one process on Redis)', () => {
     expect(irc.connections()).toBe(1);
     await alice.ingest.delete(id);
     await irc.waitFor(() => irc.connections() === 0, 5000, 'the disconnect');
+  });
+
+  it('cleans up (admin only) the streams that failed, leaving the live ones', async () => {
+    irc.refuseJoin('gone_chan', 'msg_room_not_found');
+    const failing = (await startIngest(alice, 'gone_chan')).body;
+    const live = (await startIngest(alice, 'still_here')).body;
+    await until(async () => (await alice.ingest.get(failing.id)).status === 'error', 10_000, 'status error');
+    await until(async () => (await alice.ingest.get(live.id)).status === 'live', 10_000, 'status live');
+
+    await expect(alice.request('POST', '/api/v1/ingest/cleanup')).rejects.toMatchObject(refused(403, 'forbidden'));
+    await expect(clientOf(server.url).request('POST', '/api/v1/ingest/cleanup')).rejects.toMatchObject(refused(401));
+    const admin = clientOf(server.url);
+    await admin.auth.login('admin', 'admin-password');
+    const res = await admin.response<{ deleted: number }>('POST', '/api/v1/ingest/cleanup');
+    expect(res.status).toBe(200);
+    expect(res.body.deleted).toBeGreaterThanOrEqual(1);
+    const left = (await alice.ingest.list()).items.map((v) => v.id);
+    expect(left).not.toContain(failing.id);
+    expect(left).toContain(live.id);
+    expect((await admin.response<{ deleted: number }>('POST', '/api/v1/ingest/cleanup')).body).toEqual({ deleted: 0 });
+    irc.refuseJoin('gone_chan', null);
+    await alice.ingest.delete(live.id);
+    await irc.waitFor(() => irc.joined('still_here') === 0 && irc.joined('gone_chan') === 0, 5000, 'both left');
   });
 
   it('shows a stored channel the connector refuses as error instead of crashing the process', async () => {

@@ -25,6 +25,7 @@ const RANK: Record<string, number> = {
   store: 4,
   files: 4,
   channels: 5,
+  profiles: 5,
   ingest: 6,
   social: 6,
   gateway: 7,

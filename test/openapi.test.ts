@@ -230,7 +230,7 @@ describe('OpenAPI', () => {
     routes = [
       ...opsRoutes({ notReadyReason: () => null }),
       ...authRoutes(s.app.auth),
-      ...sentimentRoutes(s.app.engine, LIMITS),
+      ...sentimentRoutes(s.app.engine, LIMITS, 'test:1'),
       ...roomRoutes(
         rooms,
         new RoomLifecycleService(

@@ -17,6 +17,7 @@ interface Sentiment {
   score: number;
   scores: Record<string, number>;
   model: string;
+  predicted_by?: string;
 }
 interface ErrorBody {
   error: { code: string; message: string };
@@ -197,6 +198,7 @@ describe('gateway', () => {
       expect(body.score).toBe(Math.max(...probs));
       expect(body.label).toBe(Object.entries(body.scores).find(([, p]) => p === body.score)![0]);
       expect(body.model).toBe('tiny-random-roberta-3class');
+      expect(body.predicted_by).toBe(res.headers.get('x-instance'));
       const exp = await expected('this stream is great PogChamp');
       probs.forEach((p, i) => expect(p).toBeCloseTo(exp[i]!, 5));
     });
@@ -211,8 +213,9 @@ describe('gateway', () => {
       ];
       const res = await call(s.url, 'POST', '/api/v1/sentiment/batch', { token: user.access_token, body: { texts } });
       expect(res.status).toBe(200);
-      const body = res.body as { results: Sentiment[]; model: string; count: number };
+      const body = res.body as { results: Sentiment[]; model: string; count: number; predicted_by: string };
       expect(body.count).toBe(5);
+      expect(body.predicted_by).toBe(res.headers.get('x-instance'));
       expect(body.model).toBe('tiny-random-roberta-3class');
       for (const [i, text] of texts.entries()) {
         const exp = await expected(text);

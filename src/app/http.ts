@@ -13,7 +13,13 @@ import { asyncApiDocument } from '../gateway/asyncapi.js';
 import { openApiDocument } from '../gateway/openapi.js';
 import { Router, type RequestEvent } from '../gateway/router.js';
 import { accountRoutes } from '../gateway/routes/account.js';
-import { adminRoutes } from '../gateway/routes/admin.js';
+import { adminCacheRoutes, adminRoutes } from '../gateway/routes/admin.js';
+import { profileRoutes } from '../gateway/routes/profiles.js';
+import type { ProfileService } from '../profiles/index.js';
+import { auditRoutes } from '../gateway/routes/audit.js';
+import { mailRoutes } from '../gateway/routes/mail.js';
+import { MailService, smtpSender } from '../auth/mail.js';
+import { AuditLog } from '../store/audit.js';
 import { authRoutes } from '../gateway/routes/auth.js';
 import { docsRoutes } from '../gateway/routes/docs.js';
 import { historyRoutes } from '../gateway/routes/history.js';
@@ -85,8 +91,8 @@ export interface HttpDeps {
   drain: Drain;
   addresses: ClientAddress;
   baseHeaders: Readonly<Record<string, string>>;
-  state: Pick<SharedState, 'limiter'>;
-  persistent: Pick<PersistentState, 'messages' | 'buckets' | 'reports'>;
+  state: Pick<SharedState, 'limiter' | 'users'>;
+  persistent: Pick<PersistentState, 'messages' | 'buckets' | 'reports' | 'audit'>;
   readiness: Readiness;
   auth: AuthService;
   engine: SentimentEngine;
@@ -99,6 +105,7 @@ export interface HttpDeps {
   files: FileService;
   identities: IdentityCache;
   match: MatchService;
+  profiles: ProfileService;
 }
 
 /** Mounts the dashboard and every REST route on `app`; returns the router (its route table). */
@@ -114,7 +121,19 @@ export function mountHttp(app: TemplatedApp, d: HttpDeps): Router {
         'request',
       );
   };
+  // Security and admin events: recorded by the router for routes with an `audit` kind, never on the request path.
+  const audit = new AuditLog(persistent.audit, { onError: (err) => log.warn({ err }, 'audit log write failed') });
+  // Verification and reset mails (SMTP_URL); at most 5 mails an hour per address and per account.
+  const mail = new MailService({
+    users: d.state.users,
+    send: config.mail.smtpUrl === undefined ? null : smtpSender(config.mail.smtpUrl, config.mail.from),
+    resetPassword: (userId, password) => d.auth.resetPassword(userId, password),
+    resetTtlS: config.mail.resetTokenTtlS,
+    limiter: d.state.limiter(5, 3600, 'mail'),
+    log,
+  });
   const router = new Router({
+    audit: (e) => audit.record(e),
     auth: d.auth,
     apiLimiter: d.state.limiter(config.apiRatePerMin, 60, 'api'),
     authLimiter: d.state.limiter(config.authRatePerMin, 60, 'auth'),
@@ -132,7 +151,7 @@ export function mountHttp(app: TemplatedApp, d: HttpDeps): Router {
   router.add(
     ...opsRoutes(d.readiness),
     ...authRoutes(d.auth),
-    ...sentimentRoutes(d.engine, limits),
+    ...sentimentRoutes(d.engine, limits, d.baseHeaders['X-Instance'] ?? ''),
     ...fileRoutes({ files: d.files, rooms: d.rooms, auth: d.auth, identities: d.identities, maxBytes: config.files.maxBytes }),
     ...roomRoutes(d.rooms, d.lifecycle, config.roomEvent),
     ...badgeRoutes(d.rooms),
@@ -144,8 +163,12 @@ export function mountHttp(app: TemplatedApp, d: HttpDeps): Router {
       maxPerUser: config.quotas.reportsPerUser,
       retentionDays: config.quotas.reportRetentionDays,
     }),
-    ...accountRoutes(d.auth, persistent.reports),
+    ...accountRoutes(d.auth, persistent.reports, mail),
+    ...mailRoutes(mail),
     ...adminRoutes(d.auth, d.engine, d.ws, d.hub, stores),
+    ...profileRoutes(d.profiles),
+    ...adminCacheRoutes({ profiles: d.profiles, identities: d.identities }),
+    ...auditRoutes(audit),
     ...metricsRoutes(metrics),
     ...docsRoutes(
       () =>

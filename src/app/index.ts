@@ -25,6 +25,7 @@ import { HistoryService } from '../store/history.js';
 import type { StoreWriter } from '../store/writer.js';
 import { ensureConfiguredAdmin, startAuth } from './auth.js';
 import { ingestConnectors } from './connectors.js';
+import { instrumentProfiles, profileService } from './profiles.js';
 import { startEngine } from './engine.js';
 import { Drain, listen, mapInfraError, mountHttp } from './http.js';
 import { shutdown } from './shutdown.js';
@@ -119,7 +120,9 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     hubOptions(config),
   );
   const instance = `${hostname()}:${process.pid}`;
-  const connectors = ingestConnectors(config.ingest, log);
+  const profiles = profileService(config.profiles, state.profiles, log);
+  instrumentProfiles(metrics, profiles);
+  const connectors = ingestConnectors(config.ingest, log, (source, login, name, avatar) => profiles.record(source, login, name, avatar));
   const ingestDeps = { store: state.ingest, leases: state.leases, board: state.board, connectors, hub, ownerId: instance, log };
   const ingest = new IngestManager(ingestDeps, ingestOptions(config));
   metrics.read('ingest', () => ingest.statusCounts());
@@ -141,7 +144,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   ws.mount(app);
   const history = new HistoryService(persistent.messages, persistent.buckets, engine.info.labels);
   const ready = readiness({ draining: () => drain.draining, engine, shared: state, persistent, writer });
-  const services = { auth, engine, rooms, lifecycle, ingest, hub, ws, history, match, files, identities };
+  const services = { auth, engine, rooms, lifecycle, ingest, hub, ws, history, match, files, identities, profiles };
   const router = mountHttp(app, { config, log, metrics, drain, addresses, baseHeaders, state, persistent, readiness: ready, ...services });
   const listenSocket = await listen(app, config);
   const port = uws.us_socket_local_port(listenSocket);

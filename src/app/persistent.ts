@@ -26,6 +26,8 @@ import {
   type ReportStore,
 } from '../store/stores.js';
 import { DiskSpool } from '../store/spool.js';
+import { MemoryAuditStore, type AuditStore } from '../store/audit.js';
+import { MongoAuditStore } from '../store/mongo-audit.js';
 import { StoreWriter } from '../store/writer.js';
 
 export { COLLECTIONS, connectMongo, type MongoHandle } from '../mongo/connection.js';
@@ -58,6 +60,8 @@ export interface PersistentState {
   messages: MessageStore;
   buckets: BucketStore;
   reports: ReportStore;
+  /** The audit log: a memory ring by default, a TTL-indexed collection with MongoDB. */
+  audit: AuditStore;
   /** Only with MongoDB: otherwise these stay with the shared state (Redis or memory). */
   accounts: { users: UserStore; apiKeys: ApiKeyStore; rooms: RoomStore; ingest: IngestStore } | null;
   /** Uploaded images: a folder (FILES_DIR) by default, GridFS with MongoDB. */
@@ -77,6 +81,7 @@ export async function persistentState(config: Config, log: Logger): Promise<Pers
       messages: new MemoryMessageStore({ maxPerChannel: config.store.memoryMessagesPerChannel }),
       buckets: new MemoryBucketStore({ retentionMs: config.store.memoryBucketRetentionHours * 3_600_000 }),
       reports: new MemoryReportStore(),
+      audit: new MemoryAuditStore(),
       accounts: null,
       files: new FolderFileStore(config.files.dir),
       spoolDir,
@@ -98,6 +103,8 @@ export async function persistentState(config: Config, log: Logger): Promise<Pers
     config.store.messageRetentionDays === undefined ? {} : { messageRetentionDays: config.store.messageRetentionDays },
   );
   const stores = mongoStores(mongo);
+  const audit = new MongoAuditStore(mongo.db, config.auditRetentionDays);
+  await audit.ensureIndexes();
   let healthy = true;
   // Readiness must not wait on a round trip per probe: a background ping keeps the answer fresh.
   const pinger = setInterval(() => {
@@ -112,6 +119,7 @@ export async function persistentState(config: Config, log: Logger): Promise<Pers
     messages: stores.messages,
     buckets: stores.buckets,
     reports: stores.reports,
+    audit,
     accounts: { users: stores.users, apiKeys: stores.apiKeys, rooms: stores.rooms, ingest: stores.ingest },
     files: new GridFsFileStore(mongo.db),
     spoolDir: join(config.store.spoolDir, `w${config.workerSlot}`),

@@ -34,6 +34,7 @@ import { closeRedis, clusterFailure, connectClient, createSubscriberClient, isRe
 import { ClusterEpoch, type StateLossPolicy } from '../redis/epoch.js';
 import { migrateKeyLayout } from '../redis/migrate.js';
 import { MemoryMatchQueue, type MatchQueue } from '../social/queue.js';
+import { MemoryProfileStore, RedisProfileStore, type ProfileStore } from '../profiles/index.js';
 import { RedisMatchQueue } from '../social/redis-queue.js';
 import type { PersistentState } from './persistent.js';
 
@@ -50,6 +51,8 @@ export interface SharedState {
   board: IngestBoard;
   /** The match queue (matching pairs users of every process). */
   matches: MatchQueue;
+  /** Profiles of platform users (tiers 1 and 2), shared by every process. */
+  profiles: ProfileStore;
   limiter(points: number, windowS: number, name: string): RateLimiter;
   /** Null while every backend answers, else why not (readiness). */
   problem(): string | null;
@@ -74,6 +77,7 @@ export function memoryState(history: HistoryOptions): SharedState {
     leases: new MemoryLeaseManager(),
     board: new MemoryIngestBoard(),
     matches: new MemoryMatchQueue(),
+    profiles: new MemoryProfileStore(),
     limiter: (points, windowS, name) => new MemoryRateLimiter(points, windowS, name),
     problem: () => null,
     async close() {
@@ -155,6 +159,7 @@ export async function redisState(
     leases: new RedisLeaseManager(redis),
     board: new RedisIngestBoard(redis),
     matches: new RedisMatchQueue(redis),
+    profiles: new RedisProfileStore(redis),
     limiter: (points, windowS, name) => new RedisRateLimiter(redis, points, windowS, name),
     problem: () =>
       !isReady(redis) || !isReady(subscriber)

@@ -24,6 +24,8 @@ const NONE: Identity = { displayName: null, avatarUrl: null };
 
 export class IdentityCache {
   private readonly byId: LRUCache<string, Identity>;
+  private hits = 0;
+  private misses = 0;
 
   constructor(
     private readonly users: Pick<UserStore, 'findById'>,
@@ -34,7 +36,11 @@ export class IdentityCache {
 
   async identity(userId: string): Promise<Identity> {
     const hit = this.byId.get(userId);
-    if (hit) return hit;
+    if (hit) {
+      this.hits++;
+      return hit;
+    }
+    this.misses++;
     const user = await this.users.findById(userId);
     const identity = user ? identityOf(user) : NONE;
     this.byId.set(userId, identity);
@@ -48,6 +54,19 @@ export class IdentityCache {
 
   forget(userId: string): void {
     this.byId.delete(userId);
+  }
+
+  /** Size and hit ratio since start (GET /admin/cache). */
+  stats(): { size: number; max: number; hits: number; misses: number; hit_ratio: number } {
+    const all = this.hits + this.misses;
+    return { size: this.byId.size, max: this.byId.max, hits: this.hits, misses: this.misses, hit_ratio: all === 0 ? 0 : this.hits / all };
+  }
+
+  /** Drops expired entries now rather than when next read; returns how many. */
+  clearExpired(): number {
+    const before = this.byId.size;
+    this.byId.purgeStale();
+    return before - this.byId.size;
   }
 }
 

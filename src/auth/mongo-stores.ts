@@ -10,6 +10,9 @@ import type { ApiKeyRecord, ApiKeyStore, Role, UserPatch, UserRecord, UserStore 
 /** The record with the ULID as `_id`, and the username a second time, lower-cased (the unique index). */
 export type UserDoc = Omit<UserRecord, 'id'> & { _id: string; usernameLower: string };
 
+/** The e-mail address and the pending mailed tokens (hashes and expiries), all optional. */
+const MAIL_FIELDS = ['email', 'emailVerified', 'emailTokenHash', 'emailTokenExp', 'resetTokenHash', 'resetTokenExp'] as const;
+
 function userToDoc(u: UserRecord): UserDoc {
   const doc: UserDoc = {
     _id: u.id,
@@ -24,6 +27,7 @@ function userToDoc(u: UserRecord): UserDoc {
   if (u.avatarUrl !== undefined) doc.avatarUrl = u.avatarUrl;
   if (u.avatarFileId !== undefined) doc.avatarFileId = u.avatarFileId;
   if (u.tokenGen !== undefined) doc.tokenGen = u.tokenGen;
+  for (const f of MAIL_FIELDS) if (u[f] !== undefined) Object.assign(doc, { [f]: u[f] });
   return doc;
 }
 
@@ -40,12 +44,23 @@ function userFromDoc(d: UserDoc): UserRecord {
   if (d.avatarUrl !== undefined) u.avatarUrl = d.avatarUrl;
   if (d.avatarFileId !== undefined) u.avatarFileId = d.avatarFileId;
   if (d.tokenGen !== undefined) u.tokenGen = d.tokenGen;
+  for (const f of MAIL_FIELDS) if (d[f] !== undefined) Object.assign(u, { [f]: d[f] });
   return u;
 }
 
 /** The fields a patch may change; anything else in it (id, createdAt at runtime) is ignored. */
-const PATCHABLE = ['username', 'passwordHash', 'role', 'disabled', 'displayName', 'avatarUrl', 'avatarFileId', 'tokenGen'] as const;
-const OPTIONAL = ['displayName', 'avatarUrl', 'avatarFileId', 'tokenGen'] as const;
+const PATCHABLE = [
+  'username',
+  'passwordHash',
+  'role',
+  'disabled',
+  'displayName',
+  'avatarUrl',
+  'avatarFileId',
+  'tokenGen',
+  ...MAIL_FIELDS,
+] as const;
+const OPTIONAL = ['displayName', 'avatarUrl', 'avatarFileId', 'tokenGen', ...MAIL_FIELDS] as const;
 type OptionalField = (typeof OPTIONAL)[number];
 const isOptional = (field: string): field is OptionalField => (OPTIONAL as readonly string[]).includes(field);
 

@@ -329,6 +329,22 @@ export class AuthService {
   }
 
   /**
+   * A password reset (a mailed token, already checked and consumed by the caller): the new password, every
+   * API key deleted and every token issued before refused, as after a password change.
+   */
+  async resetPassword(userId: string, newPassword: string): Promise<void> {
+    validatePassword(newPassword);
+    const user = await this.#activeUser(userId);
+    const passwordHash = await hashPassword(newPassword);
+    await this.#apiKeys.deleteByUser(user.id);
+    const updated = await this.#users.update(user.id, { passwordHash, tokenGen: (user.tokenGen ?? 0) + 1 });
+    if (!updated) throw unauthorized();
+    this.#onRevoke({ reason: 'password', userId: user.id });
+    // Whoever holds the mailbox may sign in at once, whatever failures the old password collected.
+    await this.#failures?.reset(user.username.toLowerCase());
+  }
+
+  /**
    * Deletes the account and its API keys, given a bearer token and the current password. `cleanup` (what
    * other services keep, e.g. reports) runs once the password is confirmed, before the account goes.
    */

@@ -20,6 +20,16 @@ export interface UserRecord {
   avatarFileId?: string;
   /** Bumped by a password change: tokens carry it, and tokens of an older generation are refused. */
   tokenGen?: number;
+  /** Where verification and password-reset mails go; not unique across accounts. */
+  email?: string;
+  /** True once a link mailed to `email` was followed. Only a verified address receives reset mails. */
+  emailVerified?: boolean;
+  /** sha256 (hex) of the one pending e-mail verification token, and when it expires (epoch ms). */
+  emailTokenHash?: string;
+  emailTokenExp?: number;
+  /** sha256 (hex) of the one pending password-reset token (a newer one replaces it), and its expiry. */
+  resetTokenHash?: string;
+  resetTokenExp?: number;
 }
 
 export type UserPatch = Partial<Omit<UserRecord, 'id' | 'createdAt'>>;

@@ -4,7 +4,7 @@
 // process); a Redis driver (clustering) carries the same events between processes and hosts. Events are
 // plain JSON so any transport can carry them.
 import type { Revocation } from '../auth/revocations.js';
-import { messageFrames } from '../contract/index.js';
+import { messageFrames, type ClosedReason } from '../contract/index.js';
 import { MemoryHistory, type Appended, type AppendRef, type HistoryOptions, type HistorySlice, type NewMessage } from './history.js';
 
 export interface MessageEvent {
@@ -28,7 +28,8 @@ export interface MessageEvent {
 export type BusEvent =
   | MessageEvent
   | { kind: 'delete'; channel: string; messageId: string }
-  | { kind: 'closed'; channel: string }
+  /** A room closed, or an ingested stream stopped (`reason`: see ClosedReasonSchema). */
+  | { kind: 'closed'; channel: string; reason?: ClosedReason }
   | { kind: 'likes'; channel: string; total: number; messageId?: string; messageLikes?: number }
   | { kind: 'presence'; channel: string; viewers: number }
   /** The platform's own viewer count of an ingested stream (e.g. TikTok's), shown beside ours. */

@@ -491,7 +491,7 @@ export class ChannelHub {
   }
 
   /** Announces an ingested stream's own figures (like totals, the platform's viewer count) or a ready frame. */
-  announce(event: Extract<BusEvent, { kind: 'likes' | 'external' | 'frame' }>): void {
+  announce(event: Extract<BusEvent, { kind: 'likes' | 'external' | 'frame' | 'closed' }>): void {
     this.deps.bus.publish(event);
   }
 
@@ -592,7 +592,7 @@ export class ChannelHub {
         return;
       }
       case 'closed':
-        this.toAll(e.channel, frames.closed(e.channel));
+        this.toAll(e.channel, frames.closed(e.channel, e.reason));
         return;
       case 'presence':
         this.dirtyPresence.set(e.channel, e.viewers);

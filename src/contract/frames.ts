@@ -16,6 +16,13 @@ import {
   type RoomState,
 } from './vocabulary.js';
 
+/** Why a channel closed: `closed` (a room's host closed it), or an ingested stream's `deleted`, `ended`, `error`. */
+export const ClosedReasonSchema = Type.Union(
+  [Type.Literal('closed'), Type.Literal('deleted'), Type.Literal('ended'), Type.Literal('error')],
+  { description: '`closed`: a room was closed; an ingested stream: `deleted`, `ended` (went offline) or `error`' },
+);
+export type ClosedReason = Static<typeof ClosedReasonSchema>;
+
 // Closed: a schema lists every field the server sends, so a test can tell when the wire and the schema part.
 const frame = <T extends string, P extends TProperties>(type: T, description: string, properties: P) =>
   Type.Object({ type: Type.Literal(type), ...properties }, { additionalProperties: false, description });
@@ -144,7 +151,10 @@ export const ServerFrameSchemas = {
     id: MessageIdSchema,
     offset: OffsetSchema,
   }),
-  closed: frame('closed', 'The room was closed; posting is refused from now on', { channel: ChannelSchema }),
+  closed: frame('closed', 'The room was closed, or the ingested stream stopped; posting is refused from now on', {
+    channel: ChannelSchema,
+    reason: Type.Optional(ClosedReasonSchema),
+  }),
   room_state: frame('room_state', 'A lifecycle room changed state (docs/protocol.md, room lifecycle)', {
     channel: ChannelSchema,
     state: RoomStateSchema,
@@ -244,7 +254,8 @@ export const frames = {
       diamonds: g.diamonds,
       ts: g.ts,
     } satisfies ServerFrameOf<'gift'>),
-  closed: (channel: string): string => JSON.stringify({ type: 'closed', channel } satisfies ServerFrameOf<'closed'>),
+  closed: (channel: string, reason?: ClosedReason): string =>
+    JSON.stringify((reason ? { type: 'closed', channel, reason } : { type: 'closed', channel }) satisfies ServerFrameOf<'closed'>),
   room_state: (channel: string, state: RoomState, endsAt: number | null): string =>
     JSON.stringify({ type: 'room_state', channel, state, ends_at: endsAt } satisfies ServerFrameOf<'room_state'>),
   notification: (kind: string, data: Record<string, unknown>, ts: number): string =>

@@ -102,8 +102,15 @@ export const ApiKeyListReply = Type.Object({ items: Type.Array(ApiKeyInfoReply) 
 // ------------------------------------------------------------------------------------------ sentiment
 
 const Scores = Type.Record(Type.String(), Type.Number());
-export const SentimentReply = Type.Object({ label: Type.String(), score: Type.Number(), scores: Scores, model: Type.String() });
-export const BatchReply = Type.Object({ results: Type.Array(SentimentReply), model: Type.String(), count: Type.Integer() });
+const PredictedBy = Type.String({ description: 'The instance that answered: the same value as `X-Instance`' });
+const SentimentItem = Type.Object({ label: Type.String(), score: Type.Number(), scores: Scores, model: Type.String() });
+export const SentimentReply = Type.Object({ ...SentimentItem.properties, predicted_by: PredictedBy });
+export const BatchReply = Type.Object({
+  results: Type.Array(SentimentItem),
+  model: Type.String(),
+  count: Type.Integer(),
+  predicted_by: PredictedBy,
+});
 export const ModelReply = Type.Object(
   {
     name: Type.String(),
@@ -303,6 +310,10 @@ export const IngestReply = Type.Object(
   { title: 'Ingest' },
 );
 export const IngestListReply = Type.Object({ items: Type.Array(IngestReply) }, { title: 'IngestList' });
+export const IngestCleanupReply = Type.Object(
+  { deleted: Type.Integer({ minimum: 0, description: 'Streams removed: those whose status was `ended` or `error`' }) },
+  { title: 'IngestCleanup' },
+);
 
 // ------------------------------------------------------------------------------------------ admin
 
@@ -379,6 +390,87 @@ export const LikesReply = Type.Object(
   { title: 'Likes' },
 );
 
+// ------------------------------------------------------------------------------------------ profiles
+
+export const ProfileTierSchema = Type.Union(
+  [Type.Literal('live'), Type.Literal('fetched'), Type.Literal('generated'), Type.Literal('initials')],
+  {
+    description:
+      '`live`: seen in an ingested event; `fetched`: asked of the platform; `generated`: an identicon; `initials`: an SVG of the initials',
+  },
+);
+export const ProfileReply = Type.Object(
+  {
+    source: SourceKindSchema,
+    username: Type.String({ description: 'The platform login, lower-cased' }),
+    display_name: Type.String(),
+    avatar_url: Type.String({
+      description: "The platform's avatar URL (`live`, `fetched`), else ChatPulse's `/avatar` route for this profile",
+    }),
+    tier: ProfileTierSchema,
+    fetched_at: Type.String({ description: 'ISO 8601: when it was seen, fetched or generated' }),
+  },
+  { title: 'Profile' },
+);
+export const ProfileRevalidateReply = Type.Object(
+  { accepted: Type.Integer({ minimum: 0, description: 'Usernames queued for a background refresh' }) },
+  { title: 'ProfileRevalidate' },
+);
+const CacheCounts = {
+  size: Type.Integer({ minimum: 0 }),
+  hits: Type.Integer({ minimum: 0 }),
+  misses: Type.Integer({ minimum: 0 }),
+  hit_ratio: Type.Number({ minimum: 0, maximum: 1 }),
+};
+const CacheStats = Type.Object({ ...CacheCounts, max: Type.Integer({ minimum: 0 }) });
+export const CacheStatsReply = Type.Object(
+  {
+    profiles: Type.Object({
+      ...CacheCounts,
+      max: Type.Integer({ minimum: 0 }),
+      by_tier: Type.Record(Type.String(), Type.Object(CacheCounts), {
+        description: 'Per tier: `live`, `fetched`, `generated`, `initials`',
+      }),
+      breakers: Type.Record(Type.String(), Type.Object({ state: Type.String(), opened: Type.Integer({ minimum: 0 }) })),
+      revalidations: Type.Integer({ minimum: 0 }),
+    }),
+    identities: Type.Optional(CacheStats),
+  },
+  { title: 'CacheStats', description: "This process's caches (each process has its own)" },
+);
+export const CacheClearReply = Type.Object(
+  { cleared: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Expired entries dropped, per cache' }) },
+  { title: 'CacheClear' },
+);
+
+// ------------------------------------------------------------------------------------------ e-mail
+
+export const AcceptedReply = Type.Object(
+  { status: Type.Literal('accepted') },
+  { title: 'Accepted', description: 'Taken; the work runs after the answer, which says nothing of its outcome' },
+);
+
+// ------------------------------------------------------------------------------------------ audit log
+
+export const AuditEntryReply = Type.Object(
+  {
+    id: Type.String({ description: 'A ULID (time order); pass as `before` for older entries' }),
+    ts: Type.String({ description: 'ISO 8601' }),
+    kind: Type.String({ description: 'e.g. `login`, `user.admin_update`, `api_key.create`, `password.reset`, `ingest.start`' }),
+    actor: Type.Union([Type.String(), Type.Null()], { description: "The acting user's id; null when nobody was signed in" }),
+    target: Type.Union([Type.String(), Type.Null()], { description: 'What it acted on (a user id, username, key, room or stream)' }),
+    outcome: Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('denied')]),
+    ip: Type.String(),
+    request_id: Type.Union([Type.String(), Type.Null()]),
+  },
+  { title: 'AuditEntry' },
+);
+export const AuditListReply = Type.Object({ items: Type.Array(AuditEntryReply), next: next('before') }, { title: 'AuditList' });
+export const AuditCleanupReply = Type.Object(
+  { deleted: Type.Integer({ minimum: 0, description: 'Entries removed' }) },
+  { title: 'AuditCleanup' },
+);
+
 /** Every REST reply schema, by name (what the OpenAPI document and the contract test walk). */
 export const RestReplies = {
   ErrorReply,
@@ -416,11 +508,20 @@ export const RestReplies = {
   IngestCountersReply,
   IngestReply,
   IngestListReply,
+  IngestCleanupReply,
   AdminStatsReply,
   FileReply,
   ImageReply,
   BadgesReply,
   LikesReply,
+  ProfileReply,
+  ProfileRevalidateReply,
+  CacheStatsReply,
+  CacheClearReply,
+  AcceptedReply,
+  AuditEntryReply,
+  AuditListReply,
+  AuditCleanupReply,
 };
 
 export type UserView = Static<typeof UserReply>;

@@ -38,6 +38,7 @@ const TAG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   rooms: 'Native chat rooms (chat itself happens on the WebSocket at `/ws`)',
   matching: 'One-to-one matching into private rooms (the pair is announced as a `matched` notification on `/ws`)',
   admin: 'Administration (admin role only)',
+  profiles: 'Twitch and TikTok users: display name and avatar, from the best of four tiers',
   docs: 'This document, its viewer, and the AsyncAPI document of the WebSocket protocol (`/asyncapi.json`)',
 };
 

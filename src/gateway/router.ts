@@ -22,6 +22,7 @@ import {
   type RequestSnapshot,
 } from './http.js';
 import type { ClientAddress } from './client-address.js';
+import type { AuditEvent, AuditOutcome } from '../store/audit.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'del';
@@ -97,10 +98,24 @@ export interface RouteSpec<S extends TSchema | undefined> {
    * the metrics but not logged, since probes every few seconds would drown the request log.
    */
   probe?: boolean;
+  /**
+   * An audit-log event kind: every answer to this route (success, refusal or failure) is recorded with the
+   * actor, `target` (from the path, the validated body or the principal; never a secret) and the outcome.
+   */
+  audit?: {
+    kind: string;
+    target?: (c: { params: Readonly<Record<string, string>>; body: unknown; principal: Principal | null }) => string | null;
+  };
   handler: (ctx: RouteContext<BodyOf<S>>) => Reply | Promise<Reply>;
 }
 
 export type Route = RouteSpec<TSchema | undefined>;
+
+/** What a request showed before its handler ran, for the audit log. */
+interface Seen {
+  principal: Principal | null;
+  body: unknown;
+}
 
 /** Bodies of routes that do not say otherwise: auth, account, rooms, reports, ingest are a few fields each. */
 export const DEFAULT_BODY_BYTES = 16 * 1024;
@@ -131,6 +146,8 @@ export interface GatewayDeps {
    * reply, including those to requests already being handled, closes its connection.
    */
   draining?: () => boolean;
+  /** Where the events of routes with an `audit` kind go (fire and forget). */
+  audit?: (e: AuditEvent) => void;
 }
 
 export interface RequestEvent {
@@ -275,7 +292,9 @@ export class Router {
     if (!REQUEST_ID.test(snap.requestId)) snap.requestId = nextRequestId();
     const { requestId } = snap;
     headers['X-Request-Id'] = requestId;
-    const done = (status: number) =>
+    const params = namedParams(paramNames, snap.params);
+    const seen: Seen = { principal: null, body: undefined };
+    const done = (status: number) => {
       this.deps.observe?.({
         method: UPPER[r.method],
         route: r.path,
@@ -285,12 +304,13 @@ export class Router {
         requestId,
         ip: snap.ip,
       });
-    const params = namedParams(paramNames, snap.params);
+      if (r.audit && this.deps.audit) this.recordAudit(r.audit, status, params, seen, snap.ip, requestId);
+    };
     // uWS delivers the body only to a handler attached now, in the synchronous part.
     const body = validate || r.upload ? readBody(res, state, snap.contentLength, r.maxBodyBytes ?? DEFAULT_BODY_BYTES) : null;
     body?.catch(() => undefined); // an early 401 may leave it unread; its error is reported below if awaited
     this.deps.inflight.begin();
-    this.run(r, validate, validateQuery, params, snap, body)
+    this.run(r, validate, validateQuery, params, snap, body, seen)
       .then(
         (rep) => {
           writeReply(res, state, rep, headers);
@@ -363,10 +383,12 @@ export class Router {
     params: Record<string, string>,
     snap: RequestSnapshot,
     body: Promise<Buffer> | null,
+    seen: Seen,
   ): Promise<Reply> {
     let principal: Principal | null = null;
     if (r.auth !== 'public') {
       principal = await this.deps.auth.authenticate(credentials(snap));
+      seen.principal = principal;
       if (r.auth === 'admin' && principal.role !== 'admin') throw forbidden();
     }
     if (r.rateLimit) {
@@ -383,9 +405,28 @@ export class Router {
       const raw = await body;
       parsed = raw.length === 0 && r.optionalBody ? {} : parseJson(raw);
       if (!validate(parsed)) throw validationError(validate.errors ?? []);
+      seen.body = parsed;
     }
     const upload = r.upload && body ? { bytes: await body, contentType: snap.contentType ?? '' } : undefined;
     return r.handler({ body: parsed, params, query, principal, ip: snap.ip, ...(upload ? { upload } : {}) });
+  }
+
+  private recordAudit(
+    spec: NonNullable<Route['audit']>,
+    status: number,
+    params: Readonly<Record<string, string>>,
+    seen: Seen,
+    ip: string,
+    requestId: string,
+  ): void {
+    const outcome: AuditOutcome = status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failure';
+    let target: string | null;
+    try {
+      target = spec.target ? spec.target({ params, body: seen.body, principal: seen.principal }) : (params.id ?? null);
+    } catch {
+      target = null;
+    }
+    this.deps.audit?.({ kind: spec.kind, actor: seen.principal?.userId ?? null, target, outcome, ip, request_id: requestId });
   }
 
   /** Answers with the error's status (returned). */

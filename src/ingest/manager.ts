@@ -11,7 +11,8 @@
 //
 // A connection that ends (`ended`: e.g. the TikTok user is not live yet) or gives up (`error`) is closed and
 // started again after a cooldown, the lease kept meanwhile; its status and last error stay visible until
-// the new connection is live. Connections are stopped off the scan path with a time bound, so a socket that
+// the new connection is live. Its subscribers get a `closed` notice (reason `ended`/`error`) when it goes down,
+// and one (`deleted`) when its definition is deleted, from the owner only, once per stop. Connections are stopped off the scan path with a time bound, so a socket that
 // hangs while closing delays no renewal.
 import { LRUCache } from 'lru-cache';
 import { ulid } from 'ulid';
@@ -68,6 +69,8 @@ interface Owned {
   stopped: boolean;
   /** From `ended`/`error` until a new connection is live: that one's connecting/reconnecting is not shown. */
   down: boolean;
+  /** A `closed` notice went out for the current stop (reset when the stream is live again). */
+  announced: boolean;
   /** `error`s since the stream was last live (the restart backoff). */
   errors: number;
   restartTimer: NodeJS.Timeout | null;
@@ -181,10 +184,29 @@ export class IngestManager {
     if (!rec) throw notFound(`no ingest stream "${id}"`);
     if (rec.createdBy !== principal.userId && principal.role !== 'admin')
       throw forbidden("only the stream's creator or an admin may stop it");
-    await this.deps.store.delete(id);
+    await this.drop(id);
+  }
+
+  /** Removes every stream whose status is `ended` or `error` (admin); returns how many. */
+  async cleanup(): Promise<number> {
+    const done = (await this.list()).filter((v) => v.status === 'ended' || v.status === 'error');
+    let deleted = 0;
+    for (const v of done) {
+      // Read again: one that came back meanwhile, or was removed already, stays as it is.
+      const local = this.owned.get(v.id)?.state.status;
+      if (local !== undefined && local !== 'ended' && local !== 'error') continue;
+      if (await this.drop(v.id)) deleted++;
+    }
+    return deleted;
+  }
+
+  /** Deletes the definition; the owner (this process at once, another at its next scan) stops and announces it. */
+  private async drop(id: string): Promise<boolean> {
+    const existed = await this.deps.store.delete(id);
     const mine = this.owned.get(id);
-    if (mine) void this.stop(mine, true); // not awaited: a socket slow to close holds up no request
+    if (mine) void this.stop(mine, true, 'deleted'); // not awaited: a socket slow to close holds up no request
     await this.deps.board.remove(id);
+    return existed;
   }
 
   /** Stops every owned stream and gives its lease up, so another process takes over at once. */
@@ -251,7 +273,7 @@ export class IngestManager {
     const renewals: Promise<void>[] = [];
     for (const o of [...this.owned.values()]) {
       // Deleted elsewhere. Stopped off this path, like a lost lease: a slow close must not let other leases lapse.
-      if (!defined.has(o.rec.id)) void this.stop(o, true);
+      if (!defined.has(o.rec.id)) void this.stop(o, true, 'deleted');
       else renewals.push(this.renew(o));
     }
     await Promise.allSettled(renewals);
@@ -298,6 +320,7 @@ export class IngestManager {
       generation: 0,
       stopped: false,
       down: false,
+      announced: false,
       errors: 0,
       restartTimer: null,
       ids: new LRUCache({ max: REMEMBERED_IDS }),
@@ -344,6 +367,9 @@ export class IngestManager {
   private restartLater(o: Owned, status: 'ended' | 'error'): void {
     if (o.stopped || o.restartTimer) return;
     this.retire(o);
+    // Once per stop: a stream that never came back since its last announcement is not announced again.
+    if (!o.announced) this.deps.hub.announce({ kind: 'closed', channel: o.channel, reason: status });
+    o.announced = true;
     let delayMs = this.options.retryEndedMs;
     if (status === 'error') {
       const ceiling = Math.min(Math.max(RETRY_ERROR_CAP_MS, this.options.retryErrorMs), this.options.retryErrorMs * 2 ** o.errors++);
@@ -430,10 +456,13 @@ export class IngestManager {
         if (e.error !== undefined) o.state.lastError = e.error;
         if (e.status === 'live') {
           o.down = false;
+          o.announced = false;
           o.errors = 0;
         } else if (e.status === 'ended' || e.status === 'error') {
           o.down = true;
+          this.report(o); // before the announcement: a cleanup prompted by it sees the status
           this.restartLater(o, e.status);
+          return;
         }
         this.report(o);
         return;
@@ -460,9 +489,13 @@ export class IngestManager {
    * Drops the stream here at once and stops its connection in the background (tracked for close()), then,
    * with `release`, gives the lease up: after the connection is closed, so that a successor's never overlaps it.
    */
-  private stop(o: Owned, release: boolean): Promise<void> {
+  private stop(o: Owned, release: boolean, reason?: 'deleted'): Promise<void> {
     if (o.stopped) return Promise.resolve();
     o.stopped = true;
+    // Only a deletion ends the stream for its subscribers (a lost lease or a shutdown hands it over), and a
+    // stream already announced as ended or failed is not announced twice.
+    if (reason && !o.announced) this.deps.hub.announce({ kind: 'closed', channel: o.channel, reason });
+    o.announced = true;
     this.owned.delete(o.rec.id);
     if (o.restartTimer) clearTimeout(o.restartTimer);
     o.restartTimer = null;

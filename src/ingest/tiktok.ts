@@ -51,7 +51,12 @@ export interface TikTokConnectorOptions {
    * what it returns: it attaches listeners, calls `connect()` and `disconnect()`.
    */
   createConnection?: (uniqueId: string) => TikTokLiveConnection;
+  /** Told of every user an event carries (handle, display name, avatar): the profile cache's tier 1. */
+  onUser?: UserSeen;
 }
+
+/** A platform user seen in an event: their login (handle), display name and avatar (an https URL) when given. */
+export type UserSeen = (login: string, displayName: string, avatarUrl: string | undefined) => void;
 
 type SignOptions = Pick<TikTokConnectorOptions, 'signApiKey' | 'signServerUrl' | 'sessionId' | 'ttTargetIdc'>;
 type EulerClient = TikTokLiveConnection['apiClient'];
@@ -102,6 +107,7 @@ interface Settings {
   secrets: string[];
   log: Logger | undefined;
   createConnection: (uniqueId: string) => TikTokLiveConnection;
+  onUser: UserSeen | undefined;
 }
 
 export class TikTokConnector implements IngestConnector {
@@ -116,6 +122,7 @@ export class TikTokConnector implements IngestConnector {
       secrets: [options.signApiKey, options.sessionId].filter((s): s is string => !!s),
       log: options.log,
       createConnection: options.createConnection ?? tiktokConnectionFactory(options),
+      onUser: options.onUser,
     };
   }
 
@@ -235,7 +242,16 @@ class TikTokSession {
       conn.on(event, listener);
       this.offs.push(() => conn.off(event, listener));
     };
-    on(WebcastEvent.CHAT, (m) => this.emit(toChat(m)));
+    const seen = (u: User | undefined): void => {
+      const login = u?.displayId;
+      if (!this.settings.onUser || !login) return;
+      const user = toUser(u);
+      this.settings.onUser(login, user.name, user.avatarUrl);
+    };
+    on(WebcastEvent.CHAT, (m) => {
+      seen(m.user);
+      this.emit(toChat(m));
+    });
     on(WebcastEvent.LIKE, (m) => {
       const total = Number(m.total);
       // An unset int64 reads "0"; passing it on would reset the stream's like counter.
@@ -243,11 +259,14 @@ class TikTokSession {
     });
     on(WebcastEvent.MEMBER, (m) => {
       // The same message type also announces subscriptions, which are not joins.
+      seen(m.user);
       if (m.action !== MemberMessageAction.MEMBER_MESSAGE_ACTION_SUBSCRIBED) this.emit({ kind: 'member', user: toUser(m.user) });
     });
     on(WebcastEvent.GIFT, (m) => {
       const gift = toGift(m);
-      if (gift) this.emit(gift);
+      if (!gift) return;
+      seen(m.user);
+      this.emit(gift);
     });
     on(WebcastEvent.ROOM_USER, (m) => this.emit({ kind: 'viewers', count: Number(m.total) || 0 }));
     // Sent for CONTROL_ACTION_STREAM_ENDED and _SUSPENDED; the library then disconnects by itself.

@@ -27,6 +27,8 @@ export interface TwitchConnectorOptions {
   /** How long an attempt may take from dialing to having joined before it is abandoned and retried. */
   connectTimeoutMs?: number;
   log?: Logger;
+  /** Told of every chatter (login, display name): the profile cache's tier 1. Twitch chat carries no avatar. */
+  onUser?: (login: string, displayName: string, avatarUrl: string | undefined) => void;
 }
 
 const DEFAULT_IRC_URL = 'wss://irc-ws.chat.twitch.tv:443';
@@ -167,6 +169,7 @@ export class TwitchConnector implements IngestConnector {
       maxMs: this.options.reconnectMaxMs ?? 30_000,
       connectTimeoutMs: this.options.connectTimeoutMs ?? 15_000,
       log: this.options.log,
+      onUser: this.options.onUser,
     });
   }
 }
@@ -178,6 +181,7 @@ interface SessionConfig {
   maxMs: number;
   connectTimeoutMs: number;
   log: Logger | undefined;
+  onUser: TwitchConnectorOptions['onUser'];
 }
 
 class TwitchSession implements IngestConnection {
@@ -248,7 +252,10 @@ class TwitchSession implements IngestConnection {
       this.setStatus('live');
     });
     client.on('message', (room: string, tags: ChatUserstate, text: string, self: boolean) => {
-      if (current() && !self && room === this.room && tags['message-type'] !== 'whisper') this.emit(toChat(tags, text));
+      if (!current() || self || room !== this.room || tags['message-type'] === 'whisper') return;
+      const chat = toChat(tags, text);
+      if (tags.username) this.config.onUser?.(tags.username, chat.user.name, undefined);
+      this.emit(chat);
     });
     // A message with bits is reported only as `cheer`, never as `message`, yet it is chat all the same.
     client.on('cheer', (room: string, tags: ChatUserstate, text: string) => {

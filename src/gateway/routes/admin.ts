@@ -1,8 +1,16 @@
 // Admin only: the overview (accounts, stored messages per source and label, API-key usage, and this
 // process's engine and WebSocket counters) and user management.
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../../auth/index.js';
-import { AdminStatsReply, MessageSourceSchema, RoleSchema, UserListReply, UserReply } from '../../contract/index.js';
+import {
+  AdminStatsReply,
+  CacheClearReply,
+  CacheStatsReply,
+  MessageSourceSchema,
+  RoleSchema,
+  UserListReply,
+  UserReply,
+} from '../../contract/index.js';
 import { channelTotals } from '../../store/channel-totals.js';
 import type { BucketStore, MessageStore } from '../../store/stores.js';
 import { cursorParam, intParam, QueryCursor, QueryInt } from '../query.js';
@@ -108,6 +116,7 @@ export function adminRoutes(
     route({
       method: 'patch',
       path: '/api/v1/admin/users/:id',
+      audit: { kind: 'user.admin_update' },
       auth: 'admin',
       rateLimit: 'api',
       tag: 'admin',
@@ -119,6 +128,54 @@ export function adminRoutes(
           ...(body.role === undefined ? {} : { role: body.role }),
           ...(body.disabled === undefined ? {} : { disabled: body.disabled }),
         }),
+      }),
+    }),
+  ];
+}
+
+/** A cache the admin cache routes report on and clear. */
+export interface AdminCache<S> {
+  stats(): S;
+  clearExpired(): number;
+}
+
+/** GET /admin/cache and POST /admin/cache/clear-expired: this process's caches (each process has its own). */
+export function adminCacheRoutes(caches: {
+  profiles: AdminCache<Static<typeof CacheStatsReply>['profiles']>;
+  identities?: AdminCache<NonNullable<Static<typeof CacheStatsReply>['identities']>>;
+}): Route[] {
+  return [
+    route({
+      method: 'get',
+      path: '/api/v1/admin/cache',
+      auth: 'admin',
+      tag: 'admin',
+      summary: "Sizes and hit ratios of this process's caches (profiles per tier, identities)",
+      response: CacheStatsReply,
+      handler: async () => ({
+        body: {
+          profiles: caches.profiles.stats(),
+          ...(caches.identities ? { identities: caches.identities.stats() } : {}),
+        },
+      }),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/admin/cache/clear-expired',
+      auth: 'admin',
+      rateLimit: 'api',
+      tag: 'admin',
+      summary: "Drop this process's expired cache entries now",
+      optionalBody: true,
+      body: Type.Object({}, { additionalProperties: false }),
+      response: CacheClearReply,
+      handler: async () => ({
+        body: {
+          cleared: {
+            profiles: caches.profiles.clearExpired(),
+            ...(caches.identities ? { identities: caches.identities.clearExpired() } : {}),
+          },
+        },
       }),
     }),
   ];

@@ -11,6 +11,7 @@ export function authRoutes(auth: AuthService): Route[] {
     route({
       method: 'post',
       path: `${base}/register`,
+      audit: { kind: 'register', target: (c) => (c.body as { username?: string } | undefined)?.username ?? null },
       auth: 'public',
       rateLimit: 'auth',
       tag: 'auth',
@@ -23,6 +24,7 @@ export function authRoutes(auth: AuthService): Route[] {
     route({
       method: 'post',
       path: `${base}/login`,
+      audit: { kind: 'login', target: (c) => (c.body as { username?: string } | undefined)?.username ?? null },
       auth: 'public',
       rateLimit: 'auth',
       tag: 'auth',
@@ -79,6 +81,7 @@ export function authRoutes(auth: AuthService): Route[] {
     route({
       method: 'post',
       path: '/api/v1/api-keys',
+      audit: { kind: 'api_key.create', target: (c) => c.principal?.userId ?? null },
       auth: 'user',
       rateLimit: 'auth',
       tag: 'auth',
@@ -112,6 +115,7 @@ export function authRoutes(auth: AuthService): Route[] {
     route({
       method: 'del',
       path: '/api/v1/api-keys/:id',
+      audit: { kind: 'api_key.delete' },
       auth: 'user',
       tag: 'auth',
       summary: 'Delete an API key',

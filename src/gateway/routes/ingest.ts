@@ -1,7 +1,8 @@
-// Ingestion over REST: define a Twitch or TikTok stream to ingest, list them with their live state, stop one.
+// Ingestion over REST: define a Twitch or TikTok stream to ingest, list them with their live state, stop one,
+// and (admins) remove every stream that ended or failed.
 import { Type } from '@sinclair/typebox';
 import type { Principal } from '../../auth/index.js';
-import { IngestListReply, IngestReply, SourceKindSchema } from '../../contract/index.js';
+import { IngestCleanupReply, IngestListReply, IngestReply, SourceKindSchema } from '../../contract/index.js';
 import type { IngestManager } from '../../ingest/index.js';
 import { route, type Route } from '../router.js';
 
@@ -19,6 +20,13 @@ export function ingestRoutes(ingest: IngestManager): Route[] {
     route({
       method: 'post',
       path: '/api/v1/ingest',
+      audit: {
+        kind: 'ingest.start',
+        target: (c) => {
+          const b = c.body as { source?: string; channel?: string } | undefined;
+          return b ? `${b.source ?? ''}:${b.channel ?? ''}` : null;
+        },
+      },
       auth: 'user',
       rateLimit: 'api',
       tag: 'ingest',
@@ -40,6 +48,17 @@ export function ingestRoutes(ingest: IngestManager): Route[] {
       handler: async () => ({ body: { items: await ingest.list() } }),
     }),
     route({
+      method: 'post',
+      path: '/api/v1/ingest/cleanup',
+      audit: { kind: 'ingest.cleanup', target: () => null },
+      auth: 'admin',
+      rateLimit: 'api',
+      tag: 'ingest',
+      summary: 'Remove every stream whose status is `ended` or `error` (admin)',
+      response: IngestCleanupReply,
+      handler: async () => ({ body: { deleted: await ingest.cleanup() } }),
+    }),
+    route({
       method: 'get',
       path: '/api/v1/ingest/:id',
       auth: 'user',
@@ -51,6 +70,7 @@ export function ingestRoutes(ingest: IngestManager): Route[] {
     route({
       method: 'del',
       path: '/api/v1/ingest/:id',
+      audit: { kind: 'ingest.stop' },
       auth: 'user',
       rateLimit: 'api',
       tag: 'ingest',

@@ -152,6 +152,7 @@ export function roomRoutes(
     route({
       method: 'post',
       path: '/api/v1/rooms/:id/close',
+      audit: { kind: 'room.close' },
       auth: 'user',
       rateLimit: 'api',
       tag: 'rooms',
@@ -163,6 +164,7 @@ export function roomRoutes(
     route({
       method: 'post',
       path: '/api/v1/rooms/:id/moderators',
+      audit: { kind: 'moderation.moderator_add' },
       auth: 'user',
       rateLimit: 'api',
       tag: 'rooms',
@@ -177,6 +179,7 @@ export function roomRoutes(
     route({
       method: 'del',
       path: '/api/v1/rooms/:id/moderators/:userId',
+      audit: { kind: 'moderation.moderator_remove', target: (c) => `${c.params.id ?? ''}/${c.params.userId ?? ''}` },
       auth: 'user',
       rateLimit: 'api',
       tag: 'rooms',
@@ -190,6 +193,7 @@ export function roomRoutes(
     route({
       method: 'del',
       path: '/api/v1/rooms/:id/messages/:messageId',
+      audit: { kind: 'moderation.message_delete', target: (c) => `${c.params.id ?? ''}/${c.params.messageId ?? ''}` },
       auth: 'user',
       rateLimit: 'api',
       tag: 'rooms',
@@ -203,6 +207,7 @@ export function roomRoutes(
     route({
       method: 'post',
       path: '/api/v1/rooms/:id/timeouts',
+      audit: { kind: 'moderation.timeout' },
       auth: 'user',
       rateLimit: 'api',
       tag: 'rooms',

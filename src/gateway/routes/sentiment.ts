@@ -4,7 +4,8 @@ import type { SentimentEngine, SentimentResult } from '../../sentiment/engine.js
 import { route, type Route } from '../router.js';
 import { batchBody, sentimentBody, type Limits } from '../schemas.js';
 
-export function sentimentRoutes(engine: SentimentEngine, limits: Limits & { maxBodyBytes: number }): Route[] {
+/** `instance`: the `X-Instance` value, repeated in every body as `predicted_by`. */
+export function sentimentRoutes(engine: SentimentEngine, limits: Limits & { maxBodyBytes: number }, instance: string): Route[] {
   const model = engine.info.name;
   const shape = (r: SentimentResult) => ({ label: r.label, score: r.score, scores: r.scores, model });
   return [
@@ -21,7 +22,7 @@ export function sentimentRoutes(engine: SentimentEngine, limits: Limits & { maxB
       response: SentimentReply,
       maxBodyBytes: Math.min(limits.maxBodyBytes, limits.maxTextLength * 12 + 1024),
       admit: () => engine.admit(),
-      handler: async ({ body }) => ({ body: shape(await engine.classify(body.text)) }),
+      handler: async ({ body }) => ({ body: { ...shape(await engine.classify(body.text)), predicted_by: instance } }),
     }),
     route({
       method: 'post',
@@ -37,7 +38,7 @@ export function sentimentRoutes(engine: SentimentEngine, limits: Limits & { maxB
       admit: () => engine.admit(),
       handler: async ({ body }) => {
         const results = await engine.classifyMany(body.texts);
-        return { body: { results: results.map(shape), model, count: results.length } };
+        return { body: { results: results.map(shape), model, count: results.length, predicted_by: instance } };
       },
     }),
     route({
