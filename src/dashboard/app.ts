@@ -233,7 +233,12 @@ function connect(): void {
   });
   conn.on('room_state', (r) => onRoomState(r));
   conn.on('notification', (n) => onNotification(n));
-  conn.on('closed', (c) => c.channel === state.channel && notify(`${c.channel} was closed by its host: posting is over.`, 'info'));
+  conn.on('closed', (c) => {
+    if (c.channel !== state.channel) return;
+    // Ingested streams say why they stopped; a room is closed by its host.
+    const why = c.reason === undefined || c.reason === 'closed' ? 'was closed by its host: posting is over' : `stopped (${c.reason})`;
+    notify(`${c.channel} ${why}.`, 'info');
+  });
   conn.on('error', (e) => {
     if (e.code === 'socket_error') return; // the reconnecting status says it
     if (e.fatal === true) setConnection('idle', 'offline: sign in again'); // credentials refused: it stopped
