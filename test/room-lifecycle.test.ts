@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../src/auth/index.js';
 import type { PlainEvent } from '../src/channels/bus.js';
 import { RoomLifecycleService } from '../src/channels/room-lifecycle.js';
-import { MemoryRoomStore, type RoomRecord, type RoomStore } from '../src/channels/rooms.js';
+import { MemoryRoomStore, privateRoom, type RoomRecord, type RoomStore } from '../src/channels/rooms.js';
 import { createLogger } from '../src/observability/log.js';
 import { call, ROBERTA, startServer, type TestServer } from './helpers.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
@@ -45,19 +45,9 @@ describe('RoomLifecycleService over one store (several processes sweeping, membe
   it('advances a due room once however many sweepers race, and keeps it only when both members decided', async () => {
     const store = new MemoryRoomStore();
     const now = Date.now();
-    await store.create({
-      id: 'pair',
-      title: 'pair',
-      ownerId: null,
-      moderators: [],
-      opensAt: null,
-      closesAt: null,
-      closedAt: null,
-      createdAt: now,
-      timeouts: {},
-      members: ['u1', 'u2'],
-      lifecycle: { state: 'countdown', endsAt: now - 1, decisions: {}, seq: 4 },
-    });
+    await store.create(
+      privateRoom('pair', ['u1', 'u2'], 'pair', now, { lifecycle: { state: 'countdown', endsAt: now - 1, decisions: {}, seq: 4 } }),
+    );
     const sweepers = Array.from({ length: 5 }, () => make(store));
     const moved = await Promise.all(sweepers.map((s) => s.sweep(now)));
     expect(moved.reduce((a, b) => a + b, 0)).toBe(1);

@@ -242,24 +242,10 @@ export class ProfileService {
   }
 
   private view(r: ProfileRecord): Profile {
-    if (r.avatarUrl !== null)
-      return {
-        source: r.source,
-        username: r.username,
-        displayName: r.displayName,
-        avatarUrl: r.avatarUrl,
-        tier: r.tier,
-        fetchedAt: r.fetchedAt,
-      };
+    const { avatarUrl } = r;
+    if (avatarUrl !== null) return { ...r, avatarUrl };
     // Known, without an avatar: the initials of their display name.
-    return {
-      source: r.source,
-      username: r.username,
-      displayName: r.displayName,
-      avatarUrl: avatarPath(r.source, r.username),
-      tier: 'initials',
-      fetchedAt: r.fetchedAt,
-    };
+    return { ...r, avatarUrl: avatarPath(r.source, r.username), tier: 'initials' };
   }
 
   private remember(profile: Profile): Profile {
