@@ -51,7 +51,12 @@ describe('gateways on a Redis Cluster', () => {
     await sleep(300); // sharded subscriptions settle
     const fromB = await WsClient.open(b.url, `token=${bob.token}`);
     clients.push(fromB);
-    fromB.send({ type: 'chat', channel: 'room:cross', text: 'hello over the cluster' });
+    fromB.send({ type: 'chat', channel: 'room:cross', text: 'hello over the cluster', ref: 'c1' });
+    // Appended first (the ack), then delivered by each gateway's subscription.
+    expect(await fromB.until((fs) => fs.find((f) => f.type === 'ack' || f.type === 'error'), 10_000)).toMatchObject({
+      type: 'ack',
+      ref: 'c1',
+    });
     for (const c of [onA, onB]) await c.until((fs) => fs.some((f) => f.type === 'message'), 10_000);
   });
 });

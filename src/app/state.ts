@@ -30,7 +30,15 @@ import { RedisRateLimiter } from '../limits/redis-rate-limiter.js';
 import { MemoryRateLimiter, type RateLimiter } from '../limits/rate-limiter.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
-import { closeRedis, clusterFailure, connectClient, createSubscriberClient, isReady, type RedisTarget } from '../redis/connection.js';
+import {
+  closeRedis,
+  clusterFailure,
+  connectClient,
+  createSubscriberClient,
+  isReady,
+  withKnownMasters,
+  type RedisTarget,
+} from '../redis/connection.js';
 import { ClusterEpoch, type StateLossPolicy } from '../redis/epoch.js';
 import { migrateKeyLayout } from '../redis/migrate.js';
 import { MemoryMatchQueue, type MatchQueue } from '../social/queue.js';
@@ -143,7 +151,7 @@ export async function redisState(
     );
   }, EPOCH_CHECK_MS);
   checker.unref();
-  const subscriber = createSubscriberClient(target, log);
+  const subscriber = createSubscriberClient(withKnownMasters(target, redis), log);
   const presence = new RedisPresenceStore(redis, { log, ttlMs: presenceTtlMs, heartbeatMs: Math.floor(presenceTtlMs / 3) });
   const bus = new RedisChannelBus(redis, subscriber, { log, history });
   void bus.watch(SYSTEM_CHANNEL);

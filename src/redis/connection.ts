@@ -169,6 +169,20 @@ export function createSubscriberClient(target: RedisTarget, log?: RedisLog, opti
   return observe(new Cluster(seeds(target.clusterNodes), clusterOptions(target, { ...options, name }, true)), name, log);
 }
 
+/**
+ * The target with every master `client` knows of added to a cluster's seed nodes. The sharded subscriber
+ * client is seeded with it: ioredis builds a shard's subscriber from the nodes it has connected to, and while
+ * it starts, a subscriber group reset can run with the seed nodes only; a master missing from them then has
+ * no subscriber, its channels' SSUBSCRIBE fails, and the group does not notice (seen with ioredis 5.11).
+ */
+export function withKnownMasters(target: RedisTarget, client: RedisClient): RedisTarget {
+  if ('url' in target || !isCluster(client)) return target;
+  const known = client.nodes('master').map(({ options }) => formatNodeAddress(options.host ?? 'localhost', options.port ?? 6379));
+  return { ...target, clusterNodes: [...new Set([...target.clusterNodes, ...known])] };
+}
+
+const formatNodeAddress = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+
 /** `client` once ready; disconnected when it does not get there. */
 async function whenReady<C extends RedisClient>(client: C): Promise<C> {
   try {
