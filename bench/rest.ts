@@ -75,6 +75,28 @@ interface Row {
   non2xx: number;
   avgBatch: number | null;
   vsBare: number;
+  /** The server's event-loop delay over the row's window (its /metrics, monitorEventLoopDelay), when read. */
+  eventLoop?: EventLoopDelay | null;
+}
+
+interface EventLoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/**
+ * The server's event-loop delay since the previous /metrics scrape: prom-client's default metrics read a
+ * monitorEventLoopDelay histogram and reset it on every scrape, so a scrape before a window starts a fresh one.
+ */
+async function eventLoopDelay(base: string): Promise<EventLoopDelay | null> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (name: string): number | null => {
+    const m = new RegExp(`^chatpulse_nodejs_eventloop_lag_${name}_seconds(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+    return m ? Number(m[1]) * 1000 : null;
+  };
+  const [p50Ms, p99Ms, maxMs] = [read('p50'), read('p99'), read('max')];
+  return p50Ms === null || p99Ms === null || maxMs === null ? null : { p50Ms, p99Ms, maxMs };
 }
 
 interface Scenario {
@@ -188,9 +210,13 @@ async function measurePaced(scenario: string, server: Server, token: string, bod
   progress(`${scenario} (ChatPulse): ${rate} req/s offered, evenly spaced, 1s warm-up + ${durationS}s`);
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
   await paced(server.url, '/api/v1/sentiment', headers, body, rate, 1);
-  const [r, avgBatch] = await withBatchSize({ server, token }, () =>
-    paced(server.url, '/api/v1/sentiment', headers, body, rate, durationS),
-  );
+  let eventLoop: EventLoopDelay | null = null;
+  const [r, avgBatch] = await withBatchSize({ server, token }, async () => {
+    await eventLoopDelay(server.url); // starts the window's histogram
+    const result = await paced(server.url, '/api/v1/sentiment', headers, body, rate, durationS);
+    eventLoop = await eventLoopDelay(server.url);
+    return result;
+  });
   const p50 = percentile(r.latencies, 50);
   const p99 = percentile(r.latencies, 99);
   const reqPerS = r.done / durationS;
@@ -208,6 +234,7 @@ async function measurePaced(scenario: string, server: Server, token: string, bod
     non2xx: r.non2xx,
     avgBatch,
     vsBare: reqPerS / bareReqPerS,
+    eventLoop,
   };
 }
 
@@ -612,6 +639,7 @@ try {
     '',
     `- GET /health vs bare uWS: ${fmt(healthRatio * 100, 1)}% (target >= 70%: ${met(targets.healthVsBareUws.met)})`,
     `- cache-miss p99 at half peak (${halfRate} req/s offered): ${half.p99Ms} ms (target <= 20 ms: ${met(targets.p99AtHalfPeakMs.met)})`,
+    `- server event-loop delay during the half-peak row (monitorEventLoopDelay via /metrics): ${half.eventLoop ? `p50 ${fmt(half.eventLoop.p50Ms, 2)} ms, p99 ${fmt(half.eventLoop.p99Ms, 2)} ms, max ${fmt(half.eventLoop.maxMs, 2)} ms` : 'not read'}`,
     `- cache-miss p99 light load (1 connection): ${light.p99Ms} ms vs ${peak.p99Ms} ms at peak (${connections} connections)`,
     `- load avg at end: ${loadAvgEnd}`,
     '',

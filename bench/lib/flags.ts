@@ -1,16 +1,25 @@
 // Command-line flags of the bench programs: every flag takes a value but a few switches, and numbers are
 // checked at start with the flag's name in the error, not found wrong halfway through a run.
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
+import { enableProfiling } from './profile.js';
 
 type Flags<V extends string, S extends string> = Partial<Record<V, string> & Record<S, boolean>>;
 
-/** process.argv's flags: `valued` ones take a string, `switches` are booleans; an unknown flag throws. */
+/**
+ * process.argv's flags: `valued` ones take a string, `switches` are booleans; an unknown flag throws. Every
+ * bench also takes `--profile` (CPU profiles of the ChatPulse processes it starts, see profile.ts).
+ */
 export function parseFlags<V extends string, S extends string = never>(valued: readonly V[], switches: readonly S[] = []): Flags<V, S> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  const options: Record<string, { type: 'string' | 'boolean' }> = { profile: { type: 'boolean' } };
   for (const name of valued) options[name] = { type: 'string' };
   for (const name of switches) options[name] = { type: 'boolean' };
-  return parseArgs({ options }).values as Flags<V, S>;
+  const { profile, ...values } = parseArgs({ options }).values;
+  if (profile === true) console.error(`profiling: CPU profiles of every ChatPulse process go to ${enableProfiling(benchName())}/`);
+  return values as Flags<V, S>;
 }
+
+const benchName = (): string => basename(process.argv[1] ?? 'bench', '.js');
 
 /** A positive number from a flag, with the flag's name in the error. */
 export function positive(name: string, raw: string | undefined, fallback: number): number {

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT } from '../../src/paths.js';
+import { profileArgs } from './profile.js';
 
 const live = new Set<ChildProcess>();
 // Processes that are not our children (cluster workers forked by a ChatPulse primary).
@@ -89,7 +90,8 @@ export function startServer(
   ready: (line: Record<string, unknown>) => number | null,
   timeoutMs: number,
 ): Promise<StartedServer> {
-  const child = spawnNode(args, env, false);
+  // With --profile, every server a bench starts (its cluster workers too: they inherit execArgv) is profiled.
+  const child = spawnNode([...profileArgs(), ...args], env, false);
   let echoed = 0;
   let lastError = '';
   return new Promise((resolve, reject) => {
