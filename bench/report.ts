@@ -7,14 +7,17 @@
 // is reported as failed (exit code and last lines) and the others still run; the exit code is then 1.
 // Then it reads each bench's JSON and writes bench/results/latest.md (and latest.json): the machine, the
 // date, and per area a table of the headline figures against the baseline each bench measured in the
-// same run, with the ratio. Quick runs are short and single-round: for quoting, run the full bench.
+// same run, with the ratio. Only a complete run (every area, none failed) replaces latest.md; a partial
+// (--only, --skip) or failed one writes bench/results/quick/partial-<date>.md instead (lib/report-path.ts).
+// Quick runs are short and single-round: for quoting, run the full bench.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseFlags } from './lib/flags.js';
 import { loadAvgNow, machine, repoRoot, type Machine } from './lib/machine.js';
 import { sleep } from './lib/phases.js';
+import { reportPaths } from './lib/report-path.js';
 import { fmt, markdownTable, progress } from './lib/results.js';
 
 // ============================================================================== the benches, quick mode
@@ -577,7 +580,9 @@ const USAGE = `usage: npm run bench [-- --only ${AREAS.join(',')}] [--skip LIST]
   --only LIST   run just these benches (comma-separated)
   --skip LIST   run all but these
   --verbose     stream every line the benches print, not only their progress lines and stderr
-  --from DIR    run nothing: write latest.md / latest.json from the results already in DIR (e.g. bench/results)`;
+  --from DIR    run nothing: write the report from the results already in DIR (e.g. bench/results)
+A run of every bench with none failed writes bench/results/latest.md and latest.json; a partial (--only,
+--skip) or failed one writes bench/results/quick/partial-<date>.md and .json and leaves latest.md as it was`;
 
 function usageError(message: string): never {
   console.error(`bench report: ${message}\n${USAGE}`);
@@ -614,8 +619,6 @@ const QUICK_DIR = join(repoRoot, 'bench', 'results', 'quick');
 /** --from DIR: run nothing, report on the results already in DIR (e.g. bench/results, the full runs). */
 const FROM_DIR = flags.from === undefined ? null : isAbsolute(flags.from) ? flags.from : resolve(repoRoot, flags.from);
 const RESULTS_DIR = FROM_DIR ?? QUICK_DIR;
-const LATEST_MD = join(repoRoot, 'bench', 'results', 'latest.md');
-const LATEST_JSON = join(repoRoot, 'bench', 'results', 'latest.json');
 const TAIL_LINES = 20;
 const HEARTBEAT_MS = 30_000;
 const KILL_GRACE_MS = 10_000;
@@ -1003,9 +1006,12 @@ const json = {
     })),
   })),
 };
-writeFileSync(LATEST_MD, markdown.endsWith('\n') ? markdown : markdown + '\n');
-writeFileSync(LATEST_JSON, JSON.stringify(json, null, 2) + '\n');
+// Only a complete run replaces the committed latest.md / latest.json; others go beside them.
+const out = reportPaths(repoRoot, { only, skip, failed: failed.length }, new Date());
+mkdirSync(dirname(out.md), { recursive: true });
+writeFileSync(out.md, markdown.endsWith('\n') ? markdown : markdown + '\n');
+writeFileSync(out.json, JSON.stringify(json, null, 2) + '\n');
 progress(
-  `wrote ${rel(LATEST_MD)} and ${rel(LATEST_JSON)} in ${durationWords(tookS)}${failed.length > 0 ? `; FAILED: ${failed.map((o) => o.bench.name).join(', ')}` : ''}`,
+  `wrote ${rel(out.md)} and ${rel(out.json)}${out.latest ? '' : ' (a partial or failed run: bench/results/latest.md is left as it was)'} in ${durationWords(tookS)}${failed.length > 0 ? `; FAILED: ${failed.map((o) => o.bench.name).join(', ')}` : ''}`,
 );
 process.exitCode = failed.length > 0 ? 1 : 0;

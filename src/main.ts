@@ -1,6 +1,8 @@
 // Process entry: read the environment; with WORKERS > 1 become the cluster primary, else (or in a worker)
 // start ChatPulse and drain on SIGTERM/SIGINT.
 import cluster from 'node:cluster';
+import { logBanner, startupBanner } from './app/banner.js';
+import { jwtSecretSource } from './app/dev-secret.js';
 import { startChatPulse } from './app/index.js';
 import { runPrimary } from './cluster/primary.js';
 import { ConfigError, loadConfig, logLevelFrom, type Config } from './config.js';
@@ -9,9 +11,14 @@ import { createLogger } from './observability/log.js';
 const log = createLogger(logLevelFrom(process.env));
 
 try {
-  const config = loadConfig(process.env);
+  const loaded = loadConfig(process.env);
+  // Without JWT_SECRET a development server keeps a generated secret in .chatpulse/dev-secret, so tokens
+  // survive restarts (app/dev-secret.ts); with WORKERS > 1 JWT_SECRET is required (Redis), so every worker
+  // reads the same value from the environment.
+  const secret = jwtSecretSource(loaded.jwtSecret, process.env);
+  const config: Config = secret.kind === 'file' ? { ...loaded, jwtSecret: secret.secret } : loaded;
   if (config.workers > 1 && cluster.isPrimary) {
-    await runPrimary(
+    const port = await runPrimary(
       {
         workers: config.workers,
         host: config.host,
@@ -22,8 +29,11 @@ try {
       },
       log,
     );
+    logBanner(log, startupBanner(config, port, secret));
   } else {
-    await serve(config);
+    const port = await serve(config);
+    // Once per start: a cluster worker leaves the banner to its primary.
+    if (port !== null && cluster.isPrimary) logBanner(log, startupBanner(config, port, secret));
   }
 } catch (err) {
   // Configuration and model problems are the operator's to fix: say what, without a stack trace.
@@ -35,7 +45,8 @@ try {
   process.exit(1);
 }
 
-async function serve(config: Config): Promise<void> {
+/** Starts ChatPulse; the port it listens on, or null when a signal arrived while it was starting. */
+async function serve(config: Config): Promise<number | null> {
   // Handlers go in before the start: a signal that arrives while starting (or right after "listening")
   // drains as soon as the server exists instead of killing the process mid-write.
   let server: Awaited<ReturnType<typeof startChatPulse>> | null = null;
@@ -67,5 +78,9 @@ async function serve(config: Config): Promise<void> {
   // not a reason to drop every other client's connection with the process.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
   server = await startChatPulse(config, log);
-  if (requested !== null) drain(requested);
+  if (requested !== null) {
+    drain(requested);
+    return null;
+  }
+  return server.port;
 }

@@ -123,7 +123,7 @@ describe('the wire contract', () => {
       ).toMatch(/ts/);
     });
 
-    it('room traffic: subscribed, message, messages, presence, mood, likes, pong, authed, error', async () => {
+    it('room traffic: subscribed, message, messages, presence, mood, moment, likes, pong, authed, error', async () => {
       await a.subscribe('room:contract');
       await b.subscribe('room:contract', true);
       a.send({ type: 'chat', channel: 'room:contract', text: 'what a great stream', ref: 'first' });
@@ -132,6 +132,15 @@ describe('the wire contract', () => {
       await hasType(b, 'messages', 'room:contract');
       await hasType(a, 'presence', 'room:contract');
       await hasType(a, 'mood', 'room:contract');
+      // A moment as the hub sends one it detected, to both kinds of subscriber (this suite's random model
+      // makes no bursts: test/moments.test.ts drives real detection with the bundled model).
+      s.app.hub.announce({
+        kind: 'frame',
+        channel: 'room:contract',
+        frame: frames.moment('room:contract', 'hype', 0.8123, Date.now(), ['what a great stream']),
+      });
+      await hasType(a, 'moment', 'room:contract');
+      await hasType(b, 'moment', 'room:contract');
 
       b.send({ type: 'like', channel: 'room:contract', message_id: msg.id });
       a.send({ type: 'like', channel: 'room:contract' });
@@ -342,12 +351,20 @@ describe('the wire contract', () => {
       );
       const gift = { channel: 'tiktok:x', user, gift: 'Rose', count: 3, diamonds: 3, ts: 7 };
       expect(frames.gift(gift)).toBe(JSON.stringify({ type: 'gift', ...gift }));
+      const moment = { channel: 'room:finals', kind: 'tilt' as const, score: -0.61, ts: 9, sample: ['L', 'Sadge'] };
+      expect(frames.moment(moment.channel, moment.kind, moment.score, moment.ts, moment.sample)).toBe(
+        JSON.stringify({ type: 'moment', ...moment }),
+      );
+      // A quiet window: no score (null), not a neutral 0.
+      const quiet = { counts: { negative: 0, neutral: 0, positive: 0 }, score: null, rate: 0, window_s: 10 };
       // Every constructor's output is a frame of its own schema.
       for (const f of [
         m1,
         frames.message({ ...ingested, offset: 2 }),
         frames.messages('room:finals', [m1]),
         frames.mood('room:finals', short, long, 5),
+        frames.mood('room:finals', quiet, long, 5),
+        frames.moment(moment.channel, moment.kind, moment.score, moment.ts, moment.sample),
         frames.gift(gift),
         frames.error({ code: 'x', message: 'y', channel: 'c', retry_after_ms: 5 }),
       ]) {
@@ -397,6 +414,7 @@ describe('the wire contract', () => {
         await call(s.url, 'GET', '/api/v1/channels/twitch:streamer/messages', { token }),
       );
       conforms('get', '/api/v1/channels/:channel/timeline', await call(s.url, 'GET', '/api/v1/channels/room:contract/timeline', { token }));
+      conforms('get', '/api/v1/channels/:channel/moments', await call(s.url, 'GET', '/api/v1/channels/room:contract/moments', { token }));
       const report = await call(s.url, 'POST', '/api/v1/reports', {
         token,
         body: { channel: 'room:contract', from: Date.now() - 3_600_000, to: Date.now() + 1000 },
@@ -479,7 +497,7 @@ describe('the wire contract', () => {
     it('has one message and one operation per frame type: the server receives client frames and sends its own', () => {
       const all = [...CLIENT_TYPES, ...SERVER_FRAME_TYPES];
       expect(CLIENT_TYPES).toHaveLength(7);
-      expect(SERVER_FRAME_TYPES).toHaveLength(16);
+      expect(SERVER_FRAME_TYPES).toHaveLength(17);
       expect(Object.keys(doc.components.messages).sort()).toEqual([...all].sort());
       expect(Object.keys(doc.channels.live?.messages ?? {}).sort()).toEqual([...all].sort());
       expect(doc.channels.live?.address).toBe('/ws');

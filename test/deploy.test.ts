@@ -416,10 +416,10 @@ describe('Kubernetes manifests: cross-references', () => {
     expect(includesLabels(selector, podLabels)).toBe(true);
     expect(includesLabels(service.spec?.selector, podLabels)).toBe(true);
     for (const p of service.spec?.ports ?? []) expect([port?.name, port?.containerPort]).toContain(p.targetPort);
-    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata?.name });
+    expect(hpa.spec?.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata?.name });
     expect(includesLabels(pdb.spec?.selector?.matchLabels, podLabels)).toBe(true);
     // A PDB that allows no eviction at the HPA's minimum would block every node drain.
-    const min = hpa.spec.minReplicas ?? 1;
+    const min = hpa.spec?.minReplicas ?? 1;
     expect(min).toBeGreaterThanOrEqual(2);
     if (pdb.spec?.minAvailable !== undefined) expect(Number(pdb.spec.minAvailable)).toBeLessThan(min);
     else expect(pdb.spec?.maxUnavailable).toBe(1);
@@ -431,7 +431,7 @@ describe('Kubernetes manifests: cross-references', () => {
   });
 
   it('the HPA scales on CPU and on WebSocket connections per pod', () => {
-    const metrics = hpa.spec.metrics ?? [];
+    const metrics = hpa.spec?.metrics ?? [];
     expect(metrics.find((m) => m.type === 'Resource')?.resource).toMatchObject({
       name: 'cpu',
       target: { type: 'Utilization', averageUtilization: 70 },

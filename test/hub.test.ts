@@ -7,6 +7,7 @@ import { MemoryChannelBus, messageEvent, type BusEvent, type ChannelBus, type Pl
 import type { AppendRef, HistoryOptions, NewMessage } from '../src/channels/history.js';
 import { ChannelHub, topicOf, type Fanout, type HubDeps, type HubOptions, type Since, type Welcome } from '../src/channels/hub.js';
 import { MemoryLikeStore } from '../src/channels/likes.js';
+import type { Moment } from '../src/channels/moments.js';
 import { MemoryPresenceStore } from '../src/channels/presence.js';
 import type { RoomRecord } from '../src/channels/rooms.js';
 import { MemoryRateLimiter } from '../src/limits/rate-limiter.js';
@@ -152,7 +153,7 @@ class WatchingBus implements ChannelBus {
   }
 }
 
-function setup(options: { bus?: ChannelBus; hub?: Partial<HubOptions> } = {}) {
+function setup(options: { bus?: ChannelBus; hub?: Partial<HubOptions>; deps?: Partial<HubDeps> } = {}) {
   const engine = new FakeEngine();
   const fanout = new FakeFanout();
   const bus = options.bus ?? new MemoryChannelBus();
@@ -167,6 +168,7 @@ function setup(options: { bus?: ChannelBus; hub?: Partial<HubOptions> } = {}) {
       rooms: { resolve: async (id) => room(id), postRefusal: () => null, badges: () => [] },
       chatLimiter: new MemoryRateLimiter(1_000, 60, 'test-chat'),
       recorder: { record: (m) => void recorded.push(m), remove: () => undefined },
+      ...options.deps,
     },
     { ...OPTIONS, ...options.hub },
   );
@@ -339,6 +341,32 @@ describe('ChannelHub delivery', () => {
     expect(welcome.offset).toBe(1);
   });
 
+  it('announces a moment once, to both topics after the pending batch, and stores it once', async () => {
+    const stored: Moment[] = [];
+    const { bus, fanout } = setup({ deps: { momentStore: { insert: async (m) => void stored.push(m) } } });
+    fanout.watchers.set(topicOf('room:lobby', true), 1);
+    for (let i = 1; i <= 12; i++) void bus.append(message('room:lobby', `A${i}`, `pog ${i}`));
+    // An empty baseline counts as neutral: the 8th message of 0.85 is a hype moment; the cooldown holds after it.
+    const expected = { type: 'moment', channel: 'room:lobby', kind: 'hype', score: 0.85, sample: ['pog 1', 'pog 2', 'pog 3'] };
+    expect(fanout.frames('c:room:lobby', 'moment')).toMatchObject([expected]);
+    const batched = fanout.frames('b:room:lobby');
+    expect(batched.map((f) => f.type)).toEqual(['messages', 'moment']);
+    expect((batched[0] as { items: unknown[] }).items).toHaveLength(8);
+    expect(stored).toMatchObject([{ id: 'hype:A8', kind: 'hype', channel: 'room:lobby' }]);
+  });
+
+  it('does not announce, late or again, a moment that happened before this process watched the channel', async () => {
+    const bus = new WatchingBus();
+    const { fanout, hub } = setup({ bus });
+    for (let i = 1; i <= 8; i++) await bus.append(message('room:lobby', `A${i}`, `pog ${i}`));
+    await hub.join('room:lobby', 'conn-1');
+    await welcomeOf(hub, 'room:lobby');
+    // Rebuilt from history with the moment discarded: its cooldown holds here as on a process that saw it.
+    for (let i = 9; i <= 16; i++) await bus.append(message('room:lobby', `A${i}`, `pog ${i}`));
+    expect(fanout.frames('c:room:lobby', 'message')).toHaveLength(8);
+    expect(fanout.frames('c:room:lobby', 'moment')).toEqual([]);
+  });
+
   it('pushes mood on the tick only to channels someone watches, and stops once a channel has settled', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     const { bus, fanout, hub } = setup();
@@ -361,6 +389,8 @@ describe('ChannelHub delivery', () => {
       // Once quiet past the short window, one last frame goes out, then none.
       await vi.advanceTimersByTimeAsync(OPTIONS.moodWindowS * 1_000 + 5 * OPTIONS.moodTickMs);
       const count = fanout.frames('c:room:lobby', 'mood').length;
+      // That last frame's short window is empty: its score is null (quiet), not 0 (neutral).
+      expect(fanout.frames('c:room:lobby', 'mood').at(-1)).toMatchObject({ score: null, rate: 0 });
       await vi.advanceTimersByTimeAsync(5 * OPTIONS.moodTickMs);
       expect(fanout.frames('c:room:lobby', 'mood')).toHaveLength(count);
       expect(hub.counters.moodFrames).toBe(count);

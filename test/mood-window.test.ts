@@ -14,7 +14,8 @@ describe('MoodWindow', () => {
     for (const now of [10_500, 10_999]) {
       expect(w.summary(now, 1)).toEqual({ counts: counts(0, 0, 1), score: 1, rate: 1, window_s: 1 });
     }
-    expect(w.summary(11_000, 1)).toEqual({ counts: counts(0, 0, 0), score: 0, rate: 0, window_s: 1 });
+    // A quiet window has no score: null, not a neutral 0.
+    expect(w.summary(11_000, 1)).toEqual({ counts: counts(0, 0, 0), score: null, rate: 0, window_s: 1 });
   });
 
   it('counts the current second when the ring is one second long', () => {
@@ -45,7 +46,7 @@ describe('MoodWindow', () => {
     expect(w.summary(105_999, 5).counts).toEqual(counts(0, 4, 1));
     expect(w.summary(106_000, 5)).toEqual({ counts: counts(0, 4, 0), score: 0, rate: 0.8, window_s: 5 });
     expect(w.summary(109_999, 5).counts).toEqual(counts(0, 1, 0)); // 105 s is the oldest of 105..109
-    expect(w.summary(110_000, 5)).toEqual({ counts: counts(0, 0, 0), score: 0, rate: 0, window_s: 5 });
+    expect(w.summary(110_000, 5)).toEqual({ counts: counts(0, 0, 0), score: null, rate: 0, window_s: 5 });
   });
 
   it('a window as long as the ring counts its oldest second, and never a stale lap of the ring', () => {

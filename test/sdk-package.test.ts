@@ -146,7 +146,7 @@ describe('chatpulse/client as a package', () => {
       apiKeys: ['create', 'list', 'delete'],
       sentiment: ['predict', 'batch'],
       model: ['get'],
-      channels: ['list', 'messages', 'timeline'],
+      channels: ['list', 'messages', 'timeline', 'moments'],
       reports: ['create', 'list', 'get', 'delete'],
       ingest: ['create', 'list', 'get', 'delete'],
       rooms: ['create', 'countdown', 'decide', 'list', 'get', 'upload'],

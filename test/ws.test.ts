@@ -230,6 +230,10 @@ describe('websocket channels', () => {
     const count = watcher.of('mood').length;
     await sleep(1000);
     expect(watcher.of('mood').length).toBe(count);
+    // The last one went out once the short window was empty: it has no score (null, quiet), the long one has.
+    const last = watcher.of('mood').at(-1);
+    expect(last?.score).toBeNull();
+    expect(typeof (last?.long as { score: unknown }).score).toBe('number');
     // A new subscriber gets the current mood at once (the long window still holds the traffic).
     const late = await open();
     await late.subscribe('room:mood');

@@ -92,7 +92,7 @@ export interface HttpDeps {
   addresses: ClientAddress;
   baseHeaders: Readonly<Record<string, string>>;
   state: Pick<SharedState, 'limiter' | 'users'>;
-  persistent: Pick<PersistentState, 'messages' | 'buckets' | 'reports' | 'audit'>;
+  persistent: Pick<PersistentState, 'messages' | 'buckets' | 'reports' | 'audit' | 'moments'>;
   readiness: Readiness;
   auth: AuthService;
   engine: SentimentEngine;
@@ -158,7 +158,7 @@ export function mountHttp(app: TemplatedApp, d: HttpDeps): Router {
     ...likeRoutes(d.hub),
     ...matchRoutes(d.match),
     ...ingestRoutes(d.ingest),
-    ...historyRoutes({ hub: d.hub, ...stores, history: d.history }),
+    ...historyRoutes({ hub: d.hub, ...stores, history: d.history, moments: persistent.moments }),
     ...reportRoutes(persistent.reports, d.history, {
       maxPerUser: config.quotas.reportsPerUser,
       retentionDays: config.quotas.reportRetentionDays,

@@ -109,6 +109,8 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     moods,
     files,
     identities,
+    momentStore: persistent.moments,
+    onMomentError: (err: unknown) => log.warn({ err }, 'a moment was not stored'),
   };
   const hub = new ChannelHub(
     {

@@ -16,6 +16,8 @@ import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { MongoBucketStore } from '../store/mongo-buckets.js';
 import { MongoMessageStore } from '../store/mongo-messages.js';
+import { MongoMomentStore } from '../store/mongo-moments.js';
+import { MemoryMomentStore, type MomentStore } from '../store/moments.js';
 import { MongoReportStore } from '../store/mongo-reports.js';
 import {
   MemoryBucketStore,
@@ -60,6 +62,8 @@ export interface PersistentState {
   messages: MessageStore;
   buckets: BucketStore;
   reports: ReportStore;
+  /** Hype and tilt moments, kept with the timeline (src/channels/moments.ts). */
+  moments: MomentStore;
   /** The audit log: a memory ring by default, a TTL-indexed collection with MongoDB. */
   audit: AuditStore;
   /** Only with MongoDB: otherwise these stay with the shared state (Redis or memory). */
@@ -81,6 +85,7 @@ export async function persistentState(config: Config, log: Logger): Promise<Pers
       messages: new MemoryMessageStore({ maxPerChannel: config.store.memoryMessagesPerChannel }),
       buckets: new MemoryBucketStore({ retentionMs: config.store.memoryBucketRetentionHours * 3_600_000 }),
       reports: new MemoryReportStore(),
+      moments: new MemoryMomentStore({ retentionMs: config.store.memoryBucketRetentionHours * 3_600_000 }),
       audit: new MemoryAuditStore(),
       accounts: null,
       files: new FolderFileStore(config.files.dir),
@@ -105,6 +110,8 @@ export async function persistentState(config: Config, log: Logger): Promise<Pers
   const stores = mongoStores(mongo);
   const audit = new MongoAuditStore(mongo.db, config.auditRetentionDays);
   await audit.ensureIndexes();
+  const moments = new MongoMomentStore(mongo.db);
+  await moments.ensureIndexes(config.store.messageRetentionDays);
   let healthy = true;
   // Readiness must not wait on a round trip per probe: a background ping keeps the answer fresh.
   const pinger = setInterval(() => {
@@ -119,6 +126,7 @@ export async function persistentState(config: Config, log: Logger): Promise<Pers
     messages: stores.messages,
     buckets: stores.buckets,
     reports: stores.reports,
+    moments,
     audit,
     accounts: { users: stores.users, apiKeys: stores.apiKeys, rooms: stores.rooms, ingest: stores.ingest },
     files: new GridFsFileStore(mongo.db),

@@ -16,12 +16,14 @@ import type { FileService } from '../files/index.js';
 import { AppError, forbidden, notFound, rateLimited } from '../errors.js';
 import { KeyedSerializer, type RateLimiter } from '../limits/index.js';
 import type { SentimentEngine } from '../sentiment/engine.js';
+import type { MomentStore } from '../store/moments.js';
 import type { MessageStore } from '../store/stores.js';
 import type { IngestedChat, SourceKind, StoredMessage } from '../vocabulary.js';
 import { frames, messageFrames } from '../contract/index.js';
 import { messageEvent, type BusEvent, type ChannelBus, type MessageEvent } from './bus.js';
 import type { HistoryEntry } from './history.js';
 import type { LikeStore, LikeTotals } from './likes.js';
+import { MomentDetector, momentRule, type Moment, type MomentInput } from './moments.js';
 import { MoodWindow, polarityOf } from './mood.js';
 import { parseChannel, type ChannelName } from './names.js';
 import type { PresenceStore } from './presence.js';
@@ -77,6 +79,13 @@ export interface HubDeps {
   identities?: Pick<IdentityCache, 'identity'>;
   /** Told each native chat message's polarity as it is published (matching's per-user recent mood). */
   moods?: { record(userId: string, polarity: number, ts: number): void };
+  /**
+   * Where detected moments are kept (with the timeline). Every process that delivers a channel detects the
+   * same moments, with the same ids; the store keeps one of each.
+   */
+  momentStore?: Pick<MomentStore, 'insert'>;
+  /** Told when storing a moment failed (it was still sent to the subscribers). */
+  onMomentError?: (err: unknown) => void;
 }
 
 export interface MessageRecorder {
@@ -90,6 +99,7 @@ export interface HubCounters {
   moodFrames: number;
   presenceFrames: number;
   likesFrames: number;
+  moments: number;
 }
 
 export const topicOf = (channel: string, batch: boolean) => (batch ? `b:${channel}` : `c:${channel}`);
@@ -149,11 +159,28 @@ interface MoodState {
 
 const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 
+/** The text of a message frame's head (the frame less its offset and closing brace): parsed only for moment samples. */
+function textOf(head: string): string {
+  try {
+    const { text } = JSON.parse(`${head}}`) as { text?: unknown };
+    return typeof text === 'string' ? text : '';
+  } catch {
+    return '';
+  }
+}
+
+/** A history entry as the moment detector reads it (deleted ones are left out). */
+const momentInput = (e: HistoryEntry): MomentInput[] => {
+  const head = e.head;
+  return head === null ? [] : [{ id: e.id, polarity: e.polarity, ts: e.ts, text: () => textOf(head) }];
+};
+
 export class ChannelHub {
   private readonly fanout: Fanout;
   private readonly nextId = monotonicFactory();
   private readonly feeds = new Map<string, Feed>();
   private readonly moods = new Map<string, MoodState>();
+  private readonly moments: MomentDetector;
   /** Unflushed message frames per channel for batched subscribers. */
   private readonly pending = new Map<string, string[]>();
   private batchTimer: NodeJS.Timeout | null = null;
@@ -173,13 +200,14 @@ export class ChannelHub {
    * without a store round trip. Bounded; older ids are looked up in the store.
    */
   private readonly known = new LRUCache<string, true>({ max: KNOWN_IDS });
-  readonly counters: HubCounters = { messages: 0, batchFrames: 0, moodFrames: 0, presenceFrames: 0, likesFrames: 0 };
+  readonly counters: HubCounters = { messages: 0, batchFrames: 0, moodFrames: 0, presenceFrames: 0, likesFrames: 0, moments: 0 };
 
   constructor(
     private readonly deps: HubDeps,
     private readonly options: HubOptions,
   ) {
     this.fanout = deps.fanout;
+    this.moments = new MomentDetector(momentRule(options.moodWindowS));
     deps.bus.onEvent((e) => this.deliver(e));
   }
 
@@ -340,6 +368,7 @@ export class ChannelHub {
       feed.last = slice.top;
       feed.recent = this.options.replaySize === 0 ? [] : slice.entries.slice(-this.options.replaySize);
       this.rebuildMood(channel, slice.entries);
+      this.moments.rebuild(channel, slice.entries.flatMap(momentInput), Date.now());
     } catch {
       // History unreachable: the feed goes on with what arrives (its first event sets the offset), and the
       // next subscriber's welcome tries again.
@@ -664,6 +693,19 @@ export class ChannelHub {
     this.fanout.publish(topicOf(e.channel, false), e.frame);
     if (this.fanout.subscribers(topicOf(e.channel, true)) > 0) this.queueBatched(e.channel, e.frame);
     this.moodOf(e.channel).window.add(e.label, e.polarity, e.ts);
+    const head = e.head; // only the head is held for a sample, not the whole event
+    const moment = this.moments.add(e.channel, { id: e.id, polarity: e.polarity, ts: e.ts, text: () => textOf(head) });
+    if (moment) this.announceMoment(moment);
+  }
+
+  /**
+   * To this process's subscribers of the channel (each process announces the moments it detects to its own
+   * sockets: every subscriber gets one), and to the store, which keeps one per id whoever stores it.
+   */
+  private announceMoment(m: Moment): void {
+    this.counters.moments++;
+    this.toAll(m.channel, frames.moment(m.channel, m.kind, m.score, m.ts, m.sample));
+    this.deps.momentStore?.insert(m).catch((err: unknown) => this.deps.onMomentError?.(err));
   }
 
   /** Keeps a delivered message (or a deleted one's place) among the feed's recent ones. */
@@ -733,6 +775,7 @@ export class ChannelHub {
 
   /** Pushes mood while a channel has traffic in its short window, once more when it falls quiet, then stops. */
   private moodTick(now: number): void {
+    this.moments.sweep(now);
     for (const [channel, mood] of this.moods) {
       const quietMs = now - mood.window.lastTs;
       if (mood.settled) {

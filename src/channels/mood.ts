@@ -4,8 +4,8 @@
 
 export interface MoodSummary {
   counts: Record<string, number>;
-  /** Mean polarity in [-1, 1]; 0 with no messages. */
-  score: number;
+  /** Mean polarity in [-1, 1]; null with no messages (a quiet window is not a neutral one). */
+  score: number | null;
   /** Messages per second over the window. */
   rate: number;
   window_s: number;
@@ -63,7 +63,7 @@ export class MoodWindow {
     }
     const counts: Record<string, number> = {};
     this.labels.forEach((label, i) => (counts[label] = totals[i] as number));
-    return { counts, score: n === 0 ? 0 : round(polarity / n), rate: round(n / windowS), window_s: windowS };
+    return { counts, score: n === 0 ? null : round(polarity / n), rate: round(n / windowS), window_s: windowS };
   }
 }
 

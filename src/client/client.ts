@@ -21,6 +21,7 @@ import type {
   Sentiment,
   TimeInput,
   Timeline,
+  MomentList,
   TokenPair,
   UploadedFile,
   User,
@@ -212,6 +213,12 @@ export class ChatPulseClient {
     timeline: (channel: string, query: { from?: TimeInput; to?: TimeInput; bucket?: number } = {}): Promise<Timeline> =>
       this.request('GET', `/api/v1/channels/${encodeURIComponent(channel)}/timeline`, {
         query: { from: timeParam(query.from), to: timeParam(query.to), bucket: query.bucket },
+      }),
+
+    /** Hype and tilt moments, newest first (default: the last 24 hours, at most 100). */
+    moments: (channel: string, query: { from?: TimeInput; to?: TimeInput; limit?: number } = {}): Promise<MomentList> =>
+      this.request('GET', `/api/v1/channels/${encodeURIComponent(channel)}/moments`, {
+        query: { from: timeParam(query.from), to: timeParam(query.to), limit: query.limit },
       }),
   };
 

@@ -24,6 +24,7 @@ import {
   type LikesFrame,
   type MessageFrame,
   type MessagesFrame,
+  type MomentFrame,
   type MoodFrame,
   type PongFrame,
   type PresenceFrame,
@@ -216,6 +217,8 @@ export interface LiveEvents {
   message: MessageFrame;
   messages: MessagesFrame;
   mood: MoodFrame;
+  /** A hype or tilt moment on a subscribed channel (`kind`, `score`, `ts`, `sample` lines). */
+  moment: MomentFrame;
   presence: PresenceFrame;
   likes: LikesFrame;
   delete: DeleteFrame;

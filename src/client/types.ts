@@ -31,6 +31,8 @@ import type {
   SourceKind,
   TimelinePointReply,
   TimelineReply,
+  MomentReply,
+  MomentListReply,
   TimeoutReply,
   TokenPairReply,
   UserReply,
@@ -63,6 +65,8 @@ export type ChannelSummary = Static<typeof ChannelSummaryReply>;
 export type HistoryMessage = Static<typeof HistoryMessageReply>;
 export type TimelineBucket = Static<typeof TimelinePointReply>;
 export type Timeline = Static<typeof TimelineReply>;
+export type Moment = Static<typeof MomentReply>;
+export type MomentList = Static<typeof MomentListReply>;
 export type ReportSummary = Static<typeof ReportSummaryReply>;
 /** A saved analysis: its summary is computed once at creation. Times are ISO 8601. */
 export type Report = Static<typeof ReportReply>;
@@ -87,7 +91,10 @@ export type TimeInput = number | string | Date;
 export type ChatUser = Static<typeof ChatUserSchema>;
 export type MessageFrame = ServerFrameOf<'message'>;
 export type MessagesFrame = ServerFrameOf<'messages'>;
+/** The channel's mood; `score` is null for a window without messages (quiet, not neutral). */
 export type MoodFrame = ServerFrameOf<'mood'>;
+/** A hype or tilt moment: a burst of chat with a strong swing against the channel's own baseline. */
+export type MomentFrame = ServerFrameOf<'moment'>;
 export type SubscribedFrame = ServerFrameOf<'subscribed'>;
 export type UnsubscribedFrame = ServerFrameOf<'unsubscribed'>;
 export type PresenceFrame = ServerFrameOf<'presence'>;
@@ -112,6 +119,7 @@ const SERVER_TYPES: Readonly<Record<ServerFrame['type'], true>> = {
   message: true,
   messages: true,
   mood: true,
+  moment: true,
   presence: true,
   likes: true,
   delete: true,

@@ -36,7 +36,8 @@ async function freePort(host: string, port: number): Promise<number> {
   });
 }
 
-export async function runPrimary(options: PrimaryOptions, log: Logger): Promise<void> {
+/** Forks the workers; resolves with the port they all listen on (a free one picked here when PORT=0). */
+export async function runPrimary(options: PrimaryOptions, log: Logger): Promise<number> {
   const port = await freePort(options.host, options.port);
   serveClusterMetrics();
   const crashes: number[] = [];
@@ -108,4 +109,5 @@ export async function runPrimary(options: PrimaryOptions, log: Logger): Promise<
   process.on('SIGINT', () => drain('SIGINT'));
 
   for (let slot = 0; slot < options.workers; slot++) fork(slot);
+  return port;
 }

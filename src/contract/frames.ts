@@ -9,9 +9,11 @@ import {
   LabelCountsSchema,
   LabelSchema,
   MessageIdSchema,
+  MomentFields,
   MoodSummarySchema,
   RoomStateSchema,
   SourceKindSchema,
+  type MomentKind,
   type MoodSummary,
   type RoomState,
 } from './vocabulary.js';
@@ -123,6 +125,14 @@ export const ServerFrameSchemas = {
     ts: EpochMsSchema,
     long: MoodSummarySchema,
   }),
+  moment: frame(
+    'moment',
+    'A hype or tilt moment: a burst of chat with a strong swing against the channel\'s own baseline (docs/protocol.md, "Moments")',
+    {
+      channel: ChannelSchema,
+      ...MomentFields,
+    },
+  ),
   presence: frame('presence', "The channel's subscriber count changed (coalesced)", {
     channel: ChannelSchema,
     viewers: Count,
@@ -238,6 +248,8 @@ export const frames = {
     `{"type":"messages","channel":${JSON.stringify(channel)},"items":[${items.join(',')}]}`,
   mood: (channel: string, short: MoodSummary, long: MoodSummary, ts: number): string =>
     JSON.stringify({ type: 'mood', channel, ...summary(short), ts, long: summary(long) } satisfies ServerFrameOf<'mood'>),
+  moment: (channel: string, kind: MomentKind, score: number, ts: number, sample: readonly string[]): string =>
+    JSON.stringify({ type: 'moment', channel, kind, score, ts, sample: [...sample] } satisfies ServerFrameOf<'moment'>),
   presence: (channel: string, viewers: number, externalViewers?: number): string =>
     JSON.stringify({ type: 'presence', channel, viewers, external_viewers: externalViewers } satisfies ServerFrameOf<'presence'>),
   likes: (channel: string, total: number, messageId?: string, messageLikes?: number): string =>

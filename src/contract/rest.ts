@@ -8,6 +8,7 @@ import {
   IngestStatusSchema,
   LabelCountsSchema,
   MessageSourceSchema,
+  MomentFields,
   MoodSummarySchema,
   RoleSchema,
   RoomStateSchema,
@@ -252,6 +253,12 @@ export const TimelineReply = Type.Object(
     buckets: Type.Array(TimelinePointReply),
   },
   { title: 'Timeline' },
+);
+
+export const MomentReply = Type.Object(MomentFields, { title: 'Moment' });
+export const MomentListReply = Type.Object(
+  { channel: Type.String(), moments: Type.Array(MomentReply, { description: 'Newest first' }) },
+  { title: 'MomentList' },
 );
 
 // ------------------------------------------------------------------------------------------ reports
@@ -502,6 +509,8 @@ export const RestReplies = {
   HistoryMessageListReply,
   TimelinePointReply,
   TimelineReply,
+  MomentReply,
+  MomentListReply,
   ReportSummaryReply,
   ReportReply,
   ReportListReply,

@@ -64,11 +64,38 @@ export const EmoteSpanSchema = Type.Object(
 );
 export type EmoteSpan = Static<typeof EmoteSpanSchema>;
 
+/** A channel's moment: a burst of chat with a strong positive (`hype`) or negative (`tilt`) swing (docs/protocol.md, "Moments"). */
+export const MomentKindSchema = Type.Union([Type.Literal('hype'), Type.Literal('tilt')], {
+  description: '`hype`: a burst of chat much more positive than the channel was; `tilt`: much more negative',
+});
+export type MomentKind = Static<typeof MomentKindSchema>;
+
+/** At most this many sample lines ride along with a moment, each at most MOMENT_SAMPLE_CHARS characters. */
+export const MOMENT_SAMPLES = 3;
+export const MOMENT_SAMPLE_CHARS = 120;
+
+/** What a moment says, on the wire and in history: its kind, the burst's mean polarity, when, and a few of its lines. */
+export const MomentFields = {
+  kind: MomentKindSchema,
+  score: Type.Number({
+    minimum: -1,
+    maximum: 1,
+    description: "The burst's mood score: mean P(positive) - P(negative) over the short window",
+  }),
+  ts: EpochMsSchema,
+  sample: Type.Array(Type.String({ maxLength: MOMENT_SAMPLE_CHARS }), {
+    maxItems: MOMENT_SAMPLES,
+    description: `Up to ${MOMENT_SAMPLES} lines of the burst that lean its way, oldest first; a longer line is cut to ${MOMENT_SAMPLE_CHARS} characters, the last one \`\u2026\``,
+  }),
+};
+
 /** A channel's sentiment over one window. */
 export const MoodSummarySchema = Type.Object(
   {
     counts: LabelCountsSchema,
-    score: Type.Number({ description: 'Mean of P(positive) - P(negative), in [-1, 1]; 0 with no messages' }),
+    score: Type.Union([Type.Number({ minimum: -1, maximum: 1 }), Type.Null()], {
+      description: 'Mean of P(positive) - P(negative), in [-1, 1]; null with no messages in the window (quiet, not neutral)',
+    }),
     rate: Type.Number({ minimum: 0, description: 'Messages per second' }),
     window_s: Type.Integer({ minimum: 1 }),
   },

@@ -1,6 +1,9 @@
-// The ChatPulse dashboard: sign in (password or API key), watch a channel live (chat tinted by sentiment,
-// mood chart, rate, viewers, likes), post into rooms, start and stop ingests, and look at a past period's
-// timeline and save it as a report; meet someone in a private room (matching, the room lifecycle, images). Built on the SDK, served from the same origin as the API.
+// The ChatPulse dashboard: sign up or sign in (password or API key), watch a channel live: the mood right
+// now (a word, an emoji, the shares of each label, a meter), a mood chart (the channel's past from
+// /timeline, then live), hype and tilt moments, top emotes and chatters, chat tinted by sentiment with
+// moderation buttons for hosts, moderators and admins; post into rooms, start and stop ingests, look at a past
+// period's timeline and save it as a report; meet someone in a private room (matching, the room lifecycle,
+// images). Built on the SDK, served from the same origin as the API. The OBS overlay is overlay.ts.
 import {
   ChatPulseClient,
   ChatPulseError,
@@ -12,10 +15,18 @@ import {
   type NotificationFrame,
   type Report,
   type RoomStateFrame,
+  type User,
 } from '../client/index.js';
-import { SentimentChart } from './chart.js';
+import { SentimentChart, type SentimentPoint } from './chart.js';
+import { clock, emotesIn, formatScore, MOMENT_TEXT, momentOf, moodWord, sharesOf, type Moment, type Shares } from './mood.js';
 
-const LIVE_WINDOW_MS = 5 * 60_000;
+/** The live chart keeps this much: the channel's recent past (loaded on open), then live mood frames. */
+const LIVE_WINDOW_MS = 30 * 60_000;
+/** The past loaded when a channel is opened, in buckets as long as the server's default mood window. */
+const PAST_MS = 15 * 60_000;
+const PAST_BUCKET_S = 10;
+const MAX_MOMENTS = 50;
+const TIMEOUT_S = 600;
 const MAX_MESSAGES = 300;
 const STORE = sessionStorage;
 
@@ -32,6 +43,14 @@ interface DashboardState {
   match: string;
   /** The watched room's lifecycle state, when it has one. */
   roomState: string | null;
+  /** The gauge: `hyped`, `happy`, `mixed`, `salty` or `quiet`, and the last window's shares. */
+  mood: string;
+  shares: Shares;
+  /** Points of the channel's past loaded from /timeline when it was opened (-1: not loaded). */
+  pastPoints: number;
+  moments: number;
+  /** Whether the delete and timeout buttons show (host, moderator or admin of the watched room). */
+  moderator: boolean;
 }
 
 declare global {
@@ -50,6 +69,11 @@ const state: DashboardState = {
   timelinePoints: 0,
   match: 'idle',
   roomState: null,
+  mood: 'quiet',
+  shares: { total: 0, positive: 0, neutral: 0, negative: 0 },
+  pastPoints: -1,
+  moments: 0,
+  moderator: false,
 };
 window.__chatpulse = state;
 
@@ -80,7 +104,15 @@ function notify(message: string, kind: 'error' | 'info' = 'error'): void {
   box.hidden = false;
 }
 
-el('notice-close').addEventListener('click', () => (el('notice').hidden = true));
+function clearNotice(): void {
+  el('notice').hidden = true;
+}
+
+el('notice-close').addEventListener('click', clearNotice);
+
+const SESSION_LOST =
+  'The server restarted or your account is gone: sign in again (or create the account again). Without MONGODB_URL ' +
+  'and JWT_SECRET the server keeps accounts and sign-ins in memory, so a restart forgets them.';
 
 /** A human sentence for a failed call; a 404 on a whole feature says the server does not offer it. */
 function explain(what: string, err: unknown): string {
@@ -99,7 +131,9 @@ async function attempt<T>(what: string, work: () => Promise<T>, show: (msg: stri
   try {
     return await work();
   } catch (err) {
-    show(explain(what, err));
+    // Signed in, and the server says the credentials are no good (a restart, a deleted account): start over.
+    if (err instanceof ChatPulseError && err.status === 401 && !el('app').hidden) sessionLost();
+    else show(explain(what, err));
     return undefined;
   }
 }
@@ -121,11 +155,28 @@ const client = new ChatPulseClient({
   ...(saved.access === undefined ? {} : { token: saved.access }),
   ...(saved.refresh === undefined ? {} : { refreshToken: saved.refresh }),
   ...(savedKey === undefined ? {} : { apiKey: savedKey }),
-  onTokens: (tokens) => (tokens ? STORE.setItem('chatpulse.tokens', JSON.stringify(tokens)) : STORE.removeItem('chatpulse.tokens')),
+  onTokens: (tokens) => {
+    if (tokens) {
+      STORE.setItem('chatpulse.tokens', JSON.stringify(tokens));
+      return;
+    }
+    STORE.removeItem('chatpulse.tokens');
+    // Dropped by the SDK itself (a refresh refused: the account is gone, or the server restarted with a new
+    // secret): the page would go on as an anonymous viewer; say so and sign in again instead.
+    if (!droppingTokens) setTimeout(tokensDropped, 0);
+  },
 });
 
+/** True while the page itself forgets the tokens (sign-out, a lost session, switching to an API key). */
+let droppingTokens = false;
+
+function tokensDropped(): void {
+  if (!el('app').hidden && client.accessToken === undefined && STORE.getItem('chatpulse.apiKey') === null) sessionLost();
+}
+
 let live: LiveConnection | null = null;
-const moodChart = new SentimentChart(el('mood-chart'), LIVE_WINDOW_MS);
+let me: User | null = null;
+const moodChart = new SentimentChart(el('mood-chart'), LIVE_WINDOW_MS, 260, (m) => selectMoment(m.ts, 'chart'));
 let timelineChart: SentimentChart | null = null;
 
 // -------------------------------------------------------------------------------------------- auth
@@ -133,11 +184,26 @@ let timelineChart: SentimentChart | null = null;
 el('login-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const form = ev.currentTarget as HTMLFormElement;
-  void attempt('Sign-in failed', async () => {
+  const register = (ev.submitter as HTMLButtonElement | null)?.value === 'register';
+  const username = field(form, 'username');
+  const password = field(form, 'password');
+  void attempt(register ? 'Could not create the account' : 'Sign-in failed', async () => {
     client.setApiKey(undefined);
     STORE.removeItem('chatpulse.apiKey');
-    await client.auth.login(field(form, 'username'), field(form, 'password'));
+    if (register) await client.auth.register(username, password);
+    try {
+      await client.auth.login(username, password);
+    } catch (err) {
+      if (err instanceof ChatPulseError && err.status === 401) {
+        throw new Error(
+          'wrong username or password. New here, or did the server restart (accounts live in memory by default)? Use Create account.',
+          { cause: err },
+        );
+      }
+      throw err;
+    }
     form.reset();
+    clearNotice();
     await enter();
   });
 });
@@ -146,11 +212,14 @@ el('key-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const form = ev.currentTarget as HTMLFormElement;
   void attempt('The API key was refused', async () => {
+    droppingTokens = true;
     client.setTokens(undefined);
+    droppingTokens = false;
     client.setApiKey(field(form, 'key'));
     await client.auth.me(); // check it before keeping it
     STORE.setItem('chatpulse.apiKey', field(form, 'key'));
     form.reset();
+    clearNotice();
     await enter();
   });
 });
@@ -159,14 +228,31 @@ el('signout').addEventListener('click', () => {
   void (async () => {
     live?.close();
     live = null;
+    droppingTokens = true;
     if (client.accessToken !== undefined) await attempt('Sign-out failed', () => client.auth.logout());
+    droppingTokens = false;
     client.setApiKey(undefined);
     STORE.removeItem('chatpulse.apiKey');
     leave();
   })();
 });
 
+/** The server refused the stored credentials: forget them, stop showing a channel, and say why. */
+function sessionLost(): void {
+  live?.close();
+  live = null;
+  droppingTokens = true;
+  client.setTokens(undefined);
+  droppingTokens = false;
+  client.setApiKey(undefined);
+  STORE.removeItem('chatpulse.tokens');
+  STORE.removeItem('chatpulse.apiKey');
+  leave();
+  notify(SESSION_LOST);
+}
+
 function leave(): void {
+  me = null;
   el('app').hidden = true;
   el('auth').hidden = false;
   el('signout').hidden = true;
@@ -177,7 +263,7 @@ function leave(): void {
 }
 
 async function enter(): Promise<void> {
-  const me = await client.auth.me();
+  me = await client.auth.me();
   el('whoami').textContent =
     `${me.username}${me.role === 'admin' ? ' (admin)' : ''}${client.accessToken === undefined ? ' · API key' : ''}`;
   el('auth').hidden = true;
@@ -218,6 +304,13 @@ function connect(): void {
   conn.on('message', (m) => m.channel === state.channel && addMessage(m));
   conn.on('messages', (f) => f.channel === state.channel && f.items.forEach(addMessage));
   conn.on('mood', (m) => m.channel === state.channel && onMood(m));
+  conn.on('frame', (f) => {
+    // Moments: read defensively (a server without them never sends one).
+    const raw = f as unknown as { type?: unknown; channel?: unknown };
+    if (raw.type !== 'moment' || raw.channel !== state.channel) return;
+    const m = momentOf(raw);
+    if (m) addMoments([m]);
+  });
   conn.on('presence', (p) => p.channel === state.channel && (el('stat-viewers').textContent = String(p.viewers)));
   conn.on('subscribed', (s) => s.channel === state.channel && (el('stat-viewers').textContent = String(s.viewers)));
   conn.on('likes', (l) => {
@@ -231,6 +324,9 @@ function connect(): void {
   conn.on('delete', (d) => {
     if (d.channel === state.channel) document.querySelector(`#chat li[data-id="${CSS.escape(d.message_id)}"]`)?.remove();
   });
+  conn.on('close', () => {
+    if (state.channel !== null) el('stat-viewers').textContent = '–'; // not a count we know while disconnected
+  });
   conn.on('room_state', (r) => onRoomState(r));
   conn.on('notification', (n) => onNotification(n));
   conn.on('closed', (c) => {
@@ -241,7 +337,11 @@ function connect(): void {
   });
   conn.on('error', (e) => {
     if (e.code === 'socket_error') return; // the reconnecting status says it
-    if (e.fatal === true) setConnection('idle', 'offline: sign in again'); // credentials refused: it stopped
+    if (e.fatal === true && e.code === 'unauthorized') {
+      if (live === conn) sessionLost(); // credentials refused (a restart, a deleted account): it stopped
+      return;
+    }
+    if (e.fatal === true) setConnection('idle', 'offline: sign in again');
     notify(`${e.channel ?? 'Live'}: ${e.message} (${e.code})`);
   });
 }
@@ -252,9 +352,22 @@ function setChannel(channel: string | null): void {
   state.moodFrames = 0;
   state.chartPoints = 0;
   state.lastLabel = null;
+  state.pastPoints = -1;
+  state.moments = 0;
   el('chat').replaceChildren();
   moodChart.clear();
+  moments.clear();
+  selectedMoment = null;
+  renderMoments();
+  emoteCounts.clear();
+  chatterCounts.clear();
+  renderTops();
+  setModerator(false);
+  setGauge(null, {}, 0);
   for (const id of ['stat-viewers', 'stat-rate', 'stat-score', 'stat-likes']) el(id).textContent = '–';
+  const overlay = el('overlay-link') as HTMLAnchorElement;
+  overlay.hidden = channel === null;
+  if (channel !== null) overlay.href = `/overlay?channel=${encodeURIComponent(channel)}&style=bar&moments=1`;
   const room = channel?.startsWith('room:') === true;
   (el('chat-text') as HTMLInputElement).disabled = !room;
   (el('chat-send') as HTMLButtonElement).disabled = !room;
@@ -269,9 +382,15 @@ async function watch(channel: string): Promise<void> {
   if (state.channel !== null && state.channel !== channel) live.unsubscribe(state.channel);
   setChannel(channel);
   STORE.setItem('chatpulse.channel', channel);
+  void loadPast(channel);
+  void loadMoments(channel);
   const ok = await attempt(`Cannot watch ${channel}`, () => (live as LiveConnection).subscribe(channel));
-  if (ok && channel.startsWith('room:')) void loadRoomState(channel);
+  if (ok && channel.startsWith('room:')) {
+    void loadRoomState(channel);
+    void loadModeration(channel);
+  }
   if (ok && state.channel === channel) {
+    clearNotice();
     el('channel-status').textContent = channel.startsWith('room:')
       ? `Watching ${channel}. Messages you send appear below.`
       : `Watching ${channel} (read-only).`;
@@ -315,7 +434,8 @@ function addMessage(m: MessageFrame): void {
   like.addEventListener('click', () => sendLike(m.id));
   const time = make('time', { className: 'sr-only', text: new Date(m.ts).toLocaleTimeString() });
   time.dateTime = new Date(m.ts).toISOString();
-  item.append(user, label, like, text, time);
+  item.append(user, label, like, moderation(m, name), text, time);
+  count(m);
   if (m.file) item.append(attachment(m.file.url, name));
   list.append(item);
   while (list.childElementCount > MAX_MESSAGES) list.firstElementChild?.remove();
@@ -325,11 +445,265 @@ function addMessage(m: MessageFrame): void {
 }
 
 function onMood(m: MoodFrame): void {
-  moodChart.push({ ts: m.ts, counts: m.counts, score: m.score });
+  // A quiet window's score is null (or, from an older server, 0 with no messages): never a neutral 0.
+  const raw: unknown = m.score;
+  const counts: Record<string, number> = { ...m.counts }; // a spread: a frame without counts reads as none
+  const messages = Object.values(counts).reduce((a, n) => a + (typeof n === 'number' ? n : 0), 0);
+  const score = typeof raw === 'number' && Number.isFinite(raw) && messages > 0 ? raw : null;
+  const rate = typeof m.rate === 'number' ? m.rate : 0;
+  const windowS = typeof m.window_s === 'number' && m.window_s > 0 ? m.window_s : 10;
+  moodChart.push({ ts: m.ts, counts, score, perMinute: rate * 60, spanS: windowS });
   state.moodFrames++;
   state.chartPoints = moodChart.length;
-  el('stat-rate').textContent = m.rate.toFixed(1);
-  el('stat-score').textContent = `${m.score > 0 ? '+' : ''}${m.score.toFixed(2)}`;
+  el('stat-rate').textContent = rate.toFixed(1);
+  el('stat-score').textContent = formatScore(score);
+  setGauge(score, counts, windowS);
+}
+
+// --------------------------------------------------------------------------------------- the gauge
+
+function setGauge(score: number | null, counts: Record<string, number>, windowS: number): void {
+  const shares = sharesOf(counts);
+  const word = moodWord(score, shares.total);
+  state.mood = word.key;
+  state.shares = shares;
+  const gauge = el('mood-gauge');
+  gauge.dataset.mood = word.key;
+  gauge.dataset.positive = String(shares.positive);
+  gauge.dataset.neutral = String(shares.neutral);
+  gauge.dataset.negative = String(shares.negative);
+  gauge.dataset.total = String(shares.total);
+  el('mood-emoji').textContent = word.emoji;
+  el('mood-word').textContent = word.word;
+  const windowText = windowS > 0 ? `the last ${windowS} s` : 'the last window';
+  el('mood-detail').textContent =
+    shares.total === 0
+      ? `No messages in ${windowText}.`
+      : `${shares.total} message${shares.total === 1 ? '' : 's'} in ${windowText}, mood score ${formatScore(score)}.`;
+  for (const label of ['negative', 'neutral', 'positive'] as const) {
+    el(`share-${label}`).style.flexGrow = String(shares[label]);
+    el(`share-${label}`).textContent = shares[label] >= 12 ? `${shares[label]}%` : '';
+    el(`pct-${label}`).textContent = shares.total === 0 ? '–' : `${shares[label]}%`;
+  }
+  el('mood-shares').setAttribute(
+    'aria-label',
+    shares.total === 0
+      ? `No messages in ${windowText}`
+      : `${shares.positive}% positive, ${shares.neutral}% neutral, ${shares.negative}% negative in ${windowText}`,
+  );
+  const meter = el('mood-meter');
+  const needle = el('mood-needle');
+  needle.hidden = score === null;
+  if (score !== null) needle.style.left = `${((Math.max(-1, Math.min(1, score)) + 1) / 2) * 100}%`;
+  meter.setAttribute('aria-valuenow', String(score ?? 0));
+  meter.setAttribute('aria-valuetext', score === null ? 'quiet' : `${formatScore(score)}, ${word.word.toLowerCase()}`);
+}
+
+// ------------------------------------------------------------------------- the past, on opening
+
+/** The channel's recent past from /timeline, drawn before the live points; quiet leading buckets dropped. */
+async function loadPast(channel: string): Promise<void> {
+  const to = Date.now() + 1000;
+  const load = (from: number, bucket: number) => client.channels.timeline(channel, { from, to, bucket });
+  let timeline;
+  let bucket = PAST_BUCKET_S;
+  try {
+    timeline = await load(to - PAST_MS, bucket);
+  } catch (err) {
+    // A busy channel's sub-minute timeline may be refused (too many messages to scan): whole minutes then.
+    if (!(err instanceof ChatPulseError) || err.status !== 400) {
+      pastFailed(channel, err);
+      return;
+    }
+    bucket = 60;
+    try {
+      timeline = await load(to - 4 * PAST_MS, bucket);
+    } catch (again) {
+      pastFailed(channel, again);
+      return;
+    }
+  }
+  if (state.channel !== channel) return;
+  const points: SentimentPoint[] = timeline.buckets.map((b) => ({
+    ts: typeof b.ts === 'number' ? b.ts : Date.parse(b.ts),
+    counts: b.counts,
+    score: typeof b.score === 'number' ? b.score : null,
+    spanS: bucket,
+  }));
+  const first = points.findIndex((p) => Object.values(p.counts).some((n) => n > 0));
+  const past = first < 0 ? [] : points.slice(first);
+  moodChart.addPast(past);
+  state.pastPoints = past.length;
+  state.chartPoints = moodChart.length;
+}
+
+function pastFailed(channel: string, err: unknown): void {
+  if (state.channel !== channel) return;
+  state.pastPoints = 0;
+  if (err instanceof ChatPulseError && err.status === 401) sessionLost();
+  // Otherwise the chart simply starts live: the past is a bonus, not worth a banner.
+}
+
+// ------------------------------------------------------------------------------------------ moments
+
+const moments = new Map<string, Moment>();
+let selectedMoment: number | null = null;
+
+async function loadMoments(channel: string): Promise<void> {
+  const to = Date.now() + 1000;
+  try {
+    const reply = await client.request<{ moments?: unknown }>('GET', `/api/v1/channels/${encodeURIComponent(channel)}/moments`, {
+      query: { from: to - 4 * PAST_MS, to, limit: MAX_MOMENTS },
+    });
+    if (state.channel !== channel || !Array.isArray(reply.moments)) return;
+    addMoments(reply.moments.map(momentOf).filter((m): m is Moment => m !== null));
+  } catch {
+    // No moments route on this server (404), or none for this channel: no past moments, live ones still come.
+  }
+}
+
+function addMoments(list: Moment[]): void {
+  for (const m of list) moments.set(`${m.kind}:${m.ts}`, m);
+  const sorted = [...moments.values()].sort((a, b) => a.ts - b.ts);
+  while (sorted.length > MAX_MOMENTS) {
+    const old = sorted.shift() as Moment;
+    moments.delete(`${old.kind}:${old.ts}`);
+  }
+  renderMoments();
+}
+
+function renderMoments(): void {
+  const sorted = [...moments.values()].sort((a, b) => b.ts - a.ts);
+  state.moments = sorted.length;
+  moodChart.setMoments(sorted);
+  el('moments-empty').hidden = sorted.length > 0;
+  el('moments').replaceChildren(
+    ...sorted.map((m) => {
+      const li = make('li', { className: `moment ${m.kind}${m.ts === selectedMoment ? ' selected' : ''}` });
+      li.dataset.ts = String(m.ts);
+      li.dataset.kind = m.kind;
+      li.tabIndex = -1;
+      const head = make('button', { className: 'moment-head link' });
+      head.type = 'button';
+      const when = make('time', { text: clock(m.ts) });
+      when.dateTime = new Date(m.ts).toISOString();
+      head.append(
+        when,
+        ` ${MOMENT_TEXT[m.kind].emoji} ${MOMENT_TEXT[m.kind].word} `,
+        make('span', { className: 'muted', text: formatScore(m.score) }),
+      );
+      head.setAttribute(
+        'aria-label',
+        `${MOMENT_TEXT[m.kind].word} moment at ${clock(m.ts)}, score ${formatScore(m.score)}: show on the chart`,
+      );
+      head.addEventListener('click', () => selectMoment(m.ts, 'list'));
+      const sample = make('ul', { className: 'sample' });
+      for (const line of m.sample) sample.append(make('li', { text: line }));
+      li.append(head, sample);
+      return li;
+    }),
+  );
+}
+
+/** Highlights a moment in the list and on the chart, and brings the other one into view. */
+function selectMoment(ts: number, from: 'chart' | 'list'): void {
+  selectedMoment = ts;
+  moodChart.highlight(ts);
+  for (const li of document.querySelectorAll<HTMLElement>('#moments > li')) li.classList.toggle('selected', li.dataset.ts === String(ts));
+  const target = from === 'chart' ? document.querySelector<HTMLElement>(`#moments > li[data-ts="${ts}"]`) : el('mood-chart');
+  target?.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+  if (from === 'chart') target?.focus({ preventScroll: true });
+}
+
+// ------------------------------------------------------------------------ top emotes and chatters
+
+const emoteCounts = new Map<string, number>();
+const chatterCounts = new Map<string, number>();
+let topsPending = false;
+
+function count(m: MessageFrame): void {
+  const emotes = (m as MessageFrame & { emotes?: Array<{ name?: unknown; start?: unknown; end?: unknown }> }).emotes;
+  for (const e of emotesIn(m.text, emotes)) emoteCounts.set(e, (emoteCounts.get(e) ?? 0) + 1);
+  const who = m.user.display_name ?? m.user.name;
+  chatterCounts.set(who, (chatterCounts.get(who) ?? 0) + 1);
+  if (topsPending) return;
+  topsPending = true;
+  setTimeout(renderTops, 250);
+}
+
+function renderTops(): void {
+  topsPending = false;
+  const render = (id: string, counts: Map<string, number>) => {
+    const top = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 5);
+    el(id).replaceChildren(
+      ...(top.length === 0
+        ? [make('li', { className: 'muted', text: 'none yet' })]
+        : top.map(([name, n]) => {
+            const li = make('li');
+            li.append(make('span', { className: 'name', text: name }), make('span', { className: 'count', text: String(n) }));
+            return li;
+          })),
+    );
+  };
+  render('top-emotes', emoteCounts);
+  render('top-chatters', chatterCounts);
+}
+
+// ---------------------------------------------------------------------------------------- moderation
+
+function setModerator(on: boolean): void {
+  state.moderator = on;
+  el('chat').dataset.moderator = String(on);
+}
+
+/** Whether the signed-in user moderates the watched room: its host, one of its moderators, or an admin. */
+async function loadModeration(channel: string): Promise<void> {
+  if (!channel.startsWith('room:') || me === null) return;
+  if (me.role === 'admin') {
+    setModerator(true);
+    return;
+  }
+  const room = await client.rooms.get(channel.slice('room:'.length)).catch(() => null);
+  // `me` again: a sign-out while the room loaded clears it.
+  if (room === null || state.channel !== channel || (me as User | null) === null) return;
+  setModerator(room.owner_id === me.id || room.moderators.includes(me.id));
+}
+
+/** Delete and time-out buttons for a room message; shown by CSS only to moderators (`#chat[data-moderator]`). */
+function moderation(m: MessageFrame, name: string): HTMLElement {
+  const box = make('span', { className: 'mod' });
+  if (!m.channel.startsWith('room:')) return box;
+  const room = m.channel.slice('room:'.length);
+  const del = make('button', { className: 'secondary danger', text: 'Delete' });
+  del.type = 'button';
+  del.setAttribute('aria-label', `Delete this message by ${name}`);
+  del.addEventListener(
+    'click',
+    () =>
+      void attempt(`Cannot delete ${name}'s message`, async () => {
+        await client.request('DELETE', `/api/v1/rooms/${encodeURIComponent(room)}/messages/${encodeURIComponent(m.id)}`);
+        document.querySelector(`#chat li[data-id="${CSS.escape(m.id)}"]`)?.remove(); // the delete frame does it too
+      }),
+  );
+  box.append(del);
+  if (m.user.id !== me?.id) {
+    const timeout = make('button', { className: 'secondary danger', text: 'Timeout' });
+    timeout.type = 'button';
+    timeout.title = `No posting for ${TIMEOUT_S / 60} minutes`;
+    timeout.setAttribute('aria-label', `Time out ${name} for ${TIMEOUT_S / 60} minutes`);
+    timeout.addEventListener(
+      'click',
+      () =>
+        void attempt(`Cannot time out ${name}`, async () => {
+          await client.request('POST', `/api/v1/rooms/${encodeURIComponent(room)}/timeouts`, {
+            body: { user_id: m.user.id, duration_s: TIMEOUT_S },
+          });
+          notify(`${name} is timed out for ${TIMEOUT_S / 60} minutes.`, 'info');
+        }),
+    );
+    box.append(' ', timeout);
+  }
+  return box;
 }
 
 el('chat-form').addEventListener('submit', (ev) => {
@@ -620,7 +994,8 @@ el('history-form').addEventListener('submit', (ev) => {
       const points = timeline.buckets.map((b) => ({
         ts: typeof b.ts === 'number' ? b.ts : Date.parse(b.ts),
         counts: b.counts,
-        score: b.score,
+        score: typeof b.score === 'number' ? b.score : null,
+        spanS: p.bucket,
       }));
       timelineChart ??= new SentimentChart(el('timeline-chart'));
       timelineChart.setPoints(points);
@@ -691,8 +1066,13 @@ async function loadReports(): Promise<void> {
 // ------------------------------------------------------------------------------------------- start
 
 if (client.signedIn) {
-  void attempt('Your session has ended; sign in again', enter).then(() => {
-    if (el('app').hidden) leave();
+  void enter().catch((err: unknown) => {
+    if (err instanceof ChatPulseError && err.status === 401) {
+      sessionLost();
+      return;
+    }
+    leave();
+    notify(explain('Your session has ended; sign in again', err));
   });
 } else {
   leave();

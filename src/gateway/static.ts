@@ -4,7 +4,9 @@
 // answered with an ETag (304 on If-None-Match).
 //
 //   /                         src/dashboard/index.html
+//   /overlay                  src/dashboard/overlay.html      (the OBS overlay: ?channel=…&style=bar|meter&moments=1)
 //   /assets/app/styles.css    src/dashboard/styles.css
+//   /assets/app/overlay.css   src/dashboard/overlay.css
 //   /assets/app/<name>.js     dist/src/dashboard/<name>.js   (npm run build)
 //   /assets/client/<name>.js  dist/src/client/<name>.js      (the SDK, imported by the dashboard as ../client/)
 //   /assets/vendor/uPlot.*    node_modules/uplot/dist/uPlot.esm.js and uPlot.min.css
@@ -56,7 +58,9 @@ export function mountStatic(app: TemplatedApp, options: StaticOptions): string[]
   const files = new Map<string, { file: string; cache: string }>();
   const dashboardSrc = join(root, 'src', 'dashboard');
   files.set('/', { file: join(dashboardSrc, 'index.html'), cache: REVALIDATE });
+  files.set('/overlay', { file: join(dashboardSrc, 'overlay.html'), cache: REVALIDATE });
   files.set('/assets/app/styles.css', { file: join(dashboardSrc, 'styles.css'), cache: REVALIDATE });
+  files.set('/assets/app/overlay.css', { file: join(dashboardSrc, 'overlay.css'), cache: REVALIDATE });
   for (const [prefix, dir] of [
     ['/assets/app/', join(root, 'dist', 'src', 'dashboard')],
     ['/assets/client/', join(root, 'dist', 'src', 'client')],

@@ -1,10 +1,12 @@
 // History (the contract's "History"): channels with their live mood, a channel's messages newest first,
-// and its sentiment timeline.
+// its sentiment timeline and its hype and tilt moments.
 import type { ChannelHub } from '../../channels/index.js';
 import { parseChannel } from '../../channels/index.js';
-import { ChannelListReply, HistoryMessageListReply, TimelineReply } from '../../contract/index.js';
+import { badRequest } from '../../errors.js';
+import { ChannelListReply, HistoryMessageListReply, MomentListReply, TimelineReply } from '../../contract/index.js';
 import { channelTotals } from '../../store/channel-totals.js';
 import type { HistoryService } from '../../store/history.js';
+import type { MomentStore } from '../../store/moments.js';
 import type { BucketStore, MessageStore } from '../../store/stores.js';
 import { Type } from '@sinclair/typebox';
 import { cursorParam, intParam, QueryCursor, QueryInt, QueryTime, timeParam } from '../query.js';
@@ -12,7 +14,13 @@ import { route, type Route } from '../router.js';
 
 const HOUR_MS = 3_600_000;
 
-export function historyRoutes(deps: { hub: ChannelHub; messages: MessageStore; buckets: BucketStore; history: HistoryService }): Route[] {
+export function historyRoutes(deps: {
+  hub: ChannelHub;
+  messages: MessageStore;
+  buckets: BucketStore;
+  history: HistoryService;
+  moments: Pick<MomentStore, 'list'>;
+}): Route[] {
   const totals = channelTotals(deps.buckets);
   // Channel names come decoded from the router: a second decode would mangle a literal `%` (or throw on it).
   return [
@@ -88,6 +96,30 @@ export function historyRoutes(deps: { hub: ChannelHub; messages: MessageStore; b
         const from = timeParam(query, 'from', to - HOUR_MS);
         const bucket = intParam(query, 'bucket', 60, 1, 86_400);
         return { body: { channel, from, to, bucket, buckets: await deps.history.timeline(channel, from, to, bucket) } };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/channels/:channel/moments',
+      auth: 'user',
+      rateLimit: 'api',
+      tag: 'history',
+      summary:
+        "A channel's hype and tilt moments, newest first (`from`, `to`: ISO 8601 or epoch ms, default the last 24 hours; `limit` 1-500, default 100)",
+      query: Type.Object({
+        from: QueryTime('start (inclusive), default `to` minus 24 hours'),
+        to: QueryTime('end (exclusive), default now'),
+        limit: QueryInt('1-500, default 100'),
+      }),
+      response: MomentListReply,
+      handler: async ({ params, query }) => {
+        const channel = parseChannel(params.channel as string).name;
+        const to = timeParam(query, 'to', Date.now());
+        const from = timeParam(query, 'from', to - 24 * HOUR_MS);
+        const limit = intParam(query, 'limit', 100, 1, 500);
+        if (!(to > from)) throw badRequest('`to` must be after `from`', 'validation_failed');
+        const found = await deps.moments.list(channel, { from, to, limit });
+        return { body: { channel, moments: found.map((m) => ({ kind: m.kind, score: m.score, ts: m.ts, sample: m.sample })) } };
       },
     }),
   ];
