@@ -15,6 +15,7 @@
 // baseline's sums only change when the second does, so they are computed once per second. For samples, only
 // the first few lines leaning each way per second of the short window are held.
 import { MOMENT_SAMPLE_CHARS, MOMENT_SAMPLES, type MomentKind } from '../contract/index.js';
+import type { StoredMoment } from '../store/moments.js';
 
 /** A burst needs at least this many messages in the short window, however quiet the baseline was. */
 export const MOMENT_MIN_BURST = 8;
@@ -61,16 +62,8 @@ export interface MomentInput {
   text: () => string;
 }
 
-export interface Moment {
-  /** `<kind>:<message id>`: deterministic, what the store dedupes on. */
-  id: string;
-  channel: string;
-  kind: MomentKind;
-  /** The short window's mood score, -1..1 (4 decimals, as mood frames). */
-  score: number;
-  ts: number;
-  sample: string[];
-}
+/** A detected moment: what the store keeps (`id` is `<kind>:<message id>`; `score` the short window's, -1..1). */
+export type Moment = StoredMoment;
 
 /** Cuts a line to MOMENT_SAMPLE_CHARS code points, the last one an ellipsis when it was longer. */
 export function sampleLine(text: string): string {

@@ -18,7 +18,7 @@ import {
   type User,
 } from '../client/index.js';
 import { SentimentChart, type SentimentPoint } from './chart.js';
-import { clock, emotesIn, formatScore, MOMENT_TEXT, momentOf, moodWord, sharesOf, type Moment, type Shares } from './mood.js';
+import { clock, emotesIn, formatScore, markMood, MOMENT_TEXT, momentOf, moodWord, sharesOf, type Moment, type Shares } from './mood.js';
 
 /** The live chart keeps this much: the channel's recent past (loaded on open), then live mood frames. */
 const LIVE_WINDOW_MS = 30 * 60_000;
@@ -467,12 +467,7 @@ function setGauge(score: number | null, counts: Record<string, number>, windowS:
   const word = moodWord(score, shares.total);
   state.mood = word.key;
   state.shares = shares;
-  const gauge = el('mood-gauge');
-  gauge.dataset.mood = word.key;
-  gauge.dataset.positive = String(shares.positive);
-  gauge.dataset.neutral = String(shares.neutral);
-  gauge.dataset.negative = String(shares.negative);
-  gauge.dataset.total = String(shares.total);
+  markMood(el('mood-gauge'), word.key, shares);
   el('mood-emoji').textContent = word.emoji;
   el('mood-word').textContent = word.word;
   const windowText = windowS > 0 ? `the last ${windowS} s` : 'the last window';

@@ -55,6 +55,15 @@ export function sharesOf(counts: Readonly<Record<string, number>> | undefined): 
   return { total, positive: p, negative: n, neutral: Math.max(0, 100 - p - n) };
 }
 
+/** Marks a mood widget with its mood and shares (`data-*`: what styles key on and the browser tests read). */
+export function markMood(target: HTMLElement, mood: string, shares: Shares): void {
+  target.dataset.mood = mood;
+  target.dataset.positive = String(shares.positive);
+  target.dataset.neutral = String(shares.neutral);
+  target.dataset.negative = String(shares.negative);
+  target.dataset.total = String(shares.total);
+}
+
 /** A score as `+0.42` / `−0.10` (a real minus sign), or `–` for none. */
 export function formatScore(score: number | null): string {
   if (score === null || !Number.isFinite(score)) return '–';

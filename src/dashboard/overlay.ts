@@ -3,7 +3,7 @@
 // tilt moments. Anonymous (a public channel needs no sign-in), and it never gives up: the SDK's live
 // connection reconnects with backoff, and a refused subscription is asked again.
 import { ChatPulseClient, type MoodFrame } from '../client/index.js';
-import { clock, formatScore, MOMENT_TEXT, momentOf, moodWord, sharesOf, type Moment } from './mood.js';
+import { clock, formatScore, markMood, MOMENT_TEXT, momentOf, moodWord, sharesOf, type Moment } from './mood.js';
 
 const SHOW_MOMENTS = 3;
 /** Moments older than this leave the overlay. */
@@ -72,12 +72,7 @@ function onMood(m: MoodFrame): void {
   state.positive = shares.positive;
   state.neutral = shares.neutral;
   state.negative = shares.negative;
-  const widget = el('widget');
-  widget.dataset.mood = word.key;
-  widget.dataset.positive = String(shares.positive);
-  widget.dataset.neutral = String(shares.neutral);
-  widget.dataset.negative = String(shares.negative);
-  widget.dataset.total = String(shares.total);
+  markMood(el('widget'), word.key, shares);
   el('emoji').textContent = word.emoji;
   el('word').textContent = word.word;
   el('detail').textContent = score === null ? 'chat is quiet' : `mood ${formatScore(score)} · ${shares.total} msgs`;
