@@ -127,6 +127,13 @@ describe.skipIf(!hasBrowser)("a streamer's first hour in Chromium", () => {
     await expect.poll(async () => (await state()).connection, WAIT).toBe('open');
     expect(await page.locator('#whoami').textContent()).toContain(USER);
 
+    // A newcomer's first channel: a room of their own, started and watched from the page, where they can chat.
+    await page.getByRole('button', { name: 'Start a room' }).click();
+    await expect.poll(() => page.locator('#channel-status').textContent(), WAIT).toMatch(/^Watching room:/);
+    await page.locator('#chat-text').fill('hello, my first message');
+    await page.locator('#chat-send').click();
+    await expect.poll(async () => (await state()).messages, WAIT).toBe(1);
+
     // The room and its history exist before the page opens it.
     sdk = new ChatPulseClient({ baseUrl: s.url, WebSocket });
     await sdk.auth.login(USER, PASSWORD);

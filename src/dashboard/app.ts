@@ -374,7 +374,8 @@ function setChannel(channel: string | null): void {
   (el('chat-file') as HTMLInputElement).disabled = !room;
   showRoomState(channel);
   (el('like-button') as HTMLButtonElement).disabled = channel === null;
-  el('channel-status').textContent = channel === null ? 'Not watching a channel.' : `Joining ${channel}…`;
+  el('channel-status').textContent =
+    channel === null ? 'Not watching a channel. Pick one, or start a room and chat in it to see its mood.' : `Joining ${channel}…`;
 }
 
 async function watch(channel: string): Promise<void> {
@@ -398,6 +399,18 @@ async function watch(channel: string): Promise<void> {
     el('channel-status').textContent = `Not watching ${channel}.`;
   }
 }
+
+// A newcomer's first channel: a room of their own (any signed-in user may host one), watched at once.
+el('start-room').addEventListener('click', () => {
+  void (async () => {
+    const title = me === null ? 'My room' : `${me.username}'s room`;
+    const room = await attempt('Cannot start a room', () => client.rooms.create({ title }));
+    if (room === undefined) return;
+    (el('channel-input') as HTMLInputElement).value = room.channel;
+    void loadChannels();
+    await watch(room.channel);
+  })();
+});
 
 el('channel-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
