@@ -18,6 +18,8 @@ interface CpuProfile {
 
 /** Where a frame's code lives, coarse enough to read at a glance. */
 export function areaOf(url: string, functionName: string): string {
+  // A Piscina worker blocked in Atomics.wait for its next task is idle, though V8 samples it as running.
+  if (functionName === 'atomicsWaitLoop' && url.includes('piscina')) return '(idle)';
   if (url === '') return functionName.startsWith('(') ? functionName : '(native)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1] as string;
@@ -40,9 +42,10 @@ export function selfTimes(profile: CpuProfile): { frames: Map<string, number>; a
     const { functionName, url, lineNumber } = node.callFrame;
     const file = url.replace(/^.*\/(node_modules|dist)\//, '$1/');
     const frame = `${functionName || '(anonymous)'} ${file === '' ? '' : `${file}:${lineNumber + 1}`}`.trim();
-    frames.set(frame, (frames.get(frame) ?? 0) + dt);
     const area = areaOf(url, functionName);
     areas.set(area, (areas.get(area) ?? 0) + dt);
+    const key = area === '(idle)' ? '(idle)' : frame;
+    frames.set(key, (frames.get(key) ?? 0) + dt);
     total += dt;
   });
   return { frames, areas, total };

@@ -15,6 +15,7 @@ const RANK: Record<string, number> = {
   errors: 0,
   config: 0,
   paths: 0,
+  ids: 0,
   observability: 1,
   redis: 2,
   mongo: 2,

@@ -1,4 +1,4 @@
-import { ulid } from 'ulid';
+import { ulid } from '../ids.js';
 import { AppError, badRequest, conflict, forbidden, notFound, rateLimited, unauthorized } from '../errors.js';
 import type { RateLimiter } from '../limits/index.js';
 import { generateApiKey, hashApiKey, looksLikeApiKey } from './api-keys.js';

@@ -2,13 +2,12 @@ import { Buffer } from 'node:buffer';
 import { createSecretKey, type KeyObject } from 'node:crypto';
 // jsonwebtoken is CommonJS: the default import is the reliable way to reach it from NodeNext ESM.
 import jwt from 'jsonwebtoken';
-import { monotonicFactory } from 'ulid';
+import { monotonicFactory } from '../ids.js';
 import { AppError, unauthorized } from '../errors.js';
 import type { Role } from './stores.js';
 
 export const TOKEN_ISSUER = 'chatpulse';
 // Token ids must be unique (revocations key on them), not secret: the signature protects the token.
-// A monotonic factory is ~50x cheaper per call than ulid() here.
 const nextTokenId = monotonicFactory();
 // Pinned on both sides so a token can never pick its own algorithm (alg=none, HS/RS confusion).
 const ALGORITHM = 'HS256';

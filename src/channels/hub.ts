@@ -10,7 +10,7 @@
 // channel's messages gapless and in offset order, and a subscriber is attached at a known offset: replay
 // and recovery (`since`) send exactly what lies between the client's offset and that one.
 import { LRUCache } from 'lru-cache';
-import { monotonicFactory } from 'ulid';
+import { monotonicFactory } from '../ids.js';
 import type { IdentityCache, Principal } from '../auth/index.js';
 import type { FileService } from '../files/index.js';
 import { AppError, forbidden, notFound, rateLimited } from '../errors.js';

@@ -1,7 +1,7 @@
 // The rules of uploaded files: only checked images (images.ts), within the owner's storage quota; a file is
 // attached to a chat message only by its uploader, in the room it was uploaded to. Who may read a room's
 // file is the gateway's question (it knows rooms); this module knows none.
-import { ulid } from 'ulid';
+import { ulid } from '../ids.js';
 import { AppError, badRequest, notFound } from '../errors.js';
 import { KeyedSerializer } from '../limits/index.js';
 import { checkImage, type ImageType } from './images.js';

@@ -1,6 +1,6 @@
 // The route table and the request pipeline. Routes are registered with uWS's own (native) router; the
 // table is kept so 405s, CORS preflights and the OpenAPI document all come from one list.
-import { monotonicFactory } from 'ulid';
+import { monotonicFactory } from '../ids.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { AuthService, Principal } from '../auth/index.js';
@@ -165,8 +165,7 @@ export interface RequestEvent {
 
 /** A client's request id is kept when it is short and plain; anything else is replaced by a fresh ULID. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-// A monotonic factory draws its randomness once per millisecond: plain ulid() costs ~45 µs a call here
-// (16 WebCrypto calls), against ~1 µs; request ids need uniqueness, not unpredictability.
+// Monotonic: random bits drawn once per millisecond (src/ids.ts); request ids need uniqueness, not unpredictability.
 const nextRequestId = monotonicFactory();
 
 const UPPER: Record<Method, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' };

@@ -15,7 +15,7 @@
 // and one (`deleted`) when its definition is deleted, from the owner only, once per stop. Connections are stopped off the scan path with a time bound, so a socket that
 // hangs while closing delays no renewal.
 import { LRUCache } from 'lru-cache';
-import { ulid } from 'ulid';
+import { ulid } from '../ids.js';
 import type { Principal } from '../auth/index.js';
 import type { ChannelHub } from '../channels/index.js';
 import { frames, type IngestView } from '../contract/index.js';

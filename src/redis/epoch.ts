@@ -22,7 +22,7 @@
 // after the loss cannot tell it from a fresh cluster (as with a single Redis); and a master unreachable
 // right now is not judged (its marker is looked at once it answers).
 import type { Cluster } from 'ioredis';
-import { ulid } from 'ulid';
+import { ulid } from '../ids.js';
 import { isCluster, KEY_PREFIX, LuaScript, type RedisClient } from './connection.js';
 import { hashSlot } from './keys.js';
 

@@ -4,7 +4,7 @@
 // queue with its original tickets (its wait kept). Tickets of users with no socket anywhere for the grace
 // period are dropped: `matched` arrives only on a socket, so nobody would hear of the pair.
 import { randomBytes } from 'node:crypto';
-import { ulid } from 'ulid';
+import { ulid } from '../ids.js';
 import { roomChannel } from '../channels/names.js';
 import type { Notifier } from '../channels/notify.js';
 import type { RoomRecord, RoomService } from '../channels/rooms.js';

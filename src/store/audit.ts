@@ -2,7 +2,7 @@
 // resets, ingest start and stop, moderation). A port with a memory ring driver (the default) and a MongoDB
 // driver (mongo-audit.ts, TTL-indexed). Writes never block a request: AuditLog buffers a bounded number of
 // entries and drains them in the background; past the bound, entries are dropped and counted.
-import { monotonicFactory } from 'ulid';
+import { monotonicFactory } from '../ids.js';
 
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 

@@ -22,7 +22,7 @@
 //   error and calls `onOverflow` once. Dropping beats blocking: the hub's live fan-out must not stall
 //   behind a dead database, and memory must stay bounded.
 // Bucket counts are not decremented by `remove`: moderation hides a message, it does not rewrite stats.
-import { ulid } from 'ulid';
+import { ulid } from '../ids.js';
 import type { Logger } from '../observability/log.js';
 import { PermanentWriteError } from '../errors.js';
 import { BUCKET_MS, type BucketIncrement, type BucketStore, type MessageStore } from './stores.js';

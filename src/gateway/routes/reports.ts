@@ -1,6 +1,6 @@
 // Reports: a channel's sentiment over a time range, computed once at creation and saved. Owner or admin only.
 import { Type } from '@sinclair/typebox';
-import { ulid } from 'ulid';
+import { ulid } from '../../ids.js';
 import type { Principal } from '../../auth/index.js';
 import { ReportListReply, ReportReply } from '../../contract/index.js';
 import { parseChannel } from '../../channels/index.js';

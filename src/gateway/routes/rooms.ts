@@ -1,7 +1,7 @@
 // Native chat rooms over REST: create, list, read, close, moderators, message deletion and timeouts.
 // Chat itself happens on the WebSocket (`room:<id>` channels); these are the host's controls.
 import { Type } from '@sinclair/typebox';
-import { ulid } from 'ulid';
+import { ulid } from '../../ids.js';
 import type { Principal } from '../../auth/index.js';
 import { RoomListReply, RoomReply, TimeoutReply } from '../../contract/index.js';
 import { badRequest } from '../../errors.js';
