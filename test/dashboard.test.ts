@@ -4,16 +4,14 @@
 // an image). Saves test-output/dashboard.png.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ChatPulseClient, type LiveConnection, type MessageFrame } from '../src/client/index.js';
+import { CHROMIUM, expectStaticFile, hasBrowser, launchChromium, OUT } from './browser.js';
 import { ROOT, startServer, type TestServer } from './helpers.js';
 import { IMAGES } from './images.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const OUT = join(ROOT, 'test-output');
-const hasBrowser = existsSync(CHROMIUM);
 const builtDashboard = existsSync(join(ROOT, 'dist', 'src', 'dashboard', 'app.js'));
 
 interface PageState {
@@ -53,16 +51,8 @@ describe('static files', () => {
       ['/assets/client/index.js', 'text/javascript; charset=utf-8'],
       ['/assets/vendor/uPlot.esm.js', 'text/javascript; charset=utf-8'],
       ['/assets/vendor/uPlot.min.css', 'text/css; charset=utf-8'],
-    ] as const) {
-      const res = await fetch(s.url + path);
-      expect(res.status, path).toBe(200);
-      expect(res.headers.get('content-type'), path).toBe(type);
-      const etag = res.headers.get('etag') as string;
-      expect(etag, path).toMatch(/^".+"$/);
-      const again = await fetch(s.url + path, { headers: { 'if-none-match': etag } });
-      expect(again.status, path).toBe(304);
-    }
-    expect((await fetch(`${s.url}/assets/vendor/uPlot.esm.js`)).headers.get('cache-control')).toBe('no-cache'); // revalidated: the URL does not change with uPlot's version
+    ] as const)
+      await expectStaticFile(s.url, path, type); // uPlot too is revalidated: its URL does not change with its version
     // Only the allow-list: anything else falls through to the API's JSON 404.
     for (const path of [
       '/assets/app/../../package.json',
@@ -97,10 +87,7 @@ describe.skipIf(!hasBrowser)('dashboard in Chromium', () => {
       MATCH_RELAX_S: '0', // any two queued people pair at once
       ROOM_COUNTDOWN_S: '1',
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
     // A failed request logs a console error too: the API's answers are checked through the UI instead.

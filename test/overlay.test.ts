@@ -5,17 +5,15 @@
 // transparent background (computed styles and the screenshot's alpha); deleting the account ends the
 // session with a clear message. Saves test-output/streamer-1280.png, streamer-390.png, overlay-bar.png,
 // overlay-meter.png and overlay-moments.png.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ChatPulseClient, type LiveConnection } from '../src/client/index.js';
+import { CHROMIUM, expectStaticFile, hasBrowser, launchChromium, OUT } from './browser.js';
 import { ROOT, startServer, type TestServer } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const OUT = join(ROOT, 'test-output');
-const hasBrowser = existsSync(CHROMIUM);
 const USER = 'newstreamer';
 const PASSWORD = 'a-long-password';
 /** Polls wait this long: password hashing and inference on two busy cores take their time. */
@@ -61,14 +59,8 @@ describe('overlay static files', () => {
       ['/assets/app/overlay.js', 'text/javascript; charset=utf-8'],
       ['/assets/app/mood.js', 'text/javascript; charset=utf-8'],
       ['/assets/app/overlay.css', 'text/css; charset=utf-8'],
-    ] as const) {
-      const res = await fetch(s.url + path);
-      expect(res.status, path).toBe(200);
-      expect(res.headers.get('content-type'), path).toBe(type);
-      expect(res.headers.get('cache-control'), path).toBe('no-cache');
-      const again = await fetch(s.url + path, { headers: { 'if-none-match': res.headers.get('etag') as string } });
-      expect(again.status, path).toBe(304);
-    }
+    ] as const)
+      await expectStaticFile(s.url, path, type);
     expect((await fetch(`${s.url}/overlay.html`)).status).toBe(404); // only the allow-list
   });
 });
@@ -95,10 +87,7 @@ describe.skipIf(!hasBrowser)("a streamer's first hour in Chromium", () => {
       MOOD_WINDOW_S: '5',
       STORE_FLUSH_MS: '50',
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (msg) => msg.type() === 'error' && !msg.text().startsWith('Failed to load resource') && pageErrors.push(msg.text()));
