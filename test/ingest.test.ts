@@ -116,6 +116,12 @@ describe('ingesting a Twitch chat on one process', () => {
     });
     expect(['negative', 'neutral', 'positive', 'LABEL_0', 'LABEL_1', 'LABEL_2']).toContain(m.sentiment.label);
     expect(m.sentiment.score).toBeGreaterThan(0);
+    // Its stages are in the per-stage latency histogram.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    for (const stage of ['receive', 'classify', 'publish', 'total']) {
+      const count = new RegExp(`^chatpulse_ingest_stage_seconds_count\\{[^}]*stage="${stage}"[^}]*\\} (\\d+)$`, 'm').exec(metrics);
+      expect(Number(count?.[1]), stage).toBeGreaterThanOrEqual(1);
+    }
   });
 
   it('turns CLEARMSG and CLEARCHAT into delete frames and removes the messages from history', async () => {

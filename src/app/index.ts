@@ -7,7 +7,7 @@ import { isRevocation } from '../auth/revocations.js';
 import type { Principal } from '../auth/index.js';
 import type { AuthService } from '../auth/service.js';
 import { SYSTEM_CHANNEL } from '../channels/bus.js';
-import { ChannelHub } from '../channels/hub.js';
+import { ChannelHub, type IngestStage } from '../channels/hub.js';
 import { BusNotifier, type Notifier } from '../channels/notify.js';
 import { RoomLifecycleService } from '../channels/room-lifecycle.js';
 import { RoomService } from '../channels/rooms.js';
@@ -111,6 +111,7 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
     identities,
     momentStore: persistent.moments,
     onMomentError: (err: unknown) => log.warn({ err }, 'a moment was not stored'),
+    observeIngest: (stage: IngestStage, ms: number) => metrics.ingestStages.observe({ stage }, ms / 1000),
   };
   const hub = new ChannelHub(
     {

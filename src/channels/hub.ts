@@ -86,7 +86,16 @@ export interface HubDeps {
   momentStore?: Pick<MomentStore, 'insert'>;
   /** Told when storing a moment failed (it was still sent to the subscribers). */
   onMomentError?: (err: unknown) => void;
+  /** Told how long each stage of an ingested line took (ms), for the per-stage latency histogram. */
+  observeIngest?: (stage: IngestStage, ms: number) => void;
 }
+
+/**
+ * The stages of an ingested chat line: `receive`, from the platform's send time (its clock: skew included)
+ * to the hub; `classify`, the engine's queue and batch; `publish`, waiting its turn in the channel and the
+ * append; `total`, the hub to published (subscribers get it from there).
+ */
+export type IngestStage = 'receive' | 'classify' | 'publish' | 'total';
 
 export interface MessageRecorder {
   record(message: StoredMessage): void;
@@ -478,9 +487,10 @@ export class ChannelHub {
    */
   ingest(source: SourceKind, channel: string, chat: IngestedChat, stillOwner?: () => boolean): Promise<Published> {
     const { user } = chat;
-    return this.publishInOrder(
+    const sentiment = this.deps.engine.classify(chat.text, chat.emotes);
+    const published = this.publishInOrder(
       channel,
-      this.deps.engine.classify(chat.text, chat.emotes),
+      sentiment,
       undefined,
       (result, id, ts) => ({
         head: messageFrames.head({
@@ -511,6 +521,9 @@ export class ChannelHub {
       }),
       stillOwner,
     );
+    const observe = this.deps.observeIngest;
+    if (observe) timeIngest(observe, chat.sentAt, sentiment, published);
+    return published;
   }
 
   /** Removes messages from every subscriber's view, the replay and the store. */
@@ -804,4 +817,29 @@ export class ChannelHub {
     }
     this.dirtyLikes.clear();
   }
+}
+
+/** Reports an ingested line's receive latency now, its other stages once it is published (a refused or failed line is not). */
+function timeIngest(
+  observe: (stage: IngestStage, ms: number) => void,
+  sentAt: number,
+  classified: Promise<unknown>,
+  published: Promise<unknown>,
+): void {
+  const start = performance.now();
+  if (sentAt > 0) observe('receive', Math.max(0, Date.now() - sentAt));
+  let classifiedAt = start;
+  classified.then(
+    () => (classifiedAt = performance.now()),
+    () => undefined,
+  );
+  published.then(
+    () => {
+      const now = performance.now();
+      observe('classify', classifiedAt - start);
+      observe('publish', now - classifiedAt);
+      observe('total', now - start);
+    },
+    () => undefined,
+  );
 }

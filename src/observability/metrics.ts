@@ -174,6 +174,13 @@ export class Metrics {
     buckets: SECONDS,
     registers: [this.registry],
   });
+  readonly ingestStages = new Histogram({
+    name: 'chatpulse_ingest_stage_seconds',
+    help: 'Latency of an ingested chat line per stage: receive (platform send time to the hub, the platform clock), classify, publish, total (hub to published)',
+    labelNames: ['stage'] as const,
+    buckets: SECONDS,
+    registers: [this.registry],
+  });
   readonly redisErrors = new Counter({
     name: 'chatpulse_redis_errors_total',
     help: 'Redis connection errors',
