@@ -430,6 +430,8 @@ interface StepRow {
   ingestDropped: number | null;
   engineBatches: number | null;
   engineMeanBatch: number | null;
+  /** ChatPulse only: each stage's p99 over the step (ms, as the histogram bucket bound it falls in), from /metrics. */
+  stageP99Ms: Record<string, number | null> | null;
   engineShed: number | null;
   vsTmiCpu: number | null;
 }
@@ -573,6 +575,7 @@ async function benchMain(): Promise<void> {
       ingestDropped: null,
       engineBatches: null,
       engineMeanBatch: null,
+      stageP99Ms: null,
       engineShed: null,
       vsTmiCpu: null,
     };
@@ -651,7 +654,9 @@ async function benchMain(): Promise<void> {
     return s.queued === 0 && s.inFlightBatches === 0;
   };
 
+  const stageBuckets = async () => parseStageBuckets(await (await fetch(`${base}/metrics`)).text());
   const stepChatPulse = async (rate: number, secs: number) => {
+    const h0 = await stageBuckets();
     const c0 = await counters();
     const e0 = app.engine.stats();
     // Expected deliveries: each line to every subscriber held at the step's start.
@@ -664,14 +669,15 @@ async function benchMain(): Promise<void> {
     const c1 = await counters();
     const stats = (await load.request({ cmd: 'collect', latencies: true }, 'collected', 60_000)).stats;
     const batches = e1.batches - e0.batches;
-    return { r, stats, receivers, c0, c1, batches, items: e1.items - e0.items, shed: e1.shed - e0.shed };
+    const stages = stageP99s(h0, await stageBuckets());
+    return { r, stats, receivers, c0, c1, batches, items: e1.items - e0.items, shed: e1.shed - e0.shed, stages };
   };
 
   await stepChatPulse(warmRate, WARM_S);
   const rows: StepRow[] = [];
   for (const rate of steps) {
     progress(`ChatPulse @${rate} lines/s for ${seconds}s`);
-    const { r, stats, receivers, c0, c1, batches, items, shed } = await stepChatPulse(rate, seconds);
+    const { r, stats, receivers, c0, c1, batches, items, shed, stages } = await stepChatPulse(rate, seconds);
     const expected = r.sent * receivers;
     const bareRow = baseline.find((b) => b.rate === rate);
     const cpuMsPer1000 = (1e6 * r.cpuS) / r.sent;
@@ -706,6 +712,7 @@ async function benchMain(): Promise<void> {
       ingestDropped: c1.dropped - c0.dropped,
       engineBatches: batches,
       engineMeanBatch: batches === 0 ? null : items / batches,
+      stageP99Ms: stages,
       engineShed: shed,
       vsTmiCpu: bareRow === undefined ? null : cpuMsPer1000 / bareRow.cpuMsPer1000,
     };
@@ -713,7 +720,8 @@ async function benchMain(): Promise<void> {
     progress(
       `  ${fmt(row.deliveredPerS, 0)} lines/s per subscriber, ${fmt(row.deliveredPct, 2)}% delivered, p50 ${fmt(row.p50Ms, 1)} ms, p99 ${fmt(row.p99Ms, 1)} ms, ` +
         `ingest dropped ${row.ingestDropped}, mean batch ${fmt(row.engineMeanBatch ?? NaN, 1)}, CPU ${fmt(cpuMsPer1000, 1)} ms / 1,000 lines ` +
-        `(${fmt(row.vsTmiCpu ?? NaN, 1)}x tmi.js), load generator ${fmt(row.loadCpuPct, 0)}%, other load ${fmt(row.otherLoadPct, 0)}%, drained in ${fmt(row.drainS, 1)}s`,
+        `(${fmt(row.vsTmiCpu ?? NaN, 1)}x tmi.js), load generator ${fmt(row.loadCpuPct, 0)}%, other load ${fmt(row.otherLoadPct, 0)}%, drained in ${fmt(row.drainS, 1)}s; ` +
+        `p99 by stage: ${stageLine(stages)}`,
     );
   }
 
@@ -792,6 +800,7 @@ async function benchMain(): Promise<void> {
   const notes: string[] = [];
   for (const r of rows) {
     const at = `ChatPulse @${r.rate}/s`;
+    if (r.stageP99Ms !== null) notes.push(`- ${at}: p99 by stage (chatpulse_ingest_stage_seconds): ${stageLine(r.stageP99Ms)}`);
     if (r.closed > 0)
       notes.push(`- ${at}: ${r.closed} subscriber connections closed during the step (ChatPulse closes a socket past WS_MAX_BACKPRESSURE)`);
     if (r.errors > 0) notes.push(`- ${at}: ${r.errors} error frames received by subscribers`);
@@ -877,4 +886,39 @@ if (flags.role === 'load') await loadMain();
 else {
   await benchMain();
   process.exit(0);
+}
+
+/** Cumulative bucket counts of chatpulse_ingest_stage_seconds, per stage and bucket bound (seconds). */
+function parseStageBuckets(metrics: string): Map<string, Map<number, number>> {
+  const out = new Map<string, Map<number, number>>();
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith('chatpulse_ingest_stage_seconds_bucket{')) continue;
+    const stage = /stage="([^"]+)"/.exec(line)?.[1];
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    const count = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (stage === undefined || le === undefined || !Number.isFinite(count)) continue;
+    if (!out.has(stage)) out.set(stage, new Map());
+    out.get(stage)?.set(le === '+Inf' ? Infinity : Number(le), count);
+  }
+  return out;
+}
+
+/** Each stage's p99 between two scrapes, as the bound (ms) of the bucket it falls in (Infinity: past the last). */
+function stageP99s(before: Map<string, Map<number, number>>, after: Map<string, Map<number, number>>): Record<string, number | null> {
+  const result: Record<string, number | null> = {};
+  for (const stage of ['receive', 'classify', 'publish', 'total']) {
+    const a = after.get(stage) ?? new Map<number, number>();
+    const b = before.get(stage) ?? new Map<number, number>();
+    const bounds = [...a.keys()].sort((x, y) => x - y);
+    const total = (a.get(Infinity) ?? 0) - (b.get(Infinity) ?? 0);
+    const bound = bounds.find((le) => (a.get(le) ?? 0) - (b.get(le) ?? 0) >= 0.99 * total);
+    result[stage] = total === 0 || bound === undefined ? null : bound * 1000;
+  }
+  return result;
+}
+
+function stageLine(stages: Record<string, number | null>): string {
+  return Object.entries(stages)
+    .map(([stage, ms]) => `${stage} ${ms === null ? '-' : Number.isFinite(ms) ? `≤ ${fmt(ms, ms < 10 ? 1 : 0)} ms` : '> 5 s'}`)
+    .join(', ');
 }
