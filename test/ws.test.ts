@@ -221,7 +221,9 @@ describe('websocket channels', () => {
     expect(Date.now() - sent).toBeLessThan(2000);
     expect(Object.keys(mood.counts as object).sort()).toEqual(LABELS);
     expect(mood).toMatchObject({ channel: 'room:mood', window_s: 1 });
-    expect(typeof mood.score).toBe('number');
+    // The short window (1 s) may be past the burst by the time a tick sends it (quiet: null); the long one holds it.
+    expect(mood.score === null || typeof mood.score === 'number').toBe(true);
+    expect(typeof (mood.long as { score: unknown }).score).toBe('number');
     expect((mood.long as { window_s: number }).window_s).toBe(10);
     const total = (m: Frame) => Object.values((m.long as { counts: Record<string, number> }).counts).reduce((a, b) => a + b, 0);
     expect(total(mood)).toBe(6);
