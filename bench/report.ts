@@ -728,7 +728,8 @@ function runBench(bench: Bench, index: number, total: number): Promise<Outcome> 
   }
   progress(`(${index}/${total}) ${bench.name}: ${command} (expect ~${bench.expectS}s, timeout ${bench.timeoutS}s)`);
   const started = Date.now();
-  const child = spawn(process.execPath, [script, ...bench.args], {
+  // With --profile (BENCH_PROFILE_DIR set by this run's profiled copy), each bench profiles into the same folder.
+  const child = spawn(process.execPath, [script, ...bench.args, ...(process.env.BENCH_PROFILE_DIR ? ['--profile'] : [])], {
     cwd: repoRoot,
     env: { ...process.env, BENCH_RESULTS_DIR: QUICK_DIR },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,7 +15,7 @@ export function parseFlags<V extends string, S extends string = never>(valued: r
   for (const name of valued) options[name] = { type: 'string' };
   for (const name of switches) options[name] = { type: 'boolean' };
   const { profile, ...values } = parseArgs({ options }).values;
-  if (profile === true) console.error(`profiling: CPU profiles of every ChatPulse process go to ${enableProfiling(benchName())}/`);
+  if (profile === true) enableProfiling(benchName());
   return values as Flags<V, S>;
 }
 
