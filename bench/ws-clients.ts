@@ -19,10 +19,13 @@ import {
   type ToClient,
   type Wire,
 } from './ws-protocol.js';
+import { isPusherError, PING_FRAME, pusherUrl, subscribeFrame, SUBSCRIBED_MARKER as PUSHER_SUBSCRIBED } from './ws-pusher.js';
 
 /** Bounded memory however long the phase: beyond this many samples latency is no longer recorded. */
 const MAX_SAMPLES = 1_000_000;
 const MAX_FAILURE_SAMPLES = 5;
+/** Pusher's activity_timeout: a connection this long without a frame pings, as pusher-js does. */
+const PUSHER_ACTIVITY_MS = 30_000;
 
 interface Sub {
   channel: string;
@@ -31,6 +34,9 @@ interface Sub {
   track: boolean;
   /** Per publisher, the sequence number of the last message paired (tracked subscribers only). */
   last: Map<number, number>;
+  /** When the last frame arrived (monotonic ms; Pusher connections only, for their pings). */
+  lastFrame: number;
+  ping: (() => void) | null;
   close(): void;
 }
 
@@ -120,17 +126,32 @@ function settler(
   return settle;
 }
 
-/** A raw WebSocket subscriber (ChatPulse or the bare uWS baseline). Resolves true once subscribed. */
+/**
+ * A raw WebSocket subscriber (ChatPulse, the bare uWS baseline or soketi over the Pusher protocol). Resolves
+ * true once subscribed.
+ */
 function openRaw(plan: SubPlan, url: string, wire: Wire, timeoutMs: number, failures: string[]): Promise<boolean> {
   const marker = deliveryMarker(wire);
+  const pusher = wire === 'pusher';
   return new Promise((resolve) => {
     let held = false;
     // Untracked connections only count markers: UTF-8 validation of every frame would be client CPU spent
     // on nothing the bench reads.
     const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs, skipUTF8Validation: !plan.track });
-    const sub: Sub = { channel: plan.channel, alive: false, track: plan.track, last: new Map(), close: () => ws.terminate() };
+    const sub: Sub = {
+      channel: plan.channel,
+      alive: false,
+      track: plan.track,
+      last: new Map(),
+      lastFrame: 0,
+      ping: pusher ? () => ws.send(PING_FRAME) : null,
+      close: () => ws.terminate(),
+    };
     const settle = settler(resolve, () => ws.terminate(), timeoutMs, failures);
-    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', channel: plan.channel, batch: plan.batch })));
+    // A Pusher client subscribes once the server has told it its socket id, which the channel auth signs.
+    ws.on('open', () => {
+      if (!pusher) ws.send(JSON.stringify({ type: 'subscribe', channel: plan.channel, batch: plan.batch }));
+    });
     ws.on('error', (err) => settle(false, err.message));
     ws.on('close', (code) => {
       sub.alive = false;
@@ -140,6 +161,7 @@ function openRaw(plan: SubPlan, url: string, wire: Wire, timeoutMs: number, fail
     ws.on('message', (data) => {
       const frame = asBuffer(data);
       const now = monoMs();
+      sub.lastFrame = now;
       const count = countMarker(frame, marker);
       if (count > 0) deliver(count, now);
       if (sub.track) {
@@ -154,15 +176,18 @@ function openRaw(plan: SubPlan, url: string, wire: Wire, timeoutMs: number, fail
         trackTexts(sub, texts, now);
       }
       if (count > 0) return;
-      if (!held && frame.includes(SUBSCRIBED_MARKER)) {
+      if (!held && frame.includes(pusher ? PUSHER_SUBSCRIBED : SUBSCRIBED_MARKER)) {
         held = true;
         sub.alive = true;
         subs.push(sub);
         if (sub.track) tracked.push(sub);
         settle(true);
-      } else if (frame.includes(ERROR_MARKER)) {
+      } else if (pusher ? isPusherError(frame) : frame.includes(ERROR_MARKER)) {
         recordError(frame.toString('utf8'));
         if (!held) settle(false, `error frame before subscribed: ${frame.toString('utf8').slice(0, 200)}`);
+      } else if (pusher && !held) {
+        const subscribe = subscribeFrame(frame.toString('utf8'), plan.channel);
+        if (subscribe !== null) ws.send(subscribe);
       }
     });
   });
@@ -180,7 +205,15 @@ function openSocketIo(plan: SubPlan, port: number, timeoutMs: number, failures: 
       reconnection: false,
       timeout: timeoutMs,
     });
-    const sub: Sub = { channel: plan.channel, alive: false, track: plan.track, last: new Map(), close: () => socket.disconnect() };
+    const sub: Sub = {
+      channel: plan.channel,
+      alive: false,
+      track: plan.track,
+      last: new Map(),
+      lastFrame: 0,
+      ping: null,
+      close: () => socket.disconnect(),
+    };
     const settle = settler(resolve, () => socket.disconnect(), timeoutMs, failures);
     const onItems = (items: unknown[]) => {
       const now = monoMs();
@@ -211,7 +244,7 @@ async function connectAll(msg: Extract<ToClient, { cmd: 'connect' }>): Promise<v
   const failures: string[] = [];
   let held = 0;
   let failed = 0;
-  const url = `ws://127.0.0.1:${msg.port}/ws`;
+  const url = msg.wire === 'pusher' ? pusherUrl(msg.port) : `ws://127.0.0.1:${msg.port}/ws`;
   // Paced waves: a wave finishes (each connection subscribed, failed or timed out) before the next opens,
   // so the server's accept backlog never sees more than `wave` handshakes at once.
   for (let at = 0; at < msg.subs.length; at += msg.wave) {
@@ -230,6 +263,13 @@ async function connectAll(msg: Extract<ToClient, { cmd: 'connect' }>): Promise<v
   }
   send({ ev: 'connected', held, failed, failures });
 }
+
+// soketi ends a connection that has seen no traffic for 120 s; a long connect phase (10^4 subscribers in
+// waves) can leave the first ones that idle before any message flows.
+setInterval(() => {
+  const now = monoMs();
+  for (const sub of subs) if (sub.ping !== null && sub.alive && now - sub.lastFrame > PUSHER_ACTIVITY_MS) sub.ping();
+}, PUSHER_ACTIVITY_MS / 3).unref();
 
 process.on('message', (raw) => {
   const msg = raw as ToClient;

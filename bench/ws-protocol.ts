@@ -3,10 +3,13 @@
 // schedule that latency is measured against, and the IPC messages between the two processes.
 // Kept free of heavy imports: every subscriber process loads it.
 
-/** How a server speaks: ChatPulse's protocol, the bare uWS baseline's subset of it, or socket.io events. */
-export type Wire = 'chatpulse' | 'bare' | 'socketio';
+/**
+ * How a server speaks: ChatPulse's protocol, the bare uWS baseline's subset of it, socket.io events, or the
+ * Pusher protocol (soketi; bench/ws-pusher.ts).
+ */
+export type Wire = 'chatpulse' | 'bare' | 'socketio' | 'pusher';
 
-export type ServerKind = 'uws' | 'uws-batched' | 'socketio' | 'socketio-batched' | 'chatpulse' | 'chatpulse-batched';
+export type ServerKind = 'uws' | 'uws-batched' | 'socketio' | 'socketio-batched' | 'chatpulse' | 'chatpulse-batched' | 'soketi';
 
 export interface ServerSpec {
   kind: ServerKind;
@@ -23,6 +26,8 @@ export const SERVERS: readonly ServerSpec[] = [
   { kind: 'socketio-batched', label: 'socket.io, 10 ms coalescing', wire: 'socketio', batched: true },
   { kind: 'chatpulse', label: 'ChatPulse', wire: 'chatpulse', batched: false },
   { kind: 'chatpulse-batched', label: 'ChatPulse, batched subscriptions', wire: 'chatpulse', batched: true },
+  // A peer, installed apart (bench/peers/soketi): run by default only where it is installed.
+  { kind: 'soketi', label: 'soketi (Pusher client events)', wire: 'pusher', batched: false },
 ];
 
 /** How long the baseline servers' coalescing variants hold a channel's messages before one frame. */
@@ -94,7 +99,7 @@ const monoOffset = (() => {
 
 /** The substring that marks one delivered chat message in a raw frame, per wire (socket.io parses its own). */
 export function deliveryMarker(wire: Wire): Buffer {
-  return Buffer.from(wire === 'chatpulse' ? '"type":"message"' : '"type":"chat"');
+  return Buffer.from(wire === 'chatpulse' ? '"type":"message"' : wire === 'pusher' ? '"event":"client-chat"' : '"type":"chat"');
 }
 export const SUBSCRIBED_MARKER = Buffer.from('"type":"subscribed"');
 export const ERROR_MARKER = Buffer.from('"type":"error"');
@@ -113,16 +118,18 @@ const textOf = (item: unknown): string | null => {
 
 /**
  * The chat texts a parsed frame carries: ChatPulse `message` or `messages` (batched), the bare baseline's
- * forwarded `chat` frame or its coalesced array of them. Anything else (mood, presence, ...) carries none.
+ * forwarded `chat` frame or its coalesced array of them, a Pusher `client-chat` event's data. Anything else
+ * (mood, presence, ...) carries none.
  */
 export function chatTexts(frame: unknown): string[] {
   let items: unknown[];
   if (Array.isArray(frame)) items = frame;
   else if (typeof frame !== 'object' || frame === null) return [];
   else {
-    const f = frame as { type?: unknown; items?: unknown };
+    const f = frame as { type?: unknown; items?: unknown; event?: unknown; data?: unknown };
     if (f.type === 'messages' && Array.isArray(f.items)) items = f.items;
     else if (f.type === 'message' || f.type === 'chat') items = [f];
+    else if (f.event === 'client-chat') items = [f.data];
     else return [];
   }
   const texts: string[] = [];
@@ -190,3 +197,8 @@ export function mergeStats(all: readonly ClientStats[]): ClientStats {
   }
   return merged;
 }
+
+/** Share of the bare-uWS ceiling (same mode) ChatPulse should reach while classifying every message (issue 21). */
+export const CEILING_SHARE = { chatpulse: 0.75, 'chatpulse-batched': 0.8 } as const;
+/** ChatPulse's deliveries per CPU-s against soketi's, per-message subscriptions, at the same rate (issue 21). */
+export const SOKETI_FACTOR = 1.4;

@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { sleep } from './lib/phases.js';
 import { ServerUnavailable } from './lib/processes.js';
 import { channelName, chatTexts, monoMs, poolText, type Schedule, type Wire } from './ws-protocol.js';
+import { chatEvent, isPusherError, pusherUrl, subscribeFrame, SUBSCRIBED_EVENT } from './ws-pusher.js';
 
 export interface Publisher {
   readonly index: number;
@@ -29,16 +30,21 @@ export class ConnectError extends ServerUnavailable {
 }
 
 /**
- * A publisher on ChatPulse or the bare baseline. It subscribes to its own channel as well, on every server
- * alike: ChatPulse may require it to post, and its own messages coming back confirm the cache warm-up.
+ * A publisher on ChatPulse, the bare baseline or soketi. It subscribes to its own channel as well, on every
+ * server alike: ChatPulse may require it to post (and a Pusher client event is only relayed from a member of
+ * the channel), and its own messages coming back confirm the cache warm-up (a Pusher server does not echo
+ * client events to their sender, and soketi has no cache to warm).
  */
-function rawPublisher(index: number, channel: string, url: string, timeoutMs: number): Promise<Publisher> {
+function rawPublisher(index: number, channel: string, url: string, wire: Wire, timeoutMs: number): Promise<Publisher> {
+  const pusher = wire === 'pusher';
+  const subscribedMarker = pusher ? SUBSCRIBED_EVENT : '"type":"subscribed"';
+  const isError = (frame: string) => (pusher ? isPusherError(frame) : frame.includes('"type":"error"'));
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
     const pub: Publisher = {
       index,
       channel,
-      send: (text) => ws.send(JSON.stringify({ type: 'chat', channel, text })),
+      send: (text) => ws.send(pusher ? chatEvent(channel, text) : JSON.stringify({ type: 'chat', channel, text })),
       close: () => ws.terminate(),
       onText: null,
       errors: 0,
@@ -51,7 +57,10 @@ function rawPublisher(index: number, channel: string, url: string, timeoutMs: nu
       reject(new ConnectError(reason));
     };
     const timer = setTimeout(() => fail(`publisher ${index}: not subscribed within ${timeoutMs} ms`), timeoutMs);
-    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', channel, batch: false })));
+    // A Pusher client subscribes once it knows its socket id (subscribeFrame below).
+    ws.on('open', () => {
+      if (!pusher) ws.send(JSON.stringify({ type: 'subscribe', channel, batch: false }));
+    });
     ws.on('error', (err) => {
       if (!subscribed) fail(`publisher ${index}: ${err.message}`);
     });
@@ -61,14 +70,18 @@ function rawPublisher(index: number, channel: string, url: string, timeoutMs: nu
     ws.on('message', (data) => {
       const frame = frameText(data);
       if (!subscribed) {
-        if (frame.includes('"type":"subscribed"')) {
+        if (frame.includes(subscribedMarker)) {
           subscribed = true;
           clearTimeout(timer);
           resolve(pub);
-        } else if (frame.includes('"type":"error"')) fail(`publisher ${index}: ${frame.slice(0, 300)}`);
+        } else if (isError(frame)) fail(`publisher ${index}: ${frame.slice(0, 300)}`);
+        else if (pusher) {
+          const subscribe = subscribeFrame(frame, channel);
+          if (subscribe !== null) ws.send(subscribe);
+        }
         return;
       }
-      if (frame.includes('"type":"error"')) {
+      if (isError(frame)) {
         if (pub.errors++ < 5) pub.errorSamples.push(frame.slice(0, 300));
         return;
       }
@@ -131,8 +144,9 @@ function connectPublisher(
   timeoutMs: number,
 ): Promise<Publisher> {
   if (wire === 'socketio') return socketIoPublisher(index, channel, port, timeoutMs);
+  if (wire === 'pusher') return rawPublisher(index, channel, pusherUrl(port), wire, timeoutMs);
   const query = token === undefined ? '' : `?token=${encodeURIComponent(token)}`;
-  return rawPublisher(index, channel, `ws://127.0.0.1:${port}/ws${query}`, timeoutMs);
+  return rawPublisher(index, channel, `ws://127.0.0.1:${port}/ws${query}`, wire, timeoutMs);
 }
 
 /**

@@ -19,6 +19,8 @@ export interface Config {
   maxLength: number;
   inferenceThreads: number;
   intraOpThreads: number;
+  /** TOKENIZER: auto (native where it matches transformers.js's ids) or js. */
+  tokenizer: 'auto' | 'js';
   batchMaxItems: number;
   batchMaxTokens: number;
   batchMaxWaitMs: number;
@@ -186,6 +188,14 @@ function bool(env: Env, key: string, fallback: boolean): boolean {
   throw new ConfigError(`${key} must be true or false, got "${env[key] ?? ''}"`);
 }
 
+function oneOf<T extends string>(env: Env, key: string, allowed: readonly T[], fallback: T): T {
+  const raw = str(env, key);
+  if (raw === undefined) return fallback;
+  const found = allowed.find((a) => a === raw.toLowerCase());
+  if (found === undefined) throw new ConfigError(`${key} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return found;
+}
+
 function str(env: Env, key: string): string | undefined {
   const raw = env[key]?.trim();
   return raw === undefined || raw === '' ? undefined : raw;
@@ -275,6 +285,7 @@ export function loadConfig(env: Env): Config {
     // Processes x threads = cores: more inference threads than cores only makes them take turns.
     inferenceThreads: int(env, 'INFERENCE_THREADS', Math.max(1, Math.floor(cores / workers)), 1, 256),
     intraOpThreads: int(env, 'ORT_INTRA_OP_THREADS', 1, 1, 64),
+    tokenizer: oneOf(env, 'TOKENIZER', ['auto', 'js'] as const, 'auto'),
     batchMaxItems: int(env, 'BATCH_MAX_ITEMS', 64, 1, 4096),
     batchMaxTokens: int(env, 'BATCH_MAX_TOKENS', 8192, 16),
     batchMaxWaitMs: int(env, 'BATCH_MAX_WAIT_MS', 2, 0, 1000),

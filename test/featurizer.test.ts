@@ -68,6 +68,25 @@ describe('featurizer', () => {
     expect(batch.weights[idx]).toBeCloseTo(1 + Math.log(3), 6);
   });
 
+  it('featurize (the serving path) gives each text the buckets, order and counts of ngramCounts (the training path)', () => {
+    const tweets = readFileSync(join(ROOT, '..', 'shared', 'datasets', 'tweeteval-sentiment-val', 'val_text.txt'), 'utf8').split('\n');
+    // A long text grows the count table past its first size; a small cap exercises the top-k rule.
+    const long = Array.from({ length: 400 }, (_, i) => `word${i} ${String.fromCodePoint(0x1f600 + (i % 50))}`).join(' ');
+    for (const spec of [SPEC, { ...SPEC, maxFeatures: 7 }]) {
+      const texts = [...CHAT, long, ...tweets.slice(0, 500)];
+      const batch = featurize(texts, spec);
+      texts.forEach((text, r) => {
+        let expected = [...ngramCounts(text, spec)];
+        if (expected.length > spec.maxFeatures) expected = expected.sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, spec.maxFeatures);
+        const ids = Array.from(batch.ids.slice(r * batch.width, r * batch.width + expected.length), Number);
+        const weights = Array.from(batch.weights.slice(r * batch.width, (r + 1) * batch.width));
+        expect(ids).toEqual(expected.map(([bucket]) => bucket));
+        expected.forEach(([, count], i) => expect(weights[i]).toBeCloseTo(1 + Math.log(count), 6));
+        expect(weights.slice(expected.length).every((w) => w === 0)).toBe(true);
+      });
+    }
+  });
+
   it('keeps the most frequent n-grams when a text has more than maxFeatures', () => {
     const small = { ...SPEC, maxFeatures: 5 };
     const batch = featurize(['the the the the cat sat on the mat with a hat'], small);

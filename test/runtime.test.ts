@@ -108,7 +108,7 @@ describe.each([
     const short = await ModelRuntime.load(readModelInfo(dir, 12), { intraOpNumThreads: 1 });
     try {
       const prefix = 'this stream is amazing and the chat is so much fun tonight really';
-      const feeds = short.encode([`${prefix} ${'word '.repeat(300)}`]);
+      const feeds = await short.encode([`${prefix} ${'word '.repeat(300)}`]);
       expect(feeds.input_ids!.dims).toEqual([1, 12]);
       const [a, b] = [await short.classify([`${prefix} great`]), await short.classify([`${prefix} terrible awful`])];
       expect(Array.from(a)).toEqual(Array.from(b));
@@ -133,7 +133,7 @@ describe('chat.json: chat normalization before the tokenizer', () => {
   const ids = async (dir: string, text: string) => {
     const runtime = await ModelRuntime.load(readModelInfo(dir, 128), { intraOpNumThreads: 1 });
     try {
-      return Array.from(runtime.encode([text]).input_ids!.data as BigInt64Array, Number);
+      return Array.from((await runtime.encode([text])).input_ids!.data as BigInt64Array, Number);
     } finally {
       await runtime.close();
     }

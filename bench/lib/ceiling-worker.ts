@@ -20,10 +20,11 @@ const port = parentPort;
 if (port === null) throw new Error('ceiling-worker runs as a worker thread');
 
 const runtime = await ModelRuntime.load(readModelInfo(job.modelDir, job.maxLength), { intraOpNumThreads: 1 });
-const batches: Array<ReturnType<ModelRuntime['encode']>> = [];
+type Feeds = Awaited<ReturnType<ModelRuntime['encode']>>;
+const batches: Feeds[] = [];
 const encodeStart = performance.now();
 for (let i = 0; i + job.batchSize <= job.texts.length; i += job.batchSize)
-  batches.push(runtime.encode(job.texts.slice(i, i + job.batchSize)));
+  batches.push(await runtime.encode(job.texts.slice(i, i + job.batchSize)));
 const encodeMs = performance.now() - encodeStart;
 if (batches.length === 0) throw new Error('ceiling-worker needs at least one full batch of texts');
 port.postMessage({ type: 'ready', encodeMsPerText: encodeMs / (batches.length * job.batchSize) } satisfies CeilingReply);
@@ -38,7 +39,7 @@ port.once('message', () => {
     for (let i = 0; ; i++) {
       const now = performance.now();
       if (now >= windowEnd) break;
-      const { rows } = await runtime.logits(batches[i % batches.length] as ReturnType<ModelRuntime['encode']>);
+      const { rows } = await runtime.logits(batches[i % batches.length] as Feeds);
       const done = performance.now();
       if (done >= windowStart && done < windowEnd) completed += rows;
     }

@@ -19,6 +19,7 @@ export async function startEngine(config: Config, metrics: Pick<Metrics, 'observ
     maxLength: config.maxLength,
     threads: config.inferenceThreads,
     intraOpNumThreads: config.intraOpThreads,
+    tokenizer: config.tokenizer,
     batchMaxItems: config.batchMaxItems,
     batchMaxTokens: config.batchMaxTokens,
     batchMaxWaitMs: config.batchMaxWaitMs,

@@ -151,7 +151,10 @@ export async function startChatPulse(config: Config, log: Logger): Promise<ChatP
   const router = mountHttp(app, { config, log, metrics, drain, addresses, baseHeaders, state, persistent, readiness: ready, ...services });
   const listenSocket = await listen(app, config);
   const port = uws.us_socket_local_port(listenSocket);
-  log.info({ port, host: config.host, model: engine.info.name, threads: config.inferenceThreads }, 'chatpulse listening');
+  log.info(
+    { port, host: config.host, model: engine.info.name, threads: config.inferenceThreads, tokenizer: engine.tokenizer.reason },
+    'chatpulse listening',
+  );
   hub.start();
   ingest.start();
   match.start();

@@ -4,6 +4,7 @@ import { MicroBatcher, type BatcherStats } from './batcher.js';
 import { ChatText, type EmoteRange } from './chat-text.js';
 import { readModelInfo, type ModelInfo } from './model.js';
 import { InferencePool } from './pool.js';
+import { loadTokenizer, type TokenizerKind, type TokenizerPreference } from './tokenizer.js';
 
 export interface SentimentResult {
   readonly label: string;
@@ -21,6 +22,8 @@ export interface EngineConfig {
   batchMaxWaitMs: number;
   queueMax: number;
   cacheSize: number;
+  /** auto (default): the native tokenizer where it gives transformers.js's ids for this model; js: always transformers.js. */
+  tokenizer?: TokenizerPreference;
   /** See BatcherOptions.admissionDeadlineMs (absent: only queueMax bounds admission). */
   admissionDeadlineMs?: number;
   /** See BatcherOptions.onBatch. */
@@ -51,6 +54,8 @@ export class SentimentEngine {
 
   private constructor(
     readonly info: ModelInfo,
+    /** The inference threads' tokenizer and why it was chosen. */
+    readonly tokenizer: { kind: TokenizerKind; reason: string },
     private readonly pool: InferencePool,
     config: EngineConfig,
     priorItemMs: number,
@@ -73,7 +78,15 @@ export class SentimentEngine {
   /** Validates the model folder on this thread (clear errors early), starts the pool and loads every thread. */
   static async start(config: EngineConfig): Promise<SentimentEngine> {
     const info = readModelInfo(config.modelDir, config.maxLength);
-    const pool = new InferencePool({ info, threads: config.threads, intraOpNumThreads: config.intraOpNumThreads });
+    // Chosen here once, so every thread uses the same one and the reason can be logged.
+    const choice = await loadTokenizer(info, config.tokenizer);
+    const tokenizer = { kind: choice.tokenizer.kind, reason: choice.reason };
+    const pool = new InferencePool({
+      info,
+      threads: config.threads,
+      intraOpNumThreads: config.intraOpNumThreads,
+      tokenizer: tokenizer.kind,
+    });
     let priorItemMs: number;
     try {
       await pool.warmUp();
@@ -82,7 +95,7 @@ export class SentimentEngine {
       await pool.close();
       throw err;
     }
-    const engine = new SentimentEngine(info, pool, config, priorItemMs);
+    const engine = new SentimentEngine(info, tokenizer, pool, config, priorItemMs);
     engine.loaded = true;
     return engine;
   }

@@ -38,16 +38,11 @@ function fnv(h: number, s: string): number {
 }
 
 /**
- * Bucket -> count of the text's n-grams. Keys are namespaced ("w1:gg", "w2:gg wp", "c: gg") so a word and
- * a character gram never share a key; each key's hash equals FNV-1a of that string (test/featurizer.test.ts
- * checks this against a plain string-building reference).
+ * Calls `add` with the hash of each of the text's n-grams, in text order. Keys are namespaced ("w1:gg",
+ * "w2:gg wp", "c: gg") so a word and a character gram never share a key; each key's hash equals FNV-1a of
+ * that string (test/featurizer.test.ts checks this against a plain string-building reference).
  */
-export function ngramCounts(text: string, spec: FeaturizerSpec): Map<number, number> {
-  const counts = new Map<number, number>();
-  const add = (hash: number) => {
-    const bucket = (hash >>> 0) % spec.buckets;
-    counts.set(bucket, (counts.get(bucket) ?? 0) + 1);
-  };
+function forEachNgram(text: string, spec: FeaturizerSpec, add: (hash: number) => void): void {
   const tokens = tokenize(text);
   const [wMin, wMax] = spec.wordNgrams;
   for (let n = wMin; n <= wMax; n++) {
@@ -70,7 +65,73 @@ export function ngramCounts(text: string, spec: FeaturizerSpec): Map<number, num
       }
     }
   }
+}
+
+/** Bucket -> count of the text's n-grams, in first-occurrence order (the training corpus is built from this). */
+export function ngramCounts(text: string, spec: FeaturizerSpec): Map<number, number> {
+  const counts = new Map<number, number>();
+  forEachNgram(text, spec, (hash) => {
+    const bucket = (hash >>> 0) % spec.buckets;
+    counts.set(bucket, (counts.get(bucket) ?? 0) + 1);
+  });
   return counts;
+}
+
+/**
+ * ngramCounts for the serving path, without a Map per text: an open-addressing table of typed arrays, reused
+ * and cleared through its insertion list. Same buckets, counts and order (test/featurizer.test.ts); the Map,
+ * the entry arrays and their garbage were half of featurize's time (bench:engine profile).
+ */
+class CountTable {
+  private keys = new Int32Array(1024).fill(-1);
+  private counts = new Int32Array(1024);
+  /** Slots in first-insertion order; `size` of them are in use. */
+  private order = new Int32Array(1024);
+  size = 0;
+
+  add(bucket: number): void {
+    const mask = this.keys.length - 1;
+    let slot = (Math.imul(bucket, 0x9e3779b1) >>> 0) & mask;
+    for (;;) {
+      const key = this.keys[slot] as number;
+      if (key === bucket) {
+        this.counts[slot] = (this.counts[slot] as number) + 1;
+        return;
+      }
+      if (key === -1) break;
+      slot = (slot + 1) & mask;
+    }
+    this.keys[slot] = bucket;
+    this.counts[slot] = 1;
+    this.order[this.size++] = slot;
+    if (this.size * 2 > this.keys.length) this.grow();
+  }
+
+  bucketAt(i: number): number {
+    return this.keys[this.order[i] as number] as number;
+  }
+
+  countAt(i: number): number {
+    return this.counts[this.order[i] as number] as number;
+  }
+
+  clear(): void {
+    for (let i = 0; i < this.size; i++) this.keys[this.order[i] as number] = -1;
+    this.size = 0;
+  }
+
+  private grow(): void {
+    const entries = Array.from({ length: this.size }, (_, i) => [this.bucketAt(i), this.countAt(i)] as const);
+    const capacity = this.keys.length * 2;
+    this.keys = new Int32Array(capacity).fill(-1);
+    this.counts = new Int32Array(capacity);
+    this.order = new Int32Array(capacity);
+    this.size = 0;
+    for (const [bucket, count] of entries) {
+      this.add(bucket);
+      this.counts[this.order[this.size - 1] as number] = count;
+    }
+  }
 }
 
 export interface NgramBatch {
@@ -82,24 +143,47 @@ export interface NgramBatch {
   width: number;
 }
 
+const table = new CountTable();
+// Int64 ids are written as their low 32 bits through an Int32Array view (buckets are non-negative int32s and
+// the high word stays 0): no BigInt per feature. Only valid on little-endian machines, which is every target.
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 export function featurize(texts: readonly string[], spec: FeaturizerSpec): NgramBatch {
-  const perText = texts.map((t) => {
-    const entries = [...ngramCounts(t, spec)];
-    if (entries.length > spec.maxFeatures) {
+  // Per text: its kept buckets and counts, flat, then the padded tensors once the widest row is known.
+  const buckets: number[] = [];
+  const counts: number[] = [];
+  const ends: number[] = [];
+  for (const text of texts) {
+    forEachNgram(text, spec, (hash) => table.add((hash >>> 0) % spec.buckets));
+    if (table.size > spec.maxFeatures) {
+      // Rare (long texts): only then are entry pairs built, to keep the most frequent.
+      const entries = Array.from({ length: table.size }, (_, i) => [table.bucketAt(i), table.countAt(i)] as const);
       entries.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-      entries.length = spec.maxFeatures;
+      for (const [bucket, count] of entries.slice(0, spec.maxFeatures)) {
+        buckets.push(bucket);
+        counts.push(count);
+      }
+    } else {
+      for (let i = 0; i < table.size; i++) {
+        buckets.push(table.bucketAt(i));
+        counts.push(table.countAt(i));
+      }
     }
-    return entries;
-  });
-  const width = Math.max(1, ...perText.map((e) => e.length));
+    table.clear();
+    ends.push(buckets.length);
+  }
+  let width = 1;
+  for (let r = 0, start = 0; r < ends.length; start = ends[r++] as number) width = Math.max(width, (ends[r] as number) - start);
   const ids = new BigInt64Array(texts.length * width);
+  const low = new Int32Array(ids.buffer);
   const weights = new Float32Array(texts.length * width);
-  perText.forEach((entries, r) => {
-    entries.forEach(([bucket, count], i) => {
-      ids[r * width + i] = BigInt(bucket);
-      weights[r * width + i] = 1 + Math.log(count);
-    });
-  });
+  for (let r = 0, start = 0; r < ends.length; start = ends[r++] as number) {
+    for (let i = start, at = r * width; i < (ends[r] as number); i++, at++) {
+      if (LITTLE_ENDIAN) low[2 * at] = buckets[i] as number;
+      else ids[at] = BigInt(buckets[i] as number);
+      weights[at] = 1 + Math.log(counts[i] as number);
+    }
+  }
   return { ids, weights, rows: texts.length, width };
 }
 

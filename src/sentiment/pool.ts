@@ -3,12 +3,14 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { ModelInfo } from './model.js';
+import type { TokenizerKind } from './tokenizer.js';
 import type { InferenceTask, InferenceWorkerData } from './worker.js';
 
 export interface PoolOptions {
   info: ModelInfo;
   threads: number;
   intraOpNumThreads: number;
+  tokenizer: TokenizerKind;
 }
 
 /** The compiled worker: beside this file in dist/, or dist/ itself when this module runs from source (vitest). */
@@ -24,7 +26,11 @@ export class InferencePool {
   private readonly pool: Piscina<InferenceTask, Float32Array>;
 
   constructor(private readonly options: PoolOptions) {
-    const data: InferenceWorkerData = { info: options.info, intraOpNumThreads: options.intraOpNumThreads };
+    const data: InferenceWorkerData = {
+      info: options.info,
+      intraOpNumThreads: options.intraOpNumThreads,
+      tokenizer: options.tokenizer,
+    };
     this.pool = new Piscina({
       filename: workerFile(),
       minThreads: options.threads,

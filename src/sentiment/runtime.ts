@@ -1,22 +1,16 @@
-// One model instance: a transformers.js tokenizer plus an onnxruntime-node session. Piscina workers hold
-// one each; tests and the baseline benchmark use it directly.
+// One model instance: a batch tokenizer (native or transformers.js, see tokenizer.ts) plus an onnxruntime-node
+// session. Piscina workers hold one each; tests and the baseline benchmark use it directly.
 import * as ort from 'onnxruntime-node';
-import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { ChatText } from './chat-text.js';
 import { featurize } from './featurizer.js';
 import { ModelError, type ModelInfo } from './model.js';
-
-// Models are read from local folders only; the registry (not the tokenizer) owns downloads.
-env.allowRemoteModels = false;
+import { loadTokenizer, type BatchTokenizer, type TokenizerPreference } from './tokenizer.js';
 
 export interface RuntimeOptions {
   /** ORT intra-op threads for this session; kept explicit so processes x threads never exceed the cores. */
   intraOpNumThreads: number;
-}
-
-interface Int64Tensor {
-  data: BigInt64Array;
-  dims: number[];
+  /** Which tokenizer (default auto: native where it gives transformers.js's ids on the probe set). */
+  tokenizer?: TokenizerPreference;
 }
 
 const SUPPORTED_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids', 'ngram_ids', 'ngram_weights']);
@@ -26,7 +20,9 @@ export class ModelRuntime {
 
   private constructor(
     readonly info: ModelInfo,
-    private readonly tokenizer: PreTrainedTokenizer,
+    private readonly tokenizer: BatchTokenizer,
+    /** Why this tokenizer was chosen (see loadTokenizer). */
+    readonly tokenizerReason: string,
     private readonly session: ort.InferenceSession,
     private readonly outputName: string,
   ) {
@@ -34,9 +30,7 @@ export class ModelRuntime {
   }
 
   static async load(info: ModelInfo, options: RuntimeOptions): Promise<ModelRuntime> {
-    const tokenizer = await AutoTokenizer.from_pretrained(info.dir, { local_files_only: true }).catch((err: unknown) => {
-      throw new ModelError(`cannot load the tokenizer of ${info.dir}: ${messageOf(err)}`);
-    });
+    const { tokenizer, reason } = await loadTokenizer(info, options.tokenizer);
     const session = await ort.InferenceSession.create(info.onnxFile, {
       intraOpNumThreads: options.intraOpNumThreads,
       interOpNumThreads: 1,
@@ -51,7 +45,11 @@ export class ModelRuntime {
     if (wantsNgrams && !info.featurizer) throw new ModelError(`${info.onnxFile} takes ngram_ids but ${info.dir} has no featurizer.json`);
     const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
     if (outputName === undefined) throw new ModelError(`${info.onnxFile} has no outputs`);
-    return new ModelRuntime(info, tokenizer, session, outputName);
+    return new ModelRuntime(info, tokenizer, reason, session, outputName);
+  }
+
+  get tokenizerKind(): BatchTokenizer['kind'] {
+    return this.tokenizer.kind;
   }
 
   get inputNames(): readonly string[] {
@@ -62,18 +60,10 @@ export class ModelRuntime {
    * Tokenizes a batch padded to its own longest item, truncated to maxLength: exactly the graph's inputs.
    * A chat model's texts are chat-normalized first, for the tokenizer and the n-grams alike.
    */
-  encode(rawTexts: readonly string[]): Record<string, ort.Tensor> {
+  async encode(rawTexts: readonly string[]): Promise<Record<string, ort.Tensor>> {
     const chat = this.chat;
     const texts = chat ? rawTexts.map((t) => chat.normalize(t)) : rawTexts;
-    const encoded = this.tokenizer([...texts], {
-      padding: true,
-      truncation: true,
-      max_length: this.info.maxLength,
-    }) as unknown as Record<string, Int64Tensor | undefined>;
-    const ids = encoded.input_ids;
-    const mask = encoded.attention_mask;
-    if (!ids || !mask) throw new ModelError('the tokenizer returned no input_ids/attention_mask');
-    const dims = ids.dims;
+    const { ids, mask, dims } = await this.tokenizer.encode(texts);
     const feeds: Record<string, ort.Tensor> = {};
     if (this.info.featurizer && this.session.inputNames.includes('ngram_ids')) {
       const ngrams = featurize(texts, this.info.featurizer);
@@ -81,12 +71,11 @@ export class ModelRuntime {
       feeds.ngram_weights = new ort.Tensor('float32', ngrams.weights, [ngrams.rows, ngrams.width]);
     }
     for (const name of this.session.inputNames) {
-      if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', ids.data, dims);
-      else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', mask.data, dims);
-      else if (name === 'token_type_ids') {
-        const types = encoded.token_type_ids;
-        feeds[name] = new ort.Tensor('int64', types ? types.data : new BigInt64Array(ids.data.length), dims);
-      } else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', positionIds(dims), dims);
+      if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', ids, dims);
+      else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', mask, dims);
+      // One sequence per row: every token is of type 0.
+      else if (name === 'token_type_ids') feeds[name] = new ort.Tensor('int64', new BigInt64Array(ids.length), dims);
+      else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', positionIds(dims), dims);
     }
     return feeds;
   }
@@ -106,7 +95,7 @@ export class ModelRuntime {
   /** Probabilities, row-major [texts.length x labels]. */
   async classify(texts: readonly string[]): Promise<Float32Array> {
     if (texts.length === 0) return new Float32Array(0);
-    const { data, rows } = await this.logits(this.encode(texts));
+    const { data, rows } = await this.logits(await this.encode(texts));
     return softmaxRows(data, rows, this.info.labels.length);
   }
 

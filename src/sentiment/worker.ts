@@ -5,10 +5,13 @@
 import { move } from 'piscina';
 import { ModelRuntime } from './runtime.js';
 import type { ModelInfo } from './model.js';
+import type { TokenizerKind } from './tokenizer.js';
 
 export interface InferenceWorkerData {
   info: ModelInfo;
   intraOpNumThreads: number;
+  /** Chosen once by the engine (loadTokenizer); a thread where it would give other ids fails to load. */
+  tokenizer: TokenizerKind;
 }
 
 export interface InferenceTask {
@@ -19,6 +22,6 @@ export type InferenceHandler = (task: InferenceTask) => Promise<Float32Array>;
 
 /** Loads the model, then answers tasks. A model that fails to load fails every task with its message. */
 export async function createInferenceHandler(data: InferenceWorkerData): Promise<InferenceHandler> {
-  const runtime = await ModelRuntime.load(data.info, { intraOpNumThreads: data.intraOpNumThreads });
+  const runtime = await ModelRuntime.load(data.info, { intraOpNumThreads: data.intraOpNumThreads, tokenizer: data.tokenizer });
   return async (task) => move(await runtime.classify(task.texts)) as Float32Array;
 }
