@@ -147,6 +147,8 @@ interface Setting {
   batchMaxWaitMs: number;
   /** Default auto (the native tokenizer where it matches transformers.js); js for the comparison row. */
   tokenizer?: TokenizerPreference;
+  /** Default: the engine's length-grouped runs; Infinity for the one-run-per-batch comparison row. */
+  runCostTokens?: number;
 }
 
 // (b) batchMaxItems 1 is "threads, no batching"; the others show what batching adds and what waiting buys.
@@ -175,6 +177,7 @@ async function engineRow(name: string, s: Setting, cacheSize: number, clients: n
     queueMax: Math.max(8192, clients * 2),
     cacheSize,
     tokenizer: s.tokenizer ?? 'auto',
+    ...(s.runCostTokens === undefined ? {} : { runCostTokens: s.runCostTokens }),
   };
   progress(
     `${name}: threads ${s.threads}, batchMaxItems ${s.batchMaxItems}, batchMaxWaitMs ${s.batchMaxWaitMs}, cache ${cacheSize}, ${clients} in flight`,
@@ -221,6 +224,10 @@ if (bestSetting.batchMaxWaitMs > 0)
 // The same best config with transformers.js tokenizing: what the native tokenizer is worth, in this run.
 rows.push(
   await engineRow('engine, transformers.js tokenizer (best config)', { ...bestSetting, tokenizer: 'js' }, 0, concurrency, nextUnique),
+);
+// ...and with each batch run as one padded graph call: what grouping rows by length is worth.
+rows.push(
+  await engineRow('engine, one graph run per batch (best config)', { ...bestSetting, runCostTokens: Infinity }, 0, concurrency, nextUnique),
 );
 // Repeated texts with the cache on: the path popular emote spam takes.
 rows.push(await engineRow('engine, cache hits (best config)', bestSetting, 50_000, concurrency, nextRepeated));

@@ -95,6 +95,23 @@ describe.each([
     expect(engine.stats().batches).toBeGreaterThan(1); // 7 texts, at most 4 per batch
   });
 
+  it('cuts a batch with one long text into length-grouped runs, each text keeping its place and its direct result', async () => {
+    const long = `${'this stream is so good and the chat is wild tonight '.repeat(12)}PogChamp`;
+    const texts = [...TEXTS, long, ...TEXTS];
+    const runs = await runtime.prepare(texts);
+    expect(runs.length).toBeGreaterThan(1);
+    expect(runs.flatMap((r) => r.rows).sort((a, b) => a - b)).toEqual(texts.map((_, i) => i));
+    const longRun = runs.find((r) => r.rows.includes(TEXTS.length))!;
+    const shortRun = runs.find((r) => !r.rows.includes(TEXTS.length))!;
+    expect(shortRun.feeds.input_ids!.dims[1]).toBeLessThan(longRun.feeds.input_ids!.dims[1]!);
+    const probs = await runtime.classify(texts);
+    const width = labels.length;
+    for (const [i, text] of texts.entries()) {
+      const expected = await directProbs(direct, text, 128);
+      expected.forEach((p, k) => expect(Math.abs(probs[i * width + k]! - p)).toBeLessThan(1e-5));
+    }
+  });
+
   it('gives each item of a mixed-length batch the result it gets alone', async () => {
     const batch = await runtime.classify(TEXTS);
     const width = labels.length;

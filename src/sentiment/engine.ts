@@ -24,6 +24,8 @@ export interface EngineConfig {
   cacheSize: number;
   /** auto (default): the native tokenizer where it gives transformers.js's ids for this model; js: always transformers.js. */
   tokenizer?: TokenizerPreference;
+  /** How a batch is cut into graph runs by length (RuntimeOptions.runCostTokens); absent: the default. */
+  runCostTokens?: number;
   /** See BatcherOptions.admissionDeadlineMs (absent: only queueMax bounds admission). */
   admissionDeadlineMs?: number;
   /** See BatcherOptions.onBatch. */
@@ -86,6 +88,7 @@ export class SentimentEngine {
       threads: config.threads,
       intraOpNumThreads: config.intraOpNumThreads,
       tokenizer: tokenizer.kind,
+      ...(config.runCostTokens === undefined ? {} : { runCostTokens: config.runCostTokens }),
     });
     let priorItemMs: number;
     try {

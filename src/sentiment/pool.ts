@@ -11,6 +11,7 @@ export interface PoolOptions {
   threads: number;
   intraOpNumThreads: number;
   tokenizer: TokenizerKind;
+  runCostTokens?: number;
 }
 
 /** The compiled worker: beside this file in dist/, or dist/ itself when this module runs from source (vitest). */
@@ -30,6 +31,7 @@ export class InferencePool {
       info: options.info,
       intraOpNumThreads: options.intraOpNumThreads,
       tokenizer: options.tokenizer,
+      ...(options.runCostTokens === undefined ? {} : { runCostTokens: options.runCostTokens }),
     };
     this.pool = new Piscina({
       filename: workerFile(),

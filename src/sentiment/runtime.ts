@@ -4,13 +4,22 @@ import * as ort from 'onnxruntime-node';
 import { ChatText } from './chat-text.js';
 import { featurize } from './featurizer.js';
 import { ModelError, type ModelInfo } from './model.js';
-import { loadTokenizer, type BatchTokenizer, type TokenizerPreference } from './tokenizer.js';
+import { planRuns, RUN_COST_TOKENS } from './runs.js';
+import { loadTokenizer, rowLengths, selectRows, type BatchTokenizer, type EncodedBatch, type TokenizerPreference } from './tokenizer.js';
+
+/** One graph run of a prepared batch: which of the batch's texts it holds, in order, and its inputs. */
+export interface PreparedRun {
+  rows: number[];
+  feeds: Record<string, ort.Tensor>;
+}
 
 export interface RuntimeOptions {
   /** ORT intra-op threads for this session; kept explicit so processes x threads never exceed the cores. */
   intraOpNumThreads: number;
   /** Which tokenizer (default auto: native where it gives transformers.js's ids on the probe set). */
   tokenizer?: TokenizerPreference;
+  /** planRuns' cost of one graph run in padded tokens (default RUN_COST_TOKENS); Infinity: one run per batch. */
+  runCostTokens?: number;
 }
 
 const SUPPORTED_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids', 'ngram_ids', 'ngram_weights']);
@@ -25,12 +34,14 @@ export class ModelRuntime {
     readonly tokenizerReason: string,
     private readonly session: ort.InferenceSession,
     private readonly outputName: string,
+    private readonly runCostTokens: number,
   ) {
     this.chat = info.chat ? new ChatText(info.chat) : null;
   }
 
   static async load(info: ModelInfo, options: RuntimeOptions): Promise<ModelRuntime> {
     const { tokenizer, reason } = await loadTokenizer(info, options.tokenizer);
+    const runCostTokens = options.runCostTokens ?? RUN_COST_TOKENS;
     const session = await ort.InferenceSession.create(info.onnxFile, {
       intraOpNumThreads: options.intraOpNumThreads,
       interOpNumThreads: 1,
@@ -45,7 +56,7 @@ export class ModelRuntime {
     if (wantsNgrams && !info.featurizer) throw new ModelError(`${info.onnxFile} takes ngram_ids but ${info.dir} has no featurizer.json`);
     const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
     if (outputName === undefined) throw new ModelError(`${info.onnxFile} has no outputs`);
-    return new ModelRuntime(info, tokenizer, reason, session, outputName);
+    return new ModelRuntime(info, tokenizer, reason, session, outputName, runCostTokens);
   }
 
   get tokenizerKind(): BatchTokenizer['kind'] {
@@ -61,9 +72,45 @@ export class ModelRuntime {
    * A chat model's texts are chat-normalized first, for the tokenizer and the n-grams alike.
    */
   async encode(rawTexts: readonly string[]): Promise<Record<string, ort.Tensor>> {
+    const texts = this.normalize(rawTexts);
+    return this.feeds(await this.tokenizer.encode(texts), texts);
+  }
+
+  /**
+   * A batch as the graph runs it: tokenized once, rows grouped by length into runs (planRuns) so that a long
+   * text does not pad every short one; each run's feeds ready. classify() is prepare() then runPrepared().
+   */
+  async prepare(rawTexts: readonly string[]): Promise<PreparedRun[]> {
+    const texts = this.normalize(rawTexts);
+    const batch = await this.tokenizer.encode(texts);
+    const lengths = rowLengths(batch);
+    return planRuns(lengths, this.runCostTokens).map((rows) => ({
+      rows,
+      feeds: this.feeds(
+        selectRows(batch, rows, lengths),
+        rows.map((r) => texts[r] as string),
+      ),
+    }));
+  }
+
+  /** Probabilities of prepared runs, row-major [texts x labels] in the texts' original order. */
+  async runPrepared(runs: readonly PreparedRun[]): Promise<Float32Array> {
+    const width = this.info.labels.length;
+    const out = new Float32Array(runs.reduce((n, run) => n + run.rows.length, 0) * width);
+    for (const run of runs) {
+      const { data, rows } = await this.logits(run.feeds);
+      const probs = softmaxRows(data, rows, width);
+      run.rows.forEach((r, k) => out.set(probs.subarray(k * width, (k + 1) * width), r * width));
+    }
+    return out;
+  }
+
+  private normalize(texts: readonly string[]): readonly string[] {
     const chat = this.chat;
-    const texts = chat ? rawTexts.map((t) => chat.normalize(t)) : rawTexts;
-    const { ids, mask, dims } = await this.tokenizer.encode(texts);
+    return chat ? texts.map((t) => chat.normalize(t)) : texts;
+  }
+
+  private feeds({ ids, mask, dims }: EncodedBatch, texts: readonly string[]): Record<string, ort.Tensor> {
     const feeds: Record<string, ort.Tensor> = {};
     if (this.info.featurizer && this.session.inputNames.includes('ngram_ids')) {
       const ngrams = featurize(texts, this.info.featurizer);
@@ -95,8 +142,7 @@ export class ModelRuntime {
   /** Probabilities, row-major [texts.length x labels]. */
   async classify(texts: readonly string[]): Promise<Float32Array> {
     if (texts.length === 0) return new Float32Array(0);
-    const { data, rows } = await this.logits(await this.encode(texts));
-    return softmaxRows(data, rows, this.info.labels.length);
+    return this.runPrepared(await this.prepare(texts));
   }
 
   async close(): Promise<void> {

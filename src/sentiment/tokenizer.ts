@@ -27,6 +27,29 @@ export interface EncodedBatch {
   dims: [number, number];
 }
 
+/** Real tokens per row (the mask is a prefix of ones: padding is on the right). */
+export function rowLengths(batch: EncodedBatch): number[] {
+  const [rows, width] = batch.dims;
+  return Array.from({ length: rows }, (_, r) => {
+    let n = 0;
+    while (n < width && batch.mask[r * width + n] === 1n) n++;
+    return n;
+  });
+}
+
+/** The given rows, in that order, padded to their own longest: each row's prefix, pads included, is copied. */
+export function selectRows(batch: EncodedBatch, rows: readonly number[], lengths: readonly number[]): EncodedBatch {
+  const from = batch.dims[1];
+  const width = Math.max(1, ...rows.map((r) => lengths[r] as number));
+  const ids = new BigInt64Array(rows.length * width);
+  const mask = new BigInt64Array(rows.length * width);
+  rows.forEach((r, k) => {
+    ids.set(batch.ids.subarray(r * from, r * from + width), k * width);
+    mask.set(batch.mask.subarray(r * from, r * from + width), k * width);
+  });
+  return { ids, mask, dims: [rows.length, width] };
+}
+
 export interface BatchTokenizer {
   readonly kind: TokenizerKind;
   encode(texts: readonly string[]): Promise<EncodedBatch>;

@@ -12,6 +12,8 @@ export interface InferenceWorkerData {
   intraOpNumThreads: number;
   /** Chosen once by the engine (loadTokenizer); a thread where it would give other ids fails to load. */
   tokenizer: TokenizerKind;
+  /** See RuntimeOptions.runCostTokens (absent: the default). */
+  runCostTokens?: number;
 }
 
 export interface InferenceTask {
@@ -22,6 +24,10 @@ export type InferenceHandler = (task: InferenceTask) => Promise<Float32Array>;
 
 /** Loads the model, then answers tasks. A model that fails to load fails every task with its message. */
 export async function createInferenceHandler(data: InferenceWorkerData): Promise<InferenceHandler> {
-  const runtime = await ModelRuntime.load(data.info, { intraOpNumThreads: data.intraOpNumThreads, tokenizer: data.tokenizer });
+  const runtime = await ModelRuntime.load(data.info, {
+    intraOpNumThreads: data.intraOpNumThreads,
+    tokenizer: data.tokenizer,
+    ...(data.runCostTokens === undefined ? {} : { runCostTokens: data.runCostTokens }),
+  });
   return async (task) => move(await runtime.classify(task.texts)) as Float32Array;
 }
