@@ -126,6 +126,11 @@ function settler(
   return settle;
 }
 
+/** A subscriber's state before it is held: not alive, nothing seen yet. */
+function newSub(plan: SubPlan, ping: Sub['ping'], close: Sub['close']): Sub {
+  return { channel: plan.channel, alive: false, track: plan.track, last: new Map(), lastFrame: 0, ping, close };
+}
+
 /**
  * A raw WebSocket subscriber (ChatPulse, the bare uWS baseline or soketi over the Pusher protocol). Resolves
  * true once subscribed.
@@ -138,15 +143,7 @@ function openRaw(plan: SubPlan, url: string, wire: Wire, timeoutMs: number, fail
     // Untracked connections only count markers: UTF-8 validation of every frame would be client CPU spent
     // on nothing the bench reads.
     const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs, skipUTF8Validation: !plan.track });
-    const sub: Sub = {
-      channel: plan.channel,
-      alive: false,
-      track: plan.track,
-      last: new Map(),
-      lastFrame: 0,
-      ping: pusher ? () => ws.send(PING_FRAME) : null,
-      close: () => ws.terminate(),
-    };
+    const sub = newSub(plan, pusher ? () => ws.send(PING_FRAME) : null, () => ws.terminate());
     const settle = settler(resolve, () => ws.terminate(), timeoutMs, failures);
     // A Pusher client subscribes once the server has told it its socket id, which the channel auth signs.
     ws.on('open', () => {
@@ -205,15 +202,7 @@ function openSocketIo(plan: SubPlan, port: number, timeoutMs: number, failures: 
       reconnection: false,
       timeout: timeoutMs,
     });
-    const sub: Sub = {
-      channel: plan.channel,
-      alive: false,
-      track: plan.track,
-      last: new Map(),
-      lastFrame: 0,
-      ping: null,
-      close: () => socket.disconnect(),
-    };
+    const sub = newSub(plan, null, () => socket.disconnect());
     const settle = settler(resolve, () => socket.disconnect(), timeoutMs, failures);
     const onItems = (items: unknown[]) => {
       const now = monoMs();
