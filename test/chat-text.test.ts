@@ -29,6 +29,19 @@ describe('ChatText.normalize', () => {
   it('leaves words that only look like a prefixed emote when the suffix is no emote', () => {
     expect(chat.normalize('hasanHug eBay')).toBe('hasanHug eBay');
   });
+
+  it('gives the same rewrite from its word memo, before and after the memo fills and starts over', () => {
+    const fresh = new ChatText(chat.spec);
+    const line = 'POGGG that was INSANE KEKWWW (Sadge) soooo hasanLUL ok';
+    const first = fresh.normalize(line);
+    expect(first).toBe('Pog that was insane KEKW (Sadge) soo LUL ok');
+    expect(fresh.normalize(line)).toBe(first);
+    // More distinct words than the memo holds, some long enough to bypass it.
+    fresh.normalize(Array.from({ length: 60_000 }, (_, i) => `WORD${i}`).join(' '));
+    const long = 'abcdefghij'.repeat(4);
+    expect(fresh.normalize(`${line} ${long}OOOO`)).toBe(`${first} ${long}OO`);
+    expect(fresh.normalize(line)).toBe(first);
+  });
 });
 
 describe('ChatText.applyEmotes', () => {

@@ -22,6 +22,10 @@ const SPAN_SUB_EMOTE_RE = /^([a-z0-9]+)([A-Z0-9].*)$/u;
 const EDGES_RE = /^([^\p{L}\p{N}]*)(.*?)([^\p{L}\p{N}]*)$/u;
 const MAX_EMOTES = 10_000;
 const MAX_EMOTE_LENGTH = 64;
+/** Distinct words remembered per instance before the memo starts over (a few MB at most). */
+const MEMO_WORDS = 50_000;
+/** Longer words are rewritten every time: a memo of long unique tokens would only churn. */
+const MEMO_MAX_LENGTH = 32;
 
 const collapse = (s: string) => s.replace(ELONGATION_RE, '$1$1');
 const squeeze = (s: string) => s.toLowerCase().replace(/(.)\1+/gu, '$1');
@@ -29,6 +33,10 @@ const squeeze = (s: string) => s.toLowerCase().replace(/(.)\1+/gu, '$1');
 export class ChatText {
   private readonly byLower = new Map<string, string>();
   private readonly bySqueezed = new Map<string, string>();
+  // word -> its rewrite. A word's rewrite depends on the word alone, and chat repeats its words, so this saves
+  // most of the regex work (serving's hot path; the training corpus goes through it too). A plain Map cleared
+  // when full, not an LRU: cheaper per lookup, and a refill costs one pass over the words in use.
+  private readonly memo = new Map<string, string>();
 
   constructor(readonly spec: ChatTextSpec) {
     for (const name of spec.emotes) {
@@ -78,6 +86,17 @@ export class ChatText {
   }
 
   private word(word: string): string {
+    if (word.length > MEMO_MAX_LENGTH) return this.rewrite(word);
+    let out = this.memo.get(word);
+    if (out === undefined) {
+      if (this.memo.size >= MEMO_WORDS) this.memo.clear();
+      out = this.rewrite(word);
+      this.memo.set(word, out);
+    }
+    return out;
+  }
+
+  private rewrite(word: string): string {
     // Punctuation around an emote ("PogChamp!", "(Sadge)") does not hide it.
     const [, lead = '', core = '', trail = ''] = (word.length <= 2 * MAX_EMOTE_LENGTH ? EDGES_RE.exec(word) : null) ?? [];
     const emote = core === '' ? undefined : this.emoteOf(core);
