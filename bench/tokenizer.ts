@@ -1,10 +1,15 @@
 // Tokenizer cost per text: transformers.js (the baseline, what the engine used before) against the native Hugging
 // Face tokenizer, on the same batches of the same texts, in one thread, in the same run; and whether their ids
 // and masks are identical on every batch (the engine only uses native where they are: src/sentiment/tokenizer.ts).
+// Then the rest of a batch's preparation on the same texts: chat normalization (cold and with its word memo
+// warm), the n-gram featurizer, and the padded tokens per real token of one graph run per batch against the
+// length-grouped runs the runtime makes (src/sentiment/runs.ts).
 // Run: npm run bench:tokenizer [-- --model DIR --corpus tweets|twitch|generated --batch 64 --rounds 3]
 import { ChatText } from '../src/sentiment/chat-text.js';
 import { readModelInfo } from '../src/sentiment/model.js';
-import { loadTokenizer, type BatchTokenizer } from '../src/sentiment/tokenizer.js';
+import { featurize } from '../src/sentiment/featurizer.js';
+import { planRuns } from '../src/sentiment/runs.js';
+import { loadTokenizer, rowLengths, type BatchTokenizer } from '../src/sentiment/tokenizer.js';
 import { loadCorpus, type CorpusKind } from './corpus.js';
 import { int, parseFlags } from './lib/flags.js';
 import { machine, machineLine, resolveModelDir } from './lib/machine.js';
@@ -71,6 +76,37 @@ const rows = [
   { name: 'baseline: transformers.js tokenizer', ...jsCost },
   { name: 'native: Hugging Face tokenizers (@anush008/tokenizers)', ...nativeCost },
 ];
+/** Best µs per text of `rounds` passes of fn over every batch. */
+function bestUs(fn: (batch: readonly string[]) => unknown, over: readonly (readonly string[])[] = batches): number {
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const start = performance.now();
+    for (const b of over) fn(b);
+    best = Math.min(best, ((performance.now() - start) * 1000) / texts.length);
+  }
+  return best;
+}
+
+const rawBatches: string[][] = [];
+for (let i = 0; i < corpus.texts.length; i += batchSize) rawBatches.push(corpus.texts.slice(i, i + batchSize));
+const fresh = info.chat ? new ChatText(info.chat) : null;
+const start = performance.now();
+if (fresh) for (const b of rawBatches) b.forEach((t) => fresh.normalize(t));
+const normalizeColdUs = fresh ? ((performance.now() - start) * 1000) / texts.length : null;
+const normalizeWarmUs = fresh ? bestUs((b) => b.forEach((t) => fresh.normalize(t)), rawBatches) : null;
+const spec = info.featurizer;
+const featurizeUs = spec ? bestUs((b) => featurize(b, spec)) : null;
+let realTokens = 0;
+let oneRunTokens = 0;
+let groupedTokens = 0;
+for (const b of batches) {
+  const lengths = rowLengths(await native.encode(b));
+  realTokens += lengths.reduce((a, n) => a + n, 0);
+  oneRunTokens += lengths.length * Math.max(...lengths);
+  for (const run of planRuns(lengths)) groupedTokens += run.length * Math.max(...run.map((r) => lengths[r] as number));
+}
+const padding = { realTokens, oneRunTokens, groupedTokens };
+
 const markdown = [
   '# Tokenizer cost',
   '',
@@ -89,6 +125,19 @@ const markdown = [
   ),
   '',
   `Identical ids and masks: ${identical} of ${batches.length} batches (${texts.length} texts).`,
+  '',
+  "## The rest of a batch's preparation (same texts, one thread)",
+  '',
+  markdownTable(
+    ['step', 'µs per text'],
+    [
+      ['chat normalization, first pass (word memo cold)', normalizeColdUs === null ? 'no chat.json' : fmt(normalizeColdUs, 1)],
+      ['chat normalization, memo warm (best pass)', normalizeWarmUs === null ? 'no chat.json' : fmt(normalizeWarmUs, 1)],
+      ['n-gram featurizer (best pass)', featurizeUs === null ? 'no featurizer.json' : fmt(featurizeUs, 1)],
+    ],
+  ),
+  '',
+  `Padded tokens per real token in batches of ${batchSize}: one graph run per batch ${fmt(oneRunTokens / realTokens, 2)}, length-grouped runs ${fmt(groupedTokens / realTokens, 2)} (${fmt(oneRunTokens / groupedTokens, 2)}x fewer).`,
 ].join('\n');
 console.log(markdown);
 publishResults(
@@ -102,6 +151,10 @@ publishResults(
     rounds,
     rows,
     identicalBatches: identical,
+    normalizeColdUs,
+    normalizeWarmUs,
+    featurizeUs,
+    padding,
     batches: batches.length,
     speedup: jsUs / nativeUs,
   },
