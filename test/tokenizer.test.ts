@@ -3,6 +3,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { SentimentEngine } from '../src/sentiment/engine.js';
@@ -31,7 +32,6 @@ const CORPUS = [
 describe.each([
   ['the bundled chat model', BUNDLED, 128],
   ['the RoBERTa fixture (byte-level BPE)', ROBERTA, 128],
-  ['the DistilBERT fixture (WordPiece, lowercased)', DISTILBERT, 128],
   ['the bundled model with a short max length', BUNDLED, 12],
 ])('%s', (_name, dir, maxLength) => {
   it('auto picks native, with ids and masks identical to transformers.js on real tweets and chat', async () => {
@@ -51,6 +51,16 @@ describe.each([
       expect(Buffer.from(b.ids.buffer).equals(Buffer.from(a.ids.buffer))).toBe(true);
       expect(Buffer.from(b.mask.buffer).equals(Buffer.from(a.mask.buffer))).toBe(true);
     }
+  });
+});
+
+describe('the DistilBERT fixture (WordPiece, lowercased)', () => {
+  it('falls back to transformers.js: the two split CJK characters beyond the BMP differently (a probe text)', async () => {
+    const info = readModelInfo(DISTILBERT, 128);
+    const choice = await loadTokenizer(info, 'auto');
+    expect(choice.tokenizer.kind).toBe('js');
+    expect(choice.reason).toMatch(/ids differ from transformers\.js's on "A𠀀/);
+    await expect(loadTokenizer(info, 'native')).rejects.toThrow(ModelError);
   });
 });
 
@@ -112,5 +122,34 @@ describe('the engine and its setting', () => {
       await native.close();
       await js.close();
     }
+  });
+});
+
+describe.each([
+  ['the bundled chat model', BUNDLED],
+  ['the DistilBERT fixture', DISTILBERT],
+])('fuzzed text, %s', (_name, dir) => {
+  // The probe set is what auto trusts; this checks it on strings nobody listed (it found the CJK case above).
+  it('gives, with whichever tokenizer auto picks, the ids and masks of transformers.js on arbitrary strings', async () => {
+    const info = readModelInfo(dir, 32);
+    const [native, js] = [(await loadTokenizer(info, 'auto')).tokenizer, (await loadTokenizer(info, 'js')).tokenizer];
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 60 }),
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      fc
+        .array(fc.constantFrom('PogChamp', ' ', '  ', '\n', 'LUL', '😂', '<s>', '</s>', 'ÉLAN', 'e\u0301', '\ud800', '!!!', 'gg'), {
+          maxLength: 20,
+        })
+        .map((a) => a.join('')),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(text, { minLength: 1, maxLength: 8 }), async (batch) => {
+        const [a, b] = [await js.encode(batch), await native.encode(batch)];
+        expect(b.dims).toEqual(a.dims);
+        expect(Array.from(b.ids)).toEqual(Array.from(a.ids));
+        expect(Array.from(b.mask)).toEqual(Array.from(a.mask));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -133,6 +133,9 @@ export const PROBE_TEXTS: readonly string[] = [
   'gg wp, ez Clap KEKW LUL OMEGALUL',
   'Ünïcödé façade naïve café e\u0301',
   'Привет чат, 你好，こんにちは、안녕하세요 مرحبا',
+  // CJK beyond the BMP and extension A: WordPiece's Chinese-character rule differs here (found by fuzzing).
+  'A𠀀 𠀀b 㐀字 𪚥 ไทย नमस्ते',
+  '𝐀𝐁𝐂 \ue000 \uffff \u00a0nbsp\u3000ideo\u1680ogham soft\u00adhyphen \u{e0041}tag',
   '👨‍👩‍👧 family 🏳️‍🌈 flags 👍🏽 skin',
   '<s> </s> <pad> <mask> <unk> [CLS] [SEP] [PAD] [MASK]',
   '  double  spaces\tand\ttabs\nnew\r\nlines  ',
@@ -195,7 +198,8 @@ export async function loadTokenizer(info: ModelInfo, preference: TokenizerPrefer
     if (preference === 'native') throw new ModelError(`${info.dir}: ${why}`);
     return { tokenizer: js, reason: `transformers.js: ${why}` };
   }
-  const batches = [PROBE_TEXTS, ...PROBE_TEXTS.map((t) => [t])];
+  // One text at a time first, so that a difference is reported with the text that shows it.
+  const batches = [...PROBE_TEXTS.map((t) => [t]), PROBE_TEXTS];
   for (const texts of batches) {
     if (!sameBatch(await js.encode(texts), await native.encode(texts))) {
       const why = `the native tokenizer's ids differ from transformers.js's on ${JSON.stringify(texts.length === 1 ? texts[0]?.slice(0, 40) : 'the probe batch')}`;
