@@ -2,15 +2,18 @@
 // softmax) on the corpus in batches, on this thread, as a Piscina worker runs it; with the runtime's
 // length-grouped graph runs and, as the baseline in the same run, one padded run per batch. With --profile, the
 // CPU profile of this process is the thread's breakdown (docs/benchmarks.md, "Where the time goes").
-// Run: npm run bench:runtime [-- --model DIR --corpus tweets|twitch|generated --batch 64 --passes 4 --profile]
+// `--run-costs 16,256` adds a row per other planRuns cost (how RUN_COST_TOKENS was chosen).
+// Run: npm run bench:runtime [-- --model DIR --corpus tweets|twitch|generated --batch 64 --passes 4 --run-costs 16,256 --profile]
 import { readModelInfo } from '../src/sentiment/model.js';
+import { RUN_COST_TOKENS } from '../src/sentiment/runs.js';
 import { ModelRuntime } from '../src/sentiment/runtime.js';
 import { loadCorpus, type CorpusKind } from './corpus.js';
-import { int, parseFlags } from './lib/flags.js';
+import { int, parseFlags, positiveList } from './lib/flags.js';
 import { machine, machineLine, resolveModelDir } from './lib/machine.js';
 import { fmt, markdownTable, progress, publishResults } from './lib/results.js';
 
-const flags = parseFlags(['model', 'corpus', 'batch', 'passes']);
+const flags = parseFlags(['model', 'corpus', 'batch', 'passes', 'run-costs']);
+const otherCosts = flags['run-costs'] === undefined ? [] : positiveList('run-costs', flags['run-costs']);
 const corpusKind = (flags.corpus ?? 'tweets') as CorpusKind;
 const batchSize = int('batch', flags.batch, 64);
 const passes = int('passes', flags.passes, 4);
@@ -41,8 +44,13 @@ await grouped.close();
 await oneRun.close();
 const rows = [
   { name: 'baseline: one padded graph run per batch', usPerText: baseUs },
-  { name: 'length-grouped graph runs (the runtime default)', usPerText: groupedUs },
+  { name: `length-grouped graph runs (the runtime default, run cost ${RUN_COST_TOKENS} tokens)`, usPerText: groupedUs },
 ];
+for (const runCostTokens of otherCosts) {
+  const runtime = await ModelRuntime.load(info, { intraOpNumThreads: 1, runCostTokens });
+  rows.push({ name: `length-grouped graph runs, run cost ${runCostTokens} tokens`, usPerText: await usPerText(runtime) });
+  await runtime.close();
+}
 const markdown = [
   '# One inference thread',
   '',

@@ -4,9 +4,10 @@
 // row's logits do not depend on its neighbours (padding is masked), so results keep their order and values.
 
 /**
- * A run's fixed cost (tensor set-up, the native call, the n-gram branch) in padded-token equivalents. Chosen by
- * measuring ModelRuntime.classify on batches of 64 (bundled model and RoBERTa fixture, tweets and chat): 64-128
- * ran fastest (1.2-1.5x on tweets, 2.1-2.5x on chat against one run per batch); 0 and 512 lost part of it.
+ * A run's fixed cost (tensor set-up, the native call, the n-gram branch) in padded-token equivalents. Measured
+ * with `npm run bench:runtime -- --run-costs 16,128,512` (and `--corpus twitch`): every cost from 16 to 512 gave
+ * 1.2-1.3x on tweets and 2.1-3.0x on chat against one run per batch, within this machine's noise of each other;
+ * a cost of 0 (a run per distinct length) lost on tweets. 64 sits in the flat middle.
  */
 export const RUN_COST_TOKENS = 64;
 /** Longest run considered (rows); bounds the planning work to rows x this. */
