@@ -157,7 +157,8 @@ export async function runRolling(s: RollingSettings): Promise<RollingResult> {
       hosts.push(await startChatPulse(`ChatPulse ${name}`, s.env(await freePort()), 1, s.startTimeoutMs));
     }
     const [a, b] = hosts as [Deployment, Deployment];
-    await createBenchRooms(a.port, await accountToken(a.port, b.port, 'rolling_host'), s.channels);
+    // The fan-out part may already have made these rooms in the same Redis Cluster earlier in the run.
+    await createBenchRooms(a.port, await accountToken(a.port, b.port, 'rolling_host'), s.channels, true);
     const channels = Array.from({ length: s.channels }, (_, c) => channelName(c));
     const urls = hosts.map((h) => `http://127.0.0.1:${h.port}`);
 

@@ -465,12 +465,15 @@ function clusterFigures(j: unknown): Figure[] {
     }
   }
   if (parts.includes('rolling')) {
-    const owed = num(j, 'rolling', 'owed');
-    const lost = num(j, 'rolling', 'lost');
-    const repeated = num(j, 'rolling', 'repeated');
+    // A rolling part that did not complete has zero counts: say so instead of reading them as "0 lost".
+    const done = bool(j, 'rolling', 'available') === true;
+    const owed = done ? num(j, 'rolling', 'owed') : null;
+    const lost = done ? num(j, 'rolling', 'lost') : null;
+    const repeated = done ? num(j, 'rolling', 'repeated') : null;
+    const why = done ? '' : ` (not completed: ${(str(j, 'rolling', 'reason') ?? 'no result').slice(0, 120)})`;
     out.push(
       {
-        figure: `rolling restart: deliveries lost (of ${owed ?? '?'} owed to ${num(j, 'rolling', 'subscribersHeld') ?? '?'} SDK subscribers)`,
+        figure: `rolling restart: deliveries lost (of ${owed ?? '?'} owed to ${num(j, 'rolling', 'subscribersHeld') ?? '?'} SDK subscribers)${why}`,
         value: lost,
         unit: 'deliveries',
         baselineWhat: 'no baseline',
@@ -489,9 +492,9 @@ function clusterFigures(j: unknown): Figure[] {
       },
       {
         figure: 'rolling restart: p99 delivery latency of messages published during a restart',
-        value: num(j, 'rolling', 'latency', 'during', 'p99Ms'),
+        value: done ? num(j, 'rolling', 'latency', 'during', 'p99Ms') : null,
         unit: 'ms',
-        baseline: num(j, 'rolling', 'latency', 'outside', 'p99Ms'),
+        baseline: done ? num(j, 'rolling', 'latency', 'outside', 'p99Ms') : null,
         baselineWhat: 'published outside the restarts',
         ratioAs: 'x',
         lowerIsBetter: true,

@@ -68,6 +68,9 @@ function markSeen(sub: Sub, offset: number): boolean {
 
 function receive(sub: Sub, offset: number, ts: number): void {
   const t = sub.tally;
+  // A first subscribe is welcomed with the channel's recent messages (offsets up to its `subscribed` offset):
+  // they were not published while this subscriber was there, so they are neither owed nor out of order.
+  if (offset <= t.startOffset) return;
   if (markSeen(sub, offset)) t.distinct++;
   else t.repeated++;
   if (t.lastOffset !== 0 && offset !== t.lastOffset + 1) t.outOfOrder++;
