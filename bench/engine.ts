@@ -145,7 +145,7 @@ interface Setting {
   threads: number;
   batchMaxItems: number;
   batchMaxWaitMs: number;
-  /** Default auto (the native tokenizer where it matches transformers.js); js for the comparison row. */
+  /** Default auto (bpe or native where it matches transformers.js); js and native for the comparison rows. */
   tokenizer?: TokenizerPreference;
   /** Default: the engine's length-grouped runs; Infinity for the one-run-per-batch comparison row. */
   runCostTokens?: number;
@@ -221,10 +221,13 @@ const bestSetting: Setting = {
 rows.push(await engineRow('engine, light load (best config)', bestSetting, 0, 1, nextUnique));
 if (bestSetting.batchMaxWaitMs > 0)
   rows.push(await engineRow('engine, light load (best config, no wait)', { ...bestSetting, batchMaxWaitMs: 0 }, 0, 1, nextUnique));
-// The same best config with transformers.js tokenizing: what the native tokenizer is worth, in this run.
+// The same best config with transformers.js tokenizing, and (where auto picked ChatPulse's byte-level BPE) with
+// the Rust tokenizer: what the tokenizer auto picked is worth, in this run.
 rows.push(
   await engineRow('engine, transformers.js tokenizer (best config)', { ...bestSetting, tokenizer: 'js' }, 0, concurrency, nextUnique),
 );
+if (tokenizerUsed.auto?.startsWith('byte-level BPE'))
+  rows.push(await engineRow('engine, native tokenizer (best config)', { ...bestSetting, tokenizer: 'native' }, 0, concurrency, nextUnique));
 // ...and with each batch run as one padded graph call: what grouping rows by length is worth.
 rows.push(
   await engineRow('engine, one graph run per batch (best config)', { ...bestSetting, runCostTokens: Infinity }, 0, concurrency, nextUnique),

@@ -1,6 +1,7 @@
 // Tokenizer cost per text: transformers.js (the baseline, what the engine used before) against the native Hugging
-// Face tokenizer, on the same batches of the same texts, in one thread, in the same run; and whether their ids
-// and masks are identical on every batch (the engine only uses native where they are: src/sentiment/tokenizer.ts).
+// Face tokenizer and ChatPulse's byte-level BPE (first pass with its per-word memo empty, then warm), on the
+// same batches of the same texts, in one thread, in the same run; and whether their ids and masks are identical
+// on every batch (the engine only uses one where they are: src/sentiment/tokenizer.ts).
 // Then the rest of a batch's preparation on the same texts: chat normalization (cold and with its word memo
 // warm), the n-gram featurizer, and the padded tokens per real token of one graph run per batch against the
 // length-grouped runs the runtime makes (src/sentiment/runs.ts).
@@ -30,18 +31,23 @@ const batches: string[][] = [];
 for (let i = 0; i < texts.length; i += batchSize) batches.push(texts.slice(i, i + batchSize));
 
 const js = (await loadTokenizer(info, 'js')).tokenizer;
-const nativeChoice = await loadTokenizer(info, 'auto');
-if (nativeChoice.tokenizer.kind !== 'native') throw new Error(`the native tokenizer is not usable here: ${nativeChoice.reason}`);
-const native = nativeChoice.tokenizer;
+const native = (await loadTokenizer(info, 'native')).tokenizer;
+// A model folder bpe does not handle (WordPiece, SentencePiece...) gets no bpe rows.
+const bpeFor = async (): Promise<BatchTokenizer | null> => (await loadTokenizer(info, 'bpe').catch(() => null))?.tokenizer ?? null;
+const bpe = await bpeFor();
 
-let identical = 0;
-for (const b of batches) {
-  const [x, y] = [await js.encode(b), await native.encode(b)];
-  const same =
-    x.dims.join() === y.dims.join() &&
-    Buffer.from(x.ids.buffer).equals(Buffer.from(y.ids.buffer)) &&
-    Buffer.from(x.mask.buffer).equals(Buffer.from(y.mask.buffer));
-  if (same) identical++;
+async function identicalBatches(t: BatchTokenizer | null): Promise<number | null> {
+  if (t === null) return null;
+  let n = 0;
+  for (const b of batches) {
+    const [x, y] = [await js.encode(b), await t.encode(b)];
+    const same =
+      x.dims.join() === y.dims.join() &&
+      Buffer.from(x.ids.buffer).equals(Buffer.from(y.ids.buffer)) &&
+      Buffer.from(x.mask.buffer).equals(Buffer.from(y.mask.buffer));
+    if (same) n++;
+  }
+  return n;
 }
 
 interface Cost {
@@ -50,10 +56,10 @@ interface Cost {
   cpuUsPerText: number;
 }
 
-/** Per text over every batch once; the best of `rounds` passes (a neighbour's load only ever slows a pass). */
-async function cost(t: BatchTokenizer): Promise<Cost> {
+/** Per text over every batch once; the best of `passes` passes (a neighbour's load only ever slows a pass). */
+async function cost(t: BatchTokenizer, passes = rounds): Promise<Cost> {
   let best: Cost = { usPerText: Infinity, cpuUsPerText: Infinity };
-  for (let r = 0; r < rounds; r++) {
+  for (let r = 0; r < passes; r++) {
     const start = performance.now();
     const cpu = process.cpuUsage();
     for (const b of batches) await t.encode(b);
@@ -65,16 +71,26 @@ async function cost(t: BatchTokenizer): Promise<Cost> {
 }
 
 progress(`machine: ${machineLine(host)}`);
-// Alternating order, so neither always runs on a warmer machine.
+// Alternating order, so neither always runs on a warmer machine. bpe's first pass is a fresh instance's
+// (memo empty, as after a start); its warm figure is the best of the passes after that one.
 const jsFirst = await cost(js);
 const nativeCost = await cost(native);
+const bpeCold = bpe === null ? null : await cost(bpe, 1);
+const bpeWarm = bpe === null ? null : await cost(bpe);
 const jsSecond = await cost(js);
 const jsCost = jsSecond.usPerText < jsFirst.usPerText ? jsSecond : jsFirst;
 const jsUs = jsCost.usPerText;
 const nativeUs = nativeCost.usPerText;
+const identical = { native: await identicalBatches(native), bpe: await identicalBatches(await bpeFor()) };
 const rows = [
   { name: 'baseline: transformers.js tokenizer', ...jsCost },
   { name: 'native: Hugging Face tokenizers (@anush008/tokenizers)', ...nativeCost },
+  ...(bpeCold && bpeWarm
+    ? [
+        { name: "bpe: ChatPulse's byte-level BPE, first pass (per-word memo empty)", ...bpeCold },
+        { name: "bpe: ChatPulse's byte-level BPE, memo warm (best pass)", ...bpeWarm },
+      ]
+    : []),
 ];
 /** Best µs per text of `rounds` passes of fn over every batch. */
 function bestUs(fn: (batch: readonly string[]) => unknown, over: readonly (readonly string[])[] = batches): number {
@@ -124,7 +140,7 @@ const markdown = [
     ]),
   ),
   '',
-  `Identical ids and masks: ${identical} of ${batches.length} batches (${texts.length} texts).`,
+  `Identical ids and masks to transformers.js: native ${identical.native ?? 'n/a'}, bpe ${identical.bpe ?? 'n/a (this tokenizer is not byte-level BPE)'} of ${batches.length} batches (${texts.length} texts).`,
   '',
   "## The rest of a batch's preparation (same texts, one thread)",
   '',
@@ -157,6 +173,8 @@ publishResults(
     padding,
     batches: batches.length,
     speedup: jsUs / nativeUs,
+    bpeSpeedup: bpeWarm ? jsUs / bpeWarm.usPerText : null,
+    bpeVsNative: bpeWarm ? nativeUs / bpeWarm.usPerText : null,
   },
   markdown,
 );

@@ -20,7 +20,7 @@ export interface Config {
   inferenceThreads: number;
   intraOpThreads: number;
   /** TOKENIZER: auto (native where it matches transformers.js's ids) or js. */
-  tokenizer: 'auto' | 'js';
+  tokenizer: 'auto' | 'bpe' | 'native' | 'js';
   batchMaxItems: number;
   batchMaxTokens: number;
   batchMaxWaitMs: number;
@@ -285,7 +285,7 @@ export function loadConfig(env: Env): Config {
     // Processes x threads = cores: more inference threads than cores only makes them take turns.
     inferenceThreads: int(env, 'INFERENCE_THREADS', Math.max(1, Math.floor(cores / workers)), 1, 256),
     intraOpThreads: int(env, 'ORT_INTRA_OP_THREADS', 1, 1, 64),
-    tokenizer: oneOf(env, 'TOKENIZER', ['auto', 'js'] as const, 'auto'),
+    tokenizer: oneOf(env, 'TOKENIZER', ['auto', 'bpe', 'native', 'js'] as const, 'auto'),
     batchMaxItems: int(env, 'BATCH_MAX_ITEMS', 64, 1, 4096),
     batchMaxTokens: int(env, 'BATCH_MAX_TOKENS', 8192, 16),
     batchMaxWaitMs: int(env, 'BATCH_MAX_WAIT_MS', 2, 0, 1000),

@@ -1,14 +1,17 @@
-// Batch tokenization for the inference threads. Two implementations of one contract (ids and attention mask,
+// Batch tokenization for the inference threads. Three implementations of one contract (ids and attention mask,
 // padded to the batch's longest item, cut to maxLength exactly as transformers.js cuts: the first maxLength ids):
+// - `bpe`: byte-level BPE written here with a per-word memo (src/sentiment/byte-bpe.ts), for the RoBERTa/GPT-2
+//   family (the bundled model's): about 8x less CPU per text than the Rust binding (npm run bench:tokenizer);
 // - `native`: the Hugging Face Rust tokenizers (npm `@anush008/tokenizers`, prebuilt binaries, no install
-//   script), about 3x faster per text than transformers.js on this corpus (npm run bench:tokenizer);
+//   script), for the other tokenizer.json shapes, about 2x faster than transformers.js;
 // - `js`: transformers.js, which reads every Hugging Face tokenizer folder and defines the ids models expect.
-// `auto` uses native only when its binary loads and it gives transformers.js's ids on a probe set for this
-// model; a mismatch or a missing binary falls back to transformers.js with the reason, never different ids.
+// `auto` takes the first of bpe, native, js that handles the folder and gives transformers.js's ids on a
+// probe set; a refusal, a mismatch or a missing binary moves on with the reason, never to different ids.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
 import type { Tokenizer as RustTokenizer } from '@anush008/tokenizers';
+import { ByteBpe } from './byte-bpe.js';
 import { ModelError, type ModelInfo } from './model.js';
 
 // Models are read from local folders only; the registry (not the tokenizer) owns downloads.
@@ -17,7 +20,7 @@ env.allowRemoteModels = false;
 // own thread pool inside one batch. Set on the main thread, where the process environment is real.
 process.env.TOKENIZERS_PARALLELISM ??= 'false';
 
-export type TokenizerKind = 'native' | 'js';
+export type TokenizerKind = 'bpe' | 'native' | 'js';
 export type TokenizerPreference = 'auto' | TokenizerKind;
 
 export interface EncodedBatch {
@@ -81,6 +84,35 @@ class JsBatchTokenizer implements BatchTokenizer {
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+/** Rows of ids as a padded batch: each row cut to its first maxLength ids, padded on the right with padId. */
+function toBatch(rows: ReadonlyArray<ArrayLike<number>>, pad: bigint, maxLength: number): EncodedBatch {
+  const width = Math.max(1, ...rows.map((r) => Math.min(r.length, maxLength)));
+  const ids = new BigInt64Array(rows.length * width).fill(pad);
+  const mask = new BigInt64Array(rows.length * width);
+  // Ids are non-negative int32s: written as the low word through an Int32Array view (the high word is 0,
+  // as the pad's is), no BigInt per token. Little-endian only, like every machine onnxruntime-node ships for.
+  const idWords = new Int32Array(ids.buffer);
+  const maskWords = new Int32Array(mask.buffer);
+  rows.forEach((row, r) => {
+    const base = r * width;
+    for (let c = 0, n = Math.min(row.length, maxLength); c < n; c++) {
+      if (LITTLE_ENDIAN) {
+        idWords[2 * (base + c)] = row[c] as number;
+        maskWords[2 * (base + c)] = 1;
+      } else {
+        ids[base + c] = BigInt(row[c] as number);
+        mask[base + c] = 1n;
+      }
+    }
+  });
+  return { ids, mask, dims: [rows.length, width] };
+}
+
+function padOf(padId: number): bigint {
+  if (!Number.isInteger(padId) || padId < 0 || padId > 0x7fffffff) throw new Error(`pad token id ${padId} is not an int32`);
+  return BigInt(padId);
+}
+
 class NativeBatchTokenizer implements BatchTokenizer {
   readonly kind = 'native';
   private readonly pad: bigint;
@@ -89,38 +121,47 @@ class NativeBatchTokenizer implements BatchTokenizer {
     padId: number,
     private readonly maxLength: number,
   ) {
-    if (!Number.isInteger(padId) || padId < 0 || padId > 0x7fffffff) throw new Error(`pad token id ${padId} is not an int32`);
-    this.pad = BigInt(padId);
+    this.pad = padOf(padId);
   }
 
   async encode(texts: readonly string[]): Promise<EncodedBatch> {
     const encodings = await this.tokenizer.encodeBatch([...texts]);
-    const rows = encodings.map((e) => e.getIds());
-    const width = Math.max(1, ...rows.map((r) => Math.min(r.length, this.maxLength)));
-    const ids = new BigInt64Array(rows.length * width).fill(this.pad);
-    const mask = new BigInt64Array(rows.length * width);
-    // Ids are non-negative int32s: written as the low word through an Int32Array view (the high word is 0,
-    // as the pad's is), no BigInt per token. Little-endian only, like every machine onnxruntime-node ships for.
-    const idWords = new Int32Array(ids.buffer);
-    const maskWords = new Int32Array(mask.buffer);
-    rows.forEach((row, r) => {
-      const base = r * width;
-      for (let c = 0, n = Math.min(row.length, this.maxLength); c < n; c++) {
-        if (LITTLE_ENDIAN) {
-          idWords[2 * (base + c)] = row[c] as number;
-          maskWords[2 * (base + c)] = 1;
-        } else {
-          ids[base + c] = BigInt(row[c] as number);
-          mask[base + c] = 1n;
-        }
-      }
-    });
-    return { ids, mask, dims: [rows.length, width] };
+    return toBatch(
+      encodings.map((e) => e.getIds()),
+      this.pad,
+      this.maxLength,
+    );
+  }
+}
+
+class BpeBatchTokenizer implements BatchTokenizer {
+  readonly kind = 'bpe';
+  private readonly pad: bigint;
+  constructor(
+    private readonly bpe: ByteBpe,
+    padId: number,
+    private readonly maxLength: number,
+  ) {
+    this.pad = padOf(padId);
+  }
+
+  encode(texts: readonly string[]): Promise<EncodedBatch> {
+    try {
+      return Promise.resolve(
+        toBatch(
+          texts.map((t) => this.bpe.encode(t)),
+          this.pad,
+          this.maxLength,
+        ),
+      );
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 }
 
 /**
- * Texts on which the two must agree before native is used: scripts, emoji and joiners, accents (composed and
+ * Texts on which bpe or native must agree with transformers.js before it is used: scripts, emoji and joiners, accents (composed and
  * not), special-token look-alikes, odd whitespace, control characters, lone surrogates, and a text longer than
  * any maxLength so truncation is compared too.
  */
@@ -171,6 +212,13 @@ function loadNative(info: ModelInfo, padId: unknown): NativeBatchTokenizer {
   return new NativeBatchTokenizer(tokenizer, padId, info.maxLength);
 }
 
+function loadBpe(info: ModelInfo, padId: unknown): BpeBatchTokenizer {
+  if (typeof padId !== 'number') throw new Error('the tokenizer has no pad token');
+  const bpe = ByteBpe.fromFolder(info.dir);
+  if (typeof bpe === 'string') throw new Error(bpe);
+  return new BpeBatchTokenizer(bpe, padId, info.maxLength);
+}
+
 function sameBatch(a: EncodedBatch, b: EncodedBatch): boolean {
   if (a.dims[0] !== b.dims[0] || a.dims[1] !== b.dims[1]) return false;
   for (let i = 0; i < a.ids.length; i++) if (a.ids[i] !== b.ids[i] || a.mask[i] !== b.mask[i]) return false;
@@ -183,32 +231,45 @@ export interface TokenizerChoice {
   reason: string;
 }
 
+const DESCRIBED: Record<Exclude<TokenizerKind, 'js'>, string> = {
+  bpe: "byte-level BPE (ChatPulse's, per-word memo)",
+  native: 'native (Hugging Face tokenizers)',
+};
+
+/** Why `candidate` may not stand in for transformers.js on this folder, or null when it gives the same ids. */
+async function probe(js: JsBatchTokenizer, candidate: BatchTokenizer): Promise<string | null> {
+  // One text at a time first, so that a difference is reported with the text that shows it.
+  for (const texts of [...PROBE_TEXTS.map((t) => [t]), PROBE_TEXTS]) {
+    if (!sameBatch(await js.encode(texts), await candidate.encode(texts)))
+      return `its ids differ from transformers.js's on ${JSON.stringify(texts.length === 1 ? texts[0]?.slice(0, 40) : 'the probe batch')}`;
+  }
+  return null;
+}
+
 /**
- * The tokenizer for a model folder. `js` always works where the folder loads; `native` and `auto` compare the
- * two on PROBE_TEXTS (one text at a time and as one padded batch); `native` fails where they differ.
+ * The tokenizer for a model folder. `js` always works where the folder loads; `bpe` and `native` load only
+ * where they give transformers.js's ids on PROBE_TEXTS (one text at a time and as one padded batch), and
+ * fail otherwise; `auto` takes the first of bpe, native that does, else js, and says why.
  */
 export async function loadTokenizer(info: ModelInfo, preference: TokenizerPreference = 'auto'): Promise<TokenizerChoice> {
   const js = await loadJs(info);
   if (preference === 'js') return { tokenizer: js, reason: 'transformers.js, as configured (TOKENIZER=js)' };
-  let native: NativeBatchTokenizer;
-  try {
-    native = loadNative(info, js.tokenizer.pad_token_id);
-  } catch (err) {
-    const why = `the native tokenizer did not load (${messageOf(err)})`;
-    if (preference === 'native') throw new ModelError(`${info.dir}: ${why}`);
-    return { tokenizer: js, reason: `transformers.js: ${why}` };
-  }
-  // One text at a time first, so that a difference is reported with the text that shows it.
-  const batches = [...PROBE_TEXTS.map((t) => [t]), PROBE_TEXTS];
-  for (const texts of batches) {
-    if (!sameBatch(await js.encode(texts), await native.encode(texts))) {
-      const why = `the native tokenizer's ids differ from transformers.js's on ${JSON.stringify(texts.length === 1 ? texts[0]?.slice(0, 40) : 'the probe batch')}`;
-      if (preference === 'native') throw new ModelError(`${info.dir}: ${why}`);
-      return { tokenizer: js, reason: `transformers.js: ${why}` };
+  const candidates: Array<Exclude<TokenizerKind, 'js'>> = preference === 'auto' ? ['bpe', 'native'] : [preference];
+  const refusals: string[] = [];
+  for (const kind of candidates) {
+    let why: string | null;
+    let candidate: BatchTokenizer | null = null;
+    try {
+      candidate = kind === 'bpe' ? loadBpe(info, js.tokenizer.pad_token_id) : loadNative(info, js.tokenizer.pad_token_id);
+      why = await probe(js, candidate);
+    } catch (err) {
+      why = `it did not load (${messageOf(err)})`;
     }
+    if (candidate !== null && why === null)
+      return { tokenizer: candidate, reason: `${DESCRIBED[kind]}: same ids as transformers.js on ${PROBE_TEXTS.length} probe texts` };
+    const refusal = `${kind}: ${why ?? 'unusable'}`;
+    if (preference !== 'auto') throw new ModelError(`${info.dir}: the ${kind} tokenizer cannot serve this folder (${refusal})`);
+    refusals.push(refusal);
   }
-  return {
-    tokenizer: native,
-    reason: `native (Hugging Face tokenizers): same ids as transformers.js on ${PROBE_TEXTS.length} probe texts`,
-  };
+  return { tokenizer: js, reason: `transformers.js (${refusals.join('; ')})` };
 }
